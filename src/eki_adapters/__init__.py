@@ -1,0 +1,1 @@
+"""Adapters: real technology plugged into the domain's ports."""

@@ -1,0 +1,223 @@
+"""``SqlStudentRepository``: students over SQLAlchemy Core (SQLite and PostgreSQL).
+
+Rows become domain objects in :func:`student_from_row` and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from eki_adapters.sql.tables import student_tags, students, tags
+from eki_domain.errors import DuplicatePhone, InvalidPhoneNumber, StudentNotFound
+from eki_domain.model.pagination import Page, PageRequest
+from eki_domain.model.phone import PhoneKind, PhoneNumber
+from eki_domain.model.student import Student
+
+TAG_SEPARATOR = "|"  # tags may not contain it (see eki_domain.model.student.TAG_SEPARATORS)
+
+
+def _tags_column(dialect_name: str) -> sa.Label[Any]:
+    if dialect_name == "postgresql":
+        agg = sa.func.string_agg(tags.c.name, TAG_SEPARATOR)
+    else:
+        agg = sa.func.group_concat(tags.c.name, TAG_SEPARATOR)
+    return (
+        sa.select(agg)
+        .select_from(student_tags.join(tags, tags.c.id == student_tags.c.tag_id))
+        .where(student_tags.c.student_id == students.c.id)
+        .scalar_subquery()
+        .label("tag_names")
+    )
+
+
+def _stored_phone(e164: str) -> PhoneNumber:
+    """Phones were validated on the way in; a newer phonenumbers release must not
+    make an already-registered student unreadable, so fall back to the raw value."""
+    try:
+        return PhoneNumber.parse(e164)
+    except InvalidPhoneNumber:
+        return PhoneNumber(e164=e164, region="ZZ", kind=PhoneKind.OTHER, warnings=())
+
+
+def student_from_row(row: Any) -> Student:
+    """Translate one ``students`` row (plus aggregated ``tag_names``) into the entity."""
+    tag_names = row.tag_names
+    return Student(
+        id=row.id,
+        name=row.name,
+        phone=_stored_phone(row.phone),
+        registered_at=row.registered_at,
+        active=row.active,
+        tags=frozenset(tag_names.split(TAG_SEPARATOR)) if tag_names else frozenset(),
+    )
+
+
+def _is_phone_conflict(exc: IntegrityError) -> bool:
+    text = str(exc.orig).lower()
+    return "phone" in text or "unique" in text
+
+
+class SqlStudentRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+        self._dialect = connection.dialect.name
+        self._select = sa.select(
+            students.c.id,
+            students.c.name,
+            students.c.phone,
+            students.c.active,
+            students.c.registered_at,
+            _tags_column(self._dialect),
+        )
+
+    async def add(self, student: Student) -> Student:
+        values = {
+            "name": student.name,
+            "phone": student.phone.e164,
+            "wa_id": student.phone.wa_id,
+            "active": student.active,
+            "registered_at": student.registered_at,
+            "updated_at": datetime.now(UTC),
+        }
+        try:
+            result = await self._conn.execute(
+                students.insert().values(**values).returning(students.c.id)
+            )
+        except IntegrityError as exc:
+            if _is_phone_conflict(exc):
+                raise DuplicatePhone(student.phone.e164) from None
+            raise
+        student.id = int(result.scalar_one())
+        await self._replace_tags(student.id, student.tags, existing=frozenset())
+        return student
+
+    async def save(self, student: Student) -> None:
+        if student.id is None:
+            raise StudentNotFound("un estudiante sin id")
+        current = await self.get(student.id)
+        if current is None:
+            raise StudentNotFound(f"el id {student.id}")
+        try:
+            await self._conn.execute(
+                students.update()
+                .where(students.c.id == student.id)
+                .values(
+                    name=student.name,
+                    phone=student.phone.e164,
+                    wa_id=student.phone.wa_id
+                    if student.phone != current.phone
+                    else students.c.wa_id,
+                    active=student.active,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+        except IntegrityError as exc:
+            if _is_phone_conflict(exc):
+                raise DuplicatePhone(student.phone.e164) from None
+            raise
+        if student.tags != current.tags:
+            await self._replace_tags(student.id, student.tags, existing=current.tags)
+
+    async def _replace_tags(
+        self, student_id: int, wanted: frozenset[str], *, existing: frozenset[str]
+    ) -> None:
+        removed = existing - wanted
+        added = wanted - existing
+        if removed:
+            await self._conn.execute(
+                student_tags.delete().where(
+                    student_tags.c.student_id == student_id,
+                    student_tags.c.tag_id.in_(sa.select(tags.c.id).where(tags.c.name.in_(removed))),
+                )
+            )
+        if added:
+            tag_ids = await self.ensure_tags(added)
+            await self._conn.execute(
+                student_tags.insert(),
+                [{"student_id": student_id, "tag_id": tag_ids[name]} for name in sorted(added)],
+            )
+
+    async def ensure_tags(self, names: Iterable[str]) -> dict[str, int]:
+        """Create missing tags; return the id of every name."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        await self._conn.execute(
+            insert(tags).on_conflict_do_nothing(index_elements=["name"]),
+            [{"name": name} for name in wanted],
+        )
+        rows = await self._conn.execute(
+            sa.select(tags.c.name, tags.c.id).where(tags.c.name.in_(wanted))
+        )
+        return {name: int(tag_id) for name, tag_id in rows}
+
+    async def get(self, student_id: int) -> Student | None:
+        row = (await self._conn.execute(self._select.where(students.c.id == student_id))).first()
+        return None if row is None else student_from_row(row)
+
+    async def get_by_phone(self, e164: str) -> Student | None:
+        row = (await self._conn.execute(self._select.where(students.c.phone == e164))).first()
+        return None if row is None else student_from_row(row)
+
+    async def find_by_phones(self, candidates: Sequence[str]) -> Student | None:
+        if not candidates:
+            return None
+        if len(candidates) == 1:
+            return await self.get_by_phone(candidates[0])
+        rows = (
+            await self._conn.execute(self._select.where(students.c.phone.in_(list(candidates))))
+        ).all()
+        by_phone = {row.phone: row for row in rows}
+        for e164 in candidates:
+            if e164 in by_phone:
+                return student_from_row(by_phone[e164])
+        return None
+
+    def _filters(self, tag: str | None, active: bool | None) -> list[sa.ColumnElement[bool]]:
+        filters: list[sa.ColumnElement[bool]] = []
+        if active is not None:
+            filters.append(students.c.active.is_(active))
+        if tag is not None:
+            filters.append(
+                sa.exists()
+                .where(student_tags.c.student_id == students.c.id)
+                .where(
+                    student_tags.c.tag_id
+                    == sa.select(tags.c.id).where(tags.c.name == tag).scalar_subquery()
+                )
+            )
+        return filters
+
+    async def list(
+        self,
+        *,
+        tag: str | None = None,
+        active: bool | None = None,
+        page: PageRequest = PageRequest(),  # noqa: B008
+    ) -> Page[Student]:
+        filters = self._filters(tag, active)
+        rows = await self._conn.execute(
+            self._select.where(*filters)
+            .order_by(students.c.registered_at.desc(), students.c.id.desc())
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        items = tuple(student_from_row(row) for row in rows)
+        total = await self._conn.scalar(
+            sa.select(sa.func.count()).select_from(students).where(*filters)
+        )
+        return Page(items=items, total=int(total or 0), limit=page.limit, offset=page.offset)
+
+    async def count(self, *, active: bool | None = None) -> int:
+        total = await self._conn.scalar(
+            sa.select(sa.func.count()).select_from(students).where(*self._filters(None, active))
+        )
+        return int(total or 0)

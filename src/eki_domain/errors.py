@@ -1,0 +1,78 @@
+"""The one hierarchy of domain errors.
+
+Every error carries a stable machine-readable ``code`` and a Spanish ``message``
+meant for the person who can fix the problem (a secretary, a student). Entry
+points map these to exit codes and HTTP statuses in one place each.
+"""
+
+from __future__ import annotations
+
+
+class EkiError(Exception):
+    """Base class of every error the domain raises on purpose."""
+
+    code: str = "EKI_ERROR"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class InvalidInput(EkiError, ValueError):
+    """A value supplied by a person or a file is not acceptable."""
+
+    code = "INVALID_INPUT"
+
+
+class InvalidPhoneNumber(InvalidInput):
+    """A phone number could not be understood or is not a real number.
+
+    ``code`` is one of the stable codes listed in
+    :data:`eki_domain.model.phone.PHONE_ERROR_CODES`; ``value`` is the raw input.
+    """
+
+    code = "INVALID_NUMBER"
+
+    def __init__(self, message: str, *, code: str, value: object = None) -> None:
+        super().__init__(message, code=code)
+        self.value = value
+
+
+class InvalidStudentName(InvalidInput):
+    code = "INVALID_NAME"
+
+
+class InvalidTag(InvalidInput):
+    code = "INVALID_TAG"
+
+
+class DuplicatePhone(EkiError):
+    """Another student is already registered with this phone number."""
+
+    code = "DUPLICATE_PHONE"
+
+    def __init__(self, e164: str) -> None:
+        super().__init__(
+            f"Ya existe un estudiante registrado con el teléfono {e164}. "
+            "Busque ese estudiante y actualícelo en lugar de registrarlo de nuevo.",
+        )
+        self.e164 = e164
+
+
+class StudentNotFound(EkiError, LookupError):
+    code = "STUDENT_NOT_FOUND"
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(
+            f"No hay ningún estudiante registrado con {reference}. "
+            "Revise el número o regístrelo primero.",
+        )
+        self.reference = reference

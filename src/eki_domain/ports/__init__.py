@@ -1,0 +1,8 @@
+"""Ports: the Protocols the domain needs from the outside world."""
+
+from __future__ import annotations
+
+from eki_domain.ports.clock import Clock
+from eki_domain.ports.repositories import StudentRepository, UnitOfWork, UnitOfWorkFactory
+
+__all__ = ["Clock", "StudentRepository", "UnitOfWork", "UnitOfWorkFactory"]

@@ -1,0 +1,73 @@
+"""Storage ports. Implement them without inheriting: they are Protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Protocol, Self
+
+from eki_domain.model.pagination import Page, PageRequest
+from eki_domain.model.student import Student
+
+
+class StudentRepository(Protocol):
+    """Students, keyed by id and by their unique E.164 phone."""
+
+    async def add(self, student: Student) -> Student:
+        """Store a new student, set ``student.id`` and return it.
+
+        Raises :class:`eki_domain.errors.DuplicatePhone` if the phone is taken.
+        """
+        ...
+
+    async def save(self, student: Student) -> None:
+        """Persist changes to a student that has an id (name, phone, active, tags).
+
+        Raises DuplicatePhone if the new phone belongs to another student and
+        StudentNotFound if the id does not exist.
+        """
+        ...
+
+    async def get(self, student_id: int) -> Student | None: ...
+
+    async def get_by_phone(self, e164: str) -> Student | None: ...
+
+    async def find_by_phones(self, candidates: Sequence[str]) -> Student | None:
+        """The student stored under the first of ``candidates`` (E.164 strings) that matches."""
+        ...
+
+    async def list(
+        self,
+        *,
+        tag: str | None = None,
+        active: bool | None = None,
+        page: PageRequest = PageRequest(),  # noqa: B008 - frozen value object
+    ) -> Page[Student]:
+        """Newest registrations first (then highest id)."""
+        ...
+
+    async def count(self, *, active: bool | None = None) -> int: ...
+
+
+class UnitOfWork(Protocol):
+    """One atomic piece of work: ``async with uow:`` rolls back unless committed."""
+
+    @property
+    def students(self) -> StudentRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+#: Something that makes a fresh unit of work each time it is called.
+UnitOfWorkFactory = Callable[[], UnitOfWork]

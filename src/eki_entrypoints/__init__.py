@@ -1,0 +1,1 @@
+"""Entry points: settings, the composition root, the CLI and the web app."""

@@ -1,0 +1,345 @@
+"""The ``eki`` command line.
+
+User errors (bad input, unknown student, bad settings) print one line on
+stderr and exit 2; an unreachable database exits 1. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from eki_domain import __version__
+from eki_domain.errors import EkiError
+from eki_domain.model.pagination import MAX_PAGE_SIZE, PageRequest
+from eki_domain.model.student import Student
+from eki_entrypoints.bootstrap import Eki, bootstrap
+from eki_entrypoints.serialize import student_page_to_dict, student_to_dict
+from eki_entrypoints.settings import Settings, SettingsError, configure_logging
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A one-line message for the person at the terminal, with an exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@asynccontextmanager
+async def _open(settings: Settings) -> AsyncIterator[Eki]:
+    """Bootstrap for a CLI command: embedded SQLite is migrated on the fly,
+    a server database must already be at the latest schema."""
+    eki = await bootstrap(settings, auto_upgrade=settings.is_sqlite)
+    try:
+        if not settings.is_sqlite and not await eki.migrations_at_head():
+            raise CliError("the database schema is not up to date: run `eki db upgrade` first")
+        yield eki
+    finally:
+        await eki.aclose()
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _describe(student: Student) -> str:
+    tags = ", ".join(sorted(student.tags)) or "—"
+    return "\n".join(
+        [
+            f"Nombre:      {student.name}",
+            f"Teléfono:    {student.phone.e164} ({student.phone.region}, {student.phone.kind})",
+            f"Activo:      {'sí' if student.active else 'no'}",
+            f"Registrado:  {student.registered_at:%Y-%m-%d %H:%M} UTC",
+            f"Etiquetas:   {tags}",
+        ]
+    )
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+async def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
+    from eki_adapters.sql import create_engine, upgrade
+
+    engine = create_engine(settings.database_url)
+    try:
+        before, after = await upgrade(engine)
+    finally:
+        await engine.dispose()
+    if before == after:
+        print(f"Database {settings.safe_database_url()} already at revision {after}.")
+    else:
+        print(f"Database {settings.safe_database_url()} upgraded: {before or 'empty'} → {after}.")
+    return EXIT_OK
+
+
+async def cmd_db_status(settings: Settings, _args: argparse.Namespace) -> int:
+    from eki_adapters.sql import create_engine, current_revision, head_revision
+
+    engine = create_engine(settings.database_url)
+    try:
+        current = await current_revision(engine)
+    finally:
+        await engine.dispose()
+    head = head_revision()
+    state = "up to date" if current == head else "behind: run `eki db upgrade`"
+    print(f"Database {settings.safe_database_url()}: revision {current or 'none'}, "
+          f"latest {head} ({state}).")
+    return EXIT_OK if current == head else EXIT_FAILURE
+
+
+async def cmd_students_add(settings: Settings, args: argparse.Namespace) -> int:
+    async with _open(settings) as eki:
+        student = await eki.registration.register(
+            args.name, args.phone, tags=args.tag or (), active=not args.inactive
+        )
+    if args.json:
+        _print_json(student_to_dict(student))
+    else:
+        print(f"Estudiante registrado (id {student.id}).")
+        print(_describe(student))
+        for warning in student.phone.warnings:
+            print(f"Aviso: {warning.message}", file=sys.stderr)
+    return EXIT_OK
+
+
+async def cmd_students_show(settings: Settings, args: argparse.Namespace) -> int:
+    async with _open(settings) as eki:
+        student = await eki.registration.find(args.phone)
+    if args.json:
+        _print_json(student_to_dict(student))
+    else:
+        print(_describe(student))
+    return EXIT_OK
+
+
+async def cmd_students_list(settings: Settings, args: argparse.Namespace) -> int:
+    active = True if args.active else False if args.inactive else None
+    async with _open(settings) as eki:
+        page = await eki.registration.list(
+            tag=args.tag, active=active, page=PageRequest(limit=args.limit, offset=args.offset)
+        )
+    if args.json:
+        _print_json(student_page_to_dict(page))
+        return EXIT_OK
+    if not page.items:
+        print("No hay estudiantes que coincidan.")
+        return EXIT_OK
+    for s in page.items:
+        tags = ",".join(sorted(s.tags))
+        print(f"{s.phone.e164:<16} {'activo  ' if s.active else 'inactivo'} {s.name}"
+              + (f"  [{tags}]" if tags else ""))
+    shown_to = page.offset + len(page.items)
+    print(f"— {page.offset + 1}–{shown_to} de {page.total}"
+          + (f" (siguiente página: --offset {shown_to})" if page.has_more else ""))
+    return EXIT_OK
+
+
+async def _update(settings: Settings, args: argparse.Namespace, **changes: Any) -> int:
+    async with _open(settings) as eki:
+        student = await eki.registration.update(args.phone, **changes)
+    if getattr(args, "json", False):
+        _print_json(student_to_dict(student))
+    else:
+        print(_describe(student))
+    return EXIT_OK
+
+
+async def cmd_students_update(settings: Settings, args: argparse.Namespace) -> int:
+    changes: dict[str, Any] = {}
+    if args.name is not None:
+        changes["name"] = args.name
+    if args.new_phone is not None:
+        changes["new_phone"] = args.new_phone
+    if args.tag is not None:
+        changes["tags"] = args.tag
+    if args.active:
+        changes["active"] = True
+    elif args.inactive:
+        changes["active"] = False
+    if not changes:
+        raise CliError("nothing to change: give --name, --new-phone, --tag, --active or --inactive")
+    return await _update(settings, args, **changes)
+
+
+async def cmd_students_activate(settings: Settings, args: argparse.Namespace) -> int:
+    return await _update(settings, args, active=True)
+
+
+async def cmd_students_deactivate(settings: Settings, args: argparse.Namespace) -> int:
+    return await _update(settings, args, active=False)
+
+
+async def cmd_students_tag(settings: Settings, args: argparse.Namespace) -> int:
+    async with _open(settings) as eki:
+        if args.remove:
+            student = await eki.registration.untag(args.phone, *args.tags)
+        else:
+            student = await eki.registration.tag(args.phone, *args.tags)
+    print(_describe(student))
+    return EXIT_OK
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from eki_entrypoints.web import create_app
+
+    async def prepare() -> None:
+        eki = await bootstrap(settings, auto_upgrade=settings.is_sqlite)
+        try:
+            if not await eki.migrations_at_head():
+                logging.getLogger("eki").warning(
+                    "database schema is behind: run `eki db upgrade` (/readyz reports not ready)"
+                )
+        finally:
+            await eki.aclose()
+
+    asyncio.run(prepare())
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+    )
+    return EXIT_OK
+
+
+# -- parser ------------------------------------------------------------------------------
+
+Handler = Callable[[Settings, argparse.Namespace], "Coroutine[Any, Any, int] | int"]
+
+
+def _page_size(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= MAX_PAGE_SIZE:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_PAGE_SIZE}")
+    return value
+
+
+def _non_negative(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eki",
+        description="EKI: the WhatsApp assistant for schools. Settings come from EKI_* "
+        "environment variables (see .env.example).",
+    )
+    parser.add_argument("--version", action="version", version=f"eki {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True, metavar="ACTION"
+    )
+    db.add_parser("upgrade", help="create or migrate the schema to the latest revision"
+                  ).set_defaults(handler=cmd_db_upgrade)
+    db.add_parser("status", help="show the schema revision (exit 1 when behind)"
+                  ).set_defaults(handler=cmd_db_status)
+
+    serve = sub.add_parser("serve", help="run the web service (webhook, API, health checks)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.set_defaults(handler=cmd_serve)
+
+    students = sub.add_parser("students", help="the student registry").add_subparsers(
+        dest="students_command", required=True, metavar="ACTION"
+    )
+    add = students.add_parser("add", help="register a student")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("phone", metavar="PHONE", help="any format, e.g. '300 123 4567' or +57…")
+    add.add_argument("--tag", action="append", metavar="T", help="a tag (repeatable)")
+    add.add_argument("--inactive", action="store_true", help="register as inactive")
+    add.add_argument("--json", action="store_true", help="print the student as JSON")
+    add.set_defaults(handler=cmd_students_add)
+
+    show = students.add_parser("show", help="show one student by phone (any format)")
+    show.add_argument("phone", metavar="PHONE")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=cmd_students_show)
+
+    lst = students.add_parser("list", help="list students, newest first")
+    lst.add_argument("--tag", metavar="T")
+    state = lst.add_mutually_exclusive_group()
+    state.add_argument("--active", action="store_true", help="only active students")
+    state.add_argument("--inactive", action="store_true", help="only inactive students")
+    lst.add_argument("--limit", type=_page_size, default=50, help="page size (default 50)")
+    lst.add_argument("--offset", type=_non_negative, default=0, help="skip this many")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=cmd_students_list)
+
+    upd = students.add_parser("update", help="change a student's name, phone, state or tags")
+    upd.add_argument("phone", metavar="PHONE")
+    upd.add_argument("--name")
+    upd.add_argument("--new-phone", dest="new_phone", metavar="PHONE")
+    upd.add_argument("--tag", action="append", metavar="T", help="replace the tags (repeatable)")
+    ustate = upd.add_mutually_exclusive_group()
+    ustate.add_argument("--active", action="store_true")
+    ustate.add_argument("--inactive", action="store_true")
+    upd.add_argument("--json", action="store_true")
+    upd.set_defaults(handler=cmd_students_update)
+
+    for name, handler, text in (
+        ("activate", cmd_students_activate, "mark a student active"),
+        ("deactivate", cmd_students_deactivate, "mark a student inactive"),
+    ):
+        cmd = students.add_parser(name, help=text)
+        cmd.add_argument("phone", metavar="PHONE")
+        cmd.add_argument("--json", action="store_true")
+        cmd.set_defaults(handler=handler)
+
+    tag = students.add_parser("tag", help="add (or with --remove, remove) tags")
+    tag.add_argument("phone", metavar="PHONE")
+    tag.add_argument("tags", nargs="+", metavar="TAG")
+    tag.add_argument("--remove", action="store_true")
+    tag.set_defaults(handler=cmd_students_tag)
+    return parser
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        configure_logging(settings.log_level)
+        result = args.handler(settings, args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result)
+    except SettingsError as exc:
+        print(f"eki: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except EkiError as exc:
+        print(f"eki: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except CliError as exc:
+        print(f"eki: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (OperationalError, DBAPIError, OSError) as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"eki: cannot use the database: {detail}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,158 @@
+"""Settings: the one place that reads the environment.
+
+``Settings.from_env()`` turns environment variables into a frozen value and
+fails with one clear line (:class:`SettingsError`) naming the bad variable.
+Secrets never appear in ``repr``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import phonenumbers
+
+from eki_adapters.sql.engine import DatabaseUrlError, to_async_url
+
+
+class SettingsError(ValueError):
+    """A setting has a value EKI cannot use; the message names it and says what to write."""
+
+
+class Secret:
+    """A string that never shows itself in reprs, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+DEFAULT_DATABASE_URL = "sqlite:///./eki.db"
+DEFAULT_WHATSAPP_API_URL = "https://graph.facebook.com/v25.0"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@attrs.frozen
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    default_country: str = "CO"
+    admin_token: Secret | None = None
+    whatsapp_app_secret: Secret | None = None
+    whatsapp_verify_token: Secret | None = None
+    whatsapp_access_token: Secret | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_api_url: str = DEFAULT_WHATSAPP_API_URL
+    openai_api_key: Secret | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    log_level: str = "INFO"
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+
+    @property
+    def is_sqlite(self) -> bool:
+        return to_async_url(self.database_url).get_backend_name() == "sqlite"
+
+    def safe_database_url(self) -> str:
+        return to_async_url(self.database_url).render_as_string(hide_password=True)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def text(name: str, default: str | None = None) -> str | None:
+            value = env.get(name)
+            if value is None or not value.strip():
+                return default
+            return value.strip()
+
+        def secret(name: str) -> Secret | None:
+            value = text(name)
+            return Secret(value) if value else None
+
+        def integer(name: str, default: int, low: int, high: int) -> int:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+            if not low <= value <= high:
+                raise SettingsError(f"{name}={value} must be between {low} and {high}")
+            return value
+
+        database_url = text("EKI_DATABASE_URL", DEFAULT_DATABASE_URL) or DEFAULT_DATABASE_URL
+        try:
+            to_async_url(database_url)
+        except DatabaseUrlError as exc:
+            raise SettingsError(f"EKI_DATABASE_URL: {exc}") from None
+
+        country = (text("EKI_DEFAULT_COUNTRY", "CO") or "CO").upper()
+        if country not in phonenumbers.SUPPORTED_REGIONS:
+            raise SettingsError(
+                f"EKI_DEFAULT_COUNTRY={country!r} is not an ISO 3166 region code "
+                "phonenumbers knows (e.g. CO, MX, AR, BR, US)"
+            )
+
+        log_level = (text("EKI_LOG_LEVEL", "INFO") or "INFO").upper()
+        if log_level not in LOG_LEVELS:
+            raise SettingsError(
+                f"EKI_LOG_LEVEL={log_level!r} must be one of {', '.join(LOG_LEVELS)}"
+            )
+
+        api_url = (text("EKI_WHATSAPP_API_URL", DEFAULT_WHATSAPP_API_URL) or "").rstrip("/")
+        if not api_url.startswith(("http://", "https://")):
+            raise SettingsError(f"EKI_WHATSAPP_API_URL={api_url!r} must start with http(s)://")
+
+        base_url = text("OPENAI_BASE_URL")
+        if base_url is not None and not base_url.startswith(("http://", "https://")):
+            raise SettingsError(f"OPENAI_BASE_URL={base_url!r} must start with http(s)://")
+
+        return cls(
+            database_url=database_url,
+            default_country=country,
+            admin_token=secret("EKI_ADMIN_TOKEN"),
+            whatsapp_app_secret=secret("EKI_WHATSAPP_APP_SECRET"),
+            whatsapp_verify_token=secret("EKI_WHATSAPP_VERIFY_TOKEN"),
+            whatsapp_access_token=secret("EKI_WHATSAPP_ACCESS_TOKEN"),
+            whatsapp_phone_number_id=text("EKI_WHATSAPP_PHONE_NUMBER_ID"),
+            whatsapp_api_url=api_url,
+            openai_api_key=secret("OPENAI_API_KEY"),
+            openai_base_url=base_url,
+            openai_model=text("EKI_OPENAI_MODEL", "gpt-4o-mini") or "gpt-4o-mini",
+            log_level=log_level,
+            db_pool_size=integer("EKI_DB_POOL_SIZE", 10, 1, 200),
+            db_max_overflow=integer("EKI_DB_MAX_OVERFLOW", 10, 0, 200),
+        )
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return attrs.evolve(self, **changes)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )

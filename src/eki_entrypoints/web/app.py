@@ -1,0 +1,55 @@
+"""The Starlette application factory. Nothing happens at import time."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from eki_entrypoints.bootstrap import Eki, bootstrap
+from eki_entrypoints.settings import Settings
+from eki_entrypoints.web.errors import EXCEPTION_HANDLERS
+from eki_entrypoints.web.health import healthz, readyz
+from eki_entrypoints.web.students import get_student
+
+log = logging.getLogger("eki.web")
+
+
+def create_app(settings: Settings | None = None, *, eki: Eki | None = None) -> Starlette:
+    """Build the web app.
+
+    Pass ``eki`` to reuse an already-wired application (tests, embedding);
+    otherwise the lifespan bootstraps one from ``settings`` (default: the
+    environment) and upgrades an embedded SQLite database by itself.
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = eki is None
+        if eki is None:
+            cfg = settings if settings is not None else Settings.from_env()
+            current = await bootstrap(cfg, auto_upgrade=cfg.is_sqlite)
+        else:
+            current = eki
+        app.state.eki = current
+        app.state.settings = current.settings
+        log.info("eki web app ready (database %s)", current.settings.safe_database_url())
+        try:
+            yield
+        finally:
+            if owned:
+                await current.aclose()
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/api/students/{phone}", get_student, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=EXCEPTION_HANDLERS,
+    )

@@ -1,0 +1,34 @@
+"""Bearer-token protection for ``/api`` (and later ``/admin``)."""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.requests import Request
+
+from eki_entrypoints.settings import Settings
+from eki_entrypoints.web.errors import ApiError
+
+
+def require_admin(request: Request) -> None:
+    """Raise ApiError unless the request carries ``Authorization: Bearer $EKI_ADMIN_TOKEN``.
+
+    With no token configured the admin API is disabled (403), never open.
+    """
+    settings: Settings = request.app.state.settings
+    if settings.admin_token is None:
+        raise ApiError(
+            403,
+            "ADMIN_API_DISABLED",
+            "the admin API is disabled: set EKI_ADMIN_TOKEN on the server to enable it",
+        )
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    expected = settings.admin_token.get().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+        raise ApiError(
+            401,
+            "UNAUTHORIZED",
+            "missing or wrong token: send 'Authorization: Bearer <EKI_ADMIN_TOKEN>'",
+            headers={"WWW-Authenticate": 'Bearer realm="eki"'},
+        )

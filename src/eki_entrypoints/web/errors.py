@@ -1,0 +1,74 @@
+"""The one place where errors become HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from eki_domain.errors import DuplicatePhone, EkiError, InvalidInput, StudentNotFound
+
+log = logging.getLogger("eki.web")
+
+
+class ApiError(Exception):
+    """An HTTP-level refusal (auth, limits) with a stable code and an English message."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def _body(code: str, message: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _status_for(exc: EkiError) -> int:
+    if isinstance(exc, StudentNotFound):
+        return 404
+    if isinstance(exc, DuplicatePhone):
+        return 409
+    if isinstance(exc, InvalidInput):
+        return 422
+    return 400
+
+
+async def handle_eki_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, EkiError)
+    return JSONResponse(_body(exc.code, exc.message), status_code=_status_for(exc))
+
+
+async def handle_api_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers)
+
+
+async def handle_http_exception(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(
+        _body(f"HTTP_{exc.status_code}", str(exc.detail)),
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+async def handle_unexpected(_request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return JSONResponse(
+        _body("INTERNAL_ERROR", "unexpected server error; see the server log"), status_code=500
+    )
+
+
+EXCEPTION_HANDLERS = {
+    EkiError: handle_eki_error,
+    ApiError: handle_api_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

@@ -1,0 +1,48 @@
+"""``/healthz`` (the process answers) and ``/readyz`` (it can do its job)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from eki_entrypoints.bootstrap import Eki
+
+
+async def healthz(_request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    eki: Eki = request.app.state.eki
+    checks: dict[str, dict[str, Any]] = {}
+    if eki.engine is not None:
+        started = time.perf_counter()
+        try:
+            async with eki.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+            checks["database"] = {
+                "ok": True,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+        except Exception as exc:
+            checks["database"] = {"ok": False, "error": type(exc).__name__}
+        if checks["database"]["ok"]:
+            try:
+                at_head = await eki.migrations_at_head()
+                checks["migrations"] = {"ok": at_head}
+                if not at_head:
+                    checks["migrations"]["error"] = "schema is behind: run `eki db upgrade`"
+            except Exception as exc:
+                checks["migrations"] = {"ok": False, "error": type(exc).__name__}
+        else:
+            checks["migrations"] = {"ok": False, "error": "database unreachable"}
+    ok = all(check["ok"] for check in checks.values())
+    failed = [name for name, check in checks.items() if not check["ok"]]
+    return JSONResponse(
+        {"status": "ok" if ok else "fail", "failed": failed, "checks": checks},
+        status_code=200 if ok else 503,
+    )

@@ -1,0 +1,146 @@
+"""Shared fixtures: throwaway databases (SQLite per test, one PostgreSQL database per run).
+
+PostgreSQL comes from ``EKI_TEST_POSTGRES_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/postgres``): a database named
+``eki_test_<random>`` is created for the run and dropped at the end. When the
+server is unreachable the Postgres cases are skipped, unless
+``EKI_REQUIRE_POSTGRES=1`` (CI), which turns that into a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from eki_adapters.memory import InMemoryStore
+from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, upgrade
+from eki_domain.ports import UnitOfWorkFactory
+
+ADMIN_URL = os.environ.get(
+    "EKI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("EKI_REQUIRE_POSTGRES") == "1"
+
+BACKENDS = [
+    "memory",
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+]
+SQL_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _conninfo(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh, migrated PostgreSQL database for this test run."""
+    try:
+        admin = psycopg.connect(_conninfo(ADMIN_URL), autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        message = f"PostgreSQL not reachable at {make_url(ADMIN_URL).render_as_string()}: {exc}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message + " (EKI_REQUIRE_POSTGRES=1)", pytrace=False)
+        pytest.skip(message)
+    name = f"eki_test_{secrets.token_hex(4)}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        asyncio.run(_migrate(url))
+        yield url
+    finally:
+        with psycopg.connect(_conninfo(ADMIN_URL), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating once is faster)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    asyncio.run(_migrate(f"sqlite:///{path}"))
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "eki.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+TABLES_TO_CLEAN = ("student_tags", "tags", "students")
+
+
+async def _truncate(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text(f"TRUNCATE {', '.join(TABLES_TO_CLEAN)} RESTART IDENTITY CASCADE")
+        )
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The URL of a clean, migrated database of the parametrised backend."""
+    backend = request.param
+    if backend == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    url = str(request.getfixturevalue("postgres_url"))
+    engine = create_engine(url)
+
+    async def clean() -> None:
+        try:
+            await _truncate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(clean())
+    return url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(database_url)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+async def uow_factory(request: pytest.FixtureRequest) -> AsyncIterator[UnitOfWorkFactory]:
+    """A unit-of-work factory over memory, SQLite or PostgreSQL (parametrised)."""
+    backend = request.param
+    if backend == "memory":
+        yield InMemoryStore().uow
+        return
+    url = str(request.getfixturevalue("sqlite_url" if backend == "sqlite" else "postgres_url"))
+    eng = create_engine(url)
+    if backend == "postgres":
+        await _truncate(eng)
+    yield SqlUnitOfWorkFactory(eng)
+    await eng.dispose()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "uow_factory" in metafunc.fixturenames:
+        metafunc.parametrize("uow_factory", BACKENDS, indirect=True)
+    elif "database_url" in metafunc.fixturenames:
+        metafunc.parametrize("database_url", SQL_BACKENDS, indirect=True)
