@@ -88,7 +88,7 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-TABLES_TO_CLEAN = ("student_tags", "tags", "students")
+TABLES_TO_CLEAN = ("student_tags", "tags", "students", "import_jobs")
 
 
 async def _truncate(engine: AsyncEngine) -> None:

@@ -28,8 +28,29 @@ from eki_domain.model import (
     normalize_tags,
     phone_candidates,
 )
-from eki_domain.ports import Clock, StudentRepository, UnitOfWork, UnitOfWorkFactory
-from eki_domain.services import RegistrationService
+from eki_domain.model.imports import (
+    FailedRow,
+    ImportFileError,
+    ImportInProgress,
+    ImportMode,
+    ImportReport,
+    ImportStatus,
+    RowIssue,
+    Severity,
+    Sheet,
+    sheet_from_records,
+)
+from eki_domain.ports import (
+    Clock,
+    ImportRecord,
+    ImportRepository,
+    RosterRepository,
+    SpreadsheetReader,
+    StudentRepository,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from eki_domain.services import ImportResult, RegistrationService, StudentImportService
 
 __version__ = "0.1.0"
 
@@ -37,6 +58,15 @@ __all__ = [
     "Clock",
     "DuplicatePhone",
     "EkiError",
+    "FailedRow",
+    "ImportFileError",
+    "ImportInProgress",
+    "ImportMode",
+    "ImportRecord",
+    "ImportReport",
+    "ImportRepository",
+    "ImportResult",
+    "ImportStatus",
     "InvalidInput",
     "InvalidPhoneNumber",
     "InvalidStudentName",
@@ -47,7 +77,13 @@ __all__ = [
     "PhoneNumber",
     "PhoneWarning",
     "RegistrationService",
+    "RosterRepository",
+    "RowIssue",
+    "Severity",
+    "Sheet",
+    "SpreadsheetReader",
     "Student",
+    "StudentImportService",
     "StudentNotFound",
     "StudentRepository",
     "UnitOfWork",
@@ -57,4 +93,5 @@ __all__ = [
     "normalize_tag",
     "normalize_tags",
     "phone_candidates",
+    "sheet_from_records",
 ]

@@ -9,10 +9,11 @@ from __future__ import annotations
 import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from eki_adapters.spreadsheets import CalamineSpreadsheetReader
 from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, is_at_head, upgrade
 from eki_adapters.system import SystemClock
-from eki_domain.ports import Clock, UnitOfWorkFactory
-from eki_domain.services import RegistrationService
+from eki_domain.ports import Clock, SpreadsheetReader, UnitOfWorkFactory
+from eki_domain.services import RegistrationService, StudentImportService
 from eki_entrypoints.settings import Settings
 
 
@@ -24,6 +25,8 @@ class Eki:
     uow: UnitOfWorkFactory
     clock: Clock
     registration: RegistrationService
+    student_import: StudentImportService
+    reader: SpreadsheetReader
     engine: AsyncEngine | None = None
     _owns_engine: bool = False
 
@@ -41,6 +44,7 @@ async def bootstrap(
     engine: AsyncEngine | None = None,
     uow: UnitOfWorkFactory | None = None,
     clock: Clock | None = None,
+    reader: SpreadsheetReader | None = None,
     auto_upgrade: bool = False,
 ) -> Eki:
     """Build the application. ``auto_upgrade`` migrates the database first."""
@@ -62,6 +66,8 @@ async def bootstrap(
         uow=uow,
         clock=clock,
         registration=RegistrationService(uow, clock, default_region=settings.default_country),
+        student_import=StudentImportService(uow, clock, default_region=settings.default_country),
+        reader=reader or CalamineSpreadsheetReader(),
         engine=engine,
         owns_engine=owns_engine,
     )

@@ -13,12 +13,16 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import phonenumbers
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from eki_adapters.spreadsheets.errors_file import errors_format_for, write_errors_file
 from eki_domain import __version__
 from eki_domain.errors import EkiError
+from eki_domain.model.imports import ImportMode, ImportReport, ImportStatus, Severity
 from eki_domain.model.pagination import MAX_PAGE_SIZE, PageRequest
 from eki_domain.model.student import Student
 from eki_entrypoints.bootstrap import Eki, bootstrap
@@ -193,6 +197,81 @@ async def cmd_students_tag(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _ProgressBar:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._last = -1
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        percent = min(100, done * 100 // total)
+        if percent == self._last:
+            return
+        self._last = percent
+        label = "validando" if stage == "validating" else "guardando"
+        bar = "#" * (percent // 4)
+        sys.stderr.write(f"\r{label:<10} [{bar:<25}] {percent:3d}% ({done}/{total})")
+        if stage == "writing" and done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _print_report(report: ImportReport, limit: int = 20) -> None:
+    print(report.message)
+    print(f"Archivo: {report.file} (sha256 {report.sha256[:12]}…), "
+          f"{report.errors} error(es), {report.warnings} aviso(s), {report.duration_ms} ms.")
+    for issue in report.issues[:limit]:
+        where = f"Fila {issue.row}" + (f", columna «{issue.column}»" if issue.column else "")
+        kind = "ERROR" if issue.severity is Severity.ERROR else "aviso"
+        print(f"  {kind:<5} {where}: {issue.message}")
+    if len(report.issues) > limit:
+        print(f"  … y {len(report.issues) - limit} más (use --json o --errors-out para verlos "
+              "todos).")
+
+
+def _read_input(path_text: str) -> tuple[bytes, str]:
+    path = Path(path_text)
+    try:
+        return path.read_bytes(), path.name
+    except FileNotFoundError:
+        raise CliError(f"file not found: {path_text}") from None
+    except IsADirectoryError:
+        raise CliError(f"{path_text} is a folder, not a file") from None
+    except PermissionError:
+        raise CliError(f"cannot read {path_text}: permission denied") from None
+
+
+async def cmd_students_import(settings: Settings, args: argparse.Namespace) -> int:
+    data, name = await asyncio.to_thread(_read_input, args.file)
+    mode = ImportMode.STRICT if args.strict else ImportMode.DEFAULT
+    async with _open(settings) as eki:
+        sheet = eki.reader.read(data, name)
+        progress = _ProgressBar(sys.stderr.isatty() and len(sheet.rows) > 2000)
+        result = await eki.student_import.import_sheet(
+            sheet, mode=mode, dry_run=args.dry_run, region=args.country, progress=progress
+        )
+    report = result.report
+    if args.errors_out:
+        if result.failed_rows:
+            target = Path(args.errors_out)
+            content = write_errors_file(result.headers, result.failed_rows,
+                                        errors_format_for(target))
+            await asyncio.to_thread(target.write_bytes, content)
+            print(f"Filas con errores guardadas en {target} ({len(result.failed_rows)}): "
+                  "corríjalas y vuelva a importar ese archivo.", file=sys.stderr)
+        else:
+            print("No hay filas con errores: no se escribió archivo de errores.",
+                  file=sys.stderr)
+    if args.json:
+        _print_json(report.as_dict())
+    else:
+        _print_report(report)
+    return EXIT_FAILURE if report.status is ImportStatus.REJECTED else EXIT_OK
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -229,6 +308,13 @@ def _page_size(raw: str) -> int:
     if not 1 <= value <= MAX_PAGE_SIZE:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_PAGE_SIZE}")
     return value
+
+
+def _region(raw: str) -> str:
+    region = raw.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a region code such as CO, MX, AR")
+    return region
 
 
 def _non_negative(raw: str) -> int:
@@ -306,6 +392,25 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--json", action="store_true")
         cmd.set_defaults(handler=handler)
 
+    imp = students.add_parser(
+        "import",
+        help="import students from .xlsx/.xls/.ods/.csv/.json",
+        description="Create or update students from a spreadsheet: columns nombre and "
+        "telefono (required), activo and etiquetas (optional). Exit 0 when the file was "
+        "processed (even with row errors), 1 when --strict rejected it, 2 when unreadable.",
+    )
+    imp.add_argument("file", metavar="FILE")
+    imp.add_argument("--dry-run", action="store_true",
+                     help="do everything, then roll back: see what would happen")
+    imp.add_argument("--strict", action="store_true", help="any error: write nothing")
+    imp.add_argument("--country", type=_region, default=None, metavar="CC",
+                     help="region for phones without a country code (default "
+                     "EKI_DEFAULT_COUNTRY)")
+    imp.add_argument("--json", action="store_true", help="print the full report as JSON")
+    imp.add_argument("--errors-out", metavar="FILE",
+                     help="write the rejected rows (.xlsx or .csv) to fix and re-import")
+    imp.set_defaults(handler=cmd_students_import)
+
     tag = students.add_parser("tag", help="add (or with --remove, remove) tags")
     tag.add_argument("phone", metavar="PHONE")
     tag.add_argument("tags", nargs="+", metavar="TAG")
@@ -333,6 +438,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"eki: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        return EXIT_OK  # e.g. `eki students list | head`
     except (OperationalError, DBAPIError, OSError) as exc:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         print(f"eki: cannot use the database: {detail}", file=sys.stderr)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from eki_adapters.memory.students import (
-    InMemoryStore,
-    InMemoryStudentRepository,
-    InMemoryUnitOfWork,
-)
+from eki_adapters.memory.imports import InMemoryImportRepository, InMemoryRosterRepository
+from eki_adapters.memory.students import InMemoryStudentRepository
+from eki_adapters.memory.uow import InMemoryStore, InMemoryUnitOfWork
 
-__all__ = ["InMemoryStore", "InMemoryStudentRepository", "InMemoryUnitOfWork"]
+__all__ = [
+    "InMemoryImportRepository",
+    "InMemoryRosterRepository",
+    "InMemoryStore",
+    "InMemoryStudentRepository",
+    "InMemoryUnitOfWork",
+]

@@ -1,16 +1,9 @@
-"""Students kept in a dict, with a unit of work that really rolls back.
-
-Changes made inside ``async with uow:`` are staged and only reach the shared
-:class:`InMemoryStore` on ``commit()``; an asyncio lock serialises writers so
-two concurrent units of work behave like two database transactions would.
-"""
+"""Students kept in a dict; changes are staged until the unit of work commits."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -18,19 +11,8 @@ from eki_domain.errors import DuplicatePhone, StudentNotFound
 from eki_domain.model.pagination import Page, PageRequest
 from eki_domain.model.student import Student
 
-
-class InMemoryStore:
-    """The committed state shared by every unit of work made from it."""
-
-    def __init__(self) -> None:
-        self.students: dict[int, Student] = {}
-        self.by_phone: dict[str, int] = {}
-        self.next_id = 1
-        self.lock = asyncio.Lock()
-
-    def uow(self) -> InMemoryUnitOfWork:
-        """A unit-of-work factory: pass ``store.uow`` where a factory is expected."""
-        return InMemoryUnitOfWork(self)
+if TYPE_CHECKING:
+    from eki_adapters.memory.uow import InMemoryStore
 
 
 def _copy(student: Student) -> Student:
@@ -127,30 +109,3 @@ class InMemoryStudentRepository:
 
     async def count(self, *, active: bool | None = None) -> int:
         return sum(1 for s in self._current().values() if active is None or s.active == active)
-
-
-class InMemoryUnitOfWork:
-    def __init__(self, store: InMemoryStore) -> None:
-        self._store = store
-        self.students = InMemoryStudentRepository(store)
-
-    async def __aenter__(self) -> Self:
-        await self._store.lock.acquire()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            await self.rollback()  # whatever was staged after the last commit
-        finally:
-            self._store.lock.release()
-
-    async def commit(self) -> None:
-        self.students.apply()
-
-    async def rollback(self) -> None:
-        self.students.discard()

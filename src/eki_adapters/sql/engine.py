@@ -67,12 +67,19 @@ def create_engine(
     max_overflow: int = 10,
     pool_timeout: float = 30.0,
     echo: bool = False,
+    pre_ping: bool = False,
+    pool_recycle: float = 1800.0,
 ) -> AsyncEngine:
     """An async engine for SQLite (aiosqlite) or PostgreSQL (psycopg 3)."""
     target = to_async_url(url) if isinstance(url, str) else url
-    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": pre_ping}
     if target.get_backend_name() == "postgresql":
-        kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
+        kwargs.update(
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            pool_recycle=pool_recycle,
+        )
     engine = create_async_engine(target, **kwargs)
     if target.get_backend_name() == "sqlite":
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

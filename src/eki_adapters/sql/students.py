@@ -5,6 +5,7 @@ Rows become domain objects in :func:`student_from_row` and nowhere else.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -64,18 +65,24 @@ def _is_phone_conflict(exc: IntegrityError) -> bool:
     return "phone" in text or "unique" in text
 
 
+@functools.cache
+def _student_select(dialect_name: str) -> sa.Select[Any]:
+    """The base SELECT of a student with its tags, built once per dialect."""
+    return sa.select(
+        students.c.id,
+        students.c.name,
+        students.c.phone,
+        students.c.active,
+        students.c.registered_at,
+        _tags_column(dialect_name),
+    )
+
+
 class SqlStudentRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
         self._dialect = connection.dialect.name
-        self._select = sa.select(
-            students.c.id,
-            students.c.name,
-            students.c.phone,
-            students.c.active,
-            students.c.registered_at,
-            _tags_column(self._dialect),
-        )
+        self._select = _student_select(self._dialect)
 
     async def add(self, student: Student) -> Student:
         values = {

@@ -80,3 +80,36 @@ student_tags = sa.Table(
     sa.Column("tag_id", BigId, sa.ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
     sa.Index("ix_student_tags_tag_id_student_id", "tag_id", "student_id"),
 )
+
+import_jobs = sa.Table(
+    "import_jobs",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("file", sa.String(255), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("mode", sa.String(10), nullable=False),
+    sa.Column("dry_run", sa.Boolean(), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("rows_read", sa.Integer(), nullable=False),
+    sa.Column("created", sa.Integer(), nullable=False),
+    sa.Column("updated", sa.Integer(), nullable=False),
+    sa.Column("unchanged", sa.Integer(), nullable=False),
+    sa.Column("errors", sa.Integer(), nullable=False),
+    sa.Column("warnings", sa.Integer(), nullable=False),
+    sa.Column("duration_ms", sa.Integer(), nullable=False),
+    sa.Column("message", sa.Text(), nullable=False),
+    sa.Column("finished_at", UTCDateTime(), nullable=False),
+    # JSON {"headers": [...], "rows": [[row, [cells...], "errors"], ...]} for the errors file
+    sa.Column("failed_rows", sa.Text(), nullable=True),
+    sa.Index("ix_import_jobs_kind_finished_at", "kind", sa.text("finished_at DESC")),
+)
+
+# One row per kind of import; a transaction that updates it holds the import lock
+# on SQLite (PostgreSQL uses an advisory lock instead).
+import_locks = sa.Table(
+    "import_locks",
+    metadata,
+    sa.Column("name", sa.String(30), primary_key=True),
+    sa.Column("acquired_at", UTCDateTime(), nullable=True),
+)

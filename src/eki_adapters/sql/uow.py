@@ -7,11 +7,14 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
 from eki_adapters.sql.students import SqlStudentRepository
 
 
 class SqlUnitOfWork:
     students: SqlStudentRepository
+    roster: SqlRosterRepository
+    imports: SqlImportRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -26,6 +29,8 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> Self:
         self._conn = await self._engine.connect()
         self.students = SqlStudentRepository(self._conn)
+        self.roster = SqlRosterRepository(self._conn)
+        self.imports = SqlImportRepository(self._conn)
         return self
 
     async def __aexit__(

@@ -8,6 +8,7 @@ from typing import Protocol, Self
 
 from eki_domain.model.pagination import Page, PageRequest
 from eki_domain.model.student import Student
+from eki_domain.ports.imports import ImportRepository, RosterRepository
 
 
 class StudentRepository(Protocol):
@@ -54,6 +55,12 @@ class UnitOfWork(Protocol):
 
     @property
     def students(self) -> StudentRepository: ...
+
+    @property
+    def roster(self) -> RosterRepository: ...
+
+    @property
+    def imports(self) -> ImportRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from eki_domain.services.registration import RegistrationService
+from eki_domain.services.roster_import import ImportResult, StudentImportService
 
-__all__ = ["RegistrationService"]
+__all__ = ["ImportResult", "RegistrationService", "StudentImportService"]

@@ -13,6 +13,12 @@ from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.settings import Settings
 from eki_entrypoints.web.errors import EXCEPTION_HANDLERS
 from eki_entrypoints.web.health import healthz, readyz
+from eki_entrypoints.web.imports import (
+    import_errors_file,
+    import_history,
+    import_students,
+    importar_estudiantes,
+)
 from eki_entrypoints.web.students import get_student
 
 log = logging.getLogger("eki.web")
@@ -46,6 +52,11 @@ def create_app(settings: Settings | None = None, *, eki: Eki | None = None) -> S
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/api/students/import", import_students, methods=["POST"]),
+        Route("/api/estudiantes/importar/", importar_estudiantes, methods=["POST"]),
+        Route("/api/estudiantes/importar", importar_estudiantes, methods=["POST"]),
+        Route("/api/imports", import_history, methods=["GET"]),
+        Route("/api/imports/{job_id}/errors", import_errors_file, methods=["GET"]),
         Route("/api/students/{phone}", get_student, methods=["GET"]),
     ]
     return Starlette(

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from eki_domain.errors import DuplicatePhone, EkiError, InvalidInput, StudentNotFound
+from eki_domain.model.imports import ImportFileError, ImportInProgress
 
 log = logging.getLogger("eki.web")
 
@@ -29,6 +30,10 @@ def _body(code: str, message: str) -> dict[str, dict[str, str]]:
 
 
 def _status_for(exc: EkiError) -> int:
+    if isinstance(exc, ImportFileError):
+        return 422
+    if isinstance(exc, ImportInProgress):
+        return 409
     if isinstance(exc, StudentNotFound):
         return 404
     if isinstance(exc, DuplicatePhone):

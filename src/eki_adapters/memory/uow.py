@@ -1,0 +1,68 @@
+"""The in-memory unit of work: it really rolls back.
+
+Changes made inside ``async with uow:`` are staged and only reach the shared
+:class:`InMemoryStore` on ``commit()``; an asyncio lock serialises units of work
+so two concurrent ones behave like two database transactions would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from types import TracebackType
+from typing import Self
+
+from eki_adapters.memory.imports import InMemoryImportRepository, InMemoryRosterRepository
+from eki_adapters.memory.students import InMemoryStudentRepository
+from eki_domain.model.student import Student
+from eki_domain.ports.imports import FailedRows, ImportRecord
+
+
+class InMemoryStore:
+    """The committed state shared by every unit of work made from it."""
+
+    def __init__(self) -> None:
+        self.students: dict[int, Student] = {}
+        self.by_phone: dict[str, int] = {}
+        self.next_id = 1
+        self.lock = asyncio.Lock()
+        self.import_history: list[ImportRecord] = []
+        self.import_failed_rows: dict[int, FailedRows] = {}
+        self.import_ids = itertools.count(1)
+
+    def uow(self) -> InMemoryUnitOfWork:
+        """A unit-of-work factory: pass ``store.uow`` where a factory is expected."""
+        return InMemoryUnitOfWork(self)
+
+
+class InMemoryUnitOfWork:
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self.students = InMemoryStudentRepository(store)
+        self.roster = InMemoryRosterRepository(self.students)
+        self.imports = InMemoryImportRepository(
+            store.import_history, store.import_failed_rows, store.import_ids
+        )
+
+    async def __aenter__(self) -> Self:
+        await self._store.lock.acquire()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.rollback()  # whatever was staged after the last commit
+        finally:
+            self._store.lock.release()
+
+    async def commit(self) -> None:
+        self.students.apply()
+        self.imports.apply()
+
+    async def rollback(self) -> None:
+        self.students.discard()
+        self.imports.discard()

@@ -1,0 +1,182 @@
+"""``CalamineSpreadsheetReader``: any file a school office produces → a :class:`Sheet`.
+
+The format is decided by the bytes, not the name, so a CSV renamed ``.xlsx`` or
+an HTML page saved as ``.xls`` gets a clear message instead of garbage.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from collections.abc import Sequence
+from datetime import date, datetime, time
+from pathlib import PurePath
+
+import python_calamine
+
+from eki_domain.model.imports import ImportFileError, Sheet, sheet_from_records
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+CSV_DELIMITERS = (",", ";", "\t", "|")
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
+TEXT_SUFFIXES = {".csv", ".txt", ".tsv"}
+
+_SAVE_AS = "Ábralo en Excel y use «Guardar como» → «Libro de Excel (.xlsx)» o «CSV UTF-8»."
+
+
+def _error(message: str, code: str) -> ImportFileError:
+    return ImportFileError(message, code=code)
+
+
+def _cell(value: object) -> object:
+    """Calamine returns every number as float: give integer-valued ones back as int."""
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer():
+            return int(value)
+        return value
+    if value == "":
+        return None
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return value
+
+
+class CalamineSpreadsheetReader:
+    """Reads .xlsx/.xlsm/.xls/.xlsb/.ods with python-calamine, .csv/.txt/.tsv with
+    encoding and delimiter detection, and a JSON array of objects."""
+
+    def __init__(self, max_bytes: int = MAX_UPLOAD_BYTES) -> None:
+        self.max_bytes = max_bytes
+
+    def read(self, data: bytes, filename: str) -> Sheet:
+        name = PurePath(filename or "archivo").name
+        suffix = PurePath(name).suffix.lower()
+        if not data or not data.strip():
+            raise _error(f"El archivo «{name}» está vacío (0 datos). Revise que lo guardó "
+                         "antes de subirlo.", "EMPTY_FILE")
+        if len(data) > self.max_bytes:
+            raise _error(f"El archivo «{name}» pesa {len(data) // (1024 * 1024)} MB; el máximo "
+                         f"es {self.max_bytes // (1024 * 1024)} MB. Divídalo en varios archivos.",
+                         "FILE_TOO_LARGE")
+        digest = hashlib.sha256(data).hexdigest()
+        if data.startswith(ZIP_MAGIC) or data.startswith(OLE_MAGIC):
+            return self._read_workbook(data, name, digest)
+        if b"\x00" in data[:4096]:
+            raise _error(f"«{name}» no es una hoja de cálculo ni un CSV que EKI pueda leer. "
+                         + _SAVE_AS, "WRONG_FORMAT")
+        text = _decode(data)
+        head = text.lstrip()[:512].lower()
+        if head.startswith("<"):
+            kind = "una página web (HTML)" if ("<html" in head or "<table" in head
+                                                or "<!doctype" in head) else "un documento XML"
+            raise _error(f"«{name}» es {kind} guardada con otra extensión, no un Excel real. "
+                         + _SAVE_AS, "WRONG_FORMAT")
+        if suffix == ".json" or head.startswith(("[", "{")):
+            return self._read_json(text, name, digest)
+        if suffix in SPREADSHEET_SUFFIXES:
+            raise _error(f"«{name}» se llama {suffix} pero en realidad es texto (un CSV "
+                         "renombrado). Cámbiele la extensión a .csv, o ábralo en Excel y "
+                         "guárdelo como «Libro de Excel (.xlsx)».", "WRONG_FORMAT")
+        return Sheet(filename=name, sha256=digest, rows=_read_csv(text, name))
+
+    def _read_workbook(self, data: bytes, name: str, digest: str) -> Sheet:
+        try:
+            workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+        except python_calamine.PasswordError:
+            raise _encrypted(name) from None
+        except Exception as exc:
+            if data.startswith(OLE_MAGIC) and "EncryptedPackage".encode("utf-16-le") in data:
+                raise _encrypted(name) from None
+            raise _error(f"No se pudo abrir «{name}»: el archivo está dañado o no es un Excel "
+                         f"válido ({type(exc).__name__}). " + _SAVE_AS, "CORRUPT_FILE") from None
+        try:
+            for index, meta in enumerate(workbook.sheets_metadata):
+                if str(meta.visible).endswith("Visible") and "WorkSheet" in str(meta.typ):
+                    rows = workbook.get_sheet_by_index(index).to_python(skip_empty_area=False)
+                    if any(any(v != "" for v in row) for row in rows):
+                        return Sheet(filename=name, sha256=digest, sheet_name=meta.name,
+                                     rows=[(number, [_cell(v) for v in row])
+                                           for number, row in enumerate(rows, start=1)])
+        except python_calamine.PasswordError:
+            raise _encrypted(name) from None
+        except Exception as exc:
+            raise _error(f"No se pudo leer «{name}»: el archivo está dañado "
+                         f"({type(exc).__name__}). " + _SAVE_AS, "CORRUPT_FILE") from None
+        finally:
+            workbook.close()
+        raise _error(f"El archivo «{name}» no tiene datos en ninguna hoja visible. Revise que "
+                     "guardó el libro con los estudiantes.", "EMPTY_FILE")
+
+    def _read_json(self, text: str, name: str, digest: str) -> Sheet:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise _error(f"«{name}» no es JSON válido (línea {exc.lineno}, columna {exc.colno}): "
+                         f"{exc.msg}.", "INVALID_JSON") from None
+        return sheet_from_json(data, name, digest)
+
+
+def sheet_from_json(data: object, name: str, digest: str = "") -> Sheet:
+    """A JSON array of objects (``[{"nombre": …, "telefono": …}]``) as a Sheet."""
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise _error("Se esperaba una lista JSON de objetos, por ejemplo "
+                     '[{"nombre": "Ana", "telefono": "3001234567"}].', "INVALID_JSON")
+    if not data:
+        raise _error("La lista está vacía: no hay estudiantes para importar.", "EMPTY_FILE")
+    if not digest:
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False,
+                                           default=str).encode()).hexdigest()
+    return sheet_from_records(data, name, digest)
+
+
+def _encrypted(name: str) -> ImportFileError:
+    return _error(f"«{name}» está protegido con contraseña. Ábralo en Excel, quite la "
+                  "contraseña (Archivo → Información → Proteger libro) y vuelva a subirlo.",
+                  "ENCRYPTED_FILE")
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def _sniff_delimiter(text: str) -> str:
+    sample_lines = [line for line in text.splitlines()[:30] if line.strip()]
+    sample = "\n".join(sample_lines)
+    best, best_score = ",", -1.0
+    for delimiter in CSV_DELIMITERS:
+        widths = [len(row) for row in csv.reader(io.StringIO(sample), delimiter=delimiter)]
+        if not widths:
+            continue
+        common = max(set(widths), key=widths.count)
+        if common < 2:
+            continue
+        score = common * widths.count(common) / len(widths)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _read_csv(text: str, name: str) -> Sequence[tuple[int, list[object]]]:
+    delimiter = _sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[tuple[int, list[object]]] = []
+    try:
+        start = 1
+        for record in reader:
+            rows.append((start, [None if v == "" else v for v in record]))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise _error(f"«{name}» tiene un error de formato CSV cerca de la línea "
+                     f"{reader.line_num}: {exc}. Revise las comillas de esa línea.",
+                     "CORRUPT_FILE") from None
+    return rows

@@ -1,0 +1,263 @@
+"""Bulk roster access and the import history over SQL.
+
+PostgreSQL: the rows to write are COPYed into a temporary table and merged with
+one ``INSERT … ON CONFLICT DO UPDATE`` (plus set-based statements for tags).
+SQLite: Core ``executemany`` upserts. Both run inside the caller's transaction,
+so a dry run or a strict rejection rolls everything back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from eki_adapters.sql.students import TAG_SEPARATOR, SqlStudentRepository, _tags_column
+from eki_adapters.sql.tables import import_jobs, import_locks, student_tags, students
+from eki_domain.model.imports import FailedRow, ImportReport
+from eki_domain.model.roster import ExistingStudent, RosterPlan, StudentChange
+from eki_domain.ports.imports import FailedRows, ImportRecord
+
+SQLITE_CHUNK = 900  # stay well under SQLite's bound-parameter limit
+#: One advisory lock key for every import into this database.
+IMPORT_LOCK_KEY = int.from_bytes(hashlib.sha256(b"eki-import").digest()[:4], "big") & 0x7FFFFFFF
+SQLITE_LOCK_WAIT_MS = 1500
+
+
+def _chunks(items: Sequence[Any], size: int = SQLITE_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _tags_text(tags: frozenset[str]) -> str:
+    return TAG_SEPARATOR.join(sorted(tags))
+
+
+def _existing_from_row(row: Any) -> ExistingStudent:
+    return ExistingStudent(
+        id=int(row.id),
+        name=row.name,
+        active=bool(row.active),
+        tags=frozenset(row.tag_names.split(TAG_SEPARATOR)) if row.tag_names else frozenset(),
+    )
+
+
+class SqlRosterRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+        self._pg = connection.dialect.name == "postgresql"
+        self._select = sa.select(
+            students.c.id,
+            students.c.phone,
+            students.c.name,
+            students.c.active,
+            _tags_column(connection.dialect.name),
+        )
+
+    async def existing(self, phones: Sequence[str]) -> dict[str, ExistingStudent]:
+        if not phones:
+            return {}
+        found: dict[str, ExistingStudent] = {}
+        if self._pg:
+            wanted = (
+                sa.func.unnest(sa.cast(sa.bindparam("phones"), sa.ARRAY(sa.Text())))
+                .table_valued("phone")
+                .render_derived("wanted")
+            )
+            query = self._select.join(wanted, wanted.c.phone == students.c.phone)
+            for row in await self._conn.execute(query, {"phones": list(phones)}):
+                found[row.phone] = _existing_from_row(row)
+            return found
+        for chunk in _chunks(phones):
+            rows = await self._conn.execute(self._select.where(students.c.phone.in_(chunk)))
+            for row in rows:
+                found[row.phone] = _existing_from_row(row)
+        return found
+
+    async def write(self, plan: RosterPlan, now: datetime) -> None:
+        changes = [*plan.creates, *plan.updates]
+        if not changes:
+            return
+        if self._pg:
+            await self._write_postgres(changes, now)
+        else:
+            await self._write_sqlite(changes, now)
+
+    # -- PostgreSQL: COPY + one merge ------------------------------------------------------
+    async def _write_postgres(self, changes: Sequence[StudentChange], now: datetime) -> None:
+        conn = self._conn
+        await conn.execute(sa.text(
+            "CREATE TEMP TABLE eki_import_students (phone text PRIMARY KEY, wa_id text, "
+            "name text, active boolean, tags text, replace_tags boolean) ON COMMIT DROP"
+        ))
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        async with driver.cursor() as cursor, cursor.copy(
+            "COPY eki_import_students (phone, wa_id, name, active, tags, replace_tags) "
+            "FROM STDIN"
+        ) as copy:
+            for c in changes:
+                await copy.write_row((c.phone.e164, c.phone.wa_id, c.name, c.active,
+                                      _tags_text(c.tags), c.replace_tags))
+        await conn.execute(
+            sa.text(
+                "INSERT INTO students (name, phone, wa_id, active, registered_at, updated_at) "
+                "SELECT name, phone, wa_id, active, :now, :now FROM eki_import_students "
+                "ON CONFLICT (phone) DO UPDATE SET name = EXCLUDED.name, "
+                "active = EXCLUDED.active, updated_at = EXCLUDED.updated_at"
+            ),
+            {"now": now.astimezone(UTC)},
+        )
+        if not any(c.replace_tags for c in changes):
+            return
+        await conn.execute(sa.text(
+            "INSERT INTO tags (name) SELECT DISTINCT t.name FROM eki_import_students i "
+            "CROSS JOIN LATERAL unnest(string_to_array(i.tags, :sep)) AS t(name) "
+            "WHERE i.replace_tags AND t.name <> '' ON CONFLICT (name) DO NOTHING"
+        ), {"sep": TAG_SEPARATOR})
+        await conn.execute(sa.text(
+            "DELETE FROM student_tags st USING students s, eki_import_students i "
+            "WHERE st.student_id = s.id AND s.phone = i.phone AND i.replace_tags"
+        ))
+        await conn.execute(sa.text(
+            "INSERT INTO student_tags (student_id, tag_id) SELECT s.id, tg.id "
+            "FROM eki_import_students i JOIN students s ON s.phone = i.phone "
+            "CROSS JOIN LATERAL unnest(string_to_array(i.tags, :sep)) AS t(name) "
+            "JOIN tags tg ON tg.name = t.name WHERE i.replace_tags"
+        ), {"sep": TAG_SEPARATOR})
+
+    # -- SQLite: executemany ----------------------------------------------------------------
+    async def _write_sqlite(self, changes: Sequence[StudentChange], now: datetime) -> None:
+        conn = self._conn
+        upsert = sqlite.insert(students)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[students.c.phone],
+            set_={
+                "name": upsert.excluded.name,
+                "active": upsert.excluded.active,
+                "updated_at": upsert.excluded.updated_at,
+            },
+        )
+        await conn.execute(
+            upsert,
+            [
+                {"name": c.name, "phone": c.phone.e164, "wa_id": c.phone.wa_id,
+                 "active": c.active, "registered_at": now, "updated_at": now}
+                for c in changes
+            ],
+        )
+        tagged = [c for c in changes if c.replace_tags]
+        if not tagged:
+            return
+        ids: dict[str, int] = {}
+        for chunk in _chunks([c.phone.e164 for c in tagged]):
+            rows = await conn.execute(
+                sa.select(students.c.phone, students.c.id).where(students.c.phone.in_(chunk))
+            )
+            ids.update({phone: int(sid) for phone, sid in rows})
+        tag_ids = await SqlStudentRepository(conn).ensure_tags(
+            name for c in tagged for name in c.tags
+        )
+        for chunk in _chunks([ids[c.phone.e164] for c in tagged]):
+            await conn.execute(student_tags.delete().where(student_tags.c.student_id.in_(chunk)))
+        pairs = [
+            {"student_id": ids[c.phone.e164], "tag_id": tag_ids[name]}
+            for c in tagged
+            for name in sorted(c.tags)
+        ]
+        if pairs:
+            await conn.execute(student_tags.insert(), pairs)
+
+
+def _failed_to_json(failed: FailedRows) -> str:
+    headers, rows = failed
+    return json.dumps(
+        {"headers": list(headers), "rows": [[r.row, list(r.cells), r.errors] for r in rows]},
+        ensure_ascii=False,
+        default=str,
+    )
+
+
+def _failed_from_json(text: str) -> FailedRows:
+    data = json.loads(text)
+    rows = tuple(FailedRow(row=int(r[0]), cells=tuple(r[1]), errors=str(r[2]))
+                 for r in data["rows"])
+    return tuple(str(h) for h in data["headers"]), rows
+
+
+def _record_from_row(row: Any) -> ImportRecord:
+    return ImportRecord(
+        id=int(row.id), kind=row.kind, file=row.file, sha256=row.sha256, mode=row.mode,
+        dry_run=bool(row.dry_run), status=row.status, rows_read=row.rows_read,
+        created=row.created, updated=row.updated, unchanged=row.unchanged, errors=row.errors,
+        warnings=row.warnings, duration_ms=row.duration_ms, message=row.message,
+        finished_at=row.finished_at,
+    )
+
+
+class SqlImportRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+        self._pg = connection.dialect.name == "postgresql"
+
+    async def try_lock(self, kind: str) -> bool:
+        if self._pg:
+            taken = await self._conn.scalar(
+                sa.select(sa.func.pg_try_advisory_xact_lock(IMPORT_LOCK_KEY))
+            )
+            return bool(taken)
+        # SQLite: writing the lock row takes the database write lock until the
+        # transaction ends; wait only briefly for it.
+        await self._conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_LOCK_WAIT_MS}")
+        try:
+            await self._conn.execute(
+                import_locks.update()
+                .where(import_locks.c.name == "imports")
+                .values(acquired_at=datetime.now(UTC))
+            )
+        except OperationalError as exc:
+            if "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower():
+                return False
+            raise
+        finally:
+            await self._conn.exec_driver_sql("PRAGMA busy_timeout=10000")
+        return True
+
+    async def record(
+        self, report: ImportReport, finished_at: datetime, failed: FailedRows | None = None
+    ) -> int:
+        result = await self._conn.execute(
+            import_jobs.insert()
+            .values(
+                kind=report.kind, file=report.file[:255], sha256=report.sha256,
+                mode=str(report.mode), dry_run=report.dry_run, status=str(report.status),
+                rows_read=report.rows_read, created=report.created, updated=report.updated,
+                unchanged=report.unchanged, errors=report.errors, warnings=report.warnings,
+                duration_ms=report.duration_ms, message=report.message,
+                finished_at=finished_at,
+                failed_rows=None if failed is None else _failed_to_json(failed),
+            )
+            .returning(import_jobs.c.id)
+        )
+        return int(result.scalar_one())
+
+    async def failed_rows(self, job_id: int) -> FailedRows | None:
+        text = await self._conn.scalar(
+            sa.select(import_jobs.c.failed_rows).where(import_jobs.c.id == job_id)
+        )
+        return None if text is None else _failed_from_json(text)
+
+    async def recent(self, *, kind: str | None = None, limit: int = 20) -> list[ImportRecord]:
+        columns = [c for c in import_jobs.c if c.name != "failed_rows"]
+        query = sa.select(*columns).order_by(import_jobs.c.id.desc()).limit(limit)
+        if kind is not None:
+            query = query.where(import_jobs.c.kind == kind)
+        return [_record_from_row(row) for row in await self._conn.execute(query)]

@@ -1,0 +1,163 @@
+"""Student imports over HTTP: ``POST /api/students/import`` (JSON array or multipart
+upload) and the seed system's ``POST /api/estudiantes/importar/`` contract."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import phonenumbers
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from eki_adapters.spreadsheets import MAX_UPLOAD_BYTES
+from eki_adapters.spreadsheets.errors_file import ErrorsFormat, write_errors_file
+from eki_adapters.spreadsheets.reader import sheet_from_json
+from eki_domain.model.imports import ImportMode, ImportStatus, Severity, Sheet, header_key
+from eki_domain.model.roster import STUDENT_FIELDS
+from eki_domain.services.roster_import import ImportResult
+from eki_entrypoints.bootstrap import Eki
+from eki_entrypoints.web.auth import require_admin
+from eki_entrypoints.web.errors import ApiError
+from eki_entrypoints.web.limits import limited, read_body
+
+TRUE_WORDS = {"1", "true", "yes", "si", "sí", "on"}
+
+
+def _flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "").strip().lower() in TRUE_WORDS
+
+
+def _country(request: Request) -> str | None:
+    raw = request.query_params.get("country")
+    if raw is None:
+        return None
+    region = raw.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ApiError(400, "BAD_COUNTRY", f"country={raw!r} is not a region code like CO")
+    return region
+
+
+async def _sheet_from_request(request: Request, eki: Eki) -> Sheet:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        form = await limited(request, MAX_UPLOAD_BYTES).form(max_files=1, max_fields=10)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ApiError(400, "FILE_REQUIRED",
+                           "send the spreadsheet in a multipart field named 'file'")
+        data = await upload.read()
+        await form.close()
+        return eki.reader.read(data, upload.filename or "archivo")
+    if content_type in ("application/json", ""):
+        body = await read_body(request, MAX_UPLOAD_BYTES)
+        try:
+            payload = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ApiError(400, "INVALID_JSON", f"body is not valid JSON: {exc}") from None
+        return sheet_from_json(payload, "api.json")
+    raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE",
+                   "send application/json (a list of rows) or multipart/form-data (a file)")
+
+
+async def _run(request: Request) -> tuple[ImportResult, Sheet]:
+    require_admin(request)
+    eki: Eki = request.app.state.eki
+    sheet = await _sheet_from_request(request, eki)
+    result = await eki.student_import.import_sheet(
+        sheet,
+        mode=ImportMode.STRICT if _flag(request, "strict") else ImportMode.DEFAULT,
+        dry_run=_flag(request, "dry_run"),
+        region=_country(request),
+    )
+    return result, sheet
+
+
+def _status_code(result: ImportResult) -> int:
+    return 422 if result.report.status is ImportStatus.REJECTED else 200
+
+
+async def import_students(request: Request) -> Response:
+    """Returns the import report. ``?dry_run=1`` simulates, ``?strict=1`` is all-or-nothing,
+    ``?country=MX`` reads phones without a country code as Mexican."""
+    result, _sheet = await _run(request)
+    body = result.report.as_dict()
+    body["job_id"] = result.job_id
+    return JSONResponse(body, status_code=_status_code(result))
+
+
+async def importar_estudiantes(request: Request) -> Response:
+    """The seed system's contract: ``[{"nombre", "telefono", "activo"?, "etiquetas"?}]`` →
+    ``{"success", "creados", "errores": ["<telefono>: <mensaje>"], ...report}``."""
+    result, sheet = await _run(request)
+    report = result.report
+    phones = _phones_by_row(sheet)
+    errores = [
+        f"{phones.get(issue.row, '')}: {issue.message}"
+        for issue in report.issues
+        if issue.severity is Severity.ERROR
+    ]
+    body: dict[str, Any] = {
+        "success": report.status is not ImportStatus.REJECTED,
+        "creados": report.created,
+        "actualizados": report.updated,
+        "sin_cambios": report.unchanged,
+        "errores": errores,
+        "job_id": result.job_id,
+        **report.as_dict(),
+    }
+    return JSONResponse(body, status_code=_status_code(result))
+
+
+def _phones_by_row(sheet: Sheet) -> dict[int, str]:
+    """The raw phone of each row of a JSON sheet (header row 0 lists the keys)."""
+    if not sheet.rows:
+        return {}
+    headers = [str(h) for h in sheet.rows[0][1]]
+    phone_keys = {header_key(alias) for spec in STUDENT_FIELDS if spec.name == "phone"
+                  for alias in spec.aliases}
+    index = next((i for i, h in enumerate(headers) if header_key(h) in phone_keys), None)
+    if index is None:
+        return {}
+    return {
+        number: "" if index >= len(cells) or cells[index] is None else str(cells[index])
+        for number, cells in sheet.rows[1:]
+    }
+
+
+async def import_history(request: Request) -> Response:
+    require_admin(request)
+    eki: Eki = request.app.state.eki
+    kind = request.query_params.get("kind")
+    async with eki.uow() as uow:
+        records = await uow.imports.recent(kind=kind, limit=50)
+    return JSONResponse({"items": [
+        {**{k: getattr(r, k) for k in ("id", "kind", "file", "sha256", "mode", "dry_run",
+                                        "status", "rows_read", "created", "updated",
+                                        "unchanged", "errors", "warnings", "duration_ms",
+                                        "message")},
+         "finished_at": r.finished_at.isoformat()}
+        for r in records
+    ]})
+
+
+async def import_errors_file(request: Request) -> Response:
+    """The rejected rows of import ``job_id`` as .xlsx (default) or ``?format=csv``."""
+    require_admin(request)
+    eki: Eki = request.app.state.eki
+    try:
+        job_id = int(request.path_params["job_id"])
+    except ValueError:
+        raise ApiError(404, "NOT_FOUND", "no such import") from None
+    fmt: ErrorsFormat = "csv" if request.query_params.get("format") == "csv" else "xlsx"
+    async with eki.uow() as uow:
+        failed = await uow.imports.failed_rows(job_id)
+    if failed is None:
+        raise ApiError(404, "NOT_FOUND", f"import {job_id} has no rejected rows")
+    headers, rows = failed
+    content = write_errors_file(headers, rows, fmt)
+    media = ("text/csv; charset=utf-8" if fmt == "csv" else
+             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return Response(content, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="errores-importacion-{job_id}.{fmt}"'})

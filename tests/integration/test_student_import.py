@@ -1,0 +1,169 @@
+"""Student imports end to end on SQLite and PostgreSQL, from real files."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Sequence
+
+import openpyxl
+import pytest
+
+from eki_adapters.spreadsheets import CalamineSpreadsheetReader, write_errors_file
+from eki_domain import ImportInProgress, ImportMode, ImportStatus, PageRequest
+from eki_entrypoints.bootstrap import Eki, bootstrap
+from eki_entrypoints.settings import Settings
+
+READER = CalamineSpreadsheetReader()
+
+
+def xlsx(rows: Sequence[Sequence[object]]) -> bytes:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(list(row))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+HEADER = ["Nombre", "Teléfono", "Activo", "Etiquetas"]
+ROWS = [
+    HEADER,
+    ["Ana Pérez", 3001234567, "sí", "Grado 10, Coro"],
+    ["Beto Ruiz", "+57 310 987 6543", "no", ""],
+    ["Carla Díaz", 3151234567.0, None, "grado 11"],
+    ["Dani", "3.00123E+09", "", ""],  # digits lost → error
+    ["Eva", 3001234567, "", ""],  # duplicate of row 2 → error
+]
+
+
+@pytest.fixture
+async def eki(database_url: str) -> AsyncIterator[Eki]:
+    app = await bootstrap(Settings(database_url=database_url))
+    yield app
+    await app.aclose()
+
+
+async def run(eki: Eki, rows: Sequence[Sequence[object]], **kwargs: object):  # type: ignore[no-untyped-def]
+    return await eki.student_import.import_sheet(READER.read(xlsx(rows), "estudiantes.xlsx"),
+                                                 **kwargs)  # type: ignore[arg-type]
+
+
+async def test_import_then_reimport_is_all_unchanged(eki: Eki) -> None:
+    first = await run(eki, ROWS)
+    report = first.report
+    assert (report.status, report.rows_read, report.created, report.updated,
+            report.unchanged) == (ImportStatus.COMPLETED, 5, 3, 0, 0)
+    assert report.rows_rejected == 2 and report.errors == 2
+    assert [r.row for r in first.failed_rows] == [5, 6]
+
+    ana = await eki.registration.find("3001234567")
+    assert (ana.name, ana.active, ana.tags) == ("Ana Pérez", True, {"grado 10", "coro"})
+    beto = await eki.registration.find("3109876543")
+    assert beto.active is False
+
+    again = (await run(eki, ROWS)).report
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
+    assert await eki.registration.count() == 3
+
+
+async def test_changes_are_counted_exactly(eki: Eki) -> None:
+    await run(eki, ROWS)
+    changed = [
+        HEADER,
+        ["Ana Pérez", 3001234567, "sí", "Grado 10"],  # one tag fewer → updated
+        ["Beto Ruiz", 3109876543, "sí", ""],  # reactivated → updated
+        ["Carla Díaz", 3151234567, "", "grado 11"],  # same → unchanged
+        ["Fabio", 3201234567, "", ""],  # new → created
+    ]
+    report = (await run(eki, changed)).report
+    assert (report.created, report.updated, report.unchanged) == (1, 2, 1)
+    ana = await eki.registration.find("3001234567")
+    assert ana.tags == {"grado 10"}
+    assert (await eki.registration.find("3109876543")).active is True
+    tagged = await eki.registration.list(tag="coro")
+    assert tagged.total == 0
+
+
+async def test_dry_run_writes_nothing_and_reports_the_same_counts(eki: Eki) -> None:
+    dry = (await run(eki, ROWS, dry_run=True)).report
+    assert dry.status is ImportStatus.DRY_RUN and dry.dry_run
+    assert await eki.registration.count() == 0
+    real = (await run(eki, ROWS)).report
+    assert (dry.created, dry.updated, dry.unchanged, dry.errors, dry.warnings) == (
+        real.created, real.updated, real.unchanged, real.errors, real.warnings)
+    assert "Simulación" in dry.message
+
+
+async def test_strict_mode_is_all_or_nothing(eki: Eki) -> None:
+    rejected = (await run(eki, ROWS, mode=ImportMode.STRICT)).report
+    assert rejected.status is ImportStatus.REJECTED
+    assert (rejected.created, rejected.updated) == (0, 0)
+    assert await eki.registration.count() == 0
+    clean = (await run(eki, ROWS[:4], mode=ImportMode.STRICT)).report
+    assert clean.status is ImportStatus.COMPLETED and clean.created == 3
+
+
+async def test_every_import_is_in_the_history_with_its_failed_rows(eki: Eki) -> None:
+    result = await run(eki, ROWS)
+    await run(eki, ROWS, dry_run=True)
+    with pytest.raises(Exception, match="Falta la columna"):
+        await run(eki, [["Nombre", "Correo"], ["Ana", "a@b.co"]])
+    async with eki.uow() as uow:
+        history = await uow.imports.recent(kind="students")
+        failed = await uow.imports.failed_rows(result.job_id)
+    assert [h.status for h in history] == ["failed", "dry_run", "completed"]
+    assert history[-1].created == 3 and history[-1].sha256 == result.report.sha256
+    assert failed is not None
+    headers, rows = failed
+    assert headers == tuple(HEADER)
+    assert [r.row for r in rows] == [5, 6]
+    assert rows[0].cells[1] == "3.00123E+09"
+
+
+async def test_errors_file_round_trip(eki: Eki) -> None:
+    result = await run(eki, ROWS)
+    content = write_errors_file(result.headers, result.failed_rows, "xlsx")
+    workbook = openpyxl.load_workbook(io.BytesIO(content))
+    sheet = workbook.active
+    assert sheet is not None
+    values = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert values[0] == [*HEADER, "fila_original", "errores"]
+    assert values[1][0] == "Dani" and values[1][4] == 5 and "notación" in values[1][5]
+    # The secretary fixes the phones and uploads the same file again.
+    sheet["B2"] = "3001230001"
+    sheet["B3"] = "3001230002"
+    fixed = io.BytesIO()
+    workbook.save(fixed)
+    report = (await eki.student_import.import_sheet(
+        READER.read(fixed.getvalue(), "errores.xlsx"))).report
+    assert (report.created, report.errors, report.warnings) == (2, 0, 0)
+
+
+async def test_a_second_concurrent_import_is_told_to_wait(database_url: str) -> None:
+    first = await bootstrap(Settings(database_url=database_url))
+    second = await bootstrap(Settings(database_url=database_url))
+    try:
+        async with first.uow() as holder:
+            assert await holder.imports.try_lock("students")
+            with pytest.raises(ImportInProgress) as caught:
+                await asyncio.wait_for(run(second, ROWS), timeout=10)
+        assert "en curso" in caught.value.message
+        report = (await run(second, ROWS)).report  # free again once the first one ended
+        assert report.created == 3
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_large_import_and_listing(eki: Eki) -> None:
+    rows: list[list[object]] = [["nombre", "celular", "grupo"]]
+    rows += [[f"Estudiante {i}", 3000000000 + i, f"grado {i % 3}"] for i in range(3000)]
+    report = (await run(eki, rows)).report
+    assert (report.created, report.errors) == (3000, 0)
+    page = await eki.registration.list(tag="grado 1", page=PageRequest(limit=10))
+    assert page.total == 1000
+    again = (await run(eki, rows)).report
+    assert again.unchanged == 3000
