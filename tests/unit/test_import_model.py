@@ -80,7 +80,7 @@ def test_yes_no(raw: object, expected: bool | None) -> None:
 
 @pytest.mark.parametrize("raw", ["quizás", "2", 2, "tal vez"])
 def test_yes_no_rejects_anything_else(raw: object) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"."):
         parse_yes_no(raw)
 
 

@@ -17,81 +17,89 @@ from eki_domain.model.phone import (
 )
 
 MOBILE = "+573001234567"
+LANDLINE = "+576012345678"
+FIXED = PhoneKind.FIXED
+CELL = PhoneKind.MOBILE
+FIXED_EXT = ("FIXED_LINE", "EXTENSION_DROPPED")
+TWO = ("SECOND_NUMBER_IGNORED",)
+# ASCII digits and "+" to their full-width forms (U+FF10…, U+FF0B), as typed with some IMEs.
+FULL_WIDTH = {ord(ch): ord(ch) + 0xFEE0 for ch in "0123456789+"}
 
 # (raw value, default region, expected E.164, expected kind, expected warning codes)
 VALID: list[tuple[object, str, str, PhoneKind, tuple[str, ...]]] = [
     # clean values (fast path)
-    ("3001234567", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    (3001234567, "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("573001234567", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("+573001234567", "CO", MOBILE, PhoneKind.MOBILE, ()),
+    ("3001234567", "CO", MOBILE, CELL, ()),
+    (3001234567, "CO", MOBILE, CELL, ()),
+    ("573001234567", "CO", MOBILE, CELL, ()),
+    ("+573001234567", "CO", MOBILE, CELL, ()),
     ("+573001234567", "MX", MOBILE, PhoneKind.MOBILE, ()),
-    (573001234567, "CO", MOBILE, PhoneKind.MOBILE, ()),
+    (573001234567, "CO", MOBILE, CELL, ()),
     # spreadsheet floats and float exports
-    (3001234567.0, "CO", MOBILE, PhoneKind.MOBILE, ()),
-    (573001234567.0, "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("3001234567.0", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("3001234567,00", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    (decimal.Decimal("3001234567"), "CO", MOBILE, PhoneKind.MOBILE, ()),
-    (decimal.Decimal("3001234567.00"), "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("3,001,234,567", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("3.001.234.567", "CO", MOBILE, PhoneKind.MOBILE, ()),
+    (3001234567.0, "CO", MOBILE, CELL, ()),
+    (573001234567.0, "CO", MOBILE, CELL, ()),
+    ("3001234567.0", "CO", MOBILE, CELL, ()),
+    ("3001234567,00", "CO", MOBILE, CELL, ()),
+    (decimal.Decimal("3001234567"), "CO", MOBILE, CELL, ()),
+    (decimal.Decimal("3001234567.00"), "CO", MOBILE, CELL, ()),
+    ("3,001,234,567", "CO", MOBILE, CELL, ()),
+    ("3.001.234.567", "CO", MOBILE, CELL, ()),
     # scientific notation that kept every digit
-    ("3.001234567E9", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("3.001234567E+09", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("3,001234567E+09", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("5.73001234567e11", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("3.0012345670E9", "CO", MOBILE, PhoneKind.MOBILE, ()),
+    ("3.001234567E9", "CO", MOBILE, CELL, ()),
+    ("3.001234567E+09", "CO", MOBILE, CELL, ()),
+    ("3,001234567E+09", "CO", MOBILE, CELL, ()),
+    ("5.73001234567e11", "CO", MOBILE, CELL, ()),
+    ("3.0012345670E9", "CO", MOBILE, CELL, ()),
     # text pitfalls
-    ("'3001234567", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ('="3001234567"', "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ('"300 123 4567"', "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("  3001234567\t", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("\u00a0300\u00a0123\u00a04567\u00a0", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("300\u202f123\u20094567", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("\u200b3001234567\u200e", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("\ufeff300\u2060123\u200f4567", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("３００１２３４５６７", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("＋５７ ３００ １２３ ４５６７", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("٣٠٠١٢٣٤٥٦٧", "CO", MOBILE, PhoneKind.MOBILE, ()),  # Arabic-Indic digits
-    ("300–123–4567", "CO", MOBILE, PhoneKind.MOBILE, ()),  # en dashes
-    ("(300) 123-4567", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("300-123-4567", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("300.123.4567", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("(+57) 300.123.4567", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("+57 300 123 4567", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("+57 (300) 123-4567", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("57 300 123 4567", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("0057 300 123 4567", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("00573001234567", "CO", MOBILE, PhoneKind.MOBILE, ()),
-    ("+0057 300 123 4567", "CO", MOBILE, PhoneKind.MOBILE, ()),
+    ("'3001234567", "CO", MOBILE, CELL, ()),
+    ('="3001234567"', "CO", MOBILE, CELL, ()),
+    ('"300 123 4567"', "CO", MOBILE, CELL, ()),
+    ("  3001234567\t", "CO", MOBILE, CELL, ()),
+    ("\u00a0300\u00a0123\u00a04567\u00a0", "CO", MOBILE, CELL, ()),
+    ("300\u202f123\u20094567", "CO", MOBILE, CELL, ()),
+    ("\u200b3001234567\u200e", "CO", MOBILE, CELL, ()),
+    ("\ufeff300\u2060123\u200f4567", "CO", MOBILE, CELL, ()),
+    ("3001234567".translate(FULL_WIDTH), "CO", MOBILE, CELL, ()),
+    ("+57 300 123 4567".translate(FULL_WIDTH), "CO", MOBILE, CELL, ()),
+    ("\u0663\u0660\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667", "CO", MOBILE, CELL, ()),
+    ("300\u2013123\u20134567", "CO", MOBILE, CELL, ()),  # en dashes
+    ("300\u2011123\u22124567", "CO", MOBILE, CELL, ()),  # non-breaking hyphen, minus sign
+    ("(300) 123-4567", "CO", MOBILE, CELL, ()),
+    ("300-123-4567", "CO", MOBILE, CELL, ()),
+    ("300.123.4567", "CO", MOBILE, CELL, ()),
+    ("(+57) 300.123.4567", "CO", MOBILE, CELL, ()),
+    ("+57 300 123 4567", "CO", MOBILE, CELL, ()),
+    ("+57 (300) 123-4567", "CO", MOBILE, CELL, ()),
+    ("57 300 123 4567", "CO", MOBILE, CELL, ()),
+    ("0057 300 123 4567", "CO", MOBILE, CELL, ()),
+    ("00573001234567", "CO", MOBILE, CELL, ()),
+    ("+0057 300 123 4567", "CO", MOBILE, CELL, ()),
     # two numbers in one cell
-    ("3001234567 / 3109876543", "CO", MOBILE, PhoneKind.MOBILE, ("SECOND_NUMBER_IGNORED",)),
-    ("3001234567, 3109876543", "CO", MOBILE, PhoneKind.MOBILE, ("SECOND_NUMBER_IGNORED",)),
-    ("3001234567,3109876543", "CO", MOBILE, PhoneKind.MOBILE, ("SECOND_NUMBER_IGNORED",)),
-    ("3001234567;3109876543", "CO", MOBILE, PhoneKind.MOBILE, ("SECOND_NUMBER_IGNORED",)),
-    ("3001234567 | 3109876543", "CO", MOBILE, PhoneKind.MOBILE, ("SECOND_NUMBER_IGNORED",)),
-    ("3001234567\n3109876543", "CO", MOBILE, PhoneKind.MOBILE, ("SECOND_NUMBER_IGNORED",)),
-    ("3001234567\r\n3109876543", "CO", MOBILE, PhoneKind.MOBILE, ("SECOND_NUMBER_IGNORED",)),
-    ("3001234567 y 3109876543", "CO", MOBILE, PhoneKind.MOBILE, ("SECOND_NUMBER_IGNORED",)),
-    ("3001234567 o 3109876543", "CO", MOBILE, PhoneKind.MOBILE, ("SECOND_NUMBER_IGNORED",)),
-    ("3001234567 Y 3109876543", "CO", MOBILE, PhoneKind.MOBILE, ("SECOND_NUMBER_IGNORED",)),
-    ("3001234567 3109876543", "CO", MOBILE, PhoneKind.MOBILE, ("SECOND_NUMBER_IGNORED",)),
-    ("300 123 4567 - 310 987 6543", "CO", MOBILE, PhoneKind.MOBILE, ("SECOND_NUMBER_IGNORED",)),
-    ("+57 300 123 4567 +57 310 987 6543", "CO", MOBILE, PhoneKind.MOBILE, ("SECOND_NUMBER_IGNORED",)),
-    ("2345678 / 3001234567", "CO", MOBILE, PhoneKind.MOBILE, ("SECOND_NUMBER_IGNORED",)),
-    ("mamá / 3001234567", "CO", MOBILE, PhoneKind.MOBILE, ("SECOND_NUMBER_IGNORED",)),
-    ("3001234567 /", "CO", MOBILE, PhoneKind.MOBILE, ()),
+    ("3001234567 / 3109876543", "CO", MOBILE, CELL, TWO),
+    ("3001234567, 3109876543", "CO", MOBILE, CELL, TWO),
+    ("3001234567,3109876543", "CO", MOBILE, CELL, TWO),
+    ("3001234567;3109876543", "CO", MOBILE, CELL, TWO),
+    ("3001234567 | 3109876543", "CO", MOBILE, CELL, TWO),
+    ("3001234567\n3109876543", "CO", MOBILE, CELL, TWO),
+    ("3001234567\r\n3109876543", "CO", MOBILE, CELL, TWO),
+    ("3001234567 y 3109876543", "CO", MOBILE, CELL, TWO),
+    ("3001234567 o 3109876543", "CO", MOBILE, CELL, TWO),
+    ("3001234567 Y 3109876543", "CO", MOBILE, CELL, TWO),
+    ("3001234567 3109876543", "CO", MOBILE, CELL, TWO),
+    ("300 123 4567 - 310 987 6543", "CO", MOBILE, CELL, TWO),
+    ("+57 300 123 4567 +57 310 987 6543", "CO", MOBILE, CELL, TWO),
+    ("2345678 / 3001234567", "CO", MOBILE, CELL, TWO),
+    ("mamá / 3001234567", "CO", MOBILE, CELL, TWO),
+    ("3001234567 /", "CO", MOBILE, CELL, ()),
     # extensions
-    ("601 2345678 ext 12", "CO", "+576012345678", PhoneKind.FIXED, ("FIXED_LINE", "EXTENSION_DROPPED")),
-    ("601 2345678 ext. 12", "CO", "+576012345678", PhoneKind.FIXED, ("FIXED_LINE", "EXTENSION_DROPPED")),
-    ("601 2345678 Ext: 12", "CO", "+576012345678", PhoneKind.FIXED, ("FIXED_LINE", "EXTENSION_DROPPED")),
-    ("601 2345678 x12", "CO", "+576012345678", PhoneKind.FIXED, ("FIXED_LINE", "EXTENSION_DROPPED")),
-    ("6012345678x12", "CO", "+576012345678", PhoneKind.FIXED, ("FIXED_LINE", "EXTENSION_DROPPED")),
-    ("601 2345678 extensión 12", "CO", "+576012345678", PhoneKind.FIXED, ("FIXED_LINE", "EXTENSION_DROPPED")),
-    ("601 2345678 extension 12", "CO", "+576012345678", PhoneKind.FIXED, ("FIXED_LINE", "EXTENSION_DROPPED")),
-    ("601 2345678 #12", "CO", "+576012345678", PhoneKind.FIXED, ("FIXED_LINE", "EXTENSION_DROPPED")),
-    ("601 2345678, ext 12", "CO", "+576012345678", PhoneKind.FIXED, ("FIXED_LINE", "EXTENSION_DROPPED")),
+    ("601 2345678 ext 12", "CO", LANDLINE, FIXED, FIXED_EXT),
+    ("601 2345678 ext. 12", "CO", LANDLINE, FIXED, FIXED_EXT),
+    ("601 2345678 Ext: 12", "CO", LANDLINE, FIXED, FIXED_EXT),
+    ("601 2345678 x12", "CO", LANDLINE, FIXED, FIXED_EXT),
+    ("6012345678x12", "CO", LANDLINE, FIXED, FIXED_EXT),
+    ("601 2345678 extensión 12", "CO", LANDLINE, FIXED, FIXED_EXT),
+    ("601 2345678 extension 12", "CO", LANDLINE, FIXED, FIXED_EXT),
+    ("601 2345678 #12", "CO", LANDLINE, FIXED, FIXED_EXT),
+    ("601 2345678, ext 12", "CO", LANDLINE, FIXED, FIXED_EXT),
     ("3001234567 ext 5", "CO", MOBILE, PhoneKind.MOBILE, ("EXTENSION_DROPPED",)),
     # kinds
     ("601 2345678", "CO", "+576012345678", PhoneKind.FIXED, ("FIXED_LINE",)),
@@ -470,7 +478,7 @@ def test_public_api() -> None:
         "PHONE_ERROR_CODES",
         "phone_candidates",
     }
-    assert frozenset(
+    error_codes = frozenset(
         {
             "EMPTY",
             "INVALID_TYPE",
@@ -483,12 +491,10 @@ def test_public_api() -> None:
             "INVALID_LENGTH",
             "INVALID_NUMBER",
         }
-    ) == PHONE_ERROR_CODES
-    assert phone_module.PHONE_WARNING_CODES == {
-        "FIXED_LINE",
-        "NOT_MOBILE",
-        "SECOND_NUMBER_IGNORED",
-        "EXTENSION_DROPPED",
-    }
+    )
+    assert error_codes == PHONE_ERROR_CODES
+    warning_codes = {"FIXED_LINE", "NOT_MOBILE", "SECOND_NUMBER_IGNORED", "EXTENSION_DROPPED"}
+    assert warning_codes == phone_module.PHONE_WARNING_CODES
     assert [k.value for k in PhoneKind] == ["mobile", "fixed", "other"]
-    assert PhoneKind.MOBILE == "mobile"
+    assert str(PhoneKind.MOBILE) == "mobile"
+    assert PhoneKind("fixed") is PhoneKind.FIXED

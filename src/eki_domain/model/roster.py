@@ -7,7 +7,7 @@ database already holds, decide row by row what to create, update or leave alone.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 
 import attrs
 
@@ -18,7 +18,6 @@ from eki_domain.model.imports import (
     RowIssue,
     Severity,
     Sheet,
-    data_rows,
     is_blank,
     json_safe,
     map_headers,
@@ -121,82 +120,128 @@ def validate_student_rows(
     *,
     progress: Callable[[int], None] | None = None,
 ) -> RosterValidation:
-    """Validate every row; duplicates by normalised phone keep the first row."""
+    """Validate every row; duplicates by normalised phone keep the first row.
+
+    Written for 100,000-row files: cell values that repeat (activo, etiquetas) are
+    parsed once, and issues are only built for rows that have them.
+    """
     mapping = map_headers(sheet, STUDENT_FIELDS)
     issues: list[RowIssue] = unknown_column_issues(mapping)
     records: list[StudentRecord] = []
     rejected: set[int] = set()
     first_row_of: dict[str, int] = {}
     cells_by_row: dict[int, Sequence[object]] = {}
-    col = mapping.column_label
-    has_active = "active" in mapping.columns
-    has_tags = "tags" in mapping.columns
+    phone_col = mapping.columns["phone"]
+    name_col = mapping.columns["name"]
+    active_col = mapping.columns.get("active")
+    tags_col = mapping.columns.get("tags")
+    phone_label = mapping.column_label("phone")
+    name_label = mapping.column_label("name")
+    active_cache: dict[object, bool | None] = {}
+    tags_cache: dict[object, tuple[frozenset[str], tuple[str, ...]]] = {}
+    parse_phone = PhoneNumber.parse
+    header_row = mapping.header_row
     rows_read = 0
 
-    for number, cells in data_rows(sheet, mapping):
+    for number, cells in sheet.rows:
+        if number <= header_row:
+            continue
+        width = len(cells)
+        raw_phone = cells[phone_col] if phone_col < width else None
+        raw_name = cells[name_col] if name_col < width else None
+        if (is_blank(raw_phone) or is_blank(raw_name)) and all(is_blank(c) for c in cells):
+            continue  # blank rows are skipped silently
         rows_read += 1
         if progress is not None and rows_read % 5000 == 0:
             progress(rows_read)
         cells_by_row[number] = cells
-        row_issues: list[RowIssue] = []
+        row_issues: list[RowIssue] | None = None
+        failed = False
 
-        raw_phone = mapping.cell(cells, "phone")
         phone: PhoneNumber | None = None
         try:
-            phone = PhoneNumber.parse(raw_phone, default_region)
+            phone = parse_phone(raw_phone, default_region)
         except InvalidPhoneNumber as exc:
-            row_issues.append(_issue(number, col("phone"), raw_phone, exc.code, exc.message))
+            row_issues = [_issue(number, phone_label, raw_phone, exc.code, exc.message)]
+            failed = True
         else:
-            for warning in phone.warnings:
-                row_issues.append(_issue(number, col("phone"), raw_phone, warning.code,
-                                         warning.message, Severity.WARNING, phone.e164))
+            if phone.warnings:
+                row_issues = [
+                    _issue(number, phone_label, raw_phone, warning.code, warning.message,
+                           Severity.WARNING, phone.e164)
+                    for warning in phone.warnings
+                ]
 
-        raw_name = mapping.cell(cells, "name")
         name: str | None = None
         try:
             name = normalize_name(raw_name)
         except InvalidStudentName as exc:
             code = "NAME_REQUIRED" if is_blank(raw_name) else exc.code
-            row_issues.append(_issue(number, col("name"), raw_name, code, exc.message))
+            row_issues = (row_issues or []) + [
+                _issue(number, name_label, raw_name, code, exc.message)]
+            failed = True
 
         active: bool | None = None
-        if has_active:
-            raw_active = mapping.cell(cells, "active")
+        if active_col is not None:
+            raw_active = cells[active_col] if active_col < width else None
             try:
-                parsed = parse_yes_no(raw_active)
-            except ValueError:
-                row_issues.append(_issue(
-                    number, col("active"), raw_active, "INVALID_ACTIVE",
-                    f"«{raw_active}» no es un valor válido para «{col('active')}». "
-                    "Escriba sí o no (también valen 1/0, x, true/false); vacío = activo."))
-            else:
-                active = True if parsed is None else parsed
+                active = active_cache[raw_active]
+            except KeyError:
+                try:
+                    parsed = parse_yes_no(raw_active)
+                except ValueError:
+                    parsed = None
+                    label = mapping.column_label("active")
+                    row_issues = (row_issues or []) + [_issue(
+                        number, label, raw_active, "INVALID_ACTIVE",
+                        f"«{raw_active}» no es un valor válido para «{label}». "
+                        "Escriba sí o no (también valen 1/0, x, true/false); vacío = activo.")]
+                    failed = True
+                else:
+                    active = True if parsed is None else parsed
+                    if isinstance(raw_active, Hashable):
+                        active_cache[raw_active] = active
+            except TypeError:  # an unhashable cell value: parse it every time
+                active = parse_yes_no(raw_active)
 
         tags: frozenset[str] | None = None
-        if has_tags:
-            raw_tags = mapping.cell(cells, "tags")
-            collected: set[str] = set()
-            for part in split_tags(raw_tags):
-                try:
-                    collected.add(normalize_tag(part))
-                except InvalidTag as exc:
-                    row_issues.append(_issue(number, col("tags"), raw_tags, exc.code,
-                                             exc.message))
-            tags = frozenset(collected)
+        if tags_col is not None:
+            raw_tags = cells[tags_col] if tags_col < width else None
+            cached = tags_cache.get(raw_tags) if isinstance(raw_tags, Hashable) else None
+            if cached is None:
+                collected: set[str] = set()
+                problems: list[str] = []
+                for part in split_tags(raw_tags):
+                    try:
+                        collected.add(normalize_tag(part))
+                    except InvalidTag as exc:
+                        problems.append(exc.message)
+                cached = (frozenset(collected), tuple(problems))
+                if isinstance(raw_tags, Hashable):
+                    tags_cache[raw_tags] = cached
+            tags, problems_found = cached
+            if problems_found:
+                label = mapping.column_label("tags")
+                row_issues = (row_issues or []) + [
+                    _issue(number, label, raw_tags, "INVALID_TAG", message)
+                    for message in problems_found]
+                failed = True
 
-        if phone is not None and not any(i.severity is Severity.ERROR for i in row_issues):
+        if phone is not None and not failed:
             first = first_row_of.get(phone.e164)
             if first is not None:
-                row_issues.append(_issue(
-                    number, col("phone"), raw_phone, "DUPLICATE_IN_FILE",
+                row_issues = (row_issues or []) + [_issue(
+                    number, phone_label, raw_phone, "DUPLICATE_IN_FILE",
                     f"Teléfono duplicado de la fila {first} ({phone.e164}): se conserva la "
                     f"fila {first} y esta se ignora. Corrija el número o borre una de las dos.",
-                    normalized=phone.e164))
+                    normalized=phone.e164)]
+                failed = True
             else:
                 first_row_of[phone.e164] = number
 
-        issues.extend(row_issues)
-        if any(i.severity is Severity.ERROR for i in row_issues):
+        if row_issues:
+            issues.extend(row_issues)
+        if failed:
             rejected.add(number)
         else:
             assert phone is not None and name is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from eki_domain.errors import InvalidStudentName, InvalidTag
 from eki_domain.model.phone import PhoneNumber
 
 NAME_MAX_LENGTH = 100
+_LETTER = re.compile(r"[^\W\d_]")
 TAG_MAX_LENGTH = 50
 #: Characters that separate tags in a spreadsheet cell, so they cannot be part of a tag.
 TAG_SEPARATORS = ",;|"
@@ -30,7 +32,7 @@ def normalize_name(raw: object) -> str:
             f"El nombre tiene {len(name)} caracteres; el máximo es {NAME_MAX_LENGTH}. "
             "Acórtelo (por ejemplo, un nombre y dos apellidos).",
         )
-    if not any(ch.isalpha() for ch in name):
+    if _LETTER.search(name) is None:
         raise InvalidStudentName(
             f"El nombre «{name}» no contiene letras. Escriba el nombre del estudiante, "
             "no un número ni un código.",

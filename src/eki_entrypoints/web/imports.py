@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import phonenumbers
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -42,14 +43,14 @@ def _country(request: Request) -> str | None:
 async def _sheet_from_request(request: Request, eki: Eki) -> Sheet:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        form = await limited(request, MAX_UPLOAD_BYTES).form(max_files=1, max_fields=10)
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise ApiError(400, "FILE_REQUIRED",
-                           "send the spreadsheet in a multipart field named 'file'")
-        data = await upload.read()
-        await form.close()
-        return eki.reader.read(data, upload.filename or "archivo")
+        async with limited(request, MAX_UPLOAD_BYTES).form(max_files=1, max_fields=10) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise ApiError(400, "FILE_REQUIRED",
+                               "send the spreadsheet in a multipart field named 'file'")
+            data = await upload.read()
+            filename = upload.filename or "archivo"
+        return await run_in_threadpool(eki.reader.read, data, filename)
     if content_type in ("application/json", ""):
         body = await read_body(request, MAX_UPLOAD_BYTES)
         try:
@@ -64,12 +65,13 @@ async def _sheet_from_request(request: Request, eki: Eki) -> Sheet:
 async def _run(request: Request) -> tuple[ImportResult, Sheet]:
     require_admin(request)
     eki: Eki = request.app.state.eki
+    region = _country(request)
     sheet = await _sheet_from_request(request, eki)
     result = await eki.student_import.import_sheet(
         sheet,
         mode=ImportMode.STRICT if _flag(request, "strict") else ImportMode.DEFAULT,
         dry_run=_flag(request, "dry_run"),
-        region=_country(request),
+        region=region,
     )
     return result, sheet
 

@@ -1,0 +1,100 @@
+"""``eki students import`` with real files: exit codes, JSON, the errors file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from eki_entrypoints.cli import run
+
+
+@pytest.fixture
+def eki(database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    monkeypatch.setenv("EKI_DATABASE_URL", database_url)
+
+    def call(*argv: str) -> tuple[int, str, str]:
+        code = run(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call
+
+
+@pytest.fixture
+def lista(tmp_path: Path) -> Path:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in (["Nombre", "Teléfono", "Activo"], ["Ana", 3001234567, "sí"],
+                ["Beto", 3109876543, "no"], ["Carla", "3.00123E+09", ""]):
+        sheet.append(row)
+    path = tmp_path / "lista.xlsx"
+    workbook.save(path)
+    return path
+
+
+def test_import_prints_a_summary_and_exits_0_with_row_errors(eki, lista: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = eki("students", "import", str(lista))
+    assert code == 0, err
+    assert "2 creados" in out and "Fila 4" in out and "notación científica" in out
+    code, out, _ = eki("students", "list", "--json")
+    assert json.loads(out)["total"] == 2
+
+
+def test_json_report_dry_run_and_errors_out(eki, lista: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    errors = tmp_path / "errores.csv"
+    code, out, err = eki("students", "import", str(lista), "--dry-run", "--json",
+                         "--errors-out", str(errors))
+    assert code == 0
+    report = json.loads(out)
+    assert report["dry_run"] is True and report["created"] == 2
+    assert report["issues"][0] == {
+        "row": 4, "column": "Teléfono", "value": "3.00123E+09", "normalized": None,
+        "severity": "error", "code": "SCIENTIFIC_NOTATION_DIGITS_LOST",
+        "message": report["issues"][0]["message"],
+    }
+    assert set(report) >= {"file", "sha256", "mode", "dry_run", "rows_read", "created",
+                           "updated", "unchanged", "errors", "warnings", "duration_ms", "issues"}
+    content = errors.read_bytes().decode("utf-8-sig").splitlines()
+    assert content[0] == "Nombre;Teléfono;Activo;fila_original;errores"
+    assert content[1].startswith("Carla;3.00123E+09;;4;")
+    assert "errores.csv" in err
+    _, out, _ = eki("students", "list", "--json")
+    assert json.loads(out)["total"] == 0
+
+
+def test_strict_rejection_exits_1(eki, lista: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = eki("students", "import", str(lista), "--strict")
+    assert code == 1 and "Modo estricto" in out
+
+
+def test_unreadable_file_and_misuse_exit_2(eki, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fake = tmp_path / "lista.xlsx"
+    fake.write_text("nombre,telefono\nAna,3001234567\n")
+    code, _, err = eki("students", "import", str(fake))
+    assert code == 2 and "CSV renombrado" in err and err.count("\n") == 1
+    code, _, err = eki("students", "import", str(tmp_path / "missing.xlsx"))
+    assert code == 2 and "file not found" in err
+    with pytest.raises(SystemExit) as caught:
+        run(["students", "import", str(fake), "--country", "Narnia"])
+    assert caught.value.code == 2
+
+
+def test_country_option(eki, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "mx.csv"
+    path.write_text("nombre,telefono\nLupita,55 1234 5678\n", encoding="utf-8")
+    code, out, _ = eki("students", "import", str(path), "--country", "mx", "--json")
+    assert code == 0 and json.loads(out)["created"] == 1
+    _, out, _ = eki("students", "show", "+525512345678", "--json")
+    assert json.loads(out)["region"] == "MX"
+
+
+def test_sample_file_in_docs_imports_cleanly(eki) -> None:  # type: ignore[no-untyped-def]
+    sample = Path(__file__).resolve().parents[2] / "docs" / "examples" / "estudiantes.csv"
+    code, out, err = eki("students", "import", str(sample), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["errors"] == 0 and report["created"] >= 3
