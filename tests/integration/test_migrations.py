@@ -46,7 +46,6 @@ async def test_indexes_the_queries_need(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         found = await conn.run_sync(indexes)
     assert ["phone"] in found["students"]
-    assert ["wa_id"] in found["students"]
     assert any(cols[0] == "active" for cols in found["students"] if cols)
     assert ["tag_id", "student_id"] in found["student_tags"]
     assert ["name"] in found["tags"]

@@ -15,12 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eki_adapters.sql.students import TAG_SEPARATOR, SqlStudentRepository, _tags_column
-from eki_adapters.sql.tables import import_jobs, import_locks, student_tags, students
+from eki_adapters.sql.tables import import_jobs, import_locks, students
 from eki_domain.model.imports import FailedRow, ImportReport
 from eki_domain.model.roster import ExistingStudent, RosterPlan, StudentChange
 from eki_domain.ports.imports import FailedRows, ImportRecord
@@ -29,6 +28,7 @@ SQLITE_CHUNK = 900  # stay well under SQLite's bound-parameter limit
 #: One advisory lock key for every import into this database.
 IMPORT_LOCK_KEY = int.from_bytes(hashlib.sha256(b"eki-import").digest()[:4], "big") & 0x7FFFFFFF
 SQLITE_LOCK_WAIT_MS = 1500
+PG_HASH_JOIN_THRESHOLD = 5000
 
 
 def _chunks(items: Sequence[Any], size: int = SQLITE_CHUNK) -> Iterable[Sequence[Any]]:
@@ -36,17 +36,27 @@ def _chunks(items: Sequence[Any], size: int = SQLITE_CHUNK) -> Iterable[Sequence
         yield items[start : start + size]
 
 
+def _copy_text(value: str) -> str:
+    """Escape a value for COPY's text format (names and tags have no tabs or newlines,
+    being whitespace-collapsed, but a backslash must still be doubled)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                .replace("\r", "\\r"))
+    return value
+
+
 def _tags_text(tags: frozenset[str]) -> str:
     return TAG_SEPARATOR.join(sorted(tags))
 
 
-def _existing_from_row(row: Any) -> ExistingStudent:
-    return ExistingStudent(
-        id=int(row.id),
-        name=row.name,
-        active=bool(row.active),
-        tags=frozenset(row.tag_names.split(TAG_SEPARATOR)) if row.tag_names else frozenset(),
-    )
+def _tag_set(cache: dict[str | None, frozenset[str]], names: str | None) -> frozenset[str]:
+    """Tag sets repeat across thousands of students: build each distinct one once."""
+    found = cache.get(names)
+    if found is None:
+        found = cache[names] = (
+            frozenset(names.split(TAG_SEPARATOR)) if names else frozenset()
+        )
+    return found
 
 
 class SqlRosterRepository:
@@ -64,21 +74,44 @@ class SqlRosterRepository:
     async def existing(self, phones: Sequence[str]) -> dict[str, ExistingStudent]:
         if not phones:
             return {}
+        tag_sets: dict[str | None, frozenset[str]] = {}
         found: dict[str, ExistingStudent] = {}
         if self._pg:
-            wanted = (
-                sa.func.unnest(sa.cast(sa.bindparam("phones"), sa.ARRAY(sa.Text())))
-                .table_valued("phone")
-                .render_derived("wanted")
+            # One text parameter split on the server: no per-element adaptation of 100k
+            # values. The planner guesses 10 rows for unnest() and picks 100k index probes
+            # plus an on-disk sort; for big files steer it to hash joins (600 → 230 ms).
+            big = len(phones) > PG_HASH_JOIN_THRESHOLD
+            if big:
+                await self._conn.exec_driver_sql("SET LOCAL enable_nestloop = off")
+                await self._conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+            rows = await self._conn.execute(
+                sa.text(
+                    "SELECT s.id, s.phone, s.name, s.active, "
+                    "string_agg(t.name, :sep) AS tag_names "
+                    "FROM unnest(string_to_array(:phones, ',')) AS w(phone) "
+                    "JOIN students s ON s.phone = w.phone "
+                    "LEFT JOIN student_tags st ON st.student_id = s.id "
+                    "LEFT JOIN tags t ON t.id = st.tag_id "
+                    "GROUP BY s.id"
+                ),
+                {"phones": ",".join(phones), "sep": TAG_SEPARATOR},
             )
-            query = self._select.join(wanted, wanted.c.phone == students.c.phone)
-            for row in await self._conn.execute(query, {"phones": list(phones)}):
-                found[row.phone] = _existing_from_row(row)
+            for sid, phone, name, active, tag_names in rows:
+                found[phone] = ExistingStudent(sid, name, active, _tag_set(tag_sets, tag_names))
+            if big:
+                await self._conn.exec_driver_sql("RESET enable_nestloop")
+                await self._conn.exec_driver_sql("RESET work_mem")
             return found
-        for chunk in _chunks(phones):
-            rows = await self._conn.execute(self._select.where(students.c.phone.in_(chunk)))
-            for row in rows:
-                found[row.phone] = _existing_from_row(row)
+        # SQLite: the same shape, the phones passed as one JSON array (json_each).
+        rows = await self._conn.exec_driver_sql(
+            "SELECT s.id, s.phone, s.name, s.active, group_concat(t.name, ?) "
+            "FROM json_each(?) AS w JOIN students s ON s.phone = w.value "
+            "LEFT JOIN student_tags st ON st.student_id = s.id "
+            "LEFT JOIN tags t ON t.id = st.tag_id GROUP BY s.id",
+            (TAG_SEPARATOR, json.dumps(list(phones))),
+        )
+        for sid, phone, name, active, tag_names in rows:
+            found[phone] = ExistingStudent(sid, name, bool(active), _tag_set(tag_sets, tag_names))
         return found
 
     async def write(self, plan: RosterPlan, now: datetime) -> None:
@@ -100,13 +133,19 @@ class SqlRosterRepository:
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
+        # COPY text format, built in one buffer: one write instead of 100k awaits.
+        lines = [
+            f"{c.phone.e164}\t{c.phone.wa_id}\t{_copy_text(c.name)}\t"
+            f"{'t' if c.active else 'f'}\t{_copy_text(_tags_text(c.tags))}\t"
+            f"{'t' if c.replace_tags else 'f'}\n"
+            for c in changes
+        ]
         async with driver.cursor() as cursor, cursor.copy(
             "COPY eki_import_students (phone, wa_id, name, active, tags, replace_tags) "
             "FROM STDIN"
         ) as copy:
-            for c in changes:
-                await copy.write_row((c.phone.e164, c.phone.wa_id, c.name, c.active,
-                                      _tags_text(c.tags), c.replace_tags))
+            await copy.write("".join(lines).encode())
+        await conn.execute(sa.text("ANALYZE eki_import_students"))
         await conn.execute(
             sa.text(
                 "INSERT INTO students (name, phone, wa_id, active, registered_at, updated_at) "
@@ -136,45 +175,37 @@ class SqlRosterRepository:
 
     # -- SQLite: executemany ----------------------------------------------------------------
     async def _write_sqlite(self, changes: Sequence[StudentChange], now: datetime) -> None:
+        # Straight to the driver's executemany: SQLAlchemy's per-row parameter processing
+        # would cost more than SQLite's own work. Timestamps in SQLAlchemy's SQLite format.
         conn = self._conn
-        upsert = sqlite.insert(students)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=[students.c.phone],
-            set_={
-                "name": upsert.excluded.name,
-                "active": upsert.excluded.active,
-                "updated_at": upsert.excluded.updated_at,
-            },
-        )
-        await conn.execute(
-            upsert,
-            [
-                {"name": c.name, "phone": c.phone.e164, "wa_id": c.phone.wa_id,
-                 "active": c.active, "registered_at": now, "updated_at": now}
-                for c in changes
-            ],
+        stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        await conn.exec_driver_sql(
+            "INSERT INTO students (name, phone, wa_id, active, registered_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (phone) DO UPDATE SET "
+            "name = excluded.name, active = excluded.active, updated_at = excluded.updated_at",
+            [(c.name, c.phone.e164, c.phone.wa_id, c.active, stamp, stamp) for c in changes],
         )
         tagged = [c for c in changes if c.replace_tags]
         if not tagged:
             return
-        ids: dict[str, int] = {}
-        for chunk in _chunks([c.phone.e164 for c in tagged]):
-            rows = await conn.execute(
-                sa.select(students.c.phone, students.c.id).where(students.c.phone.in_(chunk))
-            )
-            ids.update({phone: int(sid) for phone, sid in rows})
-        tag_ids = await SqlStudentRepository(conn).ensure_tags(
-            name for c in tagged for name in c.tags
+        result = await conn.exec_driver_sql(
+            "SELECT s.id, s.phone FROM json_each(?) AS w JOIN students s ON s.phone = w.value",
+            (json.dumps([c.phone.e164 for c in tagged]),),
         )
-        for chunk in _chunks([ids[c.phone.e164] for c in tagged]):
-            await conn.execute(student_tags.delete().where(student_tags.c.student_id.in_(chunk)))
-        pairs = [
-            {"student_id": ids[c.phone.e164], "tag_id": tag_ids[name]}
-            for c in tagged
-            for name in sorted(c.tags)
-        ]
+        rows: list[Any] = list(result)
+        ids = {str(row[1]): int(row[0]) for row in rows}
+        tag_ids = await SqlStudentRepository(conn).ensure_tags(
+            {name for c in tagged for name in c.tags}
+        )
+        await conn.exec_driver_sql(
+            "DELETE FROM student_tags WHERE student_id IN (SELECT value FROM json_each(?))",
+            (json.dumps([ids[c.phone.e164] for c in tagged]),),
+        )
+        pairs = [(ids[c.phone.e164], tag_ids[name]) for c in tagged for name in c.tags]
         if pairs:
-            await conn.execute(student_tags.insert(), pairs)
+            await conn.exec_driver_sql(
+                "INSERT INTO student_tags (student_id, tag_id) VALUES (?, ?)", pairs
+            )
 
 
 def _failed_to_json(failed: FailedRows) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 if TYPE_CHECKING:
@@ -44,17 +44,20 @@ def alembic_head_revision() -> str | None:
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
+    """The schema revision recorded in ``alembic_version``; None for an empty database."""
     async with engine.connect() as conn:
-        has_table = await conn.run_sync(
-            lambda sync: sa.inspect(sync).has_table("alembic_version")
-        )
-        if not has_table:
-            return None
         try:
             version = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
-            return None if version is None else str(version)
-        except DBAPIError:  # pragma: no cover - table vanished between the two statements
-            return None
+        except (OperationalError, ProgrammingError) as exc:
+            if _is_missing_table(exc):
+                return None
+            raise
+    return None if version is None else str(version)
+
+
+def _is_missing_table(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return "no such table" in text or "does not exist" in text or "undefined" in text
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | None, str | None]:

@@ -244,10 +244,17 @@ def sheet_from_records(records: Sequence[Mapping[str, object]], filename: str,
                 headers.append(key)
     rows: list[tuple[int, Sequence[object]]] = [(0, tuple(headers))]
     rows.extend(
-        (position, tuple(record.get(h) for h in headers))
+        (position, tuple(_scalar(record.get(h)) for h in headers))
         for position, record in enumerate(records, start=1)
     )
     return Sheet(filename=filename, sha256=sha256, rows=rows)
+
+
+def _scalar(value: object) -> object:
+    """Cells are scalars: a nested list or object (from JSON) becomes its text."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
 
 def json_safe(value: object) -> object:

@@ -246,6 +246,9 @@ def _co_mobile_regex() -> re.Pattern[str]:
 
 
 _CO_MOBILE_FULLMATCH: Final = _co_mobile_regex().fullmatch
+#: Layout characters the second fast path removes (dots are left to the full parser,
+#: which tells a decimal point from a separator).
+_LAYOUT_CHARS: Final = str.maketrans("", "", " -()\t")
 
 # --------------------------------------------------------------------------------------------
 # Text clean-up
@@ -444,6 +447,22 @@ class PhoneNumber:
                     and _CO_MOBILE_FULLMATCH(raw)
                 ):
                     return _co_mobile("+57" + raw)
+                if raw.isascii():
+                    # Second fast path: "300 123 4567", "(300) 123-4567", "+57 300…", "57300…"
+                    # (spaces, dashes and parentheses only; anything else takes the full path).
+                    stripped = raw.translate(_LAYOUT_CHARS)
+                    plus = stripped[:1] == "+"
+                    digits = stripped[1:] if plus else stripped
+                    if digits.isdigit():
+                        size = len(digits)
+                        if size == 12 and digits[:3] == "573":
+                            national = digits[2:]
+                        elif size == 10 and not plus and digits[0] == "3":
+                            national = digits
+                        else:
+                            national = ""
+                        if national and _CO_MOBILE_FULLMATCH(national):
+                            return _co_mobile("+57" + national)
             elif type(raw) is int:
                 if 3_000_000_000 <= raw < 4_000_000_000:
                     digits = str(raw)

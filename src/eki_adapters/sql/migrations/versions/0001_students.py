@@ -37,7 +37,6 @@ def upgrade() -> None:
         ["active", sa.text("registered_at DESC")],
     )
     op.create_index("ix_students_registered_at", "students", [sa.text("registered_at DESC")])
-    op.create_index("ix_students_wa_id", "students", ["wa_id"])
     op.create_table(
         "tags",
         sa.Column("id", BigId, sa.Identity(), primary_key=True),
@@ -49,15 +48,6 @@ def upgrade() -> None:
         "student_tags",
         sa.Column("student_id", BigId, nullable=False),
         sa.Column("tag_id", BigId, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["student_id"],
-            ["students.id"],
-            name="fk_student_tags_student_id_students",
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tag_id"], ["tags.id"], name="fk_student_tags_tag_id_tags", ondelete="CASCADE"
-        ),
         sa.PrimaryKeyConstraint("student_id", "tag_id", name="pk_student_tags"),
     )
     op.create_index("ix_student_tags_tag_id_student_id", "student_tags", ["tag_id", "student_id"])
@@ -66,7 +56,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("student_tags")
     op.drop_table("tags")
-    op.drop_index("ix_students_wa_id", table_name="students")
     op.drop_index("ix_students_registered_at", table_name="students")
     op.drop_index("ix_students_active_registered_at", table_name="students")
     op.drop_table("students")
