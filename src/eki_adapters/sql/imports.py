@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from eki_adapters.sql.students import TAG_SEPARATOR, SqlStudentRepository, _tags_column
-from eki_adapters.sql.tables import import_jobs, import_locks, students
+from eki_adapters.sql.students import TAG_SEPARATOR, SqlStudentRepository
+from eki_adapters.sql.tables import import_jobs, import_locks
 from eki_domain.model.imports import FailedRow, ImportReport
 from eki_domain.model.roster import ExistingStudent, RosterPlan, StudentChange
 from eki_domain.ports.imports import FailedRows, ImportRecord
@@ -63,13 +63,6 @@ class SqlRosterRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
         self._pg = connection.dialect.name == "postgresql"
-        self._select = sa.select(
-            students.c.id,
-            students.c.phone,
-            students.c.name,
-            students.c.active,
-            _tags_column(connection.dialect.name),
-        )
 
     async def existing(self, phones: Sequence[str]) -> dict[str, ExistingStudent]:
         if not phones:

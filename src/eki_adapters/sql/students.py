@@ -78,6 +78,25 @@ def _student_select(dialect_name: str) -> sa.Select[Any]:
     )
 
 
+@functools.cache
+def _by_phone(dialect_name: str) -> sa.Select[Any]:
+    """Lookup by phone, the query of every inbound message: built once, so SQLAlchemy
+    neither rebuilds the statement nor recomputes its cache key per call."""
+    return _student_select(dialect_name).where(students.c.phone == sa.bindparam("phone"))
+
+
+@functools.cache
+def _by_phones(dialect_name: str) -> sa.Select[Any]:
+    return _student_select(dialect_name).where(
+        students.c.phone.in_(sa.bindparam("phones", expanding=True))
+    )
+
+
+@functools.cache
+def _by_id(dialect_name: str) -> sa.Select[Any]:
+    return _student_select(dialect_name).where(students.c.id == sa.bindparam("student_id"))
+
+
 class SqlStudentRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
@@ -167,11 +186,11 @@ class SqlStudentRepository:
         return {name: int(tag_id) for name, tag_id in rows}
 
     async def get(self, student_id: int) -> Student | None:
-        row = (await self._conn.execute(self._select.where(students.c.id == student_id))).first()
+        row = (await self._conn.execute(_by_id(self._dialect), {"student_id": student_id})).first()
         return None if row is None else student_from_row(row)
 
     async def get_by_phone(self, e164: str) -> Student | None:
-        row = (await self._conn.execute(self._select.where(students.c.phone == e164))).first()
+        row = (await self._conn.execute(_by_phone(self._dialect), {"phone": e164})).first()
         return None if row is None else student_from_row(row)
 
     async def find_by_phones(self, candidates: Sequence[str]) -> Student | None:
@@ -180,7 +199,7 @@ class SqlStudentRepository:
         if len(candidates) == 1:
             return await self.get_by_phone(candidates[0])
         rows = (
-            await self._conn.execute(self._select.where(students.c.phone.in_(list(candidates))))
+            await self._conn.execute(_by_phones(self._dialect), {"phones": list(candidates)})
         ).all()
         by_phone = {row.phone: row for row in rows}
         for e164 in candidates:
