@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import attrs
 import phonenumbers
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -272,6 +273,24 @@ async def cmd_students_import(settings: Settings, args: argparse.Namespace) -> i
     return EXIT_FAILURE if report.status is ImportStatus.REJECTED else EXIT_OK
 
 
+async def cmd_imports_list(settings: Settings, args: argparse.Namespace) -> int:
+    async with _open(settings) as eki, eki.uow() as uow:
+        records = await uow.imports.recent(kind=args.kind, limit=args.limit)
+    if args.json:
+        _print_json([
+            {**attrs.asdict(r, recurse=False), "finished_at": r.finished_at.isoformat()}
+            for r in records
+        ])
+        return EXIT_OK
+    if not records:
+        print("Todavía no hay importaciones.")
+    for r in records:
+        print(f"#{r.id:<5} {r.finished_at:%Y-%m-%d %H:%M} {r.kind:<9} {r.status:<9} "
+              f"{r.file}  leídas {r.rows_read}, creadas {r.created}, actualizadas {r.updated}, "
+              f"sin cambios {r.unchanged}, errores {r.errors}")
+    return EXIT_OK
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -410,6 +429,15 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--errors-out", metavar="FILE",
                      help="write the rejected rows (.xlsx or .csv) to fix and re-import")
     imp.set_defaults(handler=cmd_students_import)
+
+    imports = sub.add_parser("imports", help="the import history").add_subparsers(
+        dest="imports_command", required=True, metavar="ACTION"
+    )
+    hist = imports.add_parser("list", help="recent imports, newest first")
+    hist.add_argument("--kind", choices=["students", "progress"], default=None)
+    hist.add_argument("--limit", type=_page_size, default=20)
+    hist.add_argument("--json", action="store_true")
+    hist.set_defaults(handler=cmd_imports_list)
 
     tag = students.add_parser("tag", help="add (or with --remove, remove) tags")
     tag.add_argument("phone", metavar="PHONE")

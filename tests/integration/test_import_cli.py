@@ -98,3 +98,28 @@ def test_sample_file_in_docs_imports_cleanly(eki) -> None:  # type: ignore[no-un
     assert code == 0, err
     report = json.loads(out)
     assert report["errors"] == 0 and report["created"] >= 3
+
+
+def test_import_history_command(eki, lista: Path) -> None:  # type: ignore[no-untyped-def]
+    eki("students", "import", str(lista), "--dry-run")
+    eki("students", "import", str(lista))
+    code, out, _ = eki("imports", "list")
+    assert code == 0
+    lines = out.splitlines()
+    assert "completed" in lines[0] and "dry_run" in lines[1] and "lista.xlsx" in lines[0]
+    code, out, _ = eki("imports", "list", "--json", "--limit", "1")
+    data = json.loads(out)
+    assert len(data) == 1 and data[0]["created"] == 2 and data[0]["status"] == "completed"
+
+
+def test_progress_bar_draws_only_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    from eki_entrypoints.cli import _ProgressBar
+
+    _ProgressBar(enabled=False)("validating", 50, 100)
+    assert capsys.readouterr().err == ""
+    bar = _ProgressBar(enabled=True)
+    bar("validating", 50, 100)
+    bar("validating", 50, 100)  # same percentage: not redrawn
+    bar("writing", 100, 100)
+    err = capsys.readouterr().err
+    assert err.count("validando") == 1 and "50%" in err and err.endswith("100% (100/100)\n")

@@ -167,3 +167,13 @@ async def test_large_import_and_listing(eki: Eki) -> None:
     assert page.total == 1000
     again = (await run(eki, rows)).report
     assert again.unchanged == 3000
+
+
+async def test_names_with_backslashes_and_quotes_survive_bulk_writes(eki: Eki) -> None:
+    rows = [["nombre", "telefono", "etiquetas"],
+            ["Ana \\ Pérez \"la mona\"", 3001234567, "a\\b, c'd"]]
+    assert (await run(eki, rows)).report.created == 1
+    ana = await eki.registration.find("3001234567")
+    assert ana.name == 'Ana \\ Pérez "la mona"'
+    assert ana.tags == {"a\\b", "c'd"}
+    assert (await run(eki, rows)).report.unchanged == 1
