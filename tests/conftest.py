@@ -88,7 +88,10 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-TABLES_TO_CLEAN = ("student_tags", "tags", "students", "import_jobs")
+TABLES_TO_CLEAN = (
+    "student_tags", "tags", "students", "import_jobs", "webhook_events", "inbound_messages",
+    "message_statuses", "outbound_messages", "opt_outs", "handoffs",
+)
 
 
 async def _truncate(engine: AsyncEngine) -> None:

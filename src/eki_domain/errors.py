@@ -76,3 +76,21 @@ class StudentNotFound(EkiError, LookupError):
             "Revise el número o regístrelo primero.",
         )
         self.reference = reference
+
+
+class DeliveryError(EkiError):
+    """A channel could not send a message.
+
+    ``permanent`` errors (outside the 24 h window, undeliverable, bad token…) are not
+    retried; transient ones (network, 5xx, rate limits) are, after ``retry_after`` seconds
+    when the channel said so.
+    """
+
+    code = "DELIVERY_FAILED"
+
+    def __init__(self, message: str, *, code: str, permanent: bool,
+                 title: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, code=code)
+        self.permanent = permanent
+        self.title = title
+        self.retry_after = retry_after

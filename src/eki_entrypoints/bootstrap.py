@@ -7,13 +7,21 @@
 from __future__ import annotations
 
 import attrs
+from eki_domain.services.responder import RuleBasedAssistant
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eki_adapters.spreadsheets import CalamineSpreadsheetReader
 from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, is_at_head, upgrade
 from eki_adapters.system import SystemClock
+from eki_adapters.whatsapp import ConsoleChannel, MetaCloudChannel
 from eki_domain.ports import Clock, SpreadsheetReader, UnitOfWorkFactory
+from eki_domain.ports.assistant import Assistant, StudentToolbox
+from eki_domain.ports.channel import MessageChannel
 from eki_domain.services import RegistrationService, StudentImportService
+from eki_domain.services.conversation import ConversationService
+from eki_domain.services.delivery import DeliveryService
+from eki_domain.services.ingest import IngestService
+from eki_domain.services.tools import StudentTools
 from eki_entrypoints.settings import Settings
 
 
@@ -27,12 +35,24 @@ class Eki:
     registration: RegistrationService
     student_import: StudentImportService
     reader: SpreadsheetReader
+    channel: MessageChannel
+    assistant: Assistant
+    conversation: ConversationService
+    delivery: DeliveryService
+    ingest: IngestService
     engine: AsyncEngine | None = None
     _owns_engine: bool = False
 
     async def aclose(self) -> None:
+        closer = getattr(self.channel, "aclose", None)
+        if closer is not None:
+            await closer()
         if self.engine is not None and self._owns_engine:
             await self.engine.dispose()
+
+    def tools_for(self, student_id: int) -> StudentToolbox:
+        """The tools of one student (the only data the assistant may read)."""
+        return StudentTools(student_id, self.uow)
 
     async def migrations_at_head(self) -> bool:
         return True if self.engine is None else await is_at_head(self.engine)
@@ -45,6 +65,8 @@ async def bootstrap(
     uow: UnitOfWorkFactory | None = None,
     clock: Clock | None = None,
     reader: SpreadsheetReader | None = None,
+    channel: MessageChannel | None = None,
+    assistant: Assistant | None = None,
     auto_upgrade: bool = False,
 ) -> Eki:
     """Build the application. ``auto_upgrade`` migrates the database first."""
@@ -61,6 +83,13 @@ async def bootstrap(
     if engine is not None and auto_upgrade:
         await upgrade(engine)
     clock = clock or SystemClock()
+    channel = channel or build_channel(settings)
+    assistant = assistant or RuleBasedAssistant()
+
+    def tools(student_id: int) -> StudentToolbox:
+        return StudentTools(student_id, uow_factory)
+
+    uow_factory = uow
     return Eki(
         settings=settings,
         uow=uow,
@@ -68,6 +97,21 @@ async def bootstrap(
         registration=RegistrationService(uow, clock, default_region=settings.default_country),
         student_import=StudentImportService(uow, clock, default_region=settings.default_country),
         reader=reader or CalamineSpreadsheetReader(),
+        channel=channel,
+        assistant=assistant,
+        conversation=ConversationService(uow, clock, assistant, tools),
+        delivery=DeliveryService(uow, clock, channel),
+        ingest=IngestService(uow, clock),
         engine=engine,
         owns_engine=owns_engine,
     )
+
+
+def build_channel(settings: Settings) -> MessageChannel:
+    """Meta's Cloud API when credentials are set; otherwise the console channel, which
+    logs what it would send so `eki serve` runs with no keys."""
+    token = settings.whatsapp_access_token
+    if token is not None and settings.whatsapp_phone_number_id:
+        return MetaCloudChannel(settings.whatsapp_api_url, settings.whatsapp_phone_number_id,
+                                token.get())
+    return ConsoleChannel(name="meta")

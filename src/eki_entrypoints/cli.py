@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import logging
 import sys
@@ -23,7 +24,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from eki_adapters.spreadsheets.errors_file import errors_format_for, write_errors_file
 from eki_domain import __version__
 from eki_domain.errors import EkiError
-from eki_domain.model.imports import ImportMode, ImportReport, ImportStatus, Severity
+from eki_domain.model.imports import (
+    ImportFileError,
+    ImportMode,
+    ImportReport,
+    ImportStatus,
+    Severity,
+)
 from eki_domain.model.pagination import MAX_PAGE_SIZE, PageRequest
 from eki_domain.model.student import Student
 from eki_entrypoints.bootstrap import Eki, bootstrap
@@ -249,7 +256,12 @@ async def cmd_students_import(settings: Settings, args: argparse.Namespace) -> i
     data, name = await asyncio.to_thread(_read_input, args.file)
     mode = ImportMode.STRICT if args.strict else ImportMode.DEFAULT
     async with _open(settings) as eki:
-        sheet = eki.reader.read(data, name)
+        try:
+            sheet = eki.reader.read(data, name)
+        except ImportFileError as exc:
+            await eki.student_import.record_failure(
+                name, hashlib.sha256(data).hexdigest(), exc, mode=mode, dry_run=args.dry_run)
+            raise
         progress = _ProgressBar(sys.stderr.isatty() and len(sheet.rows) > 2000)
         result = await eki.student_import.import_sheet(
             sheet, mode=mode, dry_run=args.dry_run, region=args.country, progress=progress
@@ -291,6 +303,78 @@ async def cmd_imports_list(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from eki_entrypoints.worker import PipelineWorker
+
+    async with _open(settings) as eki:
+        worker = PipelineWorker(eki, concurrency=args.concurrency)
+        await worker.start()
+        print(f"eki worker running ({args.concurrency} turns at once); Ctrl+C to stop.",
+              file=sys.stderr)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await worker.stop()
+    return EXIT_OK
+
+
+async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    from eki_adapters.whatsapp import ConsoleChannel
+    from eki_entrypoints.chat import ChatSession
+
+    channel = ConsoleChannel(name="cli")
+    eki = await bootstrap(settings, auto_upgrade=settings.is_sqlite, channel=channel)
+    try:
+        if not settings.is_sqlite and not await eki.migrations_at_head():
+            raise CliError("the database schema is not up to date: run `eki db upgrade` first")
+        session = await ChatSession.open(eki, channel, args.phone)
+        if args.message is not None:
+            answer = await session.say(args.message)
+            if args.json:
+                _print_json({"reply": answer.reply, "intent": answer.intent,
+                             "tools": list(answer.tools)})
+            else:
+                print(answer.reply)
+            return EXIT_OK
+        print(f"Chateando como {session.label}. Escribe /salir para terminar.", file=sys.stderr)
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "> ")
+            except EOFError:
+                return EXIT_OK
+            if line.strip().lower() in {"/salir", "/exit", "/quit"}:
+                return EXIT_OK
+            if not line.strip():
+                continue
+            answer = await session.say(line)
+            print(answer.reply or "(sin respuesta)")
+    finally:
+        await eki.aclose()
+
+
+async def cmd_handoff_release(settings: Settings, args: argparse.Namespace) -> int:
+    async with _open(settings) as eki:
+        student = await eki.registration.find(args.phone)
+        assert student.id is not None
+        released = await eki.conversation.release_handoff(student.id, by="cli")
+    print("El asistente vuelve a responder a " + student.name + "." if released else
+          f"{student.name} no tenía una conversación con un asesor abierta.")
+    return EXIT_OK
+
+
+async def cmd_handoff_list(settings: Settings, args: argparse.Namespace) -> int:
+    async with _open(settings) as eki, eki.uow() as uow:
+        open_ = await uow.conversations.open_handoffs()
+        names = {sid: await uow.students.get(sid) for sid, _, _ in open_}
+    if not open_:
+        print("No hay conversaciones esperando a un asesor.")
+    for sid, _wa_id, at in open_:
+        student = names.get(sid)
+        label = f"{student.name} ({student.phone.e164})" if student else f"id {sid}"
+        print(f"{at:%Y-%m-%d %H:%M} {label}")
+    return EXIT_OK
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -308,7 +392,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     asyncio.run(prepare())
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, run_worker=not args.no_worker,
+                   worker_concurrency=args.concurrency),
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),
@@ -326,6 +411,13 @@ def _page_size(raw: str) -> int:
     value = int(raw)
     if not 1 <= value <= MAX_PAGE_SIZE:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_PAGE_SIZE}")
+    return value
+
+
+def _concurrency(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError("must be between 1 and 1000")
     return value
 
 
@@ -363,7 +455,35 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the web service (webhook, API, health checks)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--no-worker", action="store_true",
+                       help="only receive webhooks; answer with separate `eki worker` processes")
+    serve.add_argument("--concurrency", type=_concurrency, default=32,
+                       help="conversation turns handled at once (default 32)")
     serve.set_defaults(handler=cmd_serve)
+
+    worker = sub.add_parser("worker", help="answer the inbox and send the outbox (no HTTP)")
+    worker.add_argument("--concurrency", type=_concurrency, default=32,
+                        help="conversation turns handled at once (default 32)")
+    worker.set_defaults(handler=cmd_worker)
+
+    chat = sub.add_parser(
+        "chat", help="talk to EKI as a student from the terminal (the same pipeline)",
+        description="Each message goes through the inbox, the conversation service and the "
+        "outbox like a WhatsApp message would, but the reply is printed here instead of "
+        "being sent.")
+    chat.add_argument("--phone", required=True, help="the student's phone, any format")
+    chat.add_argument("--message", help="send one message and exit (default: interactive)")
+    chat.add_argument("--json", action="store_true",
+                      help='print {"reply", "intent", "tools"} for scripts')
+    chat.set_defaults(handler=cmd_chat)
+
+    handoff = sub.add_parser("handoff", help="conversations handed to a person").add_subparsers(
+        dest="handoff_command", required=True, metavar="ACTION")
+    release = handoff.add_parser("release", help="give the conversation back to the bot")
+    release.add_argument("phone", metavar="PHONE")
+    release.set_defaults(handler=cmd_handoff_release)
+    handoff.add_parser("list", help="open hand-offs, oldest first").set_defaults(
+        handler=cmd_handoff_list)
 
     students = sub.add_parser("students", help="the student registry").add_subparsers(
         dest="students_command", required=True, metavar="ACTION"

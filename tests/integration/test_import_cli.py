@@ -123,3 +123,13 @@ def test_progress_bar_draws_only_on_a_terminal(capsys: pytest.CaptureFixture[str
     bar("writing", 100, 100)
     err = capsys.readouterr().err
     assert err.count("validando") == 1 and "50%" in err and err.endswith("100% (100/100)\n")
+
+
+def test_unreadable_files_are_in_the_history_too(eki, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fake = tmp_path / "pagina.xls"
+    fake.write_text("<html><table><tr><td>Ana</td></tr></table></html>")
+    assert eki("students", "import", str(fake))[0] == 2
+    _, out, _ = eki("imports", "list", "--json")
+    [record] = json.loads(out)
+    assert (record["status"], record["file"]) == ("failed", "pagina.xls")
+    assert "página web" in record["message"]

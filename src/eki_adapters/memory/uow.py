@@ -13,6 +13,13 @@ from types import TracebackType
 from typing import Self
 
 from eki_adapters.memory.imports import InMemoryImportRepository, InMemoryRosterRepository
+from eki_adapters.memory.messaging import (
+    InMemoryConversationStore,
+    InMemoryInbox,
+    InMemoryOutbox,
+    MessagingState,
+    StagedState,
+)
 from eki_adapters.memory.students import InMemoryStudentRepository
 from eki_domain.model.student import Student
 from eki_domain.ports.imports import FailedRows, ImportRecord
@@ -29,6 +36,7 @@ class InMemoryStore:
         self.import_history: list[ImportRecord] = []
         self.import_failed_rows: dict[int, FailedRows] = {}
         self.import_ids = itertools.count(1)
+        self.messaging = [MessagingState()]  # a one-item list: commits swap the state
 
     def uow(self) -> InMemoryUnitOfWork:
         """A unit-of-work factory: pass ``store.uow`` where a factory is expected."""
@@ -43,6 +51,10 @@ class InMemoryUnitOfWork:
         self.imports = InMemoryImportRepository(
             store.import_history, store.import_failed_rows, store.import_ids
         )
+        self._messaging = StagedState(store.messaging)
+        self.inbox = InMemoryInbox(self._messaging)
+        self.outbox = InMemoryOutbox(self._messaging)
+        self.conversations = InMemoryConversationStore(self._messaging)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()
@@ -62,7 +74,9 @@ class InMemoryUnitOfWork:
     async def commit(self) -> None:
         self.students.apply()
         self.imports.apply()
+        self._messaging.apply()
 
     async def rollback(self) -> None:
         self.students.discard()
         self.imports.discard()
+        self._messaging.discard()

@@ -57,6 +57,8 @@ def student_from_row(row: Any) -> Student:
         registered_at=row.registered_at,
         active=row.active,
         tags=frozenset(tag_names.split(TAG_SEPARATOR)) if tag_names else frozenset(),
+        number_changed_at=row.number_changed_at,
+        new_wa_id=row.new_wa_id,
     )
 
 
@@ -74,6 +76,8 @@ def _student_select(dialect_name: str) -> sa.Select[Any]:
         students.c.phone,
         students.c.active,
         students.c.registered_at,
+        students.c.number_changed_at,
+        students.c.new_wa_id,
         _tags_column(dialect_name),
     )
 
@@ -141,6 +145,8 @@ class SqlStudentRepository:
                     if student.phone != current.phone
                     else students.c.wa_id,
                     active=student.active,
+                    number_changed_at=student.number_changed_at,
+                    new_wa_id=student.new_wa_id,
                     updated_at=datetime.now(UTC),
                 )
             )

@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
+from eki_adapters.sql.messaging import SqlConversationStore, SqlInbox, SqlOutbox
 from eki_adapters.sql.students import SqlStudentRepository
 
 
@@ -15,6 +16,9 @@ class SqlUnitOfWork:
     students: SqlStudentRepository
     roster: SqlRosterRepository
     imports: SqlImportRepository
+    inbox: SqlInbox
+    outbox: SqlOutbox
+    conversations: SqlConversationStore
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -31,6 +35,9 @@ class SqlUnitOfWork:
         self.students = SqlStudentRepository(self._conn)
         self.roster = SqlRosterRepository(self._conn)
         self.imports = SqlImportRepository(self._conn)
+        self.inbox = SqlInbox(self._conn)
+        self.outbox = SqlOutbox(self._conn)
+        self.conversations = SqlConversationStore(self._conn)
         return self
 
     async def __aexit__(

@@ -75,6 +75,9 @@ class Student:
     active: bool = True
     tags: frozenset[str] = frozenset()
     id: int | None = None
+    #: Set when WhatsApp reported that the student changed number (staff should check).
+    number_changed_at: datetime | None = None
+    new_wa_id: str | None = None
 
     @classmethod
     def register(
@@ -119,6 +122,11 @@ class Student:
 
     def has_tag(self, tag: object) -> bool:
         return normalize_tag(tag) in self.tags
+
+    def flag_number_change(self, new_wa_id: str | None, at: datetime) -> None:
+        """WhatsApp said this user moved to another number: keep it for staff to review."""
+        self.number_changed_at = at
+        self.new_wa_id = new_wa_id
 
     @property
     def first_name(self) -> str:

@@ -9,6 +9,7 @@ from typing import Protocol, Self
 from eki_domain.model.pagination import Page, PageRequest
 from eki_domain.model.student import Student
 from eki_domain.ports.imports import ImportRepository, RosterRepository
+from eki_domain.ports.messaging import ConversationStore, Inbox, Outbox
 
 
 class StudentRepository(Protocol):
@@ -61,6 +62,15 @@ class UnitOfWork(Protocol):
 
     @property
     def imports(self) -> ImportRepository: ...
+
+    @property
+    def inbox(self) -> Inbox: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def conversations(self) -> ConversationStore: ...
 
     async def __aenter__(self) -> Self: ...
 

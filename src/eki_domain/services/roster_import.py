@@ -137,6 +137,13 @@ class StudentImportService:
         job_id = await self._record(report, (headers, failed) if failed else None)
         return ImportResult(report=report, headers=headers, failed_rows=failed, job_id=job_id)
 
+    async def record_failure(self, filename: str, sha256: str, exc: ImportFileError, *,
+                             mode: ImportMode = ImportMode.DEFAULT,
+                             dry_run: bool = False) -> int:
+        """Put a file that could not even be read in the history (status ``failed``)."""
+        sheet = Sheet(filename=filename, sha256=sha256, rows=())
+        return await self._record(self._failed_report(sheet, mode, dry_run, exc, 0))
+
     def _failed_report(self, sheet: Sheet, mode: ImportMode, dry_run: bool,
                        exc: ImportFileError, duration_ms: int) -> ImportReport:
         return ImportReport(

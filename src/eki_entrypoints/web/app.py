@@ -11,6 +11,8 @@ from starlette.routing import Route
 
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.settings import Settings
+from eki_entrypoints.web import webhooks
+from eki_entrypoints.web.conversations import list_handoffs, release_handoff, student_messages
 from eki_entrypoints.web.errors import EXCEPTION_HANDLERS
 from eki_entrypoints.web.health import healthz, readyz
 from eki_entrypoints.web.imports import (
@@ -20,11 +22,15 @@ from eki_entrypoints.web.imports import (
     importar_estudiantes,
 )
 from eki_entrypoints.web.students import get_student
+from eki_entrypoints.worker import PipelineWorker
 
 log = logging.getLogger("eki.web")
 
 
-def create_app(settings: Settings | None = None, *, eki: Eki | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, eki: Eki | None = None, run_worker: bool = False,
+    worker_concurrency: int = 32,
+) -> Starlette:
     """Build the web app.
 
     Pass ``eki`` to reuse an already-wired application (tests, embedding);
@@ -42,10 +48,17 @@ def create_app(settings: Settings | None = None, *, eki: Eki | None = None) -> S
             current = eki
         app.state.eki = current
         app.state.settings = current.settings
-        log.info("eki web app ready (database %s)", current.settings.safe_database_url())
+        worker = PipelineWorker(current, concurrency=worker_concurrency) if run_worker else None
+        app.state.worker = worker
+        if worker is not None:
+            await worker.start()
+        log.info("eki web app ready (database %s, worker %s)",
+                 current.settings.safe_database_url(), "on" if worker else "off")
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
             if owned:
                 await current.aclose()
 
@@ -57,7 +70,12 @@ def create_app(settings: Settings | None = None, *, eki: Eki | None = None) -> S
         Route("/api/estudiantes/importar", importar_estudiantes, methods=["POST"]),
         Route("/api/imports", import_history, methods=["GET"]),
         Route("/api/imports/{job_id}/errors", import_errors_file, methods=["GET"]),
+        Route("/api/handoffs", list_handoffs, methods=["GET"]),
+        Route("/api/students/{phone}/messages", student_messages, methods=["GET"]),
+        Route("/api/students/{phone}/handoff/release", release_handoff, methods=["POST"]),
         Route("/api/students/{phone}", get_student, methods=["GET"]),
+        Route("/webhooks/whatsapp", webhooks.verify, methods=["GET"]),
+        Route("/webhooks/whatsapp", webhooks.receive, methods=["POST"]),
     ]
     return Starlette(
         routes=routes,

@@ -3,6 +3,7 @@ upload) and the seed system's ``POST /api/estudiantes/importar/`` contract."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -15,7 +16,14 @@ from starlette.responses import JSONResponse, Response
 from eki_adapters.spreadsheets import MAX_UPLOAD_BYTES
 from eki_adapters.spreadsheets.errors_file import ErrorsFormat, write_errors_file
 from eki_adapters.spreadsheets.reader import sheet_from_json
-from eki_domain.model.imports import ImportMode, ImportStatus, Severity, Sheet, header_key
+from eki_domain.model.imports import (
+    ImportFileError,
+    ImportMode,
+    ImportStatus,
+    Severity,
+    Sheet,
+    header_key,
+)
 from eki_domain.model.roster import STUDENT_FIELDS
 from eki_domain.services.roster_import import ImportResult
 from eki_entrypoints.bootstrap import Eki
@@ -40,7 +48,15 @@ def _country(request: Request) -> str | None:
     return region
 
 
-async def _sheet_from_request(request: Request, eki: Eki) -> Sheet:
+def _json(data: bytes) -> object:
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "INVALID_JSON", f"body is not valid JSON: {exc}") from None
+
+
+async def _upload_from_request(request: Request) -> tuple[bytes, str | None]:
+    """(bytes, filename) of a multipart upload, or (JSON body, None)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         async with limited(request, MAX_UPLOAD_BYTES).form(max_files=1, max_fields=10) as form:
@@ -50,14 +66,9 @@ async def _sheet_from_request(request: Request, eki: Eki) -> Sheet:
                                "send the spreadsheet in a multipart field named 'file'")
             data = await upload.read()
             filename = upload.filename or "archivo"
-        return await run_in_threadpool(eki.reader.read, data, filename)
+        return data, filename
     if content_type in ("application/json", ""):
-        body = await read_body(request, MAX_UPLOAD_BYTES)
-        try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ApiError(400, "INVALID_JSON", f"body is not valid JSON: {exc}") from None
-        return sheet_from_json(payload, "api.json")
+        return await read_body(request, MAX_UPLOAD_BYTES), None
     raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE",
                    "send application/json (a list of rows) or multipart/form-data (a file)")
 
@@ -66,13 +77,19 @@ async def _run(request: Request) -> tuple[ImportResult, Sheet]:
     require_admin(request)
     eki: Eki = request.app.state.eki
     region = _country(request)
-    sheet = await _sheet_from_request(request, eki)
-    result = await eki.student_import.import_sheet(
-        sheet,
-        mode=ImportMode.STRICT if _flag(request, "strict") else ImportMode.DEFAULT,
-        dry_run=_flag(request, "dry_run"),
-        region=region,
-    )
+    mode = ImportMode.STRICT if _flag(request, "strict") else ImportMode.DEFAULT
+    dry_run = _flag(request, "dry_run")
+    data, filename = await _upload_from_request(request)
+    try:
+        sheet = (await run_in_threadpool(eki.reader.read, data, filename) if filename
+                 else sheet_from_json(_json(data), "api.json"))
+    except ImportFileError as exc:
+        await eki.student_import.record_failure(
+            filename or "api.json", hashlib.sha256(data).hexdigest(), exc, mode=mode,
+            dry_run=dry_run)
+        raise
+    result = await eki.student_import.import_sheet(sheet, mode=mode, dry_run=dry_run,
+                                                   region=region)
     return result, sheet
 
 

@@ -1,0 +1,316 @@
+"""In-memory inbox, outbox and conversation state (tests, library users, `eki chat`).
+
+Units of work over one store are serialised, so claims never race; changes are
+staged as copies and applied on commit like the SQL adapters' transactions.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from eki_domain.model.messages import (
+    ClaimedBatch,
+    DeliveryStatus,
+    HistoryEntry,
+    InboxItem,
+    InboxState,
+    IncomingMessage,
+    OutboundMessage,
+    StatusReport,
+)
+from eki_domain.model.pagination import Page, PageRequest
+
+
+@attrs.define
+class InboxRow:
+    id: int
+    message: IncomingMessage
+    received_at: datetime
+    state: InboxState = InboxState.PENDING
+    available_at: datetime | None = None
+    lease_until: datetime | None = None
+    token: str | None = None
+    attempts: int = 0
+    student_id: int | None = None
+    intent: str | None = None
+
+
+@attrs.define
+class OutboxRow:
+    message: OutboundMessage
+    next_attempt_at: datetime
+    lease_until: datetime | None = None
+
+
+@attrs.define
+class MessagingState:
+    """Everything the three repositories keep; copied per unit of work."""
+
+    inbox: dict[int, InboxRow] = attrs.Factory(dict)
+    outbox: dict[int, OutboxRow] = attrs.Factory(dict)
+    statuses: list[tuple[StatusReport, bool]] = attrs.Factory(list)
+    webhooks: list[dict[str, Any]] = attrs.Factory(list)
+    opt_outs: dict[str, datetime] = attrs.Factory(dict)
+    handoffs: list[dict[str, Any]] = attrs.Factory(list)
+    next_id: int = 1
+
+    def new_id(self) -> int:
+        value = self.next_id
+        self.next_id += 1
+        return value
+
+
+class StagedState:
+    def __init__(self, holder: list[MessagingState]) -> None:
+        self._holder = holder
+        self._work: MessagingState | None = None
+
+    @property
+    def state(self) -> MessagingState:
+        if self._work is None:
+            self._work = copy.deepcopy(self._holder[0])
+        return self._work
+
+    def apply(self) -> None:
+        if self._work is not None:
+            self._holder[0] = self._work
+            self._work = None
+
+    def discard(self) -> None:
+        self._work = None
+
+
+class InMemoryInbox:
+    def __init__(self, staged: StagedState) -> None:
+        self._s = staged
+
+    async def add(self, messages: Sequence[IncomingMessage], received_at: datetime) -> int:
+        state = self._s.state
+        known = {(r.message.channel, r.message.provider_id) for r in state.inbox.values()}
+        added = 0
+        for m in messages:
+            if (m.channel, m.provider_id) in known:
+                continue
+            known.add((m.channel, m.provider_id))
+            row_id = state.new_id()
+            state.inbox[row_id] = InboxRow(id=row_id, message=m, received_at=received_at,
+                                           available_at=received_at)
+            added += 1
+        return added
+
+    def _claimable(self, row: InboxRow, now: datetime) -> bool:
+        if row.state is InboxState.PENDING:
+            return row.available_at is None or row.available_at <= now
+        return row.state is InboxState.PROCESSING and (row.lease_until or now) <= now
+
+    async def claim(self, now: datetime, lease: timedelta, *,
+                    channels: Sequence[str] | None = None) -> ClaimedBatch | None:
+        state = self._s.state
+        busy = {r.message.wa_id for r in state.inbox.values()
+                if r.state is InboxState.PROCESSING and r.lease_until and r.lease_until > now}
+        candidates = sorted((r for r in state.inbox.values()
+                             if self._claimable(r, now) and r.message.wa_id not in busy
+                             and (channels is None or r.message.channel in channels)),
+                            key=lambda r: (r.message.sent_at, r.id))
+        if not candidates:
+            return None
+        wa_id = candidates[0].message.wa_id
+        token = secrets.token_hex(16)
+        rows = [r for r in candidates if r.message.wa_id == wa_id]
+        for row in rows:
+            row.state, row.token, row.lease_until = InboxState.PROCESSING, token, now + lease
+        return ClaimedBatch(wa_id=wa_id, token=token, lease_until=now + lease,
+                            items=tuple(InboxItem(id=r.id, message=r.message,
+                                                  attempts=r.attempts) for r in rows))
+
+    async def complete(self, batch: ClaimedBatch, now: datetime, *,
+                       student_id: int | None, intent: str | None) -> bool:
+        rows = [r for r in self._s.state.inbox.values()
+                if r.token == batch.token and r.state is InboxState.PROCESSING]
+        for row in rows:
+            row.state, row.student_id, row.intent, row.lease_until = (
+                InboxState.DONE, student_id, intent, None)
+        return len(rows) == len(batch.items)
+
+    async def release(self, batch: ClaimedBatch, now: datetime, *, retry_at: datetime,
+                      max_attempts: int) -> None:
+        for row in self._s.state.inbox.values():
+            if row.token == batch.token and row.state is InboxState.PROCESSING:
+                row.attempts += 1
+                row.state = (InboxState.FAILED if row.attempts >= max_attempts
+                             else InboxState.PENDING)
+                row.available_at, row.token, row.lease_until = retry_at, None, None
+
+    async def depth(self, now: datetime) -> tuple[int, float]:
+        waiting = [r for r in self._s.state.inbox.values()
+                   if r.state in (InboxState.PENDING, InboxState.PROCESSING)]
+        if not waiting:
+            return 0, 0.0
+        oldest = min(r.received_at for r in waiting)
+        return len(waiting), max(0.0, (now - oldest).total_seconds())
+
+
+class InMemoryOutbox:
+    def __init__(self, staged: StagedState) -> None:
+        self._s = staged
+
+    async def enqueue(self, message: OutboundMessage) -> int:
+        state = self._s.state
+        message.id = state.new_id()
+        state.outbox[message.id] = OutboxRow(message=attrs.evolve(message),
+                                             next_attempt_at=message.created_at)
+        return message.id
+
+    async def claim_due(self, now: datetime, lease: timedelta, limit: int, *,
+                        channels: Sequence[str] | None = None) -> list[OutboundMessage]:
+        rows = sorted(self._s.state.outbox.values(), key=lambda r: r.message.id or 0)
+        blocked: set[str] = {r.message.to for r in rows
+                             if r.message.status is DeliveryStatus.SENDING}
+        claimed: list[OutboundMessage] = []
+        for row in rows:
+            m = row.message
+            if m.status is not DeliveryStatus.QUEUED or (
+                    channels is not None and m.channel not in channels):
+                continue
+            if m.to in blocked:
+                continue
+            blocked.add(m.to)  # later parts wait for this one
+            if row.next_attempt_at > now or len(claimed) >= limit:
+                continue
+            m.status, m.attempts, row.lease_until = DeliveryStatus.SENDING, m.attempts + 1, (
+                now + lease)
+            claimed.append(attrs.evolve(m))
+        return claimed
+
+    def _row(self, message_id: int) -> OutboxRow:
+        return self._s.state.outbox[message_id]
+
+    async def mark_sent(self, message_id: int, provider_id: str, now: datetime) -> None:
+        row = self._row(message_id)
+        if row.message.status is not DeliveryStatus.SENDING:
+            return
+        row.message.status, row.message.provider_id, row.lease_until = (
+            DeliveryStatus.SENT, provider_id, None)
+        row.message.error_code = row.message.error_title = None
+        statuses = self._s.state.statuses
+        for index, (report, applied) in enumerate(statuses):
+            if report.provider_id == provider_id and not applied:
+                row.message.record_status(report.status, error_code=report.error_code,
+                                          error_title=report.error_title)
+                statuses[index] = (report, True)
+
+    async def mark_retry(self, message_id: int, *, error_code: str, error_title: str | None,
+                         next_attempt_at: datetime) -> None:
+        row = self._row(message_id)
+        row.message.status, row.next_attempt_at, row.lease_until = (
+            DeliveryStatus.QUEUED, next_attempt_at, None)
+        row.message.error_code, row.message.error_title = error_code, error_title
+
+    async def mark_failed(self, message_id: int, *, error_code: str, error_title: str | None,
+                          now: datetime) -> None:
+        row = self._row(message_id)
+        row.message.status, row.lease_until = DeliveryStatus.FAILED, None
+        row.message.error_code, row.message.error_title = error_code, error_title
+
+    async def apply_status(self, report: StatusReport, received_at: datetime) -> bool:
+        state = self._s.state
+        for row in state.outbox.values():
+            if row.message.provider_id == report.provider_id:
+                state.statuses.append((report, True))
+                return row.message.record_status(report.status, error_code=report.error_code,
+                                                  error_title=report.error_title)
+        state.statuses.append((report, False))
+        return False
+
+    async def fail_abandoned(self, now: datetime) -> int:
+        count = 0
+        for row in self._s.state.outbox.values():
+            m = row.message
+            if (m.status is DeliveryStatus.SENDING and row.lease_until and row.lease_until < now
+                    and m.provider_id is None):
+                m.status, m.error_code = DeliveryStatus.FAILED, "DELIVERY_UNKNOWN"
+                count += 1
+        return count
+
+    async def depth(self, now: datetime) -> tuple[int, float]:
+        waiting = [r.message for r in self._s.state.outbox.values()
+                   if r.message.status in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)]
+        if not waiting:
+            return 0, 0.0
+        return len(waiting), max(0.0, (now - min(m.created_at for m in waiting)).total_seconds())
+
+    async def get(self, message_id: int) -> OutboundMessage | None:
+        row = self._s.state.outbox.get(message_id)
+        return None if row is None else attrs.evolve(row.message)
+
+
+class InMemoryConversationStore:
+    def __init__(self, staged: StagedState) -> None:
+        self._s = staged
+
+    async def record_webhook(self, *, channel: str, body: str, signature_ok: bool,
+                             received_at: datetime, note: str | None = None) -> int:
+        state = self._s.state
+        event_id = state.new_id()
+        state.webhooks.append({"id": event_id, "channel": channel, "body": body,
+                               "signature_ok": signature_ok, "received_at": received_at,
+                               "note": note})
+        return event_id
+
+    async def is_opted_out(self, phone: str) -> bool:
+        return phone in self._s.state.opt_outs
+
+    async def opt_out(self, phone: str, student_id: int | None, at: datetime) -> None:
+        self._s.state.opt_outs.setdefault(phone, at)
+
+    async def opt_in(self, phone: str) -> bool:
+        return self._s.state.opt_outs.pop(phone, None) is not None
+
+    async def open_handoff(self, student_id: int, wa_id: str, at: datetime) -> bool:
+        if await self.has_open_handoff(student_id):
+            return False
+        self._s.state.handoffs.append({"student_id": student_id, "wa_id": wa_id,
+                                       "requested_at": at, "released_at": None})
+        return True
+
+    async def has_open_handoff(self, student_id: int) -> bool:
+        return any(h["student_id"] == student_id and h["released_at"] is None
+                   for h in self._s.state.handoffs)
+
+    async def release_handoff(self, student_id: int, at: datetime, by: str) -> bool:
+        released = False
+        for handoff in self._s.state.handoffs:
+            if handoff["student_id"] == student_id and handoff["released_at"] is None:
+                handoff["released_at"], handoff["released_by"] = at, by
+                released = True
+        return released
+
+    async def open_handoffs(self) -> list[tuple[int, str, datetime]]:
+        return sorted(((h["student_id"], h["wa_id"], h["requested_at"])
+                       for h in self._s.state.handoffs if h["released_at"] is None),
+                      key=lambda t: t[2])
+
+    async def history(self, student_id: int, page: PageRequest) -> Page[HistoryEntry]:
+        state = self._s.state
+        entries = [
+            HistoryEntry(direction="in", at=r.received_at, text=r.message.text,
+                         type=str(r.message.type), state=str(r.state),
+                         provider_id=r.message.provider_id, intent=r.intent)
+            for r in state.inbox.values() if r.student_id == student_id
+        ] + [
+            HistoryEntry(direction="out", at=r.message.created_at, text=r.message.body,
+                         type="text", state=str(r.message.status),
+                         provider_id=r.message.provider_id, error_code=r.message.error_code,
+                         intent=r.message.intent)
+            for r in state.outbox.values() if r.message.student_id == student_id
+        ]
+        entries.sort(key=lambda e: (e.at, e.direction == "out"), reverse=True)
+        window = entries[page.offset : page.offset + page.limit]
+        return Page(items=tuple(window), total=len(entries), limit=page.limit,
+                    offset=page.offset)

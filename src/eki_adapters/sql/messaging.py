@@ -1,0 +1,445 @@
+"""Inbox, outbox and conversation state over SQL.
+
+Claims are leases: a short transaction marks rows ``processing``/``sending`` with a
+token and an expiry, the slow work (the assistant, the HTTP call) happens outside any
+transaction, and completing checks the token. On PostgreSQL candidates are picked with
+``FOR UPDATE SKIP LOCKED`` so concurrent workers never wait on each other.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from eki_adapters.sql.tables import (
+    handoffs,
+    inbound_messages,
+    message_statuses,
+    opt_outs,
+    outbound_messages,
+    webhook_events,
+)
+from eki_domain.model.messages import (
+    ClaimedBatch,
+    DeliveryStatus,
+    HistoryEntry,
+    InboxItem,
+    InboxState,
+    IncomingMessage,
+    MessageType,
+    OutboundMessage,
+    StatusReport,
+)
+from eki_domain.model.pagination import Page, PageRequest
+
+PENDING, PROCESSING, DONE, FAILED = (InboxState.PENDING.value, InboxState.PROCESSING.value,
+                                     InboxState.DONE.value, InboxState.FAILED.value)
+
+
+def _insert(dialect: str) -> Any:
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def _incoming_from_row(row: Any) -> IncomingMessage:
+    return IncomingMessage(
+        channel=row.channel, provider_id=row.provider_id, wa_id=row.wa_id,
+        type=MessageType.parse(row.type), sent_at=row.sent_at, text=row.text,
+        payload=row.payload, context_id=row.context_id, profile_name=row.profile_name,
+        media_id=row.media_id, mime_type=row.mime_type, is_voice=bool(row.is_voice),
+        reaction_to=row.reaction_to, reaction_emoji=row.reaction_emoji,
+        system_type=row.system_type, new_wa_id=row.new_wa_id, raw=row.raw,
+    )
+
+
+def _outbound_from_row(row: Any) -> OutboundMessage:
+    return OutboundMessage(
+        id=int(row.id), to=row.to_wa_id, body=row.body, created_at=row.created_at,
+        channel=row.channel,
+        student_id=row.student_id, inbound_id=row.inbound_id, reply_to=row.reply_to,
+        mark_read=row.mark_read, intent=row.intent,
+        tools=tuple(t for t in (row.tools or "").split(",") if t),
+        status=DeliveryStatus(row.status), provider_id=row.provider_id,
+        error_code=row.error_code, error_title=row.error_title, attempts=row.attempts,
+    )
+
+
+class SqlInbox:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+        self._dialect = connection.dialect.name
+
+    async def add(self, messages: Sequence[IncomingMessage], received_at: datetime) -> int:
+        added = 0
+        insert = _insert(self._dialect)
+        for m in messages:
+            statement = insert(inbound_messages).values(
+                channel=m.channel, provider_id=m.provider_id, wa_id=m.wa_id,
+                profile_name=(m.profile_name or None) and m.profile_name[:200],
+                type=str(m.type), text=m.text, payload=m.payload and m.payload[:256],
+                context_id=m.context_id, media_id=m.media_id, mime_type=m.mime_type,
+                is_voice=m.is_voice, reaction_to=m.reaction_to,
+                reaction_emoji=m.reaction_emoji, system_type=m.system_type,
+                new_wa_id=m.new_wa_id, raw=m.raw, sent_at=m.sent_at,
+                received_at=received_at, state=PENDING, available_at=received_at, attempts=0,
+            ).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+            result = await self._conn.execute(statement)
+            added += max(result.rowcount or 0, 0)
+        return added
+
+    def _claimable(self, now: datetime) -> sa.ColumnElement[bool]:
+        m = inbound_messages
+        return sa.or_(
+            sa.and_(m.c.state == PENDING, m.c.available_at <= now),
+            sa.and_(m.c.state == PROCESSING, m.c.lease_until <= now),
+        )
+
+    def _sender_busy(self, now: datetime, alias: Any) -> sa.Exists:
+        other = inbound_messages.alias("busy")
+        return (
+            sa.exists()
+            .where(other.c.wa_id == alias.c.wa_id)
+            .where(other.c.state == PROCESSING)
+            .where(other.c.lease_until > now)
+        )
+
+    async def claim(self, now: datetime, lease: timedelta, *,
+                    channels: Sequence[str] | None = None) -> ClaimedBatch | None:
+        m = inbound_messages
+        for _ in range(5):
+            pick = (
+                sa.select(m.c.wa_id)
+                .where(self._claimable(now))
+                .where(sa.true() if channels is None else m.c.channel.in_(list(channels)))
+                .where(~self._sender_busy(now, m))
+                .order_by(m.c.sent_at, m.c.id)
+                .limit(1)
+            )
+            if self._dialect == "postgresql":
+                pick = pick.with_for_update(skip_locked=True, of=m)
+            wa_id = await self._conn.scalar(pick)
+            if wa_id is None:
+                return None
+            token = secrets.token_hex(16)
+            lease_until = now + lease
+            result = await self._conn.execute(
+                m.update()
+                .where(m.c.wa_id == wa_id)
+                .where(self._claimable(now))
+                .where(sa.true() if channels is None else m.c.channel.in_(list(channels)))
+                .where(~self._sender_busy(now, m))
+                .values(state=PROCESSING, claim_token=token, lease_until=lease_until)
+            )
+            if not result.rowcount:
+                continue  # another worker took this sender first
+            rows = await self._conn.execute(
+                sa.select(m).where(m.c.claim_token == token).order_by(m.c.sent_at, m.c.id)
+            )
+            items = tuple(InboxItem(id=int(r.id), message=_incoming_from_row(r),
+                                    attempts=r.attempts) for r in rows)
+            return ClaimedBatch(wa_id=wa_id, items=items, token=token, lease_until=lease_until)
+        return None
+
+    async def complete(self, batch: ClaimedBatch, now: datetime, *,
+                       student_id: int | None, intent: str | None) -> bool:
+        m = inbound_messages
+        result = await self._conn.execute(
+            m.update()
+            .where(m.c.claim_token == batch.token, m.c.state == PROCESSING)
+            .values(state=DONE, processed_at=now, student_id=student_id, intent=intent,
+                    lease_until=None)
+        )
+        return (result.rowcount or 0) == len(batch.items)
+
+    async def release(self, batch: ClaimedBatch, now: datetime, *, retry_at: datetime,
+                      max_attempts: int) -> None:
+        m = inbound_messages
+        await self._conn.execute(
+            m.update()
+            .where(m.c.claim_token == batch.token, m.c.state == PROCESSING)
+            .values(
+                state=sa.case((m.c.attempts + 1 >= max_attempts, FAILED), else_=PENDING),
+                attempts=m.c.attempts + 1, available_at=retry_at, claim_token=None,
+                lease_until=None,
+            )
+        )
+
+    async def depth(self, now: datetime) -> tuple[int, float]:
+        m = inbound_messages
+        row = (await self._conn.execute(
+            sa.select(sa.func.count(), sa.func.min(m.c.received_at))
+            .where(m.c.state.in_([PENDING, PROCESSING]))
+        )).one()
+        count, oldest = row
+        if not count or oldest is None:
+            return 0, 0.0
+        return int(count), max(0.0, (now - _as_datetime(oldest)).total_seconds())
+
+
+def _as_datetime(value: Any) -> datetime:
+    """min() over a UTCDateTime column skips the type's result processing on SQLite."""
+    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class SqlOutbox:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+        self._dialect = connection.dialect.name
+
+    async def enqueue(self, message: OutboundMessage) -> int:
+        result = await self._conn.execute(
+            outbound_messages.insert()
+            .values(
+                student_id=message.student_id, inbound_id=message.inbound_id,
+                channel=message.channel, to_wa_id=message.to, body=message.body,
+                reply_to=message.reply_to,
+                mark_read=message.mark_read, intent=message.intent,
+                tools=",".join(message.tools) or None, status=str(message.status),
+                attempts=message.attempts, next_attempt_at=message.created_at,
+                created_at=message.created_at, updated_at=message.created_at,
+            )
+            .returning(outbound_messages.c.id)
+        )
+        message.id = int(result.scalar_one())
+        return message.id
+
+    async def claim_due(self, now: datetime, lease: timedelta, limit: int, *,
+                        channels: Sequence[str] | None = None) -> list[OutboundMessage]:
+        o = outbound_messages
+        ahead = o.alias("ahead")
+        blocked = (
+            sa.exists()
+            .where(ahead.c.to_wa_id == o.c.to_wa_id)
+            .where(sa.or_(ahead.c.status == DeliveryStatus.SENDING.value,
+                          sa.and_(ahead.c.status == DeliveryStatus.QUEUED.value,
+                                  ahead.c.id < o.c.id)))
+        )
+        pick = (
+            sa.select(o.c.id)
+            .where(o.c.status == DeliveryStatus.QUEUED.value, o.c.next_attempt_at <= now)
+            .where(sa.true() if channels is None else o.c.channel.in_(list(channels)))
+            .where(~blocked)
+            .order_by(o.c.id)
+            .limit(limit)
+        )
+        if self._dialect == "postgresql":
+            pick = pick.with_for_update(skip_locked=True, of=o)
+        ids = list((await self._conn.scalars(pick)).all())
+        if not ids:
+            return []
+        rows = await self._conn.execute(
+            o.update()
+            .where(o.c.id.in_(ids), o.c.status == DeliveryStatus.QUEUED.value)
+            .values(status=DeliveryStatus.SENDING.value, lease_until=now + lease,
+                    attempts=o.c.attempts + 1, updated_at=now)
+            .returning(*o.c)
+        )
+        return sorted((_outbound_from_row(r) for r in rows), key=lambda m: m.id or 0)
+
+    async def mark_sent(self, message_id: int, provider_id: str, now: datetime) -> None:
+        o = outbound_messages
+        await self._conn.execute(
+            o.update()
+            .where(o.c.id == message_id, o.c.status == DeliveryStatus.SENDING.value)
+            .values(status=DeliveryStatus.SENT.value, provider_id=provider_id,
+                    lease_until=None, updated_at=now, error_code=None, error_title=None)
+        )
+        # Statuses that raced ahead of the id (possible with fast channels) apply now.
+        early = await self._conn.execute(
+            sa.select(message_statuses)
+            .where(message_statuses.c.provider_id == provider_id,
+                   message_statuses.c.applied.is_(False))
+            .order_by(message_statuses.c.id)
+        )
+        for row in early.all():
+            await self._advance(provider_id, DeliveryStatus(row.status), row.error_code,
+                                row.error_title, now)
+            await self._conn.execute(
+                message_statuses.update().where(message_statuses.c.id == row.id)
+                .values(applied=True)
+            )
+
+    async def mark_retry(self, message_id: int, *, error_code: str, error_title: str | None,
+                         next_attempt_at: datetime) -> None:
+        o = outbound_messages
+        await self._conn.execute(
+            o.update().where(o.c.id == message_id)
+            .values(status=DeliveryStatus.QUEUED.value, next_attempt_at=next_attempt_at,
+                    error_code=error_code, error_title=error_title, lease_until=None,
+                    updated_at=next_attempt_at)
+        )
+
+    async def mark_failed(self, message_id: int, *, error_code: str, error_title: str | None,
+                          now: datetime) -> None:
+        o = outbound_messages
+        await self._conn.execute(
+            o.update().where(o.c.id == message_id)
+            .values(status=DeliveryStatus.FAILED.value, error_code=error_code,
+                    error_title=error_title, lease_until=None, updated_at=now)
+        )
+
+    async def _advance(self, provider_id: str, status: DeliveryStatus, error_code: str | None,
+                       error_title: str | None, now: datetime) -> bool | None:
+        """Move the message forward; None when no outbound message has this id (yet)."""
+        o = outbound_messages
+        row = (await self._conn.execute(
+            sa.select(o.c.id, o.c.status).where(o.c.provider_id == provider_id)
+        )).first()
+        if row is None:
+            return None
+        if not DeliveryStatus(row.status).advances_to(status):
+            return False
+        values: dict[str, Any] = {"status": status.value, "updated_at": now}
+        if status is DeliveryStatus.FAILED:
+            values.update(error_code=error_code, error_title=error_title)
+        result = await self._conn.execute(
+            o.update().where(o.c.id == row.id, o.c.status == row.status).values(**values)
+        )
+        return bool(result.rowcount)
+
+    async def apply_status(self, report: StatusReport, received_at: datetime) -> bool:
+        advanced = await self._advance(report.provider_id, report.status, report.error_code,
+                                       report.error_title, received_at)
+        await self._conn.execute(
+            message_statuses.insert().values(
+                channel=report.channel, provider_id=report.provider_id,
+                status=report.status.value, at=report.at, recipient=report.recipient,
+                error_code=report.error_code, error_title=report.error_title, raw=report.raw,
+                received_at=received_at, applied=advanced is not None,
+            )
+        )
+        return bool(advanced)
+
+    async def fail_abandoned(self, now: datetime) -> int:
+        o = outbound_messages
+        result = await self._conn.execute(
+            o.update()
+            .where(o.c.status == DeliveryStatus.SENDING.value, o.c.lease_until < now,
+                   o.c.provider_id.is_(None))
+            .values(status=DeliveryStatus.FAILED.value, error_code="DELIVERY_UNKNOWN",
+                    error_title="the worker stopped while sending; not resent to avoid "
+                    "a duplicate", updated_at=now, lease_until=None)
+        )
+        return int(result.rowcount or 0)
+
+    async def depth(self, now: datetime) -> tuple[int, float]:
+        o = outbound_messages
+        count, oldest = (await self._conn.execute(
+            sa.select(sa.func.count(), sa.func.min(o.c.created_at))
+            .where(o.c.status.in_([DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value]))
+        )).one()
+        if not count or oldest is None:
+            return 0, 0.0
+        return int(count), max(0.0, (now - _as_datetime(oldest)).total_seconds())
+
+    async def get(self, message_id: int) -> OutboundMessage | None:
+        row = (await self._conn.execute(
+            sa.select(outbound_messages).where(outbound_messages.c.id == message_id)
+        )).first()
+        return None if row is None else _outbound_from_row(row)
+
+
+class SqlConversationStore:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+        self._dialect = connection.dialect.name
+
+    async def record_webhook(self, *, channel: str, body: str, signature_ok: bool,
+                             received_at: datetime, note: str | None = None) -> int:
+        result = await self._conn.execute(
+            webhook_events.insert()
+            .values(channel=channel, body=body, signature_ok=signature_ok,
+                    received_at=received_at, note=note)
+            .returning(webhook_events.c.id)
+        )
+        return int(result.scalar_one())
+
+    async def is_opted_out(self, phone: str) -> bool:
+        found = await self._conn.scalar(
+            sa.select(opt_outs.c.phone).where(opt_outs.c.phone == phone)
+        )
+        return found is not None
+
+    async def opt_out(self, phone: str, student_id: int | None, at: datetime) -> None:
+        await self._conn.execute(
+            _insert(self._dialect)(opt_outs)
+            .values(phone=phone, student_id=student_id, opted_out_at=at)
+            .on_conflict_do_nothing(index_elements=["phone"])
+        )
+
+    async def opt_in(self, phone: str) -> bool:
+        result = await self._conn.execute(opt_outs.delete().where(opt_outs.c.phone == phone))
+        return bool(result.rowcount)
+
+    async def open_handoff(self, student_id: int, wa_id: str, at: datetime) -> bool:
+        if await self.has_open_handoff(student_id):
+            return False
+        await self._conn.execute(
+            handoffs.insert().values(student_id=student_id, wa_id=wa_id, requested_at=at)
+        )
+        return True
+
+    async def has_open_handoff(self, student_id: int) -> bool:
+        found = await self._conn.scalar(
+            sa.select(handoffs.c.id)
+            .where(handoffs.c.student_id == student_id, handoffs.c.released_at.is_(None))
+            .limit(1)
+        )
+        return found is not None
+
+    async def release_handoff(self, student_id: int, at: datetime, by: str) -> bool:
+        result = await self._conn.execute(
+            handoffs.update()
+            .where(handoffs.c.student_id == student_id, handoffs.c.released_at.is_(None))
+            .values(released_at=at, released_by=by[:100])
+        )
+        return bool(result.rowcount)
+
+    async def open_handoffs(self) -> list[tuple[int, str, datetime]]:
+        rows = await self._conn.execute(
+            sa.select(handoffs.c.student_id, handoffs.c.wa_id, handoffs.c.requested_at)
+            .where(handoffs.c.released_at.is_(None))
+            .order_by(handoffs.c.requested_at)
+        )
+        return [(int(r.student_id), r.wa_id, r.requested_at) for r in rows]
+
+    async def history(self, student_id: int, page: PageRequest) -> Page[HistoryEntry]:
+        window = page.offset + page.limit
+        i, o = inbound_messages, outbound_messages
+        inbound = await self._conn.execute(
+            sa.select(i.c.received_at, i.c.text, i.c.type, i.c.state, i.c.provider_id,
+                      i.c.intent)
+            .where(i.c.student_id == student_id)
+            .order_by(i.c.received_at.desc(), i.c.id.desc()).limit(window)
+        )
+        outbound = await self._conn.execute(
+            sa.select(o.c.created_at, o.c.body, o.c.status, o.c.provider_id, o.c.error_code,
+                      o.c.intent)
+            .where(o.c.student_id == student_id)
+            .order_by(o.c.created_at.desc(), o.c.id.desc()).limit(window)
+        )
+        entries = [
+            HistoryEntry(direction="in", at=r.received_at, text=r.text, type=r.type,
+                         state=r.state, provider_id=r.provider_id, intent=r.intent)
+            for r in inbound
+        ] + [
+            HistoryEntry(direction="out", at=r.created_at, text=r.body, type="text",
+                         state=r.status, provider_id=r.provider_id, error_code=r.error_code,
+                         intent=r.intent)
+            for r in outbound
+        ]
+        # Newest first; an answer sorts before the question it answers at equal times.
+        entries.sort(key=lambda e: (e.at, e.direction == "out"), reverse=True)
+        total_in = await self._conn.scalar(
+            sa.select(sa.func.count()).select_from(i).where(i.c.student_id == student_id))
+        total_out = await self._conn.scalar(
+            sa.select(sa.func.count()).select_from(o).where(o.c.student_id == student_id))
+        return Page(items=tuple(entries[page.offset:window]),
+                    total=int(total_in or 0) + int(total_out or 0),
+                    limit=page.limit, offset=page.offset)

@@ -1,0 +1,39 @@
+"""A channel that only logs: run EKI (CLI, demo, tests) without WhatsApp credentials."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from eki_adapters.whatsapp.masking import mask_phone
+from eki_domain.ports.channel import SendReceipt
+
+logger = logging.getLogger("eki.channel.console")
+
+
+class ConsoleChannel:
+    """Records what would be sent; logs a masked summary at INFO and the text at DEBUG."""
+
+    def __init__(self, name: str = "console") -> None:
+        self.name = name
+        self.sent: list[tuple[str, str, str | None]] = []  # (to, body, reply_to)
+        self.read: list[str] = []
+
+    async def send_text(
+        self,
+        to: str,
+        body: str,
+        *,
+        reply_to: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> SendReceipt:
+        self.sent.append((to, body, reply_to))
+        logger.info("would send %d chars to %s", len(body), mask_phone(to))
+        logger.debug("message body for %s: %s", mask_phone(to), body)
+        return SendReceipt(provider_id="console-" + uuid.uuid4().hex)
+
+    async def mark_read(self, provider_id: str) -> None:
+        self.read.append(provider_id)
+
+    async def aclose(self) -> None:
+        """Nothing to close (same shape as the real channels)."""

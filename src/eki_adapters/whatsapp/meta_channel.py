@@ -1,0 +1,304 @@
+"""The Meta WhatsApp Cloud API as a :class:`~eki_domain.ports.channel.MessageChannel`.
+
+Retries (tenacity) only what can succeed later: network errors and timeouts, HTTP 5xx,
+HTTP 429 and Meta's rate-limit codes 130429 / 131056. Everything else (outside the 24 h
+window, undeliverable, bad parameter, expired token, template errors, any other 4xx) is
+raised at once as a permanent :class:`~eki_domain.errors.DeliveryError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any
+
+import httpx2
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+
+from eki_adapters.whatsapp.masking import mask_phone
+from eki_domain.errors import DeliveryError
+from eki_domain.model.messages import MAX_MESSAGE_CHARS
+from eki_domain.ports.channel import SendReceipt
+
+logger = logging.getLogger("eki.channel.meta")
+
+#: Meta error codes worth retrying (throughput, pair rate limit).
+TRANSIENT_CODES = frozenset({130429, 131056})
+#: Meta error codes that never succeed on retry, whatever the HTTP status.
+PERMANENT_CODES = frozenset({100, 190, 131009, 131026, 131047, 132000, 132001})
+
+_HINTS: Mapping[int, str] = {
+    131047: "han pasado más de 24 horas desde el último mensaje del estudiante; "
+            "solo se puede escribir con una plantilla aprobada",
+    131026: "el número no puede recibir el mensaje (no tiene WhatsApp o no aceptó "
+            "las condiciones)",
+    130429: "se superó el límite de mensajes por segundo del número",
+    131056: "demasiados mensajes seguidos al mismo destinatario",
+    190: "el token de acceso de WhatsApp venció o no es válido; genere uno nuevo",
+    100: "WhatsApp rechazó un parámetro de la solicitud",
+    131009: "WhatsApp rechazó un parámetro de la solicitud",
+    132000: "los parámetros no coinciden con la plantilla",
+    132001: "la plantilla no existe o no está aprobada en ese idioma",
+}
+
+
+def text_message_body(
+    to: str,
+    body: str,
+    *,
+    reply_to: str | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """The JSON the Cloud API expects for a free-form text message."""
+    message: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "text",
+        "text": {"preview_url": False, "body": body},
+    }
+    if reply_to is not None:
+        message["context"] = {"message_id": reply_to}
+    if idempotency_key is not None:
+        message["biz_opaque_callback_data"] = idempotency_key
+    return message
+
+
+class MetaCloudChannel:
+    """Sends WhatsApp text messages through the Graph API ``/{phone-number-id}/messages``.
+
+    Pass ``client`` to share an ``httpx2.AsyncClient`` (then the caller closes it);
+    otherwise the channel creates one and :meth:`aclose` closes it.
+    """
+
+    name = "meta"
+
+    def __init__(
+        self,
+        api_url: str,
+        phone_number_id: str,
+        access_token: str,
+        *,
+        client: httpx2.AsyncClient | None = None,
+        timeout: float = 10.0,
+        max_attempts: int = 4,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 8.0,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        base = f"{api_url.rstrip('/')}/{phone_number_id}"
+        self._messages_url = f"{base}/messages"
+        self._headers = {"Authorization": f"Bearer {access_token}"}
+        self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._backoff_max = backoff_max
+        # backoff_initial * 2**(n-1), plus up to backoff_initial of jitter (capped in _wait).
+        self._backoff = wait_exponential(multiplier=backoff_initial, max=backoff_max) + wait_random(
+            0, backoff_initial
+        )
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx2.AsyncClient(timeout=timeout)
+
+    def __repr__(self) -> str:  # never show the token
+        return f"MetaCloudChannel(url={self._messages_url!r})"
+
+    async def send_text(
+        self,
+        to: str,
+        body: str,
+        *,
+        reply_to: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> SendReceipt:
+        if not body.strip() or len(body) > MAX_MESSAGE_CHARS:
+            raise DeliveryError(
+                f"El mensaje debe tener entre 1 y {MAX_MESSAGE_CHARS} caracteres "
+                f"(tiene {len(body)}).",
+                code="INVALID_BODY",
+                permanent=True,
+            )
+        message = text_message_body(to, body, reply_to=reply_to, idempotency_key=idempotency_key)
+        masked = mask_phone(to)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(_is_transient),
+            before_sleep=lambda state: _log_retry(state, masked, self._max_attempts),
+            reraise=True,
+        )
+        try:
+            provider_id: str = await retrying(self._post_message, message)
+        except DeliveryError as exc:
+            logger.warning(
+                "send of %d chars to %s failed: code=%s permanent=%s",
+                len(body), masked, exc.code, exc.permanent,
+            )
+            raise
+        logger.info("sent %d chars to %s as %s", len(body), masked, provider_id)
+        return SendReceipt(provider_id=provider_id)
+
+    async def mark_read(self, provider_id: str) -> None:
+        """Blue ticks for an inbound message: one attempt, failures logged and swallowed."""
+        message = {"messaging_product": "whatsapp", "status": "read", "message_id": provider_id}
+        try:
+            response = await self._client.post(
+                self._messages_url, json=message, headers=self._headers, timeout=self._timeout
+            )
+        except httpx2.HTTPError as exc:
+            logger.warning("mark_read %s failed: %s", provider_id, type(exc).__name__)
+            return
+        if not response.is_success:
+            error = _error_from_response(response)
+            logger.warning("mark_read %s failed: HTTP %d code=%s",
+                           provider_id, response.status_code, error.code)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> MetaCloudChannel:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- internals ------------------------------------------------------------------
+
+    async def _post_message(self, message: dict[str, Any]) -> str:
+        try:
+            response = await self._client.post(
+                self._messages_url, json=message, headers=self._headers, timeout=self._timeout
+            )
+        except httpx2.TransportError as exc:
+            raise DeliveryError(
+                f"No fue posible comunicarse con WhatsApp ({type(exc).__name__}).",
+                code="NETWORK",
+                permanent=False,
+            ) from exc
+        if not response.is_success:
+            raise _error_from_response(response)
+        provider_id = _provider_id(response)
+        if provider_id is None:
+            # Meta accepted the request: retrying could send the message twice.
+            raise DeliveryError(
+                "WhatsApp aceptó el mensaje pero su respuesta no trae el id del mensaje.",
+                code="BAD_RESPONSE",
+                permanent=True,
+            )
+        return provider_id
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Exponential backoff with jitter, or the server's Retry-After (both capped)."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, DeliveryError) and exc.retry_after is not None:
+            return min(max(exc.retry_after, 0.0), self._backoff_max)
+        return min(float(self._backoff(state)), self._backoff_max)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, DeliveryError) and not exc.permanent
+
+
+def _log_retry(state: RetryCallState, masked_to: str, max_attempts: int) -> None:
+    exc = state.outcome.exception() if state.outcome is not None else None
+    code = exc.code if isinstance(exc, DeliveryError) else type(exc).__name__
+    delay = state.next_action.sleep if state.next_action is not None else 0.0
+    logger.warning("send to %s failed (code=%s), attempt %d/%d, retrying in %.2fs",
+                   masked_to, code, state.attempt_number, max_attempts, delay)
+
+
+def _provider_id(response: httpx2.Response) -> str | None:
+    try:
+        data = response.json()
+        provider_id = data["messages"][0]["id"]
+    except (ValueError, LookupError, TypeError):
+        return None
+    return provider_id if isinstance(provider_id, str) and provider_id else None
+
+
+def _meta_error(response: httpx2.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    error = data.get("error") if isinstance(data, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _error_from_response(response: httpx2.Response) -> DeliveryError:
+    status = response.status_code
+    error = _meta_error(response)
+    meta_code = _int(error.get("code"))
+    title = next((v for k in ("error_user_title", "message")
+                  if isinstance(v := error.get(k), str) and v), None)
+    error_data = error.get("error_data")
+    details = error_data.get("details") if isinstance(error_data, dict) else None
+    if meta_code in PERMANENT_CODES:
+        permanent = True
+    elif meta_code in TRANSIENT_CODES:
+        permanent = False
+    else:
+        permanent = not (status == 429 or status >= 500)
+    code = str(meta_code) if meta_code is not None else f"HTTP_{status}"
+    hint = _HINTS.get(meta_code) if meta_code is not None else None
+    message = f"WhatsApp no aceptó el mensaje (HTTP {status}, código {code})"
+    if hint:
+        message += f": {hint}"
+    extra = [p for p in dict.fromkeys((title, details if isinstance(details, str) else None))
+             if p]
+    if extra:
+        message += ". Detalle: " + " — ".join(extra)
+    return DeliveryError(
+        message + ".",
+        code=code,
+        permanent=permanent,
+        title=title,
+        retry_after=_retry_after(response.headers.get("Retry-After")),
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        seconds = (moment - datetime.now(UTC)).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(seconds, 0.0)

@@ -1,0 +1,38 @@
+"""The messaging channel port (Meta Cloud API, Twilio, the console…)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import attrs
+
+
+@attrs.frozen
+class SendReceipt:
+    """The channel accepted the message and gave it this id (Meta ``wamid``…)."""
+
+    provider_id: str
+
+
+class MessageChannel(Protocol):
+    """Sends text to a WhatsApp user. Implementations own their retries for transient
+    failures and raise :class:`eki_domain.errors.DeliveryError` when they give up."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def send_text(
+        self,
+        to: str,
+        body: str,
+        *,
+        reply_to: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> SendReceipt:
+        """Send ``body`` to ``to`` (the wa_id exactly as received); ``reply_to`` quotes
+        an earlier message; ``idempotency_key`` identifies the outbox row."""
+        ...
+
+    async def mark_read(self, provider_id: str) -> None:
+        """Mark an inbound message as read (blue ticks). Best effort."""
+        ...

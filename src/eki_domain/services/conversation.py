@@ -1,0 +1,231 @@
+"""A conversation turn: from a sender's pending messages to exactly one answer.
+
+1. Claim the sender's pending messages (a lease, in a short transaction).
+2. Read who the sender is and their state (opt-out, hand-off).
+3. Decide — the assistant may take seconds; no transaction is open meanwhile.
+4. In one transaction: apply the effects (opt-out, hand-off, number change), queue the
+   reply in the outbox and mark the messages done — only if the claim still holds.
+A crash anywhere before 4 commits leaves the messages to be claimed again after the
+lease, so each message is answered exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+import attrs
+
+from eki_domain.model.messages import (
+    MEDIA_TYPES,
+    ClaimedBatch,
+    InboxItem,
+    MessageType,
+    OutboundMessage,
+    split_message,
+)
+from eki_domain.model.phone import phone_candidates
+from eki_domain.model.student import Student
+from eki_domain.ports.assistant import Assistant, StudentToolbox, Turn
+from eki_domain.ports.clock import Clock
+from eki_domain.ports.repositories import UnitOfWorkFactory
+from eki_domain.services.intents import Intent, detect_intent
+from eki_domain.services.responder import (
+    handoff_confirmation,
+    media_reply,
+    opt_in_confirmation,
+    opt_out_confirmation,
+    unknown_sender_reply,
+    unsupported_reply,
+)
+
+log = logging.getLogger("eki.conversation")
+
+#: Longest text handed to the assistant; longer messages are cut (cost and abuse guard).
+MAX_INPUT_CHARS = 1000
+TEXT_TYPES = frozenset({MessageType.TEXT, MessageType.INTERACTIVE, MessageType.BUTTON})
+
+
+@attrs.frozen
+class TurnResult:
+    wa_id: str
+    student_id: int | None
+    intent: str | None
+    replies: tuple[str, ...]
+    tools: tuple[str, ...]
+    outbound_ids: tuple[int, ...]
+    completed: bool  # False: the claim was lost, another worker answers
+
+
+@attrs.frozen
+class _Decision:
+    intent: str | None
+    replies: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    opt_out: bool = False
+    opt_in: bool = False
+    handoff: bool = False
+    number_change: str | None = None  # new wa_id reported by WhatsApp
+    flag_number_change: bool = False
+
+
+def mask_wa_id(wa_id: str) -> str:
+    digits = "".join(ch for ch in wa_id if ch.isdigit())
+    return f"+{digits[:5]}***{digits[-4:]}" if len(digits) > 9 else "***"
+
+
+class ConversationService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        assistant: Assistant,
+        tools: Callable[[int], StudentToolbox],
+        *,
+        lease: timedelta = timedelta(seconds=120),
+        max_attempts: int = 5,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._assistant = assistant
+        self._tools = tools
+        self._lease = lease
+        self._max_attempts = max_attempts
+
+    async def release_handoff(self, student_id: int, *, by: str) -> bool:
+        """Give the conversation back to the bot; False if none was open."""
+        async with self._uow() as uow:
+            released = await uow.conversations.release_handoff(student_id, self._clock.now(),
+                                                               by)
+            await uow.commit()
+        return released
+
+    async def process_next(self, *, channels: Sequence[str] | None = None
+                           ) -> TurnResult | None:
+        """Claim and answer the next sender's messages; None when the inbox is empty."""
+        async with self._uow() as uow:
+            batch = await uow.inbox.claim(self._clock.now(), self._lease, channels=channels)
+            await uow.commit()
+        if batch is None:
+            return None
+        try:
+            return await self.handle(batch)
+        except Exception:
+            log.exception("turn failed for %s; retrying later", mask_wa_id(batch.wa_id))
+            now = self._clock.now()
+            attempts = max(item.attempts for item in batch.items) + 1
+            async with self._uow() as uow:
+                await uow.inbox.release(batch, now, retry_at=now + timedelta(seconds=5 * attempts),
+                                        max_attempts=self._max_attempts)
+                await uow.commit()
+            raise
+
+    async def handle(self, batch: ClaimedBatch) -> TurnResult:
+        candidates = phone_candidates(batch.wa_id) or ("+" + batch.wa_id,)
+        async with self._uow() as uow:
+            student = await uow.students.find_by_phones(candidates)
+            phone = student.phone.e164 if student else candidates[0]
+            opted_out = await uow.conversations.is_opted_out(phone)
+            paused = student is not None and student.id is not None and (
+                await uow.conversations.has_open_handoff(student.id))
+
+        decision = await self._decide(batch.items, student, opted_out=opted_out, paused=paused)
+        return await self._commit(batch, student, phone, decision)
+
+    async def _decide(self, items: Sequence[InboxItem], student: Student | None, *,
+                      opted_out: bool, paused: bool) -> _Decision:
+        messages = [item.message for item in items]
+        changed = next((m for m in messages if m.type is MessageType.SYSTEM
+                        and m.system_type == "user_changed_number"), None)
+        decision = await self._reply(items, student, opted_out=opted_out, paused=paused)
+        if changed is None:
+            return decision
+        return attrs.evolve(decision, number_change=changed.new_wa_id,
+                            flag_number_change=True)
+
+    async def _reply(self, items: Sequence[InboxItem], student: Student | None, *,
+                     opted_out: bool, paused: bool) -> _Decision:
+        messages = [item.message for item in items]
+        texts = [m.text.strip() for m in messages
+                 if m.text and m.text.strip()
+                 and (m.type in TEXT_TYPES or m.type in MEDIA_TYPES)]
+        payload = next((m.payload for m in reversed(messages) if m.payload), None)
+        media = next((m for m in messages if m.type in MEDIA_TYPES | {
+            MessageType.LOCATION, MessageType.CONTACTS} and not (m.text or "").strip()), None)
+        unsupported = any(m.type in (MessageType.UNSUPPORTED, MessageType.UNKNOWN,
+                                     MessageType.ORDER) for m in messages)
+        text = "\n".join(texts)[:MAX_INPUT_CHARS]
+
+        if not text and payload is None:
+            if opted_out or paused or not (media or unsupported):
+                return _Decision(intent=None)  # reactions, system events, silence
+            if student is None:
+                return _Decision(intent="unknown_sender", replies=(unknown_sender_reply(),),)
+            if media is not None:
+                return _Decision(intent="media", replies=(
+                    media_reply(str(media.type), media.is_voice),))
+            return _Decision(intent="unsupported", replies=(unsupported_reply(),))
+
+        intent = detect_intent(text, payload)
+        if intent is Intent.OPT_IN:
+            return _Decision(intent=str(intent), replies=(opt_in_confirmation(),), opt_in=True)
+        if opted_out:
+            return _Decision(intent=str(intent))  # silence until ALTA/START
+        if intent is Intent.OPT_OUT:
+            return _Decision(intent=str(intent), replies=(opt_out_confirmation(),),
+                             opt_out=True)
+        if student is None or student.id is None:
+            return _Decision(intent="unknown_sender", replies=(unknown_sender_reply(),))
+        if paused:
+            return _Decision(intent="handoff_paused")  # a person answers meanwhile
+        if intent is Intent.HUMANO:
+            return _Decision(intent=str(intent), replies=(handoff_confirmation(),),
+                             handoff=True)
+        reply = await self._assistant.answer(Turn(student=student, text=text, payload=payload),
+                                             self._tools(student.id))
+        return _Decision(intent=reply.intent, replies=tuple(split_message(reply.text)),
+                         tools=reply.tools)
+
+    async def _commit(self, batch: ClaimedBatch, student: Student | None, phone: str,
+                      decision: _Decision) -> TurnResult:
+        now = self._clock.now()
+        last = batch.items[-1].message
+        quoted = any(item.message.context_id for item in batch.items)
+        outbound_ids: list[int] = []
+        async with self._uow() as uow:
+            if decision.opt_in:
+                await uow.conversations.opt_in(phone)
+            if decision.opt_out:
+                await uow.conversations.opt_out(phone, student.id if student else None, now)
+            if decision.handoff and student is not None and student.id is not None:
+                await uow.conversations.open_handoff(student.id, batch.wa_id, now)
+            if decision.flag_number_change and student is not None and student.id is not None:
+                stored = await uow.students.get(student.id)
+                if stored is not None:
+                    stored.flag_number_change(decision.number_change, now)
+                    await uow.students.save(stored)
+            for index, text in enumerate(decision.replies):
+                outbound_ids.append(await uow.outbox.enqueue(OutboundMessage(
+                    to=batch.wa_id, body=text, created_at=now, channel=last.channel,
+                    student_id=student.id if student else None, inbound_id=batch.items[-1].id,
+                    reply_to=last.provider_id if quoted and index == 0 else None,
+                    mark_read=last.provider_id if index == 0 else None,
+                    intent=decision.intent, tools=decision.tools,
+                )))
+            completed = await uow.inbox.complete(
+                batch, now, student_id=student.id if student else None, intent=decision.intent)
+            if not completed:
+                await uow.rollback()
+                log.warning("lost the claim on %s's messages; another worker answers them",
+                            mask_wa_id(batch.wa_id))
+                outbound_ids = []
+            else:
+                await uow.commit()
+        log.info("turn %s: %d message(s), intent=%s, tools=%s, replies=%d",
+                 mask_wa_id(batch.wa_id), len(batch.items), decision.intent,
+                 ",".join(decision.tools) or "-", len(decision.replies))
+        return TurnResult(wa_id=batch.wa_id, student_id=student.id if student else None,
+                          intent=decision.intent, replies=decision.replies if completed else (),
+                          tools=decision.tools, outbound_ids=tuple(outbound_ids),
+                          completed=completed)

@@ -1,0 +1,61 @@
+"""`eki chat`: talk to EKI as a student, through the real pipeline.
+
+Each line becomes an inbox message on the ``cli`` channel (so a running `eki serve`
+never picks it up), is answered by the same conversation service, and the reply goes
+through the outbox to a console channel that hands the text back here.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import attrs
+
+from eki_adapters.whatsapp import ConsoleChannel
+from eki_domain.model.messages import IncomingMessage, MessageType
+from eki_entrypoints.bootstrap import Eki
+
+CHANNEL = "cli"
+
+
+@attrs.frozen
+class ChatAnswer:
+    reply: str
+    intent: str | None
+    tools: tuple[str, ...]
+
+
+class ChatSession:
+    def __init__(self, eki: Eki, channel: ConsoleChannel, wa_id: str, label: str) -> None:
+        self.eki = eki
+        self.channel = channel
+        self.wa_id = wa_id
+        self.label = label
+
+    @classmethod
+    async def open(cls, eki: Eki, channel: ConsoleChannel, phone: str) -> ChatSession:
+        number = eki.registration.parse_phone(phone)
+        student = await eki.registration.find_or_none(phone)
+        label = (f"{student.name} ({number.masked})" if student
+                 else f"{number.masked} (sin registro)")
+        return cls(eki, channel, number.wa_id, label)
+
+    async def say(self, text: str) -> ChatAnswer:
+        message = IncomingMessage(
+            channel=CHANNEL, provider_id=f"cli-{uuid.uuid4().hex}", wa_id=self.wa_id,
+            type=MessageType.TEXT, sent_at=self.eki.clock.now(), text=text,
+            raw=json.dumps({"from": self.wa_id, "text": {"body": text}}, ensure_ascii=False),
+        )
+        await self.eki.ingest.ingest(channel=CHANNEL, body=message.raw, messages=[message],
+                                     statuses=[])
+        sent_before = len(self.channel.sent)
+        intent: str | None = None
+        tools: tuple[str, ...] = ()
+        while (result := await self.eki.conversation.process_next(channels=(CHANNEL,))):
+            if result.wa_id == self.wa_id:
+                intent, tools = result.intent, result.tools
+        while await self.eki.delivery.dispatch_due(channels=(CHANNEL,)):
+            pass
+        replies = [body for to, body, _ in self.channel.sent[sent_before:] if to == self.wa_id]
+        return ChatAnswer(reply="\n\n".join(replies), intent=intent, tools=tools)

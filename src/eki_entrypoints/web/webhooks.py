@@ -1,0 +1,84 @@
+"""``/webhooks/whatsapp``: Meta's verification handshake and signed deliveries.
+
+POST: cap the body (3 MiB), verify ``X-Hub-Signature-256`` over the raw bytes, then
+store the raw event, one inbox row per message and every status in one transaction,
+and answer 200 — the assistant runs later, in the worker.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from eki_adapters.whatsapp import parse_meta_webhook, verify_meta_signature
+from eki_entrypoints.bootstrap import Eki
+from eki_entrypoints.settings import Settings
+from eki_entrypoints.web.errors import ApiError
+from eki_entrypoints.web.limits import read_body
+
+log = logging.getLogger("eki.webhook")
+security_log = logging.getLogger("eki.security")
+
+MAX_WEBHOOK_BYTES = 3 * 1024 * 1024
+
+
+async def verify(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    params = request.query_params
+    expected = settings.whatsapp_verify_token
+    token = params.get("hub.verify_token", "")
+    if (
+        expected is None
+        or params.get("hub.mode") != "subscribe"
+        or not hmac.compare_digest(token.encode(), expected.get().encode())
+    ):
+        security_log.warning("webhook verification refused (mode=%r)", params.get("hub.mode"))
+        return PlainTextResponse("Forbidden", status_code=403)
+    return PlainTextResponse(params.get("hub.challenge", ""))
+
+
+async def receive(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    eki: Eki = request.app.state.eki
+    secret = settings.whatsapp_app_secret
+    if secret is None:
+        security_log.error("webhook POST refused: EKI_WHATSAPP_APP_SECRET is not set, so "
+                           "signatures cannot be checked (Meta will retry)")
+        raise ApiError(503, "WEBHOOK_NOT_CONFIGURED",
+                       "set EKI_WHATSAPP_APP_SECRET to accept webhook deliveries")
+    body = await read_body(request, MAX_WEBHOOK_BYTES)
+    header = request.headers.get("x-hub-signature-256")
+    if not header:
+        security_log.warning("webhook POST without X-Hub-Signature-256 from %s (%d bytes)",
+                             _client(request), len(body))
+        raise ApiError(401, "SIGNATURE_MISSING", "X-Hub-Signature-256 header required")
+    if not verify_meta_signature(body, header, secret.get()):
+        security_log.warning("webhook POST with a bad signature from %s (%d bytes)",
+                             _client(request), len(body))
+        raise ApiError(403, "SIGNATURE_INVALID", "signature does not match the body")
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, "INVALID_JSON", "the body is not JSON") from None
+    parsed = parse_meta_webhook(payload)
+    result = await eki.ingest.ingest(
+        channel="meta",
+        body=body.decode("utf-8", errors="replace"),
+        messages=parsed.messages,
+        statuses=parsed.statuses,
+        note="; ".join(parsed.ignored)[:2000] or None,
+    )
+    log.info("webhook event %s: %d message(s) (%d new), %d status(es)", result.event_id,
+             result.messages, result.new_messages, result.statuses)
+    worker = getattr(request.app.state, "worker", None)
+    if worker is not None and result.new_messages:
+        worker.wake()
+    return PlainTextResponse("OK")
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,119 @@
+"""The pipeline worker: answers the inbox and sends the outbox.
+
+It runs inside ``eki serve`` by default and alone as ``eki worker`` (several processes
+may run side by side: claims are leases, so no message is answered twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+
+from eki_entrypoints.bootstrap import Eki
+
+log = logging.getLogger("eki.worker")
+
+
+class PipelineWorker:
+    """``concurrency`` conversation turns at once (each waits on the assistant) plus one
+    dispatcher. ``wake()`` after storing new work skips the poll delay."""
+
+    def __init__(self, eki: Eki, *, concurrency: int = 32, poll_interval: float = 0.5,
+                 channels: Sequence[str] | None = None) -> None:
+        self.eki = eki
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.channels = tuple(channels) if channels is not None else (eki.channel.name,)
+        self._inbox_event = asyncio.Event()
+        self._outbox_event = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self.last_beat = time.monotonic()
+
+    def wake(self) -> None:
+        self._inbox_event.set()
+        self._outbox_event.set()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks) and not all(t.done() for t in self._tasks)
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._tasks = [asyncio.create_task(self._turns(i), name=f"eki-turns-{i}")
+                       for i in range(self.concurrency)]
+        self._tasks.append(asyncio.create_task(self._dispatch(), name="eki-dispatch"))
+        log.info("worker started: %d turn runner(s), channels %s", self.concurrency,
+                 ",".join(self.channels))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self.wake()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+
+    async def _sleep(self, event: asyncio.Event) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout=self.poll_interval)
+        event.clear()
+
+    async def _turns(self, index: int) -> None:
+        conversation = self.eki.conversation
+        while not self._stopping:
+            self.last_beat = time.monotonic()
+            try:
+                result = await conversation.process_next(channels=self.channels)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Already logged and released by the service; keep the runner alive.
+                await asyncio.sleep(self.poll_interval)
+                continue
+            if result is None:
+                await self._sleep(self._inbox_event)
+            elif result.outbound_ids:
+                self._outbox_event.set()
+
+    async def _dispatch(self) -> None:
+        delivery = self.eki.delivery
+        while not self._stopping:
+            self.last_beat = time.monotonic()
+            try:
+                outcomes = await delivery.dispatch_due(channels=self.channels)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dispatcher error; retrying")
+                await asyncio.sleep(self.poll_interval)
+                continue
+            if not outcomes:
+                await self._sleep(self._outbox_event)
+
+    async def drain(self, max_rounds: int = 1000) -> None:
+        """Process until inbox and outbox are idle (tests, `eki chat`); wrap the call in
+        ``asyncio.timeout`` to bound it in time."""
+        for _ in range(max_rounds):
+            busy = False
+            while await self.eki.conversation.process_next(channels=self.channels):
+                busy = True
+            while await self.eki.delivery.dispatch_due(channels=self.channels):
+                busy = True
+            if not busy:
+                return
+        raise RuntimeError("the pipeline kept finding work: is another process feeding it?")
+
+
+async def run_forever(eki: Eki, *, concurrency: int, poll_interval: float) -> None:
+    worker = PipelineWorker(eki, concurrency=concurrency, poll_interval=poll_interval)
+    await worker.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await worker.stop()
