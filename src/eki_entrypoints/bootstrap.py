@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import attrs
-from eki_domain.services.responder import RuleBasedAssistant
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eki_adapters.spreadsheets import CalamineSpreadsheetReader
@@ -21,6 +20,7 @@ from eki_domain.services import RegistrationService, StudentImportService
 from eki_domain.services.conversation import ConversationService
 from eki_domain.services.delivery import DeliveryService
 from eki_domain.services.ingest import IngestService
+from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.tools import StudentTools
 from eki_entrypoints.settings import Settings
 
@@ -84,7 +84,7 @@ async def bootstrap(
         await upgrade(engine)
     clock = clock or SystemClock()
     channel = channel or build_channel(settings)
-    assistant = assistant or RuleBasedAssistant()
+    assistant = assistant or RuleBasedAssistant(clock=clock)
 
     def tools(student_id: int) -> StudentToolbox:
         return StudentTools(student_id, uow_factory)

@@ -49,13 +49,19 @@ class ChatSession:
         )
         await self.eki.ingest.ingest(channel=CHANNEL, body=message.raw, messages=[message],
                                      statuses=[])
-        sent_before = len(self.channel.sent)
         intent: str | None = None
         tools: tuple[str, ...] = ()
+        outbound: list[int] = []
         while (result := await self.eki.conversation.process_next(channels=(CHANNEL,))):
             if result.wa_id == self.wa_id:
                 intent, tools = result.intent, result.tools
+                outbound.extend(result.outbound_ids)
         while await self.eki.delivery.dispatch_due(channels=(CHANNEL,)):
             pass
-        replies = [body for to, body, _ in self.channel.sent[sent_before:] if to == self.wa_id]
+        replies: list[str] = []
+        async with self.eki.uow() as uow:
+            for message_id in outbound:
+                reply = await uow.outbox.get(message_id)
+                if reply is not None:
+                    replies.append(reply.body)
         return ChatAnswer(reply="\n\n".join(replies), intent=intent, tools=tools)

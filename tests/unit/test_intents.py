@@ -12,123 +12,121 @@ from eki_domain.services.intents import (
     normalize_text,
 )
 
-I = Intent
-
 MESSAGES: list[tuple[str, Intent]] = [
     # greetings
-    ("hola", I.SALUDO),
-    ("Holaaaa 👋", I.SALUDO),
-    ("HOLA!!!", I.SALUDO),
-    ("ola", I.SALUDO),
-    ("q tal", I.SALUDO),
-    ("k más pues", I.SALUDO),
-    ("quiubo", I.SALUDO),
-    ("buenas", I.SALUDO),
-    ("Buenos días", I.SALUDO),
-    ("buenas noches", I.SALUDO),
-    ("wenas tardes", I.SALUDO),
-    ("hola eki, ¿cómo estás?", I.SALUDO),
-    ("👋", I.SALUDO),
+    ("hola", Intent.SALUDO),
+    ("Holaaaa 👋", Intent.SALUDO),
+    ("HOLA!!!", Intent.SALUDO),
+    ("ola", Intent.SALUDO),
+    ("q tal", Intent.SALUDO),
+    ("k más pues", Intent.SALUDO),
+    ("quiubo", Intent.SALUDO),
+    ("buenas", Intent.SALUDO),
+    ("Buenos días", Intent.SALUDO),
+    ("buenas noches", Intent.SALUDO),
+    ("wenas tardes", Intent.SALUDO),
+    ("hola eki, ¿cómo estás?", Intent.SALUDO),
+    ("👋", Intent.SALUDO),
     # progress
-    ("hola, ¿cómo voy en mate? 🙏", I.PROGRESO),
-    ("¿cómo voy en mate? 🙏", I.PROGRESO),
-    ("como boy en ingles", I.PROGRESO),
-    ("mis ntas xfa", I.PROGRESO),
-    ("NOTAS", I.PROGRESO),
-    ("calificasiones", I.PROGRESO),
-    ("calificaciones de sociales", I.PROGRESO),
-    ("cuanto tengo en matemáticas", I.PROGRESO),
-    ("cuánto saqué en el examen de química", I.PROGRESO),
-    ("¿voy perdiendo alguna materia? 😰", I.PROGRESO),
-    ("cuanto me falta para pasar mate", I.PROGRESO),
-    ("promedio", I.PROGRESO),
-    ("mi promedio general porfa", I.PROGRESO),
-    ("mi nota bajó", I.PROGRESO),
-    ("quiero ver mi boletín", I.PROGRESO),
-    ("buenas noches profe, como voy", I.PROGRESO),
-    ("necesito mis notas, el profe no las ha subido", I.PROGRESO),
-    ("1", I.PROGRESO),
-    ("1️⃣", I.PROGRESO),
+    ("hola, ¿cómo voy en mate? 🙏", Intent.PROGRESO),
+    ("¿cómo voy en mate? 🙏", Intent.PROGRESO),
+    ("como boy en ingles", Intent.PROGRESO),
+    ("mis ntas xfa", Intent.PROGRESO),
+    ("NOTAS", Intent.PROGRESO),
+    ("calificasiones", Intent.PROGRESO),
+    ("calificaciones de sociales", Intent.PROGRESO),
+    ("cuanto tengo en matemáticas", Intent.PROGRESO),
+    ("cuánto saqué en el examen de química", Intent.PROGRESO),
+    ("¿voy perdiendo alguna materia? 😰", Intent.PROGRESO),
+    ("cuanto me falta para pasar mate", Intent.PROGRESO),
+    ("promedio", Intent.PROGRESO),
+    ("mi promedio general porfa", Intent.PROGRESO),
+    ("mi nota bajó", Intent.PROGRESO),
+    ("quiero ver mi boletín", Intent.PROGRESO),
+    ("buenas noches profe, como voy", Intent.PROGRESO),
+    ("necesito mis notas, el profe no las ha subido", Intent.PROGRESO),
+    ("1", Intent.PROGRESO),
+    ("1️⃣", Intent.PROGRESO),
     # attendance
-    ("asistensia", I.ASISTENCIA),
-    ("cuantas fallas llevo", I.ASISTENCIA),
-    ("fltas en sociales", I.ASISTENCIA),
-    ("¿Cuántas faltas tengo en educación física?", I.ASISTENCIA),
-    ("mis inasistencias", I.ASISTENCIA),
-    ("cuantas veces he faltado", I.ASISTENCIA),
-    ("llegadas tarde", I.ASISTENCIA),
-    ("hola buenas tardes, mi asistencia", I.ASISTENCIA),
-    ("opción 2", I.ASISTENCIA),
+    ("asistensia", Intent.ASISTENCIA),
+    ("cuantas fallas llevo", Intent.ASISTENCIA),
+    ("fltas en sociales", Intent.ASISTENCIA),
+    ("¿Cuántas faltas tengo en educación física?", Intent.ASISTENCIA),
+    ("mis inasistencias", Intent.ASISTENCIA),
+    ("cuantas veces he faltado", Intent.ASISTENCIA),
+    ("llegadas tarde", Intent.ASISTENCIA),
+    ("hola buenas tardes, mi asistencia", Intent.ASISTENCIA),
+    ("opción 2", Intent.ASISTENCIA),
     # pending work
-    ("pendientez", I.PENDIENTES),
-    ("que tareas tengo pendientes", I.PENDIENTES),
-    ("qué me falta entregar?", I.PENDIENTES),
-    ("tengo tarea para mañana?", I.PENDIENTES),
-    ("cuando es el examen de biología", I.PENDIENTES),
-    ("trabajos por entregar", I.PENDIENTES),
-    ("no más tareas 😩", I.PENDIENTES),
-    ("3", I.PENDIENTES),
+    ("pendientez", Intent.PENDIENTES),
+    ("que tareas tengo pendientes", Intent.PENDIENTES),
+    ("qué me falta entregar?", Intent.PENDIENTES),
+    ("tengo tarea para mañana?", Intent.PENDIENTES),
+    ("cuando es el examen de biología", Intent.PENDIENTES),
+    ("trabajos por entregar", Intent.PENDIENTES),
+    ("no más tareas 😩", Intent.PENDIENTES),
+    ("3", Intent.PENDIENTES),
     # profile
-    ("mis datos", I.MIS_DATOS),
-    ("quien soy", I.MIS_DATOS),
-    ("mi perfil", I.MIS_DATOS),
-    ("con qué número estoy registrado?", I.MIS_DATOS),
-    ("4", I.MIS_DATOS),
+    ("mis datos", Intent.MIS_DATOS),
+    ("quien soy", Intent.MIS_DATOS),
+    ("mi perfil", Intent.MIS_DATOS),
+    ("con qué número estoy registrado?", Intent.MIS_DATOS),
+    ("4", Intent.MIS_DATOS),
     # help
-    ("ayuda", I.AYUDA),
-    ("AYUDAAA", I.AYUDA),
-    ("menu", I.AYUDA),
-    ("menú", I.AYUDA),
-    ("que puedes hacer?", I.AYUDA),
-    ("hola, ayuda por favor", I.AYUDA),
+    ("ayuda", Intent.AYUDA),
+    ("AYUDAAA", Intent.AYUDA),
+    ("menu", Intent.AYUDA),
+    ("menú", Intent.AYUDA),
+    ("que puedes hacer?", Intent.AYUDA),
+    ("hola, ayuda por favor", Intent.AYUDA),
     # thanks and goodbye
-    ("gracias", I.GRACIAS),
-    ("graciasss 🙏", I.GRACIAS),
-    ("grax", I.GRACIAS),
-    ("mil gracias por la ayuda", I.GRACIAS),
-    ("ok", I.GRACIAS),
-    ("listo, dale", I.GRACIAS),
-    ("👍", I.GRACIAS),
-    ("chao", I.DESPEDIDA),
-    ("bueno gracias, hasta mañana", I.DESPEDIDA),
-    ("bye", I.DESPEDIDA),
+    ("gracias", Intent.GRACIAS),
+    ("graciasss 🙏", Intent.GRACIAS),
+    ("grax", Intent.GRACIAS),
+    ("mil gracias por la ayuda", Intent.GRACIAS),
+    ("ok", Intent.GRACIAS),
+    ("listo, dale", Intent.GRACIAS),
+    ("👍", Intent.GRACIAS),
+    ("chao", Intent.DESPEDIDA),
+    ("bueno gracias, hasta mañana", Intent.DESPEDIDA),
+    ("bye", Intent.DESPEDIDA),
     # opt-out / opt-in
-    ("STOP", I.OPT_OUT),
-    ("stop", I.OPT_OUT),
-    ("Stop por favor", I.OPT_OUT),
-    ("baja", I.OPT_OUT),
-    ("BAJA 🙏", I.OPT_OUT),
-    ("CANCELAR", I.OPT_OUT),
-    ("no más mensajes", I.OPT_OUT),
-    ("Nooo más mensajes porfa!!!", I.OPT_OUT),
-    ("ya no quiero recibir mensajes", I.OPT_OUT),
-    ("no quiero recibir mas mensajes de este número", I.OPT_OUT),
-    ("me quiero dar de baja, gracias", I.OPT_OUT),
-    ("UNSUBSCRIBE", I.OPT_OUT),
-    ("ALTA", I.OPT_IN),
-    ("START", I.OPT_IN),
-    ("quiero volver a recibir mensajes", I.OPT_IN),
+    ("STOP", Intent.OPT_OUT),
+    ("stop", Intent.OPT_OUT),
+    ("Stop por favor", Intent.OPT_OUT),
+    ("baja", Intent.OPT_OUT),
+    ("BAJA 🙏", Intent.OPT_OUT),
+    ("CANCELAR", Intent.OPT_OUT),
+    ("no más mensajes", Intent.OPT_OUT),
+    ("Nooo más mensajes porfa!!!", Intent.OPT_OUT),
+    ("ya no quiero recibir mensajes", Intent.OPT_OUT),
+    ("no quiero recibir mas mensajes de este número", Intent.OPT_OUT),
+    ("me quiero dar de baja, gracias", Intent.OPT_OUT),
+    ("UNSUBSCRIBE", Intent.OPT_OUT),
+    ("ALTA", Intent.OPT_IN),
+    ("START", Intent.OPT_IN),
+    ("quiero volver a recibir mensajes", Intent.OPT_IN),
     # hand-off
-    ("quiero hablar con un humano", I.HUMANO),
-    ("hablar con un asesor", I.HUMANO),
-    ("asesor", I.HUMANO),
-    ("un asesor por favor", I.HUMANO),
-    ("necesito hablar con la coordinadora", I.HUMANO),
-    ("quiero hablar con alguien", I.HUMANO),
-    ("kiero ablar con una persona", I.HUMANO),
-    ("puedo hablar con el profe de mate?", I.HUMANO),
-    ("no quiero hablar con un robot", I.HUMANO),
-    ("5", I.HUMANO),
+    ("quiero hablar con un humano", Intent.HUMANO),
+    ("hablar con un asesor", Intent.HUMANO),
+    ("asesor", Intent.HUMANO),
+    ("un asesor por favor", Intent.HUMANO),
+    ("necesito hablar con la coordinadora", Intent.HUMANO),
+    ("quiero hablar con alguien", Intent.HUMANO),
+    ("kiero ablar con una persona", Intent.HUMANO),
+    ("puedo hablar con el profe de mate?", Intent.HUMANO),
+    ("no quiero hablar con un robot", Intent.HUMANO),
+    ("5", Intent.HUMANO),
     # unknown
-    ("mate", I.DESCONOCIDO),
-    ("asdkjh", I.DESCONOCIDO),
-    ("y en inglés?", I.DESCONOCIDO),
-    ("cancelaron la clase", I.DESCONOCIDO),
-    ("¿eres una persona real?", I.DESCONOCIDO),
-    ("mi profesor de mate es chévere", I.DESCONOCIDO),
-    ("", I.DESCONOCIDO),
-    ("😭", I.DESCONOCIDO),
-    ("7", I.DESCONOCIDO),
+    ("mate", Intent.DESCONOCIDO),
+    ("asdkjh", Intent.DESCONOCIDO),
+    ("y en inglés?", Intent.DESCONOCIDO),
+    ("cancelaron la clase", Intent.DESCONOCIDO),
+    ("¿eres una persona real?", Intent.DESCONOCIDO),
+    ("mi profesor de mate es chévere", Intent.DESCONOCIDO),
+    ("", Intent.DESCONOCIDO),
+    ("😭", Intent.DESCONOCIDO),
+    ("7", Intent.DESCONOCIDO),
 ]
 
 
@@ -190,16 +188,16 @@ def test_hand_off_needs_a_real_request(text: str) -> None:
 @pytest.mark.parametrize(
     ("payload", "expected"),
     [
-        ("progreso", I.PROGRESO),
-        ("PROGRESO", I.PROGRESO),
-        ("menu", I.AYUDA),
-        ("asesor", I.HUMANO),
-        ("mis_datos", I.MIS_DATOS),
-        ("mis-datos", I.MIS_DATOS),
-        ("eki:asistencia", I.ASISTENCIA),
-        ("pendientes", I.PENDIENTES),
-        ("opt_out", I.OPT_OUT),
-        ("3", I.PENDIENTES),
+        ("progreso", Intent.PROGRESO),
+        ("PROGRESO", Intent.PROGRESO),
+        ("menu", Intent.AYUDA),
+        ("asesor", Intent.HUMANO),
+        ("mis_datos", Intent.MIS_DATOS),
+        ("mis-datos", Intent.MIS_DATOS),
+        ("eki:asistencia", Intent.ASISTENCIA),
+        ("pendientes", Intent.PENDIENTES),
+        ("opt_out", Intent.OPT_OUT),
+        ("3", Intent.PENDIENTES),
     ],
 )
 def test_payload_wins_when_it_names_an_intent(payload: str, expected: Intent) -> None:
@@ -208,22 +206,22 @@ def test_payload_wins_when_it_names_an_intent(payload: str, expected: Intent) ->
 
 
 def test_unknown_payload_falls_back_to_the_text() -> None:
-    assert detect_intent("cuantas fallas llevo", "wamid.HBgM-unknown-button") is I.ASISTENCIA
-    assert detect_intent("gracias", "") is I.GRACIAS
-    assert detect_intent("gracias", None) is I.GRACIAS
+    assert detect_intent("cuantas fallas llevo", "wamid.HBgM-unknown-button") is Intent.ASISTENCIA
+    assert detect_intent("gracias", "") is Intent.GRACIAS
+    assert detect_intent("gracias", None) is Intent.GRACIAS
 
 
 def test_menu_numbers() -> None:
     assert {number: detect_intent(number) for number in "12345"} == MENU_OPTIONS
-    assert detect_intent(" 2. ") is I.ASISTENCIA
-    assert detect_intent("la 4") is I.MIS_DATOS
-    assert detect_intent("11") is I.DESCONOCIDO
-    assert detect_intent("tengo 3 fallas?") is I.ASISTENCIA
+    assert detect_intent(" 2. ") is Intent.ASISTENCIA
+    assert detect_intent("la 4") is Intent.MIS_DATOS
+    assert detect_intent("11") is Intent.DESCONOCIDO
+    assert detect_intent("tengo 3 fallas?") is Intent.ASISTENCIA
 
 
 def test_a_burst_joined_with_newlines() -> None:
-    assert detect_intent("hola\ncómo voy en inglés") is I.PROGRESO
-    assert detect_intent("hola\nBAJA") is I.OPT_OUT
+    assert detect_intent("hola\ncómo voy en inglés") is Intent.PROGRESO
+    assert detect_intent("hola\nBAJA") is Intent.OPT_OUT
     assert extract_course("cuantas fallas tengo\nmate") == "mate"
 
 
@@ -299,10 +297,10 @@ def test_no_course_hint(text: str) -> None:
     ],
 )
 def test_common_words_are_not_corrected_into_keywords(text: str) -> None:
-    assert detect_intent(text) is I.DESCONOCIDO
+    assert detect_intent(text) is Intent.DESCONOCIDO
 
 
 def test_intent_values_are_stable_strings() -> None:
-    assert str(I.MIS_DATOS) == "mis_datos"
-    assert str(I.OPT_OUT) == "opt_out"
-    assert I("progreso") is I.PROGRESO
+    assert str(Intent.MIS_DATOS) == "mis_datos"
+    assert str(Intent.OPT_OUT) == "opt_out"
+    assert Intent("progreso") is Intent.PROGRESO

@@ -14,8 +14,9 @@ logger = logging.getLogger("eki.channel.console")
 class ConsoleChannel:
     """Records what would be sent; logs a masked summary at INFO and the text at DEBUG."""
 
-    def __init__(self, name: str = "console") -> None:
+    def __init__(self, name: str = "console", *, keep: int = 1000) -> None:
         self.name = name
+        self.keep = keep  # a long-running `eki serve` without keys must not grow forever
         self.sent: list[tuple[str, str, str | None]] = []  # (to, body, reply_to)
         self.read: list[str] = []
 
@@ -28,12 +29,16 @@ class ConsoleChannel:
         idempotency_key: str | None = None,
     ) -> SendReceipt:
         self.sent.append((to, body, reply_to))
+        if len(self.sent) > self.keep:
+            del self.sent[: len(self.sent) - self.keep]
         logger.info("would send %d chars to %s", len(body), mask_phone(to))
         logger.debug("message body for %s: %s", mask_phone(to), body)
         return SendReceipt(provider_id="console-" + uuid.uuid4().hex)
 
     async def mark_read(self, provider_id: str) -> None:
         self.read.append(provider_id)
+        if len(self.read) > self.keep:
+            del self.read[: len(self.read) - self.keep]
 
     async def aclose(self) -> None:
         """Nothing to close (same shape as the real channels)."""

@@ -201,9 +201,10 @@ def format_percent(rate: float | int | Decimal) -> str:
 
 
 def spanish_date(day: date, *, year: bool = False) -> str:
-    """``date(2026, 3, 2)`` → ``"lunes 2 de marzo"`` (``"… de 2026"`` with ``year``)."""
-    text = f"{_WEEKDAYS[day.weekday()]} {day.day} de {_MONTHS[day.month - 1]}"
-    return f"{text} de {day.year}" if year else text
+    """``date(2026, 3, 2)`` → ``"lunes 2 de marzo"``; with ``year``: ``"2 de marzo de 2026"``."""
+    if year:
+        return f"{day.day} de {_MONTHS[day.month - 1]} de {day.year}"
+    return f"{_WEEKDAYS[day.weekday()]} {day.day} de {_MONTHS[day.month - 1]}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,6 +275,14 @@ def _bullets(lines: Sequence[str], noun_plural: str) -> list[str]:
         shown.append(line)
         used += len(line) + 1
     return shown
+
+
+def _narrow(courses: list[Mapping[str, Any]], hint: str | None) -> list[Mapping[str, Any]]:
+    """The courses matching the hint, when the tool returned more (else what it returned)."""
+    if not hint or len(courses) < 2:
+        return courses
+    mine = [item for item in courses if _matches(hint, str(item.get("course") or ""))]
+    return mine or courses
 
 
 def _first_name(student: Student) -> str:
@@ -381,7 +390,7 @@ class RuleBasedAssistant:
             return _not_loaded(name, "las notas", "las")
         if result is _Outcome.FAILED:
             return _course_not_found(course, "1", "tus notas") if course else _try_later("notas")
-        courses = _dicts(result.get("courses"))
+        courses = _narrow(_dicts(result.get("courses")), course)
         if not courses:
             if course:
                 return _course_not_found(course, "1", "tus notas", result.get("available_courses"))
@@ -433,7 +442,7 @@ class RuleBasedAssistant:
                 if course
                 else _try_later("asistencia")
             )
-        courses = _dicts(result.get("courses"))
+        courses = _narrow(_dicts(result.get("courses")), course)
         total = _count(result.get("total_absences"))
         if not courses and total is None:
             if course:
@@ -534,7 +543,7 @@ class RuleBasedAssistant:
         full_name = _text(result.get("name"))
         if full_name:
             lines.append(f"• Nombre: {full_name}")
-        phone = _text(result.get("phone"))
+        phone = _text(str(result.get("phone") or "").replace("*", "•"))
         if phone:
             lines.append(f"• Celular: {phone}")
         tags = [tag for tag in map(_text, _as_list(result.get("tags"))) if tag]

@@ -1,0 +1,433 @@
+"""Helper processes for bench/bench_pipeline.py (each runs in its own interpreter).
+
+    python bench/_pipeline_support.py reference --port P --db-url URL   # secret: BENCH_APP_SECRET
+    python bench/_pipeline_support.py fake-graph --port P --phone-number-id ID --token T
+    python bench/_pipeline_support.py loadgen CONFIG.json OUT.json
+
+* ``reference``: the minimal webhook receiver EKI is compared with — bare Starlette on
+  uvicorn; per request it reads the body, checks X-Hub-Signature-256 (HMAC-SHA256, constant
+  time), decodes the JSON, and runs ONE ``INSERT … ON CONFLICT DO NOTHING`` into a one-table
+  database through the same stack as EKI (async SQLAlchemy Core + psycopg 3, same pool size).
+* ``fake-graph``: a local stand-in for ``graph.facebook.com``: ``POST /v25.0/<id>/messages``
+  answers ``{"messages":[{"id":"wamid.X<n>"}]}`` to text sends and ``{"success":true}`` to
+  mark-read, and remembers (recipient, arrival time on CLOCK_MONOTONIC) for each text send.
+  ``GET /_stats`` (counters) and ``GET /_dump`` (every send) let the bench read them.
+* ``loadgen``: httpx2.AsyncClient with N keep-alive connections; ``mode: ingest`` posts
+  distinct signed ~1 KB text-message webhooks for a fixed time, ``mode: e2e`` posts one given
+  message per student as fast as it can. Results go to OUT.json.
+
+Every loop is bounded in count and in time. All sockets are on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+WEBHOOK_PATH = "/webhooks/whatsapp"
+
+#: A realistic student message: Spanish with accents and an emoji, so Meta's ASCII
+#: escaping (``\u00e9``) applies and the whole webhook body is about 1 KB.
+LONG_TEXT = (
+    "Buenos días profe, le escribo porque no pude entrar a la plataforma ayer y quería "
+    "saber cómo voy en matemáticas y en física 🙏. Mi mamá me preguntó por las fallas del "
+    "mes pasado, creo que tengo dos por la cita médica del martes. ¿Hay alguna tarea "
+    "pendiente para el lunes? También quería preguntar si la evaluación de química se "
+    "movió para el jueves, porque en el grupo dijeron que sí pero no estoy segura. Muchas "
+    "gracias por su ayuda, que tenga un excelente día."
+)
+PROFILE_NAME = "María José Rodríguez Ñáñez"
+
+
+def pct(samples: list[float], q: float) -> float | None:
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# -- CPU accounting (Linux /proc) ------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of one process (0.0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds of every local ``postgres`` process (server and backends), by pid."""
+    found: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+        except OSError:
+            continue
+        found[int(entry.name)] = proc_cpu(int(entry.name))
+    return found
+
+
+def system_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    total = sum(values[:8])
+    return total - idle, total
+
+
+class CpuWatch:
+    """CPU used between :meth:`start` and :meth:`stop` by some pids, postgres and the box."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+
+    def start(self) -> None:
+        self._t = time.monotonic()
+        self._procs = {name: proc_cpu(pid) for name, pid in self.pids.items()}
+        self._pg = postgres_cpu()
+        self._sys = system_cpu()
+
+    def stop(self) -> dict[str, float]:
+        elapsed = max(time.monotonic() - self._t, 1e-9)
+        out = {f"{name}_cpu_pct": 100 * (proc_cpu(pid) - self._procs[name]) / elapsed
+               for name, pid in self.pids.items()}
+        pg = postgres_cpu()
+        out["postgres_cpu_pct"] = 100 * sum(v - self._pg.get(pid, 0.0)
+                                            for pid, v in pg.items()) / elapsed
+        busy, total = system_cpu()
+        ticks = total - self._sys[1]
+        cores = os.cpu_count() or 1
+        out["machine_busy_pct"] = 100 * (busy - self._sys[0]) / ticks if ticks else 0.0
+        out["machine_cores"] = cores
+        return out
+
+
+def signature(secret: bytes, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+# -- reference app ------------------------------------------------------------------------
+
+
+def run_reference(port: int, db_url: str, pool_size: int, max_overflow: int) -> None:
+    import sqlalchemy as sa
+    import uvicorn
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, PlainTextResponse, Response
+    from starlette.routing import Route
+
+    secret = os.environ["BENCH_APP_SECRET"].encode()
+    engine = create_async_engine(
+        sa.make_url(db_url).set(drivername="postgresql+psycopg"),
+        pool_size=pool_size, max_overflow=max_overflow,
+    )
+    insert = sa.text(
+        "INSERT INTO inbox (provider_id, wa_id, body) VALUES (:provider_id, :wa_id, :body) "
+        "ON CONFLICT (provider_id) DO NOTHING"
+    )
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def receive(request: Request) -> Response:
+        body = await request.body()
+        header = request.headers.get("x-hub-signature-256", "")
+        if not hmac.compare_digest(signature(secret, body).encode(), header.encode()):
+            return PlainTextResponse("bad signature", status_code=403)
+        try:
+            payload = json.loads(body)
+            message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+        except (ValueError, LookupError, TypeError):
+            return PlainTextResponse("bad payload", status_code=400)
+        async with engine.begin() as conn:
+            await conn.execute(insert, {"provider_id": message["id"], "wa_id": message["from"],
+                                        "body": body.decode()})
+        return PlainTextResponse("OK")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = Starlette(routes=[Route("/healthz", healthz, methods=["GET"]),
+                            Route(WEBHOOK_PATH, receive, methods=["POST"])],
+                    lifespan=lifespan)
+    uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
+
+
+# -- fake Graph API -----------------------------------------------------------------------
+
+
+def run_fake_graph(port: int, phone_number_id: str, token: str) -> None:
+    import uvicorn
+
+    messages_path = f"/v25.0/{phone_number_id}/messages"
+    expected_auth = f"Bearer {token}".encode()
+    sends: list[tuple[str, float]] = []
+    counters: Counter[str] = Counter()
+
+    async def respond(send: Any, status: int, data: object) -> None:
+        payload = json.dumps(data).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        chunks = []
+        for _ in range(10_000):  # bounded: bodies here are a few hundred bytes
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        arrived = time.monotonic()
+        method, path = scope["method"], scope["path"]
+        if method == "GET" and path == "/_stats":
+            await respond(send, 200, {"sends": len(sends), "counters": dict(counters),
+                                      "last": sends[-1][1] if sends else None})
+            return
+        if method == "GET" and path == "/_dump":
+            await respond(send, 200, {"sends": sends, "counters": dict(counters)})
+            return
+        if method == "POST" and path == "/_reset":
+            sends.clear()
+            counters.clear()
+            await respond(send, 200, {"ok": True})
+            return
+        if method != "POST" or path != messages_path:
+            counters["not_found"] += 1
+            await respond(send, 404, {"error": {"message": "unknown path", "code": 100}})
+            return
+        auth = dict(scope["headers"]).get(b"authorization")
+        if auth != expected_auth:
+            counters["unauthorized"] += 1
+            await respond(send, 401, {"error": {"message": "bad token", "code": 190}})
+            return
+        try:
+            data = json.loads(b"".join(chunks))
+        except ValueError:
+            counters["bad_json"] += 1
+            await respond(send, 400, {"error": {"message": "bad json", "code": 100}})
+            return
+        if data.get("status") == "read":
+            counters["mark_read"] += 1
+            await respond(send, 200, {"success": True})
+            return
+        if data.get("type") == "text" and data.get("to"):
+            sends.append((str(data["to"]), arrived))
+            counters["text"] += 1
+            await respond(send, 200, {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": data["to"], "wa_id": data["to"]}],
+                "messages": [{"id": f"wamid.X{len(sends)}"}],
+            })
+            return
+        counters["other"] += 1
+        await respond(send, 400, {"error": {"message": "unsupported body", "code": 100}})
+
+    uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
+
+
+# -- load generator -----------------------------------------------------------------------
+
+
+class _Template:
+    """A signed Meta text-message webhook with the wamid and wa_id spliced in per request
+    (the JSON is built once with eki_adapters.whatsapp.payloads, then filled as bytes)."""
+
+    def __init__(self, text: str) -> None:
+        from eki_adapters.whatsapp.payloads import encode, text_message
+
+        body = encode(text_message("@@WAID@@", text, wamid="@@WAMID@@", name=PROFILE_NAME))
+        first, rest = body.split(b"@@WAID@@", 1)
+        second, third = rest.split(b"@@WAID@@", 1)
+        third_a, fourth = third.split(b"@@WAMID@@", 1)
+        self._parts = (first, second, third_a, fourth)
+
+    def build(self, wa_id: str, wamid: str) -> bytes:
+        a, b, c, d = self._parts
+        w = wa_id.encode()
+        return b"".join((a, w, b, w, c, wamid.encode(), d))
+
+
+def _headers(secret: bytes, body: bytes) -> dict[str, str]:
+    return {"content-type": "application/json", "user-agent": "facebookexternalua",
+            "x-hub-signature-256": signature(secret, body)}
+
+
+async def _ingest(cfg: dict[str, Any]) -> dict[str, Any]:
+    import httpx2
+
+    secret = cfg["secret"].encode()
+    url = cfg["url"]
+    connections = int(cfg["connections"])
+    template = _Template(LONG_TEXT)
+    tag = cfg["tag"]
+    max_requests = int(cfg.get("max_requests", 500_000))
+    limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections,
+                           keepalive_expiry=60.0)
+    async with httpx2.AsyncClient(limits=limits, timeout=float(cfg.get("timeout", 10.0)),
+                                  trust_env=False) as client:
+
+        async def phase(name: str, seconds: float) -> dict[str, Any]:
+            latencies: list[float] = []
+            statuses: Counter[int] = Counter()
+            errors: Counter[str] = Counter()
+            issued = 0
+            deadline = time.perf_counter() + seconds
+
+            async def conn(index: int) -> None:
+                nonlocal issued
+                for seq in range(max_requests):  # bounded by count and by the deadline
+                    if time.perf_counter() >= deadline or issued >= max_requests:
+                        return
+                    issued += 1
+                    wa_id = f"573{(index * 1_000_003 + seq) % 1_000_000_000:09d}"
+                    wamid = f"wamid.HBgM{tag}{name}{index:03d}x{seq:09d}"
+                    body = template.build(wa_id, wamid)
+                    started = time.perf_counter()
+                    try:
+                        response = await client.post(url, content=body,
+                                                     headers=_headers(secret, body))
+                    except httpx2.HTTPError as exc:
+                        errors[type(exc).__name__] += 1
+                        continue
+                    statuses[response.status_code] += 1
+                    if response.status_code == 200:
+                        latencies.append(time.perf_counter() - started)
+
+            watch = CpuWatch({str(k): int(v) for k, v in cfg.get("watch_pids", {}).items()})
+            watch.start()
+            cpu0, started = time.process_time(), time.perf_counter()
+            await asyncio.gather(*(conn(i) for i in range(connections)))
+            elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu0
+            usage = watch.stop()
+            ok = statuses.get(200, 0)
+            return {
+                "ok": ok, "non_200": sum(v for k, v in statuses.items() if k != 200),
+                "statuses": {str(k): v for k, v in statuses.items()},
+                "errors": dict(errors), "elapsed_s": elapsed,
+                "per_s": ok / elapsed if elapsed else 0.0,
+                "p50_ms": _ms(pct(latencies, 0.50)), "p90_ms": _ms(pct(latencies, 0.90)),
+                "p99_ms": _ms(pct(latencies, 0.99)), "max_ms": _ms(max(latencies, default=None)),
+                "loadgen_cpu_pct": 100 * cpu / elapsed if elapsed else 0.0,
+                **usage,
+            }
+
+        warm = await phase("w", float(cfg.get("warmup_seconds", 1.0)))
+        measured = await phase("m", float(cfg["seconds"]))
+    return {"warmup": warm, "measured": measured}
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000
+
+
+async def _e2e(cfg: dict[str, Any]) -> dict[str, Any]:
+    import httpx2
+
+    from eki_adapters.whatsapp.payloads import encode, text_message
+
+    secret = cfg["secret"].encode()
+    url = cfg["url"]
+    connections = int(cfg["connections"])
+    tag = cfg["tag"]
+    ts = str(int(time.time()))
+    prepared = []
+    for i, (wa_id, text) in enumerate(cfg["messages"]):
+        body = encode(text_message(wa_id, text, wamid=f"wamid.HBgM{tag}e{i:09d}",
+                                   name=PROFILE_NAME, timestamp=ts))
+        prepared.append((wa_id, body, _headers(secret, body)))
+    acks: dict[str, float] = {}
+    statuses: Counter[int] = Counter()
+    errors: Counter[str] = Counter()
+    limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections,
+                           keepalive_expiry=60.0)
+    cursor = iter(prepared)
+    async with httpx2.AsyncClient(limits=limits, timeout=float(cfg.get("timeout", 10.0)),
+                                  trust_env=False) as client:
+
+        async def conn() -> None:
+            for wa_id, body, headers in cursor:  # shared iterator: bounded by the list
+                try:
+                    response = await client.post(url, content=body, headers=headers)
+                except httpx2.HTTPError as exc:
+                    errors[type(exc).__name__] += 1
+                    continue
+                statuses[response.status_code] += 1
+                if response.status_code == 200:
+                    acks[wa_id] = time.monotonic()
+
+        first = time.monotonic()
+        await asyncio.gather(*(conn() for _ in range(connections)))
+        last = time.monotonic()
+    return {"first_post": first, "last_ack": last, "acks": acks,
+            "statuses": {str(k): v for k, v in statuses.items()}, "errors": dict(errors)}
+
+
+def run_loadgen(config_path: str, out_path: str) -> None:
+    cfg = json.loads(Path(config_path).read_text())
+    runner = _ingest if cfg["mode"] == "ingest" else _e2e
+    result = asyncio.run(runner(cfg))
+    Path(out_path).write_text(json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="role", required=True)
+    ref = sub.add_parser("reference")
+    ref.add_argument("--port", type=int, required=True)
+    ref.add_argument("--db-url", required=True)
+    ref.add_argument("--pool-size", type=int, default=10)
+    ref.add_argument("--max-overflow", type=int, default=10)
+    fake = sub.add_parser("fake-graph")
+    fake.add_argument("--port", type=int, required=True)
+    fake.add_argument("--phone-number-id", required=True)
+    fake.add_argument("--token", required=True)
+    load = sub.add_parser("loadgen")
+    load.add_argument("config")
+    load.add_argument("out")
+    args = parser.parse_args()
+    if args.role == "reference":
+        run_reference(args.port, args.db_url, args.pool_size, args.max_overflow)
+    elif args.role == "fake-graph":
+        run_fake_graph(args.port, args.phone_number_id, args.token)
+    else:
+        run_loadgen(args.config, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
