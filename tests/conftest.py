@@ -10,11 +10,13 @@ server is unreachable the Postgres cases are skipped, unless
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -43,6 +45,13 @@ def _conninfo(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def _run(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine to completion from sync code, even inside a running event loop
+    (session fixtures may first be needed by an async fixture)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 async def _migrate(url: str) -> None:
     engine = create_engine(url)
     try:
@@ -66,7 +75,7 @@ def postgres_url() -> Iterator[str]:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
-        asyncio.run(_migrate(url))
+        _run(_migrate(url))
         yield url
     finally:
         with psycopg.connect(_conninfo(ADMIN_URL), autocommit=True) as admin:
@@ -77,7 +86,7 @@ def postgres_url() -> Iterator[str]:
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (migrating once is faster)."""
     path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
-    asyncio.run(_migrate(f"sqlite:///{path}"))
+    _run(_migrate(f"sqlite:///{path}"))
     return path
 
 
@@ -90,7 +99,8 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 
 TABLES_TO_CLEAN = (
     "student_tags", "tags", "students", "import_jobs", "webhook_events", "inbound_messages",
-    "message_statuses", "outbound_messages", "opt_outs", "handoffs",
+    "message_statuses", "outbound_messages", "opt_outs", "handoffs", "courses", "enrollments",
+    "assessments", "results", "attendance",
 )
 
 
@@ -116,7 +126,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
         finally:
             await engine.dispose()
 
-    asyncio.run(clean())
+    _run(clean())
     return url
 
 

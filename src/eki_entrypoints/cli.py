@@ -397,6 +397,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),
+        access_log=False,  # eki.access logs requests with phones masked
         proxy_headers=False,
     )
     return EXIT_OK

@@ -107,3 +107,16 @@ def test_readyz_fails_when_database_is_unreachable() -> None:
         assert client.get("/healthz").status_code == 200
     assert response.status_code == 503
     assert response.json()["failed"] == ["database", "migrations"]
+
+
+def test_access_log_masks_phone_numbers(client: TestClient,
+                                        caplog: pytest.LogCaptureFixture) -> None:
+    from eki_entrypoints.web.access_log import mask_path
+
+    assert mask_path("/api/students/+573001234567/messages") == "/api/students/***4567/messages"
+    assert mask_path("/api/students/%2B573001234567") == "/api/students/***4567"
+    with caplog.at_level("INFO", logger="eki.access"):
+        client.get("/api/students/573001234567", headers=AUTH)
+    lines = [r.getMessage() for r in caplog.records if r.name == "eki.access"]
+    assert lines and "GET /api/students/***4567 404" in lines[-1]
+    assert "3001234567" not in caplog.text

@@ -10,7 +10,7 @@ import copy
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -25,6 +25,8 @@ from eki_domain.model.messages import (
     StatusReport,
 )
 from eki_domain.model.pagination import Page, PageRequest
+
+S = TypeVar("S")
 
 
 @attrs.define
@@ -66,13 +68,15 @@ class MessagingState:
         return value
 
 
-class StagedState:
-    def __init__(self, holder: list[MessagingState]) -> None:
+class Staged(Generic[S]):
+    """Copy-on-first-use of a shared state; ``apply`` publishes the copy (commit)."""
+
+    def __init__(self, holder: list[S]) -> None:
         self._holder = holder
-        self._work: MessagingState | None = None
+        self._work: S | None = None
 
     @property
-    def state(self) -> MessagingState:
+    def state(self) -> S:
         if self._work is None:
             self._work = copy.deepcopy(self._holder[0])
         return self._work
@@ -87,7 +91,7 @@ class StagedState:
 
 
 class InMemoryInbox:
-    def __init__(self, staged: StagedState) -> None:
+    def __init__(self, staged: Staged[MessagingState]) -> None:
         self._s = staged
 
     async def add(self, messages: Sequence[IncomingMessage], received_at: datetime) -> int:
@@ -157,7 +161,7 @@ class InMemoryInbox:
 
 
 class InMemoryOutbox:
-    def __init__(self, staged: StagedState) -> None:
+    def __init__(self, staged: Staged[MessagingState]) -> None:
         self._s = staged
 
     async def enqueue(self, message: OutboundMessage) -> int:
@@ -251,7 +255,7 @@ class InMemoryOutbox:
 
 
 class InMemoryConversationStore:
-    def __init__(self, staged: StagedState) -> None:
+    def __init__(self, staged: Staged[MessagingState]) -> None:
         self._s = staged
 
     async def record_webhook(self, *, channel: str, body: str, signature_ok: bool,

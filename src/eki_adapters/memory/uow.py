@@ -18,8 +18,9 @@ from eki_adapters.memory.messaging import (
     InMemoryInbox,
     InMemoryOutbox,
     MessagingState,
-    StagedState,
+    Staged,
 )
+from eki_adapters.memory.progress import InMemoryProgressRepository, SchoolState
 from eki_adapters.memory.students import InMemoryStudentRepository
 from eki_domain.model.student import Student
 from eki_domain.ports.imports import FailedRows, ImportRecord
@@ -37,6 +38,7 @@ class InMemoryStore:
         self.import_failed_rows: dict[int, FailedRows] = {}
         self.import_ids = itertools.count(1)
         self.messaging = [MessagingState()]  # a one-item list: commits swap the state
+        self.school = [SchoolState()]
 
     def uow(self) -> InMemoryUnitOfWork:
         """A unit-of-work factory: pass ``store.uow`` where a factory is expected."""
@@ -51,10 +53,12 @@ class InMemoryUnitOfWork:
         self.imports = InMemoryImportRepository(
             store.import_history, store.import_failed_rows, store.import_ids
         )
-        self._messaging = StagedState(store.messaging)
+        self._messaging = Staged(store.messaging)
         self.inbox = InMemoryInbox(self._messaging)
         self.outbox = InMemoryOutbox(self._messaging)
         self.conversations = InMemoryConversationStore(self._messaging)
+        self._school = Staged(store.school)
+        self.progress = InMemoryProgressRepository(self._school)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()
@@ -75,8 +79,10 @@ class InMemoryUnitOfWork:
         self.students.apply()
         self.imports.apply()
         self._messaging.apply()
+        self._school.apply()
 
     async def rollback(self) -> None:
         self.students.discard()
         self.imports.discard()
         self._messaging.discard()
+        self._school.discard()

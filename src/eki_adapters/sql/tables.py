@@ -230,3 +230,60 @@ handoffs = sa.Table(
     sa.Column("released_by", sa.String(100), nullable=True),
     sa.Index("ix_handoffs_student_id_released_at", "student_id", "released_at"),
 )
+
+# -- school data ------------------------------------------------------------------------------
+# Courses are identified by (name, period); period '' stands for "no period" so the unique
+# constraints work the same on PostgreSQL and SQLite (NULLs are never equal).
+
+courses = sa.Table(
+    "courses",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("period", sa.String(50), nullable=False, server_default=""),
+    sa.Column("code", sa.String(50), nullable=True),
+    sa.UniqueConstraint("name", "period", name="uq_courses_name_period"),
+)
+
+enrollments = sa.Table(
+    "enrollments",
+    metadata,
+    sa.Column("student_id", BigId, primary_key=True),
+    sa.Column("course_id", BigId, primary_key=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_enrollments_course_id", "course_id"),
+)
+
+assessments = sa.Table(
+    "assessments",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("course_id", BigId, nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("period", sa.String(50), nullable=False, server_default=""),
+    sa.Column("max_score", sa.Float(), nullable=True),
+    sa.Column("weight", sa.Float(), nullable=True),
+    sa.Column("due_date", sa.Date(), nullable=True),
+    sa.UniqueConstraint("course_id", "title", "period", name="uq_assessments_course_title"),
+)
+
+results = sa.Table(
+    "results",
+    metadata,
+    sa.Column("assessment_id", BigId, primary_key=True),
+    sa.Column("student_id", BigId, primary_key=True),
+    sa.Column("score", sa.Float(), nullable=True),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_results_student_id", "student_id"),
+)
+
+attendance = sa.Table(
+    "attendance",
+    metadata,
+    sa.Column("student_id", BigId, primary_key=True),
+    sa.Column("course_id", BigId, primary_key=True),
+    sa.Column("day", sa.Date(), primary_key=True),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
 from eki_adapters.sql.messaging import SqlConversationStore, SqlInbox, SqlOutbox
+from eki_adapters.sql.progress import SqlProgressRepository
 from eki_adapters.sql.students import SqlStudentRepository
 
 
@@ -19,6 +20,7 @@ class SqlUnitOfWork:
     inbox: SqlInbox
     outbox: SqlOutbox
     conversations: SqlConversationStore
+    progress: SqlProgressRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -38,6 +40,7 @@ class SqlUnitOfWork:
         self.inbox = SqlInbox(self._conn)
         self.outbox = SqlOutbox(self._conn)
         self.conversations = SqlConversationStore(self._conn)
+        self.progress = SqlProgressRepository(self._conn)
         return self
 
     async def __aexit__(

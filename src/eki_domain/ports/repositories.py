@@ -10,6 +10,7 @@ from eki_domain.model.pagination import Page, PageRequest
 from eki_domain.model.student import Student
 from eki_domain.ports.imports import ImportRepository, RosterRepository
 from eki_domain.ports.messaging import ConversationStore, Inbox, Outbox
+from eki_domain.ports.progress import ProgressRepository
 
 
 class StudentRepository(Protocol):
@@ -71,6 +72,9 @@ class UnitOfWork(Protocol):
 
     @property
     def conversations(self) -> ConversationStore: ...
+
+    @property
+    def progress(self) -> ProgressRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -1,0 +1,51 @@
+"""Ports for school data: the progress repository and the report cache."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from eki_domain.model.progress import (
+    AttendanceRow,
+    EnrollmentRow,
+    GradeRow,
+    StudentRecordBook,
+    WriteCounts,
+)
+
+
+class ProgressRepository(Protocol):
+    async def record_book(self, student_id: int) -> StudentRecordBook:
+        """The student's enrolled courses with their assessments, the student's results
+        and attendance (courses the student has results or attendance in count as
+        enrolled too)."""
+        ...
+
+    async def write_grades(self, rows: Sequence[GradeRow], now: datetime) -> WriteCounts:
+        """Upsert courses (by name and period), assessments (by course, title and period)
+        and results (by assessment and student); counts are about results."""
+        ...
+
+    async def write_attendance(self, rows: Sequence[AttendanceRow], now: datetime
+                               ) -> WriteCounts:
+        """Upsert attendance by (student, course, date)."""
+        ...
+
+    async def write_enrollments(self, rows: Sequence[EnrollmentRow], now: datetime
+                                ) -> WriteCounts:
+        """Create courses as needed and enrol the students (existing enrolments are
+        unchanged)."""
+        ...
+
+
+class ReportCache(Protocol):
+    """A cache of computed reports, keyed by student and by the report variant."""
+
+    def get(self, student_id: int, variant: Hashable) -> object | None: ...
+
+    def put(self, student_id: int, variant: Hashable, value: object) -> None: ...
+
+    def invalidate(self, student_ids: Iterable[int]) -> None: ...
+
+    def clear(self) -> None: ...

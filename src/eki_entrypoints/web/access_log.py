@@ -1,0 +1,42 @@
+"""Access log with phones masked: paths like ``/api/students/+573001234567`` carry
+personal data, so uvicorn's own access log is off and this one masks digit runs."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("eki.access")
+_LONG_NUMBER = re.compile(r"(\+|%2B)?\d{7,}")
+
+
+def mask_path(path: str) -> str:
+    """Keep the last 4 digits of any run of 7+ digits: ``/api/students/***4567``."""
+    return _LONG_NUMBER.sub(lambda m: "***" + m.group()[-4:], path)
+
+
+class AccessLogMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            log.info("%s %s %d %.1fms", scope["method"], mask_path(scope["path"]), status,
+                     (time.perf_counter() - started) * 1000)
