@@ -9,6 +9,7 @@ from __future__ import annotations
 import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from eki_adapters.cache import TTLReportCache
 from eki_adapters.spreadsheets import CalamineSpreadsheetReader
 from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, is_at_head, upgrade
 from eki_adapters.system import SystemClock
@@ -20,6 +21,8 @@ from eki_domain.services import RegistrationService, StudentImportService
 from eki_domain.services.conversation import ConversationService
 from eki_domain.services.delivery import DeliveryService
 from eki_domain.services.ingest import IngestService
+from eki_domain.services.progress import ProgressService
+from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.tools import StudentTools
 from eki_entrypoints.settings import Settings
@@ -34,6 +37,8 @@ class Eki:
     clock: Clock
     registration: RegistrationService
     student_import: StudentImportService
+    progress: ProgressService
+    progress_import: ProgressImportService
     reader: SpreadsheetReader
     channel: MessageChannel
     assistant: Assistant
@@ -52,7 +57,7 @@ class Eki:
 
     def tools_for(self, student_id: int) -> StudentToolbox:
         """The tools of one student (the only data the assistant may read)."""
-        return StudentTools(student_id, self.uow)
+        return StudentTools(student_id, self.uow, self.progress)
 
     async def migrations_at_head(self) -> bool:
         return True if self.engine is None else await is_at_head(self.engine)
@@ -85,17 +90,24 @@ async def bootstrap(
     clock = clock or SystemClock()
     channel = channel or build_channel(settings)
     assistant = assistant or RuleBasedAssistant(clock=clock)
+    cache = (TTLReportCache(ttl=settings.report_cache_ttl)
+             if settings.report_cache_ttl > 0 else None)
+    progress = ProgressService(uow, clock, scale=settings.grading_scale, cache=cache)
+    uow_factory = uow
 
     def tools(student_id: int) -> StudentToolbox:
-        return StudentTools(student_id, uow_factory)
+        return StudentTools(student_id, uow_factory, progress)
 
-    uow_factory = uow
     return Eki(
         settings=settings,
         uow=uow,
         clock=clock,
         registration=RegistrationService(uow, clock, default_region=settings.default_country),
         student_import=StudentImportService(uow, clock, default_region=settings.default_country),
+        progress=progress,
+        progress_import=ProgressImportService(
+            uow, clock, default_region=settings.default_country, scale=settings.grading_scale,
+            on_change=progress.invalidate),
         reader=reader or CalamineSpreadsheetReader(),
         channel=channel,
         assistant=assistant,

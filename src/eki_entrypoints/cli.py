@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from eki_adapters.spreadsheets.errors_file import errors_format_for, write_errors_file
 from eki_domain import __version__
 from eki_domain.errors import EkiError
+from eki_domain.model.gradebook import ProgressKind
 from eki_domain.model.imports import (
     ImportFileError,
     ImportMode,
@@ -33,6 +34,7 @@ from eki_domain.model.imports import (
 )
 from eki_domain.model.pagination import MAX_PAGE_SIZE, PageRequest
 from eki_domain.model.student import Student
+from eki_domain.services.imports import ImportService
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.serialize import student_page_to_dict, student_to_dict
 from eki_entrypoints.settings import Settings, SettingsError, configure_logging
@@ -252,28 +254,36 @@ def _read_input(path_text: str) -> tuple[bytes, str]:
         raise CliError(f"cannot read {path_text}: permission denied") from None
 
 
-async def cmd_students_import(settings: Settings, args: argparse.Namespace) -> int:
+async def _import_file(settings: Settings, args: argparse.Namespace, *, target: str) -> int:
+    """Shared by `eki students import` and `eki progress import`: same reader, modes,
+    report, errors file and exit codes."""
     data, name = await asyncio.to_thread(_read_input, args.file)
     mode = ImportMode.STRICT if args.strict else ImportMode.DEFAULT
     async with _open(settings) as eki:
+        service: ImportService = eki.student_import if target == "students" else \
+            eki.progress_import
         try:
             sheet = eki.reader.read(data, name)
         except ImportFileError as exc:
-            await eki.student_import.record_failure(
+            await service.record_failure(
                 name, hashlib.sha256(data).hexdigest(), exc, mode=mode, dry_run=args.dry_run)
             raise
         progress = _ProgressBar(sys.stderr.isatty() and len(sheet.rows) > 2000)
-        result = await eki.student_import.import_sheet(
-            sheet, mode=mode, dry_run=args.dry_run, region=args.country, progress=progress
-        )
+        if target == "students":
+            result = await eki.student_import.import_sheet(
+                sheet, mode=mode, dry_run=args.dry_run, region=args.country, progress=progress)
+        else:
+            result = await eki.progress_import.import_sheet(
+                sheet, kind=None if args.kind is None else ProgressKind(args.kind), mode=mode,
+                dry_run=args.dry_run, region=args.country, progress=progress)
     report = result.report
     if args.errors_out:
         if result.failed_rows:
-            target = Path(args.errors_out)
+            out = Path(args.errors_out)
             content = write_errors_file(result.headers, result.failed_rows,
-                                        errors_format_for(target))
-            await asyncio.to_thread(target.write_bytes, content)
-            print(f"Filas con errores guardadas en {target} ({len(result.failed_rows)}): "
+                                        errors_format_for(out))
+            await asyncio.to_thread(out.write_bytes, content)
+            print(f"Filas con errores guardadas en {out} ({len(result.failed_rows)}): "
                   "corríjalas y vuelva a importar ese archivo.", file=sys.stderr)
         else:
             print("No hay filas con errores: no se escribió archivo de errores.",
@@ -283,6 +293,14 @@ async def cmd_students_import(settings: Settings, args: argparse.Namespace) -> i
     else:
         _print_report(report)
     return EXIT_FAILURE if report.status is ImportStatus.REJECTED else EXIT_OK
+
+
+async def cmd_students_import(settings: Settings, args: argparse.Namespace) -> int:
+    return await _import_file(settings, args, target="students")
+
+
+async def cmd_progress_import(settings: Settings, args: argparse.Namespace) -> int:
+    return await _import_file(settings, args, target="progress")
 
 
 async def cmd_imports_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -415,6 +433,19 @@ def _page_size(raw: str) -> int:
     return value
 
 
+def _import_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="do everything, then roll back: see what would happen")
+    parser.add_argument("--strict", action="store_true", help="any error: write nothing")
+    parser.add_argument("--country", type=_region, default=None, metavar="CC",
+                        help="region for phones without a country code (default "
+                        "EKI_DEFAULT_COUNTRY)")
+    parser.add_argument("--json", action="store_true", help="print the full report as JSON")
+    parser.add_argument("--errors-out", metavar="FILE",
+                        help="write the rejected rows (.xlsx or .csv) to fix and re-import")
+
+
 def _concurrency(raw: str) -> int:
     value = int(raw)
     if not 1 <= value <= 1000:
@@ -539,17 +570,24 @@ def build_parser() -> argparse.ArgumentParser:
         "telefono (required), activo and etiquetas (optional). Exit 0 when the file was "
         "processed (even with row errors), 1 when --strict rejected it, 2 when unreadable.",
     )
-    imp.add_argument("file", metavar="FILE")
-    imp.add_argument("--dry-run", action="store_true",
-                     help="do everything, then roll back: see what would happen")
-    imp.add_argument("--strict", action="store_true", help="any error: write nothing")
-    imp.add_argument("--country", type=_region, default=None, metavar="CC",
-                     help="region for phones without a country code (default "
-                     "EKI_DEFAULT_COUNTRY)")
-    imp.add_argument("--json", action="store_true", help="print the full report as JSON")
-    imp.add_argument("--errors-out", metavar="FILE",
-                     help="write the rejected rows (.xlsx or .csv) to fix and re-import")
+    _import_options(imp)
     imp.set_defaults(handler=cmd_students_import)
+
+    progress = sub.add_parser("progress", help="grades, attendance and enrolments"
+                              ).add_subparsers(dest="progress_command", required=True,
+                                               metavar="ACTION")
+    pimp = progress.add_parser(
+        "import",
+        help="import grades, attendance or enrolments from .xlsx/.csv",
+        description="One row per result (telefono, curso, actividad, nota, nota_maxima, "
+        "peso, fecha_entrega, periodo), per class day (telefono, curso, fecha, estado) or "
+        "per enrolment (telefono, curso, periodo). The kind is detected from the headers. "
+        "Same modes and exit codes as `eki students import`.",
+    )
+    _import_options(pimp)
+    pimp.add_argument("--kind", choices=[k.value for k in ProgressKind],
+                      help="skip detection: grades, attendance or enrollments")
+    pimp.set_defaults(handler=cmd_progress_import)
 
     imports = sub.add_parser("imports", help="the import history").add_subparsers(
         dest="imports_command", required=True, metavar="ACTION"

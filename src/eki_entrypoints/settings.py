@@ -7,6 +7,7 @@ Secrets never appear in ``repr``.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ import attrs
 import phonenumbers
 
 from eki_adapters.sql.engine import DatabaseUrlError, to_async_url
+from eki_domain.model.progress import DEFAULT_SCALE, Band, GradingScale
 
 
 class SettingsError(ValueError):
@@ -69,6 +71,8 @@ class Settings:
     log_level: str = "INFO"
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    grading_scale: GradingScale = DEFAULT_SCALE
+    report_cache_ttl: int = 300
 
     @property
     def is_sqlite(self) -> bool:
@@ -145,10 +149,35 @@ class Settings:
             log_level=log_level,
             db_pool_size=integer("EKI_DB_POOL_SIZE", 10, 1, 200),
             db_max_overflow=integer("EKI_DB_MAX_OVERFLOW", 10, 0, 200),
+            grading_scale=_grading_scale(text("EKI_GRADING_SCALE")),
+            report_cache_ttl=integer("EKI_REPORT_CACHE_TTL", 300, 0, 86400),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
         return attrs.evolve(self, **changes)
+
+
+def _grading_scale(raw: str | None) -> GradingScale:
+    """``EKI_GRADING_SCALE``: JSON such as ``{"minimum": 1, "maximum": 5, "passing": 3,
+    "decimals": 1, "bands": [{"name": "Superior", "low": 4.6, "high": 5.0}, …]}``."""
+    if raw is None:
+        return DEFAULT_SCALE
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise TypeError("expected a JSON object")
+        bands = data.pop("bands", None)
+        extra = set(data) - {"minimum", "maximum", "passing", "decimals"}
+        if extra:
+            raise ValueError(f"unknown keys {sorted(extra)}")
+        kwargs: dict[str, Any] = {k: (int(v) if k == "decimals" else float(v))
+                                  for k, v in data.items()}
+        if bands is not None:
+            kwargs["bands"] = tuple(Band(str(b["name"]), float(b["low"]), float(b["high"]))
+                                    for b in bands)
+        return GradingScale(**kwargs)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SettingsError(f"EKI_GRADING_SCALE is not a valid scale: {exc}") from None
 
 
 def configure_logging(level: str) -> None:

@@ -73,6 +73,14 @@ class InMemoryProgressRepository:
                              if sid == student_id),
         )
 
+    async def course_periods(self, names: Sequence[str]) -> dict[str, list[str | None]]:
+        wanted = set(names)
+        found: dict[str, list[str | None]] = {}
+        for course in self._s.state.courses.values():
+            if course.name in wanted:
+                found.setdefault(course.name, []).append(course.period)
+        return found
+
     async def write_grades(self, rows: Sequence[GradeRow], now: datetime) -> WriteCounts:
         state = self._s.state
         created = updated = unchanged = 0

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from eki_adapters.sql.tables import UTCDateTime, attendance, results
+from eki_adapters.sql.tables import UTCDateTime, attendance, courses, results
 from eki_domain.model.progress import (
     Assessment,
     AttendanceRecord,
@@ -98,6 +98,17 @@ class SqlProgressRepository:
                                               or date.min, status=AttendanceStatus(r.status))
                              for r in attendance_rows),
         )
+
+    async def course_periods(self, names: Sequence[str]) -> dict[str, list[str | None]]:
+        found: dict[str, list[str | None]] = {}
+        wanted = sorted(set(names))
+        for start in range(0, len(wanted), 500):
+            rows = await self._conn.execute(
+                sa.select(courses.c.name, courses.c.period)
+                .where(courses.c.name.in_(wanted[start : start + 500])))
+            for name, period in rows:
+                found.setdefault(name, []).append(period or None)
+        return found
 
     # -- staging ----------------------------------------------------------------------------
     async def _stage(self, table: str, columns: Sequence[tuple[str, str]],

@@ -218,21 +218,21 @@ class ProgressReport:
 
 def effective_weights(assessments: Sequence[Assessment]) -> dict[int, float]:
     """Percent weights per assessment: given ones as they are; missing ones share what
-    is left of 100 equally (or all count equally when none has a positive weight).
+    is left of 100 equally (all count equally when none has a weight).
 
-    An explicit weight of 0 counts 0 (a formative activity), unless no assessment has a
-    positive weight; a negative weight is treated as missing."""
-    given = {a.id: a.weight for a in assessments if a.weight is not None and a.weight >= 0}
+    An explicit weight of 0 counts 0 (a formative activity) — unless every assessment has
+    weight 0, then they count equally; a negative weight is treated as missing. Weights that
+    add up to 100 or more leave 0 to the missing ones."""
+    given: dict[int, float] = {
+        a.id: a.weight for a in assessments if a.weight is not None and a.weight >= 0
+    }
     missing = [a.id for a in assessments if a.id not in given]
-    if not any(weight > 0 for weight in given.values()):
+    if not missing and not any(weight > 0 for weight in given.values()):
         equal = 100.0 / len(assessments) if assessments else 0.0
         return {a.id: equal for a in assessments}
-    left = max(0.0, 100.0 - sum(given.values()))
-    share = (left / len(missing)) if missing and left > 0 else 0.0
-    weights = {**given, **{assessment_id: share for assessment_id in missing}}
-    if share == 0.0 and missing:  # weights already add up to 100: unweighted ones count 0
-        weights.update({assessment_id: 0.0 for assessment_id in missing})
-    return weights
+    left = max(0.0, 100.0 - math.fsum(given.values()))
+    share = left / len(missing) if missing else 0.0
+    return {**given, **{assessment_id: share for assessment_id in missing}}
 
 
 # -- rows of the gradebook, attendance and enrollment imports ---------------------------------

@@ -22,6 +22,10 @@ class ProgressRepository(Protocol):
         enrolled too)."""
         ...
 
+    async def course_periods(self, names: Sequence[str]) -> dict[str, list[str | None]]:
+        """The periods each course name exists in (names not stored are absent)."""
+        ...
+
     async def write_grades(self, rows: Sequence[GradeRow], now: datetime) -> WriteCounts:
         """Upsert courses (by name and period), assessments (by course, title and period)
         and results (by assessment and student); counts are about results."""

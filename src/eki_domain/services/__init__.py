@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from eki_domain.services.imports import ImportResult
 from eki_domain.services.registration import RegistrationService
-from eki_domain.services.roster_import import ImportResult, StudentImportService
+from eki_domain.services.roster_import import StudentImportService
 
 __all__ = ["ImportResult", "RegistrationService", "StudentImportService"]

@@ -84,6 +84,25 @@ _LEADING: Final = _CONNECTORS | frozenset(
     {"mi", "mis", "materia", "asignatura", "clase", "curso", "area"}
 )
 
+#: Other names students use for a course, tried when nothing matches as written.
+_ALIASES: Final[dict[str, tuple[str, ...]]] = {
+    "espanol": ("castellano", "lenguaje", "lengua"),
+    "castellano": ("espanol", "lenguaje"),
+    "lenguaje": ("castellano", "espanol"),
+    "lengua": ("castellano", "espanol"),
+    "math": ("matematicas",),
+    "maths": ("matematicas",),
+    "english": ("ingles",),
+    "compu": ("informatica", "computacion", "sistemas"),
+    "computacion": ("informatica", "sistemas"),
+    "sistemas": ("informatica", "computacion"),
+    "informatica": ("computacion", "sistemas"),
+    "deporte": ("educacion fisica",),
+    "deportes": ("educacion fisica",),
+    "gimnasia": ("educacion fisica",),
+    "bio": ("biologia",),
+}
+
 
 def normalize_course(text: str) -> str:
     """Lower case, accents stripped, punctuation as spaces: "Educación Física" → "educacion
@@ -140,7 +159,7 @@ def _fuzzy(hint: str, name: str) -> tuple[float, float]:
     return best, whole
 
 
-def match_course(hint: str, names: Sequence[str]) -> str | None:
+def match_course(hint: str, names: Sequence[str], *, aliases: bool = True) -> str | None:
     """The course name a student means, or None.
 
     Accent- and case-insensitive. In order of preference: the exact name; a name that starts
@@ -150,7 +169,9 @@ def match_course(hint: str, names: Sequence[str]) -> str | None:
     any of its words ("matematicsa"). Within the first level that matches, a single name wins,
     or else the only name whose every word the hint starts ("mate" prefers "Matemáticas" to
     "Matemáticas Financieras"); otherwise ("ciencias" with "Ciencias Sociales" and "Ciencias
-    Naturales") it is ambiguous → None. Fuzzy ties are ambiguous too.
+    Naturales") it is ambiguous → None. Before the fuzzy level a few other names are tried
+    ("español" → "Lengua Castellana", "compu" → "Informática"; ``aliases=False`` skips that).
+    Fuzzy ties are ambiguous too.
     """
     wanted_words = normalize_course(hint).split()
     while len(wanted_words) > 1 and wanted_words[0] in _LEADING:
@@ -188,6 +209,12 @@ def match_course(hint: str, names: Sequence[str]) -> str | None:
         if found:
             return candidates[complete[0]] if len(complete) == 1 else None
 
+    # Common other names ("español" for "Lengua Castellana"), before guessing.
+    for alias in _ALIASES.get(wanted, ()) if aliases else ():
+        found_alias = match_course(alias, names, aliases=False)
+        if found_alias is not None:
+            return found_alias
+
     # Level 4: fuzzy similarity.
     scored = sorted(
         ((_fuzzy(wanted, key), key) for key in candidates),
@@ -211,9 +238,7 @@ def _same_period(value: str | None, wanted: str) -> bool:
     return value is not None and value.strip().casefold() == wanted
 
 
-def _select_courses(
-    book: StudentRecordBook, course: str | None
-) -> tuple[list[Course], str | None]:
+def _select_courses(book: StudentRecordBook, course: str | None) -> tuple[list[Course], str | None]:
     """The courses the filter keeps, and the name it matched (None: no filter/no match)."""
     if course is None:
         return list(book.courses), None
@@ -283,8 +308,10 @@ def _course_progress(
         if result is not None and result.status is ResultStatus.EXCUSED:
             status, raw, score = ResultStatus.EXCUSED, None, None
             weight = 0.0
-        elif result is not None and result.status is ResultStatus.GRADED and (
-            result.score is not None and math.isfinite(result.score)
+        elif (
+            result is not None
+            and result.status is ResultStatus.GRADED
+            and (result.score is not None and math.isfinite(result.score))
         ):
             status, raw = ResultStatus.GRADED, result.score
             exact = scale.clamp(scale.rescale(raw, max_score))

@@ -20,10 +20,11 @@ from eki_entrypoints.web.health import healthz, readyz
 from eki_entrypoints.web.imports import (
     import_errors_file,
     import_history,
+    import_progress,
     import_students,
     importar_estudiantes,
 )
-from eki_entrypoints.web.students import get_student
+from eki_entrypoints.web.students import get_progress, get_student
 from eki_entrypoints.worker import PipelineWorker
 
 log = logging.getLogger("eki.web")
@@ -74,6 +75,8 @@ def create_app(
         Route("/api/imports/{job_id}/errors", import_errors_file, methods=["GET"]),
         Route("/api/handoffs", list_handoffs, methods=["GET"]),
         Route("/api/students/{phone}/messages", student_messages, methods=["GET"]),
+        Route("/api/students/{phone}/progress", get_progress, methods=["GET"]),
+        Route("/api/progress/import", import_progress, methods=["POST"]),
         Route("/api/students/{phone}/handoff/release", release_handoff, methods=["POST"]),
         Route("/api/students/{phone}", get_student, methods=["GET"]),
         Route("/webhooks/whatsapp", webhooks.verify, methods=["GET"]),

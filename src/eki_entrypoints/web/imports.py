@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from eki_adapters.spreadsheets import MAX_UPLOAD_BYTES
 from eki_adapters.spreadsheets.errors_file import ErrorsFormat, write_errors_file
 from eki_adapters.spreadsheets.reader import sheet_from_json
+from eki_domain.model.gradebook import ProgressKind
 from eki_domain.model.imports import (
     ImportFileError,
     ImportMode,
@@ -25,7 +26,7 @@ from eki_domain.model.imports import (
     header_key,
 )
 from eki_domain.model.roster import STUDENT_FIELDS
-from eki_domain.services.roster_import import ImportResult
+from eki_domain.services.imports import ImportResult, ImportService
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.web.auth import require_admin
 from eki_entrypoints.web.errors import ApiError
@@ -73,9 +74,18 @@ async def _upload_from_request(request: Request) -> tuple[bytes, str | None]:
                    "send application/json (a list of rows) or multipart/form-data (a file)")
 
 
-async def _run(request: Request) -> tuple[ImportResult, Sheet]:
+async def _run(request: Request, target: str = "students") -> tuple[ImportResult, Sheet]:
     require_admin(request)
     eki: Eki = request.app.state.eki
+    service: ImportService = eki.student_import if target == "students" else \
+        eki.progress_import
+    kind: ProgressKind | None = None
+    if target == "progress" and request.query_params.get("kind"):
+        try:
+            kind = ProgressKind(request.query_params["kind"])
+        except ValueError:
+            raise ApiError(400, "BAD_KIND", "kind must be grades, attendance or enrollments"
+                           ) from None
     region = _country(request)
     mode = ImportMode.STRICT if _flag(request, "strict") else ImportMode.DEFAULT
     dry_run = _flag(request, "dry_run")
@@ -84,12 +94,16 @@ async def _run(request: Request) -> tuple[ImportResult, Sheet]:
         sheet = (await run_in_threadpool(eki.reader.read, data, filename) if filename
                  else sheet_from_json(_json(data), "api.json"))
     except ImportFileError as exc:
-        await eki.student_import.record_failure(
+        await service.record_failure(
             filename or "api.json", hashlib.sha256(data).hexdigest(), exc, mode=mode,
             dry_run=dry_run)
         raise
-    result = await eki.student_import.import_sheet(sheet, mode=mode, dry_run=dry_run,
-                                                   region=region)
+    if target == "students":
+        result = await eki.student_import.import_sheet(sheet, mode=mode, dry_run=dry_run,
+                                                       region=region)
+    else:
+        result = await eki.progress_import.import_sheet(sheet, kind=kind, mode=mode,
+                                                        dry_run=dry_run, region=region)
     return result, sheet
 
 
@@ -101,6 +115,15 @@ async def import_students(request: Request) -> Response:
     """Returns the import report. ``?dry_run=1`` simulates, ``?strict=1`` is all-or-nothing,
     ``?country=MX`` reads phones without a country code as Mexican."""
     result, _sheet = await _run(request)
+    body = result.report.as_dict()
+    body["job_id"] = result.job_id
+    return JSONResponse(body, status_code=_status_code(result))
+
+
+async def import_progress(request: Request) -> Response:
+    """Grades, attendance or enrolments: JSON rows or a multipart ``file``; ``?kind=`` to
+    skip detection; the same ``dry_run``/``strict``/``country`` options and report."""
+    result, _sheet = await _run(request, "progress")
     body = result.report.as_dict()
     body["job_id"] = result.job_id
     return JSONResponse(body, status_code=_status_code(result))

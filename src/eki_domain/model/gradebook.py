@@ -1,0 +1,406 @@
+"""Gradebook, attendance and enrolment rows of a progress import: header specs, kind
+detection and validation (pure). Phones are resolved to students later, against the
+database; everything else is checked here, row by row, with Spanish messages.
+
+Written for a million rows: values that repeat (phones, courses, scores, dates) are
+parsed once and cached.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from typing import NamedTuple
+
+import attrs
+
+from eki_domain.errors import InvalidPhoneNumber
+from eki_domain.model.imports import (
+    FieldSpec,
+    HeaderMapping,
+    ImportFileError,
+    RowIssue,
+    Severity,
+    Sheet,
+    header_key,
+    is_blank,
+    json_safe,
+    map_headers,
+    unknown_column_issues,
+)
+from eki_domain.model.phone import PhoneNumber
+from eki_domain.model.progress import AttendanceStatus, GradingScale, ResultStatus
+
+
+class ProgressKind(enum.StrEnum):
+    GRADES = "grades"
+    ATTENDANCE = "attendance"
+    ENROLLMENTS = "enrollments"
+
+
+PHONE = FieldSpec("phone", ("telefono", "teléfono", "celular", "phone", "whatsapp", "movil"),
+                  required=True, label="del teléfono")
+COURSE = FieldSpec("course", ("curso", "materia", "asignatura", "course", "area", "área"),
+                   required=True, label="del curso")
+PERIOD = FieldSpec("period", ("periodo", "período", "period", "term", "trimestre", "bimestre"),
+                   label="periodo")
+
+FIELDS: dict[ProgressKind, tuple[FieldSpec, ...]] = {
+    ProgressKind.GRADES: (
+        PHONE, COURSE, PERIOD,
+        FieldSpec("assessment", ("actividad", "evaluacion", "evaluación", "assessment",
+                                 "tarea", "titulo", "título"), required=True,
+                  label="de la actividad"),
+        FieldSpec("score", ("nota", "score", "calificacion", "calificación", "resultado"),
+                  required=True, label="de la nota"),
+        FieldSpec("max_score", ("nota_maxima", "nota máxima", "max_score", "maximo",
+                                "máximo", "sobre"), label="nota máxima"),
+        FieldSpec("weight", ("peso", "weight", "porcentaje", "%"), label="peso"),
+        FieldSpec("due_date", ("fecha_entrega", "fecha de entrega", "due_date", "entrega",
+                               "fecha limite", "fecha límite"), label="fecha de entrega"),
+    ),
+    ProgressKind.ATTENDANCE: (
+        PHONE, COURSE, PERIOD,
+        FieldSpec("day", ("fecha", "date", "dia", "día"), required=True, label="de la fecha"),
+        FieldSpec("status", ("estado", "status", "asistencia"), required=True,
+                  label="del estado"),
+    ),
+    ProgressKind.ENROLLMENTS: (
+        PHONE, COURSE, PERIOD,
+        FieldSpec("code", ("codigo", "código", "code", "codigo curso"), label="código"),
+    ),
+}
+
+_ATTENDANCE_WORDS = {
+    "presente": AttendanceStatus.PRESENT, "present": AttendanceStatus.PRESENT,
+    "p": AttendanceStatus.PRESENT, "asistio": AttendanceStatus.PRESENT,
+    "si": AttendanceStatus.PRESENT,
+    "ausente": AttendanceStatus.ABSENT, "absent": AttendanceStatus.ABSENT,
+    "a": AttendanceStatus.ABSENT, "falta": AttendanceStatus.ABSENT,
+    "fallo": AttendanceStatus.ABSENT, "no": AttendanceStatus.ABSENT,
+    "inasistencia": AttendanceStatus.ABSENT,
+    "tarde": AttendanceStatus.LATE, "late": AttendanceStatus.LATE,
+    "t": AttendanceStatus.LATE, "retardo": AttendanceStatus.LATE,
+    "llegotarde": AttendanceStatus.LATE,
+    "excusa": AttendanceStatus.EXCUSED, "excused": AttendanceStatus.EXCUSED,
+    "e": AttendanceStatus.EXCUSED, "excusado": AttendanceStatus.EXCUSED,
+    "justificada": AttendanceStatus.EXCUSED, "justificado": AttendanceStatus.EXCUSED,
+}
+_PENDING_WORDS = {"pendiente", "pending", "sinnota", "np", "-"}
+_EXCUSED_WORDS = {"excusa", "excusado", "excused", "ex", "exento", "exenta", "justificado"}
+_DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})$")
+_EXCEL_EPOCH = date(1899, 12, 30)
+
+
+def detect_kind(headers: Sequence[object]) -> ProgressKind | None:
+    keys = {header_key(h) for h in headers}
+
+    def has(spec: FieldSpec) -> bool:
+        return any(header_key(alias) in keys for alias in spec.aliases)
+
+    grades, attendance_ = FIELDS[ProgressKind.GRADES], FIELDS[ProgressKind.ATTENDANCE]
+    if has(grades[3]) or has(grades[4]):  # actividad or nota
+        return ProgressKind.GRADES
+    if has(attendance_[3]) and has(attendance_[4]):  # fecha and estado
+        return ProgressKind.ATTENDANCE
+    if has(PHONE) and has(COURSE):
+        return ProgressKind.ENROLLMENTS
+    return None
+
+
+class ValidGrade(NamedTuple):
+    row: int
+    phone: str
+    course: str
+    period: str | None
+    assessment: str
+    max_score: float | None
+    weight: float | None
+    due_date: date | None
+    score: float | None
+    status: ResultStatus
+
+
+class ValidAttendance(NamedTuple):
+    row: int
+    phone: str
+    course: str
+    period: str | None
+    day: date
+    status: AttendanceStatus
+
+
+class ValidEnrollment(NamedTuple):
+    row: int
+    phone: str
+    course: str
+    period: str | None
+    code: str | None
+
+
+ValidRow = ValidGrade | ValidAttendance | ValidEnrollment
+
+
+@attrs.frozen
+class ProgressValidation:
+    kind: ProgressKind
+    mapping: HeaderMapping
+    rows: tuple[ValidRow, ...]
+    issues: tuple[RowIssue, ...]
+    rows_read: int
+    rejected_rows: frozenset[int]
+    cells: dict[int, Sequence[object]]
+
+
+class _Problem(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def parse_number(value: object) -> float:
+    """4,5 / 4.5 / "45" / 4 → float; raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value).strip().replace(" ", "").rstrip("%")
+    if text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
+    return float(text)
+
+
+def parse_date(value: object) -> date:
+    """ISO (2026-03-02, 2026-03-02T00:00:00), dd/mm/yyyy, dd-mm-yy or an Excel serial."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if 20000 <= value <= 80000:  # an Excel serial date (1954-2118)
+            return _EXCEL_EPOCH + timedelta(days=int(value))
+        raise ValueError(value)
+    text = str(value).strip()
+    match = _DMY.match(text)
+    if match:
+        day, month, year = (int(g) for g in match.groups())
+        if year < 100:
+            year += 2000
+        return date(year, month, day)
+    return date.fromisoformat(text[:10])
+
+
+def _text(value: object, limit: int) -> str | None:
+    if is_blank(value):
+        return None
+    text = " ".join(str(value).split())
+    return text[:limit]
+
+
+def _add(issues: list[RowIssue], row: int, column: str | None, raw: object, code: str,
+         message: str) -> None:
+    issues.append(RowIssue(row=row, column=column, value=json_safe(raw), normalized=None,
+                           severity=Severity.ERROR, code=code, message=message))
+
+
+def validate_progress_rows(
+    sheet: Sheet,
+    default_region: str,
+    scale: GradingScale,
+    *,
+    kind: ProgressKind | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ProgressValidation:
+    if kind is None:
+        header_candidates = [cells for _n, cells in sheet.rows[:15]
+                             if any(not is_blank(c) for c in cells)]
+        detected = next((k for k in (detect_kind(c) for c in header_candidates) if k), None)
+        if detected is None:
+            raise ImportFileError(
+                "No se reconoce el tipo de archivo: para notas use las columnas telefono, "
+                "curso, actividad y nota; para asistencia telefono, curso, fecha y estado; "
+                "para matrículas telefono y curso.", code="UNKNOWN_KIND")
+        kind = detected
+    mapping = map_headers(sheet, FIELDS[kind])
+    issues: list[RowIssue] = unknown_column_issues(mapping)
+    valid: list[ValidRow] = []
+    rejected: set[int] = set()
+    cells_by_row: dict[int, Sequence[object]] = {}
+    seen: dict[tuple[object, ...], int] = {}
+    col = mapping.columns
+    labels = {name: mapping.column_label(name) for name in col}
+    phones: dict[object, str | _Problem] = {}
+    numbers: dict[object, float | _Problem] = {}
+    dates: dict[object, date | _Problem] = {}
+    rows_read = 0
+
+    def cell(cells: Sequence[object], name: str) -> object:
+        index = col.get(name)
+        return cells[index] if index is not None and index < len(cells) else None
+
+    def phone_of(raw: object) -> str:
+        found = phones.get(raw)
+        if found is None:
+            try:
+                found = PhoneNumber.parse(raw, default_region).e164
+            except InvalidPhoneNumber as exc:
+                found = _Problem(exc.code, exc.message)
+            phones[raw] = found
+        if isinstance(found, _Problem):
+            raise found
+        return found
+
+    def number_of(raw: object, name: str) -> float:
+        found = numbers.get(raw)
+        if found is None:
+            try:
+                found = parse_number(raw)
+            except (ValueError, TypeError):
+                found = _Problem("INVALID_NUMBER",
+                                 f"«{raw}» no es un número. Escriba, por ejemplo, 4,5 o 4.5.")
+            numbers[raw] = found
+        if isinstance(found, _Problem):
+            raise _Problem(found.code, f"{labels[name]}: {found.message}")
+        return found
+
+    def date_of(raw: object, name: str) -> date:
+        found = dates.get(raw)
+        if found is None:
+            try:
+                found = parse_date(raw)
+            except (ValueError, TypeError):
+                found = _Problem("INVALID_DATE",
+                                 f"«{raw}» no es una fecha válida. Use AAAA-MM-DD (2026-03-02) "
+                                 "o DD/MM/AAAA (02/03/2026).")
+            dates[raw] = found
+        if isinstance(found, _Problem):
+            raise found
+        return found
+
+    for number, cells in sheet.rows:
+        if number <= mapping.header_row or all(is_blank(c) for c in cells):
+            continue
+        rows_read += 1
+        if progress is not None and rows_read % 20000 == 0:
+            progress(rows_read)
+        cells_by_row[number] = cells
+        row_issues: list[RowIssue] = []
+
+        raw_phone = cell(cells, "phone")
+        phone = None
+        try:
+            phone = phone_of(raw_phone)
+        except _Problem as exc:
+            _add(row_issues, number, labels.get("phone"), raw_phone, exc.code, exc.message)
+        course = _text(cell(cells, "course"), 200)
+        if course is None:
+            _add(row_issues, number, labels.get("course"), None, "COURSE_REQUIRED",
+                 "Falta el curso o materia de la fila.")
+        period = _text(cell(cells, "period"), 50)
+
+        row: ValidRow | None = None
+        key: tuple[object, ...] = ()
+        if kind is ProgressKind.GRADES:
+            title = _text(cell(cells, "assessment"), 200)
+            if title is None:
+                _add(row_issues, number, labels.get("assessment"), None, "ASSESSMENT_REQUIRED",
+                        "Falta el nombre de la actividad (por ejemplo «Taller 1»).")
+            max_score: float | None = None
+            raw_max = cell(cells, "max_score")
+            if not is_blank(raw_max):
+                try:
+                    max_score = number_of(raw_max, "max_score")
+                    if max_score <= 0:
+                        raise _Problem("INVALID_MAX_SCORE", "La nota máxima debe ser mayor que 0.")
+                except _Problem as exc:
+                    _add(row_issues, number, labels.get("max_score"), raw_max, exc.code,
+                         exc.message)
+                    max_score = None
+            weight: float | None = None
+            raw_weight = cell(cells, "weight")
+            if not is_blank(raw_weight):
+                try:
+                    weight = number_of(raw_weight, "weight")
+                    if 0 < weight <= 1 and isinstance(raw_weight, float):
+                        weight *= 100  # 0.3 from a cell formatted as percent
+                    if not 0 <= weight <= 100:
+                        raise _Problem("INVALID_WEIGHT",
+                                       f"El peso {raw_weight} debe estar entre 0 y 100 (%).")
+                except _Problem as exc:
+                    _add(row_issues, number, labels.get("weight"), raw_weight, exc.code,
+                         exc.message)
+                    weight = None
+            due: date | None = None
+            raw_due = cell(cells, "due_date")
+            if not is_blank(raw_due):
+                try:
+                    due = date_of(raw_due, "due_date")
+                except _Problem as exc:
+                    _add(row_issues, number, labels.get("due_date"), raw_due, exc.code, exc.message)
+            raw_score = cell(cells, "score")
+            score: float | None = None
+            status = ResultStatus.GRADED
+            word = header_key(raw_score) if isinstance(raw_score, str) else ""
+            if is_blank(raw_score) or word in _PENDING_WORDS:
+                status = ResultStatus.PENDING
+            elif word in _EXCUSED_WORDS:
+                status = ResultStatus.EXCUSED
+            else:
+                try:
+                    score = number_of(raw_score, "score")
+                    top = max_score if max_score is not None else scale.maximum
+                    if not 0 <= score <= top:
+                        raise _Problem(
+                            "SCORE_OUT_OF_RANGE",
+                            f"La nota {raw_score} está fuera del rango 0–{top:g}. Revísela o "
+                            "indique la nota máxima en la columna nota_maxima.")
+                except _Problem as exc:
+                    _add(row_issues, number, labels.get("score"), raw_score, exc.code, exc.message)
+            if phone and course and title:
+                key = (phone, course.casefold(), title.casefold(), (period or "").casefold())
+                row = ValidGrade(number, phone, course, period, title, max_score, weight, due,
+                                 score, status)
+        elif kind is ProgressKind.ATTENDANCE:
+            raw_day = cell(cells, "day")
+            day: date | None = None
+            try:
+                day = date_of(raw_day, "day") if not is_blank(raw_day) else None
+                if day is None:
+                    raise _Problem("DATE_REQUIRED", "Falta la fecha de la clase.")
+            except _Problem as exc:
+                _add(row_issues, number, labels.get("day"), raw_day, exc.code, exc.message)
+            raw_status = cell(cells, "status")
+            attendance_status = _ATTENDANCE_WORDS.get(header_key(raw_status))
+            if attendance_status is None:
+                _add(row_issues, number, labels.get("status"), raw_status, "INVALID_STATUS",
+                        f"«{raw_status}» no es un estado de asistencia. Use presente, ausente, "
+                        "tarde o excusa.")
+            if phone and course and day and attendance_status:
+                key = (phone, course.casefold(), day, (period or "").casefold())
+                row = ValidAttendance(number, phone, course, period, day, attendance_status)
+        else:
+            code = _text(cell(cells, "code"), 50)
+            if phone and course:
+                key = (phone, course.casefold(), (period or "").casefold())
+                row = ValidEnrollment(number, phone, course, period, code)
+
+        if row is not None and not row_issues:
+            first = seen.get(key)
+            if first is not None:
+                _add(row_issues, number, labels.get("phone"), raw_phone, "DUPLICATE_IN_FILE",
+                        f"Fila repetida: es igual a la fila {first} (mismo estudiante, curso"
+                        f"{', actividad' if kind is ProgressKind.GRADES else ''} y periodo). "
+                        f"Se conserva la fila {first}.")
+            else:
+                seen[key] = number
+        if row_issues:
+            issues.extend(row_issues)
+            rejected.add(number)
+        elif row is not None:
+            valid.append(row)
+    return ProgressValidation(kind=kind, mapping=mapping, rows=tuple(valid),
+                              issues=tuple(issues), rows_read=rows_read,
+                              rejected_rows=frozenset(rejected), cells=cells_by_row)
