@@ -10,6 +10,7 @@ reports exactly the counts the real run would. Every run goes to the history.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
@@ -129,7 +130,11 @@ class ImportService:
         resolve: Callable[[UnitOfWork, Validation], Awaitable[Resolution]],
         write: Callable[[UnitOfWork, Validation, frozenset[int]], Awaitable[WriteCounts]],
         progress: Progress | None = None,
+        within: UnitOfWork | None = None,
     ) -> ImportResult:
+        """Run one import. With ``within`` (an open unit of work whose owner holds the
+        import lock) nothing is committed, rolled back or recorded here: the owner does it
+        for several imports at once (OneRoster); ``job_id`` is then 0."""
         started = time.perf_counter()
 
         def elapsed_ms() -> int:
@@ -142,9 +147,13 @@ class ImportService:
             raise
 
         counts = WriteCounts(0, 0, 0)
-        async with self._uow() as uow:
-            if not await uow.imports.try_lock(self.kind):
-                raise ImportInProgress(self.kind)
+        async with contextlib.AsyncExitStack() as stack:
+            if within is None:
+                uow = await stack.enter_async_context(self._uow())
+                if not await uow.imports.try_lock(self.kind):
+                    raise ImportInProgress(self.kind)
+            else:
+                uow = within
             resolution = await resolve(uow, validation)
             rejected = validation.rejected_rows | resolution.rejected_rows
             issues = tuple(sorted((*validation.issues, *resolution.issues),
@@ -155,12 +164,12 @@ class ImportService:
                 status = ImportStatus.REJECTED
             else:
                 counts = await write(uow, validation, rejected)
-                if dry_run:
-                    await uow.rollback()
-                    status = ImportStatus.DRY_RUN
-                else:
-                    await uow.commit()
-                    status = ImportStatus.COMPLETED
+                status = ImportStatus.DRY_RUN if dry_run else ImportStatus.COMPLETED
+                if within is None:
+                    if dry_run:
+                        await uow.rollback()
+                    else:
+                        await uow.commit()
             if progress is not None:
                 progress("writing", validation.rows_read, validation.rows_read)
 
@@ -173,8 +182,15 @@ class ImportService:
         report = attrs.evolve(report, message=spanish_summary(report))
         failed = failed_rows(validation, issues, rejected)
         headers = validation.mapping.headers
-        job_id = await self._record(report, (headers, failed) if failed else None)
-        return ImportResult(report=report, headers=headers, failed_rows=failed, job_id=job_id)
+        result = ImportResult(report=report, headers=headers, failed_rows=failed, job_id=0)
+        if within is None:
+            result = attrs.evolve(result, job_id=await self.record(result))
+        return result
+
+    async def record(self, result: ImportResult) -> int:
+        """Write a result to the import history; returns its id."""
+        failed = (result.headers, result.failed_rows) if result.failed_rows else None
+        return await self._record(result.report, failed)
 
     def _failed_report(self, sheet: Sheet, mode: ImportMode, dry_run: bool,
                        exc: ImportFileError, duration_ms: int) -> ImportReport:

@@ -63,6 +63,7 @@ class ProgressImportService(ImportService):
         dry_run: bool = False,
         region: str | None = None,
         progress: Progress | None = None,
+        within: UnitOfWork | None = None,
     ) -> ImportResult:
         total_rows = len(sheet.rows)
         student_ids: dict[str, int] = {}
@@ -126,12 +127,13 @@ class ProgressImportService(ImportService):
                 for row in rows if isinstance(row, ValidEnrollment)], now)
 
         result = await self._run(sheet, mode=mode, dry_run=dry_run, validate=validate,
-                                 resolve=resolve, write=write, progress=progress)
+                                 resolve=resolve, write=write, progress=progress,
+                               within=within)
         if detected:
             label = _KIND_LABEL[detected[0]]
             result = attrs.evolve(result, report=attrs.evolve(
                 result.report, message=f"{label}: {result.report.message}"))
-        if (self._on_change is not None and result.report.status is ImportStatus.COMPLETED
-                and student_ids):
+        if (self._on_change is not None and within is None and student_ids
+                and result.report.status is ImportStatus.COMPLETED):
             self._on_change(student_ids.values())
         return result

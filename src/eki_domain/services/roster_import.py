@@ -41,6 +41,7 @@ class StudentImportService(ImportService):
         dry_run: bool = False,
         region: str | None = None,
         progress: Progress | None = None,
+        within: UnitOfWork | None = None,
     ) -> ImportResult:
         total_rows = len(sheet.rows)
 
@@ -64,4 +65,5 @@ class StudentImportService(ImportService):
             return WriteCounts(len(plan.creates), len(plan.updates), plan.unchanged)
 
         return await self._run(sheet, mode=mode, dry_run=dry_run, validate=validate,
-                               resolve=resolve, write=write, progress=progress)
+                               resolve=resolve, write=write, progress=progress,
+                               within=within)
