@@ -7,7 +7,6 @@ import enum
 import math
 from collections.abc import Iterable, Sequence
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 
 import attrs
 
@@ -64,9 +63,10 @@ class GradingScale:
         """
         if not math.isfinite(value):
             raise ValueError("cannot round a value that is not finite")
-        quantum = Decimal(1).scaleb(-self.decimals)
-        exact = Decimal(repr(round(value, 9)))
-        return float(exact.quantize(quantum, rounding=ROUND_HALF_UP))
+        factor = 10.0**self.decimals
+        scaled = round(abs(value) * factor, 6)  # 45.49999999999999 → 45.5
+        rounded = math.floor(scaled + 0.5) / factor
+        return -rounded if value < 0 and rounded else rounded
 
     def clamp(self, value: float) -> float:
         """The value kept on the scale (a 0 of 50 is the scale's minimum, 1.0)."""

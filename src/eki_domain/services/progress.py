@@ -270,13 +270,20 @@ def _pending_key(item: PendingItem, today: date | None) -> tuple[int, int, str]:
 
 
 def _attended(records: Sequence[AttendanceRecord]) -> tuple[float | None, int, int, int]:
-    present = sum(1 for r in records if r.status is AttendanceStatus.PRESENT)
-    absences = sum(1 for r in records if r.status is AttendanceStatus.ABSENT)
-    late = sum(1 for r in records if r.status is AttendanceStatus.LATE)
-    excused = sum(1 for r in records if r.status is AttendanceStatus.EXCUSED)
-    counted = len(records) - excused
+    counts = dict.fromkeys(AttendanceStatus, 0)
+    for record in records:
+        counts[record.status] += 1
+    present, absences = counts[AttendanceStatus.PRESENT], counts[AttendanceStatus.ABSENT]
+    late, excused = counts[AttendanceStatus.LATE], counts[AttendanceStatus.EXCUSED]
+    counted = present + absences + late
     rate = (present + late) / counted if counted > 0 else None
     return rate, absences, late, excused
+
+
+# Enum members bound once: attribute access on an enum class is slow on Python 3.11.
+_GRADED: Final = ResultStatus.GRADED
+_PENDING: Final = ResultStatus.PENDING
+_EXCUSED: Final = ResultStatus.EXCUSED
 
 
 def _course_progress(
@@ -289,55 +296,41 @@ def _course_progress(
     pending_limit: int,
 ) -> CourseProgress:
     counted = [
-        a
-        for a in assessments
-        if (r := results.get(a.id)) is None or r.status is not ResultStatus.EXCUSED
+        a for a in assessments if (r := results.get(a.id)) is None or r.status is not _EXCUSED
     ]
     weights = effective_weights(counted)
     lines: list[GradeLine] = []
     pending: list[PendingItem] = []
     weighted: list[float] = []
     weight_sum: list[float] = []
-    graded = 0
+    name, minimum, maximum, to_scale = course.name, scale.minimum, scale.maximum, scale.round
     for assessment in sorted(assessments, key=lambda a: (a.due_date or date.max, a.title)):
         result = results.get(assessment.id)
-        max_score = assessment.max_score
-        if max_score is not None and max_score <= 0:
-            max_score = None  # bad data: read the score as on the school scale
         weight = weights.get(assessment.id, 0.0)
-        if result is not None and result.status is ResultStatus.EXCUSED:
-            status, raw, score = ResultStatus.EXCUSED, None, None
-            weight = 0.0
-        elif (
-            result is not None
-            and result.status is ResultStatus.GRADED
-            and (result.score is not None and math.isfinite(result.score))
-        ):
-            status, raw = ResultStatus.GRADED, result.score
-            exact = scale.clamp(scale.rescale(raw, max_score))
-            score = scale.round(exact)
-            graded += 1
+        due = assessment.due_date
+        raw = score = None
+        if result is None or result.status is _PENDING:
+            status = _PENDING
+        elif result.status is _EXCUSED:
+            status, weight = _EXCUSED, 0.0
+        elif result.score is None or not math.isfinite(result.score):
+            status = _PENDING  # "graded" without a score: still to be graded
+        else:
+            status, raw = _GRADED, result.score
+            out_of = assessment.max_score
+            # rescaled onto the school scale (bad maxima: read as on the scale), kept on it
+            exact = raw if out_of is None or out_of <= 0 else raw / out_of * maximum
+            exact = min(maximum, max(minimum, exact))
+            score = to_scale(exact)
             weighted.append(weight * exact)
             weight_sum.append(weight)
-        else:
-            status, raw, score = ResultStatus.PENDING, None, None
-            overdue = (
-                today is not None and assessment.due_date is not None
-                and assessment.due_date < today
-            )  # fmt: skip
-            pending.append(PendingItem(course.name, assessment.title, assessment.due_date, overdue))
+        if status is _PENDING:
+            overdue = today is not None and due is not None and due < today
+            pending.append(PendingItem(name, assessment.title, due, overdue))
         lines.append(
-            GradeLine(
-                course=course.name,
-                title=assessment.title,
-                status=status,
-                score=score,
-                raw_score=raw,
-                max_score=assessment.max_score,
-                weight=weight,
-                due_date=assessment.due_date,
-            )
+            GradeLine(name, assessment.title, status, score, raw, assessment.max_score, weight, due)
         )
+    graded = len(weight_sum)
     total_weight = math.fsum(weight_sum)
     average = scale.round(math.fsum(weighted) / total_weight) if total_weight > 0 else None
     pending.sort(key=lambda item: _pending_key(item, today))

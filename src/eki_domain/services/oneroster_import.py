@@ -1,0 +1,197 @@
+"""Importing an IMS OneRoster 1.1 CSV package (`eki oneroster import`).
+
+An adapter reads the package (a zip or a folder of CSV files) and maps it onto the three
+sheets EKI already knows how to import — students (``nombre``, ``telefono``, ``activo``),
+enrolments (``telefono``, ``curso``, ``periodo``, ``codigo``) and grades (``telefono``,
+``curso``, ``actividad``, ``nota``, ``nota_maxima``, ``fecha_entrega``, ``periodo``) — plus
+the problems it found on the way (missing references, students without a phone…). This
+service runs the existing student and progress imports on those sheets, in that order, in
+ONE unit of work holding the import lock once, so a dry run's enrolments see the students
+it would create and a strict run either writes all three or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from eki_domain.model.gradebook import ProgressKind
+from eki_domain.model.imports import (
+    ImportFileError,
+    ImportInProgress,
+    ImportMode,
+    ImportReport,
+    ImportStatus,
+    RowIssue,
+    Severity,
+    Sheet,
+)
+from eki_domain.ports.clock import Clock
+from eki_domain.ports.repositories import UnitOfWorkFactory
+from eki_domain.services.imports import ImportResult, ImportService, spanish_summary
+from eki_domain.services.progress_import import ProgressImportService
+from eki_domain.services.roster_import import StudentImportService
+
+__all__ = [
+    "LOCK_NAME",
+    "OneRosterImportService",
+    "OneRosterPackage",
+    "OneRosterResult",
+    "PackageIssue",
+]
+
+#: The name the import lock is taken under (one lock for the three imports).
+LOCK_NAME = "oneroster"
+
+_LABELS = {"students": "Estudiantes", "enrollments": "Matrículas", "grades": "Notas"}
+
+
+@attrs.frozen
+class PackageIssue(RowIssue):
+    """A problem found while reading the package: a :class:`RowIssue` that also names the
+    CSV file (``row`` is the line in that file, ``column`` its OneRoster column)."""
+
+    file: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, **RowIssue.as_dict(self)}
+
+
+@attrs.frozen
+class OneRosterPackage:
+    """A OneRoster package mapped onto EKI's three import sheets.
+
+    The sheets' row numbers are the line numbers of the CSV files they come from
+    (users.csv, enrollments.csv, results.csv), so every row issue points at a real line.
+    """
+
+    name: str  # the zip or folder, for messages
+    students: Sheet
+    enrollments: Sheet
+    grades: Sheet
+    problems: tuple[RowIssue, ...] = ()
+    version: str | None = None  # oneroster.version from manifest.csv, when given
+
+
+@attrs.frozen
+class OneRosterResult:
+    students: ImportResult
+    enrollments: ImportResult
+    grades: ImportResult
+    problems: tuple[RowIssue, ...]
+
+    @property
+    def reports(self) -> tuple[ImportReport, ImportReport, ImportReport]:
+        return self.students.report, self.enrollments.report, self.grades.report
+
+    @property
+    def status(self) -> ImportStatus:
+        """The package's status: the three reports always share it."""
+        return self.students.report.status
+
+    @property
+    def errors(self) -> int:
+        """Errors in the three reports and in the package problems."""
+        return (sum(report.errors for report in self.reports)
+                + sum(1 for p in self.problems if p.severity is Severity.ERROR))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "students": self.students.report.as_dict(),
+            "enrollments": self.enrollments.report.as_dict(),
+            "grades": self.grades.report.as_dict(),
+            "problems": [problem.as_dict() for problem in self.problems],
+        }
+
+
+class OneRosterImportService:
+    """Students, then enrolments, then grades from one package, all or nothing per run."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, students: StudentImportService,
+                 progress: ProgressImportService, *,
+                 on_commit: Callable[[], None] | None = None) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._students = students
+        self._progress = progress
+        self._on_commit = on_commit  # e.g. clear the report cache
+
+    async def import_package(
+        self,
+        package: OneRosterPackage,
+        *,
+        mode: ImportMode = ImportMode.DEFAULT,
+        dry_run: bool = False,
+        region: str | None = None,
+    ) -> OneRosterResult:
+        """Run the three imports in one transaction and record each in the history.
+
+        The imports themselves always run in the default mode (so the enrolments of a
+        valid student are not reported as unknown because another student was wrong);
+        strict mode is applied to the package as a whole afterwards: any error in any
+        report or any package problem rolls everything back and every report says
+        ``rejected``. A dry run rolls back too, after counting exactly what it would do.
+        """
+        committed = False
+        async with self._uow() as uow:
+            if not await uow.imports.try_lock(LOCK_NAME):
+                raise ImportInProgress(LOCK_NAME)
+            students = await self._students.import_sheet(
+                package.students, mode=ImportMode.DEFAULT, dry_run=dry_run, region=region,
+                within=uow)
+            enrollments = await self._progress.import_sheet(
+                package.enrollments, kind=ProgressKind.ENROLLMENTS, mode=ImportMode.DEFAULT,
+                dry_run=dry_run, region=region, within=uow)
+            grades = await self._progress.import_sheet(
+                package.grades, kind=ProgressKind.GRADES, mode=ImportMode.DEFAULT,
+                dry_run=dry_run, region=region, within=uow)
+            results = (students, enrollments, grades)
+            errors = (sum(r.report.errors for r in results)
+                      + sum(1 for p in package.problems if p.severity is Severity.ERROR))
+            rejected = mode is ImportMode.STRICT and errors > 0
+            if rejected or dry_run:
+                await uow.rollback()
+            else:
+                await uow.commit()
+                committed = True
+        if committed and self._on_commit is not None:
+            self._on_commit()
+
+        finished: list[ImportResult] = []
+        services: tuple[ImportService, ...] = (self._students, self._progress, self._progress)
+        for key, result, service in zip(_LABELS, results, services, strict=True):
+            result = attrs.evolve(result, report=_finish(result.report, _LABELS[key], mode,
+                                                         rejected))
+            finished.append(attrs.evolve(result, job_id=await service.record(result)))
+        return OneRosterResult(students=finished[0], enrollments=finished[1],
+                               grades=finished[2], problems=package.problems)
+
+    async def record_failure(self, name: str, sha256: str, exc: ImportFileError, *,
+                             mode: ImportMode = ImportMode.DEFAULT,
+                             dry_run: bool = False) -> int:
+        """Put a package that could not be read in the history (kind ``students``, status
+        ``failed``): nothing of it was imported."""
+        return await self._students.record_failure(name, sha256, exc, mode=mode,
+                                                   dry_run=dry_run)
+
+
+def _finish(report: ImportReport, label: str, mode: ImportMode,
+            rejected: bool) -> ImportReport:
+    """The report as the package run ends: the package's mode, and for a strict
+    rejection the ``rejected`` status, zero counts and a message saying why."""
+    report = attrs.evolve(report, mode=mode)
+    if not rejected:
+        message = report.message
+        if not message.startswith(f"{label}:"):
+            message = f"{label}: {message}"
+        return attrs.evolve(report, message=message)
+    report = attrs.evolve(report, status=ImportStatus.REJECTED, created=0, updated=0,
+                          unchanged=0)
+    if report.errors:
+        text = spanish_summary(report)
+    else:
+        text = ("Modo estricto: no se guardó nada porque el paquete tiene errores en otros "
+                "archivos (vea los demás informes y los problemas del paquete).")
+    return attrs.evolve(report, message=f"{label}: {text}")
