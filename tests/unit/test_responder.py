@@ -460,3 +460,28 @@ async def test_real_tools_with_a_registered_progress_tool() -> None:
     reply = await assistant.answer(Turn(student=ana, text="notas de física"), tools)
     assert "No encontré la materia *física*" in reply.text
     assert seen == ["mate", "física"]
+
+
+async def test_attendance_of_a_course_with_no_sessions_says_so() -> None:
+    from eki_domain.services.responder import RuleBasedAssistant as _Assistant
+
+    class _Tools:
+        def names(self) -> tuple[str, ...]:
+            return ("get_my_profile", "get_my_attendance")
+
+        async def call(self, name, arguments=None):  # type: ignore[no-untyped-def]
+            if name == "get_my_profile":
+                return {"found": True, "name": "Ana Pérez", "first_name": "Ana"}
+            return {"courses": [{"course": "Artes", "sessions": 0, "absences": 0, "late": 0,
+                                 "excused": 0, "rate": None}], "total_absences": 0}
+
+    from eki_adapters.system import FixedClock
+    from eki_domain import PhoneNumber, Student
+    from eki_domain.ports.assistant import Turn
+
+    student = Student.register("Ana Pérez", PhoneNumber.parse("3001234567"),
+                               registered_at=FixedClock().now())
+    reply = await _Assistant().answer(Turn(student=student, text="cuántas fallas llevo"),
+                                      _Tools())
+    assert "aún no hay asistencia registrada" in reply.text
+    assert "no tienes fallas" not in reply.text

@@ -455,8 +455,13 @@ class RuleBasedAssistant:
             )
         lines: list[str] = []
         summed = 0
+        recorded = 0
         for item in courses:
             label = _text(item.get("course")) or _text(item.get("name")) or "Materia"
+            if _count(item.get("sessions")) == 0:
+                lines.append(f"• *{label}*: aún no hay asistencia registrada")
+                continue
+            recorded += 1
             absences = _count(item.get("absences")) or 0
             late = _count(item.get("late")) or 0
             excused = _count(item.get("excused")) or 0
@@ -474,7 +479,9 @@ class RuleBasedAssistant:
         if total is None:
             total = summed
         out = [f"🗓️ *Tu asistencia*, {name}", *_bullets(lines, "materias")]
-        if total == 0:
+        if recorded == 0 and courses:
+            out.append("Cuando el colegio cargue la asistencia, te cuento aquí 🗓️")
+        elif total == 0:
             out.append("¡Vas muy bien, no tienes fallas! 👏")
         elif not course or len(courses) != 1:
             out.append(f"*Total:* {_plural(total, 'falla', 'fallas')}")
