@@ -237,9 +237,53 @@ def validate_progress_rows(
     dates: dict[object, date | _Problem] = {}
     rows_read = 0
 
+    width = len(mapping.headers)
+    at = {name: col.get(name) for name in (
+        "phone", "course", "period", "assessment", "score", "max_score", "weight", "due_date",
+        "day", "status", "code")}
+    texts: dict[tuple[object, int], tuple[str, str] | None] = {}
+    scores: dict[tuple[object, float | None], tuple[float | None, ResultStatus, _Problem | None]]
+    scores = {}
+
     def cell(cells: Sequence[object], name: str) -> object:
-        index = col.get(name)
-        return cells[index] if index is not None and index < len(cells) else None
+        index = at[name]
+        return None if index is None else cells[index]
+
+    def text_of(raw: object, limit: int) -> tuple[str, str] | None:
+        """(text, casefolded key), cached: courses, titles and periods repeat a lot."""
+        key = (raw, limit)
+        if key in texts:
+            return texts[key]
+        value = _text(raw, limit)
+        found = None if value is None else (value, value.casefold())
+        texts[key] = found
+        return found
+
+    def score_of(raw: object, max_score: float | None
+                 ) -> tuple[float | None, ResultStatus, _Problem | None]:
+        key = (raw, max_score)
+        found = scores.get(key)
+        if found is not None:
+            return found
+        word = header_key(raw) if isinstance(raw, str) else ""
+        if is_blank(raw) or word in _PENDING_WORDS:
+            found = (None, ResultStatus.PENDING, None)
+        elif word in _EXCUSED_WORDS:
+            found = (None, ResultStatus.EXCUSED, None)
+        else:
+            try:
+                value = number_of(raw, "score")
+                top = max_score if max_score is not None else scale.maximum
+                if not 0 <= value <= top:
+                    raise _Problem(
+                        "SCORE_OUT_OF_RANGE",
+                        f"La nota {raw} está fuera del rango 0–{top:g}. Revísela o "
+                        "indique la nota máxima en la columna nota_maxima.")
+                found = (value, ResultStatus.GRADED, None)
+            except _Problem as exc:
+                found = (None, ResultStatus.GRADED, exc)
+        scores[key] = found
+        return found
 
     def phone_of(raw: object) -> str:
         found = phones.get(raw)
@@ -280,8 +324,14 @@ def validate_progress_rows(
             raise found
         return found
 
+    header_row = mapping.header_row
     for number, cells in sheet.rows:
-        if number <= mapping.header_row or all(is_blank(c) for c in cells):
+        if number <= header_row:
+            continue
+        if len(cells) < width:
+            cells = [*cells, *([None] * (width - len(cells)))]
+        if (cells[at["phone"] or 0] is None or cells[at["course"] or 0] is None) and all(
+                is_blank(c) for c in cells):
             continue
         rows_read += 1
         if progress is not None and rows_read % 20000 == 0:
@@ -295,17 +345,19 @@ def validate_progress_rows(
             phone = phone_of(raw_phone)
         except _Problem as exc:
             _add(row_issues, number, labels.get("phone"), raw_phone, exc.code, exc.message)
-        course = _text(cell(cells, "course"), 200)
-        if course is None:
+        course_text = text_of(cell(cells, "course"), 200)
+        if course_text is None:
             _add(row_issues, number, labels.get("course"), None, "COURSE_REQUIRED",
                  "Falta el curso o materia de la fila.")
-        period = _text(cell(cells, "period"), 50)
+        period_text = text_of(cell(cells, "period"), 50)
+        period = None if period_text is None else period_text[0]
+        period_key = "" if period_text is None else period_text[1]
 
         row: ValidRow | None = None
         key: tuple[object, ...] = ()
         if kind is ProgressKind.GRADES:
-            title = _text(cell(cells, "assessment"), 200)
-            if title is None:
+            title_text = text_of(cell(cells, "assessment"), 200)
+            if title_text is None:
                 _add(row_issues, number, labels.get("assessment"), None, "ASSESSMENT_REQUIRED",
                         "Falta el nombre de la actividad (por ejemplo «Taller 1»).")
             max_score: float | None = None
@@ -341,28 +393,14 @@ def validate_progress_rows(
                 except _Problem as exc:
                     _add(row_issues, number, labels.get("due_date"), raw_due, exc.code, exc.message)
             raw_score = cell(cells, "score")
-            score: float | None = None
-            status = ResultStatus.GRADED
-            word = header_key(raw_score) if isinstance(raw_score, str) else ""
-            if is_blank(raw_score) or word in _PENDING_WORDS:
-                status = ResultStatus.PENDING
-            elif word in _EXCUSED_WORDS:
-                status = ResultStatus.EXCUSED
-            else:
-                try:
-                    score = number_of(raw_score, "score")
-                    top = max_score if max_score is not None else scale.maximum
-                    if not 0 <= score <= top:
-                        raise _Problem(
-                            "SCORE_OUT_OF_RANGE",
-                            f"La nota {raw_score} está fuera del rango 0–{top:g}. Revísela o "
-                            "indique la nota máxima en la columna nota_maxima.")
-                except _Problem as exc:
-                    _add(row_issues, number, labels.get("score"), raw_score, exc.code, exc.message)
-            if phone and course and title:
-                key = (phone, course.casefold(), title.casefold(), (period or "").casefold())
-                row = ValidGrade(number, phone, course, period, title, max_score, weight, due,
-                                 score, status)
+            score, status, score_problem = score_of(raw_score, max_score)
+            if score_problem is not None:
+                _add(row_issues, number, labels.get("score"), raw_score, score_problem.code,
+                     score_problem.message)
+            if phone and course_text and title_text:
+                key = (phone, course_text[1], title_text[1], period_key)
+                row = ValidGrade(number, phone, course_text[0], period, title_text[0],
+                                 max_score, weight, due, score, status)
         elif kind is ProgressKind.ATTENDANCE:
             raw_day = cell(cells, "day")
             day: date | None = None
@@ -378,14 +416,14 @@ def validate_progress_rows(
                 _add(row_issues, number, labels.get("status"), raw_status, "INVALID_STATUS",
                         f"«{raw_status}» no es un estado de asistencia. Use presente, ausente, "
                         "tarde o excusa.")
-            if phone and course and day and attendance_status:
-                key = (phone, course.casefold(), day, (period or "").casefold())
-                row = ValidAttendance(number, phone, course, period, day, attendance_status)
+            if phone and course_text and day and attendance_status:
+                key = (phone, course_text[1], day, period_key)
+                row = ValidAttendance(number, phone, course_text[0], period, day, attendance_status)
         else:
             code = _text(cell(cells, "code"), 50)
-            if phone and course:
-                key = (phone, course.casefold(), (period or "").casefold())
-                row = ValidEnrollment(number, phone, course, period, code)
+            if phone and course_text:
+                key = (phone, course_text[1], period_key)
+                row = ValidEnrollment(number, phone, course_text[0], period, code)
 
         if row is not None and not row_issues:
             first = seen.get(key)

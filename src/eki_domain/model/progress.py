@@ -7,6 +7,7 @@ import enum
 import math
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import NamedTuple
 
 import attrs
 
@@ -236,10 +237,10 @@ def effective_weights(assessments: Sequence[Assessment]) -> dict[int, float]:
 
 
 # -- rows of the gradebook, attendance and enrollment imports ---------------------------------
+# NamedTuples, not attrs classes: an import builds one per row (a million for a school year).
 
 
-@attrs.frozen
-class GradeRow:
+class GradeRow(NamedTuple):
     """One result to store: the student's score on an assessment of a course."""
 
     row: int
@@ -254,8 +255,7 @@ class GradeRow:
     status: ResultStatus
 
 
-@attrs.frozen
-class AttendanceRow:
+class AttendanceRow(NamedTuple):
     row: int
     student_id: int
     course: str
@@ -264,8 +264,7 @@ class AttendanceRow:
     status: AttendanceStatus
 
 
-@attrs.frozen
-class EnrollmentRow:
+class EnrollmentRow(NamedTuple):
     row: int
     student_id: int
     course: str

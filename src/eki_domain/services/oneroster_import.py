@@ -192,6 +192,6 @@ def _finish(report: ImportReport, label: str, mode: ImportMode,
     if report.errors:
         text = spanish_summary(report)
     else:
-        text = ("Modo estricto: no se guardó nada porque el paquete tiene errores en otros "
-                "archivos (vea los demás informes y los problemas del paquete).")
+        text = ("Modo estricto: no se guardó nada porque el paquete tiene errores (vea los "
+                "problemas del paquete y los demás informes).")
     return attrs.evolve(report, message=f"{label}: {text}")

@@ -50,14 +50,13 @@ def upgrade() -> None:
     )
     op.create_table(
         "results",
-        sa.Column("assessment_id", BigId, nullable=False),
         sa.Column("student_id", BigId, nullable=False),
+        sa.Column("assessment_id", BigId, nullable=False),
         sa.Column("score", sa.Float(), nullable=True),
         sa.Column("status", sa.String(10), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("assessment_id", "student_id", name="pk_results"),
+        sa.PrimaryKeyConstraint("student_id", "assessment_id", name="pk_results"),
     )
-    op.create_index("ix_results_student_id", "results", ["student_id"])
     op.create_table(
         "attendance",
         sa.Column("student_id", BigId, nullable=False),
