@@ -36,6 +36,7 @@ from eki_domain.model.pagination import MAX_PAGE_SIZE, PageRequest
 from eki_domain.model.student import Student
 from eki_domain.services.imports import ImportService
 from eki_entrypoints.bootstrap import Eki, bootstrap
+from eki_entrypoints.oneroster_cli import add_parser as add_oneroster_parser
 from eki_entrypoints.serialize import student_page_to_dict, student_to_dict
 from eki_entrypoints.settings import Settings, SettingsError, configure_logging
 
@@ -588,6 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
     pimp.add_argument("--kind", choices=[k.value for k in ProgressKind],
                       help="skip detection: grades, attendance or enrollments")
     pimp.set_defaults(handler=cmd_progress_import)
+
+    add_oneroster_parser(sub)
 
     imports = sub.add_parser("imports", help="the import history").add_subparsers(
         dest="imports_command", required=True, metavar="ACTION"

@@ -22,7 +22,6 @@ from eki_domain.services.oneroster_import import (
     OneRosterResult,
     PackageIssue,
 )
-from eki_entrypoints import cli
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.settings import Settings
 
@@ -33,6 +32,8 @@ PROBLEM_LIMIT = 20
 def add_parser(subparsers: Any) -> None:
     """Add ``oneroster import`` to the ``eki`` sub-commands (``subparsers`` is what
     ``ArgumentParser.add_subparsers()`` returned)."""
+    from eki_entrypoints import cli  # here: cli.py imports this module to call add_parser
+
     oneroster = subparsers.add_parser(
         "oneroster", help="IMS OneRoster 1.1 CSV packages").add_subparsers(
         dest="oneroster_command", required=True, metavar="ACTION")
@@ -90,6 +91,8 @@ def _print_problems(result: OneRosterResult) -> None:
 
 
 def _print_result(package: OneRosterPackage, result: OneRosterResult) -> None:
+    from eki_entrypoints import cli
+
     version = f"OneRoster {package.version}" if package.version else "OneRoster"
     print(f"Paquete {version} «{package.name}».")
     for report in result.reports:
@@ -105,6 +108,8 @@ def _print_result(package: OneRosterPackage, result: OneRosterResult) -> None:
 
 
 async def cmd_oneroster_import(settings: Settings, args: argparse.Namespace) -> int:
+    from eki_entrypoints import cli
+
     path = Path(args.path)
     if not await asyncio.to_thread(path.exists):
         print(f"eki: file or folder not found: {args.path}", file=sys.stderr)

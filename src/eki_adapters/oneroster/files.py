@@ -14,7 +14,7 @@ import hashlib
 import io
 import zipfile
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 import attrs
@@ -75,6 +75,22 @@ class CsvTable:
         if index is None or index >= len(cells):
             return ""
         return cells[index].strip()
+
+    def column(self, column: str) -> Callable[[Sequence[str]], str]:
+        """A fast reader of one column (for loops over a million rows): the stripped cell,
+        "" when the column or the cell is missing."""
+        index = self._index.get(column.lower())
+        if index is None:
+            return _blank
+
+        def read(cells: Sequence[str]) -> str:
+            return cells[index].strip() if index < len(cells) else ""
+
+        return read
+
+
+def _blank(_cells: Sequence[str]) -> str:
+    return ""
 
 
 def empty_table(file: str) -> CsvTable:
@@ -263,7 +279,7 @@ def parse_csv(data: bytes, file: str, problems: list[RowIssue]) -> CsvTable:
     try:
         for record in reader:
             line, start = start, reader.line_num + 1
-            if not any(cell.strip() for cell in record):
+            if not "".join(record).strip():
                 continue
             if header is None:
                 header, header_line = [cell.strip() for cell in record], line

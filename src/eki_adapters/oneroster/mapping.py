@@ -174,8 +174,14 @@ def _students(table: CsvTable, problems: list[RowIssue]
             "no tiene las columnas «sms» ni «phone»: EKI identifica a cada estudiante por su "
             "celular y no puede importar ninguno. Exporte los usuarios con su teléfono."))
     by_phone: dict[str, _User] = {}
+    sourced_of, status_of, role_of = (table.column("sourcedId"), table.column("status"),
+                                      table.column("role"))
+    given_of, middle_of, family_of = (table.column("givenName"), table.column("middleName"),
+                                      table.column("familyName"))
+    sms_of, phone_of, enabled_of = (table.column("sms"), table.column("phone"),
+                                    table.column("enabledUser"))
     for line, cells in table.rows:
-        sourced_id = table.value(cells, "sourcedId")
+        sourced_id = sourced_of(cells)
         if not sourced_id:
             problems.append(problem("users.csv", line, table.label("sourcedId"), None,
                                     "MISSING_ID", "el usuario no tiene sourcedId: se omitió."))
@@ -186,13 +192,12 @@ def _students(table: CsvTable, problems: list[RowIssue]
                 f"el sourcedId «{sourced_id}» ya apareció en la línea "
                 f"{users[sourced_id].line}: se usa esa y esta se omite.", Severity.WARNING))
             continue
-        name = " ".join(part for part in (table.value(cells, "givenName"),
-                                          table.value(cells, "middleName"),
-                                          table.value(cells, "familyName")) if part)
-        phone = table.value(cells, "sms") or table.value(cells, "phone")
-        role = table.value(cells, "role").lower()
+        name = " ".join(part for part in (given_of(cells), middle_of(cells), family_of(cells))
+                        if part)
+        phone = sms_of(cells) or phone_of(cells)
+        role = role_of(cells).lower()
         user = _User(line=line, sourced_id=sourced_id, role=role,
-                     deleted=_deleted(table, cells), name=name, phone=phone,
+                     deleted=status_of(cells).lower() == _DELETED, name=name, phone=phone,
                      is_student=role == "student")
         users[sourced_id] = user
         if not user.is_student:
@@ -210,7 +215,7 @@ def _students(table: CsvTable, problems: list[RowIssue]
         first = by_phone.setdefault(_phone_key(phone), user)
         if first is not user:
             user.skip_reason, user.shared_with = "shared_phone", first
-        rows.append((line, (name or None, phone, table.value(cells, "enabledUser") or None)))
+        rows.append((line, (name or None, phone, enabled_of(cells) or None)))
     if not has_phone_column:
         for user in users.values():
             if user.skip_reason == "no_phone":
@@ -315,10 +320,9 @@ def _classes(tables: Mapping[str, CsvTable], problems: list[RowIssue]) -> dict[s
     return classes
 
 
-def _student_for(file: str, line: int, table: CsvTable, column: str, users: dict[str, _User],
-                 problems: list[RowIssue], cells: Sequence[str]) -> _User | None:
+def _student_for(file: str, line: int, table: CsvTable, column: str, sourced_id: str,
+                 users: dict[str, _User], problems: list[RowIssue]) -> _User | None:
     """The student a row refers to, or None (problem reported, or row left out quietly)."""
-    sourced_id = table.value(cells, column)
     user = users.get(sourced_id)
     if user is None:
         problems.append(problem(
@@ -340,10 +344,12 @@ def _student_for(file: str, line: int, table: CsvTable, column: str, users: dict
 def _enrollments(table: CsvTable, users: dict[str, _User], classes: dict[str, _Class],
                  problems: list[RowIssue]) -> list[tuple[int, Sequence[object]]]:
     rows: list[tuple[int, Sequence[object]]] = []
+    status_of, role_of = table.column("status"), table.column("role")
+    class_of, user_of = table.column("classSourcedId"), table.column("userSourcedId")
     for line, cells in table.rows:
-        if _deleted(table, cells) or table.value(cells, "role").lower() != "student":
+        if status_of(cells).lower() == _DELETED or role_of(cells).lower() != "student":
             continue
-        class_id = table.value(cells, "classSourcedId")
+        class_id = class_of(cells)
         klass = classes.get(class_id)
         if klass is None:
             problems.append(problem(
@@ -352,8 +358,8 @@ def _enrollments(table: CsvTable, users: dict[str, _User], classes: dict[str, _C
                 "la matrícula." if class_id else "falta la clase (columna vacía): se omitió "
                 "la matrícula."))
             continue
-        user = _student_for("enrollments.csv", line, table, "userSourcedId", users, problems,
-                            cells)
+        user = _student_for("enrollments.csv", line, table, "userSourcedId", user_of(cells),
+                            users, problems)
         if user is None or klass.deleted or klass.name is None:
             continue
         if user.skip_reason is not None:
@@ -417,10 +423,13 @@ def _line_items(table: CsvTable, classes: dict[str, _Class], problems: list[RowI
 def _results(table: CsvTable, users: dict[str, _User], items: dict[str, _LineItem],
              problems: list[RowIssue]) -> list[tuple[int, Sequence[object]]]:
     rows: list[tuple[int, Sequence[object]]] = []
+    status_of, item_of, student_of = (table.column("status"), table.column("lineItemSourcedId"),
+                                      table.column("studentSourcedId"))
+    score_status_of, score_of = table.column("scoreStatus"), table.column("score")
     for line, cells in table.rows:
-        if _deleted(table, cells):
+        if status_of(cells).lower() == _DELETED:
             continue
-        item_id = table.value(cells, "lineItemSourcedId")
+        item_id = item_of(cells)
         item = items.get(item_id)
         if item is None:
             problems.append(problem(
@@ -429,8 +438,8 @@ def _results(table: CsvTable, users: dict[str, _User], items: dict[str, _LineIte
                 "se omitió el resultado." if item_id else "falta la actividad (columna "
                 "vacía): se omitió el resultado."))
             continue
-        user = _student_for("results.csv", line, table, "studentSourcedId", users, problems,
-                            cells)
+        user = _student_for("results.csv", line, table, "studentSourcedId", student_of(cells),
+                            users, problems)
         klass = item.klass
         if user is None or item.deleted or klass is None or klass.deleted \
                 or klass.name is None:
@@ -439,8 +448,10 @@ def _results(table: CsvTable, users: dict[str, _User], items: dict[str, _LineIte
         if user.skip_reason is not None:
             user.skipped_results += 1
             continue
-        score_status = " ".join(table.value(cells, "scoreStatus").lower().split())
-        score: str | None = table.value(cells, "score") or None
+        score_status = score_status_of(cells).lower()
+        if "  " in score_status:
+            score_status = " ".join(score_status.split())
+        score: str | None = score_of(cells) or None
         if score_status == "exempt":
             score = "excusa"
         elif score_status in _PENDING_STATUSES:
