@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -30,3 +30,22 @@ def graph(graph_server: GraphStub) -> GraphStub:
     return graph_server
 
 
+
+
+CliCall = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> CliCall:
+    """Run `eki ARGS…` in-process against the test database: (exit code, stdout, stderr)."""
+    from eki_entrypoints.cli import run
+
+    monkeypatch.setenv("EKI_DATABASE_URL", database_url)
+
+    def call(*argv: str) -> tuple[int, str, str]:
+        code = run(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call

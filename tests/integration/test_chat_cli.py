@@ -6,20 +6,11 @@ import json
 
 import pytest
 
-from eki_entrypoints.cli import run
-
 
 @pytest.fixture
-def eki(database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    monkeypatch.setenv("EKI_DATABASE_URL", database_url)
-
-    def call(*argv: str) -> tuple[int, str, str]:
-        code = run(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    call("students", "add", "Ana María Pérez", "300 123 4567", "--tag", "grado 10")
-    return call
+def eki(cli):  # type: ignore[no-untyped-def]
+    cli("students", "add", "Ana María Pérez", "300 123 4567", "--tag", "grado 10")
+    return cli
 
 
 def test_one_message_as_json(eki) -> None:  # type: ignore[no-untyped-def]

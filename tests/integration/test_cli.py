@@ -14,15 +14,8 @@ from eki_entrypoints.cli import run
 
 
 @pytest.fixture
-def eki(database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    monkeypatch.setenv("EKI_DATABASE_URL", database_url)
-
-    def call(*argv: str) -> tuple[int, str, str]:
-        code = run(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
+def eki(cli):  # type: ignore[no-untyped-def]
+    return cli
 
 
 def test_add_show_list(eki) -> None:  # type: ignore[no-untyped-def]
