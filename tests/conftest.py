@@ -100,7 +100,7 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 TABLES_TO_CLEAN = (
     "student_tags", "tags", "students", "import_jobs", "webhook_events", "inbound_messages",
     "message_statuses", "outbound_messages", "opt_outs", "handoffs", "courses", "enrollments",
-    "assessments", "results", "attendance",
+    "assessments", "results", "attendance", "llm_usage",
 )
 
 

@@ -22,8 +22,10 @@ from eki_adapters.memory.messaging import (
 )
 from eki_adapters.memory.progress import InMemoryProgressRepository, SchoolState
 from eki_adapters.memory.students import InMemoryStudentRepository
+from eki_adapters.memory.usage import InMemoryUsageLedger
 from eki_domain.model.student import Student
 from eki_domain.ports.imports import FailedRows, ImportRecord
+from eki_domain.ports.llm import UsageRecord
 
 
 class InMemoryStore:
@@ -39,6 +41,7 @@ class InMemoryStore:
         self.import_ids = itertools.count(1)
         self.messaging = [MessagingState()]  # a one-item list: commits swap the state
         self.school = [SchoolState()]
+        self.usage_records: list[UsageRecord] = []
 
     def uow(self) -> InMemoryUnitOfWork:
         """A unit-of-work factory: pass ``store.uow`` where a factory is expected."""
@@ -59,6 +62,7 @@ class InMemoryUnitOfWork:
         self.conversations = InMemoryConversationStore(self._messaging)
         self._school = Staged(store.school)
         self.progress = InMemoryProgressRepository(self._school)
+        self.usage = InMemoryUsageLedger(store.usage_records)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()

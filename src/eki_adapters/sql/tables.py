@@ -288,3 +288,21 @@ attendance = sa.Table(
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+llm_usage = sa.Table(
+    "llm_usage",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("student_id", BigId, nullable=True),
+    sa.Column("model", sa.String(100), nullable=False),
+    sa.Column("prompt_tokens", sa.Integer(), nullable=False),
+    sa.Column("completion_tokens", sa.Integer(), nullable=False),
+    sa.Column("cached_tokens", sa.Integer(), nullable=False),
+    sa.Column("cost_usd", sa.Float(), nullable=False),
+    sa.Column("latency_ms", sa.Integer(), nullable=False),
+    sa.Column("outcome", sa.String(30), nullable=False),
+    sa.Column("tools", sa.String(400), nullable=True),
+    sa.Index("ix_llm_usage_student_id_at", "student_id", "at"),
+    sa.Index("ix_llm_usage_at", "at"),
+)

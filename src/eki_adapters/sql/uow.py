@@ -11,6 +11,7 @@ from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
 from eki_adapters.sql.messaging import SqlConversationStore, SqlInbox, SqlOutbox
 from eki_adapters.sql.progress import SqlProgressRepository
 from eki_adapters.sql.students import SqlStudentRepository
+from eki_adapters.sql.usage import SqlUsageLedger
 
 
 class SqlUnitOfWork:
@@ -21,6 +22,7 @@ class SqlUnitOfWork:
     outbox: SqlOutbox
     conversations: SqlConversationStore
     progress: SqlProgressRepository
+    usage: SqlUsageLedger
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -41,6 +43,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self._conn)
         self.conversations = SqlConversationStore(self._conn)
         self.progress = SqlProgressRepository(self._conn)
+        self.usage = SqlUsageLedger(self._conn)
         return self
 
     async def __aexit__(

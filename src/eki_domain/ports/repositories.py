@@ -9,6 +9,7 @@ from typing import Protocol, Self
 from eki_domain.model.pagination import Page, PageRequest
 from eki_domain.model.student import Student
 from eki_domain.ports.imports import ImportRepository, RosterRepository
+from eki_domain.ports.llm import UsageLedger
 from eki_domain.ports.messaging import ConversationStore, Inbox, Outbox
 from eki_domain.ports.progress import ProgressRepository
 
@@ -75,6 +76,9 @@ class UnitOfWork(Protocol):
 
     @property
     def progress(self) -> ProgressRepository: ...
+
+    @property
+    def usage(self) -> UsageLedger: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -1,0 +1,22 @@
+"""In-memory usage ledger."""
+
+from __future__ import annotations
+
+from datetime import UTC, date
+
+from eki_domain.ports.llm import UsageRecord
+
+
+class InMemoryUsageLedger:
+    def __init__(self, records: list[UsageRecord]) -> None:
+        self._records = records  # shared with the store; appends are kept (like a log)
+
+    async def record(self, usage: UsageRecord) -> None:
+        self._records.append(usage)
+
+    async def tokens_for(self, student_id: int, day: date) -> int:
+        return sum(r.prompt_tokens + r.completion_tokens for r in self._records
+                   if r.student_id == student_id and r.at.astimezone(UTC).date() == day)
+
+    async def spend_on(self, day: date) -> float:
+        return sum(r.cost_usd for r in self._records if r.at.astimezone(UTC).date() == day)
