@@ -371,6 +371,23 @@ async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
         await eki.aclose()
 
 
+async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from eki_adapters.whatsapp import ConsoleChannel
+    from eki_entrypoints.demo import run_demo
+
+    for name in ("eki.conversation", "eki.delivery", "eki.channel.console"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    channel = ConsoleChannel(name="cli")
+    eki = await bootstrap(settings, auto_upgrade=settings.is_sqlite, channel=channel)
+    try:
+        if not settings.is_sqlite and not await eki.migrations_at_head():
+            raise CliError("the database schema is not up to date: run `eki db upgrade` first")
+        await run_demo(eki, channel, print)
+    finally:
+        await eki.aclose()
+    return EXIT_OK
+
+
 async def cmd_handoff_release(settings: Settings, args: argparse.Namespace) -> int:
     async with _open(settings) as eki:
         student = await eki.registration.find(args.phone)
@@ -509,6 +526,14 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--json", action="store_true",
                       help='print {"reply", "intent", "tools"} for scripts')
     chat.set_defaults(handler=cmd_chat)
+
+    demo = sub.add_parser(
+        "demo", help="load a demo school and run a scripted conversation, step by step",
+        description="Seeds three demo students (phones 300 111 0001-0003) with courses, "
+        "grades and attendance into the configured database, then asks EKI the usual "
+        "questions as one of them, printing tool calls, answers, tokens and cost. Uses the "
+        "model when OPENAI_API_KEY is set, the rule-based responder otherwise.")
+    demo.set_defaults(handler=cmd_demo)
 
     handoff = sub.add_parser("handoff", help="conversations handed to a person").add_subparsers(
         dest="handoff_command", required=True, metavar="ACTION")

@@ -68,6 +68,10 @@ class Settings:
     openai_api_key: Secret | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
+    openai_timeout: float = 15.0
+    llm_student_daily_tokens: int = 40_000
+    llm_daily_spend_usd: float | None = None
+    llm_history_turns: int = 6
     log_level: str = "INFO"
     db_pool_size: int = 10
     db_max_overflow: int = 10
@@ -105,6 +109,19 @@ class Settings:
                 raise SettingsError(f"{name}={raw!r} is not a whole number") from None
             if not low <= value <= high:
                 raise SettingsError(f"{name}={value} must be between {low} and {high}")
+            return value
+
+        def decimal_or_none(name: str) -> float | None:
+            raw = text(name)
+            if raw is None:
+                return None
+            try:
+                value = float(raw)
+            except ValueError:
+                raise SettingsError(f"{name}={raw!r} is not a number (dollars, e.g. 5.00)"
+                                    ) from None
+            if value < 0:
+                raise SettingsError(f"{name}={value} must not be negative")
             return value
 
         database_url = text("EKI_DATABASE_URL", DEFAULT_DATABASE_URL) or DEFAULT_DATABASE_URL
@@ -149,6 +166,11 @@ class Settings:
             log_level=log_level,
             db_pool_size=integer("EKI_DB_POOL_SIZE", 10, 1, 200),
             db_max_overflow=integer("EKI_DB_MAX_OVERFLOW", 10, 0, 200),
+            openai_timeout=float(integer("EKI_OPENAI_TIMEOUT", 15, 1, 120)),
+            llm_student_daily_tokens=integer("EKI_LLM_STUDENT_DAILY_TOKENS", 40_000, 0,
+                                             10_000_000),
+            llm_daily_spend_usd=decimal_or_none("EKI_LLM_DAILY_SPEND_USD"),
+            llm_history_turns=integer("EKI_LLM_HISTORY_TURNS", 6, 0, 50),
             grading_scale=_grading_scale(text("EKI_GRADING_SCALE")),
             report_cache_ttl=integer("EKI_REPORT_CACHE_TTL", 300, 0, 86400),
         )

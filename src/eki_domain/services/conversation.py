@@ -92,6 +92,8 @@ class ConversationService:
         self._tools = tools
         self._lease = lease
         self._max_attempts = max_attempts
+        #: Optional hook around each student's toolbox (tracing, the demo's tool log).
+        self.toolbox_wrapper: Callable[[StudentToolbox], StudentToolbox] | None = None
 
     async def release_handoff(self, student_id: int, *, by: str) -> bool:
         """Give the conversation back to the bot; False if none was open."""
@@ -182,8 +184,11 @@ class ConversationService:
         if intent is Intent.HUMANO:
             return _Decision(intent=str(intent), replies=(handoff_confirmation(),),
                              handoff=True)
+        toolbox = self._tools(student.id)
+        if self.toolbox_wrapper is not None:
+            toolbox = self.toolbox_wrapper(toolbox)
         reply = await self._assistant.answer(Turn(student=student, text=text, payload=payload),
-                                             self._tools(student.id))
+                                             toolbox)
         return _Decision(intent=reply.intent, replies=tuple(split_message(reply.text)),
                          tools=reply.tools)
 
