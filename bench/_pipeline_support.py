@@ -63,17 +63,21 @@ def pct(samples: list[float], q: float) -> float | None:
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of one process (0.0 when it is gone)."""
+def proc_cpu(pid: int, *, reaped_children: bool = False) -> float:
+    """User + system CPU seconds of one process (0.0 when it is gone); with
+    ``reaped_children``, plus those of its children that exited and were waited for."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK
+    own = int(fields[11]) + int(fields[12])
+    children = int(fields[13]) + int(fields[14]) if reaped_children else 0
+    return (own + children) / _TICK
 
 
 def postgres_cpu() -> dict[int, float]:
-    """CPU seconds of every local ``postgres`` process (server and backends), by pid."""
+    """CPU seconds of every local ``postgres`` process (server and backends), by pid,
+    counting backends that already exited (the postmaster reaps them)."""
     found: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -83,7 +87,7 @@ def postgres_cpu() -> dict[int, float]:
                 continue
         except OSError:
             continue
-        found[int(entry.name)] = proc_cpu(int(entry.name))
+        found[int(entry.name)] = proc_cpu(int(entry.name), reaped_children=True)
     return found
 
 
@@ -117,8 +121,11 @@ class CpuWatch:
         busy, total = system_cpu()
         ticks = total - self._sys[1]
         cores = os.cpu_count() or 1
-        out["machine_busy_pct"] = 100 * (busy - self._sys[0]) / ticks if ticks else 0.0
+        # In "core percent" like the others: 200 = both cores of a 2-core machine busy.
+        out["machine_busy_pct"] = 100 * cores * (busy - self._sys[0]) / ticks if ticks else 0.0
         out["machine_cores"] = cores
+        out["window_s"] = elapsed
+        out["started_at"] = self._t
         return out
 
 
@@ -197,7 +204,7 @@ def run_fake_graph(port: int, phone_number_id: str, token: str) -> None:
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
+            for _ in range(100):  # startup, then shutdown
                 message = await receive()
                 if message["type"] == "lifespan.startup":
                     await send({"type": "lifespan.startup.complete"})
@@ -258,6 +265,133 @@ def run_fake_graph(port: int, phone_number_id: str, token: str) -> None:
         await respond(send, 400, {"error": {"message": "unsupported body", "code": 100}})
 
     uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
+
+
+# -- section timing inside eki serve (diagnostics, --trace) ---------------------------------
+
+
+def run_eki_traced(out_path: str, argv: list[str]) -> None:
+    """``eki <argv>`` with wall-clock timers wrapped around the pipeline's stages (by
+    monkeypatching, in this process only) and an event-loop lag probe; on exit the totals
+    go to ``out_path`` as JSON. Times are wall time: they include waiting for the loop."""
+    import atexit
+    import functools
+    from collections import defaultdict
+
+    from eki_adapters.sql import messaging, uow
+    from eki_adapters.whatsapp import meta_channel
+    from eki_domain.services import conversation, delivery, ingest
+    from eki_entrypoints import cli, worker
+
+    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])  # count, sum, max
+
+    def note(name: str, seconds: float) -> None:
+        entry = totals[name]
+        entry[0] += 1
+        entry[1] += seconds
+        entry[2] = max(entry[2], seconds)
+
+    def timed(owner: Any, attr: str, name: str, *, outcome: Any = None) -> None:
+        original = getattr(owner, attr)
+
+        @functools.wraps(original)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            result = await original(*args, **kwargs)
+            label = name if outcome is None else f"{name} ({outcome(result)})"
+            note(label, time.perf_counter() - started)
+            return result
+
+        setattr(owner, attr, wrapper)
+
+    timed(uow.SqlUnitOfWork, "__aenter__", "db: pool checkout (uow enter)")
+    timed(uow.SqlUnitOfWork, "commit", "db: commit")
+    timed(messaging.SqlInbox, "claim", "inbox.claim", outcome=lambda r: "empty" if r is None
+          else "claimed")
+    timed(messaging.SqlInbox, "add", "inbox.add")
+    timed(messaging.SqlInbox, "complete", "inbox.complete")
+    timed(messaging.SqlOutbox, "claim_due", "outbox.claim_due",
+          outcome=lambda r: "empty" if not r else "claimed")
+    timed(messaging.SqlOutbox, "enqueue", "outbox.enqueue")
+    timed(messaging.SqlOutbox, "mark_sent", "outbox.mark_sent")
+    timed(messaging.SqlOutbox, "fail_abandoned", "outbox.fail_abandoned")
+    timed(messaging.SqlConversationStore, "record_webhook", "webhook_events insert")
+    timed(ingest.IngestService, "ingest", "IngestService.ingest (one transaction)")
+    timed(conversation.ConversationService, "process_next", "turn: process_next",
+          outcome=lambda r: "idle" if r is None else "turn")
+    timed(conversation.ConversationService, "handle", "turn: handle (read+decide+commit)")
+    timed(conversation.ConversationService, "_decide", "turn: decide (assistant)")
+    timed(conversation.ConversationService, "_commit", "turn: commit (outbox+done)")
+    timed(delivery.DeliveryService, "dispatch_due", "dispatch: dispatch_due (batch)",
+          outcome=lambda r: f"{'empty' if not r else 'batch'}")
+    timed(delivery.DeliveryService, "_send", "dispatch: _send (one row)")
+    timed(meta_channel.MetaCloudChannel, "send_text", "graph: send_text")
+    timed(meta_channel.MetaCloudChannel, "mark_read", "graph: mark_read")
+
+    import re
+
+    import sqlalchemy as sa
+
+    statements: Counter[str] = Counter()
+
+    def count_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        words = re.sub(r"\s+", " ", statement).split(" ")
+        verb = words[0].upper()
+        table = next((w for w, prev in zip(words[1:], words, strict=False)
+                      if prev.upper() in ("FROM", "INTO", "UPDATE")), "?")
+        statements[f"{verb} {table}"] += 1
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", count_statement)
+    batch_sizes: list[int] = []
+    original_dispatch = delivery.DeliveryService.dispatch_due
+
+    async def dispatch_due(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = await original_dispatch(self, *args, **kwargs)
+        if result:
+            batch_sizes.append(len(result))
+        return result
+
+    delivery.DeliveryService.dispatch_due = dispatch_due  # type: ignore[method-assign]
+
+    wakes = [0]
+    original_wake = worker.PipelineWorker.wake
+
+    def wake(self: Any) -> None:
+        wakes[0] += 1
+        original_wake(self)
+
+    worker.PipelineWorker.wake = wake  # type: ignore[method-assign]
+
+    lag: list[float] = []
+    original_start = worker.PipelineWorker.start
+
+    async def probe() -> None:
+        for _ in range(10_000_000):  # bounded; cancelled at shutdown
+            started = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lag.append(time.perf_counter() - started - 0.01)
+
+    async def start(self: Any) -> None:
+        await original_start(self)
+        self._tasks.append(asyncio.create_task(probe(), name="bench-lag-probe"))
+
+    worker.PipelineWorker.start = start  # type: ignore[method-assign]
+
+    def dump() -> None:
+        Path(out_path).write_text(json.dumps({
+            "sections": {k: {"count": v[0], "total_s": v[1], "mean_ms": 1000 * v[1] / v[0]
+                             if v[0] else 0.0, "max_ms": 1000 * v[2]}
+                         for k, v in totals.items()},
+            "dispatch_batch_sizes": Counter(batch_sizes).most_common(8),
+            "wakes": wakes[0],
+            "statements": dict(statements.most_common()),
+            "loop_lag_ms": {"p50": _ms(pct(lag, 0.5)), "p95": _ms(pct(lag, 0.95)),
+                            "max": _ms(max(lag, default=None)), "samples": len(lag)},
+        }))
+
+    atexit.register(dump)
+    sys.argv = ["eki", *argv]
+    cli.main()
 
 
 # -- load generator -----------------------------------------------------------------------
@@ -335,6 +469,8 @@ async def _ingest(cfg: dict[str, Any]) -> dict[str, Any]:
             elapsed = time.perf_counter() - started
             cpu = time.process_time() - cpu0
             usage = watch.stop()
+            usage.pop("window_s")
+            usage.pop("started_at")
             ok = statuses.get(200, 0)
             return {
                 "ok": ok, "non_200": sum(v for k, v in statuses.items() if k != 200),
@@ -372,6 +508,7 @@ async def _e2e(cfg: dict[str, Any]) -> dict[str, Any]:
                                    name=PROFILE_NAME, timestamp=ts))
         prepared.append((wa_id, body, _headers(secret, body)))
     acks: dict[str, float] = {}
+    ack_latencies: list[float] = []
     statuses: Counter[int] = Counter()
     errors: Counter[str] = Counter()
     limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections,
@@ -382,6 +519,7 @@ async def _e2e(cfg: dict[str, Any]) -> dict[str, Any]:
 
         async def conn() -> None:
             for wa_id, body, headers in cursor:  # shared iterator: bounded by the list
+                started = time.perf_counter()
                 try:
                     response = await client.post(url, content=body, headers=headers)
                 except httpx2.HTTPError as exc:
@@ -390,11 +528,14 @@ async def _e2e(cfg: dict[str, Any]) -> dict[str, Any]:
                 statuses[response.status_code] += 1
                 if response.status_code == 200:
                     acks[wa_id] = time.monotonic()
+                    ack_latencies.append(time.perf_counter() - started)
 
-        first = time.monotonic()
+        cpu0, first = time.process_time(), time.monotonic()
         await asyncio.gather(*(conn() for _ in range(connections)))
         last = time.monotonic()
-    return {"first_post": first, "last_ack": last, "acks": acks,
+        cpu = time.process_time() - cpu0
+    return {"first_post": first, "last_ack": last, "acks": acks, "cpu_s": cpu,
+            "ack_latencies": ack_latencies,
             "statuses": {str(k): v for k, v in statuses.items()}, "errors": dict(errors)}
 
 
@@ -420,9 +561,14 @@ def main() -> None:
     load = sub.add_parser("loadgen")
     load.add_argument("config")
     load.add_argument("out")
+    traced = sub.add_parser("eki-traced")
+    traced.add_argument("out")
+    traced.add_argument("eki_args", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     if args.role == "reference":
         run_reference(args.port, args.db_url, args.pool_size, args.max_overflow)
+    elif args.role == "eki-traced":
+        run_eki_traced(args.out, [a for a in args.eki_args if a != "--"])
     elif args.role == "fake-graph":
         run_fake_graph(args.port, args.phone_number_id, args.token)
     else:
@@ -430,4 +576,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
