@@ -73,7 +73,7 @@ class Settings:
     llm_daily_spend_usd: float | None = None
     llm_history_turns: int = 6
     log_level: str = "INFO"
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     db_max_overflow: int = 10
     grading_scale: GradingScale = DEFAULT_SCALE
     report_cache_ttl: int = 300
@@ -164,7 +164,7 @@ class Settings:
             openai_base_url=base_url,
             openai_model=text("EKI_OPENAI_MODEL", "gpt-4o-mini") or "gpt-4o-mini",
             log_level=log_level,
-            db_pool_size=integer("EKI_DB_POOL_SIZE", 10, 1, 200),
+            db_pool_size=integer("EKI_DB_POOL_SIZE", 20, 1, 200),
             db_max_overflow=integer("EKI_DB_MAX_OVERFLOW", 10, 0, 200),
             openai_timeout=float(integer("EKI_OPENAI_TIMEOUT", 15, 1, 120)),
             llm_student_daily_tokens=integer("EKI_LLM_STUDENT_DAILY_TOKENS", 40_000, 0,

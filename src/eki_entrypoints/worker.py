@@ -26,6 +26,7 @@ class PipelineWorker:
         self.eki = eki
         self.concurrency = concurrency
         self.poll_interval = poll_interval
+        self.sweep_interval = 5.0
         self.channels = tuple(channels) if channels is not None else (eki.channel.name,)
         self._inbox_event = asyncio.Event()
         self._outbox_event = asyncio.Event()
@@ -81,11 +82,20 @@ class PipelineWorker:
             elif result.outbound_ids:
                 self._outbox_event.set()
 
+    async def _sweep(self) -> None:
+        """Recover the work of stopped workers (expired claims, abandoned sends)."""
+        await self.eki.conversation.recover()
+        await self.eki.delivery.fail_abandoned()
+
     async def _dispatch(self) -> None:
         delivery = self.eki.delivery
+        next_sweep = 0.0
         while not self._stopping:
             self.last_beat = time.monotonic()
             try:
+                if self.last_beat >= next_sweep:
+                    next_sweep = self.last_beat + self.sweep_interval
+                    await self._sweep()
                 outcomes = await delivery.dispatch_due(channels=self.channels)
             except asyncio.CancelledError:
                 raise
@@ -99,6 +109,7 @@ class PipelineWorker:
     async def drain(self, max_rounds: int = 1000) -> None:
         """Process until inbox and outbox are idle (tests, `eki chat`); wrap the call in
         ``asyncio.timeout`` to bound it in time."""
+        await self._sweep()
         for _ in range(max_rounds):
             busy = False
             while await self.eki.conversation.process_next(channels=self.channels):

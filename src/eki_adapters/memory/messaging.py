@@ -109,15 +109,22 @@ class InMemoryInbox:
         return added
 
     def _claimable(self, row: InboxRow, now: datetime) -> bool:
-        if row.state is InboxState.PENDING:
-            return row.available_at is None or row.available_at <= now
-        return row.state is InboxState.PROCESSING and (row.lease_until or now) <= now
+        return row.state is InboxState.PENDING and (
+            row.available_at is None or row.available_at <= now)
+
+    async def recover_expired(self, now: datetime) -> int:
+        count = 0
+        for row in self._s.state.inbox.values():
+            if row.state is InboxState.PROCESSING and row.lease_until and row.lease_until < now:
+                row.state, row.token, row.lease_until = InboxState.PENDING, None, None
+                count += 1
+        return count
 
     async def claim(self, now: datetime, lease: timedelta, *,
                     channels: Sequence[str] | None = None) -> ClaimedBatch | None:
         state = self._s.state
         busy = {r.message.wa_id for r in state.inbox.values()
-                if r.state is InboxState.PROCESSING and r.lease_until and r.lease_until > now}
+                if r.state is InboxState.PROCESSING}
         candidates = sorted((r for r in state.inbox.values()
                              if self._claimable(r, now) and r.message.wa_id not in busy
                              and (channels is None or r.message.channel in channels)),
@@ -269,6 +276,10 @@ class InMemoryConversationStore:
 
     async def is_opted_out(self, phone: str) -> bool:
         return phone in self._s.state.opt_outs
+
+    async def sender_state(self, phone: str, student_id: int | None) -> tuple[bool, bool]:
+        paused = student_id is not None and await self.has_open_handoff(student_id)
+        return await self.is_opted_out(phone), paused
 
     async def opt_out(self, phone: str, student_id: int | None, at: datetime) -> None:
         self._s.state.opt_outs.setdefault(phone, at)

@@ -8,6 +8,7 @@ transaction, and completing checks the token. On PostgreSQL candidates are picke
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eki_adapters.sql.tables import (
+    UTCDateTime,
     handoffs,
     inbound_messages,
     message_statuses,
@@ -69,6 +71,107 @@ def _outbound_from_row(row: Any) -> OutboundMessage:
     )
 
 
+_INBOX_COLUMNS = (
+    "channel", "provider_id", "wa_id", "profile_name", "type", "text", "payload", "context_id",
+    "media_id", "mime_type", "is_voice", "reaction_to", "reaction_emoji", "system_type",
+    "new_wa_id", "raw", "sent_at", "received_at", "state", "available_at", "attempts",
+)
+_SENDER_STATE = sa.select(
+    sa.exists().where(opt_outs.c.phone == sa.bindparam("phone")),
+    sa.exists().where(handoffs.c.student_id == sa.bindparam("student_id"),
+                      handoffs.c.released_at.is_(None)),
+)
+_PG_SENDER_LOCK = sa.text("SELECT pg_try_advisory_xact_lock(hashtextextended(:wa_id, 7))")
+
+
+@functools.cache
+def _inbox_insert(dialect: str) -> Any:
+    """Insert-or-ignore one inbox row, built once (the webhook's hot path)."""
+    statement = _insert(dialect)(inbound_messages).values(
+        {name: sa.bindparam(name, type_=inbound_messages.c[name].type)
+         for name in _INBOX_COLUMNS})
+    return statement.on_conflict_do_nothing(
+        index_elements=["channel", "provider_id"]).returning(inbound_messages.c.id)
+
+
+def _channel_filter(table: Any, filtered: bool) -> sa.ColumnElement[bool]:
+    if not filtered:
+        return sa.true()
+    column: sa.ColumnElement[str] = table.c.channel
+    return column.in_(sa.bindparam("channels", expanding=True))
+
+
+def _sender_busy(alias_of: Any) -> sa.Exists:
+    """The sender already has messages being answered: keep their order, wait."""
+    busy = inbound_messages.alias("busy")
+    return sa.exists().where(busy.c.wa_id == alias_of, busy.c.state == PROCESSING)
+
+
+@functools.cache
+def _inbox_pick(dialect: str, filtered: bool, skipping: bool) -> Any:
+    m = inbound_messages
+    pick = (
+        sa.select(m.c.wa_id)
+        .where(m.c.state == PENDING, m.c.available_at <= sa.bindparam("now", type_=UTCDateTime()))
+        .where(_channel_filter(m, filtered))
+        .where(~_sender_busy(m.c.wa_id))
+        .order_by(m.c.sent_at, m.c.id)
+        .limit(1)
+    )
+    if skipping:
+        pick = pick.where(m.c.wa_id.not_in(sa.bindparam("skip", expanding=True)))
+    if dialect == "postgresql":
+        pick = pick.with_for_update(skip_locked=True, of=m)
+    return pick
+
+
+@functools.cache
+def _inbox_claim(dialect: str, filtered: bool) -> Any:
+    m = inbound_messages
+    return (
+        m.update()
+        .where(m.c.wa_id == sa.bindparam("sender"), m.c.state == PENDING,
+               m.c.available_at <= sa.bindparam("now", type_=UTCDateTime()))
+        .where(_channel_filter(m, filtered))
+        .where(~_sender_busy(sa.bindparam("sender")))
+        .values(state=PROCESSING, claim_token=sa.bindparam("token"),
+                lease_until=sa.bindparam("lease", type_=UTCDateTime()))
+        .returning(*m.c)
+    )
+
+
+@functools.cache
+def _outbox_claim(dialect: str, filtered: bool) -> Any:
+    """Claim due messages, oldest first, one per recipient: a message waits while an
+    earlier one to the same recipient is queued or being sent (parts stay in order)."""
+    o = outbound_messages
+    ahead = o.alias("ahead")
+    now = sa.bindparam("now", type_=UTCDateTime())
+    blocked = (
+        sa.exists()
+        .where(ahead.c.to_wa_id == o.c.to_wa_id, ahead.c.id < o.c.id)
+        .where(ahead.c.status.in_([DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value]))
+    )
+    pick = (
+        sa.select(o.c.id)
+        .where(o.c.status == DeliveryStatus.QUEUED.value, o.c.next_attempt_at <= now)
+        .where(_channel_filter(o, filtered))
+        .where(~blocked)
+        .order_by(o.c.id)
+        .limit(sa.bindparam("limit"))
+    )
+    if dialect == "postgresql":
+        pick = pick.with_for_update(skip_locked=True, of=o)
+    return (
+        o.update()
+        .where(o.c.id.in_(pick.scalar_subquery()), o.c.status == DeliveryStatus.QUEUED.value)
+        .values(status=DeliveryStatus.SENDING.value,
+                lease_until=sa.bindparam("lease", type_=UTCDateTime()),
+                attempts=o.c.attempts + 1, updated_at=now)
+        .returning(*o.c)
+    )
+
+
 class SqlInbox:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
@@ -76,74 +179,61 @@ class SqlInbox:
 
     async def add(self, messages: Sequence[IncomingMessage], received_at: datetime) -> int:
         added = 0
-        insert = _insert(self._dialect)
+        statement = _inbox_insert(self._dialect)
         for m in messages:
-            statement = insert(inbound_messages).values(
-                channel=m.channel, provider_id=m.provider_id, wa_id=m.wa_id,
-                profile_name=(m.profile_name or None) and m.profile_name[:200],
-                type=str(m.type), text=m.text, payload=m.payload and m.payload[:256],
-                context_id=m.context_id, media_id=m.media_id, mime_type=m.mime_type,
-                is_voice=m.is_voice, reaction_to=m.reaction_to,
-                reaction_emoji=m.reaction_emoji, system_type=m.system_type,
-                new_wa_id=m.new_wa_id, raw=m.raw, sent_at=m.sent_at,
-                received_at=received_at, state=PENDING, available_at=received_at, attempts=0,
-            ).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
-            result = await self._conn.execute(statement)
-            added += max(result.rowcount or 0, 0)
+            result = await self._conn.execute(statement, {
+                "channel": m.channel, "provider_id": m.provider_id, "wa_id": m.wa_id,
+                "profile_name": m.profile_name[:200] if m.profile_name else None,
+                "type": str(m.type), "text": m.text,
+                "payload": m.payload[:256] if m.payload else None,
+                "context_id": m.context_id, "media_id": m.media_id, "mime_type": m.mime_type,
+                "is_voice": m.is_voice, "reaction_to": m.reaction_to,
+                "reaction_emoji": m.reaction_emoji, "system_type": m.system_type,
+                "new_wa_id": m.new_wa_id, "raw": m.raw, "sent_at": m.sent_at,
+                "received_at": received_at, "state": PENDING, "available_at": received_at,
+                "attempts": 0,
+            })
+            # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT here.
+            added += len(result.all())
         return added
-
-    def _claimable(self, now: datetime) -> sa.ColumnElement[bool]:
-        m = inbound_messages
-        return sa.or_(
-            sa.and_(m.c.state == PENDING, m.c.available_at <= now),
-            sa.and_(m.c.state == PROCESSING, m.c.lease_until <= now),
-        )
-
-    def _sender_busy(self, now: datetime, alias: Any) -> sa.Exists:
-        other = inbound_messages.alias("busy")
-        return (
-            sa.exists()
-            .where(other.c.wa_id == alias.c.wa_id)
-            .where(other.c.state == PROCESSING)
-            .where(other.c.lease_until > now)
-        )
 
     async def claim(self, now: datetime, lease: timedelta, *,
                     channels: Sequence[str] | None = None) -> ClaimedBatch | None:
-        m = inbound_messages
+        pg = self._dialect == "postgresql"
+        wanted = list(channels) if channels is not None else None
+        skip: list[str] = []
         for _ in range(5):
-            pick = (
-                sa.select(m.c.wa_id)
-                .where(self._claimable(now))
-                .where(sa.true() if channels is None else m.c.channel.in_(list(channels)))
-                .where(~self._sender_busy(now, m))
-                .order_by(m.c.sent_at, m.c.id)
-                .limit(1)
-            )
-            if self._dialect == "postgresql":
-                pick = pick.with_for_update(skip_locked=True, of=m)
-            wa_id = await self._conn.scalar(pick)
+            wa_id = await self._conn.scalar(
+                _inbox_pick(self._dialect, wanted is not None, bool(skip)),
+                {"now": now, "channels": wanted, "skip": skip})
             if wa_id is None:
                 return None
+            if pg and not await self._conn.scalar(_PG_SENDER_LOCK, {"wa_id": wa_id}):
+                skip.append(wa_id)  # another worker is claiming this sender right now
+                continue
             token = secrets.token_hex(16)
             lease_until = now + lease
-            result = await self._conn.execute(
-                m.update()
-                .where(m.c.wa_id == wa_id)
-                .where(self._claimable(now))
-                .where(sa.true() if channels is None else m.c.channel.in_(list(channels)))
-                .where(~self._sender_busy(now, m))
-                .values(state=PROCESSING, claim_token=token, lease_until=lease_until)
-            )
-            if not result.rowcount:
-                continue  # another worker took this sender first
-            rows = await self._conn.execute(
-                sa.select(m).where(m.c.claim_token == token).order_by(m.c.sent_at, m.c.id)
-            )
+            rows = list((await self._conn.execute(
+                _inbox_claim(self._dialect, wanted is not None),
+                {"sender": wa_id, "now": now, "channels": wanted, "token": token,
+                 "lease": lease_until})).all())
+            if not rows:
+                skip.append(wa_id)  # taken by another worker between the two statements
+                continue
+            rows.sort(key=lambda r: (r.sent_at, r.id))
             items = tuple(InboxItem(id=int(r.id), message=_incoming_from_row(r),
                                     attempts=r.attempts) for r in rows)
             return ClaimedBatch(wa_id=wa_id, items=items, token=token, lease_until=lease_until)
         return None
+
+    async def recover_expired(self, now: datetime) -> int:
+        m = inbound_messages
+        result = await self._conn.execute(
+            m.update()
+            .where(m.c.state == PROCESSING, m.c.lease_until < now)
+            .values(state=PENDING, claim_token=None, lease_until=None)
+        )
+        return int(result.rowcount or 0)
 
     async def complete(self, batch: ClaimedBatch, now: datetime, *,
                        student_id: int | None, intent: str | None) -> bool:
@@ -211,35 +301,10 @@ class SqlOutbox:
 
     async def claim_due(self, now: datetime, lease: timedelta, limit: int, *,
                         channels: Sequence[str] | None = None) -> list[OutboundMessage]:
-        o = outbound_messages
-        ahead = o.alias("ahead")
-        blocked = (
-            sa.exists()
-            .where(ahead.c.to_wa_id == o.c.to_wa_id)
-            .where(sa.or_(ahead.c.status == DeliveryStatus.SENDING.value,
-                          sa.and_(ahead.c.status == DeliveryStatus.QUEUED.value,
-                                  ahead.c.id < o.c.id)))
-        )
-        pick = (
-            sa.select(o.c.id)
-            .where(o.c.status == DeliveryStatus.QUEUED.value, o.c.next_attempt_at <= now)
-            .where(sa.true() if channels is None else o.c.channel.in_(list(channels)))
-            .where(~blocked)
-            .order_by(o.c.id)
-            .limit(limit)
-        )
-        if self._dialect == "postgresql":
-            pick = pick.with_for_update(skip_locked=True, of=o)
-        ids = list((await self._conn.scalars(pick)).all())
-        if not ids:
-            return []
+        wanted = list(channels) if channels is not None else None
         rows = await self._conn.execute(
-            o.update()
-            .where(o.c.id.in_(ids), o.c.status == DeliveryStatus.QUEUED.value)
-            .values(status=DeliveryStatus.SENDING.value, lease_until=now + lease,
-                    attempts=o.c.attempts + 1, updated_at=now)
-            .returning(*o.c)
-        )
+            _outbox_claim(self._dialect, wanted is not None),
+            {"now": now, "lease": now + lease, "limit": limit, "channels": wanted})
         return sorted((_outbound_from_row(r) for r in rows), key=lambda m: m.id or 0)
 
     async def mark_sent(self, message_id: int, provider_id: str, now: datetime) -> None:
@@ -365,6 +430,11 @@ class SqlConversationStore:
             sa.select(opt_outs.c.phone).where(opt_outs.c.phone == phone)
         )
         return found is not None
+
+    async def sender_state(self, phone: str, student_id: int | None) -> tuple[bool, bool]:
+        row = (await self._conn.execute(_SENDER_STATE, {"phone": phone,
+                                                        "student_id": student_id})).one()
+        return bool(row[0]), bool(row[1])
 
     async def opt_out(self, phone: str, student_id: int | None, at: datetime) -> None:
         await self._conn.execute(

@@ -160,8 +160,14 @@ inbound_messages = sa.Table(
     sa.Column("processed_at", UTCDateTime(), nullable=True),
     sa.Column("intent", sa.String(40), nullable=True),
     sa.UniqueConstraint("channel", "provider_id", name="uq_inbound_messages_channel_provider_id"),
-    sa.Index("ix_inbound_messages_state_sent_at", "state", "sent_at", "id"),
-    sa.Index("ix_inbound_messages_wa_id_state", "wa_id", "state"),
+    # Partial indexes keep the worker's queries proportional to the work waiting, not to
+    # every message ever received.
+    sa.Index("ix_inbound_messages_pending", "sent_at", "id",
+             postgresql_where=sa.text("state = 'pending'"),
+             sqlite_where=sa.text("state = 'pending'")),
+    sa.Index("ix_inbound_messages_processing", "wa_id", "lease_until",
+             postgresql_where=sa.text("state = 'processing'"),
+             sqlite_where=sa.text("state = 'processing'")),
     sa.Index("ix_inbound_messages_student_id_received_at", "student_id",
              sa.text("received_at DESC")),
 )
@@ -206,7 +212,12 @@ outbound_messages = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("provider_id", name="uq_outbound_messages_provider_id"),
-    sa.Index("ix_outbound_messages_status_next_attempt_at", "status", "next_attempt_at"),
+    sa.Index("ix_outbound_messages_due", "next_attempt_at", "id",
+             postgresql_where=sa.text("status = 'queued'"),
+             sqlite_where=sa.text("status = 'queued'")),
+    sa.Index("ix_outbound_messages_open", "to_wa_id", "id",
+             postgresql_where=sa.text("status IN ('queued', 'sending')"),
+             sqlite_where=sa.text("status IN ('queued', 'sending')")),
     sa.Index("ix_outbound_messages_student_id_created_at", "student_id",
              sa.text("created_at DESC")),
 )

@@ -25,8 +25,13 @@ class Inbox(Protocol):
     async def claim(self, now: datetime, lease: timedelta, *,
                     channels: Sequence[str] | None = None) -> ClaimedBatch | None:
         """All pending messages of the sender whose oldest pending message is oldest,
-        unless another worker holds a live lease on that sender. ``channels`` limits the
-        claim to messages that came through those channels. None: nothing to do."""
+        unless that sender's messages are already being answered. ``channels`` limits the
+        claim to messages that came through those channels. None: nothing to do.
+        (Expired claims come back through :meth:`recover_expired`.)"""
+        ...
+
+    async def recover_expired(self, now: datetime) -> int:
+        """Messages whose claim expired (their worker died) become pending again."""
         ...
 
     async def complete(self, batch: ClaimedBatch, now: datetime, *,
@@ -82,6 +87,10 @@ class ConversationStore(Protocol):
                              received_at: datetime, note: str | None = None) -> int: ...
 
     async def is_opted_out(self, phone: str) -> bool: ...
+
+    async def sender_state(self, phone: str, student_id: int | None) -> tuple[bool, bool]:
+        """(opted out, bot paused by an open hand-off) in one look-up."""
+        ...
 
     async def opt_out(self, phone: str, student_id: int | None, at: datetime) -> None: ...
 

@@ -103,6 +103,15 @@ class ConversationService:
             await uow.commit()
         return released
 
+    async def recover(self) -> int:
+        """Put back messages whose worker died mid-turn (their claim expired)."""
+        async with self._uow() as uow:
+            count = await uow.inbox.recover_expired(self._clock.now())
+            await uow.commit()
+        if count:
+            log.warning("%d message(s) left by a stopped worker are pending again", count)
+        return count
+
     async def process_next(self, *, channels: Sequence[str] | None = None
                            ) -> TurnResult | None:
         """Claim and answer the next sender's messages; None when the inbox is empty."""
@@ -128,9 +137,8 @@ class ConversationService:
         async with self._uow() as uow:
             student = await uow.students.find_by_phones(candidates)
             phone = student.phone.e164 if student else candidates[0]
-            opted_out = await uow.conversations.is_opted_out(phone)
-            paused = student is not None and student.id is not None and (
-                await uow.conversations.has_open_handoff(student.id))
+            opted_out, paused = await uow.conversations.sender_state(
+                phone, student.id if student else None)
 
         decision = await self._decide(batch.items, student, opted_out=opted_out, paused=paused)
         return await self._commit(batch, student, phone, decision)

@@ -18,7 +18,7 @@ import attrs
 
 from eki_domain.errors import DeliveryError
 from eki_domain.model.messages import OutboundMessage
-from eki_domain.ports.channel import MessageChannel
+from eki_domain.ports.channel import MessageChannel, SendReceipt
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.repositories import UnitOfWorkFactory
 from eki_domain.services.conversation import mask_wa_id
@@ -61,16 +61,28 @@ class DeliveryService:
         """Send every message that is due now (one per recipient at a time)."""
         now = self._clock.now()
         async with self._uow() as uow:
-            abandoned = await uow.outbox.fail_abandoned(now)
             due = await uow.outbox.claim_due(now, self._lease, self._batch_size,
                                              channels=channels)
+            await uow.commit()
+        if not due:
+            return []
+        attempts = await asyncio.gather(*(self._attempt(message) for message in due))
+        outcomes = await self._record(attempts)
+        reads = [m.mark_read for m, o in zip(due, outcomes, strict=True)
+                 if o.status == "sent" and m.mark_read]
+        if reads:
+            await asyncio.gather(*(self._mark_read(provider_id) for provider_id in reads))
+        return outcomes
+
+    async def fail_abandoned(self) -> int:
+        """Rows left ``sending`` by a stopped worker become failed (never sent twice)."""
+        async with self._uow() as uow:
+            abandoned = await uow.outbox.fail_abandoned(self._clock.now())
             await uow.commit()
         if abandoned:
             log.warning("%d message(s) left mid-send by a stopped worker marked "
                         "DELIVERY_UNKNOWN (not resent)", abandoned)
-        if not due:
-            return []
-        return list(await asyncio.gather(*(self._send(message) for message in due)))
+        return abandoned
 
     def _retry_delay(self, attempts: int, hint: float | None) -> timedelta:
         delay: timedelta = self._retry_base * (2 ** max(0, attempts - 1))
@@ -78,47 +90,58 @@ class DeliveryService:
             delay = max(delay, timedelta(seconds=hint))
         return min(delay, self._retry_max)
 
-    async def _send(self, message: OutboundMessage) -> DeliveryOutcome:
-        assert message.id is not None
+    async def _attempt(self, message: OutboundMessage) -> tuple[OutboundMessage,
+                                                               SendReceipt | DeliveryError]:
+        """Send one message; the outcome is recorded with the others of the batch."""
         try:
             receipt = await self.channel.send_text(
                 message.to, message.body, reply_to=message.reply_to,
                 idempotency_key=f"eki-out-{message.id}",
             )
         except DeliveryError as exc:
-            return await self._failed(message, exc.code, exc.title or exc.message,
-                                      permanent=exc.permanent, hint=exc.retry_after)
+            return message, exc
         except Exception as exc:  # a bug or an unexpected library error: retry, loudly
             log.exception("unexpected error sending outbox row %s", message.id)
-            return await self._failed(message, "UNEXPECTED", type(exc).__name__,
-                                      permanent=False, hint=None)
-        now = self._clock.now()
-        async with self._uow() as uow:
-            await uow.outbox.mark_sent(message.id, receipt.provider_id, now)
-            await uow.commit()
-        log.info("sent outbox row %s to %s (%d chars)", message.id, mask_wa_id(message.to),
-                 len(message.body))
-        if message.mark_read:
-            try:
-                await self.channel.mark_read(message.mark_read)
-            except Exception:  # best effort: blue ticks are not worth a failure
-                log.debug("mark_read failed for row %s", message.id, exc_info=True)
-        return DeliveryOutcome(message.id, "sent", provider_id=receipt.provider_id)
+            return message, DeliveryError(str(exc) or type(exc).__name__, code="UNEXPECTED",
+                                          permanent=False, title=type(exc).__name__)
+        return message, receipt
 
-    async def _failed(self, message: OutboundMessage, code: str, title: str | None, *,
-                      permanent: bool, hint: float | None) -> DeliveryOutcome:
-        assert message.id is not None
+    async def _record(self, attempts: Sequence[tuple[OutboundMessage,
+                                                    SendReceipt | DeliveryError]]
+                      ) -> list[DeliveryOutcome]:
+        """One transaction for the whole batch: ids of what was sent, retries, failures."""
         now = self._clock.now()
-        give_up = permanent or message.attempts >= self._max_attempts
+        outcomes: list[DeliveryOutcome] = []
         async with self._uow() as uow:
-            if give_up:
-                await uow.outbox.mark_failed(message.id, error_code=code, error_title=title,
-                                             now=now)
-            else:
-                await uow.outbox.mark_retry(
-                    message.id, error_code=code, error_title=title,
-                    next_attempt_at=now + self._retry_delay(message.attempts, hint))
+            for message, result in attempts:
+                assert message.id is not None
+                if isinstance(result, SendReceipt):
+                    await uow.outbox.mark_sent(message.id, result.provider_id, now)
+                    outcomes.append(DeliveryOutcome(message.id, "sent",
+                                                    provider_id=result.provider_id))
+                    log.info("sent outbox row %s to %s (%d chars)", message.id,
+                             mask_wa_id(message.to), len(message.body))
+                    continue
+                give_up = result.permanent or message.attempts >= self._max_attempts
+                title = result.title or result.message
+                if give_up:
+                    await uow.outbox.mark_failed(message.id, error_code=result.code,
+                                                 error_title=title, now=now)
+                else:
+                    await uow.outbox.mark_retry(
+                        message.id, error_code=result.code, error_title=title,
+                        next_attempt_at=now + self._retry_delay(message.attempts,
+                                                                result.retry_after))
+                log.warning("outbox row %s to %s: %s %s (%s)", message.id,
+                            mask_wa_id(message.to), "failed" if give_up else "will retry",
+                            result.code, title)
+                outcomes.append(DeliveryOutcome(message.id, "failed" if give_up else "retry",
+                                                error_code=result.code))
             await uow.commit()
-        log.warning("outbox row %s to %s: %s %s (%s)", message.id, mask_wa_id(message.to),
-                    "failed" if give_up else "will retry", code, title)
-        return DeliveryOutcome(message.id, "failed" if give_up else "retry", error_code=code)
+        return outcomes
+
+    async def _mark_read(self, provider_id: str) -> None:
+        try:
+            await self.channel.mark_read(provider_id)
+        except Exception:  # best effort: blue ticks are not worth a failure
+            log.debug("mark_read failed for %s", provider_id, exc_info=True)

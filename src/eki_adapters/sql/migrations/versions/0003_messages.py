@@ -69,9 +69,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("channel", "provider_id",
                             name="uq_inbound_messages_channel_provider_id"),
     )
-    op.create_index("ix_inbound_messages_state_sent_at", "inbound_messages",
-                    ["state", "sent_at", "id"])
-    op.create_index("ix_inbound_messages_wa_id_state", "inbound_messages", ["wa_id", "state"])
+    op.create_index("ix_inbound_messages_pending", "inbound_messages", ["sent_at", "id"],
+                    postgresql_where=sa.text("state = 'pending'"),
+                    sqlite_where=sa.text("state = 'pending'"))
+    op.create_index("ix_inbound_messages_processing", "inbound_messages",
+                    ["wa_id", "lease_until"],
+                    postgresql_where=sa.text("state = 'processing'"),
+                    sqlite_where=sa.text("state = 'processing'"))
     op.create_index("ix_inbound_messages_student_id_received_at", "inbound_messages",
                     ["student_id", sa.text("received_at DESC")])
 
@@ -116,8 +120,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_outbound_messages"),
         sa.UniqueConstraint("provider_id", name="uq_outbound_messages_provider_id"),
     )
-    op.create_index("ix_outbound_messages_status_next_attempt_at", "outbound_messages",
-                    ["status", "next_attempt_at"])
+    op.create_index("ix_outbound_messages_due", "outbound_messages", ["next_attempt_at", "id"],
+                    postgresql_where=sa.text("status = 'queued'"),
+                    sqlite_where=sa.text("status = 'queued'"))
+    op.create_index("ix_outbound_messages_open", "outbound_messages", ["to_wa_id", "id"],
+                    postgresql_where=sa.text("status IN ('queued', 'sending')"),
+                    sqlite_where=sa.text("status IN ('queued', 'sending')"))
     op.create_index("ix_outbound_messages_student_id_created_at", "outbound_messages",
                     ["student_id", sa.text("created_at DESC")])
 
