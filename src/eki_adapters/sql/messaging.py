@@ -76,6 +76,39 @@ _INBOX_COLUMNS = (
     "media_id", "mime_type", "is_voice", "reaction_to", "reaction_emoji", "system_type",
     "new_wa_id", "raw", "sent_at", "received_at", "state", "available_at", "attempts",
 )
+def _insert_of(table: sa.Table, columns: Sequence[str]) -> Any:
+    return table.insert().values(
+        {name: sa.bindparam(name, type_=table.c[name].type) for name in columns})
+
+
+_WEBHOOK_INSERT = _insert_of(
+    webhook_events, ("channel", "body", "signature_ok", "received_at", "note")
+).returning(webhook_events.c.id)
+_OUTBOX_INSERT = _insert_of(outbound_messages, (
+    "student_id", "inbound_id", "channel", "to_wa_id", "body", "reply_to", "mark_read",
+    "intent", "tools", "status", "attempts", "next_attempt_at", "created_at", "updated_at",
+)).returning(outbound_messages.c.id)
+_INBOX_COMPLETE = (
+    inbound_messages.update()
+    .where(inbound_messages.c.claim_token == sa.bindparam("token"),
+           inbound_messages.c.state == PROCESSING)
+    .values(state=DONE, processed_at=sa.bindparam("now", type_=UTCDateTime()),
+            student_id=sa.bindparam("sid"), intent=sa.bindparam("why"), lease_until=None)
+)
+_OUTBOX_SENT = (
+    outbound_messages.update()
+    .where(outbound_messages.c.id == sa.bindparam("mid"),
+           outbound_messages.c.status == DeliveryStatus.SENDING.value)
+    .values(status=DeliveryStatus.SENT.value, provider_id=sa.bindparam("pid"),
+            lease_until=None, updated_at=sa.bindparam("now", type_=UTCDateTime()),
+            error_code=None, error_title=None)
+)
+_EARLY_STATUSES = (
+    sa.select(message_statuses)
+    .where(message_statuses.c.provider_id == sa.bindparam("pid"),
+           message_statuses.c.applied.is_(False))
+    .order_by(message_statuses.c.id)
+)
 _SENDER_STATE = sa.select(
     sa.exists().where(opt_outs.c.phone == sa.bindparam("phone")),
     sa.exists().where(handoffs.c.student_id == sa.bindparam("student_id"),
@@ -237,13 +270,8 @@ class SqlInbox:
 
     async def complete(self, batch: ClaimedBatch, now: datetime, *,
                        student_id: int | None, intent: str | None) -> bool:
-        m = inbound_messages
-        result = await self._conn.execute(
-            m.update()
-            .where(m.c.claim_token == batch.token, m.c.state == PROCESSING)
-            .values(state=DONE, processed_at=now, student_id=student_id, intent=intent,
-                    lease_until=None)
-        )
+        result = await self._conn.execute(_INBOX_COMPLETE, {
+            "token": batch.token, "now": now, "sid": student_id, "why": intent})
         return (result.rowcount or 0) == len(batch.items)
 
     async def release(self, batch: ClaimedBatch, now: datetime, *, retry_at: datetime,
@@ -283,19 +311,14 @@ class SqlOutbox:
         self._dialect = connection.dialect.name
 
     async def enqueue(self, message: OutboundMessage) -> int:
-        result = await self._conn.execute(
-            outbound_messages.insert()
-            .values(
-                student_id=message.student_id, inbound_id=message.inbound_id,
-                channel=message.channel, to_wa_id=message.to, body=message.body,
-                reply_to=message.reply_to,
-                mark_read=message.mark_read, intent=message.intent,
-                tools=",".join(message.tools) or None, status=str(message.status),
-                attempts=message.attempts, next_attempt_at=message.created_at,
-                created_at=message.created_at, updated_at=message.created_at,
-            )
-            .returning(outbound_messages.c.id)
-        )
+        result = await self._conn.execute(_OUTBOX_INSERT, {
+            "student_id": message.student_id, "inbound_id": message.inbound_id,
+            "channel": message.channel, "to_wa_id": message.to, "body": message.body,
+            "reply_to": message.reply_to, "mark_read": message.mark_read,
+            "intent": message.intent, "tools": ",".join(message.tools) or None,
+            "status": str(message.status), "attempts": message.attempts,
+            "next_attempt_at": message.created_at, "created_at": message.created_at,
+            "updated_at": message.created_at})
         message.id = int(result.scalar_one())
         return message.id
 
@@ -308,20 +331,10 @@ class SqlOutbox:
         return sorted((_outbound_from_row(r) for r in rows), key=lambda m: m.id or 0)
 
     async def mark_sent(self, message_id: int, provider_id: str, now: datetime) -> None:
-        o = outbound_messages
-        await self._conn.execute(
-            o.update()
-            .where(o.c.id == message_id, o.c.status == DeliveryStatus.SENDING.value)
-            .values(status=DeliveryStatus.SENT.value, provider_id=provider_id,
-                    lease_until=None, updated_at=now, error_code=None, error_title=None)
-        )
+        await self._conn.execute(_OUTBOX_SENT, {"mid": message_id, "pid": provider_id,
+                                                "now": now})
         # Statuses that raced ahead of the id (possible with fast channels) apply now.
-        early = await self._conn.execute(
-            sa.select(message_statuses)
-            .where(message_statuses.c.provider_id == provider_id,
-                   message_statuses.c.applied.is_(False))
-            .order_by(message_statuses.c.id)
-        )
+        early = await self._conn.execute(_EARLY_STATUSES, {"pid": provider_id})
         for row in early.all():
             await self._advance(provider_id, DeliveryStatus(row.status), row.error_code,
                                 row.error_title, now)
@@ -417,12 +430,9 @@ class SqlConversationStore:
 
     async def record_webhook(self, *, channel: str, body: str, signature_ok: bool,
                              received_at: datetime, note: str | None = None) -> int:
-        result = await self._conn.execute(
-            webhook_events.insert()
-            .values(channel=channel, body=body, signature_ok=signature_ok,
-                    received_at=received_at, note=note)
-            .returning(webhook_events.c.id)
-        )
+        result = await self._conn.execute(_WEBHOOK_INSERT, {
+            "channel": channel, "body": body, "signature_ok": signature_ok,
+            "received_at": received_at, "note": note})
         return int(result.scalar_one())
 
     async def is_opted_out(self, phone: str) -> bool:

@@ -45,7 +45,7 @@ class DeliveryService:
         max_attempts: int = 6,
         retry_base: timedelta = timedelta(seconds=15),
         retry_max: timedelta = timedelta(minutes=30),
-        batch_size: int = 50,
+        batch_size: int = 20,
     ) -> None:
         self._uow = uow
         self._clock = clock
