@@ -17,10 +17,12 @@ from eki_adapters.whatsapp import ConsoleChannel, MetaCloudChannel
 from eki_domain.ports import Clock, SpreadsheetReader, UnitOfWorkFactory
 from eki_domain.ports.assistant import Assistant, StudentToolbox
 from eki_domain.ports.channel import MessageChannel
+from eki_domain.ports.llm import LanguageModel
 from eki_domain.services import RegistrationService, StudentImportService
 from eki_domain.services.conversation import ConversationService
 from eki_domain.services.delivery import DeliveryService
 from eki_domain.services.ingest import IngestService
+from eki_domain.services.llm_assistant import LLMAssistant
 from eki_domain.services.progress import ProgressService
 from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
@@ -46,12 +48,14 @@ class Eki:
     delivery: DeliveryService
     ingest: IngestService
     engine: AsyncEngine | None = None
+    model: LanguageModel | None = None
     _owns_engine: bool = False
 
     async def aclose(self) -> None:
-        closer = getattr(self.channel, "aclose", None)
-        if closer is not None:
-            await closer()
+        for resource in (self.channel, self.model):
+            closer = getattr(resource, "aclose", None)
+            if closer is not None:
+                await closer()
         if self.engine is not None and self._owns_engine:
             await self.engine.dispose()
 
@@ -72,9 +76,14 @@ async def bootstrap(
     reader: SpreadsheetReader | None = None,
     channel: MessageChannel | None = None,
     assistant: Assistant | None = None,
+    language_model: LanguageModel | None = None,
     auto_upgrade: bool = False,
 ) -> Eki:
-    """Build the application. ``auto_upgrade`` migrates the database first."""
+    """Build the application. ``auto_upgrade`` migrates the database first.
+
+    The assistant: the one given; else the LLM (``language_model``, or OpenAI when
+    ``OPENAI_API_KEY`` is set) with the rule-based responder as its fallback; else the
+    rule-based responder alone."""
     owns_engine = False
     if uow is None:
         if engine is None:
@@ -89,7 +98,9 @@ async def bootstrap(
         await upgrade(engine)
     clock = clock or SystemClock()
     channel = channel or build_channel(settings)
-    assistant = assistant or RuleBasedAssistant(clock=clock)
+    model: LanguageModel | None = None
+    if assistant is None:
+        assistant, model = build_assistant(settings, uow, clock, language_model)
     cache = (TTLReportCache(ttl=settings.report_cache_ttl)
              if settings.report_cache_ttl > 0 else None)
     progress = ProgressService(uow, clock, scale=settings.grading_scale, cache=cache)
@@ -115,6 +126,7 @@ async def bootstrap(
         delivery=DeliveryService(uow, clock, channel),
         ingest=IngestService(uow, clock),
         engine=engine,
+        model=model,
         owns_engine=owns_engine,
     )
 
@@ -127,3 +139,26 @@ def build_channel(settings: Settings) -> MessageChannel:
         return MetaCloudChannel(settings.whatsapp_api_url, settings.whatsapp_phone_number_id,
                                 token.get())
     return ConsoleChannel(name="meta")
+
+
+def build_assistant(
+    settings: Settings, uow: UnitOfWorkFactory, clock: Clock,
+    language_model: LanguageModel | None = None,
+) -> tuple[Assistant, LanguageModel | None]:
+    """The assistant ladder: the model with tools, falling back to the rules."""
+    rules = RuleBasedAssistant(clock=clock)
+    model = language_model
+    if model is None and settings.openai_api_key is not None:
+        from eki_adapters.openai import OpenAIChatModel  # imported only when configured
+
+        model = OpenAIChatModel(api_key=settings.openai_api_key.get(),
+                                model=settings.openai_model, base_url=settings.openai_base_url,
+                                timeout=settings.openai_timeout)
+    if model is None:
+        return rules, None
+    return LLMAssistant(
+        model, uow, clock, fallback=rules, prices=settings.llm_prices,
+        history_turns=settings.llm_history_turns,
+        student_daily_tokens=settings.llm_student_daily_tokens or None,
+        daily_spend_usd=settings.llm_daily_spend_usd,
+    ), model

@@ -17,6 +17,7 @@ import attrs
 import phonenumbers
 
 from eki_adapters.sql.engine import DatabaseUrlError, to_async_url
+from eki_domain.model.pricing import DEFAULT_PRICES, PriceTable
 from eki_domain.model.progress import DEFAULT_SCALE, Band, GradingScale
 
 
@@ -72,6 +73,7 @@ class Settings:
     llm_student_daily_tokens: int = 40_000
     llm_daily_spend_usd: float | None = None
     llm_history_turns: int = 6
+    llm_prices: PriceTable = DEFAULT_PRICES
     log_level: str = "INFO"
     db_pool_size: int = 20
     db_max_overflow: int = 10
@@ -171,12 +173,24 @@ class Settings:
                                              10_000_000),
             llm_daily_spend_usd=decimal_or_none("EKI_LLM_DAILY_SPEND_USD"),
             llm_history_turns=integer("EKI_LLM_HISTORY_TURNS", 6, 0, 50),
+            llm_prices=_prices(text("EKI_LLM_PRICES")),
             grading_scale=_grading_scale(text("EKI_GRADING_SCALE")),
             report_cache_ttl=integer("EKI_REPORT_CACHE_TTL", 300, 0, 86400),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
         return attrs.evolve(self, **changes)
+
+
+def _prices(raw: str | None) -> PriceTable:
+    """``EKI_LLM_PRICES``: ``model=input/cached/output`` dollars per million tokens, ``;``
+    between models; added to the defaults (gpt-4o-mini's list prices)."""
+    if raw is None:
+        return DEFAULT_PRICES
+    try:
+        return PriceTable.parse(raw)
+    except ValueError as exc:
+        raise SettingsError(f"EKI_LLM_PRICES: {exc}") from None
 
 
 def _grading_scale(raw: str | None) -> GradingScale:

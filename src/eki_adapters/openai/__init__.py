@@ -1,0 +1,21 @@
+"""The OpenAI Chat Completions adapter (also any OpenAI-compatible server)."""
+
+from __future__ import annotations
+
+from eki_adapters.openai.chat_model import (
+    DEFAULT_MODEL,
+    QUOTA_CODE,
+    OpenAIChatModel,
+    is_retryable,
+    to_model_error,
+    to_openai_messages,
+)
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "QUOTA_CODE",
+    "OpenAIChatModel",
+    "is_retryable",
+    "to_model_error",
+    "to_openai_messages",
+]
