@@ -21,6 +21,7 @@ import attrs
 import phonenumbers
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from eki_adapters.spreadsheets import CalamineSpreadsheetReader
 from eki_adapters.spreadsheets.errors_file import errors_format_for, write_errors_file
 from eki_domain import __version__
 from eki_domain.errors import EkiError
@@ -40,6 +41,7 @@ from eki_entrypoints.oneroster_cli import add_parser as add_oneroster_parser
 from eki_entrypoints.serialize import student_page_to_dict, student_to_dict
 from eki_entrypoints.settings import Settings, SettingsError, configure_logging
 
+CLI_MAX_IMPORT_BYTES = 2 * 1024**3
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -263,8 +265,11 @@ async def _import_file(settings: Settings, args: argparse.Namespace, *, target: 
     async with _open(settings) as eki:
         service: ImportService = eki.student_import if target == "students" else \
             eki.progress_import
+        # A local file may be far larger than an upload (a school year of grades):
+        # the 50 MB limit protects the web server, not the command line.
+        reader = CalamineSpreadsheetReader(max_bytes=CLI_MAX_IMPORT_BYTES)
         try:
-            sheet = eki.reader.read(data, name)
+            sheet = await asyncio.to_thread(reader.read, data, name)
         except ImportFileError as exc:
             await service.record_failure(
                 name, hashlib.sha256(data).hexdigest(), exc, mode=mode, dry_run=args.dry_run)

@@ -95,8 +95,7 @@ class InMemoryProgressRepository:
                                         weight=row.weight, due_date=row.due_date,
                                         period=row.period or None)
             else:
-                assessment = attrs.evolve(
-                    assessment,
+                assessment = assessment._replace(
                     max_score=row.max_score if row.max_score is not None
                     else assessment.max_score,
                     weight=row.weight if row.weight is not None else assessment.weight,

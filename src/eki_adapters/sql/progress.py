@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from eki_adapters.sql.tables import UTCDateTime, assessments, attendance, courses, results
+from eki_adapters.sql.tables import UTCDateTime, assessments, courses
 from eki_domain.model.progress import (
     Assessment,
     AttendanceRecord,
@@ -41,6 +41,17 @@ _COURSE_IDS = """
           WHERE r.student_id = :sid
     UNION SELECT course_id FROM attendance WHERE student_id = :sid
 """
+_BOOK_COURSES = sa.text(
+    "SELECT c.id, c.name, c.code, c.period, a.id, a.title, a.max_score, a.weight, "
+    "a.due_date, a.period FROM courses c LEFT JOIN assessments a ON a.course_id = c.id "
+    f"WHERE c.id IN ({_COURSE_IDS}) ORDER BY c.name, c.period, a.id")
+_BOOK_MARKS = sa.text(
+    "SELECT 'r', assessment_id, NULL, status, score FROM results WHERE student_id = :sid "
+    "UNION ALL "
+    "SELECT 'a', course_id, day, status, NULL FROM attendance WHERE student_id = :sid")
+_RESULT_STATUS = {s.value: s for s in ResultStatus}
+_ATTENDANCE_STATUS = {s.value: s for s in AttendanceStatus}
+
 
 
 _PG_TYPES = {"bigint": "int8", "double precision": "float8", "text": "text", "date": "date"}
@@ -63,37 +74,33 @@ class SqlProgressRepository:
     async def record_book(self, student_id: int) -> StudentRecordBook:
         conn = self._conn
         params = {"sid": student_id}
-        course_rows = (await conn.execute(
-            sa.text(f"SELECT id, name, code, period FROM courses WHERE id IN ({_COURSE_IDS}) "
-                    "ORDER BY name, period"), params)).all()
+        # Two round trips: courses with their assessments, then results with attendance.
+        course_rows = (await conn.execute(_BOOK_COURSES, params)).all()
         if not course_rows:
             return StudentRecordBook(courses=(), assessments=(), results=(), attendance=())
-        book_courses = tuple(Course(id=int(r.id), name=r.name, code=r.code,
-                                    period=r.period or None) for r in course_rows)
-        assessment_rows = (await conn.execute(
-            sa.text("SELECT id, course_id, title, max_score, weight, due_date, period "
-                    f"FROM assessments WHERE course_id IN ({_COURSE_IDS}) ORDER BY id"),
-            params)).all()
-        result_rows = (await conn.execute(
-            sa.select(results.c.assessment_id, results.c.status, results.c.score)
-            .where(results.c.student_id == student_id))).all()
-        attendance_rows = (await conn.execute(
-            sa.select(attendance.c.course_id, attendance.c.day, attendance.c.status)
-            .where(attendance.c.student_id == student_id))).all()
-        return StudentRecordBook(
-            courses=book_courses,
-            assessments=tuple(
-                Assessment(id=int(r.id), course_id=int(r.course_id), title=r.title,
-                           max_score=r.max_score, weight=r.weight,
-                           due_date=_as_date(r.due_date), period=r.period or None)
-                for r in assessment_rows),
-            results=tuple(Result(assessment_id=int(r.assessment_id),
-                                 status=ResultStatus(r.status), score=r.score)
-                          for r in result_rows),
-            attendance=tuple(AttendanceRecord(course_id=int(r.course_id), day=_as_date(r.day)
-                                              or date.min, status=AttendanceStatus(r.status))
-                             for r in attendance_rows),
-        )
+        courses_by_id: dict[int, Course] = {}
+        book_assessments: list[Assessment] = []
+        for cid, name, code, period, aid, title, max_score, weight, due, a_period in course_rows:
+            if cid not in courses_by_id:
+                courses_by_id[cid] = Course(id=int(cid), name=name, code=code,
+                                            period=period or None)
+            if aid is not None:
+                book_assessments.append(Assessment(aid, cid, title, max_score, weight,
+                                                   _as_date(due), a_period or None))
+        result_status, attendance_status = _RESULT_STATUS, _ATTENDANCE_STATUS
+        book_results: list[Result] = []
+        book_attendance: list[AttendanceRecord] = []
+        for kind, key, day, status, score in (await conn.execute(_BOOK_MARKS, params)).all():
+            if kind == "r":
+                book_results.append(Result(key, result_status[status], score))
+            else:
+                book_attendance.append(AttendanceRecord(key, _as_date(day) or date.min,
+                                                        attendance_status[status]))
+        book_assessments.sort(key=lambda a: a.id)
+        return StudentRecordBook(courses=tuple(courses_by_id.values()),
+                                 assessments=tuple(book_assessments),
+                                 results=tuple(book_results),
+                                 attendance=tuple(book_attendance))
 
     async def course_periods(self, names: Sequence[str]) -> dict[str, list[str | None]]:
         found: dict[str, list[str | None]] = {}

@@ -125,8 +125,10 @@ class Course:
     period: str | None = None
 
 
-@attrs.frozen
-class Assessment:
+# Records of a student's book are NamedTuples: a report reads hundreds of them per call.
+
+
+class Assessment(NamedTuple):
     id: int
     course_id: int
     title: str
@@ -136,15 +138,13 @@ class Assessment:
     period: str | None = None
 
 
-@attrs.frozen
-class Result:
+class Result(NamedTuple):
     assessment_id: int
     status: ResultStatus
     score: float | None = None  # on the assessment's own maximum
 
 
-@attrs.frozen
-class AttendanceRecord:
+class AttendanceRecord(NamedTuple):
     course_id: int
     day: date
     status: AttendanceStatus
