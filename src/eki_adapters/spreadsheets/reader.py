@@ -170,14 +170,14 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
-def _read_csv(text: str, name: str) -> Sequence[tuple[int, list[object]]]:
+def _read_csv(text: str, name: str) -> Sequence[tuple[int, Sequence[object]]]:
     delimiter = _sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[tuple[int, list[object]]] = []
+    rows: list[tuple[int, Sequence[object]]] = []
     try:
         start = 1
         for record in reader:
-            rows.append((start, [None if v == "" else v for v in record]))
+            rows.append((start, record))  # empty cells stay "": blank like None everywhere
             start = reader.line_num + 1
     except csv.Error as exc:
         raise _error(f"«{name}» tiene un error de formato CSV cerca de la línea "

@@ -241,13 +241,13 @@ def validate_progress_rows(
     at = {name: col.get(name) for name in (
         "phone", "course", "period", "assessment", "score", "max_score", "weight", "due_date",
         "day", "status", "code")}
+    i_phone, i_course, i_period, i_assessment, i_max, i_weight, i_due, i_score, i_day, \
+        i_status, i_code = (at[name] for name in (
+            "phone", "course", "period", "assessment", "max_score", "weight", "due_date",
+            "score", "day", "status", "code"))
     texts: dict[tuple[object, int], tuple[str, str] | None] = {}
     scores: dict[tuple[object, float | None], tuple[float | None, ResultStatus, _Problem | None]]
     scores = {}
-
-    def cell(cells: Sequence[object], name: str) -> object:
-        index = at[name]
-        return None if index is None else cells[index]
 
     def text_of(raw: object, limit: int) -> tuple[str, str] | None:
         """(text, casefolded key), cached: courses, titles and periods repeat a lot."""
@@ -330,7 +330,7 @@ def validate_progress_rows(
             continue
         if len(cells) < width:
             cells = [*cells, *([None] * (width - len(cells)))]
-        if (cells[at["phone"] or 0] is None or cells[at["course"] or 0] is None) and all(
+        if (not cells[at["phone"] or 0] or not cells[at["course"] or 0]) and all(
                 is_blank(c) for c in cells):
             continue
         rows_read += 1
@@ -339,29 +339,29 @@ def validate_progress_rows(
         cells_by_row[number] = cells
         row_issues: list[RowIssue] = []
 
-        raw_phone = cell(cells, "phone")
+        raw_phone = (None if i_phone is None else cells[i_phone])
         phone = None
         try:
             phone = phone_of(raw_phone)
         except _Problem as exc:
             _add(row_issues, number, labels.get("phone"), raw_phone, exc.code, exc.message)
-        course_text = text_of(cell(cells, "course"), 200)
+        course_text = text_of((None if i_course is None else cells[i_course]), 200)
         if course_text is None:
             _add(row_issues, number, labels.get("course"), None, "COURSE_REQUIRED",
                  "Falta el curso o materia de la fila.")
-        period_text = text_of(cell(cells, "period"), 50)
+        period_text = text_of((None if i_period is None else cells[i_period]), 50)
         period = None if period_text is None else period_text[0]
         period_key = "" if period_text is None else period_text[1]
 
         row: ValidRow | None = None
         key: tuple[object, ...] = ()
         if kind is ProgressKind.GRADES:
-            title_text = text_of(cell(cells, "assessment"), 200)
+            title_text = text_of((None if i_assessment is None else cells[i_assessment]), 200)
             if title_text is None:
                 _add(row_issues, number, labels.get("assessment"), None, "ASSESSMENT_REQUIRED",
                         "Falta el nombre de la actividad (por ejemplo «Taller 1»).")
             max_score: float | None = None
-            raw_max = cell(cells, "max_score")
+            raw_max = (None if i_max is None else cells[i_max])
             if not is_blank(raw_max):
                 try:
                     max_score = number_of(raw_max, "max_score")
@@ -372,7 +372,7 @@ def validate_progress_rows(
                          exc.message)
                     max_score = None
             weight: float | None = None
-            raw_weight = cell(cells, "weight")
+            raw_weight = (None if i_weight is None else cells[i_weight])
             if not is_blank(raw_weight):
                 try:
                     weight = number_of(raw_weight, "weight")
@@ -386,13 +386,13 @@ def validate_progress_rows(
                          exc.message)
                     weight = None
             due: date | None = None
-            raw_due = cell(cells, "due_date")
+            raw_due = (None if i_due is None else cells[i_due])
             if not is_blank(raw_due):
                 try:
                     due = date_of(raw_due, "due_date")
                 except _Problem as exc:
                     _add(row_issues, number, labels.get("due_date"), raw_due, exc.code, exc.message)
-            raw_score = cell(cells, "score")
+            raw_score = (None if i_score is None else cells[i_score])
             score, status, score_problem = score_of(raw_score, max_score)
             if score_problem is not None:
                 _add(row_issues, number, labels.get("score"), raw_score, score_problem.code,
@@ -402,7 +402,7 @@ def validate_progress_rows(
                 row = ValidGrade(number, phone, course_text[0], period, title_text[0],
                                  max_score, weight, due, score, status)
         elif kind is ProgressKind.ATTENDANCE:
-            raw_day = cell(cells, "day")
+            raw_day = (None if i_day is None else cells[i_day])
             day: date | None = None
             try:
                 day = date_of(raw_day, "day") if not is_blank(raw_day) else None
@@ -410,7 +410,7 @@ def validate_progress_rows(
                     raise _Problem("DATE_REQUIRED", "Falta la fecha de la clase.")
             except _Problem as exc:
                 _add(row_issues, number, labels.get("day"), raw_day, exc.code, exc.message)
-            raw_status = cell(cells, "status")
+            raw_status = (None if i_status is None else cells[i_status])
             attendance_status = _ATTENDANCE_WORDS.get(header_key(raw_status))
             if attendance_status is None:
                 _add(row_issues, number, labels.get("status"), raw_status, "INVALID_STATUS",
@@ -420,7 +420,7 @@ def validate_progress_rows(
                 key = (phone, course_text[1], day, period_key)
                 row = ValidAttendance(number, phone, course_text[0], period, day, attendance_status)
         else:
-            code = _text(cell(cells, "code"), 50)
+            code = _text((None if i_code is None else cells[i_code]), 50)
             if phone and course_text:
                 key = (phone, course_text[1], period_key)
                 row = ValidEnrollment(number, phone, course_text[0], period, code)
