@@ -13,7 +13,7 @@ from eki_adapters.cache import TTLReportCache
 from eki_adapters.spreadsheets import CalamineSpreadsheetReader
 from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, is_at_head, upgrade
 from eki_adapters.system import SystemClock
-from eki_adapters.whatsapp import ConsoleChannel, MetaCloudChannel
+from eki_adapters.whatsapp import ConsoleChannel
 from eki_domain.ports import Clock, SpreadsheetReader, UnitOfWorkFactory
 from eki_domain.ports.assistant import Assistant, StudentToolbox
 from eki_domain.ports.channel import MessageChannel
@@ -22,7 +22,6 @@ from eki_domain.services import RegistrationService, StudentImportService
 from eki_domain.services.conversation import ConversationService
 from eki_domain.services.delivery import DeliveryService
 from eki_domain.services.ingest import IngestService
-from eki_domain.services.llm_assistant import LLMAssistant
 from eki_domain.services.progress import ProgressService
 from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
@@ -136,6 +135,8 @@ def build_channel(settings: Settings) -> MessageChannel:
     logs what it would send so `eki serve` runs with no keys."""
     token = settings.whatsapp_access_token
     if token is not None and settings.whatsapp_phone_number_id:
+        from eki_adapters.whatsapp.meta_channel import MetaCloudChannel
+
         return MetaCloudChannel(settings.whatsapp_api_url, settings.whatsapp_phone_number_id,
                                 token.get())
     return ConsoleChannel(name="meta")
@@ -156,6 +157,8 @@ def build_assistant(
                                 timeout=settings.openai_timeout)
     if model is None:
         return rules, None
+    from eki_domain.services.llm_assistant import LLMAssistant
+
     return LLMAssistant(
         model, uow, clock, fallback=rules, prices=settings.llm_prices,
         history_turns=settings.llm_history_turns,
