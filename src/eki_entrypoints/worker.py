@@ -28,14 +28,19 @@ class PipelineWorker:
         self.poll_interval = poll_interval
         self.sweep_interval = 5.0
         self.channels = tuple(channels) if channels is not None else (eki.channel.name,)
-        self._inbox_event = asyncio.Event()
+        # Idle turn runners wait for a ticket; one ticket = "look at the inbox once".
+        # Webhooks hand out one per new message, a runner that found work hands out one more
+        # (so a backlog fans out), and a poller adds one when nothing else did.
+        self._tickets: asyncio.Queue[None] = asyncio.Queue()
         self._outbox_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.last_beat = time.monotonic()
 
-    def wake(self) -> None:
-        self._inbox_event.set()
+    def wake(self, messages: int = 1) -> None:
+        """New messages arrived: ask up to ``messages`` idle runners to look."""
+        for _ in range(max(0, min(messages, self.concurrency - self._tickets.qsize()))):
+            self._tickets.put_nowait(None)
         self._outbox_event.set()
 
     @property
@@ -47,12 +52,13 @@ class PipelineWorker:
         self._tasks = [asyncio.create_task(self._turns(i), name=f"eki-turns-{i}")
                        for i in range(self.concurrency)]
         self._tasks.append(asyncio.create_task(self._dispatch(), name="eki-dispatch"))
+        self._tasks.append(asyncio.create_task(self._poll(), name="eki-poll"))
         log.info("worker started: %d turn runner(s), channels %s", self.concurrency,
                  ",".join(self.channels))
 
     async def stop(self) -> None:
         self._stopping = True
-        self.wake()
+        self.wake(self.concurrency)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -65,22 +71,33 @@ class PipelineWorker:
             await asyncio.wait_for(event.wait(), timeout=self.poll_interval)
         event.clear()
 
+    async def _poll(self) -> None:
+        """Messages stored by another process send no wake-up: look now and then."""
+        while not self._stopping:
+            await asyncio.sleep(self.poll_interval)
+            if self._tickets.empty():
+                self._tickets.put_nowait(None)
+
     async def _turns(self, index: int) -> None:
         conversation = self.eki.conversation
         while not self._stopping:
-            self.last_beat = time.monotonic()
-            try:
-                result = await conversation.process_next(channels=self.channels)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Already logged and released by the service; keep the runner alive.
-                await asyncio.sleep(self.poll_interval)
-                continue
-            if result is None:
-                await self._sleep(self._inbox_event)
-            elif result.outbound_ids:
-                self._outbox_event.set()
+            await self._tickets.get()
+            while not self._stopping:
+                self.last_beat = time.monotonic()
+                try:
+                    result = await conversation.process_next(channels=self.channels)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # Already logged and released by the service; keep the runner alive.
+                    await asyncio.sleep(self.poll_interval)
+                    break
+                if result is None:
+                    break  # the inbox is empty (for this runner): wait for a ticket
+                if self._tickets.qsize() < self.concurrency:
+                    self._tickets.put_nowait(None)  # there may be more: ask another runner
+                if result.outbound_ids:
+                    self._outbox_event.set()
 
     async def _sweep(self) -> None:
         """Recover the work of stopped workers (expired claims, abandoned sends)."""

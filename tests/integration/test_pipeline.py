@@ -430,3 +430,26 @@ def test_history_json_shape_is_stable(client: TestClient, eki: Eki) -> None:
     assert set(item) == {"direction", "at", "text", "type", "state", "provider_id",
                          "error_code", "intent"}
     assert json.dumps(item)
+
+
+async def test_worker_finds_messages_stored_by_another_process(database_url: str) -> None:
+    """No wake-up (the webhook ran elsewhere): the poller still gets the backlog answered,
+    and the runners fan out over it."""
+    app = await bootstrap(settings_for(database_url), channel=ConsoleChannel(name="meta"))
+    try:
+        from eki_adapters.whatsapp import parse_meta_webhook
+
+        senders = [f"5730099900{i:02d}" for i in range(12)]
+        for sender in senders:
+            parsed = parse_meta_webhook(meta.text_message(sender, "hola"))
+            await app.ingest.ingest(channel="meta", body="{}", messages=parsed.messages,
+                                    statuses=())
+        worker = PipelineWorker(app, concurrency=4, poll_interval=0.05)
+        await worker.start()
+        async with asyncio.timeout(15):
+            while len(sent(app)) < len(senders):  # noqa: ASYNC110 - polling the record
+                await asyncio.sleep(0.02)
+        await worker.stop()
+        assert sorted(to for to, _, _ in sent(app)) == sorted(senders)
+    finally:
+        await app.aclose()

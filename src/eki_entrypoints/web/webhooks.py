@@ -76,7 +76,7 @@ async def receive(request: Request) -> Response:
              result.messages, result.new_messages, result.statuses)
     worker = getattr(request.app.state, "worker", None)
     if worker is not None and result.new_messages:
-        worker.wake()
+        worker.wake(result.new_messages)
     return PlainTextResponse("OK")
 
 
