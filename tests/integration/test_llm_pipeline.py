@@ -76,7 +76,7 @@ async def test_tool_call_then_answer_with_the_students_own_data(eki: Eki,
                                                                "get_my_profile"}
     tool_message = next(m for m in second["messages"] if m["role"] == "tool")
     assert tool_message["tool_call_id"] == "call_1"
-    assert '"average": 4.5' in tool_message["content"]
+    assert '"average":4.5' in tool_message["content"]
     assert "2.0" not in tool_message["content"]  # never Beto's grade
     everything = json.dumps(server.requests, ensure_ascii=False)
     assert ANA not in everything and "573001234567" not in everything  # no phone in prompts

@@ -271,7 +271,7 @@ class LLMAssistant:
         fallback: Assistant,
         prices: PriceTable = DEFAULT_PRICES,
         history_turns: int = 6,
-        history_token_budget: int = 1200,
+        history_token_budget: int = 600,
         max_model_calls: int = 3,
         max_tool_calls: int = 4,
         max_input_chars: int = 1000,
@@ -533,7 +533,8 @@ class LLMAssistant:
             self.stats.tool_errors["tool_error"] += 1
             return _tool_error(str(exc))
         state.grounded = True
-        content = json.dumps(result, ensure_ascii=False, default=str)
+        # Compact separators: ~25% fewer prompt tokens than json.dumps' defaults.
+        content = json.dumps(result, ensure_ascii=False, default=str, separators=(",", ":"))
         if len(content) > _MAX_TOOL_RESULT_CHARS:
             content = content[:_MAX_TOOL_RESULT_CHARS] + " …(truncated)"
         return content
