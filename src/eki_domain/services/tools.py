@@ -210,6 +210,21 @@ def _add_filters(out: JsonDict, report: ProgressReport) -> None:
         out["course"] = report.course
     if report.period is not None:
         out["period"] = report.period
+    _hoist_period(out)
+
+
+def _hoist_period(out: JsonDict) -> None:
+    """When every course is of one period, say it once (fewer tokens for the model)."""
+    courses = out.get("courses")
+    if not isinstance(courses, list) or not courses:
+        return
+    periods = {item.get("period") for item in courses if isinstance(item, dict)}
+    if len(periods) != 1 or None in periods:
+        return
+    (period,) = periods
+    for item in courses:
+        item.pop("period", None)
+    out.setdefault("period", period)
 
 
 def _scale(scale: GradingScale) -> JsonDict:
