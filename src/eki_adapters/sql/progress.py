@@ -232,23 +232,33 @@ class SqlProgressRepository:
     async def write_grades(self, rows: Sequence[GradeRow], now: datetime) -> WriteCounts:
         if not rows:
             return WriteCounts(0, 0, 0)
-        course_ids = await self._course_ids({(r.course, _period(r.period)) for r in rows})
-        specs: dict[tuple[int, str, str], tuple[float | None, float | None, date | None]] = {}
+        # One pass over the rows to gather the few distinct activities (and their max
+        # score, weight and due date: the last value given wins), then ids for them.
+        activities: dict[tuple[str, str | None, str], list[Any]] = {}
         for r in rows:
-            key = (course_ids[(r.course, _period(r.period))], r.assessment, _period(r.period))
-            old = specs.get(key)
-            specs[key] = (r.max_score, r.weight, r.due_date) if old is None else (
-                old[0] if r.max_score is None else r.max_score,
-                old[1] if r.weight is None else r.weight,
-                old[2] if r.due_date is None else r.due_date)
+            key = (r.course, r.period, r.assessment)
+            spec = activities.get(key)
+            if spec is None:
+                activities[key] = [r.max_score, r.weight, r.due_date]
+            else:
+                if r.max_score is not None:
+                    spec[0] = r.max_score
+                if r.weight is not None:
+                    spec[1] = r.weight
+                if r.due_date is not None:
+                    spec[2] = r.due_date
+        course_ids = await self._course_ids({(c, _period(p)) for c, p, _t in activities})
+        specs = {(course_ids[(c, _period(p))], t, _period(p)): tuple(v)
+                 for (c, p, t), v in activities.items()}
         assessment_ids = await self._assessment_ids(specs)
+        ids_of = {(c, p, t): (assessment_ids[(course_ids[(c, _period(p))], t, _period(p))],
+                              course_ids[(c, _period(p))])
+                  for c, p, t in activities}
         staged = []
         pairs: set[tuple[int, int]] = set()
         for r in rows:
-            period = _period(r.period)
-            course_id = course_ids[(r.course, period)]
-            staged.append((assessment_ids[(course_id, r.assessment, period)], r.student_id,
-                           r.score, r.status.value))
+            assessment_id, course_id = ids_of[(r.course, r.period, r.assessment)]
+            staged.append((assessment_id, r.student_id, r.score, r.status.value))
             pairs.add((r.student_id, course_id))
         await self._enrol(pairs, now)
         table = "eki_stage_results"
