@@ -339,13 +339,17 @@ def validate_progress_rows(
         cells_by_row[number] = cells
         row_issues: list[RowIssue] = []
 
-        raw_phone = (None if i_phone is None else cells[i_phone])
-        phone = None
-        try:
-            phone = phone_of(raw_phone)
-        except _Problem as exc:
-            _add(row_issues, number, labels.get("phone"), raw_phone, exc.code, exc.message)
-        course_text = text_of((None if i_course is None else cells[i_course]), 200)
+        raw_phone = cells[i_phone]  # type: ignore[index]  # a required column
+        phone = phones.get(raw_phone)  # the cache first: phones repeat on every row
+        if type(phone) is not str:
+            phone = None
+            try:
+                phone = phone_of(raw_phone)
+            except _Problem as exc:
+                _add(row_issues, number, labels.get("phone"), raw_phone, exc.code, exc.message)
+        raw_course = cells[i_course]  # type: ignore[index]  # a required column
+        course_key = (raw_course, 200)
+        course_text = texts[course_key] if course_key in texts else text_of(raw_course, 200)
         if course_text is None:
             _add(row_issues, number, labels.get("course"), None, "COURSE_REQUIRED",
                  "Falta el curso o materia de la fila.")
@@ -356,13 +360,15 @@ def validate_progress_rows(
         row: ValidRow | None = None
         key: tuple[object, ...] = ()
         if kind is ProgressKind.GRADES:
-            title_text = text_of((None if i_assessment is None else cells[i_assessment]), 200)
+            raw_title = cells[i_assessment]  # type: ignore[index]  # a required column
+            title_key = (raw_title, 200)
+            title_text = texts[title_key] if title_key in texts else text_of(raw_title, 200)
             if title_text is None:
                 _add(row_issues, number, labels.get("assessment"), None, "ASSESSMENT_REQUIRED",
                         "Falta el nombre de la actividad (por ejemplo «Taller 1»).")
             max_score: float | None = None
             raw_max = (None if i_max is None else cells[i_max])
-            if not is_blank(raw_max):
+            if raw_max is not None and raw_max != "" and not is_blank(raw_max):
                 try:
                     max_score = number_of(raw_max, "max_score")
                     if max_score <= 0:
@@ -373,7 +379,7 @@ def validate_progress_rows(
                     max_score = None
             weight: float | None = None
             raw_weight = (None if i_weight is None else cells[i_weight])
-            if not is_blank(raw_weight):
+            if raw_weight is not None and raw_weight != "" and not is_blank(raw_weight):
                 try:
                     weight = number_of(raw_weight, "weight")
                     if 0 < weight <= 1 and isinstance(raw_weight, float):
@@ -387,13 +393,17 @@ def validate_progress_rows(
                     weight = None
             due: date | None = None
             raw_due = (None if i_due is None else cells[i_due])
-            if not is_blank(raw_due):
+            if raw_due is not None and raw_due != "" and not is_blank(raw_due):
                 try:
-                    due = date_of(raw_due, "due_date")
+                    cached_due = dates.get(raw_due)
+                    due = cached_due if type(cached_due) is date else date_of(raw_due,
+                                                                              "due_date")
                 except _Problem as exc:
                     _add(row_issues, number, labels.get("due_date"), raw_due, exc.code, exc.message)
-            raw_score = (None if i_score is None else cells[i_score])
-            score, status, score_problem = score_of(raw_score, max_score)
+            raw_score = cells[i_score]  # type: ignore[index]  # a required column
+            scored = scores.get((raw_score, max_score))
+            score, status, score_problem = (scored if scored is not None
+                                            else score_of(raw_score, max_score))
             if score_problem is not None:
                 _add(row_issues, number, labels.get("score"), raw_score, score_problem.code,
                      score_problem.message)
