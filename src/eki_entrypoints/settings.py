@@ -178,9 +178,6 @@ class Settings:
             report_cache_ttl=integer("EKI_REPORT_CACHE_TTL", 300, 0, 86400),
         )
 
-    def with_overrides(self, **changes: Any) -> Settings:
-        return attrs.evolve(self, **changes)
-
 
 def _prices(raw: str | None) -> PriceTable:
     """``EKI_LLM_PRICES``: ``model=input/cached/output`` dollars per million tokens, ``;``

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,16 +24,10 @@ from eki_domain.model.imports import FailedRow, ImportReport
 from eki_domain.model.roster import ExistingStudent, RosterPlan, StudentChange
 from eki_domain.ports.imports import FailedRows, ImportRecord
 
-SQLITE_CHUNK = 900  # stay well under SQLite's bound-parameter limit
 #: One advisory lock key for every import into this database.
 IMPORT_LOCK_KEY = int.from_bytes(hashlib.sha256(b"eki-import").digest()[:4], "big") & 0x7FFFFFFF
 SQLITE_LOCK_WAIT_MS = 1500
 PG_HASH_JOIN_THRESHOLD = 5000
-
-
-def _chunks(items: Sequence[Any], size: int = SQLITE_CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _copy_text(value: str) -> str:

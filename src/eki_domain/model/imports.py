@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -219,18 +219,6 @@ def unknown_column_issues(mapping: HeaderMapping) -> list[RowIssue]:
     ]
 
 
-def data_rows(
-    sheet: Sheet, mapping: HeaderMapping
-) -> Iterable[tuple[int, Sequence[object]]]:
-    """Rows below the header, blank ones skipped silently."""
-    for number, cells in sheet.rows:
-        if number <= mapping.header_row:
-            continue
-        if all(is_blank(c) for c in cells):
-            continue
-        yield number, cells
-
-
 def sheet_from_records(records: Sequence[Mapping[str, object]], filename: str,
                        sha256: str = "") -> Sheet:
     """Rows the caller already has (e.g. a JSON array) as a Sheet: keys become headers,
@@ -320,13 +308,6 @@ class ImportReport:
     @property
     def warnings(self) -> int:
         return sum(1 for i in self.issues if i.severity is Severity.WARNING)
-
-    @property
-    def written(self) -> bool:
-        return self.status is ImportStatus.COMPLETED and (self.created + self.updated) > 0
-
-    def rejected_rows(self) -> list[int]:
-        return sorted({i.row for i in self.issues if i.severity is Severity.ERROR and i.row > 0})
 
     def as_dict(self) -> dict[str, Any]:
         return {
