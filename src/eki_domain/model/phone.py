@@ -38,6 +38,7 @@ __all__ = [
     "PhoneKind",
     "PhoneNumber",
     "PhoneWarning",
+    "mask_phone",
     "phone_candidates",
 ]
 
@@ -580,6 +581,22 @@ def _co_mobile(e164: str) -> PhoneNumber:
     fields["kind"] = _MOBILE
     fields["warnings"] = ()
     return number
+
+
+def mask_phone(phone: str) -> str:
+    """For logs: never a full phone or WhatsApp id at INFO.
+
+    Keep a 3-character prefix (``+57`` / ``573``) and the last 4 digits.
+
+    ``+573001234567`` → ``+57***4567``; ``573001234567`` → ``573***4567``; short or
+    odd values (a business-scoped user id, a test id) keep only their last 4 characters.
+    """
+    value = phone.strip()
+    if len(value) <= 4:
+        return "***"
+    if len(value) <= 8 or not value.lstrip("+").isdigit():
+        return "***" + value[-4:]
+    return value[:3] + "***" + value[-4:]
 
 
 def phone_candidates(wa_id: str | int) -> tuple[str, ...]:

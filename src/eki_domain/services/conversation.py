@@ -25,7 +25,7 @@ from eki_domain.model.messages import (
     OutboundMessage,
     split_message,
 )
-from eki_domain.model.phone import phone_candidates
+from eki_domain.model.phone import mask_phone, phone_candidates
 from eki_domain.model.student import Student
 from eki_domain.ports.assistant import Assistant, StudentToolbox, Turn
 from eki_domain.ports.clock import Clock
@@ -68,11 +68,6 @@ class _Decision:
     handoff: bool = False
     number_change: str | None = None  # new wa_id reported by WhatsApp
     flag_number_change: bool = False
-
-
-def mask_wa_id(wa_id: str) -> str:
-    digits = "".join(ch for ch in wa_id if ch.isdigit())
-    return f"+{digits[:5]}***{digits[-4:]}" if len(digits) > 9 else "***"
 
 
 class ConversationService:
@@ -123,7 +118,7 @@ class ConversationService:
         try:
             return await self.handle(batch)
         except Exception:
-            log.exception("turn failed for %s; retrying later", mask_wa_id(batch.wa_id))
+            log.exception("turn failed for %s; retrying later", mask_phone(batch.wa_id))
             now = self._clock.now()
             attempts = max(item.attempts for item in batch.items) + 1
             async with self._uow() as uow:
@@ -231,12 +226,12 @@ class ConversationService:
             if not completed:
                 await uow.rollback()
                 log.warning("lost the claim on %s's messages; another worker answers them",
-                            mask_wa_id(batch.wa_id))
+                            mask_phone(batch.wa_id))
                 outbound_ids = []
             else:
                 await uow.commit()
         log.info("turn %s: %d message(s), intent=%s, tools=%s, replies=%d",
-                 mask_wa_id(batch.wa_id), len(batch.items), decision.intent,
+                 mask_phone(batch.wa_id), len(batch.items), decision.intent,
                  ",".join(decision.tools) or "-", len(decision.replies))
         return TurnResult(wa_id=batch.wa_id, student_id=student.id if student else None,
                           intent=decision.intent, replies=decision.replies if completed else (),

@@ -18,10 +18,10 @@ import attrs
 
 from eki_domain.errors import DeliveryError
 from eki_domain.model.messages import OutboundMessage
+from eki_domain.model.phone import mask_phone
 from eki_domain.ports.channel import MessageChannel, SendReceipt
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.repositories import UnitOfWorkFactory
-from eki_domain.services.conversation import mask_wa_id
 
 log = logging.getLogger("eki.delivery")
 
@@ -120,7 +120,7 @@ class DeliveryService:
                     outcomes.append(DeliveryOutcome(message.id, "sent",
                                                     provider_id=result.provider_id))
                     log.info("sent outbox row %s to %s (%d chars)", message.id,
-                             mask_wa_id(message.to), len(message.body))
+                             mask_phone(message.to), len(message.body))
                     continue
                 give_up = result.permanent or message.attempts >= self._max_attempts
                 title = result.title or result.message
@@ -133,7 +133,7 @@ class DeliveryService:
                         next_attempt_at=now + self._retry_delay(message.attempts,
                                                                 result.retry_after))
                 log.warning("outbox row %s to %s: %s %s (%s)", message.id,
-                            mask_wa_id(message.to), "failed" if give_up else "will retry",
+                            mask_phone(message.to), "failed" if give_up else "will retry",
                             result.code, title)
                 outcomes.append(DeliveryOutcome(message.id, "failed" if give_up else "retry",
                                                 error_code=result.code))
