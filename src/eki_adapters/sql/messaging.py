@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from eki_adapters.sql.dialect import upsert_into
 from eki_adapters.sql.tables import (
     UTCDateTime,
     handoffs,
@@ -42,10 +42,6 @@ from eki_domain.model.pagination import Page, PageRequest
 
 PENDING, PROCESSING, DONE, FAILED = (InboxState.PENDING.value, InboxState.PROCESSING.value,
                                      InboxState.DONE.value, InboxState.FAILED.value)
-
-
-def _insert(dialect: str) -> Any:
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def _incoming_from_row(row: Any) -> IncomingMessage:
@@ -120,7 +116,7 @@ _PG_SENDER_LOCK = sa.text("SELECT pg_try_advisory_xact_lock(hashtextextended(:wa
 @functools.cache
 def _inbox_insert(dialect: str) -> Any:
     """Insert-or-ignore one inbox row, built once (the webhook's hot path)."""
-    statement = _insert(dialect)(inbound_messages).values(
+    statement = upsert_into(dialect, inbound_messages).values(
         {name: sa.bindparam(name, type_=inbound_messages.c[name].type)
          for name in _INBOX_COLUMNS})
     return statement.on_conflict_do_nothing(
@@ -448,7 +444,7 @@ class SqlConversationStore:
 
     async def opt_out(self, phone: str, student_id: int | None, at: datetime) -> None:
         await self._conn.execute(
-            _insert(self._dialect)(opt_outs)
+            upsert_into(self._dialect, opt_outs)
             .values(phone=phone, student_id=student_id, opted_out_at=at)
             .on_conflict_do_nothing(index_elements=["phone"])
         )

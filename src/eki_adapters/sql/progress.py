@@ -14,9 +14,9 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from eki_adapters.sql.dialect import upsert_into
 from eki_adapters.sql.tables import UTCDateTime, assessments, courses
 from eki_domain.model.progress import (
     Assessment,
@@ -55,10 +55,6 @@ _ATTENDANCE_STATUS = {s.value: s for s in AttendanceStatus}
 
 
 _PG_TYPES = {"bigint": "int8", "double precision": "float8", "text": "text", "date": "date"}
-
-
-def _insert(pg: bool) -> Any:
-    return postgresql.insert if pg else sqlite.insert
 
 
 def _period(value: str | None) -> str:
@@ -160,7 +156,7 @@ class SqlProgressRepository:
         conn = self._conn
         values = [{"name": n, "period": p, "code": (codes or {}).get((n, p))}
                   for n, p in sorted(keys)]
-        insert = _insert(self._pg)(courses)
+        insert = upsert_into(self._conn.dialect.name, courses)
         await conn.execute(
             insert.on_conflict_do_update(
                 index_elements=["name", "period"],
@@ -182,7 +178,7 @@ class SqlProgressRepository:
         self, specs: dict[tuple[int, str, str], tuple[float | None, float | None, date | None]]
     ) -> dict[tuple[int, str, str], int]:
         conn = self._conn
-        insert = _insert(self._pg)(assessments)
+        insert = upsert_into(self._conn.dialect.name, assessments)
         await conn.execute(
             insert.on_conflict_do_update(
                 index_elements=["course_id", "title", "period"],

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from eki_adapters.sql.dialect import upsert_into
 from eki_adapters.sql.tables import student_tags, students, tags
 from eki_domain.errors import DuplicatePhone, InvalidPhoneNumber, StudentNotFound
 from eki_domain.model.pagination import Page, PageRequest
@@ -181,9 +181,8 @@ class SqlStudentRepository:
         wanted = sorted(set(names))
         if not wanted:
             return {}
-        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         await self._conn.execute(
-            insert(tags).on_conflict_do_nothing(index_elements=["name"]),
+            upsert_into(self._dialect, tags).on_conflict_do_nothing(index_elements=["name"]),
             [{"name": name} for name in wanted],
         )
         rows = await self._conn.execute(
