@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eki_adapters.memory import InMemoryStore
 from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, upgrade
+from eki_adapters.sql.tables import metadata
 from eki_domain.ports import UnitOfWorkFactory
 
 ADMIN_URL = os.environ.get(
@@ -97,11 +98,8 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-TABLES_TO_CLEAN = (
-    "student_tags", "tags", "students", "import_jobs", "webhook_events", "inbound_messages",
-    "message_statuses", "outbound_messages", "opt_outs", "handoffs", "courses", "enrollments",
-    "assessments", "results", "attendance", "llm_usage",
-)
+#: Every table but the fixed import-lock row (derived, so new tables are never forgotten).
+TABLES_TO_CLEAN = tuple(t.name for t in metadata.sorted_tables if t.name != "import_locks")
 
 
 async def _truncate(engine: AsyncEngine) -> None:

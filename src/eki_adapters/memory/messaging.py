@@ -6,14 +6,14 @@ staged as copies and applied on commit like the SQL adapters' transactions.
 
 from __future__ import annotations
 
-import copy
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import attrs
 
+from eki_adapters.memory.staging import Staged
 from eki_domain.model.messages import (
     ClaimedBatch,
     DeliveryStatus,
@@ -25,8 +25,6 @@ from eki_domain.model.messages import (
     StatusReport,
 )
 from eki_domain.model.pagination import Page, PageRequest
-
-S = TypeVar("S")
 
 
 @attrs.define
@@ -66,28 +64,6 @@ class MessagingState:
         value = self.next_id
         self.next_id += 1
         return value
-
-
-class Staged(Generic[S]):
-    """Copy-on-first-use of a shared state; ``apply`` publishes the copy (commit)."""
-
-    def __init__(self, holder: list[S]) -> None:
-        self._holder = holder
-        self._work: S | None = None
-
-    @property
-    def state(self) -> S:
-        if self._work is None:
-            self._work = copy.deepcopy(self._holder[0])
-        return self._work
-
-    def apply(self) -> None:
-        if self._work is not None:
-            self._holder[0] = self._work
-            self._work = None
-
-    def discard(self) -> None:
-        self._work = None
 
 
 class InMemoryInbox:

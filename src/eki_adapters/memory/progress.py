@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import attrs
 
-from eki_adapters.memory.messaging import Staged
+from eki_adapters.memory.staging import Staged
 from eki_domain.model.progress import (
     Assessment,
     AttendanceRecord,

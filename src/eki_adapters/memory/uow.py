@@ -18,9 +18,9 @@ from eki_adapters.memory.messaging import (
     InMemoryInbox,
     InMemoryOutbox,
     MessagingState,
-    Staged,
 )
 from eki_adapters.memory.progress import InMemoryProgressRepository, SchoolState
+from eki_adapters.memory.staging import Staged
 from eki_adapters.memory.students import InMemoryStudentRepository
 from eki_adapters.memory.usage import InMemoryUsageLedger
 from eki_domain.model.student import Student
