@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -60,7 +62,8 @@ class Eki:
 
     def tools_for(self, student_id: int) -> StudentToolbox:
         """The tools of one student (the only data the assistant may read)."""
-        return StudentTools(student_id, self.uow, self.progress)
+        return _student_tools(student_id, uow=self.uow, progress=self.progress)
+
 
     async def migrations_at_head(self) -> bool:
         return True if self.engine is None else await is_at_head(self.engine)
@@ -103,11 +106,7 @@ async def bootstrap(
     cache = (TTLReportCache(ttl=settings.report_cache_ttl)
              if settings.report_cache_ttl > 0 else None)
     progress = ProgressService(uow, clock, scale=settings.grading_scale, cache=cache)
-    uow_factory = uow
-
-    def tools(student_id: int) -> StudentToolbox:
-        return StudentTools(student_id, uow_factory, progress)
-
+    tools = functools.partial(_student_tools, uow=uow, progress=progress)
     return Eki(
         settings=settings,
         uow=uow,
@@ -165,3 +164,9 @@ def build_assistant(
         student_daily_tokens=settings.llm_student_daily_tokens or None,
         daily_spend_usd=settings.llm_daily_spend_usd,
     ), model
+
+
+def _student_tools(student_id: int, *, uow: UnitOfWorkFactory,
+                   progress: ProgressService) -> StudentToolbox:
+    """The one way a student's toolbox is built (conversation turns, the API, the demo)."""
+    return StudentTools(student_id, uow, progress)

@@ -36,6 +36,7 @@ from eki_domain.model.imports import (
 )
 from eki_domain.model.pagination import MAX_PAGE_SIZE, PageRequest
 from eki_domain.model.student import Student
+from eki_domain.ports.channel import MessageChannel
 from eki_domain.services.imports import ImportService
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.oneroster_cli import add_parser as add_oneroster_parser
@@ -57,10 +58,11 @@ class CliError(Exception):
 
 
 @asynccontextmanager
-async def _open(settings: Settings) -> AsyncIterator[Eki]:
+async def _open(settings: Settings, *, channel: MessageChannel | None = None
+                ) -> AsyncIterator[Eki]:
     """Bootstrap for a CLI command: embedded SQLite is migrated on the fly,
     a server database must already be at the latest schema."""
-    eki = await bootstrap(settings, auto_upgrade=settings.is_sqlite)
+    eki = await bootstrap(settings, auto_upgrade=settings.is_sqlite, channel=channel)
     try:
         if not settings.is_sqlite and not await eki.migrations_at_head():
             raise CliError("the database schema is not up to date: run `eki db upgrade` first")
@@ -373,10 +375,7 @@ async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     from eki_entrypoints.chat import ChatSession
 
     channel = ConsoleChannel(name="cli")
-    eki = await bootstrap(settings, auto_upgrade=settings.is_sqlite, channel=channel)
-    try:
-        if not settings.is_sqlite and not await eki.migrations_at_head():
-            raise CliError("the database schema is not up to date: run `eki db upgrade` first")
+    async with _open(settings, channel=channel) as eki:
         session = await ChatSession.open(eki, channel, args.phone)
         if args.message is not None:
             answer = await session.say(args.message)
@@ -398,8 +397,7 @@ async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
                 continue
             answer = await session.say(line)
             print(answer.reply or "(sin respuesta)")
-    finally:
-        await eki.aclose()
+    return EXIT_OK  # pragma: no cover - the loop only ends by returning
 
 
 async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -409,13 +407,8 @@ async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     for name in ("eki.conversation", "eki.delivery", "eki.channel.console"):
         logging.getLogger(name).setLevel(logging.WARNING)
     channel = ConsoleChannel(name="cli")
-    eki = await bootstrap(settings, auto_upgrade=settings.is_sqlite, channel=channel)
-    try:
-        if not settings.is_sqlite and not await eki.migrations_at_head():
-            raise CliError("the database schema is not up to date: run `eki db upgrade` first")
+    async with _open(settings, channel=channel) as eki:
         await run_demo(eki, channel, print)
-    finally:
-        await eki.aclose()
     return EXIT_OK
 
 
