@@ -224,6 +224,39 @@ class SqlProgressRepository:
         result = await self._conn.execute(sa.text(sql).bindparams(_NOW), params or {})
         return int(result.rowcount or 0)
 
+    async def _merge(self, target: str, keys: Sequence[tuple[str, str]],
+                     values: Sequence[tuple[str, str]], staged: Sequence[Sequence[object]],
+                     now: datetime) -> WriteCounts:
+        """Stage the rows, insert the new keys, update the keys whose values differ.
+
+        The import lock keeps other writers away, so an anti-join insert and an update of
+        the differences give exact counts without speculative inserts.
+        """
+        table = f"eki_stage_{target}"
+        await self._stage(table, [*keys, *values], staged)
+        key_names = [name for name, _ in keys]
+        value_names = [name for name, _ in values]
+        columns = ", ".join([*key_names, *value_names])
+        on_key = " AND ".join(f"x.{k} = t.{k}" for k in key_names)
+        created = await self._touch(
+            f"INSERT INTO {target} ({columns}, updated_at) "
+            f"SELECT {', '.join(f't.{c}' for c in [*key_names, *value_names])}, :now "
+            f"FROM {table} t LEFT JOIN {target} x ON {on_key} "
+            f"WHERE x.{key_names[0]} IS NULL", {"now": now})
+        updated = 0
+        if created < len(staged):
+            changed = " OR ".join(self._distinct(f"{target}.{v}", f"t.{v}")
+                                  for v in value_names)
+            updated = await self._touch(
+                f"UPDATE {target} SET "
+                + ", ".join(f"{v} = t.{v}" for v in value_names)
+                + f", updated_at = :now FROM {table} t WHERE "
+                + " AND ".join(f"{target}.{k} = t.{k}" for k in key_names)
+                + f" AND ({changed})", {"now": now})
+        await self._drop(table)
+        return WriteCounts(created=created, updated=updated,
+                           unchanged=len(staged) - created - updated)
+
     # -- grades -----------------------------------------------------------------------------
     async def write_grades(self, rows: Sequence[GradeRow], now: datetime) -> WriteCounts:
         if not rows:
@@ -257,25 +290,9 @@ class SqlProgressRepository:
             staged.append((assessment_id, r.student_id, r.score, r.status.value))
             pairs.add((r.student_id, course_id))
         await self._enrol(pairs, now)
-        table = "eki_stage_results"
-        await self._stage(table, [("assessment_id", "bigint"), ("student_id", "bigint"),
-                                  ("score", "double precision"), ("status", "text")], staged)
-        # The import lock keeps other writers of results away: an anti-join insert and an
-        # update of what differs give exact counts without speculative inserts.
-        created = await self._touch(
-            "INSERT INTO results (assessment_id, student_id, score, status, updated_at) "
-            f"SELECT t.assessment_id, t.student_id, t.score, t.status, :now FROM {table} t "
-            "LEFT JOIN results r ON r.assessment_id = t.assessment_id "
-            "AND r.student_id = t.student_id WHERE r.assessment_id IS NULL", {"now": now})
-        updated = 0 if created == len(staged) else await self._touch(
-            f"UPDATE results SET score = t.score, status = t.status, updated_at = :now "
-            f"FROM {table} t WHERE results.assessment_id = t.assessment_id "
-            "AND results.student_id = t.student_id AND "
-            f"({self._distinct('results.score', 't.score')} OR "
-            f"{self._distinct('results.status', 't.status')})", {"now": now})
-        await self._drop(table)
-        return WriteCounts(created=created, updated=updated,
-                           unchanged=len(rows) - created - updated)
+        return await self._merge(
+            "results", [("assessment_id", "bigint"), ("student_id", "bigint")],
+            [("score", "double precision"), ("status", "text")], staged, now)
 
     # -- attendance -------------------------------------------------------------------------
     async def write_attendance(self, rows: Sequence[AttendanceRow], now: datetime
@@ -286,23 +303,9 @@ class SqlProgressRepository:
         staged = [(r.student_id, course_ids[(r.course, _period(r.period))], r.day,
                    r.status.value) for r in rows]
         await self._enrol({(s, c) for s, c, _d, _st in staged}, now)
-        table = "eki_stage_attendance"
-        await self._stage(table, [("student_id", "bigint"), ("course_id", "bigint"),
-                                  ("day", "date"), ("status", "text")], staged)
-        created = await self._touch(
-            "INSERT INTO attendance (student_id, course_id, day, status, updated_at) "
-            f"SELECT t.student_id, t.course_id, t.day, t.status, :now FROM {table} t "
-            "LEFT JOIN attendance x ON x.student_id = t.student_id "
-            "AND x.course_id = t.course_id AND x.day = t.day WHERE x.student_id IS NULL",
-            {"now": now})
-        updated = 0 if created == len(staged) else await self._touch(
-            f"UPDATE attendance SET status = t.status, updated_at = :now FROM {table} t "
-            "WHERE attendance.student_id = t.student_id AND attendance.course_id = t.course_id "
-            f"AND attendance.day = t.day AND "
-            f"{self._distinct('attendance.status', 't.status')}", {"now": now})
-        await self._drop(table)
-        return WriteCounts(created=created, updated=updated,
-                           unchanged=len(rows) - created - updated)
+        return await self._merge(
+            "attendance", [("student_id", "bigint"), ("course_id", "bigint"), ("day", "date")],
+            [("status", "text")], staged, now)
 
     # -- enrolments -------------------------------------------------------------------------
     async def write_enrollments(self, rows: Sequence[EnrollmentRow], now: datetime
