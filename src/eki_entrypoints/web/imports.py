@@ -23,7 +23,7 @@ from eki_domain.model.imports import (
     ImportStatus,
     Severity,
     Sheet,
-    header_key,
+    map_headers,
 )
 from eki_domain.model.roster import STUDENT_FIELDS
 from eki_domain.services.imports import ImportResult, ImportService
@@ -153,18 +153,12 @@ async def importar_estudiantes(request: Request) -> Response:
 
 
 def _phones_by_row(sheet: Sheet) -> dict[int, str]:
-    """The raw phone of each row of a JSON sheet (header row 0 lists the keys)."""
-    if not sheet.rows:
-        return {}
-    headers = [str(h) for h in sheet.rows[0][1]]
-    phone_keys = {header_key(alias) for spec in STUDENT_FIELDS if spec.name == "phone"
-                  for alias in spec.aliases}
-    index = next((i for i, h in enumerate(headers) if header_key(h) in phone_keys), None)
-    if index is None:
-        return {}
+    """The raw phone of each row, found through the import's own header mapping."""
+    mapping = map_headers(sheet, STUDENT_FIELDS)
     return {
-        number: "" if index >= len(cells) or cells[index] is None else str(cells[index])
-        for number, cells in sheet.rows[1:]
+        number: "" if (raw := mapping.cell(cells, "phone")) is None else str(raw)
+        for number, cells in sheet.rows
+        if number > mapping.header_row
     }
 
 
