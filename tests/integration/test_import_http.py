@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from eki_entrypoints.settings import Secret, Settings
 from eki_entrypoints.web import create_app
+from tests.integration.workbooks import xlsx
 
 TOKEN = "import-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -25,15 +26,8 @@ def client(database_url: str) -> Iterator[TestClient]:
 
 
 def workbook_bytes() -> bytes:
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    for row in (["Nombre", "Celular", "Grupo"], ["Ana", 3001234567, "Grado 10"],
-                ["Beto", "12", ""]):
-        sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return xlsx([["Nombre", "Celular", "Grupo"], ["Ana", 3001234567, "Grado 10"],
+                 ["Beto", "12", ""]])
 
 
 def test_seed_contract(client: TestClient) -> None:

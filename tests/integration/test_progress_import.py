@@ -3,13 +3,11 @@ progress API, the cache invalidation and the student's tools through `eki chat`.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import openpyxl
 import pytest
 from starlette.testclient import TestClient
 
@@ -20,6 +18,7 @@ from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.cli import run
 from eki_entrypoints.settings import Secret, Settings
 from eki_entrypoints.web import create_app
+from tests.integration.workbooks import xlsx
 
 READER = CalamineSpreadsheetReader()
 ANA, BETO = "3001234567", "3109876543"
@@ -45,17 +44,6 @@ ATTENDANCE = [
     [ANA, "Matemáticas", "2026-02-11", "excusa", "P1"],
     [ANA, "Matemáticas", "2026-02-12", "quizás", "P1"],  # bad status
 ]
-
-
-def xlsx(rows: Sequence[Sequence[object]]) -> bytes:
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    for row in rows:
-        sheet.append(list(row))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 @pytest.fixture

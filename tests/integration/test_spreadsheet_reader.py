@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Sequence
 from datetime import date
 
 import openpyxl
@@ -14,25 +13,9 @@ import pytest
 from eki_adapters.spreadsheets import CalamineSpreadsheetReader
 from eki_domain import ImportFileError, PhoneNumber
 from eki_domain.model.roster import validate_student_rows
+from tests.integration.workbooks import xlsx
 
 READER = CalamineSpreadsheetReader()
-
-
-def xlsx(rows: Sequence[Sequence[object]], *, number_formats: dict[str, str] | None = None,
-         first_sheet_empty: bool = False) -> bytes:
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    if first_sheet_empty:
-        sheet.title = "Portada"
-        sheet = workbook.create_sheet("Estudiantes")
-    for row in rows:
-        sheet.append(list(row))
-    for cell, fmt in (number_formats or {}).items():
-        sheet[cell].number_format = fmt
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 def phones(data: bytes, name: str) -> list[str]:

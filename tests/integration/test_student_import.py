@@ -13,19 +13,9 @@ from eki_adapters.spreadsheets import CalamineSpreadsheetReader, write_errors_fi
 from eki_domain import ImportInProgress, ImportMode, ImportStatus, PageRequest
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.settings import Settings
+from tests.integration.workbooks import xlsx
 
 READER = CalamineSpreadsheetReader()
-
-
-def xlsx(rows: Sequence[Sequence[object]]) -> bytes:
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    for row in rows:
-        sheet.append(list(row))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 HEADER = ["Nombre", "Teléfono", "Activo", "Etiquetas"]
