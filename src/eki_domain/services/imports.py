@@ -131,8 +131,10 @@ class ImportService:
         write: Callable[[UnitOfWork, Validation, frozenset[int]], Awaitable[WriteCounts]],
         progress: Progress | None = None,
         within: UnitOfWork | None = None,
+        label: Callable[[Validation], str] | None = None,
     ) -> ImportResult:
-        """Run one import. With ``within`` (an open unit of work whose owner holds the
+        """Run one import. ``label`` names what was imported in the summary ("Notas: …").
+        With ``within`` (an open unit of work whose owner holds the
         import lock) nothing is committed, rolled back or recorded here: the owner does it
         for several imports at once (OneRoster); ``job_id`` is then 0."""
         started = time.perf_counter()
@@ -179,7 +181,10 @@ class ImportService:
             created=counts.created, updated=counts.updated, unchanged=counts.unchanged,
             rows_rejected=len(rejected), duration_ms=elapsed_ms(), issues=issues,
         )
-        report = attrs.evolve(report, message=spanish_summary(report))
+        summary = spanish_summary(report)
+        if label is not None:
+            summary = f"{label(validation)}: {summary}"
+        report = attrs.evolve(report, message=summary)
         failed = failed_rows(validation, issues, rejected)
         headers = validation.mapping.headers
         result = ImportResult(report=report, headers=headers, failed_rows=failed, job_id=0)

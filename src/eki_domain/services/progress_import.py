@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-import attrs
-
 from eki_domain.model.gradebook import (
     ProgressKind,
     ProgressValidation,
@@ -44,6 +42,11 @@ _KIND_LABEL = {ProgressKind.GRADES: "Notas", ProgressKind.ATTENDANCE: "Asistenci
                ProgressKind.ENROLLMENTS: "Matrículas"}
 
 
+def _label(validation: Validation) -> str:
+    assert isinstance(validation, ProgressValidation)
+    return _KIND_LABEL[validation.kind]
+
+
 class ProgressImportService(ImportService):
     kind = "progress"
 
@@ -67,7 +70,6 @@ class ProgressImportService(ImportService):
     ) -> ImportResult:
         total_rows = len(sheet.rows)
         student_ids: dict[str, int] = {}
-        detected: list[ProgressKind] = []
         resolved: list[ValidRow] = []  # the rows, periods filled in, once resolved
 
         def validate() -> Validation:
@@ -75,7 +77,6 @@ class ProgressImportService(ImportService):
                 sheet, region or self._region, self._scale, kind=kind,
                 progress=None if progress is None
                 else (lambda done: progress("validating", done, total_rows)))
-            detected.append(validation.kind)
             return validation
 
         async def resolve(uow: UnitOfWork, validation: Validation) -> Resolution:
@@ -128,11 +129,7 @@ class ProgressImportService(ImportService):
 
         result = await self._run(sheet, mode=mode, dry_run=dry_run, validate=validate,
                                  resolve=resolve, write=write, progress=progress,
-                               within=within)
-        if detected:
-            label = _KIND_LABEL[detected[0]]
-            result = attrs.evolve(result, report=attrs.evolve(
-                result.report, message=f"{label}: {result.report.message}"))
+                                 within=within, label=_label)
         if (self._on_change is not None and within is None and student_ids
                 and result.report.status is ImportStatus.COMPLETED):
             self._on_change(student_ids.values())
