@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import hashlib
 import json
 import logging
 import sys
@@ -28,7 +27,6 @@ from eki_domain import __version__
 from eki_domain.errors import EkiError
 from eki_domain.model.gradebook import ProgressKind
 from eki_domain.model.imports import (
-    ImportFileError,
     ImportMode,
     ImportReport,
     ImportStatus,
@@ -271,12 +269,8 @@ async def _import_file(settings: Settings, args: argparse.Namespace, *, target: 
         # A local file may be far larger than an upload (a school year of grades):
         # the 50 MB limit protects the web server, not the command line.
         reader = CalamineSpreadsheetReader(max_bytes=CLI_MAX_IMPORT_BYTES)
-        try:
-            sheet = await asyncio.to_thread(reader.read, data, name)
-        except ImportFileError as exc:
-            await service.record_failure(
-                name, hashlib.sha256(data).hexdigest(), exc, mode=mode, dry_run=args.dry_run)
-            raise
+        sheet = await service.load(lambda: reader.read(data, name), filename=name,
+                                   content=data, mode=mode, dry_run=args.dry_run)
         progress = _ProgressBar(sys.stderr.isatty() and len(sheet.rows) > 2000)
         if target == "students":
             result = await eki.student_import.import_sheet(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
@@ -112,6 +113,17 @@ class ImportService:
         self._uow = uow
         self._clock = clock
         self._region = default_region
+
+    async def load(self, read: Callable[[], Sheet], *, filename: str, content: bytes,
+                   mode: ImportMode = ImportMode.DEFAULT, dry_run: bool = False) -> Sheet:
+        """Run a reader (in a thread: parsing is CPU-bound); a file that cannot be read
+        still goes to the history, as ``failed``, before the error is raised."""
+        try:
+            return await asyncio.to_thread(read)
+        except ImportFileError as exc:
+            await self.record_failure(filename, hashlib.sha256(content).hexdigest(), exc,
+                                      mode=mode, dry_run=dry_run)
+            raise
 
     async def record_failure(self, filename: str, sha256: str, exc: ImportFileError, *,
                              mode: ImportMode = ImportMode.DEFAULT,

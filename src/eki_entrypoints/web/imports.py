@@ -3,12 +3,10 @@ upload) and the seed system's ``POST /api/estudiantes/importar/`` contract."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 import phonenumbers
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,7 +16,6 @@ from eki_adapters.spreadsheets.errors_file import ErrorsFormat, write_errors_fil
 from eki_adapters.spreadsheets.reader import sheet_from_json
 from eki_domain.model.gradebook import ProgressKind
 from eki_domain.model.imports import (
-    ImportFileError,
     ImportMode,
     ImportStatus,
     Severity,
@@ -90,14 +87,14 @@ async def _run(request: Request, target: str = "students") -> tuple[ImportResult
     mode = ImportMode.STRICT if _flag(request, "strict") else ImportMode.DEFAULT
     dry_run = _flag(request, "dry_run")
     data, filename = await _upload_from_request(request)
-    try:
-        sheet = (await run_in_threadpool(eki.reader.read, data, filename) if filename
-                 else sheet_from_json(_json(data), "api.json"))
-    except ImportFileError as exc:
-        await service.record_failure(
-            filename or "api.json", hashlib.sha256(data).hexdigest(), exc, mode=mode,
-            dry_run=dry_run)
-        raise
+    if filename:
+        sheet = await service.load(lambda: eki.reader.read(data, filename), filename=filename,
+                                   content=data, mode=mode, dry_run=dry_run)
+    else:
+        payload = _json(data)
+        sheet = await service.load(lambda: sheet_from_json(payload, "api.json"),
+                                   filename="api.json", content=data, mode=mode,
+                                   dry_run=dry_run)
     if target == "students":
         result = await eki.student_import.import_sheet(sheet, mode=mode, dry_run=dry_run,
                                                        region=region)
