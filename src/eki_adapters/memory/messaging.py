@@ -305,3 +305,7 @@ class InMemoryConversationStore:
         window = entries[page.offset : page.offset + page.limit]
         return Page(items=tuple(window), total=len(entries), limit=page.limit,
                     offset=page.offset)
+
+    async def recent_history(self, student_id: int, limit: int) -> list[HistoryEntry]:
+        page = await self.history(student_id, PageRequest(limit=max(1, limit)))
+        return list(page.items[:limit])

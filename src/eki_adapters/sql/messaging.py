@@ -98,6 +98,9 @@ _OUTBOX_SENT = (
     .values(status=DeliveryStatus.SENT.value, provider_id=sa.bindparam("pid"),
             lease_until=None, updated_at=sa.bindparam("now", type_=UTCDateTime()),
             error_code=None, error_title=None)
+    # Did a status for this id race ahead of it (fast channels)? Asked in the same statement.
+    .returning(sa.exists().where(message_statuses.c.provider_id == sa.bindparam("pid"),
+                                 message_statuses.c.applied.is_(False)))
 )
 _EARLY_STATUSES = (
     sa.select(message_statuses)
@@ -110,7 +113,6 @@ _SENDER_STATE = sa.select(
     sa.exists().where(handoffs.c.student_id == sa.bindparam("student_id"),
                       handoffs.c.released_at.is_(None)),
 )
-_PG_SENDER_LOCK = sa.text("SELECT pg_try_advisory_xact_lock(hashtextextended(:wa_id, 7))")
 
 
 @functools.cache
@@ -150,8 +152,13 @@ def _inbox_pick(dialect: str, filtered: bool, skipping: bool) -> Any:
     if skipping:
         pick = pick.where(m.c.wa_id.not_in(sa.bindparam("skip", expanding=True)))
     if dialect == "postgresql":
-        pick = pick.with_for_update(skip_locked=True, of=m)
-    return pick
+        # Pick and take the sender's advisory lock in one round trip: the lock is
+        # evaluated on the single picked row, and the claim that follows is a new
+        # statement (a new snapshot) taken under that lock.
+        picked = pick.with_for_update(skip_locked=True, of=m).subquery("picked")
+        return sa.select(picked.c.wa_id, sa.func.pg_try_advisory_xact_lock(
+            sa.func.hashtextextended(picked.c.wa_id, 7)))
+    return sa.select(pick.subquery("picked").c.wa_id, sa.true())
 
 
 @functools.cache
@@ -228,16 +235,16 @@ class SqlInbox:
 
     async def claim(self, now: datetime, lease: timedelta, *,
                     channels: Sequence[str] | None = None) -> ClaimedBatch | None:
-        pg = self._dialect == "postgresql"
         wanted = list(channels) if channels is not None else None
         skip: list[str] = []
         for _ in range(5):
-            wa_id = await self._conn.scalar(
+            picked = (await self._conn.execute(
                 _inbox_pick(self._dialect, wanted is not None, bool(skip)),
-                {"now": now, "channels": wanted, "skip": skip})
-            if wa_id is None:
+                {"now": now, "channels": wanted, "skip": skip})).first()
+            if picked is None:
                 return None
-            if pg and not await self._conn.scalar(_PG_SENDER_LOCK, {"wa_id": wa_id}):
+            wa_id, locked = picked
+            if not locked:
                 skip.append(wa_id)  # another worker is claiming this sender right now
                 continue
             token = secrets.token_hex(16)
@@ -327,8 +334,10 @@ class SqlOutbox:
         return sorted((_outbound_from_row(r) for r in rows), key=lambda m: m.id or 0)
 
     async def mark_sent(self, message_id: int, provider_id: str, now: datetime) -> None:
-        await self._conn.execute(_OUTBOX_SENT, {"mid": message_id, "pid": provider_id,
-                                                "now": now})
+        raced = await self._conn.scalar(_OUTBOX_SENT, {"mid": message_id, "pid": provider_id,
+                                                       "now": now})
+        if not raced:
+            return
         # Statuses that raced ahead of the id (possible with fast channels) apply now.
         early = await self._conn.execute(_EARLY_STATUSES, {"pid": provider_id})
         for row in early.all():
@@ -487,6 +496,21 @@ class SqlConversationStore:
 
     async def history(self, student_id: int, page: PageRequest) -> Page[HistoryEntry]:
         window = page.offset + page.limit
+        entries = await self._newest(student_id, window)
+        i, o = inbound_messages, outbound_messages
+        total_in = await self._conn.scalar(
+            sa.select(sa.func.count()).select_from(i).where(i.c.student_id == student_id))
+        total_out = await self._conn.scalar(
+            sa.select(sa.func.count()).select_from(o).where(o.c.student_id == student_id))
+        return Page(items=tuple(entries[page.offset:window]),
+                    total=int(total_in or 0) + int(total_out or 0),
+                    limit=page.limit, offset=page.offset)
+
+    async def recent_history(self, student_id: int, limit: int) -> list[HistoryEntry]:
+        return (await self._newest(student_id, limit))[:limit] if limit > 0 else []
+
+    async def _newest(self, student_id: int, window: int) -> list[HistoryEntry]:
+        """The newest ``window`` entries of each direction, merged newest first."""
         i, o = inbound_messages, outbound_messages
         inbound = await self._conn.execute(
             sa.select(i.c.received_at, i.c.text, i.c.type, i.c.state, i.c.provider_id,
@@ -512,10 +536,4 @@ class SqlConversationStore:
         ]
         # Newest first; an answer sorts before the question it answers at equal times.
         entries.sort(key=lambda e: (e.at, e.direction == "out"), reverse=True)
-        total_in = await self._conn.scalar(
-            sa.select(sa.func.count()).select_from(i).where(i.c.student_id == student_id))
-        total_out = await self._conn.scalar(
-            sa.select(sa.func.count()).select_from(o).where(o.c.student_id == student_id))
-        return Page(items=tuple(entries[page.offset:window]),
-                    total=int(total_in or 0) + int(total_out or 0),
-                    limit=page.limit, offset=page.offset)
+        return entries

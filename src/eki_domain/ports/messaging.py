@@ -111,3 +111,8 @@ class ConversationStore(Protocol):
     async def history(self, student_id: int, page: PageRequest) -> Page[HistoryEntry]:
         """Inbound and outbound messages of a student, newest first."""
         ...
+
+    async def recent_history(self, student_id: int, limit: int) -> list[HistoryEntry]:
+        """The newest ``limit`` entries of :meth:`history`, without counting the rest
+        (the assistant's prompt needs only these)."""
+        ...

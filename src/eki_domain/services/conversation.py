@@ -29,7 +29,7 @@ from eki_domain.model.phone import mask_phone, phone_candidates
 from eki_domain.model.student import Student
 from eki_domain.ports.assistant import Assistant, StudentToolbox, Turn
 from eki_domain.ports.clock import Clock
-from eki_domain.ports.repositories import UnitOfWorkFactory
+from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from eki_domain.services.intents import Intent, detect_intent
 from eki_domain.services.responder import (
     handoff_confirmation,
@@ -56,6 +56,14 @@ class TurnResult:
     tools: tuple[str, ...]
     outbound_ids: tuple[int, ...]
     completed: bool  # False: the claim was lost, another worker answers
+
+
+@attrs.frozen
+class _Sender:
+    student: Student | None
+    phone: str  # the student's E.164, else the best reading of the wa_id
+    opted_out: bool
+    paused: bool  # a hand-off is open: a person answers
 
 
 @attrs.frozen
@@ -112,11 +120,13 @@ class ConversationService:
         """Claim and answer the next sender's messages; None when the inbox is empty."""
         async with self._uow() as uow:
             batch = await uow.inbox.claim(self._clock.now(), self._lease, channels=channels)
+            if batch is None:
+                return None
+            # Who is writing, read in the claim's transaction: one round trip less per turn.
+            sender = await self._identify(uow, batch.wa_id)
             await uow.commit()
-        if batch is None:
-            return None
         try:
-            return await self.handle(batch)
+            return await self._turn(batch, sender)
         except Exception:
             log.exception("turn failed for %s; retrying later", mask_phone(batch.wa_id))
             now = self._clock.now()
@@ -128,15 +138,24 @@ class ConversationService:
             raise
 
     async def handle(self, batch: ClaimedBatch) -> TurnResult:
-        candidates = phone_candidates(batch.wa_id) or ("+" + batch.wa_id,)
+        """Answer an already claimed batch."""
         async with self._uow() as uow:
-            student = await uow.students.find_by_phones(candidates)
-            phone = student.phone.e164 if student else candidates[0]
-            opted_out, paused = await uow.conversations.sender_state(
-                phone, student.id if student else None)
+            sender = await self._identify(uow, batch.wa_id)
+        return await self._turn(batch, sender)
 
-        decision = await self._decide(batch.items, student, opted_out=opted_out, paused=paused)
-        return await self._commit(batch, student, phone, decision)
+    @staticmethod
+    async def _identify(uow: UnitOfWork, wa_id: str) -> _Sender:
+        candidates = phone_candidates(wa_id) or ("+" + wa_id,)
+        student = await uow.students.find_by_phones(candidates)
+        phone = student.phone.e164 if student else candidates[0]
+        opted_out, paused = await uow.conversations.sender_state(
+            phone, student.id if student else None)
+        return _Sender(student, phone, opted_out, paused)
+
+    async def _turn(self, batch: ClaimedBatch, sender: _Sender) -> TurnResult:
+        decision = await self._decide(batch.items, sender.student,
+                                      opted_out=sender.opted_out, paused=sender.paused)
+        return await self._commit(batch, sender.student, sender.phone, decision)
 
     async def _decide(self, items: Sequence[InboxItem], student: Student | None, *,
                       opted_out: bool, paused: bool) -> _Decision:

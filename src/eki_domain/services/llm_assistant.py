@@ -35,7 +35,7 @@ from typing import Final
 import attrs
 
 from eki_domain.model.messages import HistoryEntry
-from eki_domain.model.pagination import MAX_PAGE_SIZE, PageRequest
+from eki_domain.model.pagination import MAX_PAGE_SIZE
 from eki_domain.model.pricing import DEFAULT_PRICES, PriceTable
 from eki_domain.model.student import Student
 from eki_domain.ports.assistant import (
@@ -54,7 +54,7 @@ from eki_domain.ports.llm import (
     ToolCall,
     UsageRecord,
 )
-from eki_domain.ports.repositories import UnitOfWorkFactory
+from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from eki_domain.services.intents import Intent, detect_intent, normalize_text
 from eki_domain.services.responder import COLOMBIA_UTC_OFFSET, spanish_date
 from eki_domain.services.tools import TOOL_SCHEMAS
@@ -247,13 +247,16 @@ class _TurnState:
     model_calls: int = 0
     tool_calls: int = 0
     grounded: bool = False  # a data tool returned a result this turn
+    usage: list[UsageRecord] = attrs.Factory(list)  # written once, when the turn ends
 
 
 class LLMAssistant:
     """An :class:`~eki_domain.ports.assistant.Assistant` backed by a language model.
 
-    ``uow`` is used for the conversation history, the budgets and the usage ledger (one short
-    unit of work each; none is open while the model thinks). ``fallback`` answers whenever the
+    ``uow`` is used twice per turn, never while the model thinks: one short unit of work
+    reads the budgets and the conversation history, another writes the turn's model calls
+    to the usage ledger when the turn ends (a process killed mid-turn loses those records:
+    the turn is answered again, and its new calls are recorded). ``fallback`` answers whenever the
     model cannot (usually :class:`~eki_domain.services.responder.RuleBasedAssistant`); errors
     the fallback raises (a database down) propagate so the caller can retry the turn.
 
@@ -322,7 +325,7 @@ class LLMAssistant:
             self.stats.turns += 1
             return reply
 
-        note = await self._budget_note(student_id)
+        note, history = await self._prepare(student_id, text)
         if note is not None:
             self.stats.budget_blocks += 1
             reply = await self._fallback.answer(turn, tools)
@@ -335,13 +338,18 @@ class LLMAssistant:
 
         state = _TurnState(student_id=student_id)
         try:
-            answer = await self._converse(turn.student, text, tools, state)
+            if history is None:
+                raise _Failure  # the database could not be read: the rules answer
+            answer = await self._converse(turn.student, text, history, tools, state)
         except _Failure:
+            await self._flush_usage(state)
             return await self._fall_back(turn, tools, state)
         except Exception:
             self.stats.errors["internal"] += 1
             log.exception("assistant turn failed for student %s; falling back", student_id)
+            await self._flush_usage(state)
             return await self._fall_back(turn, tools, state)
+        await self._flush_usage(state)
         self.stats.turns += 1
         self.stats.llm_answers += 1
         return AssistantReply(text=answer, intent=LLM_INTENT, tools=_unique(state.executed))
@@ -360,18 +368,33 @@ class LLMAssistant:
 
     # -- budgets -----------------------------------------------------------------------------
 
-    async def _budget_note(self, student_id: int) -> str | None:
+    async def _prepare(
+        self, student_id: int, text: str
+    ) -> tuple[str | None, list[ChatMessage] | None]:
+        """The budget note (None: within budget) and the prompt's history, read in one unit
+        of work; history None when the database cannot be read."""
+        try:
+            async with self._uow() as uow:
+                note = await self._budget_note(uow, student_id)
+                history = await self._history(uow, student_id, text)
+        except Exception:
+            self.stats.errors["internal"] += 1
+            log.exception("could not read the history of student %s; the rules answer",
+                          student_id)
+            return None, None
+        return note, history
+
+    async def _budget_note(self, uow: UnitOfWork, student_id: int) -> str | None:
         if self._student_tokens is None and self._daily_spend is None:
             return None
         today = self._clock.now().astimezone(UTC).date()
         try:
-            async with self._uow() as uow:
-                used = (
-                    await uow.usage.tokens_for(student_id, today)
-                    if self._student_tokens is not None
-                    else 0
-                )
-                spent = await uow.usage.spend_on(today) if self._daily_spend is not None else 0.0
+            used = (
+                await uow.usage.tokens_for(student_id, today)
+                if self._student_tokens is not None
+                else 0
+            )
+            spent = await uow.usage.spend_on(today) if self._daily_spend is not None else 0.0
         except Exception:
             # Fail open: a broken ledger must not silence the assistant; it is logged and
             # counted, and every call is still attempted to be recorded.
@@ -392,14 +415,14 @@ class LLMAssistant:
         today = (self._clock.now() + self._offset).date()
         return f"Estudiante: {_first_name(student)}. Hoy es {spanish_date(today)} de {today.year}."
 
-    async def _history(self, student_id: int, current: str) -> list[ChatMessage]:
+    async def _history(self, uow: UnitOfWork, student_id: int, current: str
+                       ) -> list[ChatMessage]:
         if self._history_turns == 0 or self._history_budget == 0:
             return []
         limit = min(MAX_PAGE_SIZE, 2 * self._history_turns + _HISTORY_SLACK)
-        async with self._uow() as uow:
-            page = await uow.conversations.history(student_id, PageRequest(limit=limit))
+        entries = await uow.conversations.recent_history(student_id, limit)
         return build_history(
-            page.items,
+            entries,
             current=current,
             now=self._clock.now(),
             turns=self._history_turns,
@@ -407,8 +430,8 @@ class LLMAssistant:
             max_user_chars=self._max_input,
         )
 
-    async def _messages(self, student: Student, student_id: int, text: str) -> list[ChatMessage]:
-        history = await self._history(student_id, text)
+    def _messages(self, student: Student, history: Sequence[ChatMessage], text: str
+                  ) -> list[ChatMessage]:
         return [
             ChatMessage(role="system", content=SYSTEM_PROMPT),
             ChatMessage(role="system", content=self._context(student)),
@@ -419,9 +442,14 @@ class LLMAssistant:
     # -- the tool loop -----------------------------------------------------------------------
 
     async def _converse(
-        self, student: Student, text: str, tools: StudentToolbox, state: _TurnState
+        self,
+        student: Student,
+        text: str,
+        history: Sequence[ChatMessage],
+        tools: StudentToolbox,
+        state: _TurnState,
     ) -> str:
-        messages = await self._messages(student, state.student_id, text)
+        messages = self._messages(student, history, text)
         schemas = _schemas(tools)
         available = frozenset(tools.names())
         while True:
@@ -483,14 +511,14 @@ class LLMAssistant:
             log.warning(
                 "model call failed for student %s: %s (%s)", state.student_id, exc.kind, exc.status
             )
-            await self._record_failure(state, str(exc.kind), started)
+            self._record_failure(state, str(exc.kind), started)
             raise _Failure from exc
         except Exception as exc:
             self.stats.errors["unexpected"] += 1
             log.exception("model call crashed for student %s", state.student_id)
-            await self._record_failure(state, "unexpected", started)
+            self._record_failure(state, "unexpected", started)
             raise _Failure from exc
-        await self._record_reply(state, reply)
+        self._record_reply(state, reply)
         return reply
 
     async def _run_tool(
@@ -549,7 +577,7 @@ class LLMAssistant:
                 log.warning("no price for model %r: its calls are recorded at $0", model)
         return self._prices.cost(model, prompt, completion, cached)
 
-    async def _record_reply(self, state: _TurnState, reply: ModelReply) -> None:
+    def _record_reply(self, state: _TurnState, reply: ModelReply) -> None:
         usage = reply.usage
         model = reply.model or self._model.model
         cost = self._cost(model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
@@ -557,7 +585,7 @@ class LLMAssistant:
         self.stats.completion_tokens += usage.completion_tokens
         self.stats.cached_tokens += usage.cached_tokens
         self.stats.cost_usd += cost
-        await self._record(
+        state.usage.append(
             UsageRecord(
                 at=self._clock.now(),
                 student_id=state.student_id,
@@ -574,8 +602,8 @@ class LLMAssistant:
             )
         )
 
-    async def _record_failure(self, state: _TurnState, outcome: str, started: float) -> None:
-        await self._record(
+    def _record_failure(self, state: _TurnState, outcome: str, started: float) -> None:
+        state.usage.append(
             UsageRecord(
                 at=self._clock.now(),
                 student_id=state.student_id,
@@ -589,10 +617,15 @@ class LLMAssistant:
             )
         )
 
-    async def _record(self, record: UsageRecord) -> None:
+    async def _flush_usage(self, state: _TurnState) -> None:
+        """Write the turn's model calls to the ledger in one unit of work."""
+        if not state.usage:
+            return
+        records, state.usage = state.usage, []
         try:
             async with self._uow() as uow:
-                await uow.usage.record(record)
+                for record in records:
+                    await uow.usage.record(record)
                 await uow.commit()
         except Exception:
             # Accounting must not cost the student the answer.
