@@ -306,8 +306,8 @@ def run_eki_traced(out_path: str, argv: list[str]) -> None:
 
     timed(uow.SqlUnitOfWork, "__aenter__", "db: pool checkout (uow enter)")
     timed(uow.SqlUnitOfWork, "commit", "db: commit")
-    timed(messaging.SqlInbox, "claim", "inbox.claim", outcome=lambda r: "empty" if r is None
-          else "claimed")
+    timed(messaging.SqlInbox, "claim_many", "inbox.claim_many",
+          outcome=lambda r: "empty" if not r else "claimed")
     timed(messaging.SqlInbox, "add", "inbox.add")
     timed(messaging.SqlInbox, "complete", "inbox.complete")
     timed(messaging.SqlOutbox, "claim_due", "outbox.claim_due",
@@ -317,14 +317,14 @@ def run_eki_traced(out_path: str, argv: list[str]) -> None:
     timed(messaging.SqlOutbox, "fail_abandoned", "outbox.fail_abandoned")
     timed(messaging.SqlConversationStore, "record_webhook", "webhook_events insert")
     timed(ingest.IngestService, "ingest", "IngestService.ingest (one transaction)")
-    timed(conversation.ConversationService, "process_next", "turn: process_next",
-          outcome=lambda r: "idle" if r is None else "turn")
-    timed(conversation.ConversationService, "handle", "turn: handle (read+decide+commit)")
+    timed(conversation.ConversationService, "claim_turns", "turn: claim_turns (claim+identify)",
+          outcome=lambda r: "idle" if not r else "claimed")
+    timed(conversation.ConversationService, "run_turn", "turn: run_turn (decide+commit)")
     timed(conversation.ConversationService, "_decide", "turn: decide (assistant)")
     timed(conversation.ConversationService, "_commit", "turn: commit (outbox+done)")
     timed(delivery.DeliveryService, "dispatch_due", "dispatch: dispatch_due (batch)",
           outcome=lambda r: f"{'empty' if not r else 'batch'}")
-    timed(delivery.DeliveryService, "_send", "dispatch: _send (one row)")
+    timed(delivery.DeliveryService, "_attempt", "dispatch: _attempt (one row)")
     timed(meta_channel.MetaCloudChannel, "send_text", "graph: send_text")
     timed(meta_channel.MetaCloudChannel, "mark_read", "graph: mark_read")
 
@@ -356,9 +356,9 @@ def run_eki_traced(out_path: str, argv: list[str]) -> None:
     wakes = [0]
     original_wake = worker.PipelineWorker.wake
 
-    def wake(self: Any) -> None:
+    def wake(self: Any, *args: Any, **kwargs: Any) -> None:
         wakes[0] += 1
-        original_wake(self)
+        original_wake(self, *args, **kwargs)
 
     worker.PipelineWorker.wake = wake  # type: ignore[method-assign]
 

@@ -12,92 +12,113 @@ import logging
 import time
 from collections.abc import Sequence
 
+from eki_domain.services.conversation import ClaimedTurn
 from eki_entrypoints.bootstrap import Eki
 
 log = logging.getLogger("eki.worker")
 
 
 class PipelineWorker:
-    """``concurrency`` conversation turns at once (each waits on the assistant) plus one
-    dispatcher. ``wake()`` after storing new work skips the poll delay."""
+    """Up to ``concurrency`` conversation turns at once (each waits on the assistant) plus
+    one dispatcher. One claimer per process claims work for every free turn slot in a
+    single transaction (up to ``claim_batch`` senders), so concurrent claimers stay few
+    and do not queue on each other's row locks. ``wake()`` after storing new work skips
+    the poll delay."""
 
     def __init__(self, eki: Eki, *, concurrency: int = 32, poll_interval: float = 0.5,
-                 channels: Sequence[str] | None = None) -> None:
+                 channels: Sequence[str] | None = None, claim_batch: int = 32) -> None:
         self.eki = eki
         self.concurrency = concurrency
         self.poll_interval = poll_interval
+        self.claim_batch = max(1, claim_batch)
         self.sweep_interval = 5.0
         self.channels = tuple(channels) if channels is not None else (eki.channel.name,)
-        # Idle turn runners wait for a ticket; one ticket = "look at the inbox once".
-        # Webhooks hand out one per new message, a runner that found work hands out one more
-        # (so a backlog fans out), and a poller adds one when nothing else did.
-        self._tickets: asyncio.Queue[None] = asyncio.Queue()
+        self._inbox_event = asyncio.Event()  # new messages, or a sender's turn finished
+        self._capacity = asyncio.Event()  # a turn slot became free
         self._outbox_event = asyncio.Event()
+        self._turn_tasks: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.last_beat = time.monotonic()
 
     def wake(self, messages: int = 1) -> None:
-        """New messages arrived: ask up to ``messages`` idle runners to look."""
-        for _ in range(max(0, min(messages, self.concurrency - self._tickets.qsize()))):
-            self._tickets.put_nowait(None)
+        """New messages arrived: look at the inbox now."""
+        if messages > 0:
+            self._inbox_event.set()
         self._outbox_event.set()
 
     @property
     def running(self) -> bool:
         return bool(self._tasks) and not all(t.done() for t in self._tasks)
 
+    @property
+    def turns_in_flight(self) -> int:
+        return len(self._turn_tasks)
+
     async def start(self) -> None:
         self._stopping = False
-        self._tasks = [asyncio.create_task(self._turns(i), name=f"eki-turns-{i}")
-                       for i in range(self.concurrency)]
-        self._tasks.append(asyncio.create_task(self._dispatch(), name="eki-dispatch"))
-        self._tasks.append(asyncio.create_task(self._poll(), name="eki-poll"))
-        log.info("worker started: %d turn runner(s), channels %s", self.concurrency,
+        self._tasks = [asyncio.create_task(self._claim(), name="eki-claim"),
+                       asyncio.create_task(self._dispatch(), name="eki-dispatch")]
+        log.info("worker started: up to %d turn(s) at once, channels %s", self.concurrency,
                  ",".join(self.channels))
 
     async def stop(self) -> None:
         self._stopping = True
-        self.wake(self.concurrency)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._turn_tasks]
+        for task in tasks:
+            task.cancel()  # a turn cut short is claimed again when its lease expires
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
+        self._turn_tasks.clear()
 
     async def _sleep(self, event: asyncio.Event) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout=self.poll_interval)
         event.clear()
 
-    async def _poll(self) -> None:
-        """Messages stored by another process send no wake-up: look now and then."""
-        while not self._stopping:
-            await asyncio.sleep(self.poll_interval)
-            if self._tickets.empty():
-                self._tickets.put_nowait(None)
-
-    async def _turns(self, index: int) -> None:
+    async def _claim(self) -> None:
         conversation = self.eki.conversation
         while not self._stopping:
-            await self._tickets.get()
-            while not self._stopping:
-                self.last_beat = time.monotonic()
-                try:
-                    result = await conversation.process_next(channels=self.channels)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    # Already logged and released by the service; keep the runner alive.
-                    await asyncio.sleep(self.poll_interval)
-                    break
-                if result is None:
-                    break  # the inbox is empty (for this runner): wait for a ticket
-                if self._tickets.qsize() < self.concurrency:
-                    self._tickets.put_nowait(None)  # there may be more: ask another runner
-                if result.outbound_ids:
-                    self._outbox_event.set()
+            self.last_beat = time.monotonic()
+            free = self.concurrency - len(self._turn_tasks)
+            if free <= 0:
+                await self._sleep(self._capacity)
+                continue
+            self._inbox_event.clear()  # a wake-up from now on means "look again"
+            try:
+                claimed = await conversation.claim_turns(min(free, self.claim_batch),
+                                                         channels=self.channels)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not claim inbox messages; retrying")
+                await asyncio.sleep(self.poll_interval)
+                continue
+            for turn in claimed:
+                task = asyncio.create_task(self._run(turn))
+                self._turn_tasks.add(task)
+                task.add_done_callback(self._turn_done)
+            if not claimed:
+                # Nothing claimable: wait for a webhook, a finished turn (its sender may
+                # have written meanwhile) or the poll interval (other processes' webhooks).
+                await self._sleep(self._inbox_event)
+
+    def _turn_done(self, task: asyncio.Task[None]) -> None:
+        self._turn_tasks.discard(task)
+        self._capacity.set()
+        self._inbox_event.set()
+
+    async def _run(self, turn: ClaimedTurn) -> None:
+        try:
+            result = await self.eki.conversation.run_turn(turn)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return  # already logged and released for a retry by the service
+        if result.outbound_ids:
+            self._outbox_event.set()
 
     async def _sweep(self) -> None:
         """Recover the work of stopped workers (expired claims, abandoned sends)."""

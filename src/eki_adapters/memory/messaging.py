@@ -116,10 +116,21 @@ class InMemoryInbox:
                             items=tuple(InboxItem(id=r.id, message=r.message,
                                                   attempts=r.attempts) for r in rows))
 
+    async def claim_many(self, now: datetime, lease: timedelta, limit: int, *,
+                         channels: Sequence[str] | None = None) -> list[ClaimedBatch]:
+        batches: list[ClaimedBatch] = []
+        while len(batches) < limit:
+            batch = await self.claim(now, lease, channels=channels)
+            if batch is None:
+                break
+            batches.append(batch)
+        return batches
+
     async def complete(self, batch: ClaimedBatch, now: datetime, *,
                        student_id: int | None, intent: str | None) -> bool:
         rows = [r for r in self._s.state.inbox.values()
-                if r.token == batch.token and r.state is InboxState.PROCESSING]
+                if r.token == batch.token and r.message.wa_id == batch.wa_id
+                and r.state is InboxState.PROCESSING]
         for row in rows:
             row.state, row.student_id, row.intent, row.lease_until = (
                 InboxState.DONE, student_id, intent, None)
@@ -128,7 +139,8 @@ class InMemoryInbox:
     async def release(self, batch: ClaimedBatch, now: datetime, *, retry_at: datetime,
                       max_attempts: int) -> None:
         for row in self._s.state.inbox.values():
-            if row.token == batch.token and row.state is InboxState.PROCESSING:
+            if (row.token == batch.token and row.message.wa_id == batch.wa_id
+                    and row.state is InboxState.PROCESSING):
                 row.attempts += 1
                 row.state = (InboxState.FAILED if row.attempts >= max_attempts
                              else InboxState.PENDING)

@@ -87,6 +87,7 @@ _OUTBOX_INSERT = _insert_of(outbound_messages, (
 _INBOX_COMPLETE = (
     inbound_messages.update()
     .where(inbound_messages.c.claim_token == sa.bindparam("token"),
+           inbound_messages.c.wa_id == sa.bindparam("sender"),
            inbound_messages.c.state == PROCESSING)
     .values(state=DONE, processed_at=sa.bindparam("now", type_=UTCDateTime()),
             student_id=sa.bindparam("sid"), intent=sa.bindparam("why"), lease_until=None)
@@ -170,6 +171,42 @@ def _inbox_claim(dialect: str, filtered: bool) -> Any:
                m.c.available_at <= sa.bindparam("now", type_=UTCDateTime()))
         .where(_channel_filter(m, filtered))
         .where(~_sender_busy(sa.bindparam("sender")))
+        .values(state=PROCESSING, claim_token=sa.bindparam("token"),
+                lease_until=sa.bindparam("lease", type_=UTCDateTime()))
+        .returning(*m.c)
+    )
+
+
+@functools.cache
+def _inbox_pick_many(filtered: bool) -> Any:
+    """PostgreSQL: the oldest claimable rows, locked (several may share a sender)."""
+    m = inbound_messages
+    return (
+        sa.select(m.c.wa_id)
+        .where(m.c.state == PENDING, m.c.available_at <= sa.bindparam("now", type_=UTCDateTime()))
+        .where(_channel_filter(m, filtered))
+        .where(~_sender_busy(m.c.wa_id))
+        .order_by(m.c.sent_at, m.c.id)
+        .limit(sa.bindparam("rows"))
+        .with_for_update(skip_locked=True, of=m)
+    )
+
+
+#: PostgreSQL: the senders whose advisory lock this transaction could take.
+_PG_LOCK_SENDERS = sa.text(
+    "SELECT w FROM unnest(CAST(:senders AS text[])) AS w "
+    "WHERE pg_try_advisory_xact_lock(hashtextextended(w, 7))")
+
+
+@functools.cache
+def _inbox_claim_many(filtered: bool) -> Any:
+    m = inbound_messages
+    return (
+        m.update()
+        .where(m.c.wa_id.in_(sa.bindparam("senders", expanding=True)), m.c.state == PENDING,
+               m.c.available_at <= sa.bindparam("now", type_=UTCDateTime()))
+        .where(_channel_filter(m, filtered))
+        .where(~_sender_busy(m.c.wa_id))
         .values(state=PROCESSING, claim_token=sa.bindparam("token"),
                 lease_until=sa.bindparam("lease", type_=UTCDateTime()))
         .returning(*m.c)
@@ -262,6 +299,52 @@ class SqlInbox:
             return ClaimedBatch(wa_id=wa_id, items=items, token=token, lease_until=lease_until)
         return None
 
+    async def claim_many(self, now: datetime, lease: timedelta, limit: int, *,
+                         channels: Sequence[str] | None = None) -> list[ClaimedBatch]:
+        if self._dialect != "postgresql":
+            # One writer at a time (SQLite): claiming sender by sender costs nothing extra.
+            batches: list[ClaimedBatch] = []
+            while len(batches) < limit:
+                batch = await self.claim(now, lease, channels=channels)
+                if batch is None:
+                    break
+                batches.append(batch)
+            return batches
+        wanted = list(channels) if channels is not None else None
+        filtered = wanted is not None
+        for _ in range(3):
+            picked = (await self._conn.execute(
+                _inbox_pick_many(filtered),
+                {"now": now, "channels": wanted, "rows": 2 * limit})).scalars().all()
+            if not picked:
+                return []
+            senders = list(dict.fromkeys(picked))[:limit]  # oldest first, once each
+            locked = set((await self._conn.execute(
+                _PG_LOCK_SENDERS, {"senders": senders})).scalars().all())
+            senders = [w for w in senders if w in locked]
+            if not senders:
+                continue  # other workers are claiming exactly these senders: look again
+            token = secrets.token_hex(16)
+            lease_until = now + lease
+            rows = (await self._conn.execute(
+                _inbox_claim_many(filtered),
+                {"senders": senders, "now": now, "channels": wanted, "token": token,
+                 "lease": lease_until})).all()
+            by_sender: dict[str, list[Any]] = {}
+            for row in rows:
+                by_sender.setdefault(row.wa_id, []).append(row)
+            batches = []
+            for wa_id in senders:
+                claimed = sorted(by_sender.get(wa_id, ()), key=lambda r: (r.sent_at, r.id))
+                if claimed:
+                    batches.append(ClaimedBatch(
+                        wa_id=wa_id, token=token, lease_until=lease_until,
+                        items=tuple(InboxItem(id=int(r.id), message=_incoming_from_row(r),
+                                              attempts=r.attempts) for r in claimed)))
+            batches.sort(key=lambda b: (b.items[0].message.sent_at, b.items[0].id))
+            return batches
+        return []
+
     async def recover_expired(self, now: datetime) -> int:
         m = inbound_messages
         result = await self._conn.execute(
@@ -274,7 +357,8 @@ class SqlInbox:
     async def complete(self, batch: ClaimedBatch, now: datetime, *,
                        student_id: int | None, intent: str | None) -> bool:
         result = await self._conn.execute(_INBOX_COMPLETE, {
-            "token": batch.token, "now": now, "sid": student_id, "why": intent})
+            "token": batch.token, "sender": batch.wa_id, "now": now, "sid": student_id,
+            "why": intent})
         return (result.rowcount or 0) == len(batch.items)
 
     async def release(self, batch: ClaimedBatch, now: datetime, *, retry_at: datetime,
@@ -282,7 +366,8 @@ class SqlInbox:
         m = inbound_messages
         await self._conn.execute(
             m.update()
-            .where(m.c.claim_token == batch.token, m.c.state == PROCESSING)
+            .where(m.c.claim_token == batch.token, m.c.wa_id == batch.wa_id,
+                   m.c.state == PROCESSING)
             .values(
                 state=sa.case((m.c.attempts + 1 >= max_attempts, FAILED), else_=PENDING),
                 attempts=m.c.attempts + 1, available_at=retry_at, claim_token=None,

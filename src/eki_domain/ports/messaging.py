@@ -30,6 +30,13 @@ class Inbox(Protocol):
         (Expired claims come back through :meth:`recover_expired`.)"""
         ...
 
+    async def claim_many(self, now: datetime, lease: timedelta, limit: int, *,
+                         channels: Sequence[str] | None = None) -> list[ClaimedBatch]:
+        """Like :meth:`claim` for up to ``limit`` senders at once (oldest first): one
+        batch per sender. A worker that claims for all its turn runners this way keeps
+        concurrent claimers few, so they do not queue on each other's row locks."""
+        ...
+
     async def recover_expired(self, now: datetime) -> int:
         """Messages whose claim expired (their worker died) become pending again."""
         ...

@@ -59,11 +59,19 @@ class TurnResult:
 
 
 @attrs.frozen
-class _Sender:
+class Sender:
     student: Student | None
     phone: str  # the student's E.164, else the best reading of the wa_id
     opted_out: bool
     paused: bool  # a hand-off is open: a person answers
+
+
+@attrs.frozen
+class ClaimedTurn:
+    """A sender's claimed messages and who the sender is: the input of a turn."""
+
+    batch: ClaimedBatch
+    sender: Sender
 
 
 @attrs.frozen
@@ -118,15 +126,31 @@ class ConversationService:
     async def process_next(self, *, channels: Sequence[str] | None = None
                            ) -> TurnResult | None:
         """Claim and answer the next sender's messages; None when the inbox is empty."""
+        claimed = await self.claim_turns(1, channels=channels)
+        return await self.run_turn(claimed[0]) if claimed else None
+
+    async def claim_turns(self, limit: int, *, channels: Sequence[str] | None = None
+                          ) -> list[ClaimedTurn]:
+        """Claim the pending messages of up to ``limit`` senders (oldest first) and read
+        who each sender is, in one short transaction. Answer each with :meth:`run_turn`
+        (concurrently if you like: each sender is claimed by one worker at a time)."""
         async with self._uow() as uow:
-            batch = await uow.inbox.claim(self._clock.now(), self._lease, channels=channels)
-            if batch is None:
-                return None
-            # Who is writing, read in the claim's transaction: one round trip less per turn.
-            sender = await self._identify(uow, batch.wa_id)
+            batches = await uow.inbox.claim_many(self._clock.now(), self._lease, limit,
+                                                 channels=channels)
+            if not batches:
+                return []
+            # Who is writing, read in the claim's transaction: no round trip of its own.
+            claimed = [ClaimedTurn(batch, await self._identify(uow, batch.wa_id))
+                       for batch in batches]
             await uow.commit()
+        return claimed
+
+    async def run_turn(self, claimed: ClaimedTurn) -> TurnResult:
+        """Answer a claimed sender; on failure the messages are given back for a later
+        retry (failed after ``max_attempts``) and the error propagates."""
+        batch = claimed.batch
         try:
-            return await self._turn(batch, sender)
+            return await self._turn(batch, claimed.sender)
         except Exception:
             log.exception("turn failed for %s; retrying later", mask_phone(batch.wa_id))
             now = self._clock.now()
@@ -144,15 +168,15 @@ class ConversationService:
         return await self._turn(batch, sender)
 
     @staticmethod
-    async def _identify(uow: UnitOfWork, wa_id: str) -> _Sender:
+    async def _identify(uow: UnitOfWork, wa_id: str) -> Sender:
         candidates = phone_candidates(wa_id) or ("+" + wa_id,)
         student = await uow.students.find_by_phones(candidates)
         phone = student.phone.e164 if student else candidates[0]
         opted_out, paused = await uow.conversations.sender_state(
             phone, student.id if student else None)
-        return _Sender(student, phone, opted_out, paused)
+        return Sender(student, phone, opted_out, paused)
 
-    async def _turn(self, batch: ClaimedBatch, sender: _Sender) -> TurnResult:
+    async def _turn(self, batch: ClaimedBatch, sender: Sender) -> TurnResult:
         decision = await self._decide(batch.items, sender.student,
                                       opted_out=sender.opted_out, paused=sender.paused)
         return await self._commit(batch, sender.student, sender.phone, decision)
