@@ -103,3 +103,18 @@ def test_settings_built_in_code_are_checked_too() -> None:
         build_channel(Settings(channel="twilio", twilio_auth_token=Secret("x")))
     with pytest.raises(SettingsError, match="EKI_CHANNEL=meta needs"):
         build_channel(Settings(production=True))
+
+
+def test_cli_startup_error_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from eki_entrypoints.cli import run
+
+    for name in ("EKI_TWILIO_ACCOUNT_SID", "EKI_TWILIO_AUTH_TOKEN", "EKI_TWILIO_FROM",
+                 "EKI_PUBLIC_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EKI_CHANNEL", "twilio")
+    monkeypatch.setenv("EKI_TWILIO_AUTH_TOKEN", "x")
+    assert run(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("eki: configuration error: EKI_CHANNEL=twilio needs EKI_TWILIO_ACCOUNT_SID, "
+                   "EKI_TWILIO_FROM, EKI_PUBLIC_URL; set them (see .env.example)\n")
