@@ -16,6 +16,7 @@ from eki_adapters.spreadsheets import CalamineSpreadsheetReader
 from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, is_at_head, upgrade
 from eki_adapters.system import SystemClock
 from eki_adapters.whatsapp import ConsoleChannel
+from eki_domain.model.messages import MAX_MESSAGE_CHARS
 from eki_domain.ports import Clock, SpreadsheetReader, UnitOfWorkFactory
 from eki_domain.ports.assistant import Assistant, StudentToolbox
 from eki_domain.ports.channel import MessageChannel
@@ -28,7 +29,7 @@ from eki_domain.services.progress import ProgressService
 from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.tools import StudentTools
-from eki_entrypoints.settings import Settings
+from eki_entrypoints.settings import Settings, SettingsError
 
 
 @attrs.define
@@ -120,7 +121,9 @@ async def bootstrap(
         reader=reader or CalamineSpreadsheetReader(),
         channel=channel,
         assistant=assistant,
-        conversation=ConversationService(uow, clock, assistant, tools),
+        conversation=ConversationService(
+            uow, clock, assistant, tools,
+            max_reply_chars=getattr(channel, "max_body_chars", MAX_MESSAGE_CHARS)),
         delivery=DeliveryService(uow, clock, channel),
         ingest=IngestService(uow, clock),
         engine=engine,
@@ -130,8 +133,16 @@ async def bootstrap(
 
 
 def build_channel(settings: Settings) -> MessageChannel:
-    """Meta's Cloud API when credentials are set; otherwise the console channel, which
-    logs what it would send so `eki serve` runs with no keys."""
+    """The channel ``EKI_CHANNEL`` names.
+
+    Twilio needs its credentials and ``EKI_PUBLIC_URL`` (its status callbacks point
+    there). Meta's Cloud API is used when its credentials are set; otherwise, unless
+    ``EKI_CHANNEL`` was set explicitly (production mode), the console channel logs what it
+    would send so `eki serve` runs with no keys."""
+    if settings.channel == "twilio":
+        return _twilio_channel(settings)
+    if settings.production:
+        settings.require_channel_settings()
     token = settings.whatsapp_access_token
     if token is not None and settings.whatsapp_phone_number_id:
         from eki_adapters.whatsapp.meta_channel import MetaCloudChannel
@@ -139,6 +150,18 @@ def build_channel(settings: Settings) -> MessageChannel:
         return MetaCloudChannel(settings.whatsapp_api_url, settings.whatsapp_phone_number_id,
                                 token.get())
     return ConsoleChannel(name="meta")
+
+
+def _twilio_channel(settings: Settings) -> MessageChannel:
+    settings.require_channel_settings()
+    sid, token = settings.twilio_account_sid, settings.twilio_auth_token
+    sender, public_url = settings.twilio_from, settings.public_url
+    if not (sid and token and sender and public_url):  # pragma: no cover - checked above
+        raise SettingsError("EKI_CHANNEL=twilio is missing its settings")
+    from eki_adapters.twilio.channel import TwilioChannel
+
+    return TwilioChannel(sid, token.get(), sender, api_url=settings.twilio_api_url,
+                         status_callback=f"{public_url}/webhooks/twilio/status")
 
 
 def build_assistant(

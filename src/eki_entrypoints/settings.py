@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,6 +54,10 @@ class Secret:
 
 DEFAULT_DATABASE_URL = "sqlite:///./eki.db"
 DEFAULT_WHATSAPP_API_URL = "https://graph.facebook.com/v25.0"
+DEFAULT_TWILIO_API_URL = "https://api.twilio.com/2010-04-01"
+CHANNELS = ("meta", "twilio")
+_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+_WHATSAPP_SENDER = re.compile(r"whatsapp:\+[1-9][0-9]{6,14}")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -66,6 +71,18 @@ class Settings:
     whatsapp_access_token: Secret | None = None
     whatsapp_phone_number_id: str | None = None
     whatsapp_api_url: str = DEFAULT_WHATSAPP_API_URL
+    #: The WhatsApp provider: "meta" (Cloud API) or "twilio".
+    channel: str = "meta"
+    #: Production mode: EKI_CHANNEL was set explicitly, so the chosen channel must have all
+    #: its credentials (no console stand-in). Unset EKI_CHANNEL = Meta, or the console
+    #: channel when Meta's keys are missing (a local run).
+    production: bool = False
+    twilio_account_sid: str | None = None
+    twilio_auth_token: Secret | None = None
+    twilio_from: str | None = None  # "whatsapp:+14155238886"
+    twilio_api_url: str = DEFAULT_TWILIO_API_URL
+    #: The public base URL of this server (as Twilio/Meta reach it, e.g. behind a proxy).
+    public_url: str | None = None
     openai_api_key: Secret | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
@@ -86,6 +103,35 @@ class Settings:
 
     def safe_database_url(self) -> str:
         return to_async_url(self.database_url).render_as_string(hide_password=True)
+
+    def missing_channel_settings(self) -> list[str]:
+        """The environment variables the chosen channel still needs to send and receive."""
+        if self.channel == "twilio":
+            wanted: dict[str, object] = {
+                "EKI_TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+                "EKI_TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+                "EKI_TWILIO_FROM": self.twilio_from,
+                "EKI_PUBLIC_URL": self.public_url,
+            }
+        else:
+            wanted = {
+                "EKI_WHATSAPP_APP_SECRET": self.whatsapp_app_secret,
+                "EKI_WHATSAPP_VERIFY_TOKEN": self.whatsapp_verify_token,
+                "EKI_WHATSAPP_ACCESS_TOKEN": self.whatsapp_access_token,
+                "EKI_WHATSAPP_PHONE_NUMBER_ID": self.whatsapp_phone_number_id,
+            }
+        return [name for name, value in wanted.items() if not value]
+
+    def require_channel_settings(self) -> None:
+        """Raise :class:`SettingsError` (one line) if the chosen channel lacks a setting."""
+        missing = self.missing_channel_settings()
+        if missing:
+            raise SettingsError(
+                f"EKI_CHANNEL={self.channel} needs {', '.join(missing)}; set "
+                f"{'it' if len(missing) == 1 else 'them'} (see .env.example)"
+                + ("" if self.channel == "twilio" else
+                   " or unset EKI_CHANNEL to log replies instead of sending them")
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -149,11 +195,49 @@ class Settings:
         if not api_url.startswith(("http://", "https://")):
             raise SettingsError(f"EKI_WHATSAPP_API_URL={api_url!r} must start with http(s)://")
 
+        raw_channel = text("EKI_CHANNEL")
+        channel = (raw_channel or "meta").lower()
+        if channel not in CHANNELS:
+            raise SettingsError(f"EKI_CHANNEL={raw_channel!r} must be one of "
+                                f"{', '.join(CHANNELS)}")
+
+        twilio_api_url = (text("EKI_TWILIO_API_URL", DEFAULT_TWILIO_API_URL) or "").rstrip("/")
+        if not twilio_api_url.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"EKI_TWILIO_API_URL={twilio_api_url!r} must start with http(s)://")
+
+        account_sid = text("EKI_TWILIO_ACCOUNT_SID")
+        if account_sid is not None and not _ACCOUNT_SID.fullmatch(account_sid):
+            raise SettingsError(
+                f"EKI_TWILIO_ACCOUNT_SID={account_sid[:40]!r} is not an account SID: copy it "
+                "from the Twilio console (AC followed by 32 hex characters)")
+
+        sender = text("EKI_TWILIO_FROM")
+        if sender is not None:
+            normalised = sender.replace(" ", "")
+            if not normalised.lower().startswith("whatsapp:"):
+                normalised = "whatsapp:" + normalised
+            normalised = "whatsapp:" + normalised[len("whatsapp:"):]
+            if not _WHATSAPP_SENDER.fullmatch(normalised):
+                raise SettingsError(
+                    f"EKI_TWILIO_FROM={sender!r} must be the WhatsApp sender in E.164 form, "
+                    "e.g. whatsapp:+14155238886")
+            sender = normalised
+
+        public_url = text("EKI_PUBLIC_URL")
+        if public_url is not None:
+            public_url = public_url.rstrip("/")
+            if not public_url.startswith(("http://", "https://")) or "?" in public_url \
+                    or "#" in public_url:
+                raise SettingsError(
+                    f"EKI_PUBLIC_URL={public_url!r} must be the public base URL, e.g. "
+                    "https://eki.colegio.edu.co (http(s)://, no query string)")
+
         base_url = text("OPENAI_BASE_URL")
         if base_url is not None and not base_url.startswith(("http://", "https://")):
             raise SettingsError(f"OPENAI_BASE_URL={base_url!r} must start with http(s)://")
 
-        return cls(
+        settings = cls(
             database_url=database_url,
             default_country=country,
             admin_token=secret("EKI_ADMIN_TOKEN"),
@@ -162,6 +246,13 @@ class Settings:
             whatsapp_access_token=secret("EKI_WHATSAPP_ACCESS_TOKEN"),
             whatsapp_phone_number_id=text("EKI_WHATSAPP_PHONE_NUMBER_ID"),
             whatsapp_api_url=api_url,
+            channel=channel,
+            production=raw_channel is not None,
+            twilio_account_sid=account_sid,
+            twilio_auth_token=secret("EKI_TWILIO_AUTH_TOKEN"),
+            twilio_from=sender,
+            twilio_api_url=twilio_api_url,
+            public_url=public_url,
             openai_api_key=secret("OPENAI_API_KEY"),
             openai_base_url=base_url,
             openai_model=text("EKI_OPENAI_MODEL", "gpt-4o-mini") or "gpt-4o-mini",
@@ -177,6 +268,9 @@ class Settings:
             grading_scale=_grading_scale(text("EKI_GRADING_SCALE")),
             report_cache_ttl=integer("EKI_REPORT_CACHE_TTL", 300, 0, 86400),
         )
+        if settings.production:
+            settings.require_channel_settings()
+        return settings
 
 
 def _prices(raw: str | None) -> PriceTable:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from eki_entrypoints.testing.twilio import FakeTwilioServer
 from tests.integration.graph_stub import GraphStub
 
 
@@ -30,6 +31,16 @@ def graph(graph_server: GraphStub) -> GraphStub:
     return graph_server
 
 
+@pytest.fixture(scope="session")
+def twilio_server() -> Iterator[FakeTwilioServer]:
+    with FakeTwilioServer() as server:
+        yield server
+
+
+@pytest.fixture
+def twilio(twilio_server: FakeTwilioServer) -> FakeTwilioServer:
+    """The shared fake Twilio API with an empty script and nothing seen yet."""
+    return twilio_server.reset()
 
 
 CliCall = Callable[..., tuple[int, str, str]]

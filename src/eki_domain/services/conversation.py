@@ -18,6 +18,7 @@ from datetime import timedelta
 import attrs
 
 from eki_domain.model.messages import (
+    MAX_MESSAGE_CHARS,
     MEDIA_TYPES,
     ClaimedBatch,
     InboxItem,
@@ -96,6 +97,7 @@ class ConversationService:
         *,
         lease: timedelta = timedelta(seconds=120),
         max_attempts: int = 5,
+        max_reply_chars: int = MAX_MESSAGE_CHARS,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -103,6 +105,9 @@ class ConversationService:
         self._tools = tools
         self._lease = lease
         self._max_attempts = max_attempts
+        #: Longest outbox row: longer answers are split (the channel's limit, e.g. Twilio's
+        #: 1600 characters; WhatsApp's 4096 otherwise).
+        self._max_reply_chars = min(max_reply_chars, MAX_MESSAGE_CHARS)
         #: Optional hook around each student's toolbox (tracing, the demo's tool log).
         self.toolbox_wrapper: Callable[[StudentToolbox], StudentToolbox] | None = None
 
@@ -235,7 +240,8 @@ class ConversationService:
             toolbox = self.toolbox_wrapper(toolbox)
         reply = await self._assistant.answer(Turn(student=student, text=text, payload=payload),
                                              toolbox)
-        return _Decision(intent=reply.intent, replies=tuple(split_message(reply.text)),
+        return _Decision(intent=reply.intent,
+                         replies=tuple(split_message(reply.text, self._max_reply_chars)),
                          tools=reply.tools)
 
     async def _commit(self, batch: ClaimedBatch, student: Student | None, phone: str,

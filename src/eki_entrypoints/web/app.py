@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.settings import Settings
-from eki_entrypoints.web import webhooks
+from eki_entrypoints.web import twilio_webhooks, webhooks
 from eki_entrypoints.web.access_log import AccessLogMiddleware
 from eki_entrypoints.web.conversations import list_handoffs, release_handoff, student_messages
 from eki_entrypoints.web.errors import EXCEPTION_HANDLERS
@@ -81,6 +81,8 @@ def create_app(
         Route("/api/students/{phone}", get_student, methods=["GET"]),
         Route("/webhooks/whatsapp", webhooks.verify, methods=["GET"]),
         Route("/webhooks/whatsapp", webhooks.receive, methods=["POST"]),
+        Route("/webhooks/twilio", twilio_webhooks.receive, methods=["POST"]),
+        Route("/webhooks/twilio/status", twilio_webhooks.receive_status, methods=["POST"]),
     ]
     return Starlette(
         routes=routes,

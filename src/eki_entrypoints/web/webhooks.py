@@ -44,6 +44,11 @@ async def verify(request: Request) -> Response:
 async def receive(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     eki: Eki = request.app.state.eki
+    if settings.channel != "meta":
+        security_log.warning("Meta webhook POST refused: EKI_CHANNEL is %s", settings.channel)
+        raise ApiError(503, "CHANNEL_INACTIVE",
+                       f"EKI_CHANNEL is {settings.channel}; set EKI_CHANNEL=meta to accept "
+                       "Meta webhooks")
     secret = settings.whatsapp_app_secret
     if secret is None:
         security_log.error("webhook POST refused: EKI_WHATSAPP_APP_SECRET is not set, so "

@@ -1,0 +1,242 @@
+"""Twilio's Programmable Messaging API (WhatsApp) as a
+:class:`~eki_domain.ports.channel.MessageChannel`.
+
+``POST {api}/Accounts/{AccountSid}/Messages.json`` (form-encoded, HTTP basic auth) with
+``From``, ``To=whatsapp:+…``, ``Body`` and ``StatusCallback``; the answer's ``sid`` is
+the provider id that later status callbacks refer to.
+
+Retries (tenacity) only what can succeed later: network errors and timeouts, HTTP 5xx,
+HTTP 429 and Twilio's rate-limit codes (20429, 63018). Everything else (63016 outside the
+24 h window, 63003/63024 undeliverable, bad credentials, any other 4xx) is raised at once
+as a permanent :class:`~eki_domain.errors.DeliveryError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from types import TracebackType
+from typing import Any
+
+import httpx2
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+
+from eki_adapters.twilio.address import whatsapp_address
+from eki_adapters.twilio.errors import HINTS, PERMANENT_CODES, TRANSIENT_CODES, parse_code
+from eki_domain.errors import DeliveryError
+from eki_domain.model.phone import mask_phone
+from eki_domain.ports.channel import SendReceipt
+
+logger = logging.getLogger("eki.channel.twilio")
+
+DEFAULT_API_URL = "https://api.twilio.com/2010-04-01"
+#: Twilio refuses a ``Body`` longer than this (error 21617), WhatsApp or not.
+MAX_BODY_CHARS = 1600
+
+
+class TwilioChannel:
+    """Sends WhatsApp text messages through Twilio.
+
+    ``status_callback`` is the public URL of EKI's ``/webhooks/twilio/status`` route
+    (None: Twilio reports no statuses for these messages). Pass ``client`` to share an
+    ``httpx2.AsyncClient`` (then the caller closes it); otherwise the channel creates one
+    and :meth:`aclose` closes it. Twilio has no read receipts for incoming messages:
+    :meth:`mark_read` does nothing, and quoting (``reply_to``) is not supported.
+    """
+
+    name = "twilio"
+    max_body_chars = MAX_BODY_CHARS
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_: str,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        status_callback: str | None = None,
+        client: httpx2.AsyncClient | None = None,
+        timeout: float = 10.0,
+        max_attempts: int = 4,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 8.0,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if not account_sid or not auth_token or not from_:
+            raise ValueError("account_sid, auth_token and from_ are required")
+        self._messages_url = f"{api_url.rstrip('/')}/Accounts/{account_sid}/Messages.json"
+        self._auth = httpx2.BasicAuth(account_sid, auth_token)
+        self._from = whatsapp_address(from_)
+        self._status_callback = status_callback
+        self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._backoff_max = backoff_max
+        self._backoff = wait_exponential(multiplier=backoff_initial, max=backoff_max) + wait_random(
+            0, backoff_initial
+        )
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx2.AsyncClient(timeout=timeout)
+
+    def __repr__(self) -> str:  # never show the token
+        return f"TwilioChannel(url={self._messages_url!r}, from={self._from!r})"
+
+    def message_form(self, to: str, body: str) -> dict[str, str]:
+        """The form fields of one send (what Twilio's Messages API expects)."""
+        form = {"From": self._from, "To": whatsapp_address(to), "Body": body}
+        if self._status_callback:
+            form["StatusCallback"] = self._status_callback
+        return form
+
+    async def send_text(
+        self,
+        to: str,
+        body: str,
+        *,
+        reply_to: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> SendReceipt:
+        if not body.strip() or len(body) > MAX_BODY_CHARS:
+            raise DeliveryError(
+                f"El mensaje debe tener entre 1 y {MAX_BODY_CHARS} caracteres "
+                f"(tiene {len(body)}).",
+                code="INVALID_BODY",
+                permanent=True,
+            )
+        form = self.message_form(to, body)
+        masked = mask_phone(to)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(_is_transient),
+            before_sleep=lambda state: _log_retry(state, masked, self._max_attempts),
+            reraise=True,
+        )
+        try:
+            sid: str = await retrying(self._post_message, form)
+        except DeliveryError as exc:
+            logger.warning("send of %d chars to %s failed: code=%s permanent=%s",
+                           len(body), masked, exc.code, exc.permanent)
+            raise
+        logger.info("sent %d chars to %s as %s", len(body), masked, sid)
+        return SendReceipt(provider_id=sid)
+
+    async def mark_read(self, provider_id: str) -> None:
+        """Twilio's Messages API has no read receipts: nothing to do."""
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> TwilioChannel:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- internals ------------------------------------------------------------------
+
+    async def _post_message(self, form: dict[str, str]) -> str:
+        try:
+            response = await self._client.post(self._messages_url, data=form, auth=self._auth,
+                                               timeout=self._timeout)
+        except httpx2.TransportError as exc:
+            raise DeliveryError(
+                f"No fue posible comunicarse con Twilio ({type(exc).__name__}).",
+                code="NETWORK",
+                permanent=False,
+            ) from exc
+        if not response.is_success:
+            raise error_from_response(response)
+        sid = _sid(response)
+        if sid is None:
+            # Twilio accepted the request: retrying could send the message twice.
+            raise DeliveryError(
+                "Twilio aceptó el mensaje pero su respuesta no trae el id (sid) del mensaje.",
+                code="BAD_RESPONSE",
+                permanent=True,
+            )
+        return sid
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Exponential backoff with jitter, or the server's Retry-After (both capped)."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, DeliveryError) and exc.retry_after is not None:
+            return min(max(exc.retry_after, 0.0), self._backoff_max)
+        return min(float(self._backoff(state)), self._backoff_max)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, DeliveryError) and not exc.permanent
+
+
+def _log_retry(state: RetryCallState, masked_to: str, max_attempts: int) -> None:
+    exc = state.outcome.exception() if state.outcome is not None else None
+    code = exc.code if isinstance(exc, DeliveryError) else type(exc).__name__
+    delay = state.next_action.sleep if state.next_action is not None else 0.0
+    logger.warning("send to %s failed (code=%s), attempt %d/%d, retrying in %.2fs",
+                   masked_to, code, state.attempt_number, max_attempts, delay)
+
+
+def _json(response: httpx2.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _sid(response: httpx2.Response) -> str | None:
+    sid = _json(response).get("sid")
+    return sid if isinstance(sid, str) and sid else None
+
+
+def error_from_response(response: httpx2.Response) -> DeliveryError:
+    """A failed Messages API call as a DeliveryError (permanent unless worth retrying)."""
+    status = response.status_code
+    data = _json(response)
+    twilio_code = parse_code(data.get("code"))
+    title = data.get("message") if isinstance(data.get("message"), str) else None
+    if twilio_code in PERMANENT_CODES:
+        permanent = True
+    elif twilio_code in TRANSIENT_CODES:
+        permanent = False
+    else:
+        permanent = not (status == 429 or status >= 500)
+    code = str(twilio_code) if twilio_code is not None else f"HTTP_{status}"
+    hint = HINTS.get(twilio_code) if twilio_code is not None else None
+    message = f"Twilio no aceptó el mensaje (HTTP {status}, código {code})"
+    if hint:
+        message += f": {hint}"
+    if title:
+        message += f". Detalle: {title}"
+    return DeliveryError(
+        message + ".",
+        code=code,
+        permanent=permanent,
+        title=title,
+        retry_after=_retry_after(response.headers.get("Retry-After")),
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header given in seconds (Twilio's form)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
