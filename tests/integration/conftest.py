@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
-from tests.integration.graph_stub import GraphStub
+from eki_entrypoints.testing.graph import FakeGraphAPI
 
 
 @pytest.fixture(scope="session")
-def graph_server() -> Iterator[GraphStub]:
-    stub = GraphStub()
-    stub.thread.start()
-    try:
-        yield stub
-    finally:
-        stub.server.shutdown()
-        stub.server.server_close()
-        stub.thread.join(timeout=5)
+def graph_server(eki_graph_server: FakeGraphAPI) -> FakeGraphAPI:
+    """The session's fake Graph API (the harness plugin's ``eki_graph_server``)."""
+    return eki_graph_server
 
 
 @pytest.fixture
-def graph(graph_server: GraphStub) -> GraphStub:
-    """The shared server with an empty script and no requests seen yet."""
-    with graph_server.lock:
-        graph_server.script.clear()
-        graph_server.requests.clear()
-    return graph_server
-
-
+def graph(eki_graph: FakeGraphAPI) -> FakeGraphAPI:
+    """The shared fake Graph API with an empty script and no requests seen yet."""
+    return eki_graph
 
 
 CliCall = Callable[..., tuple[int, str, str]]

@@ -16,8 +16,8 @@ from eki_adapters.whatsapp import (
     parse_meta_webhook,
     verify_meta_signature,
 )
-from eki_adapters.whatsapp import payloads as p
 from eki_domain.model.messages import DeliveryStatus, IncomingMessage, MessageType
+from eki_entrypoints.testing import meta as p
 
 WA = "573001234567"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
