@@ -29,7 +29,7 @@ from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, upgrade
 from eki_adapters.sql.tables import metadata
 from eki_domain.ports import UnitOfWorkFactory
 
-#: pytester drives EKI's pytest plugin from throwaway projects (tests/integration/test_harness_plugin.py).
+#: pytester drives EKI's pytest plugin from throwaway projects (test_harness_plugin.py).
 pytest_plugins = ["pytester"]
 
 ADMIN_URL = os.environ.get(

@@ -42,7 +42,7 @@ def empty_database(database_url: str) -> None:
                         f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE"))
                 else:
                     for table in DATA_TABLES:
-                        await conn.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608
+                        await conn.execute(sa.text(f"DELETE FROM {table}"))
         finally:
             await engine.dispose()
 

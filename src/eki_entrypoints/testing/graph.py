@@ -90,14 +90,17 @@ class FakeGraphAPI(ScriptedHTTPServer):
 
     # -- what EKI sent ----------------------------------------------------------------------
 
-    def sends(self) -> list[Recorded]:
-        """Requests that send a message (not read receipts)."""
-        return [r for r in self if _payload(r).get("type") is not None]
+    def sends(self, *, include_failed: bool = True) -> list[Recorded]:
+        """Requests that send a message (not read receipts); only those answered with
+        2xx when ``include_failed`` is false."""
+        return [r for r in self if _payload(r).get("type") is not None
+                and (include_failed or (r.status is not None and 200 <= r.status < 300))]
 
-    def texts_to(self, to: str | None = None) -> list[str]:
-        """The text bodies sent (to ``to``, a wa_id, when given), oldest first."""
+    def texts_to(self, to: str | None = None, *, include_failed: bool = False) -> list[str]:
+        """The text bodies the fake accepted (2xx), to ``to`` (a wa_id) when given, oldest
+        first; ``include_failed=True`` adds the attempts answered with an error."""
         texts = []
-        for request in self.sends():
+        for request in self.sends(include_failed=include_failed):
             data = _payload(request)
             if data.get("type") == "text" and (to is None or data.get("to") == to):
                 texts.append(str(data.get("text", {}).get("body", "")))

@@ -235,6 +235,31 @@ class EkiHarness:
                     "script of the fakes long enough?")
             time.sleep(0.02)
 
+    def history(self, phone: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        """The student's conversation as the admin API shows it, newest first: dicts with
+        ``direction`` (in/out), ``text``, ``state`` (sent, delivered, failed…),
+        ``error_code``, ``intent``…"""
+        response = self.client.get(f"/api/students/{self.wa_id(phone)}/messages",
+                                   params={"limit": limit}, headers=self.admin_headers)
+        assert response.status_code == 200, (
+            f"history of {_masked(self.wa_id(phone))}: HTTP {response.status_code} "
+            f"{response.text[:300]}")
+        return list(response.json()["items"])
+
+    def wait_until(self, condition: Callable[[], T], *, timeout: float | None = None,
+                   what: str = "the condition") -> T:
+        """Poll ``condition()`` until it returns something truthy, and return that."""
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        while True:
+            value = condition()
+            if value:
+                return value
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"{what} did not hold within {limit:g}s "
+                                     f"(last value: {value!r})")
+            time.sleep(0.02)
+
     def say(self, phone: str, text: str, *, timeout: float | None = None) -> str:
         """Send ``text`` from ``phone`` and return EKI's reply (waits for it)."""
         before = len(self.replies(phone))

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs
 
 import httpx2
@@ -57,6 +57,8 @@ class Recorded:
     path: str
     headers: dict[str, str]  # names lower-cased
     body: bytes
+    #: The status the server answered with (None until answered, and for DROP).
+    status: int | None = None
 
     @property
     def json(self) -> Any:
@@ -89,7 +91,7 @@ class ScriptedHTTPServer:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def start(self) -> ScriptedHTTPServer:
+    def start(self) -> Self:
         if self._server is not None:
             return self
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -110,7 +112,7 @@ class ScriptedHTTPServer:
         self._server = None
         self._thread = None
 
-    def __enter__(self) -> ScriptedHTTPServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -134,7 +136,7 @@ class ScriptedHTTPServer:
 
     # -- scripting ------------------------------------------------------------------------
 
-    def then(self, *steps: Step) -> ScriptedHTTPServer:
+    def then(self, *steps: Step) -> Self:
         """Append steps to the script (chainable)."""
         with self.lock:
             self.script.extend(steps)
@@ -200,7 +202,7 @@ class ScriptedHTTPServer:
             headers = {k: v for k, v in step.headers.items()
                        if k.lower() not in ("content-length", "transfer-encoding")}
             return step.status_code, step.content, headers, 0.0
-        reply = step if isinstance(step, Reply) else Reply(200, dict(step))  # type: ignore[arg-type]
+        reply = step if isinstance(step, Reply) else Reply(200, dict(step))
         body = reply.body if reply.body is not None else self.success_body(request, index)
         if isinstance(body, bytes):
             payload = body
@@ -238,6 +240,8 @@ class ScriptedHTTPServer:
                         self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(payload)
+                    self.wfile.flush()
+                    request.status = status
                 except OSError:  # the client gave up (a timeout test)
                     pass
 
