@@ -29,6 +29,9 @@ from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, upgrade
 from eki_adapters.sql.tables import metadata
 from eki_domain.ports import UnitOfWorkFactory
 
+#: pytester drives EKI's pytest plugin from throwaway projects (test_harness_plugin.py).
+pytest_plugins = ["pytester"]
+
 ADMIN_URL = os.environ.get(
     "EKI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -1,8 +1,11 @@
 """EKI's domain: students, phones and the use cases around them, with no I/O.
 
-Everything a school system may reuse is importable from here::
+Everything a school system may reuse is importable from here (``__all__`` is the stable,
+typed public API; see docs/library.md)::
 
     from eki_domain import PhoneNumber, RegistrationService
+
+Ports are ``typing.Protocol`` classes: implement them without inheriting.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from eki_domain.model import (
     normalize_tags,
     phone_candidates,
 )
+from eki_domain.model.gradebook import ProgressKind
 from eki_domain.model.imports import (
     FailedRow,
     ImportFileError,
@@ -40,6 +44,9 @@ from eki_domain.model.imports import (
     Sheet,
     sheet_from_records,
 )
+from eki_domain.model.messages import IncomingMessage, MessageType
+from eki_domain.model.phone import mask_phone
+from eki_domain.model.progress import GradingScale, ProgressReport
 from eki_domain.ports import (
     Clock,
     ImportRecord,
@@ -50,15 +57,40 @@ from eki_domain.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from eki_domain.ports.assistant import Assistant, StudentToolbox
+from eki_domain.ports.channel import MessageChannel, SendReceipt
+from eki_domain.ports.llm import (
+    ChatMessage,
+    LanguageModel,
+    ModelError,
+    ModelErrorKind,
+    ModelReply,
+    ModelUsage,
+    ToolCall,
+)
 from eki_domain.services import ImportResult, RegistrationService, StudentImportService
+from eki_domain.services.conversation import ConversationService, TurnResult
+from eki_domain.services.delivery import DeliveryService
+from eki_domain.services.ingest import IngestService
+from eki_domain.services.llm_assistant import LLMAssistant
+from eki_domain.services.progress import ProgressService, report_to_dict
+from eki_domain.services.progress_import import ProgressImportService
+from eki_domain.services.responder import RuleBasedAssistant
+from eki_domain.services.tools import StudentTools
 
+#: The package version; pyproject.toml reads it from here (single source).
 __version__ = "0.1.0"
 
 __all__ = [
+    "Assistant",
+    "ChatMessage",
     "Clock",
+    "ConversationService",
+    "DeliveryService",
     "DuplicatePhone",
     "EkiError",
     "FailedRow",
+    "GradingScale",
     "ImportFileError",
     "ImportInProgress",
     "ImportMode",
@@ -67,18 +99,34 @@ __all__ = [
     "ImportRepository",
     "ImportResult",
     "ImportStatus",
+    "IncomingMessage",
+    "IngestService",
     "InvalidInput",
     "InvalidPhoneNumber",
     "InvalidStudentName",
     "InvalidTag",
+    "LLMAssistant",
+    "LanguageModel",
+    "MessageChannel",
+    "MessageType",
+    "ModelError",
+    "ModelErrorKind",
+    "ModelReply",
+    "ModelUsage",
     "Page",
     "PageRequest",
     "PhoneKind",
     "PhoneNumber",
     "PhoneWarning",
+    "ProgressImportService",
+    "ProgressKind",
+    "ProgressReport",
+    "ProgressService",
     "RegistrationService",
     "RosterRepository",
     "RowIssue",
+    "RuleBasedAssistant",
+    "SendReceipt",
     "Severity",
     "Sheet",
     "SpreadsheetReader",
@@ -86,12 +134,18 @@ __all__ = [
     "StudentImportService",
     "StudentNotFound",
     "StudentRepository",
+    "StudentToolbox",
+    "StudentTools",
+    "ToolCall",
+    "TurnResult",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "__version__",
+    "mask_phone",
     "normalize_name",
     "normalize_tag",
     "normalize_tags",
     "phone_candidates",
+    "report_to_dict",
     "sheet_from_records",
 ]

@@ -6,29 +6,20 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from eki_entrypoints.testing.graph import FakeGraphAPI
 from eki_entrypoints.testing.twilio import FakeTwilioServer
-from tests.integration.graph_stub import GraphStub
 
 
 @pytest.fixture(scope="session")
-def graph_server() -> Iterator[GraphStub]:
-    stub = GraphStub()
-    stub.thread.start()
-    try:
-        yield stub
-    finally:
-        stub.server.shutdown()
-        stub.server.server_close()
-        stub.thread.join(timeout=5)
+def graph_server(eki_graph_server: FakeGraphAPI) -> FakeGraphAPI:
+    """The session's fake Graph API (the harness plugin's ``eki_graph_server``)."""
+    return eki_graph_server
 
 
 @pytest.fixture
-def graph(graph_server: GraphStub) -> GraphStub:
-    """The shared server with an empty script and no requests seen yet."""
-    with graph_server.lock:
-        graph_server.script.clear()
-        graph_server.requests.clear()
-    return graph_server
+def graph(eki_graph: FakeGraphAPI) -> FakeGraphAPI:
+    """The shared fake Graph API with an empty script and no requests seen yet."""
+    return eki_graph
 
 
 @pytest.fixture(scope="session")

@@ -15,15 +15,16 @@ from starlette.testclient import TestClient
 from eki_adapters.system import FixedClock
 from eki_adapters.twilio import TwilioChannel
 from eki_adapters.whatsapp import MetaCloudChannel
-from eki_adapters.whatsapp import payloads as meta
 from eki_domain.ports.channel import MessageChannel
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.settings import Secret, Settings
+from eki_entrypoints.testing import meta
 from eki_entrypoints.testing import twilio as tw
+from eki_entrypoints.testing.graph import FakeGraphAPI as GraphStub
+from eki_entrypoints.testing.http import Reply
 from eki_entrypoints.testing.twilio import FakeTwilioServer, TwilioReply
 from eki_entrypoints.web import create_app
 from eki_entrypoints.worker import PipelineWorker
-from tests.integration.graph_stub import GraphStub, Reply
 
 ANA = "573001234567"
 STRANGER = "573109999999"

@@ -11,13 +11,13 @@ import pytest
 import sqlalchemy as sa
 
 from eki_adapters.openai import OpenAIChatModel
-from eki_adapters.openai.testing import ScriptedOpenAI, completion, error
 from eki_adapters.system import FixedClock
 from eki_adapters.whatsapp import ConsoleChannel
 from eki_domain.model.imports import sheet_from_records
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.chat import ChatSession
 from eki_entrypoints.settings import Settings
+from eki_entrypoints.testing.openai import ScriptedOpenAI, completion, error
 
 ANA = "3001234567"
 

@@ -12,7 +12,7 @@ import pytest
 
 from eki_adapters.whatsapp import ConsoleChannel, MetaCloudChannel
 from eki_domain.errors import DeliveryError
-from tests.integration.graph_stub import GraphStub, Reply, meta_error
+from eki_entrypoints.testing.graph import FakeGraphAPI, Reply, meta_error
 
 TOKEN = "EAAG-test-token"
 PHONE_ID = "106540352242922"
@@ -20,7 +20,7 @@ TO = "573001234567"
 
 
 @pytest.fixture
-async def channel(graph: GraphStub) -> AsyncIterator[MetaCloudChannel]:
+async def channel(graph: FakeGraphAPI) -> AsyncIterator[MetaCloudChannel]:
     async with MetaCloudChannel(graph.url, PHONE_ID, TOKEN, timeout=2.0, max_attempts=4,
                                 backoff_initial=0.01, backoff_max=0.05) as ch:
         yield ch
@@ -35,7 +35,7 @@ def free_port() -> int:
 # -- success and transient failures ---------------------------------------------------
 
 
-async def test_500_then_429_twice_then_success(graph: GraphStub,
+async def test_500_then_429_twice_then_success(graph: FakeGraphAPI,
                                                channel: MetaCloudChannel) -> None:
     graph.then(
         Reply(500, b"<html>oops</html>"),
@@ -62,7 +62,7 @@ async def test_500_then_429_twice_then_success(graph: GraphStub,
         }
 
 
-async def test_plain_body_has_no_context_nor_callback_data(graph: GraphStub,
+async def test_plain_body_has_no_context_nor_callback_data(graph: FakeGraphAPI,
                                                            channel: MetaCloudChannel) -> None:
     receipt = await channel.send_text(TO, "hola")
     assert receipt.provider_id == "wamid.OK1"
@@ -72,7 +72,7 @@ async def test_plain_body_has_no_context_nor_callback_data(graph: GraphStub,
     }
 
 
-async def test_retry_after_is_honoured_but_capped(graph: GraphStub) -> None:
+async def test_retry_after_is_honoured_but_capped(graph: FakeGraphAPI) -> None:
     graph.then(Reply(429, b"{}", headers={"Retry-After": "30"}))
     async with MetaCloudChannel(graph.url, PHONE_ID, TOKEN, backoff_initial=0.01,
                                 backoff_max=0.3) as ch:
@@ -83,7 +83,7 @@ async def test_retry_after_is_honoured_but_capped(graph: GraphStub) -> None:
     assert 0.3 <= elapsed < 2.0  # waited the cap, not 30 s, not the 10 ms backoff
 
 
-async def test_pair_rate_limit_131056_is_retried(graph: GraphStub,
+async def test_pair_rate_limit_131056_is_retried(graph: FakeGraphAPI,
                                                  channel: MetaCloudChannel) -> None:
     graph.then(Reply(400, meta_error(131056, "(Business Account, Consumer Account) pair "
                                                "rate limit hit")))
@@ -91,7 +91,7 @@ async def test_pair_rate_limit_131056_is_retried(graph: GraphStub,
     assert len(graph.requests) == 2
 
 
-async def test_exhausted_retries_raise_a_transient_error(graph: GraphStub,
+async def test_exhausted_retries_raise_a_transient_error(graph: FakeGraphAPI,
                                                          channel: MetaCloudChannel) -> None:
     graph.then(*[Reply(503, b"unavailable", headers={"Retry-After": "7"})] * 4)
     with pytest.raises(DeliveryError) as caught:
@@ -102,7 +102,7 @@ async def test_exhausted_retries_raise_a_transient_error(graph: GraphStub,
     assert len(graph.requests) == 4
 
 
-async def test_exhausted_meta_throughput_keeps_the_meta_code(graph: GraphStub,
+async def test_exhausted_meta_throughput_keeps_the_meta_code(graph: FakeGraphAPI,
                                                              channel: MetaCloudChannel) -> None:
     graph.then(*[Reply(400, meta_error(130429, "Rate limit hit"))] * 4)
     with pytest.raises(DeliveryError) as caught:
@@ -111,7 +111,7 @@ async def test_exhausted_meta_throughput_keeps_the_meta_code(graph: GraphStub,
     assert len(graph.requests) == 4
 
 
-async def test_timeout_is_transient_and_retried(graph: GraphStub) -> None:
+async def test_timeout_is_transient_and_retried(graph: FakeGraphAPI) -> None:
     graph.then(Reply(delay=0.5))
     async with MetaCloudChannel(graph.url, PHONE_ID, TOKEN, timeout=0.1,
                                 backoff_initial=0.01) as ch:
@@ -143,7 +143,7 @@ async def test_connection_refused_is_transient() -> None:
     (500, 131047, "Re-engagement message"),  # a known permanent code wins over the status
 ])
 async def test_permanent_meta_errors_are_not_retried(
-    graph: GraphStub, channel: MetaCloudChannel, status: int, code: int, message: str,
+    graph: FakeGraphAPI, channel: MetaCloudChannel, status: int, code: int, message: str,
 ) -> None:
     graph.then(Reply(status, meta_error(code, message)))
     with pytest.raises(DeliveryError) as caught:
@@ -155,7 +155,7 @@ async def test_permanent_meta_errors_are_not_retried(
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 413])
-async def test_other_4xx_are_permanent(graph: GraphStub, channel: MetaCloudChannel,
+async def test_other_4xx_are_permanent(graph: FakeGraphAPI, channel: MetaCloudChannel,
                                        status: int) -> None:
     graph.then(Reply(status, b"not json"))
     with pytest.raises(DeliveryError) as caught:
@@ -164,7 +164,7 @@ async def test_other_4xx_are_permanent(graph: GraphStub, channel: MetaCloudChann
     assert len(graph.requests) == 1
 
 
-async def test_success_without_an_id_is_not_retried(graph: GraphStub,
+async def test_success_without_an_id_is_not_retried(graph: FakeGraphAPI,
                                                     channel: MetaCloudChannel) -> None:
     graph.then(Reply(200, {"messages": []}))
     with pytest.raises(DeliveryError) as caught:
@@ -175,7 +175,7 @@ async def test_success_without_an_id_is_not_retried(graph: GraphStub,
 
 @pytest.mark.parametrize("body", ["", "   ", "x" * 4097])
 async def test_invalid_bodies_are_refused_before_any_request(
-    graph: GraphStub, channel: MetaCloudChannel, body: str,
+    graph: FakeGraphAPI, channel: MetaCloudChannel, body: str,
 ) -> None:
     with pytest.raises(DeliveryError) as caught:
         await channel.send_text(TO, body)
@@ -186,7 +186,7 @@ async def test_invalid_bodies_are_refused_before_any_request(
 # -- mark_read, logging, clients ------------------------------------------------------
 
 
-async def test_mark_read_posts_once(graph: GraphStub, channel: MetaCloudChannel) -> None:
+async def test_mark_read_posts_once(graph: FakeGraphAPI, channel: MetaCloudChannel) -> None:
     graph.then(Reply(200, {"success": True}))
     await channel.mark_read("wamid.IN1")
     (seen,) = graph.requests
@@ -197,7 +197,7 @@ async def test_mark_read_posts_once(graph: GraphStub, channel: MetaCloudChannel)
 
 
 async def test_mark_read_failures_are_swallowed_without_retry(
-    graph: GraphStub, channel: MetaCloudChannel, caplog: pytest.LogCaptureFixture,
+    graph: FakeGraphAPI, channel: MetaCloudChannel, caplog: pytest.LogCaptureFixture,
 ) -> None:
     graph.then(Reply(500, meta_error(131000, "Something went wrong")))
     with caplog.at_level(logging.WARNING, logger="eki.channel.meta"):
@@ -209,7 +209,7 @@ async def test_mark_read_failures_are_swallowed_without_retry(
 
 
 async def test_logs_never_show_the_body_nor_the_full_phone(
-    graph: GraphStub, channel: MetaCloudChannel, caplog: pytest.LogCaptureFixture,
+    graph: FakeGraphAPI, channel: MetaCloudChannel, caplog: pytest.LogCaptureFixture,
 ) -> None:
     graph.then(Reply(500, b"x"), Reply(),
                Reply(400, meta_error(131047, "Re-engagement message")))
@@ -224,7 +224,7 @@ async def test_logs_never_show_the_body_nor_the_full_phone(
     assert TOKEN not in repr(channel)
 
 
-async def test_a_shared_client_is_not_closed(graph: GraphStub) -> None:
+async def test_a_shared_client_is_not_closed(graph: FakeGraphAPI) -> None:
     async with httpx2.AsyncClient() as client:
         ch = MetaCloudChannel(graph.url, PHONE_ID, TOKEN, client=client)
         assert (await ch.send_text(TO, "hola")).provider_id == "wamid.OK1"

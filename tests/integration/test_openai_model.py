@@ -12,12 +12,6 @@ import openai
 import pytest
 
 from eki_adapters.openai import OpenAIChatModel, to_openai_messages
-from eki_adapters.openai.testing import (
-    ScriptedOpenAI,
-    completion,
-    error,
-    quota_error,
-)
 from eki_domain.ports.llm import (
     ChatMessage,
     LanguageModel,
@@ -25,6 +19,12 @@ from eki_domain.ports.llm import (
     ModelErrorKind,
     ModelUsage,
     ToolCall,
+)
+from eki_entrypoints.testing.openai import (
+    ScriptedOpenAI,
+    completion,
+    error,
+    quota_error,
 )
 
 KEY = "sk-proj-TESTKEY-1234567890abcdef"

@@ -15,13 +15,13 @@ from starlette.testclient import TestClient
 
 from eki_adapters.system import FixedClock
 from eki_adapters.whatsapp import ConsoleChannel, MetaCloudChannel
-from eki_adapters.whatsapp import payloads as meta
 from eki_domain.model.messages import DeliveryStatus
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.settings import Secret, Settings
+from eki_entrypoints.testing import meta
+from eki_entrypoints.testing.graph import FakeGraphAPI, Reply, meta_error
 from eki_entrypoints.web import create_app
 from eki_entrypoints.worker import PipelineWorker
-from tests.integration.graph_stub import GraphStub, Reply, meta_error
 
 SECRET = "app-secret"
 VERIFY = "verify-me"
@@ -346,7 +346,7 @@ async def test_a_failing_assistant_is_retried_then_recorded(eki: Eki) -> None:
 
 
 async def test_dispatcher_retries_500_and_429_then_sends_once(database_url: str,
-                                                              graph: GraphStub) -> None:
+                                                              graph: FakeGraphAPI) -> None:
     graph.then(Reply(500, b"oops"), Reply(429, meta_error(130429, "slow down")),
                Reply(200, {"messages": [{"id": "wamid.FINAL"}]}))
     channel = MetaCloudChannel(graph.url, "1234", "token", backoff_initial=0.01,
@@ -381,7 +381,7 @@ async def test_dispatcher_retries_500_and_429_then_sends_once(database_url: str,
 
 
 async def test_permanent_errors_are_recorded_not_retried(database_url: str,
-                                                         graph: GraphStub) -> None:
+                                                         graph: FakeGraphAPI) -> None:
     graph.then(Reply(400, meta_error(131047, "Re-engagement message")))
     channel = MetaCloudChannel(graph.url, "1234", "token", backoff_initial=0.01)
     app = await bootstrap(settings_for(database_url), clock=FixedClock(), channel=channel)

@@ -16,8 +16,8 @@ from eki_adapters.whatsapp import (
     parse_meta_webhook,
     verify_meta_signature,
 )
-from eki_adapters.whatsapp import payloads as p
 from eki_domain.model.messages import DeliveryStatus, IncomingMessage, MessageType
+from eki_entrypoints.testing import meta as p
 
 WA = "573001234567"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -269,6 +269,13 @@ def test_failed_status_carries_the_error_code_as_text() -> None:
     assert (report.error_code, report.error_title) == ("131047", "Re-engagement message")
 
 
+def test_failed_status_builder_defaults_to_the_closed_window() -> None:
+    (report,) = parse_meta_webhook(p.failed_status("wamid.OUT", WA)).statuses
+    assert (report.status, report.error_code) == (DeliveryStatus.FAILED, "131047")
+    (other,) = parse_meta_webhook(p.failed_status("wamid.OUT", WA, 131026)).statuses
+    assert (other.error_code, other.error_title) == ("131026", "Message undeliverable")
+
+
 @pytest.mark.parametrize("raw", ["deleted", "warning", "", None, 7])
 def test_unknown_statuses_are_noted_not_fatal(raw: Any) -> None:
     payload = p.status_update("wamid.OUT", "sent", WA)
@@ -408,6 +415,14 @@ def test_signature_round_trip_with_non_ascii_text() -> None:
     compact = json.dumps(json.loads(body), separators=(",", ":"),
                          ensure_ascii=False).encode()
     assert not verify_meta_signature(compact, header, SECRET)
+
+
+def test_signed_headers_verify() -> None:
+    body = p.encode(p.text_message(WA, "hola"))
+    headers = p.signed_headers(body, SECRET)
+    assert headers["Content-Type"] == "application/json"
+    assert verify_meta_signature(body, headers["X-Hub-Signature-256"], SECRET)
+    assert not verify_meta_signature(body, headers["X-Hub-Signature-256"], "other")
 
 
 def test_signature_over_raw_utf8_bytes() -> None:

@@ -1,6 +1,18 @@
-"""EKI's integration-test harness, shipped for anyone's tests.
+"""EKI's integration-test harness, shipped for anyone's tests (see ``docs/testing.md``).
 
-Payload builders with correct signatures, fake provider servers (Graph API, Twilio,
-OpenAI-compatible) that record requests and inject failures, and a pytest plugin that
-starts EKI in-process with those fakes wired in. See ``docs/testing.md``.
+* :mod:`~eki_entrypoints.testing.meta`: every Meta webhook payload, ``encode``/``sign``/
+  ``signed_headers``;
+* :mod:`~eki_entrypoints.testing.graph`: ``FakeGraphAPI``, a Graph API on 127.0.0.1 that
+  records sends and injects 5xx, 429, permanent codes (131047…), latency, dropped
+  connections;
+* :mod:`~eki_entrypoints.testing.openai`: ``FakeOpenAIServer`` (real HTTP) and
+  ``ScriptedOpenAI`` (``httpx2.MockTransport``), following a script of tool calls, answers,
+  failures and delays, recording requests;
+* :mod:`~eki_entrypoints.testing.http`: ``ScriptedHTTPServer``, the base of the fakes;
+* :mod:`~eki_entrypoints.testing.harness`: ``EkiHarness``, EKI in-process with helpers that
+  send a student's message and wait for the reply;
+* :mod:`~eki_entrypoints.testing.plugin`: the pytest plugin (entry point ``pytest11: eki``)
+  with the ``eki_*`` fixtures.
+
+Importing this package imports nothing else; each module starts nothing at import time.
 """

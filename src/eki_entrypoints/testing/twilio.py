@@ -42,7 +42,7 @@ import attrs
 from eki_adapters.twilio import compute_twilio_signature
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
-AUTH_TOKEN = "twilio-test-auth-token"  # noqa: S105 - a test double's token
+AUTH_TOKEN = "twilio-test-auth-token"
 #: Twilio's WhatsApp sandbox number.
 FROM = "whatsapp:+14155238886"
 API_VERSION = "2010-04-01"

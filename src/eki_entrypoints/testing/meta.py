@@ -9,7 +9,10 @@ to be encoded with :func:`encode`, signed with :func:`sign` and POSTed. Combine 
 * :func:`webhook` puts several payloads/changes side by side in one entry;
 * :func:`batch` builds several entries, each from a group of payloads/changes.
 
-Message ids are unique by default (``"wamid.TEST" + uuid hex``).
+Message ids are unique by default (``"wamid.TEST" + uuid hex``). To POST one::
+
+    body = encode(text_message("573001234567", "hola"))
+    client.post("/webhooks/whatsapp", content=body, headers=signed_headers(body, APP_SECRET))
 """
 
 from __future__ import annotations
@@ -413,3 +416,15 @@ def encode(payload: Mapping[str, Any]) -> bytes:
 def sign(body: bytes, app_secret: str) -> str:
     """The ``X-Hub-Signature-256`` header value for ``body``."""
     return compute_meta_signature(body, app_secret)
+
+
+def signed_headers(body: bytes, app_secret: str) -> dict[str, str]:
+    """The headers Meta sends with ``body``: JSON content type and a valid signature."""
+    return {"Content-Type": "application/json",
+            "X-Hub-Signature-256": sign(body, app_secret)}
+
+
+def failed_status(wamid: str, recipient: str, code: int = 131047,
+                  title: str | None = None) -> Payload:
+    """A ``failed`` delivery report carrying Meta's error ``code``."""
+    return status_update(wamid, "failed", recipient, error_code=code, error_title=title)

@@ -1,6 +1,15 @@
-"""Offline doubles for tests: Chat Completions reply bodies and a scripted mock server.
+"""OpenAI-compatible doubles: reply builders, an in-memory mock and a real HTTP fake.
 
-Use with the real SDK::
+Two ways to stand in for the Chat Completions API, both following a script of steps
+(:func:`completion` bodies with text or :func:`tool_call` entries, :func:`error`
+responses, delays) and recording every request:
+
+* :class:`ScriptedOpenAI`: the real SDK over ``httpx2.MockTransport`` (no sockets), for
+  adapter tests that build ``OpenAIChatModel`` themselves;
+* :class:`FakeOpenAIServer`: a real HTTP server on 127.0.0.1, for anything configured by
+  URL (``OPENAI_BASE_URL=<server.url>``), such as EKI started by the pytest plugin.
+
+The mock transport, with the real SDK::
 
     server = ScriptedOpenAI(completion(tool_calls=[("call_1", "mis_notas", "{}")]),
                             error(429, "Slow down"), completion("Hola"))
@@ -22,12 +31,21 @@ from typing import Any
 
 import httpx2
 
+from eki_entrypoints.testing.http import DROP, Recorded, Reply, ScriptedHTTPServer
+from eki_entrypoints.testing.http import Step as ServerStep
+
 __all__ = [
+    "DROP",
+    "FakeOpenAIServer",
+    "Recorded",
+    "Reply",
     "ScriptedOpenAI",
+    "answer",
     "completion",
     "error",
     "quota_error",
     "tool_call",
+    "tool_calls",
 ]
 
 #: What a scripted step may be: a 200 JSON body, a ready response, an exception to raise
@@ -39,6 +57,21 @@ def tool_call(call_id: str, name: str, arguments: str | Mapping[str, Any] = "{}"
     """One ``message.tool_calls[]`` entry; ``arguments`` is sent as given when a string."""
     args = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": args}}
+
+
+def answer(text: str, *, usage: tuple[int, int, int] | None = (10, 5, 0)) -> dict[str, Any]:
+    """A final answer: a ``chat.completion`` whose message is ``text``."""
+    return completion(text, usage=usage)
+
+
+def tool_calls(*calls: tuple[str, str | Mapping[str, Any]],
+               usage: tuple[int, int, int] | None = (10, 5, 0)) -> dict[str, Any]:
+    """A completion asking for tools: ``("get_my_progress", {"course": "mate"})`` pairs
+    (call ids ``call_1``, ``call_2``… are made up)."""
+    triples = [(f"call_{i}", name, args if isinstance(args, str)
+                else json.dumps(args, ensure_ascii=False))
+               for i, (name, args) in enumerate(calls, start=1)]
+    return completion(tool_calls=triples, usage=usage)
 
 
 def completion(
@@ -136,3 +169,40 @@ class ScriptedOpenAI:
         if isinstance(step, httpx2.Response):  # a fresh copy: a step may be used again
             return httpx2.Response(step.status_code, headers=step.headers, content=step.content)
         return httpx2.Response(200, json=step)
+
+
+class FakeOpenAIServer(ScriptedHTTPServer):
+    """An OpenAI-compatible Chat Completions server over real HTTP on 127.0.0.1.
+
+    Give :attr:`url` as the base URL (``OPENAI_BASE_URL``, ``base_url=``; it ends in
+    ``/v1``); any API key works. Each ``POST /v1/chat/completions`` gets the next step:
+    a :func:`completion`/:func:`answer`/:func:`tool_calls` body, an :func:`error` response
+    (5xx, 429, :func:`quota_error`…), a :class:`~eki_entrypoints.testing.http.Reply` with a
+    ``delay``, or :data:`DROP`. When the script runs out, every further request gets a 500
+    saying so (counted in :attr:`unscripted`): a test that expected fewer model calls
+    fails loudly instead of passing on an invented answer. Pass ``default=`` to answer
+    something else once the script is used up (e.g. ``default=answer("ok")``)."""
+
+    base_path = "/v1"
+
+    def __init__(self, *steps: ServerStep, default: ServerStep | None = None) -> None:
+        super().__init__(*steps)
+        self.default = default
+
+    @property
+    def bodies(self) -> list[dict[str, Any]]:
+        """Every chat-completions request body, parsed."""
+        return [r.json for r in self if r.path.endswith("/chat/completions")]
+
+    def default_step(self, request: Recorded) -> Any:
+        if request.method != "POST" or not request.path.endswith("/chat/completions"):
+            return Reply(404, {"error": {"message": f"FakeOpenAIServer does not serve "
+                                                    f"{request.method} {request.path}",
+                                         "type": "invalid_request_error", "param": None,
+                                         "code": "unknown_url"}})
+        if self.default is not None:
+            return self.default
+        return Reply(500, {"error": {
+            "message": f"FakeOpenAIServer: script exhausted (request #{len(self.requests)} "
+                       "had no scripted step)",
+            "type": "server_error", "param": None, "code": "script_exhausted"}})

@@ -1,0 +1,257 @@
+"""A scripted HTTP server on 127.0.0.1 (real sockets, a background thread).
+
+The base of every fake provider in :mod:`eki_entrypoints.testing` (Graph API, OpenAI; a
+Twilio fake plugs in the same way): each request is recorded, then answered with the next
+step of a script; an empty script answers with the server's ``default``.
+
+A step is a :class:`Reply` (status, body, headers, delay), a ``dict`` (a 200 JSON body),
+an ``httpx2.Response``, :data:`DROP` (close the connection without answering), or a
+function of the :class:`Recorded` request returning one of those.
+
+Nothing starts at import time: ``start()`` (or ``with server:``) binds a free port.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar, Self
+from urllib.parse import parse_qs
+
+import httpx2
+
+__all__ = ["DROP", "Recorded", "Reply", "ScriptedHTTPServer", "Step"]
+
+
+@dataclass
+class Reply:
+    """One scripted answer. ``body``: dict/list → JSON; bytes/str → as is; None → the
+    server's success body. ``delay`` seconds pass before answering (latency, timeouts)."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+class _Drop:
+    def __repr__(self) -> str:
+        return "DROP"
+
+
+#: A step that closes the connection without any answer (a network failure).
+DROP: Any = _Drop()
+
+Step = Reply | Mapping[str, Any] | httpx2.Response | _Drop | Callable[["Recorded"], Any]
+
+
+@dataclass
+class Recorded:
+    """One request the server received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+    #: The status the server answered with (None until answered, and for DROP).
+    status: int | None = None
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON (``{}`` when empty)."""
+        return json.loads(self.body) if self.body else {}
+
+    @property
+    def form(self) -> dict[str, str]:
+        """The body parsed as an HTML form (the last value of each field)."""
+        return {k: v[-1] for k, v in parse_qs(self.body.decode(), keep_blank_values=True).items()}
+
+
+class ScriptedHTTPServer:
+    """Answers each request with the next scripted step and records it.
+
+    Subclasses set :attr:`base_path` (prefix of :attr:`url`) and override
+    :meth:`success_body` (the body of a ``Reply()`` without one) and :meth:`default_step`
+    (what an empty script answers)."""
+
+    base_path: ClassVar[str] = ""
+
+    def __init__(self, *steps: Step) -> None:
+        self.script: list[Step] = list(steps)
+        self.requests: list[Recorded] = []
+        #: Requests answered by :meth:`default_step` because the script was empty.
+        self.unscripted = 0
+        self.lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        if self._server is not None:
+            return self
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True,
+                                        name=f"{type(self).__name__}-{self.port}")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not started: call start() first")
+        return int(self._server.server_address[1])
+
+    @property
+    def origin(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The base URL to give the client under test (origin + :attr:`base_path`)."""
+        return self.origin + self.base_path
+
+    # -- scripting ------------------------------------------------------------------------
+
+    def then(self, *steps: Step) -> Self:
+        """Append steps to the script (chainable)."""
+        with self.lock:
+            self.script.extend(steps)
+        return self
+
+    def reset(self) -> None:
+        """Forget the script and every recorded request."""
+        with self.lock:
+            self.script.clear()
+            self.requests.clear()
+            self.unscripted = 0
+
+    @property
+    def pending(self) -> int:
+        """Steps not used yet."""
+        with self.lock:
+            return len(self.script)
+
+    def wait_for(self, predicate: Callable[[list[Recorded]], bool], *,
+                 timeout: float = 10.0, what: str = "the expected requests") -> list[Recorded]:
+        """Poll the recorded requests until ``predicate(requests)`` holds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                seen = list(self.requests)
+            if predicate(seen):
+                return seen
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"{type(self).__name__}: {what} did not arrive within {timeout:g}s; "
+                    f"it received {len(seen)} request(s): "
+                    + "; ".join(f"{r.method} {r.path}" for r in seen[-10:]))
+            time.sleep(0.02)
+
+    # -- hooks for subclasses -------------------------------------------------------------
+
+    def success_body(self, request: Recorded, index: int) -> Any:
+        """The body of a successful answer (``Reply()`` with no body)."""
+        return {}
+
+    def default_step(self, request: Recorded) -> Step:
+        """What an empty script answers: success by default."""
+        return Reply()
+
+    # -- serving ----------------------------------------------------------------------------
+
+    def _next_step(self, request: Recorded) -> tuple[Step, int]:
+        with self.lock:
+            self.requests.append(request)
+            index = len(self.requests)
+            if self.script:
+                return self.script.pop(0), index
+            self.unscripted += 1
+        return self.default_step(request), index
+
+    def _resolve(self, step: Step, request: Recorded, index: int
+                 ) -> tuple[int, bytes, dict[str, str], float] | None:
+        while callable(step) and not isinstance(step, Reply | httpx2.Response | _Drop):
+            step = step(request)
+        if isinstance(step, _Drop):
+            return None
+        if isinstance(step, httpx2.Response):
+            headers = {k: v for k, v in step.headers.items()
+                       if k.lower() not in ("content-length", "transfer-encoding")}
+            return step.status_code, step.content, headers, 0.0
+        reply = step if isinstance(step, Reply) else Reply(200, dict(step))
+        body = reply.body if reply.body is not None else self.success_body(request, index)
+        if isinstance(body, bytes):
+            payload = body
+        elif isinstance(body, str):
+            payload = body.encode()
+        else:
+            payload = json.dumps(body).encode()
+        return reply.status, payload, dict(reply.headers), reply.delay
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length", "0") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = Recorded(self.command, self.path,
+                                   {k.lower(): v for k, v in self.headers.items()}, body)
+                step, index = server._next_step(request)
+                answer = server._resolve(step, request, index)
+                if answer is None:  # DROP: no response at all
+                    self.close_connection = True
+                    return
+                status, payload, headers, delay = answer
+                if delay:
+                    time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    if not any(k.lower() == "content-type" for k in headers):
+                        self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    self.wfile.flush()
+                    request.status = status
+                except OSError:  # the client gave up (a timeout test)
+                    pass
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+    def __iter__(self) -> Iterator[Recorded]:
+        with self.lock:
+            return iter(list(self.requests))
