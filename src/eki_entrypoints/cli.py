@@ -37,9 +37,10 @@ from eki_domain.model.student import Student
 from eki_domain.ports.channel import MessageChannel
 from eki_domain.services.imports import ImportService
 from eki_entrypoints.bootstrap import Eki, bootstrap
+from eki_entrypoints.logs import configure_logging
 from eki_entrypoints.oneroster_cli import add_parser as add_oneroster_parser
 from eki_entrypoints.serialize import student_page_to_dict, student_to_dict
-from eki_entrypoints.settings import Settings, SettingsError, configure_logging
+from eki_entrypoints.settings import Settings, SettingsError
 
 CLI_MAX_IMPORT_BYTES = 2 * 1024**3
 EXIT_OK = 0
@@ -453,7 +454,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         log_level=settings.log_level.lower(),
         access_log=False,  # eki.access logs requests with phones masked
-        proxy_headers=False,
+        proxy_headers=False,  # EKI_TRUSTED_PROXIES decides whom to believe
+        log_config=None,  # uvicorn's records go through EKI's handlers (JSON lines)
     )
     return EXIT_OK
 
@@ -658,7 +660,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
-        configure_logging(settings.log_level)
+        configure_logging(settings)
         result = args.handler(settings, args)
         if asyncio.iscoroutine(result):
             result = asyncio.run(result)
