@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -42,13 +43,15 @@ def test_a_web_process_without_any_worker_is_not_ready(database_url: str) -> Non
 
 
 def test_a_separate_eki_worker_process_makes_the_web_process_ready(database_url: str) -> None:
+    port = _free_port()
     env = {**os.environ, "EKI_DATABASE_URL": database_url, "EKI_LOG_LEVEL": "INFO",
-           "EKI_LOG_FORMAT": "json"}
+           "EKI_LOG_FORMAT": "json", "EKI_METRICS_TOKEN": "m"}
     script = Path(sys.executable).with_name("eki")
     with TestClient(create_app(Settings(database_url=database_url))) as client:
         assert ready(client).status_code == 503
-        worker = subprocess.Popen([str(script), "worker", "--concurrency", "2"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        worker = subprocess.Popen(
+            [str(script), "worker", "--concurrency", "2", "--metrics-port", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             deadline = time.monotonic() + 30
             response = ready(client)
@@ -58,9 +61,17 @@ def test_a_separate_eki_worker_process_makes_the_web_process_ready(database_url:
                 response = ready(client)
             assert response.status_code == 200, response.text
             assert response.json()["checks"]["worker"]["alive"] == 1
+            # The worker's own counters, on its --metrics-port, behind the metrics token.
+            url = f"http://127.0.0.1:{port}/metrics"
+            assert httpx2.get(url, timeout=5).status_code == 401
+            scraped = httpx2.get(url, headers={"Authorization": "Bearer m"}, timeout=5)
+            assert scraped.status_code == 200
+            assert "eki_workers_alive 1.0" in scraped.text
+            assert scraped.headers["x-content-type-options"] == "nosniff"
         finally:
             worker.send_signal(signal.SIGINT)  # Ctrl+C: the worker stops and says goodbye
             _, errors = worker.communicate(timeout=30)
+        assert worker.returncode == 130, errors.decode()  # the usual exit code of Ctrl+C
         gone = ready(client)
     assert gone.status_code == 503 and gone.json()["failed"] == ["worker"]
     # The worker's log: one JSON object per line.
@@ -68,6 +79,12 @@ def test_a_separate_eki_worker_process_makes_the_web_process_ready(database_url:
     entries = [json.loads(line) for line in lines]
     assert any(e["logger"] == "eki.worker" and e["message"].startswith("worker started")
                for e in entries), errors.decode()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def test_a_stuck_queue_fails_readiness(database_url: str) -> None:

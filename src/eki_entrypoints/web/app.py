@@ -102,6 +102,19 @@ def create_app(
     )
 
 
+def create_metrics_app(eki: Eki) -> Starlette:
+    """``GET /metrics`` and ``GET /healthz`` alone, for ``eki worker --metrics-port``."""
+    app = Starlette(
+        routes=[Route("/metrics", metrics, methods=["GET"]),
+                Route("/healthz", healthz, methods=["GET"])],
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[Middleware(SecurityHeadersMiddleware)],
+    )
+    app.state.eki = eki
+    app.state.settings = eki.settings
+    return app
+
+
 def hardening(settings: Settings) -> list[Middleware]:
     """The middleware stack, outermost first: original scheme and client from trusted
     proxies, security headers on every response (refusals included), the access log,
