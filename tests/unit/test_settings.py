@@ -118,3 +118,20 @@ def test_bad_operations_values_name_the_variable(env: dict[str, str], fragment: 
     with pytest.raises(SettingsError, match=None) as caught:
         Settings.from_env(env)
     assert fragment in str(caught.value)
+
+
+async def test_pool_settings_reach_the_postgres_engine() -> None:
+    from eki_entrypoints.bootstrap import bootstrap
+
+    settings = Settings.from_env({
+        "EKI_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing",  # never connected
+        "EKI_DB_POOL_SIZE": "7", "EKI_DB_MAX_OVERFLOW": "3", "EKI_DB_POOL_TIMEOUT": "4",
+        "EKI_DB_POOL_RECYCLE": "600"})
+    eki = await bootstrap(settings)
+    try:
+        assert eki.engine is not None
+        pool = eki.engine.sync_engine.pool
+        assert (pool.size(), pool.timeout(), pool._recycle) == (7, 4.0, 600)  # type: ignore[attr-defined]
+        assert pool._max_overflow == 3  # type: ignore[attr-defined]
+    finally:
+        await eki.aclose()
