@@ -101,3 +101,12 @@ async def test_opt_out_is_honoured_during_a_flood(eki: Eki) -> None:
     assert "baja" in confirmation.lower() or "ALTA" in confirmation
     async with eki.uow() as uow:
         assert await uow.conversations.is_opted_out("+" + ANA)
+
+
+async def test_no_notice_while_a_person_has_the_conversation(eki: Eki) -> None:
+    [confirmation] = await say(eki, "quiero hablar con un asesor")
+    assert confirmation
+    for n in range(5):
+        assert await say(eki, f"mensaje {n}") == []  # the bot is paused: not even the notice
+    assistant = eki.assistant
+    assert isinstance(assistant, CountingAssistant) and assistant.calls == 0

@@ -183,7 +183,7 @@ class ConversationService:
 
         if flood is not FloodVerdict.OK and detect_intent(text, payload) not in (
                 Intent.OPT_IN, Intent.OPT_OUT):
-            notice = flood is FloodVerdict.NOTICE and not opted_out
+            notice = flood is FloodVerdict.NOTICE and not (opted_out or paused)
             return _Decision(intent=FLOOD_INTENT, replies=(FLOOD_NOTICE,) if notice else ())
         if not text and payload is None:
             if opted_out or paused or not (media or unsupported):
