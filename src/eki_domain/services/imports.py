@@ -201,7 +201,7 @@ class ImportService:
         if label is not None:
             summary = f"{label(validation)}: {summary}"
         report = attrs.evolve(report, message=summary)
-        if status is ImportStatus.COMPLETED:
+        if status is ImportStatus.COMPLETED and within is None:  # else the owner may roll back
             for outcome, rows in (("created", report.created), ("updated", report.updated),
                                   ("unchanged", report.unchanged),
                                   ("rejected", report.rows_rejected)):
