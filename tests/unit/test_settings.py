@@ -135,3 +135,24 @@ async def test_pool_settings_reach_the_postgres_engine() -> None:
         assert pool._max_overflow == 3  # type: ignore[attr-defined]
     finally:
         await eki.aclose()
+
+
+def test_every_setting_is_documented() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    source = (root / "src/eki_entrypoints/settings.py").read_text(encoding="utf-8")
+    names = set(re.findall(r'"((?:EKI|OPENAI|PROMETHEUS)_[A-Z_]+)"', source))
+    assert {"EKI_METRICS_TOKEN", "EKI_FORCE_HTTPS", "EKI_FLOOD_LIMIT"} <= names
+    example = (root / ".env.example").read_text(encoding="utf-8")
+    operations = (root / "docs/operations.md").read_text(encoding="utf-8")
+    env = {}
+    for line in example.splitlines():
+        key, sep, value = line.lstrip("# ").partition("=")
+        if sep and key in names:
+            env[key] = value
+    assert names - set(env) == set(), "missing from .env.example"
+    assert {n for n in names if f"`{n}`" not in operations} == set(), "missing from the docs"
+    active = {k: v for k, v in env.items() if f"\n{k}=" in "\n" + example}
+    Settings.from_env(active)  # the example itself is valid
