@@ -236,6 +236,8 @@ def test_metrics_after_a_scripted_conversation(client: TestClient, eki: Eki,
     assert sample(text, "eki_inbox_pending_messages") == 0
     assert sample(text, "eki_outbox_pending_messages") == 0
     assert sample(text, "eki_database_up") == 1
+    assert sample(text, "eki_students", state="active") == 2
+    assert sample(text, "eki_students", state="inactive") == 0
 
 
 def test_import_rows_are_counted_by_outcome(client: TestClient) -> None:

@@ -182,6 +182,12 @@ class _SnapshotCollector:
                                     value=state.oldest_seconds)
         yield GaugeMetricFamily("eki_workers_alive", "Worker processes that beat recently.",
                                 value=snap.workers_alive)
+        if snap.students_active is not None and snap.students_inactive is not None:
+            students = GaugeMetricFamily("eki_students", "Registered students by state.",
+                                         labels=["state"])
+            students.add_metric(["active"], snap.students_active)
+            students.add_metric(["inactive"], snap.students_inactive)
+            yield students
         if snap.last_beat_seconds is not None:
             yield GaugeMetricFamily("eki_worker_last_heartbeat_age_seconds",
                                     "Seconds since any worker last beat.",

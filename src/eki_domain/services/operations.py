@@ -32,6 +32,8 @@ class OperationsSnapshot:
     outbox: QueueState
     workers_alive: int
     last_beat_seconds: float | None  # since any worker last beat (None: never)
+    students_active: int | None = None  # counted only when asked (metrics scrapes)
+    students_inactive: int | None = None
 
 
 @attrs.frozen
@@ -56,17 +58,23 @@ class OperationsService:
     async def forget(self, worker_id: str) -> None:
         await self._heartbeats.forget(worker_id)
 
-    async def snapshot(self) -> OperationsSnapshot:
+    async def snapshot(self, *, students: bool = False) -> OperationsSnapshot:
+        """The pipeline now; ``students`` also counts active and inactive students."""
         now = self._clock.now()
+        active = inactive = None
         async with self._uow() as uow:
             inbox = await uow.inbox.depth(now)
             outbox = await uow.outbox.depth(now)
+            if students:
+                active = await uow.students.count(active=True)
+                inactive = await uow.students.count(active=False)
         alive = await self._heartbeats.alive_since(now - self.worker_timeout)
         latest = await self._heartbeats.latest()
         return OperationsSnapshot(
             inbox=QueueState(*inbox), outbox=QueueState(*outbox), workers_alive=alive,
             last_beat_seconds=None if latest is None else max(0.0, (now - latest)
-                                                              .total_seconds()))
+                                                              .total_seconds()),
+            students_active=active, students_inactive=inactive)
 
     def readiness(self, snapshot: OperationsSnapshot, *, queue_max_age: float | None
                   ) -> dict[str, Check]:

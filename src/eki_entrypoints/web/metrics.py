@@ -26,7 +26,7 @@ async def metrics(request: Request) -> Response:
                        "this app was built with a telemetry that exposes no metrics")
     snapshot: OperationsSnapshot | None
     try:
-        snapshot = await eki.operations.snapshot()
+        snapshot = await eki.operations.snapshot(students=True)
     except Exception as exc:  # the scrape still answers: eki_database_up 0
         log.warning("metrics: pipeline state not read (%s)", type(exc).__name__)
         snapshot = None
