@@ -12,19 +12,26 @@ import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eki_adapters.cache import TTLReportCache
+from eki_adapters.memory.heartbeats import InMemoryWorkerHeartbeats
+from eki_adapters.prometheus import PrometheusTelemetry
 from eki_adapters.spreadsheets import CalamineSpreadsheetReader
 from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, is_at_head, upgrade
+from eki_adapters.sql.heartbeats import SqlWorkerHeartbeats
 from eki_adapters.system import SystemClock
 from eki_adapters.whatsapp import ConsoleChannel
 from eki_domain.model.messages import MAX_MESSAGE_CHARS
 from eki_domain.ports import Clock, SpreadsheetReader, UnitOfWorkFactory
 from eki_domain.ports.assistant import Assistant, StudentToolbox
 from eki_domain.ports.channel import MessageChannel
+from eki_domain.ports.heartbeats import WorkerHeartbeats
 from eki_domain.ports.llm import LanguageModel
+from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.services import RegistrationService, StudentImportService
 from eki_domain.services.conversation import ConversationService
 from eki_domain.services.delivery import DeliveryService
+from eki_domain.services.flood import FloodGuard
 from eki_domain.services.ingest import IngestService
+from eki_domain.services.operations import OperationsService
 from eki_domain.services.progress import ProgressService
 from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
@@ -49,6 +56,8 @@ class Eki:
     conversation: ConversationService
     delivery: DeliveryService
     ingest: IngestService
+    telemetry: Telemetry
+    operations: OperationsService
     engine: AsyncEngine | None = None
     model: LanguageModel | None = None
     _owns_engine: bool = False
@@ -80,13 +89,15 @@ async def bootstrap(
     channel: MessageChannel | None = None,
     assistant: Assistant | None = None,
     language_model: LanguageModel | None = None,
+    telemetry: Telemetry | None = None,
+    heartbeats: WorkerHeartbeats | None = None,
     auto_upgrade: bool = False,
 ) -> Eki:
     """Build the application. ``auto_upgrade`` migrates the database first.
 
     The assistant: the one given; else the LLM (``language_model``, or OpenAI when
     ``OPENAI_API_KEY`` is set) with the rule-based responder as its fallback; else the
-    rule-based responder alone."""
+    rule-based responder alone. ``telemetry``: Prometheus metrics unless given."""
     owns_engine = False
     if uow is None:
         if engine is None:
@@ -94,6 +105,8 @@ async def bootstrap(
                 settings.database_url,
                 pool_size=settings.db_pool_size,
                 max_overflow=settings.db_max_overflow,
+                pool_timeout=settings.db_pool_timeout,
+                pool_recycle=settings.db_pool_recycle,
             )
             owns_engine = True
         uow = SqlUnitOfWorkFactory(engine)
@@ -101,31 +114,42 @@ async def bootstrap(
         await upgrade(engine)
     clock = clock or SystemClock()
     channel = channel or build_channel(settings)
+    if telemetry is None:
+        telemetry = PrometheusTelemetry(multiprocess_dir=settings.prometheus_multiproc_dir)
+    if heartbeats is None:
+        heartbeats = (SqlWorkerHeartbeats(engine) if engine is not None
+                      else InMemoryWorkerHeartbeats())
     model: LanguageModel | None = None
     if assistant is None:
-        assistant, model = build_assistant(settings, uow, clock, language_model)
+        assistant, model = build_assistant(settings, uow, clock, language_model, telemetry)
     cache = (TTLReportCache(ttl=settings.report_cache_ttl)
              if settings.report_cache_ttl > 0 else None)
     progress = ProgressService(uow, clock, scale=settings.grading_scale, cache=cache)
     tools = functools.partial(_student_tools, uow=uow, progress=progress)
+    student_import = StudentImportService(uow, clock, default_region=settings.default_country)
+    progress_import = ProgressImportService(
+        uow, clock, default_region=settings.default_country, scale=settings.grading_scale,
+        on_change=progress.invalidate)
+    student_import.telemetry = progress_import.telemetry = telemetry
+    flood = FloodGuard(settings.flood_limit) if settings.flood_limit else None
     return Eki(
         settings=settings,
         uow=uow,
         clock=clock,
         registration=RegistrationService(uow, clock, default_region=settings.default_country),
-        student_import=StudentImportService(uow, clock, default_region=settings.default_country),
+        student_import=student_import,
         progress=progress,
-        progress_import=ProgressImportService(
-            uow, clock, default_region=settings.default_country, scale=settings.grading_scale,
-            on_change=progress.invalidate),
+        progress_import=progress_import,
         reader=reader or CalamineSpreadsheetReader(),
         channel=channel,
         assistant=assistant,
         conversation=ConversationService(
-            uow, clock, assistant, tools,
+            uow, clock, assistant, tools, telemetry=telemetry, flood=flood,
             max_reply_chars=getattr(channel, "max_body_chars", MAX_MESSAGE_CHARS)),
-        delivery=DeliveryService(uow, clock, channel),
+        delivery=DeliveryService(uow, clock, channel, telemetry=telemetry),
         ingest=IngestService(uow, clock),
+        telemetry=telemetry,
+        operations=OperationsService(uow, clock, heartbeats),
         engine=engine,
         model=model,
         owns_engine=owns_engine,
@@ -166,7 +190,7 @@ def _twilio_channel(settings: Settings) -> MessageChannel:
 
 def build_assistant(
     settings: Settings, uow: UnitOfWorkFactory, clock: Clock,
-    language_model: LanguageModel | None = None,
+    language_model: LanguageModel | None = None, telemetry: Telemetry | None = None,
 ) -> tuple[Assistant, LanguageModel | None]:
     """The assistant ladder: the model with tools, falling back to the rules."""
     rules = RuleBasedAssistant(clock=clock)
@@ -186,6 +210,7 @@ def build_assistant(
         history_turns=settings.llm_history_turns,
         student_daily_tokens=settings.llm_student_daily_tokens or None,
         daily_spend_usd=settings.llm_daily_spend_usd,
+        telemetry=telemetry or NO_TELEMETRY,
     ), model
 
 

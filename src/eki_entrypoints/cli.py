@@ -37,9 +37,10 @@ from eki_domain.model.student import Student
 from eki_domain.ports.channel import MessageChannel
 from eki_domain.services.imports import ImportService
 from eki_entrypoints.bootstrap import Eki, bootstrap
+from eki_entrypoints.logs import configure_logging
 from eki_entrypoints.oneroster_cli import add_parser as add_oneroster_parser
 from eki_entrypoints.serialize import student_page_to_dict, student_to_dict
-from eki_entrypoints.settings import Settings, SettingsError, configure_logging
+from eki_entrypoints.settings import Settings, SettingsError
 
 CLI_MAX_IMPORT_BYTES = 2 * 1024**3
 EXIT_OK = 0
@@ -355,13 +356,35 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     async with _open(settings) as eki:
         worker = PipelineWorker(eki, concurrency=args.concurrency)
         await worker.start()
+        server = None if args.metrics_port is None else await _metrics_server(
+            eki, args.metrics_host, args.metrics_port)
         print(f"eki worker running ({args.concurrency} turns at once); Ctrl+C to stop.",
               file=sys.stderr)
         try:
             await asyncio.Event().wait()
         finally:
+            if server is not None:
+                server.should_exit = True
             await worker.stop()
     return EXIT_OK
+
+
+async def _metrics_server(eki: Eki, host: str, port: int) -> Any:
+    """A small HTTP server in the worker's event loop: ``/metrics`` and ``/healthz``."""
+    import uvicorn
+
+    from eki_entrypoints.web.app import create_metrics_app
+
+    server = uvicorn.Server(uvicorn.Config(
+        create_metrics_app(eki), host=host, port=port, log_config=None, access_log=False,
+        lifespan="off", log_level=eki.settings.log_level.lower()))
+    task = asyncio.create_task(server.serve(), name="eki-metrics-server")
+    while not server.started:
+        if task.done():
+            task.result()  # raises the reason (port in use…)
+            raise CliError(f"the metrics server on {host}:{port} did not start", EXIT_FAILURE)
+        await asyncio.sleep(0.02)
+    return server
 
 
 async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
@@ -453,7 +476,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         log_level=settings.log_level.lower(),
         access_log=False,  # eki.access logs requests with phones masked
-        proxy_headers=False,
+        proxy_headers=False,  # EKI_TRUSTED_PROXIES decides whom to believe
+        log_config=None,  # uvicorn's records go through EKI's handlers (JSON lines)
     )
     return EXIT_OK
 
@@ -533,6 +557,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="answer the inbox and send the outbox (no HTTP)")
     worker.add_argument("--concurrency", type=_concurrency, default=32,
                         help="conversation turns handled at once (default 32)")
+    worker.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                        help="also serve this worker's GET /metrics (and /healthz) on PORT "
+                        "(same token as the web app's /metrics)")
+    worker.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST",
+                        help="address for --metrics-port (default 127.0.0.1)")
     worker.set_defaults(handler=cmd_worker)
 
     chat = sub.add_parser(
@@ -658,7 +687,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
-        configure_logging(settings.log_level)
+        configure_logging(settings)
         result = args.handler(settings, args)
         if asyncio.iscoroutine(result):
             result = asyncio.run(result)

@@ -7,8 +7,8 @@ Secrets never appear in ``repr``.
 
 from __future__ import annotations
 
+import ipaddress
 import json
-import logging
 import os
 import re
 from collections.abc import Mapping
@@ -59,6 +59,10 @@ CHANNELS = ("meta", "twilio")
 _ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 _WHATSAPP_SENDER = re.compile(r"whatsapp:\+[1-9][0-9]{6,14}")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("json", "text")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?$|^\*$|^\[[0-9a-f:.]+\]$")
 
 
 @attrs.frozen
@@ -94,6 +98,22 @@ class Settings:
     log_level: str = "INFO"
     db_pool_size: int = 20
     db_max_overflow: int = 10
+    db_pool_timeout: float = 30.0
+    db_pool_recycle: int = 1800
+    metrics_token: Secret | None = None
+    prometheus_multiproc_dir: str | None = None
+    allowed_hosts: tuple[str, ...] = ("*",)
+    force_https: bool = False
+    hsts_max_age: int = 31_536_000
+    trusted_proxies: tuple[str, ...] = ()
+    rate_limit_api: int = 120
+    rate_limit_login: int = 10
+    flood_limit: int = 20
+    readyz_queue_max_age: int = 600
+    log_format: str = "json"
+    log_file: str | None = None
+    log_file_max_mb: int = 50
+    log_file_backups: int = 5
     grading_scale: GradingScale = DEFAULT_SCALE
     report_cache_ttl: int = 300
 
@@ -172,6 +192,20 @@ class Settings:
                 raise SettingsError(f"{name}={value} must not be negative")
             return value
 
+        def flag(name: str, default: bool) -> bool:
+            raw = text(name)
+            if raw is None:
+                return default
+            if raw.lower() in _TRUE:
+                return True
+            if raw.lower() in _FALSE:
+                return False
+            raise SettingsError(f"{name}={raw!r} must be true or false (1/0, yes/no, on/off)")
+
+        def items(name: str) -> tuple[str, ...]:
+            raw = text(name)
+            return () if raw is None else tuple(p.strip() for p in raw.split(",") if p.strip())
+
         database_url = text("EKI_DATABASE_URL", DEFAULT_DATABASE_URL) or DEFAULT_DATABASE_URL
         try:
             to_async_url(database_url)
@@ -237,6 +271,10 @@ class Settings:
         if base_url is not None and not base_url.startswith(("http://", "https://")):
             raise SettingsError(f"OPENAI_BASE_URL={base_url!r} must start with http(s)://")
 
+        log_format = (text("EKI_LOG_FORMAT", "json") or "json").lower()
+        if log_format not in LOG_FORMATS:
+            raise SettingsError(f"EKI_LOG_FORMAT={log_format!r} must be json or text")
+
         settings = cls(
             database_url=database_url,
             default_country=country,
@@ -259,6 +297,22 @@ class Settings:
             log_level=log_level,
             db_pool_size=integer("EKI_DB_POOL_SIZE", 20, 1, 200),
             db_max_overflow=integer("EKI_DB_MAX_OVERFLOW", 10, 0, 200),
+            db_pool_timeout=float(integer("EKI_DB_POOL_TIMEOUT", 30, 1, 600)),
+            db_pool_recycle=integer("EKI_DB_POOL_RECYCLE", 1800, -1, 86400),
+            metrics_token=secret("EKI_METRICS_TOKEN"),
+            prometheus_multiproc_dir=_multiproc_dir(text("PROMETHEUS_MULTIPROC_DIR")),
+            allowed_hosts=_allowed_hosts(items("EKI_ALLOWED_HOSTS")),
+            force_https=flag("EKI_FORCE_HTTPS", False),
+            hsts_max_age=integer("EKI_HSTS_SECONDS", 31_536_000, 0, 63_072_000),
+            trusted_proxies=_trusted_proxies(items("EKI_TRUSTED_PROXIES")),
+            rate_limit_api=integer("EKI_RATE_LIMIT_API", 120, 0, 100_000),
+            rate_limit_login=integer("EKI_RATE_LIMIT_LOGIN", 10, 0, 10_000),
+            flood_limit=integer("EKI_FLOOD_LIMIT", 20, 0, 10_000),
+            readyz_queue_max_age=integer("EKI_READYZ_QUEUE_MAX_AGE", 600, 0, 86400 * 7),
+            log_format=log_format,
+            log_file=text("EKI_LOG_FILE"),
+            log_file_max_mb=integer("EKI_LOG_FILE_MAX_MB", 50, 1, 10_000),
+            log_file_backups=integer("EKI_LOG_FILE_BACKUPS", 5, 0, 1000),
             openai_timeout=float(integer("EKI_OPENAI_TIMEOUT", 15, 1, 120)),
             llm_student_daily_tokens=integer("EKI_LLM_STUDENT_DAILY_TOKENS", 40_000, 0,
                                              10_000_000),
@@ -271,6 +325,43 @@ class Settings:
         if settings.production:
             settings.require_channel_settings()
         return settings
+
+
+def _multiproc_dir(raw: str | None) -> str | None:
+    """prometheus-client's own variable: a directory shared by the processes of one host."""
+    if raw is None:
+        return None
+    if not os.path.isdir(raw):
+        raise SettingsError(f"PROMETHEUS_MULTIPROC_DIR={raw!r} is not a directory: create it "
+                            "(and empty it) before starting the processes")
+    return raw
+
+
+def _allowed_hosts(hosts: tuple[str, ...]) -> tuple[str, ...]:
+    """``EKI_ALLOWED_HOSTS``: host names (``eki.example.edu``), ``*.example.edu``, or ``*``."""
+    if not hosts:
+        return ("*",)
+    cleaned = tuple(h.lower() for h in hosts)
+    for host in cleaned:
+        if "://" in host or "/" in host or not _HOST.match(host):
+            raise SettingsError(
+                f"EKI_ALLOWED_HOSTS: {host!r} is not a host name: write names only, comma "
+                "separated, e.g. eki.colegio.edu.co,*.colegio.edu.co (no https://, no path)")
+    return cleaned
+
+
+def _trusted_proxies(entries: tuple[str, ...]) -> tuple[str, ...]:
+    """``EKI_TRUSTED_PROXIES``: IP addresses or networks (``10.0.0.0/8``), or ``*``."""
+    for entry in entries:
+        if entry == "*":
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"EKI_TRUSTED_PROXIES: {entry!r} is not an IP address or network (e.g. "
+                "127.0.0.1,10.0.0.0/8)") from None
+    return entries
 
 
 def _prices(raw: str | None) -> PriceTable:
@@ -305,12 +396,3 @@ def _grading_scale(raw: str | None) -> GradingScale:
         return GradingScale(**kwargs)
     except (ValueError, TypeError, KeyError) as exc:
         raise SettingsError(f"EKI_GRADING_SCALE is not a valid scale: {exc}") from None
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    # Alembic narrates every migration check at INFO; keep that for DEBUG.
-    logging.getLogger("alembic").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)

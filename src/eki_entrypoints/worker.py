@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Sequence
 
@@ -40,6 +43,10 @@ class PipelineWorker:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.last_beat = time.monotonic()
+        #: This worker's name in the heartbeats table (``/readyz`` "worker alive").
+        self.worker_id = f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._started_at = eki.clock.now()
+        self._beat_failed = False
 
     def wake(self, messages: int = 1) -> None:
         """New messages arrived: look at the inbox now."""
@@ -57,6 +64,7 @@ class PipelineWorker:
 
     async def start(self) -> None:
         self._stopping = False
+        self._started_at = self.eki.clock.now()
         self._tasks = [asyncio.create_task(self._claim(), name="eki-claim"),
                        asyncio.create_task(self._dispatch(), name="eki-dispatch")]
         log.info("worker started: up to %d turn(s) at once, channels %s", self.concurrency,
@@ -72,6 +80,21 @@ class PipelineWorker:
                 await task
         self._tasks = []
         self._turn_tasks.clear()
+        with contextlib.suppress(Exception):
+            await self.eki.operations.forget(self.worker_id)
+
+    async def _heartbeat(self) -> None:
+        """Tell the database this worker is alive (never stops the dispatcher)."""
+        try:
+            await self.eki.operations.beat(self.worker_id, self._started_at)
+        except Exception as exc:
+            if not self._beat_failed:
+                log.warning("worker heartbeat not recorded (%s): /readyz will report the "
+                            "worker as not alive; is the schema at head (`eki db upgrade`)?",
+                            type(exc).__name__)
+            self._beat_failed = True
+        else:
+            self._beat_failed = False
 
     async def _sleep(self, event: asyncio.Event) -> None:
         with contextlib.suppress(TimeoutError):
@@ -134,6 +157,7 @@ class PipelineWorker:
                 if self.last_beat >= next_sweep:
                     next_sweep = self.last_beat + self.sweep_interval
                     await self._sweep()
+                    await self._heartbeat()
                 outcomes = await delivery.dispatch_due(channels=self.channels)
             except asyncio.CancelledError:
                 raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,13 +31,24 @@ def register(client: TestClient, name: str, phone: str, **kwargs: object) -> Non
     client.portal.call(lambda: registry.register(name, phone, **kwargs))  # type: ignore[union-attr]
 
 
-def test_healthz_and_readyz(client: TestClient) -> None:
-    assert client.get("/healthz").json() == {"status": "ok"}
-    ready = client.get("/readyz")
-    assert ready.status_code == 200
+def test_healthz_and_readyz(database_url: str) -> None:
+    settings = Settings(database_url=database_url, admin_token=Secret(TOKEN))
+    with TestClient(create_app(settings, run_worker=True)) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        ready = client.get("/readyz")
+        for _ in range(50):  # the worker's first heartbeat is written as it starts
+            if ready.status_code == 200:
+                break
+            time.sleep(0.05)
+            ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.text
     body = ready.json()
     assert body["status"] == "ok" and body["failed"] == []
-    assert body["checks"]["database"]["ok"] and body["checks"]["migrations"]["ok"]
+    checks = body["checks"]
+    assert checks["database"]["ok"] and checks["migrations"]["ok"]
+    assert checks["worker"]["ok"] and checks["worker"]["alive"] == 1
+    assert checks["queue"] == {"ok": True, "inbox_pending": 0, "inbox_oldest_seconds": 0.0,
+                               "outbox_pending": 0, "outbox_oldest_seconds": 0.0}
 
 
 def test_get_student_by_phone_in_any_format(client: TestClient) -> None:

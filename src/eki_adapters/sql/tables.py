@@ -320,3 +320,12 @@ llm_usage = sa.Table(
     sa.Index("ix_llm_usage_student_id_at", "student_id", "at"),
     sa.Index("ix_llm_usage_at", "at"),
 )
+
+#: One row per worker process, refreshed every few seconds (``/readyz`` "worker alive").
+worker_heartbeats = sa.Table(
+    "worker_heartbeats",
+    metadata,
+    sa.Column("worker_id", sa.String(100), primary_key=True),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("beat_at", UTCDateTime(), nullable=False),
+)

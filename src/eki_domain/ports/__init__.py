@@ -10,14 +10,18 @@ from eki_domain.ports.imports import (
     SpreadsheetReader,
 )
 from eki_domain.ports.repositories import StudentRepository, UnitOfWork, UnitOfWorkFactory
+from eki_domain.ports.telemetry import NO_TELEMETRY, NullTelemetry, Telemetry
 
 __all__ = [
+    "NO_TELEMETRY",
     "Clock",
     "ImportRecord",
     "ImportRepository",
+    "NullTelemetry",
     "RosterRepository",
     "SpreadsheetReader",
     "StudentRepository",
+    "Telemetry",
     "UnitOfWork",
     "UnitOfWorkFactory",
 ]

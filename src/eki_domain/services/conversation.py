@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -31,6 +31,8 @@ from eki_domain.model.student import Student
 from eki_domain.ports.assistant import Assistant, StudentToolbox, Turn
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
+from eki_domain.services.flood import FLOOD_NOTICE, FloodGuard, FloodVerdict
 from eki_domain.services.intents import Intent, detect_intent
 from eki_domain.services.responder import (
     handoff_confirmation,
@@ -46,6 +48,8 @@ log = logging.getLogger("eki.conversation")
 #: Longest text handed to the assistant; longer messages are cut (cost and abuse guard).
 MAX_INPUT_CHARS = 1000
 TEXT_TYPES = frozenset({MessageType.TEXT, MessageType.INTERACTIVE, MessageType.BUTTON})
+#: The intent recorded for turns of a sender over the flood limit.
+FLOOD_INTENT = "flood_limited"
 
 
 @attrs.frozen
@@ -98,6 +102,8 @@ class ConversationService:
         lease: timedelta = timedelta(seconds=120),
         max_attempts: int = 5,
         max_reply_chars: int = MAX_MESSAGE_CHARS,
+        telemetry: Telemetry = NO_TELEMETRY,
+        flood: FloodGuard | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -108,6 +114,8 @@ class ConversationService:
         #: Longest outbox row: longer answers are split (the channel's limit, e.g. Twilio's
         #: 1600 characters; WhatsApp's 4096 otherwise).
         self._max_reply_chars = min(max_reply_chars, MAX_MESSAGE_CHARS)
+        self._telemetry = telemetry
+        self._flood = flood
         #: Optional hook around each student's toolbox (tracing, the demo's tool log).
         self.toolbox_wrapper: Callable[[StudentToolbox], StudentToolbox] | None = None
 
@@ -182,23 +190,33 @@ class ConversationService:
         return Sender(student, phone, opted_out, paused)
 
     async def _turn(self, batch: ClaimedBatch, sender: Sender) -> TurnResult:
-        decision = await self._decide(batch.items, sender.student,
-                                      opted_out=sender.opted_out, paused=sender.paused)
+        flood = FloodVerdict.OK
+        if self._flood is not None:
+            flood = self._flood.admit(batch.wa_id, len(batch.items), self._clock.now())
+            if flood is FloodVerdict.NOTICE:
+                self._telemetry.sender_rate_limited()
+                log.warning("sender %s is over the flood limit; no assistant until the "
+                            "window passes", mask_phone(batch.wa_id))
+        decision = await self._decide(batch.items, sender.student, opted_out=sender.opted_out,
+                                      paused=sender.paused, flood=flood)
         return await self._commit(batch, sender.student, sender.phone, decision)
 
     async def _decide(self, items: Sequence[InboxItem], student: Student | None, *,
-                      opted_out: bool, paused: bool) -> _Decision:
+                      opted_out: bool, paused: bool,
+                      flood: FloodVerdict = FloodVerdict.OK) -> _Decision:
         messages = [item.message for item in items]
         changed = next((m for m in messages if m.type is MessageType.SYSTEM
                         and m.system_type == "user_changed_number"), None)
-        decision = await self._reply(items, student, opted_out=opted_out, paused=paused)
+        decision = await self._reply(items, student, opted_out=opted_out, paused=paused,
+                                     flood=flood)
         if changed is None:
             return decision
         return attrs.evolve(decision, number_change=changed.new_wa_id,
                             flag_number_change=True)
 
     async def _reply(self, items: Sequence[InboxItem], student: Student | None, *,
-                     opted_out: bool, paused: bool) -> _Decision:
+                     opted_out: bool, paused: bool,
+                     flood: FloodVerdict = FloodVerdict.OK) -> _Decision:
         messages = [item.message for item in items]
         texts = [m.text.strip() for m in messages
                  if m.text and m.text.strip()
@@ -210,6 +228,10 @@ class ConversationService:
                                      MessageType.ORDER) for m in messages)
         text = "\n".join(texts)[:MAX_INPUT_CHARS]
 
+        if flood is not FloodVerdict.OK and detect_intent(text, payload) not in (
+                Intent.OPT_IN, Intent.OPT_OUT):
+            notice = flood is FloodVerdict.NOTICE and not (opted_out or paused)
+            return _Decision(intent=FLOOD_INTENT, replies=(FLOOD_NOTICE,) if notice else ())
         if not text and payload is None:
             if opted_out or paused or not (media or unsupported):
                 return _Decision(intent=None)  # reactions, system events, silence
@@ -279,6 +301,8 @@ class ConversationService:
                 outbound_ids = []
             else:
                 await uow.commit()
+        if completed:
+            self._report(batch, decision, now)
         log.info("turn %s: %d message(s), intent=%s, tools=%s, replies=%d",
                  mask_phone(batch.wa_id), len(batch.items), decision.intent,
                  ",".join(decision.tools) or "-", len(decision.replies))
@@ -286,3 +310,15 @@ class ConversationService:
                           intent=decision.intent, replies=decision.replies if completed else (),
                           tools=decision.tools, outbound_ids=tuple(outbound_ids),
                           completed=completed)
+
+    def _report(self, batch: ClaimedBatch, decision: _Decision, now: datetime) -> None:
+        telemetry = self._telemetry
+        for item in batch.items:
+            telemetry.inbound_message(str(item.message.type))
+        if decision.replies:
+            oldest = min(item.message.sent_at for item in batch.items)
+            telemetry.reply_queued(max(0.0, (now - oldest).total_seconds()))
+        if decision.opt_out:
+            telemetry.opt_out()
+        if decision.handoff:
+            telemetry.handoff()

@@ -22,6 +22,7 @@ from eki_domain.model.phone import mask_phone
 from eki_domain.ports.channel import MessageChannel, SendReceipt
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.repositories import UnitOfWorkFactory
+from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 
 log = logging.getLogger("eki.delivery")
 
@@ -46,6 +47,7 @@ class DeliveryService:
         retry_base: timedelta = timedelta(seconds=15),
         retry_max: timedelta = timedelta(minutes=30),
         batch_size: int = 20,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -55,6 +57,7 @@ class DeliveryService:
         self._retry_base = retry_base
         self._retry_max = retry_max
         self._batch_size = batch_size
+        self._telemetry = telemetry
 
     async def dispatch_due(self, *, channels: Sequence[str] | None = None
                            ) -> list[DeliveryOutcome]:
@@ -138,6 +141,10 @@ class DeliveryService:
                 outcomes.append(DeliveryOutcome(message.id, "failed" if give_up else "retry",
                                                 error_code=result.code))
             await uow.commit()
+        for (message, _), outcome in zip(attempts, outcomes, strict=True):
+            self._telemetry.outbound_result(
+                outcome.status, outcome.error_code,
+                (now - message.created_at).total_seconds() if outcome.status == "sent" else None)
         return outcomes
 
     async def _mark_read(self, provider_id: str) -> None:

@@ -34,6 +34,7 @@ from eki_domain.model.progress import WriteCounts
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.imports import FailedRows
 from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 
 #: progress(stage, done, total): stage is "validating" or "writing"
 Progress = Callable[[str, int, int], None]
@@ -108,6 +109,9 @@ class ImportService:
     """Base of the student and progress imports (one ``kind`` each)."""
 
     kind = "import"
+    #: Where row counts of real (not dry-run) imports are reported; set by the composition
+    #: root (``eki_entrypoints.bootstrap``).
+    telemetry: Telemetry = NO_TELEMETRY
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, default_region: str = "CO"):
         self._uow = uow
@@ -197,6 +201,12 @@ class ImportService:
         if label is not None:
             summary = f"{label(validation)}: {summary}"
         report = attrs.evolve(report, message=summary)
+        if status is ImportStatus.COMPLETED and within is None:  # else the owner may roll back
+            for outcome, rows in (("created", report.created), ("updated", report.updated),
+                                  ("unchanged", report.unchanged),
+                                  ("rejected", report.rows_rejected)):
+                if rows:
+                    self.telemetry.import_rows(self.kind, outcome, rows)
         failed = failed_rows(validation, issues, rejected)
         headers = validation.mapping.headers
         result = ImportResult(report=report, headers=headers, failed_rows=failed, job_id=0)

@@ -55,6 +55,7 @@ from eki_domain.ports.llm import (
     UsageRecord,
 )
 from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.services.intents import Intent, detect_intent, normalize_text
 from eki_domain.services.responder import COLOMBIA_UTC_OFFSET, spanish_date
 from eki_domain.services.tools import TOOL_SCHEMAS
@@ -283,6 +284,7 @@ class LLMAssistant:
         daily_spend_usd: float | None = None,
         utc_offset: timedelta = COLOMBIA_UTC_OFFSET,
         rules_for_commands: bool = True,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         for name, value, minimum in (
             ("history_turns", history_turns, 0),
@@ -310,6 +312,7 @@ class LLMAssistant:
         self._offset = utc_offset
         self._rules_for_commands = rules_for_commands
         self.stats = AssistantStats()
+        self._telemetry = telemetry
         self._warned_unpriced: set[str] = set()
 
     @property
@@ -323,6 +326,7 @@ class LLMAssistant:
             self.stats.rule_turns += 1
             reply = await self._fallback.answer(turn, tools)
             self.stats.turns += 1
+            self._telemetry.assistant_answer("rules")
             return reply
 
         note, history = await self._prepare(student_id, text)
@@ -330,6 +334,7 @@ class LLMAssistant:
             self.stats.budget_blocks += 1
             reply = await self._fallback.answer(turn, tools)
             self.stats.turns += 1
+            self._telemetry.assistant_answer("budget")
             return AssistantReply(
                 text=f"{reply.text}\n\n{note}",
                 intent=BUDGET_PREFIX + reply.intent,
@@ -352,6 +357,7 @@ class LLMAssistant:
         await self._flush_usage(state)
         self.stats.turns += 1
         self.stats.llm_answers += 1
+        self._telemetry.assistant_answer("llm")
         return AssistantReply(text=answer, intent=LLM_INTENT, tools=_unique(state.executed))
 
     async def _fall_back(
@@ -360,6 +366,7 @@ class LLMAssistant:
         self.stats.fallbacks += 1
         reply = await self._fallback.answer(turn, tools)
         self.stats.turns += 1
+        self._telemetry.assistant_answer("fallback")
         return AssistantReply(
             text=reply.text,
             intent=FALLBACK_PREFIX + reply.intent,
@@ -555,6 +562,7 @@ class LLMAssistant:
             )
         state.executed.append(name)
         self.stats.tool_uses[name] += 1
+        self._telemetry.tool_use(name)
         try:
             result = await tools.call(name, arguments)
         except ValueError as exc:
@@ -585,6 +593,9 @@ class LLMAssistant:
         self.stats.completion_tokens += usage.completion_tokens
         self.stats.cached_tokens += usage.cached_tokens
         self.stats.cost_usd += cost
+        self._telemetry.model_call(model, "ok", prompt_tokens=usage.prompt_tokens,
+                                   completion_tokens=usage.completion_tokens,
+                                   cached_tokens=usage.cached_tokens, cost_usd=cost)
         state.usage.append(
             UsageRecord(
                 at=self._clock.now(),
@@ -603,6 +614,8 @@ class LLMAssistant:
         )
 
     def _record_failure(self, state: _TurnState, outcome: str, started: float) -> None:
+        self._telemetry.model_call(self._model.model, outcome, prompt_tokens=0,
+                                   completion_tokens=0, cached_tokens=0, cost_usd=0.0)
         state.usage.append(
             UsageRecord(
                 at=self._clock.now(),

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import Route
 
 from eki_entrypoints.bootstrap import Eki, bootstrap
@@ -24,6 +25,13 @@ from eki_entrypoints.web.imports import (
     import_students,
     importar_estudiantes,
 )
+from eki_entrypoints.web.metrics import metrics
+from eki_entrypoints.web.ratelimit import RateLimiter, RateLimitMiddleware, RateLimitRule
+from eki_entrypoints.web.security import (
+    HttpsRedirectMiddleware,
+    ProxyHeadersMiddleware,
+    SecurityHeadersMiddleware,
+)
 from eki_entrypoints.web.students import get_progress, get_student
 from eki_entrypoints.worker import PipelineWorker
 
@@ -39,14 +47,17 @@ def create_app(
     Pass ``eki`` to reuse an already-wired application (tests, embedding);
     otherwise the lifespan bootstraps one from ``settings`` (default: the
     environment) and upgrades an embedded SQLite database by itself.
+    Hardening (trusted hosts, HTTPS, security headers, rate limits) follows the settings
+    known here: ``settings``, else ``eki.settings``, else the environment.
     """
+    config = (settings if settings is not None
+              else eki.settings if eki is not None else Settings.from_env())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = eki is None
         if eki is None:
-            cfg = settings if settings is not None else Settings.from_env()
-            current = await bootstrap(cfg, auto_upgrade=cfg.is_sqlite)
+            current = await bootstrap(config, auto_upgrade=config.is_sqlite)
         else:
             current = eki
         app.state.eki = current
@@ -68,6 +79,7 @@ def create_app(
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/api/students/import", import_students, methods=["POST"]),
         Route("/api/estudiantes/importar/", importar_estudiantes, methods=["POST"]),
         Route("/api/estudiantes/importar", importar_estudiantes, methods=["POST"]),
@@ -88,5 +100,43 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[Middleware(AccessLogMiddleware)],
+        middleware=hardening(config),
     )
+
+
+def create_metrics_app(eki: Eki) -> Starlette:
+    """``GET /metrics`` and ``GET /healthz`` alone, for ``eki worker --metrics-port``."""
+    app = Starlette(
+        routes=[Route("/metrics", metrics, methods=["GET"]),
+                Route("/healthz", healthz, methods=["GET"])],
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[Middleware(SecurityHeadersMiddleware)],
+    )
+    app.state.eki = eki
+    app.state.settings = eki.settings
+    return app
+
+
+def hardening(settings: Settings) -> list[Middleware]:
+    """The middleware stack, outermost first: original scheme and client from trusted
+    proxies, security headers on every response (refusals included), the access log,
+    the Host check, the HTTPS redirect, then the per-IP rate limits."""
+    return [
+        Middleware(ProxyHeadersMiddleware, trusted=settings.trusted_proxies),
+        Middleware(SecurityHeadersMiddleware,
+                   hsts_max_age=settings.hsts_max_age if settings.force_https else 0),
+        Middleware(AccessLogMiddleware),
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts)),
+        Middleware(HttpsRedirectMiddleware, enabled=settings.force_https),
+        Middleware(RateLimitMiddleware, rules=rate_limit_rules(settings)),
+    ]
+
+
+def rate_limit_rules(settings: Settings) -> list[RateLimitRule]:
+    """``/api`` (every method) and the admin sign-in (``POST /admin/login``), per client IP
+    and minute (``EKI_RATE_LIMIT_API``, ``EKI_RATE_LIMIT_LOGIN``; 0 turns one off)."""
+    return [
+        RateLimitRule("login", RateLimiter(settings.rate_limit_login), path="/admin/login",
+                      methods=frozenset({"POST"})),
+        RateLimitRule("api", RateLimiter(settings.rate_limit_api), prefix="/api"),
+    ]

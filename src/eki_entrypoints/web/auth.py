@@ -1,4 +1,4 @@
-"""Bearer-token protection for ``/api`` (and later ``/admin``)."""
+"""Bearer-token protection for ``/api``, ``/metrics`` (and ``/admin``)."""
 
 from __future__ import annotations
 
@@ -31,4 +31,28 @@ def require_admin(request: Request) -> None:
             "UNAUTHORIZED",
             "missing or wrong token: send 'Authorization: Bearer <EKI_ADMIN_TOKEN>'",
             headers={"WWW-Authenticate": 'Bearer realm="eki"'},
+        )
+
+
+def require_metrics(request: Request) -> None:
+    """``GET /metrics`` takes ``Bearer $EKI_METRICS_TOKEN`` or the admin token; with
+    neither configured it is disabled (403), never open."""
+    settings: Settings = request.app.state.settings
+    accepted = [t.get().encode() for t in (settings.metrics_token, settings.admin_token)
+                if t is not None]
+    if not accepted:
+        raise ApiError(
+            403,
+            "METRICS_DISABLED",
+            "metrics are disabled: set EKI_METRICS_TOKEN (or EKI_ADMIN_TOKEN) on the server",
+        )
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    given = token.strip().encode()
+    matches = [hmac.compare_digest(given, expected) for expected in accepted]
+    if scheme.lower() != "bearer" or not any(matches):
+        raise ApiError(
+            401,
+            "UNAUTHORIZED",
+            "missing or wrong token: send 'Authorization: Bearer <EKI_METRICS_TOKEN>'",
+            headers={"WWW-Authenticate": 'Bearer realm="eki-metrics"'},
         )

@@ -1,4 +1,10 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (it can do its job)."""
+"""``/healthz`` (the process answers) and ``/readyz`` (it can do its job).
+
+``/readyz`` checks, each named in the JSON body: ``database`` (reachable), ``migrations``
+(schema at head), ``worker`` (some worker process beat in the last minute) and ``queue``
+(nothing pending in the inbox or outbox for longer than ``EKI_READYZ_QUEUE_MAX_AGE``).
+Checks that cannot run because the database is not ready are ``skipped``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from eki_entrypoints.bootstrap import Eki
+from eki_entrypoints.settings import Settings
 
 
 async def healthz(_request: Request) -> JSONResponse:
@@ -40,9 +47,29 @@ async def readyz(request: Request) -> JSONResponse:
                 checks["migrations"] = {"ok": False, "error": type(exc).__name__}
         else:
             checks["migrations"] = {"ok": False, "error": "database unreachable"}
+    if all(check["ok"] for check in checks.values()):
+        checks.update(await _pipeline_checks(eki))
+    else:
+        for name in ("worker", "queue"):
+            checks[name] = {"ok": False, "skipped": True,
+                            "error": "not checked: the database is not ready"}
     ok = all(check["ok"] for check in checks.values())
-    failed = [name for name, check in checks.items() if not check["ok"]]
+    failed = [name for name, check in checks.items()
+              if not check["ok"] and not check.get("skipped")]
     return JSONResponse(
         {"status": "ok" if ok else "fail", "failed": failed, "checks": checks},
         status_code=200 if ok else 503,
     )
+
+
+async def _pipeline_checks(eki: Eki) -> dict[str, dict[str, Any]]:
+    settings: Settings = eki.settings
+    try:
+        snapshot = await eki.operations.snapshot()
+    except Exception as exc:
+        return {name: {"ok": False, "error": type(exc).__name__} for name in ("worker", "queue")}
+    checks = eki.operations.readiness(
+        snapshot, queue_max_age=float(settings.readyz_queue_max_age) or None)
+    return {name: {"ok": check.ok, **({"error": check.error} if check.error else {}),
+                   **check.detail}
+            for name, check in checks.items()}

@@ -42,6 +42,20 @@ async def verify(request: Request) -> Response:
 
 
 async def receive(request: Request) -> Response:
+    telemetry = request.app.state.eki.telemetry
+    try:
+        response = await _receive(request)
+    except ApiError as exc:
+        telemetry.webhook_request(exc.code.lower())
+        raise
+    except Exception:
+        telemetry.webhook_request("error")
+        raise
+    telemetry.webhook_request("accepted")
+    return response
+
+
+async def _receive(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     eki: Eki = request.app.state.eki
     if settings.channel != "meta":

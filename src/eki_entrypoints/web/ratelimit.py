@@ -1,0 +1,110 @@
+"""Per-client-IP rate limits (``/api``, the admin sign-in), answered with 429.
+
+:class:`RateLimiter` counts hits per key in fixed windows; :class:`RateLimitMiddleware`
+applies :class:`RateLimitRule`\\ s to requests by path and method. The client address is
+the connection's, or the original one when a trusted proxy forwarded the request
+(``ProxyHeadersMiddleware`` runs first). Counts are per process: with N web processes a
+client may make up to N × the limit.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+
+import attrs
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+class RateLimiter:
+    """At most ``limit`` hits per key in each ``window`` seconds (0: no limit)."""
+
+    #: Keys tracked before expired windows are swept (bounds memory under attack).
+    sweep_at = 10_000
+
+    def __init__(self, limit: int, window: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if limit < 0 or window <= 0:
+            raise ValueError("limit must be >= 0 and window > 0")
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._hits: dict[str, list[float]] = {}  # key -> [window start, hits]
+
+    def hit(self, key: str) -> float | None:
+        """Count one hit; None if allowed, else seconds until the window ends."""
+        if self.limit == 0:
+            return None
+        now = self._clock()
+        entry = self._hits.get(key)
+        if entry is None or now - entry[0] >= self.window:
+            if entry is None and len(self._hits) >= self.sweep_at:
+                self._sweep(now)
+            entry = self._hits[key] = [now, 0.0]
+        entry[1] += 1
+        if entry[1] <= self.limit:
+            return None
+        return max(0.0, entry[0] + self.window - now)
+
+    def _sweep(self, now: float) -> None:
+        for key in [k for k, e in self._hits.items() if now - e[0] >= self.window]:
+            del self._hits[key]
+
+
+@attrs.frozen
+class RateLimitRule:
+    """Requests whose path starts with ``prefix`` (or equals ``path``), of ``methods``
+    (None: any), share ``limiter``; ``name`` labels the metric."""
+
+    name: str
+    limiter: RateLimiter
+    prefix: str | None = None
+    path: str | None = None
+    methods: frozenset[str] | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.methods is not None and method not in self.methods:
+            return False
+        if self.path is not None:
+            return path.rstrip("/") == self.path.rstrip("/")
+        return self.prefix is not None and (path == self.prefix
+                                            or path.startswith(self.prefix.rstrip("/") + "/"))
+
+
+def too_many_requests(retry_after: float) -> JSONResponse:
+    seconds = max(1, math.ceil(retry_after))
+    return JSONResponse(
+        {"error": {"code": "RATE_LIMITED",
+                   "message": f"Demasiadas solicitudes desde su dirección. Espere {seconds} "
+                              "segundos e intente de nuevo."}},
+        status_code=429, headers={"Retry-After": str(seconds)})
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, rules: Sequence[RateLimitRule] = ()) -> None:
+        self.app = app
+        self.rules = tuple(r for r in rules if r.limiter.limit > 0)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.rules:
+            client = scope.get("client")
+            key = client[0] if client else "unknown"
+            for rule in self.rules:
+                if not rule.matches(scope["method"], scope["path"]):
+                    continue
+                retry_after = rule.limiter.hit(key)
+                if retry_after is not None:
+                    _report(scope, rule.name)
+                    await too_many_requests(retry_after)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _report(scope: Scope, rule: str) -> None:
+    app = scope.get("app")
+    eki = getattr(getattr(app, "state", None), "eki", None)
+    telemetry = getattr(eki, "telemetry", None)
+    if telemetry is not None:
+        telemetry.request_rate_limited(rule)
