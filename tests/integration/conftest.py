@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -23,15 +23,15 @@ def graph(eki_graph: FakeGraphAPI) -> FakeGraphAPI:
 
 
 @pytest.fixture(scope="session")
-def twilio_server() -> Iterator[FakeTwilioServer]:
-    with FakeTwilioServer() as server:
-        yield server
+def twilio_server(eki_twilio_server: FakeTwilioServer) -> FakeTwilioServer:
+    """The session's fake Twilio API (the harness plugin's ``eki_twilio_server``)."""
+    return eki_twilio_server
 
 
 @pytest.fixture
-def twilio(twilio_server: FakeTwilioServer) -> FakeTwilioServer:
+def twilio(eki_twilio: FakeTwilioServer) -> FakeTwilioServer:
     """The shared fake Twilio API with an empty script and nothing seen yet."""
-    return twilio_server.reset()
+    return eki_twilio
 
 
 CliCall = Callable[..., tuple[int, str, str]]

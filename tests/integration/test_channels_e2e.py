@@ -22,7 +22,7 @@ from eki_entrypoints.testing import meta
 from eki_entrypoints.testing import twilio as tw
 from eki_entrypoints.testing.graph import FakeGraphAPI as GraphStub
 from eki_entrypoints.testing.http import Reply
-from eki_entrypoints.testing.twilio import FakeTwilioServer, TwilioReply
+from eki_entrypoints.testing.twilio import FakeTwilioServer
 from eki_entrypoints.web import create_app
 from eki_entrypoints.worker import PipelineWorker
 
@@ -126,7 +126,7 @@ class TwilioProvider:
         return [(m.wa_id, m.body, m.sid) for m in self.server.messages]
 
     def fail_next_send(self) -> None:
-        self.server.then(TwilioReply.server_error(503))
+        self.server.then(tw.server_error(503))
 
 
 @pytest.fixture(params=["meta", "twilio"])

@@ -65,14 +65,53 @@ def test_every_documented_example_passes_in_a_fresh_project(project: pytest.Pyte
             eki_harness.register("Ana María Pérez", "3001234567")
             eki_harness.wait_for_reply("3001234567", timeout=0.3)
     """)
+    project.makepyfile(test_twilio_plugin="""
+        from eki_entrypoints.testing.twilio import rate_limited, server_error, status_callback
+
+        def test_twilio_only_when_asked(eki_harness, eki_twilio, eki_graph):
+            settings = eki_harness.eki.settings
+            assert (settings.channel, settings.twilio_api_url) == ("twilio", eki_twilio.url)
+            assert eki_harness.post_webhook({"object": "whatsapp_business_account",
+                                             "entry": []}).status_code == 503
+            eki_harness.register("Ana María Pérez", "3001234567")
+            eki_twilio.then(server_error(503), rate_limited(retry_after=0))
+            first = eki_harness.say("3001234567", "hola")
+            second = eki_harness.say("3001234567", "¿cómo voy?")
+            assert "Ana" in first and eki_harness.replies("3001234567") == [first, second]
+            assert len(eki_twilio.texts_to("573001234567", include_failed=True)) == 4
+            assert eki_graph.requests == []
+            sent = eki_twilio.messages[0]
+            delivered = eki_twilio.status_callback_for(sent, "read")
+            assert eki_harness.post_twilio(delivered,
+                                           path="/webhooks/twilio/status").status_code == 200
+            eki_harness.wait_until(lambda: any(m["state"] == "read" for m in
+                                               eki_harness.history("3001234567")))
+
+        def test_twilio_signatures_are_checked(eki_harness, eki_twilio):
+            form = status_callback("SMx", "delivered", to="573001234567")
+            assert eki_harness.post_twilio(form, auth_token="wrong").status_code == 403
+
+        def test_meta_is_the_default(eki_harness, eki_graph):
+            assert eki_harness.eki.settings.channel == "meta"
+
+        def test_a_missing_twilio_reply_fails_clearly(eki_harness, eki_twilio):
+            eki_harness.register("Ana María Pérez", "3001234567")
+            eki_twilio.then(server_error(500), server_error(500), server_error(500),
+                            server_error(500))
+            eki_harness.say("3001234567", "hola", timeout=0.5)
+    """)
     result = project.runpytest_subprocess("-p", "no:cacheprovider")
     outcomes = result.parseoutcomes()
-    assert outcomes.get("failed") == 1, result.stdout.str()
+    assert outcomes.get("failed") == 2, result.stdout.str()
     documented = sum(len(re.findall(r"^def test_", b, re.MULTILINE)) for b in blocks["tests"])
-    assert outcomes.get("passed") == documented + 3, result.stdout.str()
+    assert outcomes.get("passed") == documented + 6, result.stdout.str()
     result.stdout.fnmatch_lines([
         "*test_a_missing_reply_fails_clearly*",
         "*EKI sent no reply to 573**4567 within 0.3s*",
+    ])
+    result.stdout.fnmatch_lines([
+        "*test_a_missing_twilio_reply_fails_clearly*",
+        "*EKI sent no reply to 573**4567 within 0.5s*fake Twilio API received * request(s)*",
     ])
 
 

@@ -13,12 +13,12 @@ import pytest
 
 from eki_adapters.twilio import TwilioChannel
 from eki_domain.errors import DeliveryError
+from eki_entrypoints.testing import twilio as tw
 from eki_entrypoints.testing.twilio import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     FROM,
     FakeTwilioServer,
-    TwilioReply,
 )
 
 TO = "573001234567"
@@ -73,8 +73,8 @@ async def test_without_status_callback_none_is_sent(twilio: FakeTwilioServer) ->
 
 async def test_500_then_429_then_success(twilio: FakeTwilioServer,
                                          channel: TwilioChannel) -> None:
-    twilio.then(TwilioReply.server_error(500), TwilioReply.rate_limited(),
-                TwilioReply(503, b"<html>unavailable</html>"), TwilioReply.ok(sid="SMfinal"))
+    twilio.then(tw.server_error(500), tw.rate_limited(),
+                tw.Reply(503, b"<html>unavailable</html>"), tw.accepted(sid="SMfinal"))
     receipt = await channel.send_text(TO, "hola")
     assert receipt.provider_id == "SMfinal"
     assert len(twilio.requests) == 4
@@ -82,19 +82,19 @@ async def test_500_then_429_then_success(twilio: FakeTwilioServer,
 
 
 @pytest.mark.parametrize("reply", [
-    TwilioReply.error(20429, "Too Many Requests", status=429),
-    TwilioReply.error(63018, "Rate limit exceeded for Channel", status=400),
+    tw.error(20429, "Too Many Requests", status=429),
+    tw.error(63018, "Rate limit exceeded for Channel", status=400),
 ])
 async def test_twilio_rate_limit_codes_are_retried(twilio: FakeTwilioServer,
                                                    channel: TwilioChannel,
-                                                   reply: TwilioReply) -> None:
+                                                   reply: tw.Reply) -> None:
     twilio.then(reply)
     await channel.send_text(TO, "hola")
     assert len(twilio.requests) == 2 and len(twilio.messages) == 1
 
 
 async def test_retry_after_is_honoured_but_capped(twilio: FakeTwilioServer) -> None:
-    twilio.then(TwilioReply.rate_limited(retry_after=30))
+    twilio.then(tw.rate_limited(retry_after=30))
     async with TwilioChannel(ACCOUNT_SID, AUTH_TOKEN, FROM, api_url=twilio.url,
                              backoff_initial=0.01, backoff_max=0.3) as ch:
         started = time.monotonic()
@@ -106,7 +106,7 @@ async def test_retry_after_is_honoured_but_capped(twilio: FakeTwilioServer) -> N
 
 async def test_exhausted_retries_raise_a_transient_error(twilio: FakeTwilioServer,
                                                          channel: TwilioChannel) -> None:
-    twilio.then(*[TwilioReply(503, b"unavailable", headers={"Retry-After": "7"})] * 4)
+    twilio.then(*[tw.Reply(503, b"unavailable", headers={"Retry-After": "7"})] * 4)
     with pytest.raises(DeliveryError) as caught:
         await channel.send_text(TO, "hola")
     error = caught.value
@@ -115,7 +115,7 @@ async def test_exhausted_retries_raise_a_transient_error(twilio: FakeTwilioServe
 
 
 async def test_slow_answer_times_out_and_is_retried(twilio: FakeTwilioServer) -> None:
-    twilio.then(TwilioReply.ok(delay=0.5))
+    twilio.then(tw.accepted(delay=0.5))
     async with TwilioChannel(ACCOUNT_SID, AUTH_TOKEN, FROM, api_url=twilio.url, timeout=0.1,
                              backoff_initial=0.01) as ch:
         receipt = await ch.send_text(TO, "hola")
@@ -147,7 +147,7 @@ async def test_connection_refused_is_transient() -> None:
 async def test_permanent_twilio_errors_are_not_retried(
     twilio: FakeTwilioServer, channel: TwilioChannel, status: int, code: int, hint: str,
 ) -> None:
-    twilio.then(TwilioReply.error(code, "Twilio says no", status=status))
+    twilio.then(tw.error(code, "Twilio says no", status=status))
     with pytest.raises(DeliveryError) as caught:
         await channel.send_text(TO, "hola")
     error = caught.value
@@ -169,7 +169,7 @@ async def test_wrong_credentials_are_permanent(twilio: FakeTwilioServer) -> None
 @pytest.mark.parametrize("status", [400, 403, 404, 413])
 async def test_other_4xx_are_permanent(twilio: FakeTwilioServer, channel: TwilioChannel,
                                        status: int) -> None:
-    twilio.then(TwilioReply(status, b"not json"))
+    twilio.then(tw.Reply(status, b"not json"))
     with pytest.raises(DeliveryError) as caught:
         await channel.send_text(TO, "hola")
     assert (caught.value.permanent, caught.value.code) == (True, f"HTTP_{status}")
@@ -178,7 +178,7 @@ async def test_other_4xx_are_permanent(twilio: FakeTwilioServer, channel: Twilio
 
 async def test_success_without_a_sid_is_not_retried(twilio: FakeTwilioServer,
                                                     channel: TwilioChannel) -> None:
-    twilio.then(TwilioReply(201, b'{"status": "queued"}'))
+    twilio.then(tw.Reply(201, b'{"status": "queued"}'))
     with pytest.raises(DeliveryError) as caught:
         await channel.send_text(TO, "hola")
     assert (caught.value.permanent, caught.value.code) == (True, "BAD_RESPONSE")
@@ -213,7 +213,7 @@ async def test_mark_read_sends_nothing(twilio: FakeTwilioServer,
 async def test_logs_mask_the_phone_and_never_show_text_or_token(
     twilio: FakeTwilioServer, channel: TwilioChannel, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    twilio.then(TwilioReply.server_error(), TwilioReply.error(63016))
+    twilio.then(tw.server_error(), tw.error(63016))
     caplog.set_level(logging.DEBUG, logger="eki.channel.twilio")
     with pytest.raises(DeliveryError):
         await channel.send_text(TO, "tu nota secreta es 4.5")

@@ -12,7 +12,7 @@ import pytest
 from eki_adapters.twilio import parse_twilio_webhook, verify_twilio_signature
 from eki_domain.model.messages import DeliveryStatus, MessageType
 from eki_entrypoints.testing import twilio as tw
-from eki_entrypoints.testing.twilio import FakeTwilioServer, TwilioReply
+from eki_entrypoints.testing.twilio import FakeTwilioServer
 
 ANA = "573001234567"
 
@@ -125,7 +125,7 @@ def test_missing_parameters_get_twilio_codes(twilio: FakeTwilioServer,
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_injected_server_errors(twilio: FakeTwilioServer, http: httpx2.Client,
                                 status: int) -> None:
-    twilio.then(TwilioReply.server_error(status))
+    twilio.then(tw.server_error(status))
     failed = send(http, twilio)
     assert (failed.status_code, failed.json()["code"]) == (status, 20500)
     assert send(http, twilio).status_code == 201  # the script is used up: accept again
@@ -133,7 +133,7 @@ def test_injected_server_errors(twilio: FakeTwilioServer, http: httpx2.Client,
 
 
 def test_injected_rate_limit(twilio: FakeTwilioServer, http: httpx2.Client) -> None:
-    twilio.then(TwilioReply.rate_limited(retry_after=3), TwilioReply.rate_limited())
+    twilio.then(tw.rate_limited(retry_after=3), tw.rate_limited())
     first, second = send(http, twilio), send(http, twilio)
     assert (first.status_code, first.json()["code"], first.headers["retry-after"]) == (
         429, 20429, "3")
@@ -144,7 +144,7 @@ def test_injected_rate_limit(twilio: FakeTwilioServer, http: httpx2.Client) -> N
 @pytest.mark.parametrize("code", [63016, 63003, 63024])
 def test_injected_permanent_errors(twilio: FakeTwilioServer, http: httpx2.Client,
                                    code: int) -> None:
-    twilio.then(TwilioReply.error(code, "no"))
+    twilio.then(tw.error(code, "no"))
     response = send(http, twilio)
     assert (response.status_code, response.json()["code"], response.json()["message"]) == (
         400, code, "no")
@@ -152,20 +152,20 @@ def test_injected_permanent_errors(twilio: FakeTwilioServer, http: httpx2.Client
 
 
 def test_injected_raw_bodies(twilio: FakeTwilioServer, http: httpx2.Client) -> None:
-    twilio.then(TwilioReply(502, b"<html>bad gateway</html>"), TwilioReply(201, b"{}"))
+    twilio.then(tw.Reply(502, b"<html>bad gateway</html>"), tw.Reply(201, b"{}"))
     assert send(http, twilio).text == "<html>bad gateway</html>"
     assert send(http, twilio).json() == {}
     assert twilio.messages == []  # a raw answer records no send
 
 
 def test_given_sid(twilio: FakeTwilioServer, http: httpx2.Client) -> None:
-    twilio.then(TwilioReply.ok(sid="SMchosen"))
+    twilio.then(tw.accepted(sid="SMchosen"))
     assert send(http, twilio).json()["sid"] == "SMchosen"
     assert twilio.messages[0].sid == "SMchosen"
 
 
 def test_injected_latency(twilio: FakeTwilioServer, http: httpx2.Client) -> None:
-    twilio.then(TwilioReply.ok(delay=0.3))
+    twilio.then(tw.accepted(delay=0.3))
     started = time.monotonic()
     assert send(http, twilio).status_code == 201
     assert time.monotonic() - started >= 0.3
@@ -178,7 +178,7 @@ def test_injected_latency(twilio: FakeTwilioServer, http: httpx2.Client) -> None
 
 
 def test_reset_forgets_everything(twilio: FakeTwilioServer, http: httpx2.Client) -> None:
-    twilio.then(TwilioReply.server_error())
+    twilio.then(tw.server_error())
     twilio.latency = 1.0
     twilio.reset()
     assert send(http, twilio).status_code == 201
@@ -195,3 +195,55 @@ def test_own_credentials_and_lifecycle() -> None:
         assert response.status_code == 201
     with pytest.raises(httpx2.ConnectError):
         httpx2.post(url, data={}, timeout=1)
+
+
+# -- the shared scripting vocabulary (FakeTwilioServer is a ScriptedHTTPServer) -------------
+
+
+def test_guarded_answers_do_not_use_the_script(twilio: FakeTwilioServer,
+                                               http: httpx2.Client) -> None:
+    twilio.then(tw.server_error(502))
+    refused = http.post(twilio.messages_path, data={"Body": "x"}, auth=(tw.ACCOUNT_SID, "no"))
+    assert refused.status_code == 401 and twilio.pending == 1
+    assert http.get(twilio.messages_path).status_code == 405
+    assert send(http, twilio).status_code == 502  # the scripted step is still there
+    assert send(http, twilio).status_code == 201
+    assert twilio.texts_to(ANA) == ["hola"]
+    assert twilio.texts_to(ANA, include_failed=True) == ["hola", "hola"]  # 401 is no send
+    assert [r.status for r in twilio.sends()] == [502, 201]
+
+
+def test_permanent_defaults_to_63016_with_twilio_text(twilio: FakeTwilioServer,
+                                                      http: httpx2.Client) -> None:
+    twilio.then(tw.permanent(), tw.permanent(21211))
+    first, second = send(http, twilio).json(), send(http, twilio).json()
+    assert first["code"] == 63016 and "outside the allowed window" in first["message"]
+    assert first["more_info"] == "https://www.twilio.com/docs/errors/63016"
+    assert (second["code"], second["message"]) == (21211, "Invalid 'To' Phone Number")
+    assert twilio.messages == []
+
+
+def test_dropped_connection(twilio: FakeTwilioServer, http: httpx2.Client) -> None:
+    twilio.then(tw.DROP)
+    with pytest.raises(httpx2.TransportError):
+        send(http, twilio)
+    assert twilio.messages == [] and twilio.requests[0].status is None
+    assert send(http, twilio).status_code == 201
+
+
+def test_slow_accepts_or_fails_late(twilio: FakeTwilioServer, http: httpx2.Client) -> None:
+    twilio.then(tw.slow(0.2), tw.slow(0.2, tw.permanent(63016)), tw.Reply())
+    started = time.monotonic()
+    assert send(http, twilio, "uno").status_code == 201
+    assert send(http, twilio, "dos").status_code == 400
+    assert time.monotonic() - started >= 0.4
+    assert send(http, twilio, "tres").status_code == 201  # Reply() accepts too
+    assert [m.body for m in twilio.messages] == ["uno", "tres"]
+
+
+def test_a_scripted_function_sees_the_request(twilio: FakeTwilioServer,
+                                              http: httpx2.Client) -> None:
+    twilio.then(lambda request: tw.permanent(63024) if "+57" in request.form["To"]
+                else tw.accepted())
+    assert send(http, twilio).json()["code"] == 63024
+    assert twilio.unscripted == 0

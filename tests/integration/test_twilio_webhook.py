@@ -18,7 +18,7 @@ from eki_domain.ports.assistant import AssistantReply, StudentToolbox, Turn
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.settings import Secret, Settings
 from eki_entrypoints.testing import twilio as tw
-from eki_entrypoints.testing.twilio import FakeTwilioServer, TwilioReply
+from eki_entrypoints.testing.twilio import FakeTwilioServer
 from eki_entrypoints.web import create_app
 from eki_entrypoints.worker import PipelineWorker
 
@@ -291,7 +291,7 @@ def test_undelivered_before_delivery_fails_with_the_code(client: TestClient, eki
 
 def test_a_status_that_beats_the_sid_is_applied_when_it_is_recorded(
         client: TestClient, eki: Eki, twilio: FakeTwilioServer) -> None:
-    twilio.then(TwilioReply.ok(sid="SMearly"))
+    twilio.then(tw.accepted(sid="SMearly"))
     post(client, tw.text_message(ANA, "hola"))
     # Twilio's callback can arrive before the dispatcher has stored the sid.
     status(client, tw.status_callback("SMearly", "delivered", to=ANA))
@@ -311,7 +311,7 @@ def test_status_posted_to_the_message_url_is_still_a_status(client: TestClient, 
 
 def test_permanent_send_errors_are_recorded(client: TestClient, eki: Eki,
                                             twilio: FakeTwilioServer) -> None:
-    twilio.then(TwilioReply.error(63016, "Outside the allowed window"))
+    twilio.then(tw.error(63016, "Outside the allowed window"))
     post(client, tw.text_message(ANA, "hola"))
     drain(client, eki)
     assert outbound(client, eki)[1:3] == ("failed", "63016")

@@ -5,12 +5,16 @@
 * :mod:`~eki_entrypoints.testing.graph`: ``FakeGraphAPI``, a Graph API on 127.0.0.1 that
   records sends and injects 5xx, 429, permanent codes (131047…), latency, dropped
   connections;
+* :mod:`~eki_entrypoints.testing.twilio`: Twilio form-post builders with
+  ``X-Twilio-Signature`` (``signed_post``) and ``FakeTwilioServer``, the Messages API on
+  127.0.0.1 with the same failure injections (5xx, 429, 63016…, latency) and a basic-auth
+  check;
 * :mod:`~eki_entrypoints.testing.openai`: ``FakeOpenAIServer`` (real HTTP) and
   ``ScriptedOpenAI`` (``httpx2.MockTransport``), following a script of tool calls, answers,
   failures and delays, recording requests;
 * :mod:`~eki_entrypoints.testing.http`: ``ScriptedHTTPServer``, the base of the fakes;
-* :mod:`~eki_entrypoints.testing.harness`: ``EkiHarness``, EKI in-process with helpers that
-  send a student's message and wait for the reply;
+* :mod:`~eki_entrypoints.testing.harness`: ``EkiHarness``, EKI in-process (Meta or Twilio
+  channel) with helpers that send a student's message and wait for the reply;
 * :mod:`~eki_entrypoints.testing.plugin`: the pytest plugin (entry point ``pytest11: eki``)
   with the ``eki_*`` fixtures.
 

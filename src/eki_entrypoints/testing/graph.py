@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eki_entrypoints.testing.http import DROP, Recorded, Reply, ScriptedHTTPServer
+from eki_entrypoints.testing.http import DROP, Recorded, Reply, ScriptedHTTPServer, slow
 
 __all__ = [
     "DROP",
@@ -65,12 +65,6 @@ def permanent(code: int = 131047, message: str | None = None, *, status: int = 4
     """A permanent Graph error (131047: outside the 24-hour window; 131026: undeliverable…);
     EKI records the send as failed with this code and does not retry."""
     return Reply(status, meta_error(code, message or PERMANENT_TITLES.get(code, "error")))
-
-
-def slow(seconds: float, then: Reply | None = None) -> Reply:
-    """Answer (successfully, or like ``then``) after ``seconds``."""
-    base = then or Reply()
-    return Reply(base.status, base.body, dict(base.headers), delay=seconds)
 
 
 class FakeGraphAPI(ScriptedHTTPServer):

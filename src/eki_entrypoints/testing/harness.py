@@ -10,8 +10,16 @@ the reply is whatever EKI sent to the fake Graph API::
         eki.register("Ana María Pérez", "3001234567")
         assert "Ana" in eki.say("3001234567", "hola")
 
+With Twilio as the channel (``EKI_CHANNEL=twilio``: :func:`harness_settings` with
+``twilio=``), the same helpers post a signed Twilio form to ``/webhooks/twilio`` and read
+the replies from a :class:`~eki_entrypoints.testing.twilio.FakeTwilioServer`::
+
+    with FakeTwilioServer() as twilio, EkiHarness.for_database(url, twilio=twilio) as eki:
+        eki.register("Ana María Pérez", "3001234567")
+        assert "Ana" in eki.say("3001234567", "hola")
+
 The pytest plugin (:mod:`eki_entrypoints.testing.plugin`) builds all of this for you as
-the ``eki_harness`` fixture.
+the ``eki_harness`` fixture (with ``eki_twilio`` for the Twilio channel).
 """
 
 from __future__ import annotations
@@ -34,9 +42,12 @@ from eki_domain.services.imports import ImportResult
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.settings import Secret, Settings
 from eki_entrypoints.testing import meta
+from eki_entrypoints.testing import twilio as tw
 from eki_entrypoints.testing.graph import FakeGraphAPI
+from eki_entrypoints.testing.twilio import FakeTwilioServer
 
-__all__ = ["ADMIN_TOKEN", "APP_SECRET", "EkiHarness", "harness_settings", "migrate"]
+__all__ = ["ADMIN_TOKEN", "APP_SECRET", "TWILIO_PUBLIC_URL", "EkiHarness", "harness_settings",
+           "migrate"]
 
 T = TypeVar("T")
 
@@ -46,12 +57,21 @@ VERIFY_TOKEN = "eki-test-verify-token"
 ADMIN_TOKEN = "eki-test-admin-token"
 ACCESS_TOKEN = "eki-test-access-token"
 PHONE_NUMBER_ID = meta.PHONE_NUMBER_ID
+#: ``EKI_PUBLIC_URL`` with the Twilio channel: the harness signs its Twilio posts for this
+#: URL (as Twilio signs for the public URL in front of a proxy), and EKI's status
+#: callbacks point at ``{TWILIO_PUBLIC_URL}/webhooks/twilio/status``.
+TWILIO_PUBLIC_URL = "https://eki.test"
 
 
-def harness_settings(database_url: str, graph: FakeGraphAPI, *,
-                     openai_url: str | None = None, **overrides: Any) -> Settings:
-    """Settings for EKI under test: the Meta channel on ``graph``, known secrets, and the
-    LLM on an OpenAI-compatible server at ``openai_url`` (rule-based replies without)."""
+def harness_settings(database_url: str, graph: FakeGraphAPI | None = None, *,
+                     openai_url: str | None = None, twilio: FakeTwilioServer | None = None,
+                     **overrides: Any) -> Settings:
+    """Settings for EKI under test: known secrets; the Meta channel on ``graph``, or the
+    Twilio channel (``EKI_CHANNEL=twilio``) on ``twilio`` when given; the LLM on an
+    OpenAI-compatible server at ``openai_url`` (rule-based replies without)."""
+    if graph is None and twilio is None:
+        raise ValueError("harness_settings needs a fake channel: graph=FakeGraphAPI() "
+                         "or twilio=FakeTwilioServer()")
     values: dict[str, Any] = {
         "database_url": database_url,
         "admin_token": Secret(ADMIN_TOKEN),
@@ -59,9 +79,19 @@ def harness_settings(database_url: str, graph: FakeGraphAPI, *,
         "whatsapp_verify_token": Secret(VERIFY_TOKEN),
         "whatsapp_access_token": Secret(ACCESS_TOKEN),
         "whatsapp_phone_number_id": PHONE_NUMBER_ID,
-        "whatsapp_api_url": graph.url,
         "report_cache_ttl": 0,
     }
+    if graph is not None:
+        values["whatsapp_api_url"] = graph.url
+    if twilio is not None:
+        values.update(
+            channel="twilio", production=True,
+            twilio_account_sid=twilio.account_sid,
+            twilio_auth_token=Secret(twilio.auth_token),
+            twilio_from=tw.FROM,
+            twilio_api_url=twilio.url,
+            public_url=TWILIO_PUBLIC_URL,
+        )
     if openai_url is not None:
         values.update(openai_api_key=Secret("sk-eki-test"), openai_base_url=openai_url)
     values.update(overrides)
@@ -94,23 +124,56 @@ def migrate(database_url: str) -> None:
 class EkiHarness:
     """EKI's web app and worker in-process, with helpers that talk to it like a student.
 
-    ``timeout`` (seconds) bounds :meth:`wait_for_reply`. Start with ``with`` or
-    :meth:`start`; :meth:`stop` shuts the app (and its worker) down."""
+    The channel follows ``settings.channel``: Meta webhooks and replies read from
+    ``graph``, or (``"twilio"``) signed Twilio form posts and replies read from
+    ``twilio``. ``timeout`` (seconds) bounds :meth:`wait_for_reply`. Start with ``with``
+    or :meth:`start`; :meth:`stop` shuts the app (and its worker) down."""
 
-    def __init__(self, settings: Settings, graph: FakeGraphAPI, *, timeout: float = 10.0,
+    def __init__(self, settings: Settings, graph: FakeGraphAPI | None = None, *,
+                 twilio: FakeTwilioServer | None = None, timeout: float = 10.0,
                  worker_concurrency: int = 4, migrate_first: bool = True) -> None:
+        if settings.channel == "twilio" and twilio is None:
+            raise ValueError("settings.channel is 'twilio': pass twilio=FakeTwilioServer() "
+                             "(the fake the settings' twilio_api_url points at)")
+        if settings.channel != "twilio" and graph is None:
+            raise ValueError(f"settings.channel is {settings.channel!r}: pass the "
+                             "FakeGraphAPI the settings' whatsapp_api_url points at")
         self.settings = settings
-        self.graph = graph
+        self._graph = graph
+        self.twilio = twilio
         self.timeout = timeout
         self.worker_concurrency = worker_concurrency
         self.migrate_first = migrate_first
         self._client: TestClient | None = None
 
     @classmethod
-    def for_database(cls, database_url: str, graph: FakeGraphAPI, *,
-                     openai_url: str | None = None, **kwargs: Any) -> EkiHarness:
-        return cls(harness_settings(database_url, graph, openai_url=openai_url), graph,
-                   **kwargs)
+    def for_database(cls, database_url: str, graph: FakeGraphAPI | None = None, *,
+                     twilio: FakeTwilioServer | None = None, openai_url: str | None = None,
+                     **kwargs: Any) -> EkiHarness:
+        """EKI on ``database_url`` (migrated first) with the Meta channel on ``graph``, or
+        the Twilio channel on ``twilio`` when given."""
+        settings = harness_settings(database_url, graph, openai_url=openai_url, twilio=twilio)
+        return cls(settings, graph, twilio=twilio, **kwargs)
+
+    @property
+    def is_twilio(self) -> bool:
+        """True when EKI runs with the Twilio channel (``settings.channel == "twilio"``)."""
+        return self.settings.channel == "twilio"
+
+    @property
+    def graph(self) -> FakeGraphAPI:
+        """The fake Graph API (Meta channel)."""
+        if self._graph is None:
+            raise RuntimeError("this harness runs the Twilio channel: use .twilio")
+        return self._graph
+
+    @property
+    def outbox(self) -> FakeGraphAPI | FakeTwilioServer:
+        """The fake provider EKI sends through: ``twilio`` or ``graph``."""
+        if self.is_twilio:
+            assert self.twilio is not None
+            return self.twilio
+        return self.graph
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -119,7 +182,7 @@ class EkiHarness:
 
         if self._client is not None:
             return self
-        self.graph.start()
+        self.outbox.start()
         if self.migrate_first:
             migrate(self.settings.database_url)
         app = create_app(self.settings, run_worker=True,
@@ -201,17 +264,42 @@ class EkiHarness:
         return self.client.post("/webhooks/whatsapp", content=body,
                                 headers=meta.signed_headers(body, secret))
 
+    def post_twilio(self, form: Mapping[str, str], *, path: str = "/webhooks/twilio",
+                    auth_token: str | None = None) -> httpx2.Response:
+        """POST a Twilio form (see :mod:`eki_entrypoints.testing.twilio`) to ``path``,
+        signed with the configured auth token (or ``auth_token``) for the URL Twilio
+        would call: ``settings.public_url`` + ``path``."""
+        if auth_token is None:
+            token = self.settings.twilio_auth_token
+            if token is None:
+                raise RuntimeError("settings.twilio_auth_token is not set: EKI cannot check "
+                                   "Twilio signatures (use harness_settings(twilio=...))")
+            auth_token = token.get()
+        base = (self.settings.public_url or str(self.client.base_url)).rstrip("/")
+        request = tw.signed_post(form, url=f"{self.client.base_url}{path}",
+                                 signed_url=base + path, auth_token=auth_token)
+        return self.client.post(request.path, content=request.body, headers=request.headers)
+
     def send(self, phone: str, text: str, **fields: Any) -> str:
-        """A student writes ``text`` from ``phone``; returns the message's wamid."""
-        payload = meta.text_message(self.wa_id(phone), text, **fields)
-        response = self.post_webhook(payload)
+        """A student writes ``text`` from ``phone``: a signed Meta webhook, or a signed
+        Twilio form post with the Twilio channel. Returns the message's id (wamid or
+        Twilio ``MessageSid``)."""
+        if self.is_twilio:
+            form = tw.text_message(self.wa_id(phone), text, to=self.settings.twilio_from
+                                   or tw.FROM, **fields)
+            response = self.post_twilio(form)
+            message_id = form["MessageSid"]
+        else:
+            payload = meta.text_message(self.wa_id(phone), text, **fields)
+            response = self.post_webhook(payload)
+            message_id = meta.wamid_of(payload)
         assert response.status_code == 200, (
             f"EKI refused the webhook: HTTP {response.status_code} {response.text[:300]}")
-        return meta.wamid_of(payload)
+        return message_id
 
     def replies(self, phone: str) -> list[str]:
         """Every text EKI has sent to ``phone`` so far, oldest first."""
-        return self.graph.texts_to(self.wa_id(phone))
+        return self.outbox.texts_to(self.wa_id(phone))
 
     def wait_for_reply(self, phone: str, *, after: int = 0, timeout: float | None = None
                        ) -> str:
@@ -220,19 +308,17 @@ class EkiHarness:
         wa_id = self.wa_id(phone)
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
+        outbox = self.outbox
         while True:
-            texts = self.graph.texts_to(wa_id)
+            texts = outbox.texts_to(wa_id)
             if len(texts) > after:
                 return texts[after]
             if time.monotonic() >= deadline:
-                others = [(_masked(r.json.get("to")), r.json.get("type")) for r in
-                          self.graph.sends()]
                 raise AssertionError(
                     f"EKI sent no reply to {_masked(wa_id)} within {limit:g}s "
-                    f"(texts to it: {len(texts)}, waiting for #{after + 1}). The fake Graph "
-                    f"API received {len(self.graph.requests)} request(s); sends: {others}. "
-                    "Is the student registered, the channel pointed at the fake, and the "
-                    "script of the fakes long enough?")
+                    f"(texts to it: {len(texts)}, waiting for #{after + 1}). The "
+                    f"{_attempts(outbox)}. Is the student registered, the channel pointed "
+                    "at the fake, and the script of the fakes long enough?")
             time.sleep(0.02)
 
     def history(self, phone: str, *, limit: int = 50) -> list[dict[str, Any]]:
@@ -269,3 +355,14 @@ class EkiHarness:
 
 def _masked(wa_id: object) -> str:
     return mask_phone(str(wa_id or ""))
+
+
+def _attempts(outbox: FakeGraphAPI | FakeTwilioServer) -> str:
+    """What the fake received, phones masked and no message text."""
+    if isinstance(outbox, FakeTwilioServer):
+        sends = [(_masked(r.form.get("To", "").removeprefix("whatsapp:").lstrip("+")),
+                  r.status) for r in outbox.sends()]
+        return (f"fake Twilio API received {len(outbox.requests)} request(s); sends "
+                f"(to, status): {sends}")
+    others = [(_masked(r.json.get("to")), r.json.get("type")) for r in outbox.sends()]
+    return f"fake Graph API received {len(outbox.requests)} request(s); sends: {others}"

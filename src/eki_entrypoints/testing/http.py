@@ -1,8 +1,9 @@
 """A scripted HTTP server on 127.0.0.1 (real sockets, a background thread).
 
-The base of every fake provider in :mod:`eki_entrypoints.testing` (Graph API, OpenAI; a
-Twilio fake plugs in the same way): each request is recorded, then answered with the next
-step of a script; an empty script answers with the server's ``default``.
+The base of every fake provider in :mod:`eki_entrypoints.testing` (Graph API, Twilio,
+OpenAI): each request is recorded, then answered with the next step of a script; an empty
+script answers with the server's :meth:`~ScriptedHTTPServer.default_step`. ``latency``
+seconds delay every answer (on top of a step's own ``delay``).
 
 A step is a :class:`Reply` (status, body, headers, delay), a ``dict`` (a 200 JSON body),
 an ``httpx2.Response``, :data:`DROP` (close the connection without answering), or a
@@ -18,13 +19,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from dataclasses import replace as dataclass_replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs
 
 import httpx2
 
-__all__ = ["DROP", "Recorded", "Reply", "ScriptedHTTPServer", "Step"]
+__all__ = ["DROP", "Recorded", "Reply", "ScriptedHTTPServer", "Step", "slow"]
 
 
 @dataclass
@@ -36,6 +38,12 @@ class Reply:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+
+
+def slow(seconds: float, then: Reply | None = None) -> Reply:
+    """Answer (successfully, or like ``then``) after ``seconds``."""
+    base = then or Reply()
+    return dataclass_replace(base, delay=seconds)
 
 
 class _Drop:
@@ -75,8 +83,10 @@ class ScriptedHTTPServer:
     """Answers each request with the next scripted step and records it.
 
     Subclasses set :attr:`base_path` (prefix of :attr:`url`) and override
-    :meth:`success_body` (the body of a ``Reply()`` without one) and :meth:`default_step`
-    (what an empty script answers)."""
+    :meth:`success_body` (the body of a ``Reply()`` without one), :meth:`default_step`
+    (what an empty script answers), and when they need to, :meth:`guard` (answers that
+    come before the script: wrong path, bad credentials) and :meth:`complete` (the final
+    say on a scripted reply: validate the request, record what was accepted)."""
 
     base_path: ClassVar[str] = ""
 
@@ -85,6 +95,8 @@ class ScriptedHTTPServer:
         self.requests: list[Recorded] = []
         #: Requests answered by :meth:`default_step` because the script was empty.
         self.unscripted = 0
+        #: Seconds added before every answer (guarded, scripted or default).
+        self.latency = 0.0
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -142,12 +154,14 @@ class ScriptedHTTPServer:
             self.script.extend(steps)
         return self
 
-    def reset(self) -> None:
-        """Forget the script and every recorded request."""
+    def reset(self) -> Self:
+        """Forget the script, the latency and every recorded request (chainable)."""
         with self.lock:
             self.script.clear()
             self.requests.clear()
             self.unscripted = 0
+            self.latency = 0.0
+        return self
 
     @property
     def pending(self) -> int:
@@ -181,12 +195,27 @@ class ScriptedHTTPServer:
         """What an empty script answers: success by default."""
         return Reply()
 
+    def guard(self, request: Recorded) -> Step | None:
+        """An answer given *before* the script is consulted (and without using a step),
+        e.g. 404 for an unknown path or 401 for bad credentials; None to go on."""
+        return None
+
+    def complete(self, reply: Reply, request: Recorded, index: int) -> Reply:
+        """The reply actually sent for a scripted or default ``reply``: by default, a
+        missing body becomes :meth:`success_body`. Called on the serving thread."""
+        if reply.body is None:
+            return dataclass_replace(reply, body=self.success_body(request, index))
+        return reply
+
     # -- serving ----------------------------------------------------------------------------
 
     def _next_step(self, request: Recorded) -> tuple[Step, int]:
+        guarded = self.guard(request)
         with self.lock:
             self.requests.append(request)
             index = len(self.requests)
+            if guarded is not None:
+                return guarded, index
             if self.script:
                 return self.script.pop(0), index
             self.unscripted += 1
@@ -203,7 +232,8 @@ class ScriptedHTTPServer:
                        if k.lower() not in ("content-length", "transfer-encoding")}
             return step.status_code, step.content, headers, 0.0
         reply = step if isinstance(step, Reply) else Reply(200, dict(step))
-        body = reply.body if reply.body is not None else self.success_body(request, index)
+        reply = self.complete(reply, request, index)
+        body = reply.body
         if isinstance(body, bytes):
             payload = body
         elif isinstance(body, str):
@@ -229,6 +259,7 @@ class ScriptedHTTPServer:
                     self.close_connection = True
                     return
                 status, payload, headers, delay = answer
+                delay += server.latency
                 if delay:
                     time.sleep(delay)
                 try:

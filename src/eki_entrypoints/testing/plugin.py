@@ -4,12 +4,18 @@ Fixtures (all prefixed ``eki_`` so they never clash with a project's own):
 
 ``eki_harness``
     EKI running in-process (web app + pipeline worker) on a fresh database, with the
-    WhatsApp channel on ``eki_graph``, signed webhooks, and the LLM on ``eki_openai``
-    when the test asks for that fixture too (rule-based replies otherwise).
+    WhatsApp channel on ``eki_graph`` (or on ``eki_twilio`` when the test asks for that
+    fixture), signed webhooks, and the LLM on ``eki_openai`` when the test asks for that
+    fixture too (rule-based replies otherwise).
     See :class:`~eki_entrypoints.testing.harness.EkiHarness`.
 ``eki_graph``
     The fake Graph API (:class:`~eki_entrypoints.testing.graph.FakeGraphAPI`), with an
-    empty script and no requests, shared across the session.
+    empty script and no requests, shared across the session (``eki_graph_server``).
+``eki_twilio``
+    The fake Twilio Messages API (:class:`~eki_entrypoints.testing.twilio.FakeTwilioServer`),
+    reset for each test, shared across the session (``eki_twilio_server``). **Asking for
+    it switches EKI to the Twilio channel** (``EKI_CHANNEL=twilio``): the harness then
+    posts signed Twilio forms to ``/webhooks/twilio`` and reads replies from this fake.
 ``eki_openai``
     A fake OpenAI-compatible server
     (:class:`~eki_entrypoints.testing.openai.FakeOpenAIServer`) for this test.
@@ -37,6 +43,7 @@ from eki_entrypoints.testing.database import empty_database, migrate, sqlite_cop
 from eki_entrypoints.testing.graph import FakeGraphAPI
 from eki_entrypoints.testing.harness import EkiHarness, harness_settings
 from eki_entrypoints.testing.openai import FakeOpenAIServer
+from eki_entrypoints.testing.twilio import FakeTwilioServer
 
 DATABASE_ENV = "EKI_TEST_DATABASE_URL"
 _migrated: set[str] = set()
@@ -89,6 +96,18 @@ def eki_graph(eki_graph_server: FakeGraphAPI) -> FakeGraphAPI:
     return eki_graph_server
 
 
+@pytest.fixture(scope="session")
+def eki_twilio_server() -> Iterator[FakeTwilioServer]:
+    """The session's fake Twilio API (prefer ``eki_twilio``, which is reset per test)."""
+    with FakeTwilioServer() as server:
+        yield server
+
+
+@pytest.fixture
+def eki_twilio(eki_twilio_server: FakeTwilioServer) -> FakeTwilioServer:
+    return eki_twilio_server.reset()
+
+
 @pytest.fixture
 def eki_openai() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer() as server:
@@ -101,10 +120,18 @@ def eki_settings(request: pytest.FixtureRequest, eki_database_url: str,
     openai_url = None
     if "eki_openai" in request.fixturenames:  # the test wants the model: wire it in
         openai_url = request.getfixturevalue("eki_openai").url
-    return harness_settings(eki_database_url, eki_graph, openai_url=openai_url)
+    twilio = None
+    if "eki_twilio" in request.fixturenames:  # the test wants Twilio: switch the channel
+        twilio = request.getfixturevalue("eki_twilio")
+    return harness_settings(eki_database_url, eki_graph, openai_url=openai_url,
+                            twilio=twilio)
 
 
 @pytest.fixture
-def eki_harness(eki_settings: Settings, eki_graph: FakeGraphAPI) -> Iterator[EkiHarness]:
-    with EkiHarness(eki_settings, eki_graph, migrate_first=False) as harness:
+def eki_harness(request: pytest.FixtureRequest, eki_settings: Settings,
+                eki_graph: FakeGraphAPI) -> Iterator[EkiHarness]:
+    twilio = None
+    if eki_settings.channel == "twilio":
+        twilio = request.getfixturevalue("eki_twilio")
+    with EkiHarness(eki_settings, eki_graph, twilio=twilio, migrate_first=False) as harness:
         yield harness

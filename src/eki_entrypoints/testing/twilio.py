@@ -9,16 +9,21 @@ order), ready for :func:`signed_post`, which encodes them and adds a correct
                                  auth_token=twilio.AUTH_TOKEN)
     client.post(request.path, content=request.body, headers=request.headers)
 
-:class:`FakeTwilioServer` is a real HTTP server (a thread, ``ThreadingHTTPServer``) that
-speaks the Messages API: it checks basic auth, records every send and answers a ``sid``,
-unless a scripted reply says otherwise (5xx, 429, a Twilio error code such as 63016, a
-body that is not JSON) or adds latency::
+:class:`FakeTwilioServer` speaks the Messages API on 127.0.0.1. It is a
+:class:`~eki_entrypoints.testing.http.ScriptedHTTPServer`, like the fake Graph API, with
+the same scripting vocabulary: it checks basic auth, records every send and answers a
+``sid``, unless a scripted step says otherwise — :func:`server_error` (5xx),
+:func:`rate_limited` (429, ``Retry-After``), :func:`permanent` (a Twilio error code such as
+63016), :func:`slow` (latency), :data:`DROP`, any ``Reply``::
 
     with FakeTwilioServer() as server:
-        server.then(TwilioReply.server_error(), TwilioReply.rate_limited())
+        server.then(server_error(), rate_limited(retry_after=1), permanent(63016))
         channel = TwilioChannel(ACCOUNT_SID, AUTH_TOKEN, FROM, api_url=server.url)
         ...
         [sent] = server.messages
+
+:class:`~eki_entrypoints.testing.harness.EkiHarness` and the pytest plugin (fixture
+``eki_twilio``) run EKI on this fake with signed webhooks.
 """
 
 from __future__ import annotations
@@ -26,20 +31,45 @@ from __future__ import annotations
 import base64
 import binascii
 import itertools
-import json
-import threading
-import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from typing import Any, Self
+from urllib.parse import urlencode, urlsplit
 
 import attrs
 
 from eki_adapters.twilio import compute_twilio_signature
+from eki_entrypoints.testing.http import DROP, Recorded, Reply, ScriptedHTTPServer, Step, slow
+
+__all__ = [
+    "ACCOUNT_SID",
+    "AUTH_TOKEN",
+    "DROP",
+    "FROM",
+    "Accepted",
+    "FakeTwilioServer",
+    "Recorded",
+    "Reply",
+    "SentMessage",
+    "WebhookRequest",
+    "accepted",
+    "button_reply",
+    "encode",
+    "error",
+    "location_message",
+    "media_message",
+    "permanent",
+    "rate_limited",
+    "server_error",
+    "sign",
+    "signed_post",
+    "slow",
+    "status_callback",
+    "text_message",
+    "twilio_error",
+]
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "twilio-test-auth-token"
@@ -203,58 +233,64 @@ def signed_post(form: Mapping[str, str], *, url: str, auth_token: str = AUTH_TOK
     )
 
 
-# -- the fake Messages API ------------------------------------------------------------------
+# -- the fake Messages API: scripted steps --------------------------------------------------
+
+#: Twilio error codes a send can fail with for good (EKI does not retry them).
+PERMANENT_MESSAGES = {
+    63016: "Failed to send freeform message because you are outside the allowed window.",
+    63003: "Channel could not find To address",
+    63024: "Invalid message recipient",
+    21211: "Invalid 'To' Phone Number",
+    21408: "Permission to send an SMS has not been enabled for the region",
+    21610: "Attempt to send to unsubscribed recipient",
+}
 
 
-@attrs.define
-class TwilioReply:
-    """One scripted answer of :class:`FakeTwilioServer` (the default: accept the send)."""
+def twilio_error(code: int, message: str = "error", *, status: int = 400) -> dict[str, Any]:
+    """A Twilio REST error body (``{"code", "message", "more_info", "status"}``)."""
+    return {"code": code, "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+
+
+def error(code: int, message: str = "error", *, status: int = 400,
+          delay: float = 0.0) -> Reply:
+    """Any Twilio error answer, e.g. ``error(63018, "Rate limit exceeded", status=400)``."""
+    return Reply(status, twilio_error(code, message, status=status), delay=delay)
+
+
+def permanent(code: int = 63016, message: str | None = None, *, status: int = 400) -> Reply:
+    """A permanent Twilio error (63016: outside the 24-hour window; 63003, 63024, 21211…);
+    EKI records the send as failed with this code and does not retry."""
+    return error(code, message or PERMANENT_MESSAGES.get(code, "error"), status=status)
+
+
+def server_error(status: int = 500, *, delay: float = 0.0) -> Reply:
+    """A transient 5xx with Twilio's 20500 body (EKI retries it)."""
+    return error(20500, "Internal Server Error", status=status, delay=delay)
+
+
+def rate_limited(*, retry_after: float | None = None, delay: float = 0.0) -> Reply:
+    """A 429 with code 20429 (EKI retries, honouring ``Retry-After``)."""
+    headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+    return Reply(429, twilio_error(20429, "Too Many Requests", status=429), headers,
+                 delay=delay)
+
+
+@dataclass
+class Accepted(Reply):
+    """Accept the send (201 and the created message), with this ``sid`` when given."""
 
     status: int = 201
-    body: Any = None  # None → a created message; dict → JSON; bytes → as is
-    headers: dict[str, str] = attrs.field(factory=dict)
-    delay: float = 0.0  # seconds to wait before answering (latency, client timeouts)
-
-    @classmethod
-    def ok(cls, *, sid: str | None = None, delay: float = 0.0) -> TwilioReply:
-        """Accept the message (with this sid, else a fresh one)."""
-        return cls(201, None if sid is None else {"sid": sid}, delay=delay)
-
-    @classmethod
-    def server_error(cls, status: int = 500, *, delay: float = 0.0) -> TwilioReply:
-        return cls(status, {"code": 20500, "message": "Internal Server Error",
-                            "more_info": "https://www.twilio.com/docs/errors/20500",
-                            "status": status}, delay=delay)
-
-    @classmethod
-    def rate_limited(cls, *, retry_after: float | None = None,
-                     delay: float = 0.0) -> TwilioReply:
-        headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
-        return cls(429, {"code": 20429, "message": "Too Many Requests",
-                         "more_info": "https://www.twilio.com/docs/errors/20429",
-                         "status": 429}, headers=headers, delay=delay)
-
-    @classmethod
-    def error(cls, code: int, message: str = "error", *, status: int = 400,
-              delay: float = 0.0) -> TwilioReply:
-        """A Twilio error answer, e.g. ``error(63016)`` (outside the 24 h window)."""
-        return cls(status, {"code": code, "message": message,
-                            "more_info": f"https://www.twilio.com/docs/errors/{code}",
-                            "status": status}, delay=delay)
+    sid: str | None = None
 
 
-@attrs.frozen
-class SeenRequest:
-    """Any request the server received (accepted or not)."""
+def accepted(*, sid: str | None = None, delay: float = 0.0) -> Accepted:
+    """Accept the message (with this sid, else a fresh one), after ``delay`` seconds.
+    ``Reply()`` and an empty script accept too."""
+    return Accepted(201, delay=delay, sid=sid)
 
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
 
-    @property
-    def form(self) -> dict[str, str]:
-        return dict(parse_qsl(self.body.decode("utf-8"), keep_blank_values=True))
+# -- the fake Messages API: the server -------------------------------------------------------
 
 
 @attrs.frozen
@@ -273,100 +309,64 @@ class SentMessage:
         return self.to.removeprefix("whatsapp:").lstrip("+")
 
 
-class FakeTwilioServer:
-    """Twilio's Messages API on 127.0.0.1: records sends, answers scripted failures.
+class FakeTwilioServer(ScriptedHTTPServer):
+    """Twilio's Messages API on 127.0.0.1 (``POST /2010-04-01/Accounts/{sid}/Messages.json``).
 
-    ``url`` is the value for ``EKI_TWILIO_API_URL`` / ``TwilioChannel(api_url=…)``.
-    Requests with wrong basic-auth credentials get Twilio's 401 (code 20003). ``latency``
-    delays every answer; a reply's own ``delay`` adds to it.
+    :attr:`url` is the value for ``EKI_TWILIO_API_URL`` / ``TwilioChannel(api_url=…)``.
+    Requests with wrong basic-auth credentials get Twilio's 401 (code 20003), other paths
+    404 (20404), without using a scripted step. A step that succeeds without a body
+    (``Reply()``, :func:`accepted`, an empty script) validates ``To``/``From``/``Body``
+    (400 with 21604/21602 when missing), records a :class:`SentMessage` in
+    :attr:`messages` and answers the created message; any other step is answered as is
+    and records no message. ``latency`` delays every answer.
     """
 
-    def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN) -> None:
+    base_path = "/" + API_VERSION
+
+    def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN,
+                 *steps: Step) -> None:
+        super().__init__(*steps)
         self.account_sid = account_sid
         self.auth_token = auth_token
-        self.script: list[TwilioReply] = []
-        self.requests: list[SeenRequest] = []
+        #: The messages accepted, oldest first.
         self.messages: list[SentMessage] = []
-        self.latency = 0.0
-        self.lock = threading.Lock()
         self._counter = itertools.count(1)
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length)
-                status, payload, headers, delay = server._handle(
-                    self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                if delay:
-                    time.sleep(delay)
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json; charset=utf-8")
-                    self.send_header("Content-Length", str(len(payload)))
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except OSError:  # the client gave up (timeout tests)
-                    pass
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/{API_VERSION}"
-        self._thread: threading.Thread | None = None
-
-    # -- control ------------------------------------------------------------------------
-
-    def start(self) -> FakeTwilioServer:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self.server.serve_forever,
-                                            kwargs={"poll_interval": 0.05}, daemon=True,
-                                            name="fake-twilio")
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self.server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self.server.server_close()
-
-    def __enter__(self) -> FakeTwilioServer:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.stop()
-
-    def then(self, *replies: TwilioReply) -> FakeTwilioServer:
-        """Answer the next requests with these replies, in order (then accept again)."""
+    def reset(self) -> Self:
+        """Forget the script, the latency, every request and every accepted message."""
         with self.lock:
-            self.script.extend(replies)
-        return self
-
-    def reset(self) -> FakeTwilioServer:
-        """Forget the script, the latency and everything seen."""
-        with self.lock:
-            self.script.clear()
-            self.requests.clear()
             self.messages.clear()
-            self.latency = 0.0
-        return self
+        return super().reset()
 
     @property
     def messages_path(self) -> str:
         return f"/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
 
+    # -- what EKI sent ------------------------------------------------------------------
+
     def sent_to(self, wa_id: str) -> list[SentMessage]:
+        """The messages accepted for ``wa_id`` (with or without ``+``), oldest first."""
         with self.lock:
             return [m for m in self.messages if m.wa_id == wa_id.lstrip("+")]
+
+    def texts_to(self, to: str | None = None, *, include_failed: bool = False) -> list[str]:
+        """The bodies the fake accepted, to ``to`` (a wa_id) when given, oldest first;
+        ``include_failed=True`` adds the attempts answered with an error (same as
+        :meth:`FakeGraphAPI.texts_to <eki_entrypoints.testing.graph.FakeGraphAPI.texts_to>`)."""
+        wanted = None if to is None else to.lstrip("+")
+        texts = []
+        for request in self.sends(include_failed=include_failed):
+            form = request.form
+            if wanted is None or _wa_id(form.get("To", "")) == wanted:
+                texts.append(form.get("Body", ""))
+        return texts
+
+    def sends(self, *, include_failed: bool = True) -> list[Recorded]:
+        """Requests to the Messages endpoint with good credentials; only those answered
+        with 2xx when ``include_failed`` is false."""
+        return [r for r in self if r.method == "POST" and self._is_messages_path(r.path)
+                and self._authorised(r.headers.get("authorization", ""))
+                and (include_failed or (r.status is not None and 200 <= r.status < 300))]
 
     def status_callback_for(self, sent: SentMessage, status: str, *,
                             error_code: int | None = None) -> Form:
@@ -374,48 +374,47 @@ class FakeTwilioServer:
         return status_callback(sent.sid, status, to=sent.to, error_code=error_code,
                                from_=sent.from_)
 
-    # -- the API ------------------------------------------------------------------------
+    # -- ScriptedHTTPServer hooks -------------------------------------------------------
 
-    def _handle(self, path: str, headers: dict[str, str], body: bytes
-                ) -> tuple[int, bytes, dict[str, str], float]:
+    def guard(self, request: Recorded) -> Step | None:
+        if not self._is_messages_path(request.path):
+            return Reply(404, {"code": 20404, "message": "The requested resource was not "
+                               "found", "status": 404})
+        if request.method != "POST":
+            return Reply(405, twilio_error(20004, "Method not allowed", status=405))
+        if not self._authorised(request.headers.get("authorization", "")):
+            return Reply(401, twilio_error(20003, "Authenticate", status=401))
+        return None
+
+    def complete(self, reply: Reply, request: Recorded, index: int) -> Reply:
+        if reply.body is not None or not 200 <= reply.status < 300:
+            return super().complete(reply, request, index)
+        form = request.form
+        missing = [name for name in ("To", "From", "Body") if not form.get(name)]
+        if missing:
+            code = 21604 if "To" in missing else 21602
+            return Reply(400, twilio_error(code, f"A '{missing[0]}' parameter is required."),
+                         delay=reply.delay)
+        given = reply.sid if isinstance(reply, Accepted) else None
+        sid = given or f"SM{next(self._counter):032x}"
+        sent = SentMessage(sid=sid, from_=form["From"], to=form["To"], body=form["Body"],
+                           status_callback=form.get("StatusCallback"), form=form)
         with self.lock:
-            self.requests.append(SeenRequest("POST", path, headers, body))
-            latency = self.latency
-            if path.split("?", 1)[0] != self.messages_path:
-                return (404, _json({"code": 20404, "message": "The requested resource was "
-                                    "not found", "status": 404}), {}, latency)
-            if not self._authorised(headers.get("authorization", "")):
-                return (401, _json({"code": 20003, "message": "Authenticate",
-                                    "more_info": "https://www.twilio.com/docs/errors/20003",
-                                    "status": 401}), {}, latency)
-            reply = self.script.pop(0) if self.script else TwilioReply()
-            delay = latency + reply.delay
-            if reply.status != 201 or isinstance(reply.body, bytes):
-                payload = (reply.body if isinstance(reply.body, bytes)
-                           else _json(reply.body if reply.body is not None else {}))
-                return reply.status, payload, dict(reply.headers), delay
-            form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-            missing = [name for name in ("To", "From", "Body") if not form.get(name)]
-            if missing:
-                return (400, _json({"code": 21604 if "To" in missing else 21602,
-                                    "message": f"A '{missing[0]}' parameter is required.",
-                                    "status": 400}), {}, delay)
-            given = reply.body.get("sid") if isinstance(reply.body, dict) else None
-            sid = given or f"SM{next(self._counter):032x}"
-            sent = SentMessage(sid=sid, from_=form["From"], to=form["To"], body=form["Body"],
-                               status_callback=form.get("StatusCallback"), form=form)
             self.messages.append(sent)
-            now = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
-            answer = {
-                "account_sid": self.account_sid, "api_version": API_VERSION,
-                "body": sent.body, "date_created": now, "date_sent": None,
-                "date_updated": now, "direction": "outbound-api", "error_code": None,
-                "error_message": None, "from": sent.from_, "messaging_service_sid": None,
-                "num_media": "0", "num_segments": "1", "price": None, "price_unit": None,
-                "sid": sid, "status": "queued", "to": sent.to,
-                "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json",
-            }
-            return 201, _json(answer), dict(reply.headers), delay
+        now = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
+        created = {
+            "account_sid": self.account_sid, "api_version": API_VERSION,
+            "body": sent.body, "date_created": now, "date_sent": None,
+            "date_updated": now, "direction": "outbound-api", "error_code": None,
+            "error_message": None, "from": sent.from_, "messaging_service_sid": None,
+            "num_media": "0", "num_segments": "1", "price": None, "price_unit": None,
+            "sid": sid, "status": "queued", "to": sent.to,
+            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json",
+        }
+        return Reply(201, created, dict(reply.headers), delay=reply.delay)
+
+    def _is_messages_path(self, path: str) -> bool:
+        return path.split("?", 1)[0] == self.messages_path
 
     def _authorised(self, header: str) -> bool:
         scheme, _, value = header.partition(" ")
@@ -428,5 +427,5 @@ class FakeTwilioServer:
         return user == self.account_sid and password == self.auth_token
 
 
-def _json(data: Any) -> bytes:
-    return json.dumps(data).encode("utf-8")
+def _wa_id(address: str) -> str:
+    return address.removeprefix("whatsapp:").lstrip("+")
