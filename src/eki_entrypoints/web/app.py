@@ -14,6 +14,7 @@ from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.settings import Settings
 from eki_entrypoints.web import webhooks
 from eki_entrypoints.web.access_log import AccessLogMiddleware
+from eki_entrypoints.web.admin import admin_routes
 from eki_entrypoints.web.conversations import list_handoffs, release_handoff, student_messages
 from eki_entrypoints.web.errors import EXCEPTION_HANDLERS
 from eki_entrypoints.web.health import healthz, readyz
@@ -81,6 +82,7 @@ def create_app(
         Route("/api/students/{phone}", get_student, methods=["GET"]),
         Route("/webhooks/whatsapp", webhooks.verify, methods=["GET"]),
         Route("/webhooks/whatsapp", webhooks.receive, methods=["POST"]),
+        *admin_routes(),
     ]
     return Starlette(
         routes=routes,
