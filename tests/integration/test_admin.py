@@ -279,7 +279,7 @@ def test_dashboard_shows_the_figures_and_charts(client: TestClient,
     assert 'class="bar inbound"' in html and 'class="dot avg"' in html
     assert "2 / 1" in html  # active / inactive
     assert "50,0 %" in html  # one model call of two failed
-    assert "timeout: 1" in html
+    assert "tiempo agotado: 1" in html
     assert "1 de 2 llamadas" in html
     assert "1.000" in html  # tokens today
     assert_csp_clean(html)
@@ -314,7 +314,7 @@ def test_student_page_shows_profile_progress_and_conversation(
     assert "Ana María Pérez" in html and "+573001234567" in html and "grado 10" in html
     assert "Matemáticas" in html and "4,2" in html  # the average of 4.5 and 3.8
     assert "hola, ¿cómo voy en matemáticas?" in html
-    assert 'class="badge delivered"' in html  # the reply's delivery state
+    assert 'class="badge delivered" title="estado">entregado<' in html  # delivery state
     assert 'class="message out"' in html and 'class="message in"' in html
     assert "1.000" in html  # tokens today
     assert_csp_clean(html)

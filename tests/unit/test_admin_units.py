@@ -88,6 +88,8 @@ def test_charts_escape_and_scale() -> None:
     bars = bar_chart("Mensajes <por> hora", ["00h", "01h"], [("inbound", [3.0, 0.0])])
     assert "Mensajes &lt;por&gt; hora" in bars and bars.count('class="bar inbound"') == 1
     assert ">5<" in bars  # the axis goes up to a round 5
+    small = line_chart("s", ["a", "b"], [("avg", [0.02, 0.03])], unit=" s")
+    assert "0,05 s" in small and "0,0 s" not in small  # small values keep their digits
     empty = line_chart("Vacío", ["00h"], [("avg", [None])], unit=" s")
     assert "<circle" not in empty and "<polyline" not in empty
     line = line_chart("t", ["a", "b", "c", "d"], [("avg", [1.0, 2.0, None, 4.0])])

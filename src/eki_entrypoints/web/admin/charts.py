@@ -23,7 +23,13 @@ def _nice_max(value: float) -> float:
 
 
 def _number(value: float) -> str:
-    return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+    if value == int(value) or value >= 10:
+        text = f"{value:.0f}"
+    elif value >= 1:
+        text = f"{value:.1f}"
+    else:
+        text = f"{value:.2g}"
+    return text.replace(".", ",")
 
 
 def _frame(title: str, labels: Sequence[str], top: float, unit: str) -> list[str]:

@@ -50,6 +50,25 @@ def seconds(value: float | None) -> str:
     return f"{value / 3600:.1f} h".replace(".", ",")
 
 
+#: Spanish names of delivery, inbox, import and model-error states (CSS keeps the codes).
+LABELS = {
+    "queued": "en cola", "sending": "enviando", "sent": "enviado", "delivered": "entregado",
+    "read": "leído", "failed": "fallido", "pending": "pendiente", "processing": "en proceso",
+    "done": "atendido", "rate_limited": "límite de uso", "quota": "sin saldo",
+    "timeout": "tiempo agotado", "network": "error de red", "server": "error del servidor",
+    "bad_request": "petición inválida", "auth": "credenciales", "invalid_response":
+    "respuesta inválida",
+}
+
+
+def label(code: str | None) -> str:
+    return "—" if code is None else LABELS.get(code, code)
+
+
+def decimal(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}".replace(".", ",")
+
+
 def score(value: float | None) -> str:
     return "—" if value is None else f"{value:g}".replace(".", ",")
 
@@ -64,7 +83,8 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(when=when, day=day, number=number, percent=percent, dollars=dollars,
-                       seconds=seconds, score=score)
+                       seconds=seconds, score=score, label=label,
+                       decimal=decimal)
     return env
 
 
