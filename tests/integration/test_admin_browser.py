@@ -73,7 +73,17 @@ async def _prepare(url: str) -> None:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+def browser_available() -> None:
+    """Skip (or, under EKI_REQUIRE_BROWSER=1, fail) before anything is started."""
+    reason = _missing()
+    if reason is not None:
+        if REQUIRE:
+            pytest.fail(f"{reason} (EKI_REQUIRE_BROWSER=1)", pytrace=False)
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def server(browser_available: None, tmp_path: Path) -> Iterator[str]:
     """`eki serve` on a seeded SQLite database; yields its base URL."""
     url = f"sqlite:///{tmp_path / 'eki.db'}"
     asyncio.run(_prepare(url))
@@ -104,11 +114,6 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 
 def test_admin_in_a_real_browser(server: str, capsys: pytest.CaptureFixture[str]) -> None:
-    reason = _missing()
-    if reason is not None:
-        if REQUIRE:
-            pytest.fail(f"{reason} (EKI_REQUIRE_BROWSER=1)", pytrace=False)
-        pytest.skip(reason)
     from playwright.sync_api import expect, sync_playwright
 
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
