@@ -42,7 +42,8 @@ WIDER_THAN_THE_SCREEN = """() => {
   for (const el of document.querySelectorAll('body *')) {
     if (el.closest('.scroll')) continue;
     const r = el.getBoundingClientRect();
-    if (r.right > window.innerWidth + 1) out.push(el.tagName + '.' + el.className + ' ' + Math.round(r.right));
+    if (r.right > window.innerWidth + 1)
+      out.push(el.tagName + '.' + el.className + ' ' + Math.round(r.right));
   }
   return out.slice(0, 10);
 }"""

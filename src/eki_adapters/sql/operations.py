@@ -83,14 +83,23 @@ class SqlOperationsStats:
             .where(i.c.received_at >= since, i.c.received_at < until).group_by(in_hour)
         ):
             hours.setdefault(_hour(row.hour), {})["inbound"] = int(row.n)
-        out_hour = _bucket(o.c.created_at, self._dialect, "hour").label("hour")
-        latency = _seconds_between(o.c.created_at, i.c.received_at, self._dialect)
+        # Each reply's latency, its question looked up by primary key (a join would make
+        # PostgreSQL hash the whole inbound table); OFFSET 0 keeps the lookup from being
+        # repeated in every aggregate below.
+        asked = (sa.select(i.c.received_at).where(i.c.id == o.c.inbound_id)
+                 .scalar_subquery())
+        replies = (
+            sa.select(o.c.created_at.label("at"),
+                      _seconds_between(o.c.created_at, asked, self._dialect).label("latency"))
+            .where(o.c.created_at >= since, o.c.created_at < until).offset(0).subquery()
+        )
+        out_hour = _bucket(replies.c.at, self._dialect, "hour").label("hour")
         for row in await self._conn.execute(
-            sa.select(out_hour, sa.func.count(o.c.id).label("n"),
-                      sa.func.count(i.c.id).label("replies"),
-                      sa.func.avg(latency).label("avg"), sa.func.max(latency).label("max"))
-            .select_from(o.outerjoin(i, i.c.id == o.c.inbound_id))
-            .where(o.c.created_at >= since, o.c.created_at < until).group_by(out_hour)
+            sa.select(out_hour, sa.func.count().label("n"),
+                      sa.func.count(replies.c.latency).label("replies"),
+                      sa.func.avg(replies.c.latency).label("avg"),
+                      sa.func.max(replies.c.latency).label("max"))
+            .group_by(out_hour)
         ):
             hours.setdefault(_hour(row.hour), {}).update(
                 outbound=int(row.n), replies=int(row.replies),
