@@ -117,6 +117,12 @@ def test_sign_in_keeps_where_the_user_was_going(client: TestClient) -> None:
     assert done.headers["location"] == "/admin/students?q=ana"
 
 
+def test_sign_in_page_when_already_signed_in(client: TestClient) -> None:
+    sign_in(client)
+    again = client.get("/admin/login?next=%2Fadmin%2Fhandoffs", follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == "/admin/handoffs"
+
+
 def test_sign_in_never_redirects_off_site(client: TestClient) -> None:
     form = client.get("/admin/login")
     for evil in ["https://evil.example/", "//evil.example/admin", "/admin//evil.example"]:
