@@ -495,3 +495,9 @@ def test_import_refusals_are_spanish_pages(client: TestClient) -> None:
     assert nothing_new.status_code == 200
     assert "No hay nada nuevo que importar" in nothing_new.text
     assert "Confirmar e importar" not in nothing_new.text
+    strict = client.post("/admin/imports/preview", data={
+        "csrf": csrf, "target": "students", "kind": "", "strict": "1"},
+        files={"file": ("alumnos.xlsx", student_workbook(), XLSX)})
+    assert strict.status_code == 200 and "modo estricto" in strict.text
+    assert "En modo estricto no se importa nada" in strict.text
+    assert "Confirmar e importar" not in strict.text

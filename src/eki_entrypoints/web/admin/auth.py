@@ -156,7 +156,7 @@ async def login(request: Request) -> Response:
     if signer is None:
         return disabled_page(request)
     now = _now(request)
-    if request.method == "GET":
+    if request.method != "POST":
         session, _expired = signer.session(request.cookies.get(SESSION_COOKIE), now)
         next_url = safe_next(request.query_params.get("next"))
         if session is not None:
