@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from eki_adapters.sql import SqlUnitOfWorkFactory
 from eki_adapters.system import FixedClock
 from eki_domain import PageRequest, PhoneNumber, Student
 from eki_domain.model.messages import (
@@ -232,3 +236,42 @@ async def test_students_search_by_name_or_phone(uow_factory: UnitOfWorkFactory) 
         assert await names(search="beto", active=False) == []
         page = await uow.students.list(search="an", page=PageRequest(limit=1))
         assert page.total == 2 and len(page.items) == 1
+
+
+async def test_dashboard_windows_use_the_time_indexes_on_postgres(engine: AsyncEngine) -> None:
+    """With many old messages, the last day's counts read an index range, not the table."""
+    if engine.dialect.name != "postgresql":
+        return
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(
+            "INSERT INTO inbound_messages (channel, provider_id, wa_id, type, raw, sent_at, "
+            "received_at, state, available_at, attempts) SELECT 'meta', 'w' || g, '573001', "
+            "'text', '{}', :now - g * interval '1 minute', :now - g * interval '1 minute', "
+            "'done', :now, 0 FROM generate_series(1, 30000) AS g"), {"now": NOW})
+        await conn.execute(sa.text(
+            "INSERT INTO outbound_messages (inbound_id, channel, to_wa_id, body, status, "
+            "attempts, next_attempt_at, created_at, updated_at) SELECT g, 'meta', '573001', "
+            "'x', 'read', 1, :now, :now - g * interval '1 minute', :now "
+            "FROM generate_series(1, 30000) AS g"), {"now": NOW})
+        await conn.execute(sa.text("ANALYZE"))
+    statements: list[tuple[str, object]] = []
+
+    def capture(_conn: object, _cursor: object, statement: str, parameters: object,
+                _context: object, _executemany: bool) -> None:
+        statements.append((statement, parameters))
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        async with SqlUnitOfWorkFactory(engine)() as uow:
+            since = NOW - timedelta(hours=24)
+            await uow.operations.traffic_by_hour(since, NOW)
+            await uow.operations.inbound_counts(since)
+            await uow.operations.outbound_counts(since)
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", capture)
+    async with engine.connect() as conn:
+        for statement, parameters in statements:
+            plan = "\n".join(row[0] for row in await conn.exec_driver_sql(
+                "EXPLAIN " + statement, parameters))  # type: ignore[arg-type]
+            assert "Seq Scan on inbound_messages" not in plan, plan
+            assert "Seq Scan on outbound_messages" not in plan, plan
