@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -42,3 +43,37 @@ def ensure_venv(extras: str = "dev") -> Path:
         )
         stamp.write_text(digest)
     return BIN
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> bool:
+    """Install Debian's chromium for the browser test when it is missing and we can
+    (apt-get present, running as root). Never fatal: without it that test skips (or
+    fails under EKI_REQUIRE_BROWSER=1). EKI_SKIP_CHROMIUM_INSTALL=1 turns this off."""
+    if CHROMIUM.exists():
+        return True
+    if os.environ.get("EKI_SKIP_CHROMIUM_INSTALL") == "1":
+        return False
+    geteuid = getattr(os, "geteuid", None)
+    if shutil.which("apt-get") is None or geteuid is None or geteuid() != 0:
+        say(f"{CHROMIUM} is missing and cannot be installed here (needs apt-get and root); "
+            "the browser test will be skipped")
+        return False
+    say("installing Debian's chromium for the browser test (apt-get install -y chromium)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+
+    def quietly(*argv: str) -> int:
+        return subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=env, check=False).returncode
+
+    install = ("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium")
+    if quietly(*install) != 0:  # a fresh machine may need its package lists first
+        quietly("apt-get", "update", "-qq")
+        quietly(*install)
+    if CHROMIUM.exists():
+        return True
+    say("could not install chromium; the browser test will be skipped "
+        "(run `apt-get install -y chromium` by hand to see why)")
+    return False

@@ -70,6 +70,8 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     default_country: str = "CO"
     admin_token: Secret | None = None
+    secret_key: Secret | None = None
+    admin_session_hours: int = 12
     whatsapp_app_secret: Secret | None = None
     whatsapp_verify_token: Secret | None = None
     whatsapp_access_token: Secret | None = None
@@ -271,6 +273,12 @@ class Settings:
         if base_url is not None and not base_url.startswith(("http://", "https://")):
             raise SettingsError(f"OPENAI_BASE_URL={base_url!r} must start with http(s)://")
 
+        secret_key = secret("EKI_SECRET_KEY")
+        if secret_key is not None and len(secret_key.get()) < 32:
+            raise SettingsError(
+                "EKI_SECRET_KEY must be at least 32 characters (e.g. the output of "
+                "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+
         log_format = (text("EKI_LOG_FORMAT", "json") or "json").lower()
         if log_format not in LOG_FORMATS:
             raise SettingsError(f"EKI_LOG_FORMAT={log_format!r} must be json or text")
@@ -279,6 +287,8 @@ class Settings:
             database_url=database_url,
             default_country=country,
             admin_token=secret("EKI_ADMIN_TOKEN"),
+            secret_key=secret_key,
+            admin_session_hours=integer("EKI_ADMIN_SESSION_HOURS", 12, 1, 720),
             whatsapp_app_secret=secret("EKI_WHATSAPP_APP_SECRET"),
             whatsapp_verify_token=secret("EKI_WHATSAPP_VERIFY_TOKEN"),
             whatsapp_access_token=secret("EKI_WHATSAPP_ACCESS_TOKEN"),

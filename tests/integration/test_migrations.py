@@ -40,7 +40,8 @@ async def test_indexes_the_queries_need(engine: AsyncEngine) -> None:
         return {
             table: [list(ix["column_names"]) for ix in inspector.get_indexes(table)]
             + [list(uq["column_names"]) for uq in inspector.get_unique_constraints(table)]
-            for table in ("students", "student_tags", "tags")
+            for table in ("students", "student_tags", "tags", "inbound_messages",
+                          "outbound_messages")
         }
 
     async with engine.connect() as conn:
@@ -49,6 +50,8 @@ async def test_indexes_the_queries_need(engine: AsyncEngine) -> None:
     assert any(cols[0] == "active" for cols in found["students"] if cols)
     assert ["tag_id", "student_id"] in found["student_tags"]
     assert ["name"] in found["tags"]
+    assert ["received_at"] in found["inbound_messages"]  # the admin dashboard's windows
+    assert ["created_at"] in found["outbound_messages"]
 
 
 async def test_lookup_by_phone_uses_the_unique_index_on_postgres(engine: AsyncEngine) -> None:

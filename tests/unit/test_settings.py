@@ -42,6 +42,9 @@ def test_secrets_never_show_in_repr() -> None:
         ({"EKI_WHATSAPP_API_URL": "graph.facebook.com"}, "EKI_WHATSAPP_API_URL"),
         ({"EKI_DB_POOL_SIZE": "many"}, "EKI_DB_POOL_SIZE"),
         ({"EKI_DB_POOL_SIZE": "0"}, "between"),
+        ({"EKI_SECRET_KEY": "short"}, "EKI_SECRET_KEY must be at least 32"),
+        ({"EKI_ADMIN_SESSION_HOURS": "0"}, "EKI_ADMIN_SESSION_HOURS"),
+        ({"EKI_ADMIN_SESSION_HOURS": "forever"}, "EKI_ADMIN_SESSION_HOURS"),
     ],
 )
 def test_bad_values_give_one_clear_line(env: dict[str, str], fragment: str) -> None:
@@ -156,3 +159,12 @@ def test_every_setting_is_documented() -> None:
     assert {n for n in names if f"`{n}`" not in operations} == set(), "missing from the docs"
     active = {k: v for k, v in env.items() if f"\n{k}=" in "\n" + example}
     Settings.from_env(active)  # the example itself is valid
+
+
+def test_admin_session_settings() -> None:
+    default = Settings.from_env({})
+    assert default.secret_key is None and default.admin_session_hours == 12
+    custom = Settings.from_env({"EKI_SECRET_KEY": "k" * 32, "EKI_ADMIN_SESSION_HOURS": "8"})
+    assert custom.secret_key is not None and custom.secret_key.get() == "k" * 32
+    assert custom.admin_session_hours == 8
+    assert "k" * 32 not in repr(custom)

@@ -9,7 +9,7 @@ import attrs
 
 from eki_domain.errors import DuplicatePhone, StudentNotFound
 from eki_domain.model.pagination import Page, PageRequest
-from eki_domain.model.student import Student
+from eki_domain.model.student import Student, matches_search
 
 if TYPE_CHECKING:
     from eki_adapters.memory.uow import InMemoryStore
@@ -92,11 +92,13 @@ class InMemoryStudentRepository:
         tag: str | None = None,
         active: bool | None = None,
         page: PageRequest = PageRequest(),  # noqa: B008
+        search: str | None = None,
     ) -> Page[Student]:
         rows = [
             s
             for s in self._current().values()
             if (tag is None or tag in s.tags) and (active is None or s.active == active)
+            and (search is None or matches_search(s, search))
         ]
         rows.sort(key=lambda s: (s.registered_at, s.id or 0), reverse=True)
         window = rows[page.offset : page.offset + page.limit]

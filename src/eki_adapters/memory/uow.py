@@ -19,6 +19,7 @@ from eki_adapters.memory.messaging import (
     InMemoryOutbox,
     MessagingState,
 )
+from eki_adapters.memory.operations import InMemoryOperationsStats
 from eki_adapters.memory.progress import InMemoryProgressRepository, SchoolState
 from eki_adapters.memory.staging import Staged
 from eki_adapters.memory.students import InMemoryStudentRepository
@@ -63,6 +64,8 @@ class InMemoryUnitOfWork:
         self._school = Staged(store.school)
         self.progress = InMemoryProgressRepository(self._school)
         self.usage = InMemoryUsageLedger(store.usage_records)
+        self.operations = InMemoryOperationsStats(
+            self._messaging, lambda: self.students._current().values(), store.usage_records)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()

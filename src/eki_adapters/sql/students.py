@@ -19,7 +19,7 @@ from eki_adapters.sql.tables import student_tags, students, tags
 from eki_domain.errors import DuplicatePhone, InvalidPhoneNumber, StudentNotFound
 from eki_domain.model.pagination import Page, PageRequest
 from eki_domain.model.phone import PhoneKind, PhoneNumber
-from eki_domain.model.student import Student
+from eki_domain.model.student import Student, search_digits
 
 TAG_SEPARATOR = "|"  # tags may not contain it (see eki_domain.model.student.TAG_SEPARATORS)
 
@@ -212,8 +212,16 @@ class SqlStudentRepository:
                 return student_from_row(by_phone[e164])
         return None
 
-    def _filters(self, tag: str | None, active: bool | None) -> list[sa.ColumnElement[bool]]:
+    def _filters(self, tag: str | None, active: bool | None,
+                 search: str | None = None) -> list[sa.ColumnElement[bool]]:
         filters: list[sa.ColumnElement[bool]] = []
+        if search is not None and search.strip():
+            text = search.strip()
+            digits = search_digits(text)
+            matches = [students.c.name.icontains(text, autoescape=True)]
+            if digits:
+                matches.append(students.c.phone.contains(digits, autoescape=True))
+            filters.append(sa.or_(*matches))
         if active is not None:
             filters.append(students.c.active.is_(active))
         if tag is not None:
@@ -233,8 +241,9 @@ class SqlStudentRepository:
         tag: str | None = None,
         active: bool | None = None,
         page: PageRequest = PageRequest(),  # noqa: B008
+        search: str | None = None,
     ) -> Page[Student]:
-        filters = self._filters(tag, active)
+        filters = self._filters(tag, active, search)
         rows = await self._conn.execute(
             self._select.where(*filters)
             .order_by(students.c.registered_at.desc(), students.c.id.desc())

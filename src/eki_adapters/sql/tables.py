@@ -173,6 +173,7 @@ inbound_messages = sa.Table(
              sqlite_where=sa.text("state = 'processing'")),
     sa.Index("ix_inbound_messages_student_id_received_at", "student_id",
              sa.text("received_at DESC")),
+    sa.Index("ix_inbound_messages_received_at", "received_at"),  # the dashboard's window
 )
 
 message_statuses = sa.Table(
@@ -223,6 +224,7 @@ outbound_messages = sa.Table(
              sqlite_where=sa.text("status IN ('queued', 'sending')")),
     sa.Index("ix_outbound_messages_student_id_created_at", "student_id",
              sa.text("created_at DESC")),
+    sa.Index("ix_outbound_messages_created_at", "created_at"),  # the dashboard's window
 )
 
 opt_outs = sa.Table(

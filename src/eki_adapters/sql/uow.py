@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
 from eki_adapters.sql.messaging import SqlConversationStore, SqlInbox, SqlOutbox
+from eki_adapters.sql.operations import SqlOperationsStats
 from eki_adapters.sql.progress import SqlProgressRepository
 from eki_adapters.sql.students import SqlStudentRepository
 from eki_adapters.sql.usage import SqlUsageLedger
@@ -23,6 +24,7 @@ class SqlUnitOfWork:
     conversations: SqlConversationStore
     progress: SqlProgressRepository
     usage: SqlUsageLedger
+    operations: SqlOperationsStats
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -44,6 +46,7 @@ class SqlUnitOfWork:
         self.conversations = SqlConversationStore(self._conn)
         self.progress = SqlProgressRepository(self._conn)
         self.usage = SqlUsageLedger(self._conn)
+        self.operations = SqlOperationsStats(self._conn)
         return self
 
     async def __aexit__(

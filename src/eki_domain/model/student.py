@@ -131,3 +131,20 @@ class Student:
     @property
     def first_name(self) -> str:
         return self.name.split(" ", 1)[0]
+
+
+def search_digits(text: str) -> str:
+    """The digits of a search text when it looks like (part of) a phone: 3 or more."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return digits if len(digits) >= 3 else ""
+
+
+def matches_search(student: Student, text: str) -> bool:
+    """The listing's search rule: the name contains the text (case-insensitive) or the
+    phone contains its digits (3 or more). A blank text matches everyone."""
+    text = text.strip()
+    if not text:
+        return True
+    digits = search_digits(text)
+    return text.casefold() in student.name.casefold() or bool(
+        digits and digits in student.phone.e164)

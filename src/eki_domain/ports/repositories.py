@@ -11,6 +11,7 @@ from eki_domain.model.student import Student
 from eki_domain.ports.imports import ImportRepository, RosterRepository
 from eki_domain.ports.llm import UsageLedger
 from eki_domain.ports.messaging import ConversationStore, Inbox, Outbox
+from eki_domain.ports.operations import OperationsStats
 from eki_domain.ports.progress import ProgressRepository
 
 
@@ -46,8 +47,11 @@ class StudentRepository(Protocol):
         tag: str | None = None,
         active: bool | None = None,
         page: PageRequest = PageRequest(),  # noqa: B008 - frozen value object
+        search: str | None = None,
     ) -> Page[Student]:
-        """Newest registrations first (then highest id)."""
+        """Newest registrations first (then highest id). ``search`` keeps students whose
+        name contains it (case-insensitive) or whose phone contains its digits (3 or
+        more)."""
         ...
 
     async def count(self, *, active: bool | None = None) -> int: ...
@@ -79,6 +83,9 @@ class UnitOfWork(Protocol):
 
     @property
     def usage(self) -> UsageLedger: ...
+
+    @property
+    def operations(self) -> OperationsStats: ...
 
     async def __aenter__(self) -> Self: ...
 

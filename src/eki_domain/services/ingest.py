@@ -4,6 +4,7 @@ all in one transaction (the webhook answers 200 only after it commits)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import attrs
 
@@ -22,9 +23,32 @@ class IngestResult:
 
 
 class IngestService:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *,
+                 rejected_per_minute: int = 60) -> None:
         self._uow = uow
         self._clock = clock
+        self._rejected_per_minute = rejected_per_minute
+        self._rejected_window: tuple[datetime, int] | None = None
+
+    async def record_rejected(self, *, channel: str, reason: str) -> int | None:
+        """Log a delivery refused for its signature, without its body (unverified bytes
+        are never stored): the admin's webhook log shows when, the reason and the size.
+        At most ``rejected_per_minute`` records a minute per process, so a flood of
+        forged requests cannot fill the database; returns the id, or None when skipped."""
+        now = self._clock.now()
+        minute = now.replace(second=0, microsecond=0)
+        start, count = self._rejected_window or (minute, 0)
+        if start != minute:
+            start, count = minute, 0
+        if count >= self._rejected_per_minute:
+            return None
+        self._rejected_window = (start, count + 1)
+        async with self._uow() as uow:
+            event_id = await uow.conversations.record_webhook(
+                channel=channel, body="", signature_ok=False, received_at=now,
+                note=reason[:2000])
+            await uow.commit()
+        return event_id
 
     async def ingest(
         self,

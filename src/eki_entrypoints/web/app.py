@@ -15,6 +15,7 @@ from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.settings import Settings
 from eki_entrypoints.web import twilio_webhooks, webhooks
 from eki_entrypoints.web.access_log import AccessLogMiddleware
+from eki_entrypoints.web.admin import admin_routes
 from eki_entrypoints.web.conversations import list_handoffs, release_handoff, student_messages
 from eki_entrypoints.web.errors import EXCEPTION_HANDLERS
 from eki_entrypoints.web.health import healthz, readyz
@@ -95,6 +96,7 @@ def create_app(
         Route("/webhooks/whatsapp", webhooks.receive, methods=["POST"]),
         Route("/webhooks/twilio", twilio_webhooks.receive, methods=["POST"]),
         Route("/webhooks/twilio/status", twilio_webhooks.receive_status, methods=["POST"]),
+        *admin_routes(),
     ]
     return Starlette(
         routes=routes,

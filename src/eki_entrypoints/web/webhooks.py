@@ -74,10 +74,16 @@ async def _receive(request: Request) -> Response:
     if not header:
         security_log.warning("webhook POST without X-Hub-Signature-256 from %s (%d bytes)",
                              _client(request), len(body))
+        await eki.ingest.record_rejected(
+            channel="meta", reason=f"sin firma X-Hub-Signature-256; {len(body)} bytes; "
+            f"desde {_client(request)}")
         raise ApiError(401, "SIGNATURE_MISSING", "X-Hub-Signature-256 header required")
     if not verify_meta_signature(body, header, secret.get()):
         security_log.warning("webhook POST with a bad signature from %s (%d bytes)",
                              _client(request), len(body))
+        await eki.ingest.record_rejected(
+            channel="meta", reason=f"firma inválida (no coincide con el cuerpo); "
+            f"{len(body)} bytes; desde {_client(request)}")
         raise ApiError(403, "SIGNATURE_INVALID", "signature does not match the body")
     try:
         payload = json.loads(body)

@@ -1,0 +1,41 @@
+"""The admin site (``/admin``): server-rendered Spanish pages for school staff.
+
+Sign-in with the admin token, a dashboard, students, conversations, the webhook log,
+imports with a dry-run preview, and the hand-off queue. See docs/admin.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from eki_entrypoints.web.admin import auth, imports, pages
+
+STATIC = Path(__file__).with_name("static")
+
+
+def admin_routes() -> list[BaseRoute]:
+    """The routes to add to the app (every path starts with ``/admin``)."""
+    return [
+        Mount("/admin/static", StaticFiles(directory=STATIC), name="admin-static"),
+        Route("/admin/login", auth.login, methods=["GET", "POST"]),
+        Route("/admin/logout", auth.logout, methods=["POST"]),
+        Route("/admin", pages.dashboard, methods=["GET"]),
+        Route("/admin/", pages.dashboard, methods=["GET"]),
+        Route("/admin/students", pages.students, methods=["GET"]),
+        Route("/admin/students/{student_id:int}", pages.student, methods=["GET"]),
+        Route("/admin/webhooks", pages.webhooks, methods=["GET"]),
+        Route("/admin/webhooks/{event_id:int}", pages.webhook, methods=["GET"]),
+        Route("/admin/handoffs", pages.handoffs, methods=["GET"]),
+        Route("/admin/handoffs/{student_id:int}/release", pages.release_handoff,
+              methods=["POST"]),
+        Route("/admin/imports", imports.imports_page, methods=["GET"]),
+        Route("/admin/imports/preview", imports.preview, methods=["POST"]),
+        Route("/admin/imports/confirm", imports.confirm, methods=["POST"]),
+        Route("/admin/imports/{job_id:int}/errors", imports.errors_file, methods=["GET"]),
+    ]
+
+
+__all__ = ["admin_routes"]
