@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx2
+import pytest
 from starlette.testclient import TestClient
 
 from eki_adapters.system import FixedClock
@@ -112,3 +113,38 @@ def test_a_stuck_queue_fails_readiness(database_url: str) -> None:
     assert "inbox message is 700 s old (limit 600 s)" in report["checks"]["queue"]["error"]
     assert silent["failed"] == ["worker", "queue"]
     asyncio.run(eki.aclose())
+
+
+@pytest.mark.postgres
+def test_readiness_fails_when_the_database_goes_down(postgres_url: str) -> None:
+    """A running, ready process whose PostgreSQL database disappears (dropped with its
+    connections) reports "database" failed — and /healthz stays 200 (the process lives)."""
+    import secrets as _secrets
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import ADMIN_URL, _conninfo, _migrate, _run
+
+    name = f"eki_readyz_{_secrets.token_hex(4)}"
+    with psycopg.connect(_conninfo(ADMIN_URL), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        _run(_migrate(url))
+        with TestClient(create_app(Settings(database_url=url), run_worker=True)) as client:
+            deadline = time.monotonic() + 15
+            while ready(client).status_code != 200 and time.monotonic() < deadline:
+                time.sleep(0.2)  # the worker's first heartbeat
+            assert ready(client).status_code == 200
+            with psycopg.connect(_conninfo(ADMIN_URL), autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            response = ready(client)
+            assert client.get("/healthz").status_code == 200
+        assert response.status_code == 503
+        body = response.json()
+        assert "database" in body["failed"]
+        assert body["checks"]["database"]["ok"] is False
+    finally:
+        with psycopg.connect(_conninfo(ADMIN_URL), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
