@@ -4,6 +4,7 @@ clients (MetaCloudChannel, OpenAIChatModel over real HTTP) and through raw httpx
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx2
@@ -178,3 +179,13 @@ async def test_openai_dropped_connection_is_a_network_error() -> None:
                 await llm.complete(HELLO)
     assert caught.value.kind is ModelErrorKind.NETWORK
     assert len(server.requests) == 2
+
+
+async def test_openai_model_spreads_calls_over_its_connection_pools() -> None:
+    with FakeOpenAIServer(default=answer("ok")) as server:
+        async with model(server, pool_shards=3) as llm:
+            replies = await asyncio.gather(*(llm.complete(HELLO) for _ in range(6)))
+    assert [r.content for r in replies] == ["ok"] * 6
+    assert len(server.bodies) == 6
+    with pytest.raises(ValueError, match="pool_shards"):
+        OpenAIChatModel(api_key="sk-test", pool_shards=0)

@@ -102,3 +102,16 @@ async def test_concurrent_claimers_never_share_a_sender(uow_factory: UnitOfWorkF
     assert Counter(b.wa_id for b in claimed) == Counter(senders)  # each sender exactly once
     messages = [i.message.provider_id for b in claimed for i in b.items]
     assert len(messages) == len(set(messages)) == 180
+
+
+async def test_sender_states_of_many_senders_at_once(uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        await uow.conversations.opt_out("+573000000001", None, T0)
+        await uow.conversations.open_handoff(42, "573000000002", T0)
+        await uow.commit()
+    async with uow_factory() as uow:
+        states = await uow.conversations.sender_states([
+            ("+573000000001", None), ("+573000000002", 42), ("+573000000003", 7),
+            ("+573000000001", 42)])
+        assert await uow.conversations.sender_states([]) == []
+    assert states == [(True, False), (False, True), (False, False), (True, True)]

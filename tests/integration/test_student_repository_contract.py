@@ -136,6 +136,22 @@ async def test_find_by_phones_returns_first_matching_candidate(
     assert none is None and empty is None
 
 
+async def test_find_each_by_phones_answers_every_list_in_order(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await add(uow_factory, make("Ana", "3001234567"), make("Beto", "3109876543"))
+    async with uow_factory() as uow:
+        found = await uow.students.find_each_by_phones([
+            ["+570000000000", "+573109876543", "+573001234567"],  # the first match wins
+            ["+573150000000"],
+            [],
+            ["+573001234567"],
+        ])
+        nothing = await uow.students.find_each_by_phones([])
+    assert [s.name if s else None for s in found] == ["Beto", None, None, "Ana"]
+    assert nothing == []
+
+
 async def test_list_filters_orders_and_paginates(uow_factory: UnitOfWorkFactory) -> None:
     students = [
         make(f"Estudiante {i}", f"30012345{i:02d}", minutes=i,

@@ -86,6 +86,11 @@ class InMemoryStudentRepository:
                 return found
         return None
 
+    async def find_each_by_phones(
+        self, candidate_lists: Sequence[Sequence[str]]
+    ) -> list[Student | None]:
+        return [await self.find_by_phones(candidates) for candidates in candidate_lists]
+
     async def list(
         self,
         *,

@@ -14,6 +14,7 @@ and latency only, failure logs the error kind and HTTP status only.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -70,7 +71,11 @@ class OpenAIChatModel:
     """``chat.completions.create`` behind the :class:`~eki_domain.ports.llm.LanguageModel` port.
 
     Pass ``http_client`` to share an ``httpx2.AsyncClient`` (then the caller closes it);
-    otherwise the SDK creates one and :meth:`aclose` closes it.
+    otherwise the SDK creates ``pool_shards`` clients, used in turn, and :meth:`aclose`
+    closes them. Why several: the HTTP connection pool re-examines every connection it holds
+    (probing idle sockets) twice per request, so one pool serving hundreds of concurrent
+    model calls spends its time scanning itself; in ``bench/bench_llm.py`` (500 students at
+    once) that scan was ~17% of the process's CPU with one pool.
     """
 
     def __init__(
@@ -84,6 +89,7 @@ class OpenAIChatModel:
         backoff_initial: float = 0.5,
         backoff_max: float = 4.0,
         http_client: httpx2.AsyncClient | None = None,
+        pool_shards: int = 4,
     ) -> None:
         if not api_key or not api_key.strip():
             raise ValueError("api_key is required")
@@ -95,6 +101,8 @@ class OpenAIChatModel:
             raise ValueError("timeout must be positive")
         if backoff_initial < 0 or backoff_max < 0:
             raise ValueError("backoffs must not be negative")
+        if pool_shards < 1:
+            raise ValueError("pool_shards must be at least 1")
         self._model = model
         self._max_attempts = max_attempts
         self._backoff_max = backoff_max
@@ -104,13 +112,18 @@ class OpenAIChatModel:
         )
         self._owns_client = http_client is None
         # base_url=None lets the SDK read OPENAI_BASE_URL, then use api.openai.com.
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=0,
-            http_client=http_client,
-        )
+        self._clients = [
+            openai.AsyncOpenAI(
+                api_key=api_key,
+                base_url=base_url,
+                timeout=timeout,
+                max_retries=0,
+                http_client=http_client,
+            )
+            for _ in range(1 if http_client is not None else pool_shards)
+        ]
+        self._client = self._clients[0]
+        self._next_client = itertools.cycle(self._clients)
 
     @property
     def model(self) -> str:
@@ -151,7 +164,7 @@ class OpenAIChatModel:
             # The SDK's documented low-level ``post`` with the same typed result as
             # ``chat.completions.create``, minus its request-parameter transform, which cost
             # ~1 ms of CPU per call for our already wire-shaped body (bench/bench_llm.py).
-            response = await self._client.post(
+            response = await next(self._next_client).post(
                 "/chat/completions", body=body, cast_to=ChatCompletion)
             # The SDK hands back whatever a non-JSON 200 contained (a str, a list...).
             if not isinstance(response, ChatCompletion):
@@ -192,7 +205,8 @@ class OpenAIChatModel:
     async def aclose(self) -> None:
         """Close the HTTP client the SDK created; a client passed in is the caller's."""
         if self._owns_client:
-            await self._client.close()
+            for client in self._clients:
+                await client.close()
 
     async def __aenter__(self) -> OpenAIChatModel:
         return self

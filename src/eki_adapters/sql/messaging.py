@@ -116,6 +116,13 @@ _SENDER_STATE = sa.select(
 )
 
 
+_OPTED_OUT_AMONG = sa.select(opt_outs.c.phone).where(
+    opt_outs.c.phone.in_(sa.bindparam("phones", expanding=True)))
+_PAUSED_AMONG = sa.select(handoffs.c.student_id).where(
+    handoffs.c.student_id.in_(sa.bindparam("ids", expanding=True)),
+    handoffs.c.released_at.is_(None))
+
+
 @functools.cache
 def _inbox_insert(dialect: str) -> Any:
     """Insert-or-ignore one inbox row, built once (the webhook's hot path)."""
@@ -535,6 +542,21 @@ class SqlConversationStore:
         row = (await self._conn.execute(_SENDER_STATE, {"phone": phone,
                                                         "student_id": student_id})).one()
         return bool(row[0]), bool(row[1])
+
+    async def sender_states(
+        self, senders: Sequence[tuple[str, int | None]]
+    ) -> list[tuple[bool, bool]]:
+        phones = list({phone for phone, _ in senders})
+        ids = list({sid for _, sid in senders if sid is not None})
+        opted: set[str] = set()
+        paused: set[int] = set()
+        if phones:
+            opted = set((await self._conn.execute(
+                _OPTED_OUT_AMONG, {"phones": phones})).scalars().all())
+        if ids:
+            paused = {int(i) for i in (await self._conn.execute(
+                _PAUSED_AMONG, {"ids": ids})).scalars().all()}
+        return [(phone in opted, sid is not None and sid in paused) for phone, sid in senders]
 
     async def opt_out(self, phone: str, student_id: int | None, at: datetime) -> None:
         await self._conn.execute(

@@ -212,6 +212,21 @@ class SqlStudentRepository:
                 return student_from_row(by_phone[e164])
         return None
 
+    async def find_each_by_phones(
+        self, candidate_lists: Sequence[Sequence[str]]
+    ) -> list[Student | None]:
+        wanted = list(dict.fromkeys(e164 for candidates in candidate_lists
+                                    for e164 in candidates))
+        if not wanted:
+            return [None] * len(candidate_lists)
+        rows = (await self._conn.execute(_by_phones(self._dialect), {"phones": wanted})).all()
+        by_phone = {row.phone: row for row in rows}
+        found: list[Student | None] = []
+        for candidates in candidate_lists:
+            row = next((by_phone[e164] for e164 in candidates if e164 in by_phone), None)
+            found.append(None if row is None else student_from_row(row))
+        return found
+
     def _filters(self, tag: str | None, active: bool | None,
                  search: str | None = None) -> list[sa.ColumnElement[bool]]:
         filters: list[sa.ColumnElement[bool]] = []

@@ -99,6 +99,13 @@ class ConversationStore(Protocol):
         """(opted out, bot paused by an open hand-off) in one look-up."""
         ...
 
+    async def sender_states(
+        self, senders: Sequence[tuple[str, int | None]]
+    ) -> list[tuple[bool, bool]]:
+        """:meth:`sender_state` of each (phone, student id), in a constant number of
+        look-ups."""
+        ...
+
     async def opt_out(self, phone: str, student_id: int | None, at: datetime) -> None: ...
 
     async def opt_in(self, phone: str) -> bool: ...

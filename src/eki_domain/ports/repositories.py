@@ -41,6 +41,13 @@ class StudentRepository(Protocol):
         """The student stored under the first of ``candidates`` (E.164 strings) that matches."""
         ...
 
+    async def find_each_by_phones(
+        self, candidate_lists: Sequence[Sequence[str]]
+    ) -> list[Student | None]:
+        """:meth:`find_by_phones` for each list, in one look-up (the worker identifies every
+        sender it claims at once)."""
+        ...
+
     async def list(
         self,
         *,

@@ -152,9 +152,10 @@ class ConversationService:
                                                  channels=channels)
             if not batches:
                 return []
-            # Who is writing, read in the claim's transaction: no round trip of its own.
-            claimed = [ClaimedTurn(batch, await self._identify(uow, batch.wa_id))
-                       for batch in batches]
+            # Who is writing, read in the claim's transaction for every sender at once.
+            senders = await self._identify(uow, [batch.wa_id for batch in batches])
+            claimed = [ClaimedTurn(batch, sender)
+                       for batch, sender in zip(batches, senders, strict=True)]
             await uow.commit()
         return claimed
 
@@ -177,17 +178,21 @@ class ConversationService:
     async def handle(self, batch: ClaimedBatch) -> TurnResult:
         """Answer an already claimed batch."""
         async with self._uow() as uow:
-            sender = await self._identify(uow, batch.wa_id)
+            (sender,) = await self._identify(uow, [batch.wa_id])
         return await self._turn(batch, sender)
 
     @staticmethod
-    async def _identify(uow: UnitOfWork, wa_id: str) -> Sender:
-        candidates = phone_candidates(wa_id) or ("+" + wa_id,)
-        student = await uow.students.find_by_phones(candidates)
-        phone = student.phone.e164 if student else candidates[0]
-        opted_out, paused = await uow.conversations.sender_state(
-            phone, student.id if student else None)
-        return Sender(student, phone, opted_out, paused)
+    async def _identify(uow: UnitOfWork, wa_ids: Sequence[str]) -> list[Sender]:
+        """Who each sender is and their state, in a constant number of look-ups."""
+        candidates = [phone_candidates(wa_id) or ("+" + wa_id,) for wa_id in wa_ids]
+        found = await uow.students.find_each_by_phones(candidates)
+        phones = [student.phone.e164 if student else options[0]
+                  for student, options in zip(found, candidates, strict=True)]
+        states = await uow.conversations.sender_states(
+            [(phone, student.id if student else None)
+             for phone, student in zip(phones, found, strict=True)])
+        return [Sender(student, phone, opted_out, paused) for student, phone, (opted_out, paused)
+                in zip(found, phones, states, strict=True)]
 
     async def _turn(self, batch: ClaimedBatch, sender: Sender) -> TurnResult:
         flood = FloodVerdict.OK
