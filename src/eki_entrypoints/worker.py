@@ -29,7 +29,8 @@ class PipelineWorker:
     the poll delay."""
 
     def __init__(self, eki: Eki, *, concurrency: int = 32, poll_interval: float = 0.5,
-                 channels: Sequence[str] | None = None, claim_batch: int = 32) -> None:
+                 channels: Sequence[str] | None = None, claim_batch: int = 32,
+                 dispatchers: int = 4) -> None:
         self.eki = eki
         self.concurrency = concurrency
         self.poll_interval = poll_interval
@@ -38,7 +39,10 @@ class PipelineWorker:
         self.channels = tuple(channels) if channels is not None else (eki.channel.name,)
         self._inbox_event = asyncio.Event()  # new messages, or a sender's turn finished
         self._capacity = asyncio.Event()  # a turn slot became free
-        self._outbox_event = asyncio.Event()
+        # One event per dispatcher: each wakes on new outbox rows (claims are leases, so
+        # several dispatchers send different rows side by side).
+        self._outbox_events = [asyncio.Event() for _ in range(max(1, dispatchers))]
+        self._next_dispatcher = 0
         self._turn_tasks: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -52,7 +56,7 @@ class PipelineWorker:
         """New messages arrived: look at the inbox now."""
         if messages > 0:
             self._inbox_event.set()
-        self._outbox_event.set()
+        self._notify_outbox()
 
     @property
     def running(self) -> bool:
@@ -66,7 +70,8 @@ class PipelineWorker:
         self._stopping = False
         self._started_at = self.eki.clock.now()
         self._tasks = [asyncio.create_task(self._claim(), name="eki-claim"),
-                       asyncio.create_task(self._dispatch(), name="eki-dispatch")]
+                       *(asyncio.create_task(self._dispatch(i), name=f"eki-dispatch-{i}")
+                         for i in range(len(self._outbox_events)))]
         log.info("worker started: up to %d turn(s) at once, channels %s", self.concurrency,
                  ",".join(self.channels))
 
@@ -141,20 +146,25 @@ class PipelineWorker:
         except Exception:
             return  # already logged and released for a retry by the service
         if result.outbound_ids:
-            self._outbox_event.set()
+            self._notify_outbox()
 
     async def _sweep(self) -> None:
         """Recover the work of stopped workers (expired claims, abandoned sends)."""
         await self.eki.conversation.recover()
         await self.eki.delivery.fail_abandoned()
 
-    async def _dispatch(self) -> None:
+    def _notify_outbox(self) -> None:
+        """New outbox rows: wake the next dispatcher (one that finds work wakes another)."""
+        self._next_dispatcher = (self._next_dispatcher + 1) % len(self._outbox_events)
+        self._outbox_events[self._next_dispatcher].set()
+
+    async def _dispatch(self, index: int) -> None:
         delivery = self.eki.delivery
         next_sweep = 0.0
         while not self._stopping:
             self.last_beat = time.monotonic()
             try:
-                if self.last_beat >= next_sweep:
+                if index == 0 and self.last_beat >= next_sweep:
                     next_sweep = self.last_beat + self.sweep_interval
                     await self._sweep()
                     await self._heartbeat()
@@ -165,8 +175,10 @@ class PipelineWorker:
                 log.exception("dispatcher error; retrying")
                 await asyncio.sleep(self.poll_interval)
                 continue
-            if not outcomes:
-                await self._sleep(self._outbox_event)
+            if outcomes:
+                self._notify_outbox()  # there may be more: let another dispatcher look too
+            else:
+                await self._sleep(self._outbox_events[index])
 
     async def drain(self, max_rounds: int = 1000) -> None:
         """Process until inbox and outbox are idle (tests, `eki chat`); wrap the call in
