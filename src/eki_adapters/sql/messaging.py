@@ -27,6 +27,7 @@ from eki_adapters.sql.tables import (
     outbound_messages,
     webhook_events,
 )
+from eki_adapters.sql.wakeups import INBOX_CHANNEL
 from eki_domain.model.messages import (
     ClaimedBatch,
     DeliveryStatus,
@@ -129,8 +130,13 @@ def _inbox_insert(dialect: str) -> Any:
     statement = upsert_into(dialect, inbound_messages).values(
         {name: sa.bindparam(name, type_=inbound_messages.c[name].type)
          for name in _INBOX_COLUMNS})
-    return statement.on_conflict_do_nothing(
-        index_elements=["channel", "provider_id"]).returning(inbound_messages.c.id)
+    statement = statement.on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+    if dialect == "postgresql":
+        # Wake workers in other processes when the message commits (LISTEN eki_inbox,
+        # eki_adapters.sql.wakeups): in the insert itself, no round trip of its own.
+        return statement.returning(inbound_messages.c.id,
+                                   sa.func.pg_notify(INBOX_CHANNEL, ""))
+    return statement.returning(inbound_messages.c.id)
 
 
 def _channel_filter(table: Any, filtered: bool) -> sa.ColumnElement[bool]:
