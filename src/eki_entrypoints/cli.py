@@ -355,9 +355,10 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     _tune_gc()
     async with _open(settings) as eki:
         worker = PipelineWorker(eki, concurrency=args.concurrency)
-        await worker.start()
+        # Metrics first: once the worker's heartbeat makes /readyz green, /metrics answers.
         server = None if args.metrics_port is None else await _metrics_server(
             eki, args.metrics_host, args.metrics_port)
+        await worker.start()
         print(f"eki worker running ({args.concurrency} turns at once); Ctrl+C to stop.",
               file=sys.stderr)
         try:
