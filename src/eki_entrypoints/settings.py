@@ -98,7 +98,7 @@ class Settings:
     llm_history_turns: int = 6
     llm_prices: PriceTable = DEFAULT_PRICES
     log_level: str = "INFO"
-    db_pool_size: int = 20
+    db_pool_size: int = 30
     db_max_overflow: int = 10
     db_pool_timeout: float = 30.0
     db_pool_recycle: int = 1800
@@ -305,7 +305,7 @@ class Settings:
             openai_base_url=base_url,
             openai_model=text("EKI_OPENAI_MODEL", "gpt-4o-mini") or "gpt-4o-mini",
             log_level=log_level,
-            db_pool_size=integer("EKI_DB_POOL_SIZE", 20, 1, 200),
+            db_pool_size=integer("EKI_DB_POOL_SIZE", 30, 1, 200),
             db_max_overflow=integer("EKI_DB_MAX_OVERFLOW", 10, 0, 200),
             db_pool_timeout=float(integer("EKI_DB_POOL_TIMEOUT", 30, 1, 600)),
             db_pool_recycle=integer("EKI_DB_POOL_RECYCLE", 1800, -1, 86400),
