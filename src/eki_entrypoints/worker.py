@@ -183,9 +183,10 @@ class PipelineWorker:
                 log.exception("dispatcher error; retrying")
                 await asyncio.sleep(self.poll_interval)
                 continue
-            if outcomes:
-                self._notify_outbox()  # there may be more: let another dispatcher look too
+            if len(outcomes) >= delivery.batch_size:
+                self._notify_outbox()  # a full batch: there may be more, share the work
             else:
+                # Drained for now: wait for new rows (set meanwhile: no wait) or the poll.
                 await self._sleep(self._outbox_events[index])
 
     async def drain(self, max_rounds: int = 1000) -> None:

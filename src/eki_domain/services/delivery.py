@@ -59,6 +59,11 @@ class DeliveryService:
         self._batch_size = batch_size
         self._telemetry = telemetry
 
+    @property
+    def batch_size(self) -> int:
+        """Most messages one :meth:`dispatch_due` call sends."""
+        return self._batch_size
+
     async def dispatch_due(self, *, channels: Sequence[str] | None = None
                            ) -> list[DeliveryOutcome]:
         """Send every message that is due now (one per recipient at a time)."""
