@@ -36,6 +36,9 @@ class PipelineWorker:
         self.poll_interval = poll_interval
         self.claim_batch = max(1, claim_batch)
         self.sweep_interval = 5.0
+        #: After a wake-up a dispatcher waits this long so replies finished meanwhile go
+        #: out in the same claim (fewer transactions per reply under load).
+        self.gather_delay = 0.005
         self.channels = tuple(channels) if channels is not None else (eki.channel.name,)
         self._inbox_event = asyncio.Event()  # new messages, or a sender's turn finished
         self._capacity = asyncio.Event()  # a turn slot became free
@@ -186,8 +189,10 @@ class PipelineWorker:
             if len(outcomes) >= delivery.batch_size:
                 self._notify_outbox()  # a full batch: there may be more, share the work
             else:
-                # Drained for now: wait for new rows (set meanwhile: no wait) or the poll.
+                # Drained for now: wait for new rows (set meanwhile: no wait) or the poll,
+                # then let a few more replies gather so one claim sends them together.
                 await self._sleep(self._outbox_events[index])
+                await asyncio.sleep(self.gather_delay)
 
     async def drain(self, max_rounds: int = 1000) -> None:
         """Process until inbox and outbox are idle (tests, `eki chat`); wrap the call in
