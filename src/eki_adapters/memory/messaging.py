@@ -96,6 +96,12 @@ class InMemoryInbox:
                 count += 1
         return count
 
+    async def add_event(self, *, channel: str, body: str, received_at: datetime,
+                        note: str | None, messages: Sequence[IncomingMessage]) -> tuple[int, int]:
+        event_id = await InMemoryConversationStore(self._s).record_webhook(
+            channel=channel, body=body, signature_ok=True, received_at=received_at, note=note)
+        return event_id, await self.add(messages, received_at) if messages else 0
+
     async def claim(self, now: datetime, lease: timedelta, *,
                     channels: Sequence[str] | None = None) -> ClaimedBatch | None:
         state = self._s.state

@@ -22,6 +22,12 @@ class Inbox(Protocol):
         were new."""
         ...
 
+    async def add_event(self, *, channel: str, body: str, received_at: datetime,
+                        note: str | None, messages: Sequence[IncomingMessage]) -> tuple[int, int]:
+        """Store a signed webhook's raw event and its messages together (one round trip
+        where the database allows): (event id, how many messages were new)."""
+        ...
+
     async def claim(self, now: datetime, lease: timedelta, *,
                     channels: Sequence[str] | None = None) -> ClaimedBatch | None:
         """All pending messages of the sender whose oldest pending message is oldest,

@@ -61,9 +61,8 @@ class IngestService:
     ) -> IngestResult:
         now = self._clock.now()
         async with self._uow() as uow:
-            event_id = await uow.conversations.record_webhook(
-                channel=channel, body=body, signature_ok=True, received_at=now, note=note)
-            new = await uow.inbox.add(messages, now) if messages else 0
+            event_id, new = await uow.inbox.add_event(
+                channel=channel, body=body, received_at=now, note=note, messages=messages)
             applied = 0
             for report in statuses:
                 applied += await uow.outbox.apply_status(report, now)
