@@ -189,6 +189,10 @@ class PipelineWorker:
             if len(outcomes) >= delivery.batch_size:
                 self._notify_outbox()  # a full batch: there may be more, share the work
             else:
+                if outcomes:
+                    # Later parts to the same recipients waited behind these: look again
+                    # (after the gather delay) instead of leaving them to the poll.
+                    self._outbox_events[index].set()
                 # Drained for now: wait for new rows (set meanwhile: no wait) or the poll,
                 # then let a few more replies gather so one claim sends them together.
                 await self._sleep(self._outbox_events[index])
