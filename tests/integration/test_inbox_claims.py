@@ -115,3 +115,19 @@ async def test_sender_states_of_many_senders_at_once(uow_factory: UnitOfWorkFact
             ("+573000000001", 42)])
         assert await uow.conversations.sender_states([]) == []
     assert states == [(True, False), (False, True), (False, False), (True, True)]
+
+
+async def test_depth_counts_pending_and_in_flight_messages(uow_factory: UnitOfWorkFactory
+                                                           ) -> None:
+    now = T0 + timedelta(minutes=3)
+    async with uow_factory() as uow:
+        assert await uow.inbox.depth(now) == (0, 0.0)
+    await add(uow_factory, message(1, "573000000001", second=1),
+              message(2, "573000000001", second=2), message(3, "573000000002", second=3))
+    (first,) = await claim(uow_factory, 1)  # two messages in flight, one pending
+    async with uow_factory() as uow:
+        assert await uow.inbox.depth(now) == (3, 120.0)
+        assert await uow.inbox.complete(first, now, student_id=None, intent=None)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.inbox.depth(now) == (1, 120.0)
