@@ -292,6 +292,23 @@ def _outbox_claim(dialect: str, filtered: bool) -> Any:
 
 
 _PG_EVENT_AND_MESSAGE = _pg_event_and_message()
+# A student's newest messages each way (the assistant's history, the admin, the API).
+_HISTORY_IN = (
+    sa.select(inbound_messages.c.received_at, inbound_messages.c.text,
+              inbound_messages.c.type, inbound_messages.c.state,
+              inbound_messages.c.provider_id, inbound_messages.c.intent)
+    .where(inbound_messages.c.student_id == sa.bindparam("sid"))
+    .order_by(inbound_messages.c.received_at.desc(), inbound_messages.c.id.desc())
+    .limit(sa.bindparam("window"))
+)
+_HISTORY_OUT = (
+    sa.select(outbound_messages.c.created_at, outbound_messages.c.body,
+              outbound_messages.c.status, outbound_messages.c.provider_id,
+              outbound_messages.c.error_code, outbound_messages.c.intent)
+    .where(outbound_messages.c.student_id == sa.bindparam("sid"))
+    .order_by(outbound_messages.c.created_at.desc(), outbound_messages.c.id.desc())
+    .limit(sa.bindparam("window"))
+)
 
 
 class SqlInbox:
@@ -666,19 +683,9 @@ class SqlConversationStore:
 
     async def _newest(self, student_id: int, window: int) -> list[HistoryEntry]:
         """The newest ``window`` entries of each direction, merged newest first."""
-        i, o = inbound_messages, outbound_messages
-        inbound = await self._conn.execute(
-            sa.select(i.c.received_at, i.c.text, i.c.type, i.c.state, i.c.provider_id,
-                      i.c.intent)
-            .where(i.c.student_id == student_id)
-            .order_by(i.c.received_at.desc(), i.c.id.desc()).limit(window)
-        )
-        outbound = await self._conn.execute(
-            sa.select(o.c.created_at, o.c.body, o.c.status, o.c.provider_id, o.c.error_code,
-                      o.c.intent)
-            .where(o.c.student_id == student_id)
-            .order_by(o.c.created_at.desc(), o.c.id.desc()).limit(window)
-        )
+        params = {"sid": student_id, "window": window}
+        inbound = await self._conn.execute(_HISTORY_IN, params)
+        outbound = await self._conn.execute(_HISTORY_OUT, params)
         entries = [
             HistoryEntry(direction="in", at=r.received_at, text=r.text, type=r.type,
                          state=r.state, provider_id=r.provider_id, intent=r.intent)

@@ -16,30 +16,42 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+# Built once: these run on every model call and every AI turn.
+_RECORD = llm_usage.insert().values({
+    name: sa.bindparam(name, type_=llm_usage.c[name].type)
+    for name in ("at", "student_id", "model", "prompt_tokens", "completion_tokens",
+                 "cached_tokens", "cost_usd", "latency_ms", "outcome", "tools")})
+_START = sa.bindparam("start", type_=llm_usage.c.at.type)
+_END = sa.bindparam("end", type_=llm_usage.c.at.type)
+_TOKENS_FOR = (
+    sa.select(sa.func.coalesce(
+        sa.func.sum(llm_usage.c.prompt_tokens + llm_usage.c.completion_tokens), 0))
+    .where(llm_usage.c.student_id == sa.bindparam("sid"), llm_usage.c.at >= _START,
+           llm_usage.c.at < _END))
+_SPEND_ON = (
+    sa.select(sa.func.coalesce(sa.func.sum(llm_usage.c.cost_usd), 0.0))
+    .where(llm_usage.c.at >= _START, llm_usage.c.at < _END))
+
+
 class SqlUsageLedger:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
 
     async def record(self, usage: UsageRecord) -> None:
-        await self._conn.execute(llm_usage.insert().values(
-            at=usage.at, student_id=usage.student_id, model=usage.model[:100],
-            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-            cached_tokens=usage.cached_tokens, cost_usd=usage.cost_usd,
-            latency_ms=usage.latency_ms, outcome=usage.outcome[:30],
-            tools=",".join(usage.tools)[:400] or None))
+        await self._conn.execute(_RECORD, {
+            "at": usage.at, "student_id": usage.student_id, "model": usage.model[:100],
+            "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "cached_tokens": usage.cached_tokens, "cost_usd": usage.cost_usd,
+            "latency_ms": usage.latency_ms, "outcome": usage.outcome[:30],
+            "tools": ",".join(usage.tools)[:400] or None})
 
     async def tokens_for(self, student_id: int, day: date) -> int:
         start, end = _day_bounds(day)
-        total = await self._conn.scalar(
-            sa.select(sa.func.coalesce(
-                sa.func.sum(llm_usage.c.prompt_tokens + llm_usage.c.completion_tokens), 0))
-            .where(llm_usage.c.student_id == student_id, llm_usage.c.at >= start,
-                   llm_usage.c.at < end))
+        total = await self._conn.scalar(_TOKENS_FOR, {"sid": student_id, "start": start,
+                                                      "end": end})
         return int(total or 0)
 
     async def spend_on(self, day: date) -> float:
         start, end = _day_bounds(day)
-        total = await self._conn.scalar(
-            sa.select(sa.func.coalesce(sa.func.sum(llm_usage.c.cost_usd), 0.0))
-            .where(llm_usage.c.at >= start, llm_usage.c.at < end))
+        total = await self._conn.scalar(_SPEND_ON, {"start": start, "end": end})
         return float(total or 0.0)
