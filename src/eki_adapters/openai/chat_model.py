@@ -21,8 +21,6 @@ import math
 import re
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 
@@ -47,6 +45,7 @@ from tenacity import (
     wait_random,
 )
 
+from eki_adapters.http_retry import header_retry_after
 from eki_domain.ports.llm import (
     ChatMessage,
     ModelError,
@@ -447,22 +446,12 @@ def _safe_detail(exc: openai.APIStatusError) -> str:
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
     lowered = {k.lower(): v for k, v in headers.items()}
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = lowered.get(name)
-        if value is None:
-            continue
+    millis = lowered.get("retry-after-ms")
+    if millis is not None:
         try:
-            seconds = float(value.strip()) / divisor
+            seconds = float(millis.strip()) / 1000.0
         except ValueError:
-            continue
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
-    value = lowered.get("retry-after")
-    if value is None:
-        return None
-    try:
-        moment = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
+            pass
+        else:
+            return max(seconds, 0.0) if math.isfinite(seconds) else None
+    return header_retry_after(lowered.get("retry-after"))

@@ -14,20 +14,12 @@ as a permanent :class:`~eki_domain.errors.DeliveryError`.
 from __future__ import annotations
 
 import logging
-import math
 from types import TracebackType
 from typing import Any
 
 import httpx2
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-)
 
+from eki_adapters.http_retry import DeliveryRetry, header_retry_after
 from eki_adapters.twilio.address import whatsapp_address
 from eki_adapters.twilio.errors import HINTS, PERMANENT_CODES, TRANSIENT_CODES, parse_code
 from eki_domain.errors import DeliveryError
@@ -68,8 +60,6 @@ class TwilioChannel:
         backoff_initial: float = 0.5,
         backoff_max: float = 8.0,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
         if not account_sid or not auth_token or not from_:
             raise ValueError("account_sid, auth_token and from_ are required")
         self._messages_url = f"{api_url.rstrip('/')}/Accounts/{account_sid}/Messages.json"
@@ -77,11 +67,8 @@ class TwilioChannel:
         self._from = whatsapp_address(from_)
         self._status_callback = status_callback
         self._timeout = timeout
-        self._max_attempts = max_attempts
-        self._backoff_max = backoff_max
-        self._backoff = wait_exponential(multiplier=backoff_initial, max=backoff_max) + wait_random(
-            0, backoff_initial
-        )
+        self._retry = DeliveryRetry(max_attempts=max_attempts, backoff_initial=backoff_initial,
+                                    backoff_max=backoff_max, logger=logger)
         self._owns_client = client is None
         self._client = client if client is not None else httpx2.AsyncClient(timeout=timeout)
 
@@ -112,15 +99,8 @@ class TwilioChannel:
             )
         form = self.message_form(to, body)
         masked = mask_phone(to)
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception(_is_transient),
-            before_sleep=lambda state: _log_retry(state, masked, self._max_attempts),
-            reraise=True,
-        )
         try:
-            sid: str = await retrying(self._post_message, form)
+            sid: str = await self._retry.retrying(masked)(self._post_message, form)
         except DeliveryError as exc:
             logger.warning("send of %d chars to %s failed: code=%s permanent=%s",
                            len(body), masked, exc.code, exc.permanent)
@@ -170,25 +150,6 @@ class TwilioChannel:
             )
         return sid
 
-    def _wait(self, state: RetryCallState) -> float:
-        """Exponential backoff with jitter, or the server's Retry-After (both capped)."""
-        exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, DeliveryError) and exc.retry_after is not None:
-            return min(max(exc.retry_after, 0.0), self._backoff_max)
-        return min(float(self._backoff(state)), self._backoff_max)
-
-
-def _is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, DeliveryError) and not exc.permanent
-
-
-def _log_retry(state: RetryCallState, masked_to: str, max_attempts: int) -> None:
-    exc = state.outcome.exception() if state.outcome is not None else None
-    code = exc.code if isinstance(exc, DeliveryError) else type(exc).__name__
-    delay = state.next_action.sleep if state.next_action is not None else 0.0
-    logger.warning("send to %s failed (code=%s), attempt %d/%d, retrying in %.2fs",
-                   masked_to, code, state.attempt_number, max_attempts, delay)
-
 
 def _json(response: httpx2.Response) -> dict[str, Any]:
     try:
@@ -227,16 +188,6 @@ def error_from_response(response: httpx2.Response) -> DeliveryError:
         code=code,
         permanent=permanent,
         title=title,
-        retry_after=_retry_after(response.headers.get("Retry-After")),
+        retry_after=header_retry_after(response.headers.get("Retry-After")),
     )
 
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header given in seconds (Twilio's form)."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return max(seconds, 0.0) if math.isfinite(seconds) else None

@@ -9,23 +9,13 @@ raised at once as a permanent :class:`~eki_domain.errors.DeliveryError`.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 
 import httpx2
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-)
 
+from eki_adapters.http_retry import DeliveryRetry, header_retry_after
 from eki_adapters.whatsapp.masking import mask_phone
 from eki_domain.errors import DeliveryError
 from eki_domain.model.messages import MAX_MESSAGE_CHARS
@@ -96,18 +86,12 @@ class MetaCloudChannel:
         backoff_initial: float = 0.5,
         backoff_max: float = 8.0,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
         base = f"{api_url.rstrip('/')}/{phone_number_id}"
         self._messages_url = f"{base}/messages"
         self._headers = {"Authorization": f"Bearer {access_token}"}
         self._timeout = timeout
-        self._max_attempts = max_attempts
-        self._backoff_max = backoff_max
-        # backoff_initial * 2**(n-1), plus up to backoff_initial of jitter (capped in _wait).
-        self._backoff = wait_exponential(multiplier=backoff_initial, max=backoff_max) + wait_random(
-            0, backoff_initial
-        )
+        self._retry = DeliveryRetry(max_attempts=max_attempts, backoff_initial=backoff_initial,
+                                    backoff_max=backoff_max, logger=logger)
         self._owns_client = client is None
         self._client = client if client is not None else httpx2.AsyncClient(timeout=timeout)
 
@@ -131,15 +115,8 @@ class MetaCloudChannel:
             )
         message = text_message_body(to, body, reply_to=reply_to, idempotency_key=idempotency_key)
         masked = mask_phone(to)
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception(_is_transient),
-            before_sleep=lambda state: _log_retry(state, masked, self._max_attempts),
-            reraise=True,
-        )
         try:
-            provider_id: str = await retrying(self._post_message, message)
+            provider_id: str = await self._retry.retrying(masked)(self._post_message, message)
         except DeliveryError as exc:
             logger.warning(
                 "send of %d chars to %s failed: code=%s permanent=%s",
@@ -204,25 +181,6 @@ class MetaCloudChannel:
             )
         return provider_id
 
-    def _wait(self, state: RetryCallState) -> float:
-        """Exponential backoff with jitter, or the server's Retry-After (both capped)."""
-        exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, DeliveryError) and exc.retry_after is not None:
-            return min(max(exc.retry_after, 0.0), self._backoff_max)
-        return min(float(self._backoff(state)), self._backoff_max)
-
-
-def _is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, DeliveryError) and not exc.permanent
-
-
-def _log_retry(state: RetryCallState, masked_to: str, max_attempts: int) -> None:
-    exc = state.outcome.exception() if state.outcome is not None else None
-    code = exc.code if isinstance(exc, DeliveryError) else type(exc).__name__
-    delay = state.next_action.sleep if state.next_action is not None else 0.0
-    logger.warning("send to %s failed (code=%s), attempt %d/%d, retrying in %.2fs",
-                   masked_to, code, state.attempt_number, max_attempts, delay)
-
 
 def _provider_id(response: httpx2.Response) -> str | None:
     try:
@@ -280,25 +238,6 @@ def _error_from_response(response: httpx2.Response) -> DeliveryError:
         code=code,
         permanent=permanent,
         title=title,
-        retry_after=_retry_after(response.headers.get("Retry-After")),
+        retry_after=header_retry_after(response.headers.get("Retry-After")),
     )
 
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            moment = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        seconds = (moment - datetime.now(UTC)).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(seconds, 0.0)
