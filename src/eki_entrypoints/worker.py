@@ -76,11 +76,12 @@ class PipelineWorker:
         self._tasks = [asyncio.create_task(self._claim(), name="eki-claim"),
                        *(asyncio.create_task(self._dispatch(i), name=f"eki-dispatch-{i}")
                          for i in range(len(self._outbox_events)))]
-        url = self.eki.settings.database_url
-        if self.eki.engine is not None and not self.eki.settings.is_sqlite:
+        engine = self.eki.engine
+        if engine is not None and engine.dialect.name == "postgresql":
             # Webhooks stored by other processes wake this one at once (NOTIFY eki_inbox).
             from eki_adapters.sql.wakeups import listen_for_inbox
 
+            url = engine.url.render_as_string(hide_password=False)
             self._tasks.append(asyncio.create_task(
                 listen_for_inbox(url, self._inbox_event.set), name="eki-wakeups"))
         log.info("worker started: up to %d turn(s) at once, channels %s", self.concurrency,

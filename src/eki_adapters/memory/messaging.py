@@ -271,14 +271,12 @@ class InMemoryConversationStore:
     async def is_opted_out(self, phone: str) -> bool:
         return phone in self._s.state.opt_outs
 
-    async def sender_state(self, phone: str, student_id: int | None) -> tuple[bool, bool]:
-        paused = student_id is not None and await self.has_open_handoff(student_id)
-        return await self.is_opted_out(phone), paused
-
     async def sender_states(
         self, senders: Sequence[tuple[str, int | None]]
     ) -> list[tuple[bool, bool]]:
-        return [await self.sender_state(phone, student_id) for phone, student_id in senders]
+        return [(await self.is_opted_out(phone),
+                 student_id is not None and await self.has_open_handoff(student_id))
+                for phone, student_id in senders]
 
     async def opt_out(self, phone: str, student_id: int | None, at: datetime) -> None:
         self._s.state.opt_outs.setdefault(phone, at)

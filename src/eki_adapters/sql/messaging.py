@@ -110,12 +110,6 @@ _EARLY_STATUSES = (
            message_statuses.c.applied.is_(False))
     .order_by(message_statuses.c.id)
 )
-_SENDER_STATE = sa.select(
-    sa.exists().where(opt_outs.c.phone == sa.bindparam("phone")),
-    sa.exists().where(handoffs.c.student_id == sa.bindparam("student_id"),
-                      handoffs.c.released_at.is_(None)),
-)
-
 
 _OPTED_OUT_AMONG = sa.select(opt_outs.c.phone).where(
     opt_outs.c.phone.in_(sa.bindparam("phones", expanding=True)))
@@ -602,11 +596,6 @@ class SqlConversationStore:
             sa.select(opt_outs.c.phone).where(opt_outs.c.phone == phone)
         )
         return found is not None
-
-    async def sender_state(self, phone: str, student_id: int | None) -> tuple[bool, bool]:
-        row = (await self._conn.execute(_SENDER_STATE, {"phone": phone,
-                                                        "student_id": student_id})).one()
-        return bool(row[0]), bool(row[1])
 
     async def sender_states(
         self, senders: Sequence[tuple[str, int | None]]

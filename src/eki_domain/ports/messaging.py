@@ -101,15 +101,11 @@ class ConversationStore(Protocol):
 
     async def is_opted_out(self, phone: str) -> bool: ...
 
-    async def sender_state(self, phone: str, student_id: int | None) -> tuple[bool, bool]:
-        """(opted out, bot paused by an open hand-off) in one look-up."""
-        ...
-
     async def sender_states(
         self, senders: Sequence[tuple[str, int | None]]
     ) -> list[tuple[bool, bool]]:
-        """:meth:`sender_state` of each (phone, student id), in a constant number of
-        look-ups."""
+        """(opted out, bot paused by an open hand-off) of each (phone, student id), in a
+        constant number of look-ups."""
         ...
 
     async def opt_out(self, phone: str, student_id: int | None, at: datetime) -> None: ...
