@@ -19,8 +19,8 @@ from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.settings import Settings
 from eki_entrypoints.web.errors import ApiError
 from eki_entrypoints.web.limits import read_body
+from eki_entrypoints.web.webhooks import client_host, counted, store_delivery
 
-log = logging.getLogger("eki.webhook")
 security_log = logging.getLogger("eki.security")
 
 MAX_TWILIO_WEBHOOK_BYTES = 256 * 1024
@@ -38,11 +38,13 @@ def signed_url(request: Request, public_url: str | None) -> str:
     return public_url.rstrip("/") + request.url.path + (f"?{query}" if query else "")
 
 
+@counted
 async def receive(request: Request) -> Response:
     """Incoming WhatsApp messages (also accepts status callbacks sent here)."""
     return await _receive(request)
 
 
+@counted
 async def receive_status(request: Request) -> Response:
     """Status callbacks (``StatusCallback`` of each message EKI sends)."""
     return await _receive(request)
@@ -75,31 +77,17 @@ async def _receive(request: Request) -> Response:
     header = request.headers.get("x-twilio-signature")
     if not header:
         security_log.warning("Twilio webhook POST without X-Twilio-Signature from %s "
-                             "(%d bytes)", _client(request), len(body))
+                             "(%d bytes)", client_host(request), len(body))
         raise ApiError(401, "SIGNATURE_MISSING", "X-Twilio-Signature header required")
     url = signed_url(request, settings.public_url)
     if not verify_twilio_signature(url, params, header, token.get()):
         security_log.warning(
             "Twilio webhook POST with a bad signature from %s (%d bytes) for %s%s",
-            _client(request), len(body), url,
+            client_host(request), len(body), url,
             "" if settings.public_url else
             " (behind a proxy? set EKI_PUBLIC_URL to the URL configured in Twilio)")
         raise ApiError(403, "SIGNATURE_INVALID", "signature does not match the request")
-    parsed = parse_twilio_webhook(params, now=eki.clock.now())
-    result = await eki.ingest.ingest(
-        channel="twilio",
-        body=text,
-        messages=parsed.messages,
-        statuses=parsed.statuses,
-        note="; ".join(parsed.ignored)[:2000] or None,
-    )
-    log.info("twilio webhook event %s: %d message(s) (%d new), %d status(es)",
-             result.event_id, result.messages, result.new_messages, result.statuses)
-    worker = getattr(request.app.state, "worker", None)
-    if worker is not None and result.new_messages:
-        worker.wake(result.new_messages)
+    await store_delivery(request, channel="twilio", body=text,
+                         parsed=parse_twilio_webhook(params, now=eki.clock.now()))
     return Response(EMPTY_TWIML, media_type="text/xml")
 
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
