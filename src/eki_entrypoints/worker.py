@@ -65,10 +65,6 @@ class PipelineWorker:
     def running(self) -> bool:
         return bool(self._tasks) and not all(t.done() for t in self._tasks)
 
-    @property
-    def turns_in_flight(self) -> int:
-        return len(self._turn_tasks)
-
     async def start(self) -> None:
         self._stopping = False
         self._started_at = self.eki.clock.now()
