@@ -36,6 +36,7 @@ from eki_domain.model.pagination import MAX_PAGE_SIZE, PageRequest
 from eki_domain.model.student import Student
 from eki_domain.ports.channel import MessageChannel
 from eki_domain.services.imports import ImportService
+from eki_entrypoints import loops
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.logs import configure_logging
 from eki_entrypoints.oneroster_cli import add_parser as add_oneroster_parser
@@ -468,8 +469,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             await eki.aclose()
 
-    asyncio.run(prepare())
+    loops.run(prepare(), settings.event_loop)
     _tune_gc()
+    logging.getLogger("eki").info(
+        "serving on %s:%d: event loop %s, HTTP parser %s", args.host, args.port,
+        loops.resolve(settings.event_loop), loops.http_parser())
     uvicorn.run(
         create_app(settings, run_worker=not args.no_worker,
                    worker_concurrency=args.concurrency),
@@ -478,6 +482,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         access_log=False,  # eki.access logs requests with phones masked
         proxy_headers=False,  # EKI_TRUSTED_PROXIES decides whom to believe
+        loop=loops.resolve(settings.event_loop),
+        http="auto",  # httptools when installed (a dependency), else h11
         log_config=None,  # uvicorn's records go through EKI's handlers (JSON lines)
     )
     return EXIT_OK
@@ -691,7 +697,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         configure_logging(settings)
         result = args.handler(settings, args)
         if asyncio.iscoroutine(result):
-            result = asyncio.run(result)
+            result = loops.run(result, settings.event_loop)
         return int(result)
     except SettingsError as exc:
         print(f"eki: configuration error: {exc}", file=sys.stderr)

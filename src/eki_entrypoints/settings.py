@@ -20,6 +20,7 @@ import phonenumbers
 from eki_adapters.sql.engine import DatabaseUrlError, to_async_url
 from eki_domain.model.pricing import DEFAULT_PRICES, PriceTable
 from eki_domain.model.progress import DEFAULT_SCALE, Band, GradingScale
+from eki_entrypoints.loops import EVENT_LOOPS, uvloop_available
 
 
 class SettingsError(ValueError):
@@ -113,6 +114,7 @@ class Settings:
     flood_limit: int = 20
     readyz_queue_max_age: int = 600
     log_format: str = "json"
+    event_loop: str = "auto"
     log_file: str | None = None
     log_file_max_mb: int = 50
     log_file_backups: int = 5
@@ -283,6 +285,14 @@ class Settings:
         if log_format not in LOG_FORMATS:
             raise SettingsError(f"EKI_LOG_FORMAT={log_format!r} must be json or text")
 
+        event_loop = (text("EKI_EVENT_LOOP", "auto") or "auto").lower()
+        if event_loop not in EVENT_LOOPS:
+            raise SettingsError(
+                f"EKI_EVENT_LOOP={event_loop!r} must be auto, uvloop or asyncio")
+        if event_loop == "uvloop" and not uvloop_available():
+            raise SettingsError("EKI_EVENT_LOOP=uvloop but uvloop is not installed "
+                                "(pip install uvloop, or EKI_EVENT_LOOP=auto)")
+
         settings = cls(
             database_url=database_url,
             default_country=country,
@@ -320,6 +330,7 @@ class Settings:
             flood_limit=integer("EKI_FLOOD_LIMIT", 20, 0, 10_000),
             readyz_queue_max_age=integer("EKI_READYZ_QUEUE_MAX_AGE", 600, 0, 86400 * 7),
             log_format=log_format,
+            event_loop=event_loop,
             log_file=text("EKI_LOG_FILE"),
             log_file_max_mb=integer("EKI_LOG_FILE_MAX_MB", 50, 1, 10_000),
             log_file_backups=integer("EKI_LOG_FILE_BACKUPS", 5, 0, 1000),

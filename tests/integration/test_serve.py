@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx2
+import pytest
+
+from eki_entrypoints.testing import meta
 
 
 def _free_port() -> int:
@@ -50,3 +54,51 @@ def test_eki_serve_starts_on_a_fresh_sqlite_and_answers(tmp_path: Path) -> None:
         process.wait(timeout=15)
         if process.stdout:
             process.stdout.close()
+
+
+@pytest.mark.parametrize("loop", ["auto", "asyncio"])
+def test_eki_serve_on_each_event_loop_takes_webhooks_and_caps_bodies(
+        tmp_path: Path, loop: str) -> None:
+    """uvicorn with httptools, on uvloop (the default) or the standard loop: a signed
+    webhook is stored and answered, an oversize body is refused with 413."""
+    port = _free_port()
+    secret = "loop-secret"
+    env = {**os.environ, "EKI_LOG_LEVEL": "INFO", "EKI_LOG_FORMAT": "text",
+           "EKI_EVENT_LOOP": loop, "EKI_WHATSAPP_APP_SECRET": secret,
+           "EKI_DATABASE_URL": f"sqlite:///{tmp_path / 'eki.db'}"}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("eki")), "serve", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx2.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx2.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    output = process.stdout.read().decode() if process.stdout else ""
+                    raise AssertionError(f"eki serve did not start:\n{output}") from None
+                time.sleep(0.2)
+        body = meta.encode(meta.text_message("573001234567", "hola", wamid="wamid.LOOP1"))
+        stored = httpx2.post(f"{base}/webhooks/whatsapp", content=body,
+                             headers=meta.signed_headers(body, secret), timeout=5)
+        assert stored.status_code == 200, stored.text
+        huge = b"{" + b" " * (3 * 1024 * 1024) + b"}"
+        refused = httpx2.post(f"{base}/webhooks/whatsapp", content=huge,
+                              headers=meta.signed_headers(huge, secret), timeout=10)
+        assert refused.status_code == 413
+        deadline = time.monotonic() + 20
+        with sqlite3.connect(tmp_path / "eki.db") as db:
+            while time.monotonic() < deadline:
+                state = db.execute("SELECT state FROM inbound_messages").fetchall()
+                if state == [("done",)]:
+                    break
+                time.sleep(0.1)
+        assert state == [("done",)]  # the worker answered (unknown sender: a polite reply)
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=15)
+    expected = "uvloop" if loop == "auto" else "asyncio"
+    assert f"event loop {expected}, HTTP parser httptools" in output.decode()

@@ -113,6 +113,7 @@ def test_operations_settings_from_the_environment(tmp_path) -> None:  # type: ig
         ({"EKI_RATE_LIMIT_API": "-1"}, "EKI_RATE_LIMIT_API"),
         ({"EKI_FLOOD_LIMIT": "many"}, "EKI_FLOOD_LIMIT"),
         ({"EKI_LOG_FORMAT": "xml"}, "EKI_LOG_FORMAT"),
+        ({"EKI_EVENT_LOOP": "trio"}, "EKI_EVENT_LOOP='trio' must be auto, uvloop or asyncio"),
         ({"PROMETHEUS_MULTIPROC_DIR": "/nonexistent/eki-metrics"}, "not a directory"),
         ({"EKI_DB_POOL_TIMEOUT": "0"}, "EKI_DB_POOL_TIMEOUT"),
     ],
@@ -168,3 +169,9 @@ def test_admin_session_settings() -> None:
     assert custom.secret_key is not None and custom.secret_key.get() == "k" * 32
     assert custom.admin_session_hours == 8
     assert "k" * 32 not in repr(custom)
+
+
+def test_event_loop_setting() -> None:
+    assert Settings.from_env({}).event_loop == "auto"
+    assert Settings.from_env({"EKI_EVENT_LOOP": "AsyncIO"}).event_loop == "asyncio"
+    assert Settings.from_env({"EKI_EVENT_LOOP": "uvloop"}).event_loop == "uvloop"
