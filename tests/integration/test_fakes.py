@@ -183,7 +183,7 @@ async def test_openai_dropped_connection_is_a_network_error() -> None:
 
 async def test_openai_model_spreads_calls_over_its_connection_pools() -> None:
     with FakeOpenAIServer(default=answer("ok")) as server:
-        async with model(server, pool_shards=3) as llm:
+        async with model(server, pool_shards=3, aiohttp=False) as llm:
             replies = await asyncio.gather(*(llm.complete(HELLO) for _ in range(6)))
     assert [r.content for r in replies] == ["ok"] * 6
     assert len(server.bodies) == 6

@@ -461,6 +461,16 @@ async def test_aclose_closes_only_the_client_it_created() -> None:
     assert client.is_closed()
 
 
+async def test_without_a_client_the_sdk_uses_its_aiohttp_transport() -> None:
+    """openai[aiohttp] is a dependency: the SDK's documented transport for many calls."""
+    llm = OpenAIChatModel(api_key=KEY)
+    try:
+        assert len(llm._clients) == 1
+        assert isinstance(llm._client._client, openai.DefaultAioHttpClient)
+    finally:
+        await llm.aclose()
+
+
 def test_constructor_validates() -> None:
     for kwargs in ({"api_key": ""}, {"api_key": "  "}, {"api_key": KEY, "max_attempts": 0},
                    {"api_key": KEY, "timeout": 0}, {"api_key": KEY, "model": ""}):
