@@ -11,8 +11,8 @@ class InMemoryUsageLedger:
     def __init__(self, records: list[UsageRecord]) -> None:
         self._records = records  # shared with the store; appends are kept (like a log)
 
-    async def record(self, usage: UsageRecord) -> None:
-        self._records.append(usage)
+    async def record(self, *usage: UsageRecord) -> None:
+        self._records.extend(usage)
 
     async def tokens_for(self, student_id: int, day: date) -> int:
         return sum(r.prompt_tokens + r.completion_tokens for r in self._records

@@ -37,13 +37,18 @@ class SqlUsageLedger:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
 
-    async def record(self, usage: UsageRecord) -> None:
-        await self._conn.execute(_RECORD, {
-            "at": usage.at, "student_id": usage.student_id, "model": usage.model[:100],
-            "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-            "cached_tokens": usage.cached_tokens, "cost_usd": usage.cost_usd,
-            "latency_ms": usage.latency_ms, "outcome": usage.outcome[:30],
-            "tools": ",".join(usage.tools)[:400] or None})
+    async def record(self, *usage: UsageRecord) -> None:
+        if not usage:
+            return
+        rows = [{
+            "at": u.at, "student_id": u.student_id, "model": u.model[:100],
+            "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+            "cached_tokens": u.cached_tokens, "cost_usd": u.cost_usd,
+            "latency_ms": u.latency_ms, "outcome": u.outcome[:30],
+            "tools": ",".join(u.tools)[:400] or None} for u in usage]
+        # One row: a plain INSERT; several: one executemany (a single round trip on
+        # PostgreSQL, psycopg pipelines it).
+        await self._conn.execute(_RECORD, rows[0] if len(rows) == 1 else rows)
 
     async def tokens_for(self, student_id: int, day: date) -> int:
         start, end = _day_bounds(day)

@@ -107,7 +107,9 @@ class UsageRecord:
 
 
 class UsageLedger(Protocol):
-    async def record(self, usage: UsageRecord) -> None: ...
+    async def record(self, *usage: UsageRecord) -> None:
+        """Append these model calls (one statement for all of them)."""
+        ...
 
     async def tokens_for(self, student_id: int, day: date) -> int:
         """Prompt + completion tokens the student used on ``day`` (UTC)."""

@@ -56,6 +56,7 @@ from eki_domain.ports.llm import (
 )
 from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
+from eki_domain.services.group_commit import GroupCommit
 from eki_domain.services.intents import Intent, detect_intent, normalize_text
 from eki_domain.services.responder import COLOMBIA_UTC_OFFSET, spanish_date
 from eki_domain.services.tools import TOOL_SCHEMAS
@@ -256,7 +257,9 @@ class LLMAssistant:
 
     ``uow`` is used twice per turn, never while the model thinks: one short unit of work
     reads the budgets and the conversation history, another writes the turn's model calls
-    to the usage ledger when the turn ends (a process killed mid-turn loses those records:
+    to the usage ledger when the turn ends, in one transaction with the calls of every other
+    turn ending at that moment (:class:`~eki_domain.services.group_commit.GroupCommit`;
+    ``answer`` returns once they are committed). A process killed mid-turn loses its records:
     the turn is answered again, and its new calls are recorded). ``fallback`` answers whenever the
     model cannot (usually :class:`~eki_domain.services.responder.RuleBasedAssistant`); errors
     the fallback raises (a database down) propagate so the caller can retry the turn.
@@ -314,6 +317,8 @@ class LLMAssistant:
         self.stats = AssistantStats()
         self._telemetry = telemetry
         self._warned_unpriced: set[str] = set()
+        # Turns that end together (a class asking at once) share the ledger's transaction.
+        self._ledger: GroupCommit[UsageRecord] = GroupCommit(uow, _write_usage)
 
     @property
     def model_name(self) -> str:
@@ -631,19 +636,21 @@ class LLMAssistant:
         )
 
     async def _flush_usage(self, state: _TurnState) -> None:
-        """Write the turn's model calls to the ledger in one unit of work."""
+        """Write the turn's model calls to the ledger (committed when this returns; in the
+        same transaction as other turns' calls written at the same moment)."""
         if not state.usage:
             return
         records, state.usage = state.usage, []
         try:
-            async with self._uow() as uow:
-                for record in records:
-                    await uow.usage.record(record)
-                await uow.commit()
+            await self._ledger.submit(records)
         except Exception:
             # Accounting must not cost the student the answer.
             self.stats.ledger_errors += 1
             log.exception("could not record model usage")
+
+
+async def _write_usage(uow: UnitOfWork, records: Sequence[UsageRecord]) -> None:
+    await uow.usage.record(*records)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,108 @@
+"""GroupCommit: concurrent callers share transactions; each returns once its rows are in."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from eki_adapters.memory import InMemoryStore
+from eki_domain.ports.repositories import UnitOfWork
+from eki_domain.services.group_commit import GroupCommit
+
+
+class Recorder:
+    """A write function that remembers what each transaction held (and can fail)."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self.transactions: list[list[str]] = []
+        self.fail_next = 0
+        self.gate: asyncio.Event | None = None
+
+    async def __call__(self, uow: UnitOfWork, items: Sequence[str]) -> None:
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.fail_next:
+            self.fail_next -= 1
+            raise RuntimeError("database unavailable")
+        self.transactions.append(list(items))
+
+
+async def test_a_lone_caller_commits_at_once() -> None:
+    store = InMemoryStore()
+    recorder = Recorder(store)
+    group: GroupCommit[str] = GroupCommit(store.uow, recorder)
+    await group.submit(["a", "b"])
+    assert recorder.transactions == [["a", "b"]]
+    assert (group.transactions, group.items) == (1, 2)
+    await group.submit([])  # nothing to write: no transaction
+    assert group.transactions == 1
+
+
+async def test_callers_arriving_together_share_few_transactions() -> None:
+    store = InMemoryStore()
+    recorder = Recorder(store)
+    group: GroupCommit[str] = GroupCommit(store.uow, recorder)
+    await asyncio.gather(*(group.submit([f"call-{i}"]) for i in range(200)))
+    written = [item for transaction in recorder.transactions for item in transaction]
+    assert sorted(written) == sorted(f"call-{i}" for i in range(200))
+    assert len(written) == len(set(written))  # nothing twice
+    assert len(recorder.transactions) <= 2  # the first caller's, then everyone else's
+
+
+async def test_a_transaction_holds_at_most_max_items() -> None:
+    store = InMemoryStore()
+    recorder = Recorder(store)
+    group: GroupCommit[str] = GroupCommit(store.uow, recorder, max_items=5)
+    await asyncio.gather(*(group.submit([f"{i}a", f"{i}b"]) for i in range(10)))
+    assert all(len(t) <= 5 for t in recorder.transactions)
+    assert sum(len(t) for t in recorder.transactions) == 20
+    with pytest.raises(ValueError, match="max_items"):
+        GroupCommit(store.uow, recorder, max_items=0)
+
+
+async def test_a_failed_write_reaches_every_caller_of_that_transaction_only() -> None:
+    store = InMemoryStore()
+    recorder = Recorder(store)
+    group: GroupCommit[str] = GroupCommit(store.uow, recorder)
+    recorder.gate = asyncio.Event()
+    first = asyncio.create_task(group.submit(["first"]))
+    await asyncio.sleep(0)  # the first transaction starts and waits at the gate
+    recorder.fail_next = 1
+    waiting = [asyncio.create_task(group.submit([f"w{i}"])) for i in range(3)]
+    await asyncio.sleep(0)
+    recorder.gate.set()
+    with pytest.raises(RuntimeError, match="database unavailable"):
+        await first
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert results == [None, None, None]  # the next transaction worked
+    assert recorder.transactions == [["w0", "w1", "w2"]]
+    await group.submit(["later"])
+    assert recorder.transactions[-1] == ["later"]
+
+
+async def test_a_caller_cancelled_while_waiting_does_not_cancel_the_write() -> None:
+    store = InMemoryStore()
+    recorder = Recorder(store)
+    group: GroupCommit[str] = GroupCommit(store.uow, recorder)
+    recorder.gate = asyncio.Event()
+    impatient = asyncio.create_task(group.submit(["mine"]))
+    patient = asyncio.create_task(group.submit(["theirs"]))
+    await asyncio.sleep(0)
+    impatient.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await impatient
+    recorder.gate.set()
+    await patient
+    assert sorted(i for t in recorder.transactions for i in t) == ["mine", "theirs"]
+
+
+def test_usable_from_one_event_loop_after_another() -> None:
+    store = InMemoryStore()
+    recorder = Recorder(store)
+    group: GroupCommit[str] = GroupCommit(store.uow, recorder)
+    asyncio.run(group.submit(["first loop"]))
+    asyncio.run(group.submit(["second loop"]))
+    assert recorder.transactions == [["first loop"], ["second loop"]]
