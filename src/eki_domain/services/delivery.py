@@ -75,11 +75,11 @@ class DeliveryService:
         if not due:
             return []
         attempts = await asyncio.gather(*(self._attempt(message) for message in due))
-        outcomes = await self._record(attempts)
-        reads = [m.mark_read for m, o in zip(due, outcomes, strict=True)
-                 if o.status == "sent" and m.mark_read]
-        if reads:
-            await asyncio.gather(*(self._mark_read(provider_id) for provider_id in reads))
+        # Blue ticks for what was sent, while the outcomes are being saved (side by side:
+        # the next batch waits for neither one after the other).
+        reads = [m.mark_read for m, result in attempts
+                 if isinstance(result, SendReceipt) and m.mark_read]
+        outcomes, _ = await asyncio.gather(self._record(attempts), self._mark_reads(reads))
         return outcomes
 
     async def fail_abandoned(self) -> int:
@@ -151,6 +151,9 @@ class DeliveryService:
                 outcome.status, outcome.error_code,
                 (now - message.created_at).total_seconds() if outcome.status == "sent" else None)
         return outcomes
+
+    async def _mark_reads(self, provider_ids: Sequence[str]) -> None:
+        await asyncio.gather(*(self._mark_read(provider_id) for provider_id in provider_ids))
 
     async def _mark_read(self, provider_id: str) -> None:
         try:
