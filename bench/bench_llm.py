@@ -42,6 +42,7 @@ Diagnostics (their overhead changes the numbers; use them to find where time goe
   --profile DIR  run ``eki serve`` under cProfile; prints self time by package/function
   --tokenizer-path DIR  a folder with tiktoken or bpe_openai for exact o200k_base counts
   --show-request print one whole second-call request (without the tool schemas)
+  --keep-logs DIR keep the logs of every process (eki serve/worker, fakes, load generator)
   --eki-env K=V  extra settings for eki (e.g. EKI_DB_POOL_SIZE=60); repeatable
   --workers N    ``eki serve --no-worker`` plus N ``eki worker --concurrency C`` processes
 """
@@ -49,6 +50,7 @@ Diagnostics (their overhead changes the numbers; use them to find where time goe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -630,6 +632,8 @@ def main() -> int:
                         help="run eki serve under cProfile (DIR/eki-c<C>.prof)")
     parser.add_argument("--show-request", action="store_true",
                         help="print one whole second-call request (without the tool schemas)")
+    parser.add_argument("--keep-logs", metavar="DIR",
+                        help="keep every process's log (and the load generator's files) in DIR")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.students < 1 or args.delay < 0:
@@ -655,8 +659,13 @@ def main() -> int:
                               "token_counter": token_counter(args.tokenizer_path)[1],
                               "eki_env": dict(EXTRA_ENV), "show_request": args.show_request,
                               "runs": []}
-    with tempfile.TemporaryDirectory(prefix="eki-bench-llm-") as tmp:
-        workdir = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if args.keep_logs:
+            workdir = Path(args.keep_logs)
+            workdir.mkdir(parents=True, exist_ok=True)
+        else:
+            workdir = Path(stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="eki-bench-llm-")))
         procs = Processes(workdir)
         try:
             template = prepare(args, dbs, workdir, secret)
