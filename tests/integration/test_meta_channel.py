@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import time
@@ -248,3 +249,14 @@ async def test_console_channel_records_and_masks(caplog: pytest.LogCaptureFixtur
     assert "detalle" in caplog.text
     await console.mark_read("wamid.IN")
     assert console.read == ["wamid.IN"]
+
+
+async def test_connections_are_kept_alive_across_concurrent_batches(
+        graph: FakeGraphAPI, channel: MetaCloudChannel) -> None:
+    """A dispatcher's batch of 60 sends, then another: the second reuses the first's
+    connections (httpx2's default pool kept 20 and reconnected for the other 40)."""
+    graph.latency = 0.05  # every request in flight at once needs its own connection
+    for _ in range(2):
+        await asyncio.gather(*(channel.send_text(TO, f"hola {i}") for i in range(60)))
+    assert len(graph.requests) == 120
+    assert graph.connections <= 60

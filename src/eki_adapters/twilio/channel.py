@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx2
 
+from eki_adapters.http_client import provider_client
 from eki_adapters.http_retry import DeliveryRetry, header_retry_after
 from eki_adapters.twilio.address import whatsapp_address
 from eki_adapters.twilio.errors import HINTS, PERMANENT_CODES, TRANSIENT_CODES, parse_code
@@ -70,7 +71,7 @@ class TwilioChannel:
         self._retry = DeliveryRetry(max_attempts=max_attempts, backoff_initial=backoff_initial,
                                     backoff_max=backoff_max, logger=logger)
         self._owns_client = client is None
-        self._client = client if client is not None else httpx2.AsyncClient(timeout=timeout)
+        self._client = client if client is not None else provider_client(timeout)
 
     def __repr__(self) -> str:  # never show the token
         return f"TwilioChannel(url={self._messages_url!r}, from={self._from!r})"

@@ -79,6 +79,18 @@ class Recorded:
         return {k: v[-1] for k, v in parse_qs(self.body.decode(), keep_blank_values=True).items()}
 
 
+class _CountingServer(ThreadingHTTPServer):
+    """Calls ``on_connection`` for every accepted connection; takes bursts of connections
+    (the standard library's backlog of 5 made clients wait or fail under 50 at once)."""
+
+    request_queue_size = 128
+    on_connection: Callable[[], None] = staticmethod(lambda: None)
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        self.on_connection()
+        return True
+
+
 class ScriptedHTTPServer:
     """Answers each request with the next scripted step and records it.
 
@@ -97,8 +109,11 @@ class ScriptedHTTPServer:
         self.unscripted = 0
         #: Seconds added before every answer (guarded, scripted or default).
         self.latency = 0.0
+        #: TCP connections accepted since the start or the last :meth:`reset` (a client
+        #: that keeps its connections alive opens few; one that drops them, one per request).
+        self.connections = 0
         self.lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _CountingServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -106,13 +121,18 @@ class ScriptedHTTPServer:
     def start(self) -> Self:
         if self._server is not None:
             return self
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _CountingServer(("127.0.0.1", 0), self._handler_class())
+        self._server.on_connection = self._count_connection
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True,
                                         name=f"{type(self).__name__}-{self.port}")
         self._thread.start()
         return self
+
+    def _count_connection(self) -> None:
+        with self.lock:
+            self.connections += 1
 
     def stop(self) -> None:
         if self._server is None:
@@ -155,11 +175,13 @@ class ScriptedHTTPServer:
         return self
 
     def reset(self) -> Self:
-        """Forget the script, the latency and every recorded request (chainable)."""
+        """Forget the script, the latency, every recorded request and the connection count
+        (chainable)."""
         with self.lock:
             self.script.clear()
             self.requests.clear()
             self.unscripted = 0
+            self.connections = 0
             self.latency = 0.0
         return self
 
