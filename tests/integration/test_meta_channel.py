@@ -6,7 +6,7 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx2
 import pytest
@@ -128,7 +128,8 @@ async def test_connection_refused_is_transient() -> None:
         with pytest.raises(DeliveryError) as caught:
             await ch.send_text(TO, "hola")
     assert (caught.value.code, caught.value.permanent) == ("NETWORK", False)
-    assert isinstance(caught.value.__cause__, httpx2.ConnectError)
+    assert isinstance(caught.value.__cause__, httpx2.TransportError)
+    assert any(isinstance(e, ConnectionRefusedError) for e in causes(caught.value))
 
 
 # -- permanent failures ---------------------------------------------------------------
@@ -260,3 +261,10 @@ async def test_connections_are_kept_alive_across_concurrent_batches(
         await asyncio.gather(*(channel.send_text(TO, f"hola {i}") for i in range(60)))
     assert len(graph.requests) == 120
     assert graph.connections <= 60
+
+
+def causes(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc`` and its chain of causes."""
+    while exc is not None:
+        yield exc
+        exc = exc.__cause__

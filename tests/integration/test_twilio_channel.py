@@ -6,7 +6,7 @@ import base64
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx2
 import pytest
@@ -130,7 +130,8 @@ async def test_connection_refused_is_transient() -> None:
         with pytest.raises(DeliveryError) as caught:
             await ch.send_text(TO, "hola")
     assert (caught.value.code, caught.value.permanent) == ("NETWORK", False)
-    assert isinstance(caught.value.__cause__, httpx2.ConnectError)
+    assert isinstance(caught.value.__cause__, httpx2.TransportError)
+    assert any(isinstance(e, ConnectionRefusedError) for e in causes(caught.value))
 
 
 # -- permanent failures ---------------------------------------------------------------
@@ -240,3 +241,10 @@ def test_constructor_refuses_missing_values() -> None:
         TwilioChannel(ACCOUNT_SID, "", FROM)
     with pytest.raises(ValueError, match="max_attempts"):
         TwilioChannel(ACCOUNT_SID, AUTH_TOKEN, FROM, max_attempts=0)
+
+
+def causes(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc`` and its chain of causes."""
+    while exc is not None:
+        yield exc
+        exc = exc.__cause__
