@@ -365,8 +365,8 @@ def run_eki_traced_llm(out_path: str, argv: list[str]) -> None:
         setattr(owner, attr, wrapper)
 
     timed(llm_assistant.LLMAssistant, "answer", "llm: answer (whole assistant turn)")
-    timed(llm_assistant.LLMAssistant, "_budget_note", "llm: budget check (db read)")
-    timed(llm_assistant.LLMAssistant, "_history", "llm: history (db read)")
+    timed(llm_assistant.LLMAssistant, "_read_contexts",
+          "llm: budgets + histories of the turns starting together (db read)")
     timed(llm_assistant.LLMAssistant, "_flush_usage", "llm: usage ledger write (db)")
     timed(llm_assistant.LLMAssistant, "_prepare", "llm: prepare (budget + history, one uow)")
     timed(llm_assistant.LLMAssistant, "_run_tool", "llm: run tool")

@@ -29,7 +29,7 @@ class PipelineWorker:
     the poll delay."""
 
     def __init__(self, eki: Eki, *, concurrency: int = 32, poll_interval: float = 0.5,
-                 channels: Sequence[str] | None = None, claim_batch: int = 32,
+                 channels: Sequence[str] | None = None, claim_batch: int = 128,
                  dispatchers: int = 4) -> None:
         self.eki = eki
         self.concurrency = concurrency

@@ -74,6 +74,16 @@ async def test_grades_counts_and_record_book(uow_factory: UnitOfWorkFactory) -> 
         beto_book = await uow.progress.record_book(beto)
     assert len(beto_book.results) == 1  # never another student's results
 
+    # Many students at once (the assistant's tool calls arriving together): each book is
+    # exactly the one read alone; a student without courses gets an empty book.
+    carla = await student(uow_factory, "3205551234")
+    async with uow_factory() as uow:
+        books = await uow.progress.record_books([beto, ana, carla, ana])
+        alone = {sid: await uow.progress.record_book(sid) for sid in (ana, beto, carla)}
+        assert await uow.progress.record_books([]) == {}
+    assert books == alone and list(books) == [beto, ana, carla]
+    assert books[carla].courses == () and books[carla].results == ()
+
 
 async def test_attendance_and_enrollments(uow_factory: UnitOfWorkFactory) -> None:
     ana = await student(uow_factory)

@@ -43,3 +43,7 @@ async def test_records_one_or_many_at_a_time_and_sums_them(
         assert await uow.usage.tokens_for(beto.id, NOW.date()) == 940
         assert await uow.usage.tokens_for(ana.id, (NOW - timedelta(days=1)).date()) == 5500
         assert abs(await uow.usage.spend_on(NOW.date()) - 0.0006) < 1e-9
+        assert await uow.usage.tokens_for_each([beto.id, ana.id, 999_999, ana.id],
+                                               NOW.date()) == {
+            beto.id: 940, ana.id: 2330, 999_999: 0}
+        assert await uow.usage.tokens_for_each([], NOW.date()) == {}

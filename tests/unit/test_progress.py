@@ -3,6 +3,7 @@ filters, course matching, and the (cached) service."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -572,10 +573,15 @@ class FakeProgressRepository:
     def __init__(self, books: dict[int, StudentRecordBook]) -> None:
         self.books = books
         self.loads: list[int] = []
+        self.reads: list[list[int]] = []
 
     async def record_book(self, student_id: int) -> StudentRecordBook:
         self.loads.append(student_id)
         return self.books.get(student_id, book([]))
+
+    async def record_books(self, student_ids: Sequence[int]) -> dict[int, StudentRecordBook]:
+        self.reads.append(list(student_ids))
+        return {sid: await self.record_book(sid) for sid in student_ids}
 
 
 class FakeUnitOfWork:
@@ -614,6 +620,13 @@ async def test_service_without_a_cache_loads_every_time() -> None:
     assert repo.loads == [7, 7]
     assert (await progress.report(8)).courses == ()
     progress.invalidate([7])  # no cache: nothing to do
+
+
+async def test_reports_asked_together_read_their_books_together() -> None:
+    progress, repo = service({7: SCHOOL, 8: SCHOOL})
+    reports = await asyncio.gather(*(progress.report(sid) for sid in (7, 8, 7, 9)))
+    assert reports[0] == reports[2] and reports[3].courses == ()
+    assert repo.reads == [[7, 8, 9]]  # one unit of work, each student once
 
 
 async def test_service_caches_per_student_and_variant() -> None:

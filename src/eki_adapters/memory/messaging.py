@@ -330,3 +330,7 @@ class InMemoryConversationStore:
     async def recent_history(self, student_id: int, limit: int) -> list[HistoryEntry]:
         page = await self.history(student_id, PageRequest(limit=max(1, limit)))
         return list(page.items[:limit])
+
+    async def recent_history_each(self, student_ids: Sequence[int], limit: int
+                                  ) -> dict[int, list[HistoryEntry]]:
+        return {sid: await self.recent_history(sid, limit) for sid in dict.fromkeys(student_ids)}

@@ -52,6 +52,9 @@ class InMemoryProgressRepository:
     def __init__(self, staged: Staged[SchoolState]) -> None:
         self._s = staged
 
+    async def record_books(self, student_ids: Sequence[int]) -> dict[int, StudentRecordBook]:
+        return {sid: await self.record_book(sid) for sid in dict.fromkeys(student_ids)}
+
     async def record_book(self, student_id: int) -> StudentRecordBook:
         state = self._s.state
         by_id = {c.id: c for c in state.courses.values()}

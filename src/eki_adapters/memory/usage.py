@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date
 
 from eki_domain.ports.llm import UsageRecord
@@ -17,6 +18,9 @@ class InMemoryUsageLedger:
     async def tokens_for(self, student_id: int, day: date) -> int:
         return sum(r.prompt_tokens + r.completion_tokens for r in self._records
                    if r.student_id == student_id and r.at.astimezone(UTC).date() == day)
+
+    async def tokens_for_each(self, student_ids: Sequence[int], day: date) -> dict[int, int]:
+        return {sid: await self.tokens_for(sid, day) for sid in dict.fromkeys(student_ids)}
 
     async def spend_on(self, day: date) -> float:
         return sum(r.cost_usd for r in self._records if r.at.astimezone(UTC).date() == day)

@@ -304,6 +304,23 @@ _HISTORY_OUT = (
     .limit(sa.bindparam("window"))
 )
 
+_PG_HISTORY_IN_EACH = sa.text(
+    "SELECT s.sid, h.received_at, h.text, h.type, h.state, h.provider_id, h.intent "
+    "FROM unnest(CAST(:sids AS BIGINT[])) AS s(sid) CROSS JOIN LATERAL ("
+    " SELECT received_at, text, type, state, provider_id, intent FROM inbound_messages"
+    " WHERE student_id = s.sid ORDER BY received_at DESC, id DESC LIMIT :window) AS h"
+).columns(sa.column("sid"), inbound_messages.c.received_at, inbound_messages.c.text,
+          inbound_messages.c.type, inbound_messages.c.state, inbound_messages.c.provider_id,
+          inbound_messages.c.intent)
+_PG_HISTORY_OUT_EACH = sa.text(
+    "SELECT s.sid, h.created_at, h.body, h.status, h.provider_id, h.error_code, h.intent "
+    "FROM unnest(CAST(:sids AS BIGINT[])) AS s(sid) CROSS JOIN LATERAL ("
+    " SELECT created_at, body, status, provider_id, error_code, intent FROM outbound_messages"
+    " WHERE student_id = s.sid ORDER BY created_at DESC, id DESC LIMIT :window) AS h"
+).columns(sa.column("sid"), outbound_messages.c.created_at, outbound_messages.c.body,
+          outbound_messages.c.status, outbound_messages.c.provider_id,
+          outbound_messages.c.error_code, outbound_messages.c.intent)
+
 
 class SqlInbox:
     def __init__(self, connection: AsyncConnection) -> None:
@@ -669,6 +686,31 @@ class SqlConversationStore:
 
     async def recent_history(self, student_id: int, limit: int) -> list[HistoryEntry]:
         return (await self._newest(student_id, limit))[:limit] if limit > 0 else []
+
+    async def recent_history_each(self, student_ids: Sequence[int], limit: int
+                                  ) -> dict[int, list[HistoryEntry]]:
+        wanted = list(dict.fromkeys(student_ids))
+        if limit <= 0 or not wanted:
+            return {sid: [] for sid in wanted}
+        if self._dialect != "postgresql":
+            # SQLite: one writer, no pool to wait on; the same look-ups one after another.
+            return {sid: await self.recent_history(sid, limit) for sid in wanted}
+        # PostgreSQL: the newest rows of every student in two statements (LATERAL: each
+        # student's rows come from the (student_id, time) index, however long the history).
+        params = {"sids": wanted, "window": limit}
+        found: dict[int, list[HistoryEntry]] = {sid: [] for sid in wanted}
+        for r in await self._conn.execute(_PG_HISTORY_IN_EACH, params):
+            found[int(r.sid)].append(HistoryEntry(
+                direction="in", at=r.received_at, text=r.text, type=r.type, state=r.state,
+                provider_id=r.provider_id, intent=r.intent))
+        for r in await self._conn.execute(_PG_HISTORY_OUT_EACH, params):
+            found[int(r.sid)].append(HistoryEntry(
+                direction="out", at=r.created_at, text=r.body, type="text", state=r.status,
+                provider_id=r.provider_id, error_code=r.error_code, intent=r.intent))
+        for entries in found.values():
+            entries.sort(key=lambda e: (e.at, e.direction == "out"), reverse=True)
+            del entries[limit:]
+        return found
 
     async def _newest(self, student_id: int, window: int) -> list[HistoryEntry]:
         """The newest ``window`` entries of each direction, merged newest first."""

@@ -35,20 +35,24 @@ from eki_domain.model.progress import (
 #: Timestamps bound through the column type, so SQLite gets its stored text format.
 _NOW = sa.bindparam("now", type_=UTCDateTime())
 
-_COURSE_IDS = """
-    SELECT course_id FROM enrollments WHERE student_id = :sid
-    UNION SELECT a.course_id FROM results r JOIN assessments a ON a.id = r.assessment_id
-          WHERE r.student_id = :sid
-    UNION SELECT course_id FROM attendance WHERE student_id = :sid
+#: (student, course) for every course a student is enrolled in or has results/attendance in.
+_COURSE_PAIRS = """
+    SELECT student_id, course_id FROM enrollments WHERE student_id IN :sids
+    UNION SELECT r.student_id, a.course_id FROM results r
+          JOIN assessments a ON a.id = r.assessment_id WHERE r.student_id IN :sids
+    UNION SELECT student_id, course_id FROM attendance WHERE student_id IN :sids
 """
+_SIDS: sa.BindParameter[list[int]] = sa.bindparam("sids", expanding=True)
 _BOOK_COURSES = sa.text(
-    "SELECT c.id, c.name, c.code, c.period, a.id, a.title, a.max_score, a.weight, "
-    "a.due_date, a.period FROM courses c LEFT JOIN assessments a ON a.course_id = c.id "
-    f"WHERE c.id IN ({_COURSE_IDS}) ORDER BY c.name, c.period, a.id")
+    "SELECT p.student_id, c.id, c.name, c.code, c.period, a.id, a.title, a.max_score, "
+    f"a.weight, a.due_date, a.period FROM ({_COURSE_PAIRS}) p "
+    "JOIN courses c ON c.id = p.course_id LEFT JOIN assessments a ON a.course_id = c.id "
+    "ORDER BY p.student_id, c.name, c.period, a.id").bindparams(_SIDS)
 _BOOK_MARKS = sa.text(
-    "SELECT 'r', assessment_id, NULL, status, score FROM results WHERE student_id = :sid "
-    "UNION ALL "
-    "SELECT 'a', course_id, day, status, NULL FROM attendance WHERE student_id = :sid")
+    "SELECT student_id, 'r', assessment_id, NULL, status, score FROM results "
+    "WHERE student_id IN :sids UNION ALL "
+    "SELECT student_id, 'a', course_id, day, status, NULL FROM attendance "
+    "WHERE student_id IN :sids").bindparams(_SIDS)
 _RESULT_STATUS = {s.value: s for s in ResultStatus}
 _ATTENDANCE_STATUS = {s.value: s for s in AttendanceStatus}
 
@@ -68,35 +72,49 @@ class SqlProgressRepository:
 
     # -- reading --------------------------------------------------------------------------
     async def record_book(self, student_id: int) -> StudentRecordBook:
+        return (await self.record_books([student_id]))[student_id]
+
+    async def record_books(self, student_ids: Sequence[int]) -> dict[int, StudentRecordBook]:
+        wanted = list(dict.fromkeys(student_ids))
+        if not wanted:
+            return {}
         conn = self._conn
-        params = {"sid": student_id}
-        # Two round trips: courses with their assessments, then results with attendance.
-        course_rows = (await conn.execute(_BOOK_COURSES, params)).all()
-        if not course_rows:
-            return StudentRecordBook(courses=(), assessments=(), results=(), attendance=())
-        courses_by_id: dict[int, Course] = {}
-        book_assessments: list[Assessment] = []
-        for cid, name, code, period, aid, title, max_score, weight, due, a_period in course_rows:
-            if cid not in courses_by_id:
-                courses_by_id[cid] = Course(id=int(cid), name=name, code=code,
-                                            period=period or None)
+        params = {"sids": wanted}
+        # Two round trips for all of them: courses with their assessments, then results
+        # with attendance.
+        courses_of: dict[int, dict[int, Course]] = {sid: {} for sid in wanted}
+        assessments_of: dict[int, list[Assessment]] = {sid: [] for sid in wanted}
+        for (sid, cid, name, code, period, aid, title, max_score, weight, due,
+             a_period) in (await conn.execute(_BOOK_COURSES, params)).all():
+            by_id = courses_of[sid]
+            if cid not in by_id:
+                by_id[cid] = Course(id=int(cid), name=name, code=code, period=period or None)
             if aid is not None:
-                book_assessments.append(Assessment(aid, cid, title, max_score, weight,
-                                                   _as_date(due), a_period or None))
+                assessments_of[sid].append(Assessment(aid, cid, title, max_score, weight,
+                                                      _as_date(due), a_period or None))
         result_status, attendance_status = _RESULT_STATUS, _ATTENDANCE_STATUS
-        book_results: list[Result] = []
-        book_attendance: list[AttendanceRecord] = []
-        for kind, key, day, status, score in (await conn.execute(_BOOK_MARKS, params)).all():
-            if kind == "r":
-                book_results.append(Result(key, result_status[status], score))
-            else:
-                book_attendance.append(AttendanceRecord(key, _as_date(day) or date.min,
-                                                        attendance_status[status]))
-        book_assessments.sort(key=lambda a: a.id)
-        return StudentRecordBook(courses=tuple(courses_by_id.values()),
-                                 assessments=tuple(book_assessments),
-                                 results=tuple(book_results),
-                                 attendance=tuple(book_attendance))
+        results_of: dict[int, list[Result]] = {sid: [] for sid in wanted}
+        attendance_of: dict[int, list[AttendanceRecord]] = {sid: [] for sid in wanted}
+        if any(courses_of.values()):
+            for sid, kind, key, day, status, score in (
+                    await conn.execute(_BOOK_MARKS, params)).all():
+                if kind == "r":
+                    results_of[sid].append(Result(key, result_status[status], score))
+                else:
+                    attendance_of[sid].append(AttendanceRecord(
+                        key, _as_date(day) or date.min, attendance_status[status]))
+        books: dict[int, StudentRecordBook] = {}
+        for sid in wanted:
+            if not courses_of[sid]:
+                books[sid] = StudentRecordBook(courses=(), assessments=(), results=(),
+                                               attendance=())
+                continue
+            assessments_of[sid].sort(key=lambda a: a.id)
+            books[sid] = StudentRecordBook(courses=tuple(courses_of[sid].values()),
+                                           assessments=tuple(assessments_of[sid]),
+                                           results=tuple(results_of[sid]),
+                                           attendance=tuple(attendance_of[sid]))
+        return books
 
     async def course_periods(self, names: Sequence[str]) -> dict[str, list[str | None]]:
         found: dict[str, list[str | None]] = {}

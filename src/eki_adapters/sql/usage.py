@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -28,6 +29,12 @@ _TOKENS_FOR = (
         sa.func.sum(llm_usage.c.prompt_tokens + llm_usage.c.completion_tokens), 0))
     .where(llm_usage.c.student_id == sa.bindparam("sid"), llm_usage.c.at >= _START,
            llm_usage.c.at < _END))
+_TOKENS_FOR_EACH = (
+    sa.select(llm_usage.c.student_id,
+              sa.func.sum(llm_usage.c.prompt_tokens + llm_usage.c.completion_tokens))
+    .where(llm_usage.c.student_id.in_(sa.bindparam("sids", expanding=True)),
+           llm_usage.c.at >= _START, llm_usage.c.at < _END)
+    .group_by(llm_usage.c.student_id))
 _SPEND_ON = (
     sa.select(sa.func.coalesce(sa.func.sum(llm_usage.c.cost_usd), 0.0))
     .where(llm_usage.c.at >= _START, llm_usage.c.at < _END))
@@ -55,6 +62,15 @@ class SqlUsageLedger:
         total = await self._conn.scalar(_TOKENS_FOR, {"sid": student_id, "start": start,
                                                       "end": end})
         return int(total or 0)
+
+    async def tokens_for_each(self, student_ids: Sequence[int], day: date) -> dict[int, int]:
+        wanted = list(dict.fromkeys(student_ids))
+        if not wanted:
+            return {}
+        start, end = _day_bounds(day)
+        used = {int(sid): int(total or 0) for sid, total in await self._conn.execute(
+            _TOKENS_FOR_EACH, {"sids": wanted, "start": start, "end": end})}
+        return {sid: used.get(sid, 0) for sid in wanted}
 
     async def spend_on(self, day: date) -> float:
         start, end = _day_bounds(day)

@@ -132,3 +132,9 @@ class ConversationStore(Protocol):
         """The newest ``limit`` entries of :meth:`history`, without counting the rest
         (the assistant's prompt needs only these)."""
         ...
+
+    async def recent_history_each(self, student_ids: Sequence[int], limit: int
+                                  ) -> dict[int, list[HistoryEntry]]:
+        """:meth:`recent_history` of each student (every id is a key, [] when none), read
+        together (the conversations a worker claims at once start together)."""
+        ...

@@ -56,7 +56,7 @@ from eki_domain.ports.llm import (
 )
 from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
-from eki_domain.services.group_commit import GroupCommit
+from eki_domain.services.batching import GroupCommit, GroupLoad
 from eki_domain.services.intents import Intent, detect_intent, normalize_text
 from eki_domain.services.responder import COLOMBIA_UTC_OFFSET, spanish_date
 from eki_domain.services.tools import TOOL_SCHEMAS
@@ -240,6 +240,17 @@ class _Failure(Exception):
     """The model's turn failed (already counted in the stats): the fallback answers."""
 
 
+@attrs.frozen
+class _Context:
+    """What a turn reads before its first model call: the student's tokens today and the
+    day's spend (None: the ledger could not be read, budgets are not checked), and the
+    newest conversation entries (newest first)."""
+
+    used_tokens: int | None
+    spent: float | None
+    entries: Sequence[HistoryEntry]
+
+
 @attrs.define
 class _TurnState:
     """What one turn has done so far (kept when it fails half way)."""
@@ -255,12 +266,12 @@ class _TurnState:
 class LLMAssistant:
     """An :class:`~eki_domain.ports.assistant.Assistant` backed by a language model.
 
-    ``uow`` is used twice per turn, never while the model thinks: one short unit of work
-    reads the budgets and the conversation history, another writes the turn's model calls
-    to the usage ledger when the turn ends, in one transaction with the calls of every other
-    turn ending at that moment (:class:`~eki_domain.services.group_commit.GroupCommit`;
-    ``answer`` returns once they are committed). A process killed mid-turn loses its records:
-    the turn is answered again, and its new calls are recorded). ``fallback`` answers whenever the
+    ``uow`` is used twice per turn, never while the model thinks, and shared by the turns
+    running at the same moment (:mod:`eki_domain.services.batching`): one unit of work reads
+    the budgets and conversation histories of every turn starting together, another writes
+    the model calls of every turn ending together to the usage ledger (``answer`` returns once
+    its calls are committed). A process killed mid-turn loses its records: the turn is
+    answered again, and its new calls are recorded. ``fallback`` answers whenever the
     model cannot (usually :class:`~eki_domain.services.responder.RuleBasedAssistant`); errors
     the fallback raises (a database down) propagate so the caller can retry the turn.
 
@@ -317,8 +328,10 @@ class LLMAssistant:
         self.stats = AssistantStats()
         self._telemetry = telemetry
         self._warned_unpriced: set[str] = set()
-        # Turns that end together (a class asking at once) share the ledger's transaction.
+        # Turns that end together (a class asking at once) share the ledger's transaction;
+        # turns that start together (one claim) read their budgets and histories together.
         self._ledger: GroupCommit[UsageRecord] = GroupCommit(uow, _write_usage)
+        self._contexts: GroupLoad[int, _Context] = GroupLoad(uow, self._read_contexts)
 
     @property
     def model_name(self) -> str:
@@ -383,40 +396,59 @@ class LLMAssistant:
     async def _prepare(
         self, student_id: int, text: str
     ) -> tuple[str | None, list[ChatMessage] | None]:
-        """The budget note (None: within budget) and the prompt's history, read in one unit
-        of work; history None when the database cannot be read."""
+        """The budget note (None: within budget) and the prompt's history; history None when
+        the database cannot be read. Turns starting together share one unit of work."""
+        if not self._reads_history and not self._checks_budgets:
+            return None, []
         try:
-            async with self._uow() as uow:
-                note = await self._budget_note(uow, student_id)
-                history = await self._history(uow, student_id, text)
+            context = await self._contexts.load(student_id)
         except Exception:
             self.stats.errors["internal"] += 1
             log.exception("could not read the history of student %s; the rules answer",
                           student_id)
             return None, None
-        return note, history
+        return self._budget_note(student_id, context), self._history(context, text)
 
-    async def _budget_note(self, uow: UnitOfWork, student_id: int) -> str | None:
-        if self._student_tokens is None and self._daily_spend is None:
-            return None
+    @property
+    def _reads_history(self) -> bool:
+        return self._history_turns > 0 and self._history_budget > 0
+
+    @property
+    def _checks_budgets(self) -> bool:
+        return self._student_tokens is not None or self._daily_spend is not None
+
+    async def _read_contexts(self, uow: UnitOfWork, student_ids: Sequence[int]
+                             ) -> dict[int, _Context]:
+        """Budgets and histories of every student in ``student_ids``: one statement per kind
+        of data, whatever their number."""
+        entries: Mapping[int, Sequence[HistoryEntry]] = {}
+        if self._reads_history:
+            limit = min(MAX_PAGE_SIZE, 2 * self._history_turns + _HISTORY_SLACK)
+            entries = await uow.conversations.recent_history_each(student_ids, limit)
+        used: Mapping[int, int] | None = {}
+        spent: float | None = 0.0
         today = self._clock.now().astimezone(UTC).date()
-        try:
-            used = (
-                await uow.usage.tokens_for(student_id, today)
-                if self._student_tokens is not None
-                else 0
-            )
-            spent = await uow.usage.spend_on(today) if self._daily_spend is not None else 0.0
+        try:  # last: on PostgreSQL a failed statement ends the transaction
+            if self._student_tokens is not None:
+                used = await uow.usage.tokens_for_each(student_ids, today)
+            if self._daily_spend is not None:
+                spent = await uow.usage.spend_on(today)
         except Exception:
             # Fail open: a broken ledger must not silence the assistant; it is logged and
             # counted, and every call is still attempted to be recorded.
             self.stats.ledger_errors += 1
             log.exception("could not read the usage ledger; budgets not checked")
-            return None
-        if self._student_tokens is not None and used >= self._student_tokens:
+            used, spent = None, None
+        return {sid: _Context(used_tokens=None if used is None else used.get(sid, 0),
+                              spent=spent, entries=entries.get(sid, ()))
+                for sid in student_ids}
+
+    def _budget_note(self, student_id: int, context: _Context) -> str | None:
+        used, spent = context.used_tokens, context.spent
+        if self._student_tokens is not None and used is not None and used >= self._student_tokens:
             log.info("student %s spent the daily token budget (%d tokens)", student_id, used)
             return BUDGET_NOTE
-        if self._daily_spend is not None and spent >= self._daily_spend:
+        if self._daily_spend is not None and spent is not None and spent >= self._daily_spend:
             log.warning("daily model spend cap reached: $%.4f", spent)
             return SPEND_NOTE
         return None
@@ -427,14 +459,11 @@ class LLMAssistant:
         today = (self._clock.now() + self._offset).date()
         return f"Estudiante: {_first_name(student)}. Hoy es {spanish_date(today)} de {today.year}."
 
-    async def _history(self, uow: UnitOfWork, student_id: int, current: str
-                       ) -> list[ChatMessage]:
-        if self._history_turns == 0 or self._history_budget == 0:
+    def _history(self, context: _Context, current: str) -> list[ChatMessage]:
+        if not self._reads_history:
             return []
-        limit = min(MAX_PAGE_SIZE, 2 * self._history_turns + _HISTORY_SLACK)
-        entries = await uow.conversations.recent_history(student_id, limit)
         return build_history(
-            entries,
+            context.entries,
             current=current,
             now=self._clock.now(),
             turns=self._history_turns,

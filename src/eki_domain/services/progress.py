@@ -60,7 +60,8 @@ from eki_domain.model.progress import (
 )
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.progress import ReportCache
-from eki_domain.ports.repositories import UnitOfWorkFactory
+from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from eki_domain.services.batching import GroupLoad
 
 __all__ = [
     "ProgressService",
@@ -509,6 +510,9 @@ class ProgressService:
         self._cache = cache
         self._offset = utc_offset
         self._pending_limit = pending_limit
+        # Reports asked for at the same moment (the assistant's tool calls of turns that
+        # started together) read their record books in one unit of work.
+        self._books: GroupLoad[int, StudentRecordBook] = GroupLoad(uow, _read_books)
 
     def today(self) -> date:
         return (self._clock.now() + self._offset).date()
@@ -527,8 +531,7 @@ class ProgressService:
             cached = self._cache.get(student_id, variant)
             if isinstance(cached, ProgressReport) and cached.as_of == today:
                 return cached
-        async with self._uow() as uow:
-            book = await uow.progress.record_book(student_id)
+        book = await self._books.load(student_id)
         report = build_report(
             book,
             self.scale,
@@ -549,3 +552,8 @@ class ProgressService:
     def clear(self) -> None:
         if self._cache is not None:
             self._cache.clear()
+
+
+async def _read_books(uow: UnitOfWork, student_ids: Sequence[int]
+                      ) -> dict[int, StudentRecordBook]:
+    return await uow.progress.record_books(student_ids)

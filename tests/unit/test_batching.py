@@ -9,7 +9,7 @@ import pytest
 
 from eki_adapters.memory import InMemoryStore
 from eki_domain.ports.repositories import UnitOfWork
-from eki_domain.services.group_commit import GroupCommit
+from eki_domain.services.batching import GroupCommit, GroupLoad
 
 
 class Recorder:
@@ -106,3 +106,74 @@ def test_usable_from_one_event_loop_after_another() -> None:
     asyncio.run(group.submit(["first loop"]))
     asyncio.run(group.submit(["second loop"]))
     assert recorder.transactions == [["first loop"], ["second loop"]]
+
+
+# -- GroupLoad ------------------------------------------------------------------------------
+
+
+class Reader:
+    """A read function over a dict, remembering the keys of each read (and able to fail)."""
+
+    def __init__(self, data: dict[int, str]) -> None:
+        self.data = data
+        self.reads: list[list[int]] = []
+        self.fail_next = 0
+        self.gate: asyncio.Event | None = None
+
+    async def __call__(self, uow: UnitOfWork, keys: Sequence[int]) -> dict[int, str]:
+        self.reads.append(list(keys))
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.fail_next:
+            self.fail_next -= 1
+            raise RuntimeError("database unavailable")
+        return {k: self.data[k] for k in keys if k in self.data}
+
+
+async def test_keys_asked_together_are_read_once_each_in_one_read() -> None:
+    reader = Reader({i: f"v{i}" for i in range(100)})
+    loader: GroupLoad[int, str] = GroupLoad(InMemoryStore().uow, reader)
+    keys = [i % 40 for i in range(120)]  # 40 keys, each asked three times
+    values = await asyncio.gather(*(loader.load(k) for k in keys))
+    assert values == [f"v{k}" for k in keys]
+    assert len(reader.reads) == 1 and sorted(reader.reads[0]) == list(range(40))
+    assert (loader.reads, loader.keys) == (1, 40)
+    assert await loader.load(7) == "v7"  # later: a read of its own
+    assert reader.reads[-1] == [7]
+
+
+async def test_a_read_holds_at_most_max_keys_and_keys_asked_meanwhile_wait_for_the_next() -> None:
+    reader = Reader({i: str(i) for i in range(10)})
+    loader: GroupLoad[int, str] = GroupLoad(InMemoryStore().uow, reader, max_keys=4)
+    assert await asyncio.gather(*(loader.load(i) for i in range(10))) == [
+        str(i) for i in range(10)]
+    assert [len(r) for r in reader.reads] == [4, 4, 2]
+    with pytest.raises(ValueError, match="max_keys"):
+        GroupLoad(InMemoryStore().uow, reader, max_keys=0)
+
+
+async def test_a_missing_key_and_a_failed_read_reach_only_their_callers() -> None:
+    reader = Reader({1: "uno"})
+    loader: GroupLoad[int, str] = GroupLoad(InMemoryStore().uow, reader)
+    found, missing = await asyncio.gather(loader.load(1), loader.load(2),
+                                          return_exceptions=True)
+    assert found == "uno" and isinstance(missing, KeyError)
+
+    reader.gate = asyncio.Event()
+    reader.fail_next = 1
+    first = asyncio.create_task(loader.load(1))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the first read has started and waits at the gate
+    later = asyncio.create_task(loader.load(1))
+    await asyncio.sleep(0)
+    reader.gate.set()
+    with pytest.raises(RuntimeError, match="database unavailable"):
+        await first
+    assert await later == "uno"  # the next read worked
+
+
+def test_loads_from_one_event_loop_after_another() -> None:
+    reader = Reader({1: "uno"})
+    loader: GroupLoad[int, str] = GroupLoad(InMemoryStore().uow, reader)
+    assert asyncio.run(loader.load(1)) == "uno"
+    assert asyncio.run(loader.load(1)) == "uno"

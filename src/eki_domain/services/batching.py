@@ -1,4 +1,6 @@
-"""Group commit: rows handed in by concurrent callers share one transaction.
+"""Batching for bursts: concurrent callers share one transaction (write or read).
+
+:class:`GroupCommit` — rows handed in by concurrent callers share one transaction.
 
 When hundreds of conversation turns finish in the same instant (a class asks at once, the
 model answers them all ~1.5 s later), each writing its own few rows in its own transaction
@@ -9,23 +11,31 @@ transaction was running in the next single transaction: a lone caller still comm
 
 :meth:`GroupCommit.submit` returns only after its rows are committed and raises what the
 write raised, so callers keep their "written before I go on" guarantee.
+
+:class:`GroupLoad` — the read side (a "data loader"): callers asking for one key each in the
+same instant (a claim of 128 conversations starting together) are answered from one unit of
+work that reads all their keys with one statement per kind of data, instead of 128 units of
+work each waiting for a pool connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+import itertools
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 Writer = Callable[[UnitOfWork, Sequence[T]], Awaitable[None]]
 
 
-def _retrieve(future: asyncio.Future[None]) -> None:
+def _retrieve(future: asyncio.Future[Any]) -> None:
     """Mark a failure as seen when its caller went away (no "never retrieved" warning)."""
     if not future.cancelled():
         future.exception()
@@ -100,3 +110,71 @@ class GroupCommit(Generic[T]):
                 for _, done in batch:
                     with contextlib.suppress(asyncio.InvalidStateError):
                         done.set_result(None)
+
+
+Loader = Callable[[UnitOfWork, Sequence[K]], Awaitable[Mapping[K, V]]]
+
+
+class GroupLoad(Generic[K, V]):
+    """``await load(key)``: the value ``read(uow, keys)`` returns for ``key``, where
+    ``keys`` are every key asked for while the previous read ran (or in the same event-loop
+    turn), deduplicated, at most ``max_keys`` per read. A key the read does not return raises
+    ``KeyError`` for its caller; an error of the read reaches every caller of that read.
+    """
+
+    def __init__(self, uow: UnitOfWorkFactory, read: Loader[K, V], *,
+                 max_keys: int = 500) -> None:
+        if max_keys < 1:
+            raise ValueError("max_keys must be at least 1")
+        self._uow = uow
+        self._read = read
+        self._max_keys = max_keys
+        self._queue: dict[K, list[asyncio.Future[V]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        #: Reads run and keys read (for tests and diagnostics).
+        self.reads = 0
+        self.keys = 0
+
+    async def load(self, key: K) -> V:
+        loop = asyncio.get_running_loop()
+        reader = self._reader
+        if reader is not None and reader.get_loop() is not loop:
+            self._queue = {}  # asked on a loop that no longer runs us
+            reader = None
+        result: asyncio.Future[V] = loop.create_future()
+        result.add_done_callback(_retrieve)
+        self._queue.setdefault(key, []).append(result)
+        if reader is None or reader.done():
+            self._reader = loop.create_task(self._run(), name="eki-group-load")
+        return await asyncio.shield(result)
+
+    async def _run(self) -> None:
+        await asyncio.sleep(0)  # let the callers of this instant join the first read
+        while self._queue:
+            keys = list(itertools.islice(self._queue, self._max_keys))
+            waiting = {key: self._queue.pop(key) for key in keys}
+            try:
+                async with self._uow() as uow:
+                    values = await self._read(uow, keys)
+            except asyncio.CancelledError:
+                for futures in (*waiting.values(), *self._queue.values()):
+                    for future in futures:
+                        future.cancel()
+                self._queue = {}
+                raise
+            except Exception as exc:
+                for futures in waiting.values():
+                    for future in futures:
+                        if not future.done():
+                            future.set_exception(exc)
+                continue
+            self.reads += 1
+            self.keys += len(keys)
+            for key, futures in waiting.items():
+                for future in futures:
+                    if future.done():
+                        continue
+                    if key in values:
+                        future.set_result(values[key])
+                    else:
+                        future.set_exception(KeyError(key))
