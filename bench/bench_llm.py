@@ -491,6 +491,8 @@ def print_report(result: dict[str, Any]) -> None:
     print(f"  data: {result['students']} students + {grade.get('results', 0)} results "
           f"(6 courses × 5 activities each; import {grade.get('import_s', 0):.1f} s); tokens "
           f"counted by {result['token_counter']}")
+    if result.get("pool_env"):
+        print(f"  pools sized for several processes (docs/operations.md): {result['pool_env']}")
     if result.get("eki_env"):
         print(f"  EXPERIMENT: extra eki environment {result['eki_env']}")
     for run in result["runs"]:
@@ -612,8 +614,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=100,
                         help="load generator keep-alive connections")
     parser.add_argument("--workers", type=int, default=0,
-                        help="experiment: eki serve --no-worker plus this many `eki worker "
-                        "--concurrency C` processes (default 0: the worker inside eki serve)")
+                        help="eki serve --no-worker plus this many `eki worker --concurrency C` "
+                        "processes, each pool 20+5 (default 0: the worker inside eki serve)")
     parser.add_argument("--rounds", type=int, default=1, choices=(1, 2),
                         help="2: a second question once all first answers arrived (history)")
     parser.add_argument("--model", default="gpt-4o-mini")
@@ -639,7 +641,14 @@ def main() -> int:
     if args.students < 1 or args.delay < 0:
         parser.error("--students must be >= 1 and --delay >= 0")
     concurrencies = [int(x) for x in args.concurrency.split(",") if x.strip()]
-    EXTRA_ENV.update(dict(item.split("=", 1) for item in args.eki_env))
+    experiment = dict(item.split("=", 1) for item in args.eki_env)
+    pool_env: dict[str, str] = {}
+    if args.workers:
+        # Several processes share PostgreSQL's 100 connections: size each pool the way
+        # docs/operations.md says for this many processes (--eki-env overrides it).
+        pool_env = {k: v for k, v in {"EKI_DB_POOL_SIZE": "20", "EKI_DB_MAX_OVERFLOW": "5"}
+                    .items() if k not in experiment}
+    EXTRA_ENV.update({**pool_env, **experiment})
     args.fake_token = "bench-" + secrets.token_hex(8)
     if args.trace and args.profile:
         parser.error("use --trace or --profile, not both")
@@ -657,7 +666,8 @@ def main() -> int:
     result: dict[str, Any] = {"students": args.students, "delay": args.delay,
                               "machine_cores": os.cpu_count(), "background_cpu_pct": background,
                               "token_counter": token_counter(args.tokenizer_path)[1],
-                              "eki_env": dict(EXTRA_ENV), "show_request": args.show_request,
+                              "eki_env": experiment, "pool_env": pool_env,
+                              "show_request": args.show_request,
                               "runs": []}
     with contextlib.ExitStack() as stack:
         if args.keep_logs:
