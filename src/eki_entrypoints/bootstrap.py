@@ -111,7 +111,12 @@ async def bootstrap(
             owns_engine = True
         uow = SqlUnitOfWorkFactory(engine)
     if engine is not None and auto_upgrade:
-        await upgrade(engine)
+        try:
+            await upgrade(engine)
+        except BaseException:  # failed or interrupted: nobody else will close this engine
+            if owns_engine:
+                await engine.dispose()
+            raise
     clock = clock or SystemClock()
     channel = channel or build_channel(settings)
     if telemetry is None:

@@ -11,9 +11,10 @@ import asyncio
 import gc
 import json
 import logging
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -351,42 +352,104 @@ async def cmd_imports_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from eki_entrypoints.worker import PipelineWorker
+    with _stopped_by_signals() as received:
+        from eki_entrypoints.worker import PipelineWorker
 
-    _tune_gc()
-    async with _open(settings) as eki:
-        worker = PipelineWorker(eki, concurrency=args.concurrency)
+        _tune_gc()
         # Metrics first: once the worker's heartbeat makes /readyz green, /metrics answers.
-        server = None if args.metrics_port is None else await _metrics_server(
-            eki, args.metrics_host, args.metrics_port)
-        await worker.start()
-        print(f"eki worker running ({args.concurrency} turns at once); Ctrl+C to stop.",
-              file=sys.stderr)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            if server is not None:
-                server.should_exit = True
-            await worker.stop()
-    return EXIT_OK
+        async with (_open(settings) as eki,
+                    _metrics_server(eki, args.metrics_host, args.metrics_port)):
+            worker = PipelineWorker(eki, concurrency=args.concurrency)
+            try:
+                await worker.start()
+                print(f"eki worker running ({args.concurrency} turns at once); Ctrl+C to stop.",
+                      file=sys.stderr)
+                await asyncio.Event().wait()
+            finally:
+                await worker.stop()
+    return 128 + received[0] if received else EXIT_OK  # 130 for Ctrl+C, 143 for SIGTERM
 
 
-async def _metrics_server(eki: Eki, host: str, port: int) -> Any:
-    """A small HTTP server in the worker's event loop: ``/metrics`` and ``/healthz``."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[list[signal.Signals]]:
+    """SIGINT and SIGTERM cancel the running command wherever it is, start-up included, so
+    its ``finally`` blocks stop the worker and close the database; the signal received is
+    appended to the list. A second signal ends the process at once.
+
+    The handlers are the event loop's: they also replace a SIGINT inherited as ignored (a
+    background job of a non-interactive shell), which asyncio would otherwise leave
+    ignored, so Ctrl+C would never stop the worker."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    received: list[signal.Signals] = []
+
+    def stop(sig: signal.Signals) -> None:
+        if received:  # asked twice: do not wait for the clean stop
+            signal.signal(sig, signal.SIG_DFL)
+            signal.raise_signal(sig)
+            return
+        received.append(sig)
+        task.cancel()
+
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        yield received
+    except asyncio.CancelledError:
+        if not received or task.uncancel() > 0:
+            raise
+    finally:
+        for sig, handler in previous.items():
+            loop.remove_signal_handler(sig)
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+@asynccontextmanager
+async def _metrics_server(eki: Eki, host: str, port: int | None) -> AsyncIterator[None]:
+    """A small HTTP server in the worker's event loop while the block runs: ``/metrics``
+    and ``/healthz`` (nothing when ``port`` is None). Stopped, its connections closed,
+    before the block's caller closes the database."""
+    if port is None:
+        yield
+        return
     import uvicorn
 
     from eki_entrypoints.web.app import create_metrics_app
 
-    server = uvicorn.Server(uvicorn.Config(
+    class Server(uvicorn.Server):
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # The worker's signals stop the whole worker (_stopped_by_signals), not just
+            # this server.
+            yield
+
+    server = Server(uvicorn.Config(
         create_metrics_app(eki), host=host, port=port, log_config=None, access_log=False,
-        lifespan="off", log_level=eki.settings.log_level.lower()))
-    task = asyncio.create_task(server.serve(), name="eki-metrics-server")
-    while not server.started:
-        if task.done():
-            task.result()  # raises the reason (port in use…)
-            raise CliError(f"the metrics server on {host}:{port} did not start", EXIT_FAILURE)
-        await asyncio.sleep(0.02)
-    return server
+        lifespan="off", log_level=eki.settings.log_level.lower(), timeout_graceful_shutdown=5))
+
+    async def serve() -> None:
+        with suppress(SystemExit):  # uvicorn exits when it cannot start (port in use…)
+            await server.serve()
+
+    task = asyncio.create_task(serve(), name="eki-metrics-server")
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # raises the reason, if any
+                raise CliError(f"the metrics server on {host}:{port} did not start",
+                               EXIT_FAILURE)
+            await asyncio.sleep(0.02)
+        yield
+    finally:
+        server.should_exit = True
+        with suppress(Exception):
+            await task
 
 
 async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:

@@ -212,8 +212,8 @@ class PipelineWorker:
 
 async def run_forever(eki: Eki, *, concurrency: int, poll_interval: float) -> None:
     worker = PipelineWorker(eki, concurrency=concurrency, poll_interval=poll_interval)
-    await worker.start()
     try:
+        await worker.start()
         await asyncio.Event().wait()
     finally:
         await worker.stop()

@@ -65,11 +65,11 @@ def create_app(
         app.state.settings = current.settings
         worker = PipelineWorker(current, concurrency=worker_concurrency) if run_worker else None
         app.state.worker = worker
-        if worker is not None:
-            await worker.start()
-        log.info("eki web app ready (database %s, worker %s)",
-                 current.settings.safe_database_url(), "on" if worker else "off")
         try:
+            if worker is not None:
+                await worker.start()
+            log.info("eki web app ready (database %s, worker %s)",
+                     current.settings.safe_database_url(), "on" if worker else "off")
             yield
         finally:
             if worker is not None:
