@@ -109,7 +109,11 @@ async def bootstrap(
                 pool_recycle=settings.db_pool_recycle,
             )
             owns_engine = True
-        uow = SqlUnitOfWorkFactory(engine)
+        # Our own PostgreSQL pool: waiters for a connection are served in arrival order.
+        fair = owns_engine and engine.dialect.name == "postgresql"
+        uow = SqlUnitOfWorkFactory(
+            engine, pool_timeout=settings.db_pool_timeout,
+            max_connections=settings.db_pool_size + settings.db_max_overflow if fair else None)
     if engine is not None and auto_upgrade:
         try:
             await upgrade(engine)
