@@ -14,7 +14,6 @@ and latency only, failure logs the error kind and HTTP status only.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import logging
@@ -46,6 +45,7 @@ from tenacity import (
     wait_random,
 )
 
+from eki_adapters.http_client import aiohttp_available, sdk_client
 from eki_adapters.http_retry import header_retry_after
 from eki_domain.ports.llm import (
     ChatMessage,
@@ -57,11 +57,6 @@ from eki_domain.ports.llm import (
 )
 
 logger = logging.getLogger("eki.llm.openai")
-
-
-def aiohttp_available() -> bool:
-    """Whether the SDK's aiohttp transport can be used (``pip install openai[aiohttp]``)."""
-    return importlib.util.find_spec("aiohttp") is not None
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -77,7 +72,7 @@ class OpenAIChatModel:
 
     Pass ``http_client`` to share an ``httpx2.AsyncClient`` (then the caller closes it).
     Otherwise, when aiohttp is installed (``openai[aiohttp]``, one of EKI's dependencies),
-    the SDK's documented aiohttp transport carries the calls (``openai.DefaultAioHttpClient``):
+    the SDK's documented aiohttp transport carries the calls (``eki_adapters.http_client``):
     it costs half the CPU per call of the default transport with hundreds of calls in
     flight (0.9 vs 1.9 ms per call, 500 at once). Without aiohttp (or with
     ``aiohttp=False``) the SDK's default client is used, as ``pool_shards`` clients taken in
@@ -121,7 +116,7 @@ class OpenAIChatModel:
         )
         self._owns_client = http_client is None
         if http_client is None and (aiohttp_available() if aiohttp is None else aiohttp):
-            http_client = openai.DefaultAioHttpClient(timeout=timeout)
+            http_client = sdk_client(timeout)
         # base_url=None lets the SDK read OPENAI_BASE_URL, then use api.openai.com.
         self._clients = [
             openai.AsyncOpenAI(
@@ -397,7 +392,7 @@ def to_model_error(exc: BaseException) -> ModelError:
     """A :class:`ModelError` with an English message that never holds the key or contents."""
     if isinstance(exc, ModelError):
         return exc
-    if isinstance(exc, openai.APITimeoutError) and not _connection_lost(exc):
+    if isinstance(exc, openai.APITimeoutError):
         return ModelError("The model did not answer in time.", kind=ModelErrorKind.TIMEOUT)
     if isinstance(exc, openai.APIConnectionError):
         return ModelError(f"Could not reach the model server ({_cause_name(exc)}).",
@@ -440,25 +435,7 @@ def to_model_error(exc: BaseException) -> ModelError:
 
 def _cause_name(exc: BaseException) -> str:
     cause = exc.__cause__
-    while cause is not None and cause.__cause__ is not None:
-        cause = cause.__cause__  # the transport's own error (aiohttp's, under httpx2's)
     return type(cause).__name__ if cause is not None else type(exc).__name__
-
-
-def _connection_lost(exc: BaseException) -> bool:
-    """A connection dropped or refused that the aiohttp transport reported as a timeout
-    (it maps every ``aiohttp.ClientConnectionError`` to ``httpx2.ConnectTimeout``)."""
-    if not aiohttp_available():
-        return False
-    import aiohttp
-
-    cause = exc.__cause__
-    while cause is not None:
-        if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(
-                cause, TimeoutError | aiohttp.ServerTimeoutError):
-            return True
-        cause = cause.__cause__
-    return False
 
 
 def _safe_detail(exc: openai.APIStatusError) -> str:

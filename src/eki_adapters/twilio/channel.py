@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx2
 
-from eki_adapters.http_client import provider_client, transport_error_name
+from eki_adapters.http_client import provider_client
 from eki_adapters.http_retry import DeliveryRetry, header_retry_after
 from eki_adapters.twilio.address import whatsapp_address
 from eki_adapters.twilio.errors import HINTS, PERMANENT_CODES, TRANSIENT_CODES, parse_code
@@ -135,7 +135,7 @@ class TwilioChannel:
                                                timeout=self._timeout)
         except httpx2.TransportError as exc:
             raise DeliveryError(
-                f"No fue posible comunicarse con Twilio ({transport_error_name(exc)}).",
+                f"No fue posible comunicarse con Twilio ({type(exc).__name__}).",
                 code="NETWORK",
                 permanent=False,
             ) from exc

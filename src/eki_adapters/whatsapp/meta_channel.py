@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx2
 
-from eki_adapters.http_client import provider_client, transport_error_name
+from eki_adapters.http_client import provider_client
 from eki_adapters.http_retry import DeliveryRetry, header_retry_after
 from eki_adapters.whatsapp.masking import mask_phone
 from eki_domain.errors import DeliveryError
@@ -166,7 +166,7 @@ class MetaCloudChannel:
             )
         except httpx2.TransportError as exc:
             raise DeliveryError(
-                f"No fue posible comunicarse con WhatsApp ({transport_error_name(exc)}).",
+                f"No fue posible comunicarse con WhatsApp ({type(exc).__name__}).",
                 code="NETWORK",
                 permanent=False,
             ) from exc
