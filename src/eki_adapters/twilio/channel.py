@@ -14,17 +14,15 @@ as a permanent :class:`~eki_domain.errors.DeliveryError`.
 from __future__ import annotations
 
 import logging
-from types import TracebackType
 from typing import Any
 
 import httpx2
 
-from eki_adapters.http_client import provider_client
-from eki_adapters.http_retry import DeliveryRetry, header_retry_after
+from eki_adapters.http_channel import HttpChannel
+from eki_adapters.http_retry import header_retry_after
 from eki_adapters.twilio.address import whatsapp_address
 from eki_adapters.twilio.errors import HINTS, PERMANENT_CODES, TRANSIENT_CODES, parse_code
 from eki_domain.errors import DeliveryError
-from eki_domain.model.phone import mask_phone
 from eki_domain.ports.channel import SendReceipt
 
 logger = logging.getLogger("eki.channel.twilio")
@@ -34,7 +32,7 @@ DEFAULT_API_URL = "https://api.twilio.com/2010-04-01"
 MAX_BODY_CHARS = 1600
 
 
-class TwilioChannel:
+class TwilioChannel(HttpChannel):
     """Sends WhatsApp text messages through Twilio.
 
     ``status_callback`` is the public URL of EKI's ``/webhooks/twilio/status`` route
@@ -45,6 +43,7 @@ class TwilioChannel:
     """
 
     name = "twilio"
+    provider = "Twilio"
     max_body_chars = MAX_BODY_CHARS
 
     def __init__(
@@ -63,15 +62,13 @@ class TwilioChannel:
     ) -> None:
         if not account_sid or not auth_token or not from_:
             raise ValueError("account_sid, auth_token and from_ are required")
-        self._messages_url = f"{api_url.rstrip('/')}/Accounts/{account_sid}/Messages.json"
+        super().__init__(
+            f"{api_url.rstrip('/')}/Accounts/{account_sid}/Messages.json", client=client,
+            timeout=timeout, max_attempts=max_attempts, backoff_initial=backoff_initial,
+            backoff_max=backoff_max, logger=logger)
         self._auth = httpx2.BasicAuth(account_sid, auth_token)
         self._from = whatsapp_address(from_)
         self._status_callback = status_callback
-        self._timeout = timeout
-        self._retry = DeliveryRetry(max_attempts=max_attempts, backoff_initial=backoff_initial,
-                                    backoff_max=backoff_max, logger=logger)
-        self._owns_client = client is None
-        self._client = client if client is not None else provider_client(timeout)
 
     def __repr__(self) -> str:  # never show the token
         return f"TwilioChannel(url={self._messages_url!r}, from={self._from!r})"
@@ -98,58 +95,18 @@ class TwilioChannel:
                 code="INVALID_BODY",
                 permanent=True,
             )
-        form = self.message_form(to, body)
-        masked = mask_phone(to)
-        try:
-            sid: str = await self._retry.retrying(masked)(self._post_message, form)
-        except DeliveryError as exc:
-            logger.warning("send of %d chars to %s failed: code=%s permanent=%s",
-                           len(body), masked, exc.code, exc.permanent)
-            raise
-        logger.info("sent %d chars to %s as %s", len(body), masked, sid)
-        return SendReceipt(provider_id=sid)
+        return await self._deliver(to, len(body), self.message_form(to, body))
 
     async def mark_read(self, provider_id: str) -> None:
         """Twilio's Messages API has no read receipts: nothing to do."""
 
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> TwilioChannel:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     # -- internals ------------------------------------------------------------------
 
-    async def _post_message(self, form: dict[str, str]) -> str:
-        try:
-            response = await self._client.post(self._messages_url, data=form, auth=self._auth,
-                                               timeout=self._timeout)
-        except httpx2.TransportError as exc:
-            raise DeliveryError(
-                f"No fue posible comunicarse con Twilio ({type(exc).__name__}).",
-                code="NETWORK",
-                permanent=False,
-            ) from exc
+    async def _post_message(self, payload: Any) -> str:
+        response = await self._post(data=payload, auth=self._auth)
         if not response.is_success:
             raise error_from_response(response)
-        sid = _sid(response)
-        if sid is None:
-            # Twilio accepted the request: retrying could send the message twice.
-            raise DeliveryError(
-                "Twilio aceptó el mensaje pero su respuesta no trae el id (sid) del mensaje.",
-                code="BAD_RESPONSE",
-                permanent=True,
-            )
-        return sid
+        return self._accepted(_sid(response), "el id (sid)")
 
 
 def _json(response: httpx2.Response) -> dict[str, Any]:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any
 
 import httpx2
 
-from eki_adapters.http_client import provider_client
-from eki_adapters.http_retry import DeliveryRetry, header_retry_after
-from eki_adapters.whatsapp.masking import mask_phone
+from eki_adapters.http_channel import HttpChannel
+from eki_adapters.http_retry import header_retry_after
 from eki_domain.errors import DeliveryError
 from eki_domain.model.messages import MAX_MESSAGE_CHARS
 from eki_domain.ports.channel import SendReceipt
@@ -66,7 +64,7 @@ def text_message_body(
     return message
 
 
-class MetaCloudChannel:
+class MetaCloudChannel(HttpChannel):
     """Sends WhatsApp text messages through the Graph API ``/{phone-number-id}/messages``.
 
     Pass ``client`` to share an ``httpx2.AsyncClient`` (then the caller closes it);
@@ -74,6 +72,7 @@ class MetaCloudChannel:
     """
 
     name = "meta"
+    provider = "WhatsApp"
 
     def __init__(
         self,
@@ -87,14 +86,11 @@ class MetaCloudChannel:
         backoff_initial: float = 0.5,
         backoff_max: float = 8.0,
     ) -> None:
-        base = f"{api_url.rstrip('/')}/{phone_number_id}"
-        self._messages_url = f"{base}/messages"
+        super().__init__(
+            f"{api_url.rstrip('/')}/{phone_number_id}/messages", client=client,
+            timeout=timeout, max_attempts=max_attempts, backoff_initial=backoff_initial,
+            backoff_max=backoff_max, logger=logger)
         self._headers = {"Authorization": f"Bearer {access_token}"}
-        self._timeout = timeout
-        self._retry = DeliveryRetry(max_attempts=max_attempts, backoff_initial=backoff_initial,
-                                    backoff_max=backoff_max, logger=logger)
-        self._owns_client = client is None
-        self._client = client if client is not None else provider_client(timeout)
 
     def __repr__(self) -> str:  # never show the token
         return f"MetaCloudChannel(url={self._messages_url!r})"
@@ -115,17 +111,7 @@ class MetaCloudChannel:
                 permanent=True,
             )
         message = text_message_body(to, body, reply_to=reply_to, idempotency_key=idempotency_key)
-        masked = mask_phone(to)
-        try:
-            provider_id: str = await self._retry.retrying(masked)(self._post_message, message)
-        except DeliveryError as exc:
-            logger.warning(
-                "send of %d chars to %s failed: code=%s permanent=%s",
-                len(body), masked, exc.code, exc.permanent,
-            )
-            raise
-        logger.info("sent %d chars to %s as %s", len(body), masked, provider_id)
-        return SendReceipt(provider_id=provider_id)
+        return await self._deliver(to, len(body), message)
 
     async def mark_read(self, provider_id: str) -> None:
         """Blue ticks for an inbound message: one attempt, failures logged and swallowed."""
@@ -142,45 +128,13 @@ class MetaCloudChannel:
             logger.warning("mark_read %s failed: HTTP %d code=%s",
                            provider_id, response.status_code, error.code)
 
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> MetaCloudChannel:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     # -- internals ------------------------------------------------------------------
 
-    async def _post_message(self, message: dict[str, Any]) -> str:
-        try:
-            response = await self._client.post(
-                self._messages_url, json=message, headers=self._headers, timeout=self._timeout
-            )
-        except httpx2.TransportError as exc:
-            raise DeliveryError(
-                f"No fue posible comunicarse con WhatsApp ({type(exc).__name__}).",
-                code="NETWORK",
-                permanent=False,
-            ) from exc
+    async def _post_message(self, payload: Any) -> str:
+        response = await self._post(json=payload, headers=self._headers)
         if not response.is_success:
             raise _error_from_response(response)
-        provider_id = _provider_id(response)
-        if provider_id is None:
-            # Meta accepted the request: retrying could send the message twice.
-            raise DeliveryError(
-                "WhatsApp aceptó el mensaje pero su respuesta no trae el id del mensaje.",
-                code="BAD_RESPONSE",
-                permanent=True,
-            )
-        return provider_id
+        return self._accepted(_provider_id(response))
 
 
 def _provider_id(response: httpx2.Response) -> str | None:
