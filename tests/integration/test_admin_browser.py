@@ -13,20 +13,16 @@ import importlib.util
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2
 import pytest
 
 from eki_adapters.whatsapp import ConsoleChannel
 from eki_entrypoints.bootstrap import bootstrap
 from eki_entrypoints.settings import Secret, Settings
 from tests.integration.admin_seed import seed_school
+from tests.integration.processes import eki_serve
 from tests.integration.workbooks import xlsx
 
 CHROMIUM = Path(os.environ.get("EKI_CHROMIUM", "/usr/bin/chromium"))
@@ -58,12 +54,6 @@ def _missing() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def _prepare(url: str) -> None:
     eki = await bootstrap(Settings(database_url=url, admin_token=Secret(TOKEN)),
                           auto_upgrade=True, channel=ConsoleChannel(name="meta"))
@@ -88,30 +78,10 @@ def server(browser_available: None, tmp_path: Path) -> Iterator[str]:
     """`eki serve` on a seeded SQLite database; yields its base URL."""
     url = f"sqlite:///{tmp_path / 'eki.db'}"
     asyncio.run(_prepare(url))
-    port = _free_port()
     env = {**os.environ, "EKI_DATABASE_URL": url, "EKI_ADMIN_TOKEN": TOKEN,
            "EKI_LOG_LEVEL": "WARNING", "TMPDIR": str(tmp_path)}
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("eki")), "serve", "--port", str(port)],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx2.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx2.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("eki serve did not start:\n"
-                                         + (tmp_path / "server.log").read_text()) from None
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        log.close()
+    with eki_serve(tmp_path, env) as served:
+        yield served.url
 
 
 def test_admin_in_a_real_browser(server: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-
 import httpx2
 import pytest
 
 from eki_adapters.http_client import provider_client, sdk_client
 from eki_entrypoints.testing.graph import FakeGraphAPI
 from eki_entrypoints.testing.http import DROP, slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.integration.processes import free_port
 
 
 async def test_refused_dropped_and_slow_are_told_apart(graph: FakeGraphAPI) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -14,6 +13,7 @@ import pytest
 from eki_adapters.whatsapp import ConsoleChannel, MetaCloudChannel
 from eki_domain.errors import DeliveryError
 from eki_entrypoints.testing.graph import FakeGraphAPI, Reply, meta_error
+from tests.integration.processes import free_port
 
 TOKEN = "EAAG-test-token"
 PHONE_ID = "106540352242922"
@@ -25,12 +25,6 @@ async def channel(graph: FakeGraphAPI) -> AsyncIterator[MetaCloudChannel]:
     async with MetaCloudChannel(graph.url, PHONE_ID, TOKEN, timeout=2.0, max_attempts=4,
                                 backoff_initial=0.01, backoff_max=0.05) as ch:
         yield ch
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- success and transient failures ---------------------------------------------------

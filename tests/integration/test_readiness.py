@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from eki_entrypoints.bootstrap import bootstrap
 from eki_entrypoints.settings import Secret, Settings
 from eki_entrypoints.testing import meta
 from eki_entrypoints.web import create_app
+from tests.integration.processes import free_port
 
 SECRET = "app-secret"
 
@@ -44,7 +44,7 @@ def test_a_web_process_without_any_worker_is_not_ready(database_url: str) -> Non
 
 
 def test_a_separate_eki_worker_process_makes_the_web_process_ready(database_url: str) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "EKI_DATABASE_URL": database_url, "EKI_LOG_LEVEL": "INFO",
            "EKI_LOG_FORMAT": "json", "EKI_METRICS_TOKEN": "m"}
     script = Path(sys.executable).with_name("eki")
@@ -80,12 +80,6 @@ def test_a_separate_eki_worker_process_makes_the_web_process_ready(database_url:
     entries = [json.loads(line) for line in lines]
     assert any(e["logger"] == "eki.worker" and e["message"].startswith("worker started")
                for e in entries), errors.decode()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_a_stuck_queue_fails_readiness(database_url: str) -> None:

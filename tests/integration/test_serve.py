@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,46 +11,21 @@ import httpx2
 import pytest
 
 from eki_entrypoints.testing import meta
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.integration.processes import eki_serve
 
 
 def test_eki_serve_starts_on_a_fresh_sqlite_and_answers(tmp_path: Path) -> None:
-    port = _free_port()
-    script = Path(sys.executable).with_name("eki")
     env = {**os.environ, "EKI_ADMIN_TOKEN": "serve-token", "EKI_LOG_LEVEL": "WARNING"}
     env.pop("EKI_DATABASE_URL", None)  # the default: ./eki.db in the working directory
-    process = subprocess.Popen(
-        [str(script), "serve", "--port", str(port)], cwd=tmp_path, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx2.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read().decode() if process.stdout else ""
-                    raise AssertionError(f"eki serve did not start:\n{output}") from None
-                time.sleep(0.2)
+    with eki_serve(tmp_path, env) as served:
+        health = httpx2.get(f"{served.url}/healthz", timeout=5)
         assert health.json() == {"status": "ok"}
-        ready = httpx2.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        ready = httpx2.get(f"{served.url}/readyz", timeout=5)
         assert ready.status_code == 200, ready.text
-        missing = httpx2.get(f"http://127.0.0.1:{port}/api/students/3001234567",
+        missing = httpx2.get(f"{served.url}/api/students/3001234567",
                              headers={"Authorization": "Bearer serve-token"}, timeout=5)
         assert missing.status_code == 404
         assert (tmp_path / "eki.db").exists()
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        if process.stdout:
-            process.stdout.close()
 
 
 @pytest.mark.parametrize("loop", ["auto", "asyncio"])
@@ -61,32 +33,17 @@ def test_eki_serve_on_each_event_loop_takes_webhooks_and_caps_bodies(
         tmp_path: Path, loop: str) -> None:
     """uvicorn with httptools, on uvloop (the default) or the standard loop: a signed
     webhook is stored and answered, an oversize body is refused with 413."""
-    port = _free_port()
     secret = "loop-secret"
     env = {**os.environ, "EKI_LOG_LEVEL": "INFO", "EKI_LOG_FORMAT": "text",
            "EKI_EVENT_LOOP": loop, "EKI_WHATSAPP_APP_SECRET": secret,
            "EKI_DATABASE_URL": f"sqlite:///{tmp_path / 'eki.db'}"}
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("eki")), "serve", "--port", str(port)],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx2.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx2.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read().decode() if process.stdout else ""
-                    raise AssertionError(f"eki serve did not start:\n{output}") from None
-                time.sleep(0.2)
+    with eki_serve(tmp_path, env) as served:
         body = meta.encode(meta.text_message("573001234567", "hola", wamid="wamid.LOOP1"))
-        stored = httpx2.post(f"{base}/webhooks/whatsapp", content=body,
+        stored = httpx2.post(f"{served.url}/webhooks/whatsapp", content=body,
                              headers=meta.signed_headers(body, secret), timeout=5)
         assert stored.status_code == 200, stored.text
         huge = b"{" + b" " * (3 * 1024 * 1024) + b"}"
-        refused = httpx2.post(f"{base}/webhooks/whatsapp", content=huge,
+        refused = httpx2.post(f"{served.url}/webhooks/whatsapp", content=huge,
                               headers=meta.signed_headers(huge, secret), timeout=10)
         assert refused.status_code == 413
         deadline = time.monotonic() + 20
@@ -97,8 +54,5 @@ def test_eki_serve_on_each_event_loop_takes_webhooks_and_caps_bodies(
                     break
                 time.sleep(0.1)
         assert state == [("done",)]  # the worker answered (unknown sender: a polite reply)
-    finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=15)
     expected = "uvloop" if loop == "auto" else "asyncio"
-    assert f"event loop {expected}, HTTP parser httptools" in output.decode()
+    assert f"event loop {expected}, HTTP parser httptools" in served.output()

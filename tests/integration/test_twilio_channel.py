@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -20,6 +19,7 @@ from eki_entrypoints.testing.twilio import (
     FROM,
     FakeTwilioServer,
 )
+from tests.integration.processes import free_port
 
 TO = "573001234567"
 CALLBACK = "https://eki.colegio.edu.co/webhooks/twilio/status"
@@ -31,12 +31,6 @@ async def channel(twilio: FakeTwilioServer) -> AsyncIterator[TwilioChannel]:
                              status_callback=CALLBACK, timeout=2.0, max_attempts=4,
                              backoff_initial=0.01, backoff_max=0.05) as ch:
         yield ch
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- success and transient failures ---------------------------------------------------

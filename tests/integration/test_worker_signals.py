@@ -24,6 +24,7 @@ from eki_adapters.sql.heartbeats import SqlWorkerHeartbeats
 from eki_adapters.sql.tables import worker_heartbeats
 from eki_entrypoints import cli
 from tests.conftest import _run
+from tests.integration.processes import free_port
 
 
 @pytest.mark.parametrize(("sig", "metrics", "inherited"), [
@@ -40,7 +41,7 @@ def test_a_signal_stops_the_worker_process_cleanly(
     env = {**os.environ, "EKI_DATABASE_URL": database_url, "EKI_LOG_LEVEL": "INFO"}
     argv = [str(Path(sys.executable).with_name("eki")), "worker", "--concurrency", "2"]
     if metrics:
-        argv += ["--metrics-port", str(_free_port())]
+        argv += ["--metrics-port", str(free_port())]
     previous = signal.signal(signal.SIGINT, inherited)  # the child inherits an ignore
     try:
         worker = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
@@ -76,7 +77,7 @@ def test_a_signal_during_start_up_still_stops_the_worker_and_closes_everything(
     monkeypatch.setattr(SqlWorkerHeartbeats, "beat", first_beat_then_ctrl_c)
     monkeypatch.setattr(cli, "_tune_gc", lambda: None)  # not in the test process
     monkeypatch.setenv("EKI_DATABASE_URL", database_url)
-    port = _free_port()
+    port = free_port()
     before = set(threading.enumerate())
 
     code = cli.run(["worker", "--concurrency", "2",
@@ -123,9 +124,3 @@ def _read_until(process: subprocess.Popen[bytes], marker: str, timeout: float = 
                 pytest.fail(f"the worker exited ({process.returncode}):\n{output.decode()}")
             output += chunk
     return output.decode()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
