@@ -21,14 +21,13 @@ work each waiting for a pool connection.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 T = TypeVar("T")
+E = TypeVar("E")
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -41,140 +40,156 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-class GroupCommit(Generic[T]):
+def _fail(futures: Iterable[asyncio.Future[Any]], exc: BaseException) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_exception(exc)
+
+
+class _Batcher(Generic[E]):
+    """The plumbing :class:`GroupCommit` and :class:`GroupLoad` share: callers queue an entry
+    and a future, one task per event loop serves the queue (:meth:`_serve`, one unit of work
+    per round) until it is empty. Safe to use from several event loops one after the other
+    (tests, ``asyncio.run`` per call): what was queued on a loop that is gone is dropped."""
+
+    def __init__(self, uow: UnitOfWorkFactory, name: str) -> None:
+        self._uow = uow
+        self._name = name
+        self._queue: list[tuple[E, asyncio.Future[Any]]] = []
+        self._server: asyncio.Task[None] | None = None
+
+    async def _submit(self, entry: E) -> Any:
+        loop = asyncio.get_running_loop()
+        server = self._server
+        if server is not None and server.get_loop() is not loop:
+            self._queue, server = [], None
+        future: asyncio.Future[Any] = loop.create_future()
+        future.add_done_callback(_retrieve)
+        self._queue.append((entry, future))
+        if server is None or server.done():
+            self._server = loop.create_task(self._run(), name=self._name)
+        # A caller cancelled while waiting leaves the work to finish for the others.
+        return await asyncio.shield(future)
+
+    #: Wait one event-loop turn before the first round, so the callers of that instant join
+    #: it (reads: a claim's turns ask together); writes start at once.
+    gather_first = False
+
+    async def _run(self) -> None:
+        if self.gather_first:
+            await asyncio.sleep(0)
+        while self._queue:
+            round_ = self._take()
+            try:
+                await self._serve(round_)
+            except asyncio.CancelledError:
+                for _, future in (*round_, *self._queue):
+                    future.cancel()
+                self._queue = []
+                raise
+            except Exception as exc:
+                _fail((future for _, future in round_), exc)
+
+    def _take(self) -> list[tuple[E, asyncio.Future[Any]]]:
+        raise NotImplementedError
+
+    async def _serve(self, round_: list[tuple[E, asyncio.Future[Any]]]) -> None:
+        raise NotImplementedError
+
+
+class GroupCommit(_Batcher[Sequence[T]]):
     """Write submitted items with ``write(uow, items)`` and commit, many callers at a time.
 
-    ``max_items`` bounds one transaction (the rest goes in the next one). Safe to use from
-    several event loops one after the other (tests, ``asyncio.run`` per call): work queued on
-    a loop that is gone is dropped with that loop.
+    ``max_items`` bounds one transaction (the rest goes in the next one).
     """
 
     def __init__(self, uow: UnitOfWorkFactory, write: Writer[T], *,
                  max_items: int = 1000) -> None:
         if max_items < 1:
             raise ValueError("max_items must be at least 1")
-        self._uow = uow
+        super().__init__(uow, "eki-group-commit")
         self._write = write
         self._max_items = max_items
-        self._queue: list[tuple[Sequence[T], asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
         #: Transactions committed and items written (for tests and diagnostics).
         self.transactions = 0
         self.items = 0
 
     async def submit(self, items: Sequence[T]) -> None:
         """Write ``items`` (with whatever else is waiting) and return once committed."""
-        if not items:
-            return
-        loop = asyncio.get_running_loop()
-        flusher = self._flusher
-        if flusher is not None and flusher.get_loop() is not loop:
-            self._queue = []  # queued on a loop that no longer runs us
-            flusher = None
-        done: asyncio.Future[None] = loop.create_future()
-        done.add_done_callback(_retrieve)
-        self._queue.append((items, done))
-        if flusher is None or flusher.done():
-            self._flusher = loop.create_task(self._flush(), name="eki-group-commit")
-        # A caller cancelled while waiting leaves the write to finish for the others.
-        await asyncio.shield(done)
+        if items:
+            await self._submit(items)
 
-    async def _flush(self) -> None:
-        while self._queue:
-            batch: list[tuple[Sequence[T], asyncio.Future[None]]] = []
-            count = 0
-            while self._queue and (not batch or count + len(self._queue[0][0])
-                                   <= self._max_items):
-                entry = self._queue.pop(0)
-                batch.append(entry)
-                count += len(entry[0])
-            items = [item for entry_items, _ in batch for item in entry_items]
-            try:
-                async with self._uow() as uow:
-                    await self._write(uow, items)
-                    await uow.commit()
-            except asyncio.CancelledError:
-                for _, done in batch:
-                    done.cancel()
-                for _, done in self._queue:
-                    done.cancel()
-                self._queue = []
-                raise
-            except Exception as exc:
-                for _, done in batch:
-                    with contextlib.suppress(asyncio.InvalidStateError):
-                        done.set_exception(exc)
-            else:
-                self.transactions += 1
-                self.items += len(items)
-                for _, done in batch:
-                    with contextlib.suppress(asyncio.InvalidStateError):
-                        done.set_result(None)
+    def _take(self) -> list[tuple[Sequence[T], asyncio.Future[Any]]]:
+        count, taken = 0, 0
+        for entry_items, _ in self._queue:
+            if taken and count + len(entry_items) > self._max_items:
+                break
+            count += len(entry_items)
+            taken += 1
+        round_, self._queue = self._queue[:taken], self._queue[taken:]
+        return round_
+
+    async def _serve(self, round_: list[tuple[Sequence[T], asyncio.Future[Any]]]) -> None:
+        items = [item for entry_items, _ in round_ for item in entry_items]
+        async with self._uow() as uow:
+            await self._write(uow, items)
+            await uow.commit()
+        self.transactions += 1
+        self.items += len(items)
+        for _, future in round_:
+            if not future.done():
+                future.set_result(None)
 
 
 Loader = Callable[[UnitOfWork, Sequence[K]], Awaitable[Mapping[K, V]]]
 
 
-class GroupLoad(Generic[K, V]):
+class GroupLoad(_Batcher[K], Generic[K, V]):
     """``await load(key)``: the value ``read(uow, keys)`` returns for ``key``, where
     ``keys`` are every key asked for while the previous read ran (or in the same event-loop
     turn), deduplicated, at most ``max_keys`` per read. A key the read does not return raises
     ``KeyError`` for its caller; an error of the read reaches every caller of that read.
     """
 
+    gather_first = True
+
     def __init__(self, uow: UnitOfWorkFactory, read: Loader[K, V], *,
                  max_keys: int = 500) -> None:
         if max_keys < 1:
             raise ValueError("max_keys must be at least 1")
-        self._uow = uow
+        super().__init__(uow, "eki-group-load")
         self._read = read
         self._max_keys = max_keys
-        self._queue: dict[K, list[asyncio.Future[V]]] = {}
-        self._reader: asyncio.Task[None] | None = None
         #: Reads run and keys read (for tests and diagnostics).
         self.reads = 0
         self.keys = 0
 
     async def load(self, key: K) -> V:
-        loop = asyncio.get_running_loop()
-        reader = self._reader
-        if reader is not None and reader.get_loop() is not loop:
-            self._queue = {}  # asked on a loop that no longer runs us
-            reader = None
-        result: asyncio.Future[V] = loop.create_future()
-        result.add_done_callback(_retrieve)
-        self._queue.setdefault(key, []).append(result)
-        if reader is None or reader.done():
-            self._reader = loop.create_task(self._run(), name="eki-group-load")
-        return await asyncio.shield(result)
+        value: V = await self._submit(key)
+        return value
 
-    async def _run(self) -> None:
-        await asyncio.sleep(0)  # let the callers of this instant join the first read
-        while self._queue:
-            keys = list(itertools.islice(self._queue, self._max_keys))
-            waiting = {key: self._queue.pop(key) for key in keys}
-            try:
-                async with self._uow() as uow:
-                    values = await self._read(uow, keys)
-            except asyncio.CancelledError:
-                for futures in (*waiting.values(), *self._queue.values()):
-                    for future in futures:
-                        future.cancel()
-                self._queue = {}
-                raise
-            except Exception as exc:
-                for futures in waiting.values():
-                    for future in futures:
-                        if not future.done():
-                            future.set_exception(exc)
+    def _take(self) -> list[tuple[K, asyncio.Future[Any]]]:
+        keys: set[K] = set()
+        taken = 0
+        for key, _ in self._queue:
+            if key not in keys:
+                if len(keys) == self._max_keys:
+                    break
+                keys.add(key)
+            taken += 1
+        round_, self._queue = self._queue[:taken], self._queue[taken:]
+        return round_
+
+    async def _serve(self, round_: list[tuple[K, asyncio.Future[Any]]]) -> None:
+        keys = list(dict.fromkeys(key for key, _ in round_))
+        async with self._uow() as uow:
+            values = await self._read(uow, keys)
+        self.reads += 1
+        self.keys += len(keys)
+        for key, future in round_:
+            if future.done():
                 continue
-            self.reads += 1
-            self.keys += len(keys)
-            for key, futures in waiting.items():
-                for future in futures:
-                    if future.done():
-                        continue
-                    if key in values:
-                        future.set_result(values[key])
-                    else:
-                        future.set_exception(KeyError(key))
+            if key in values:
+                future.set_result(values[key])
+            else:
+                future.set_exception(KeyError(key))
