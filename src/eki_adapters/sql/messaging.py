@@ -700,33 +700,31 @@ class SqlConversationStore:
         params = {"sids": wanted, "window": limit}
         found: dict[int, list[HistoryEntry]] = {sid: [] for sid in wanted}
         for r in await self._conn.execute(_PG_HISTORY_IN_EACH, params):
-            found[int(r.sid)].append(HistoryEntry(
-                direction="in", at=r.received_at, text=r.text, type=r.type, state=r.state,
-                provider_id=r.provider_id, intent=r.intent))
+            found[int(r.sid)].append(_inbound_entry(r))
         for r in await self._conn.execute(_PG_HISTORY_OUT_EACH, params):
-            found[int(r.sid)].append(HistoryEntry(
-                direction="out", at=r.created_at, text=r.body, type="text", state=r.status,
-                provider_id=r.provider_id, error_code=r.error_code, intent=r.intent))
-        for entries in found.values():
-            entries.sort(key=lambda e: (e.at, e.direction == "out"), reverse=True)
-            del entries[limit:]
-        return found
+            found[int(r.sid)].append(_outbound_entry(r))
+        return {sid: _newest_first(entries)[:limit] for sid, entries in found.items()}
 
     async def _newest(self, student_id: int, window: int) -> list[HistoryEntry]:
         """The newest ``window`` entries of each direction, merged newest first."""
         params = {"sid": student_id, "window": window}
         inbound = await self._conn.execute(_HISTORY_IN, params)
         outbound = await self._conn.execute(_HISTORY_OUT, params)
-        entries = [
-            HistoryEntry(direction="in", at=r.received_at, text=r.text, type=r.type,
-                         state=r.state, provider_id=r.provider_id, intent=r.intent)
-            for r in inbound
-        ] + [
-            HistoryEntry(direction="out", at=r.created_at, text=r.body, type="text",
-                         state=r.status, provider_id=r.provider_id, error_code=r.error_code,
-                         intent=r.intent)
-            for r in outbound
-        ]
-        # Newest first; an answer sorts before the question it answers at equal times.
-        entries.sort(key=lambda e: (e.at, e.direction == "out"), reverse=True)
-        return entries
+        return _newest_first([*map(_inbound_entry, inbound), *map(_outbound_entry, outbound)])
+
+
+def _inbound_entry(r: Any) -> HistoryEntry:
+    return HistoryEntry(direction="in", at=r.received_at, text=r.text, type=r.type,
+                        state=r.state, provider_id=r.provider_id, intent=r.intent)
+
+
+def _outbound_entry(r: Any) -> HistoryEntry:
+    return HistoryEntry(direction="out", at=r.created_at, text=r.body, type="text",
+                        state=r.status, provider_id=r.provider_id, error_code=r.error_code,
+                        intent=r.intent)
+
+
+def _newest_first(entries: list[HistoryEntry]) -> list[HistoryEntry]:
+    """Newest first; an answer sorts before the question it answers at equal times."""
+    entries.sort(key=lambda e: (e.at, e.direction == "out"), reverse=True)
+    return entries

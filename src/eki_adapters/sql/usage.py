@@ -24,11 +24,6 @@ _RECORD = llm_usage.insert().values({
                  "cached_tokens", "cost_usd", "latency_ms", "outcome", "tools")})
 _START = sa.bindparam("start", type_=llm_usage.c.at.type)
 _END = sa.bindparam("end", type_=llm_usage.c.at.type)
-_TOKENS_FOR = (
-    sa.select(sa.func.coalesce(
-        sa.func.sum(llm_usage.c.prompt_tokens + llm_usage.c.completion_tokens), 0))
-    .where(llm_usage.c.student_id == sa.bindparam("sid"), llm_usage.c.at >= _START,
-           llm_usage.c.at < _END))
 _TOKENS_FOR_EACH = (
     sa.select(llm_usage.c.student_id,
               sa.func.sum(llm_usage.c.prompt_tokens + llm_usage.c.completion_tokens))
@@ -58,10 +53,7 @@ class SqlUsageLedger:
         await self._conn.execute(_RECORD, rows[0] if len(rows) == 1 else rows)
 
     async def tokens_for(self, student_id: int, day: date) -> int:
-        start, end = _day_bounds(day)
-        total = await self._conn.scalar(_TOKENS_FOR, {"sid": student_id, "start": start,
-                                                      "end": end})
-        return int(total or 0)
+        return (await self.tokens_for_each([student_id], day))[student_id]
 
     async def tokens_for_each(self, student_ids: Sequence[int], day: date) -> dict[int, int]:
         wanted = list(dict.fromkeys(student_ids))
