@@ -190,7 +190,7 @@ def run_fake_openai(port: int, delay: float, model: str, tokenizer_path: str | N
     from starlette.routing import Route
 
     from eki_domain.services.llm_assistant import SYSTEM_PROMPT
-    from eki_entrypoints.testing.openai import completion
+    from eki_testing.openai import completion
 
     count, how = token_counter(tokenizer_path)
     records: list[dict[str, Any]] = []

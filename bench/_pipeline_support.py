@@ -399,10 +399,10 @@ def run_eki_traced(out_path: str, argv: list[str]) -> None:
 
 class _Template:
     """A signed Meta text-message webhook with the wamid and wa_id spliced in per request
-    (the JSON is built once with eki_entrypoints.testing.meta, then filled as bytes)."""
+    (the JSON is built once with eki_testing.meta, then filled as bytes)."""
 
     def __init__(self, text: str) -> None:
-        from eki_entrypoints.testing.meta import encode, text_message
+        from eki_testing.meta import encode, text_message
 
         body = encode(text_message("@@WAID@@", text, wamid="@@WAMID@@", name=PROFILE_NAME))
         first, rest = body.split(b"@@WAID@@", 1)
@@ -495,7 +495,7 @@ def _ms(seconds: float | None) -> float | None:
 async def _e2e(cfg: dict[str, Any]) -> dict[str, Any]:
     import httpx2
 
-    from eki_entrypoints.testing.meta import encode, text_message
+    from eki_testing.meta import encode, text_message
 
     secret = cfg["secret"].encode()
     url = cfg["url"]

@@ -11,8 +11,8 @@ from eki_domain.model.imports import sheet_from_records
 from eki_domain.model.pagination import PageRequest
 from eki_domain.ports.llm import UsageRecord
 from eki_entrypoints.bootstrap import Eki
-from eki_entrypoints.testing import meta
 from eki_entrypoints.worker import PipelineWorker
+from eki_testing import meta
 
 ANA = "573001234567"
 BRUNO = "573009876543"

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from eki_entrypoints.testing.graph import FakeGraphAPI
-from eki_entrypoints.testing.twilio import FakeTwilioServer
+from eki_testing.graph import FakeGraphAPI
+from eki_testing.twilio import FakeTwilioServer
 
 
 @pytest.fixture(scope="session")

@@ -18,13 +18,13 @@ from eki_adapters.whatsapp import MetaCloudChannel
 from eki_domain.ports.channel import MessageChannel
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.settings import Secret, Settings
-from eki_entrypoints.testing import meta
-from eki_entrypoints.testing import twilio as tw
-from eki_entrypoints.testing.graph import FakeGraphAPI as GraphStub
-from eki_entrypoints.testing.http import Reply
-from eki_entrypoints.testing.twilio import FakeTwilioServer
 from eki_entrypoints.web import create_app
 from eki_entrypoints.worker import PipelineWorker
+from eki_testing import meta
+from eki_testing import twilio as tw
+from eki_testing.graph import FakeGraphAPI as GraphStub
+from eki_testing.http import Reply
+from eki_testing.twilio import FakeTwilioServer
 
 ANA = "573001234567"
 STRANGER = "573109999999"

@@ -1,4 +1,4 @@
-"""The shipped fakes (eki_entrypoints.testing) inject what they promise: 5xx, 429, permanent
+"""The shipped fakes (eki_testing) inject what they promise: 5xx, 429, permanent
 codes, latency, dropped connections and script exhaustion — seen through EKI's real
 clients (MetaCloudChannel, OpenAIChatModel over real HTTP) and through raw httpx2."""
 
@@ -14,7 +14,7 @@ from eki_adapters.openai import OpenAIChatModel
 from eki_adapters.whatsapp import MetaCloudChannel
 from eki_domain.errors import DeliveryError
 from eki_domain.ports.llm import ChatMessage, ModelError, ModelErrorKind
-from eki_entrypoints.testing.graph import (
+from eki_testing.graph import (
     DROP,
     FakeGraphAPI,
     Reply,
@@ -23,7 +23,7 @@ from eki_entrypoints.testing.graph import (
     server_error,
     slow,
 )
-from eki_entrypoints.testing.openai import (
+from eki_testing.openai import (
     FakeOpenAIServer,
     answer,
     error,

@@ -66,7 +66,7 @@ def test_every_documented_example_passes_in_a_fresh_project(project: pytest.Pyte
             eki_harness.wait_for_reply("3001234567", timeout=0.3)
     """)
     project.makepyfile(test_twilio_plugin="""
-        from eki_entrypoints.testing.twilio import rate_limited, server_error, status_callback
+        from eki_testing.twilio import rate_limited, server_error, status_callback
 
         def test_twilio_only_when_asked(eki_harness, eki_twilio, eki_graph):
             settings = eki_harness.eki.settings

@@ -6,8 +6,8 @@ import httpx2
 import pytest
 
 from eki_adapters.http_client import provider_client, sdk_client
-from eki_entrypoints.testing.graph import FakeGraphAPI
-from eki_entrypoints.testing.http import DROP, slow
+from eki_testing.graph import FakeGraphAPI
+from eki_testing.http import DROP, slow
 from tests.integration.processes import free_port
 
 

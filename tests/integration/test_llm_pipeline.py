@@ -17,7 +17,7 @@ from eki_domain.model.imports import sheet_from_records
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.chat import ChatSession
 from eki_entrypoints.settings import Settings
-from eki_entrypoints.testing.openai import ScriptedOpenAI, completion, error
+from eki_testing.openai import ScriptedOpenAI, completion, error
 
 ANA = "3001234567"
 

@@ -12,7 +12,7 @@ import pytest
 
 from eki_adapters.whatsapp import ConsoleChannel, MetaCloudChannel
 from eki_domain.errors import DeliveryError
-from eki_entrypoints.testing.graph import FakeGraphAPI, Reply, meta_error
+from eki_testing.graph import FakeGraphAPI, Reply, meta_error
 from tests.integration.processes import free_port
 
 TOKEN = "EAAG-test-token"

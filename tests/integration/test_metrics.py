@@ -22,10 +22,10 @@ from eki_adapters.system import FixedClock
 from eki_adapters.whatsapp import ConsoleChannel
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.settings import Secret, Settings
-from eki_entrypoints.testing import meta
-from eki_entrypoints.testing.openai import ScriptedOpenAI, completion, error
 from eki_entrypoints.web import create_app
 from eki_entrypoints.worker import PipelineWorker
+from eki_testing import meta
+from eki_testing.openai import ScriptedOpenAI, completion, error
 
 SECRET = "app-secret"
 ANA = "573001234567"

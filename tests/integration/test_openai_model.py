@@ -20,7 +20,7 @@ from eki_domain.ports.llm import (
     ModelUsage,
     ToolCall,
 )
-from eki_entrypoints.testing.openai import (
+from eki_testing.openai import (
     ScriptedOpenAI,
     completion,
     error,

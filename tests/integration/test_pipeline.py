@@ -18,10 +18,10 @@ from eki_adapters.whatsapp import ConsoleChannel, MetaCloudChannel
 from eki_domain.model.messages import DeliveryStatus
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.settings import Secret, Settings
-from eki_entrypoints.testing import meta
-from eki_entrypoints.testing.graph import FakeGraphAPI, Reply, meta_error
 from eki_entrypoints.web import create_app
 from eki_entrypoints.worker import PipelineWorker
+from eki_testing import meta
+from eki_testing.graph import FakeGraphAPI, Reply, meta_error
 
 SECRET = "app-secret"
 VERIFY = "verify-me"

@@ -21,8 +21,8 @@ from eki_adapters.system import FixedClock
 from eki_adapters.whatsapp import ConsoleChannel
 from eki_entrypoints.bootstrap import bootstrap
 from eki_entrypoints.settings import Secret, Settings
-from eki_entrypoints.testing import meta
 from eki_entrypoints.web import create_app
+from eki_testing import meta
 from tests.integration.processes import free_port
 
 SECRET = "app-secret"

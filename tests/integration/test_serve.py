@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from eki_entrypoints.testing import meta
+from eki_testing import meta
 from tests.integration.processes import eki_serve
 
 

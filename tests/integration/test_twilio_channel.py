@@ -12,8 +12,8 @@ import pytest
 
 from eki_adapters.twilio import TwilioChannel
 from eki_domain.errors import DeliveryError
-from eki_entrypoints.testing import twilio as tw
-from eki_entrypoints.testing.twilio import (
+from eki_testing import twilio as tw
+from eki_testing.twilio import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     FROM,

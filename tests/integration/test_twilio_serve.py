@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx2
 
-from eki_entrypoints.testing import twilio as tw
-from eki_entrypoints.testing.twilio import FakeTwilioServer
+from eki_testing import twilio as tw
+from eki_testing.twilio import FakeTwilioServer
 from tests.integration.processes import eki_serve
 
 PUBLIC = "https://eki.colegio.example"

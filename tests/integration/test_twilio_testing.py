@@ -11,8 +11,8 @@ import pytest
 
 from eki_adapters.twilio import parse_twilio_webhook, verify_twilio_signature
 from eki_domain.model.messages import DeliveryStatus, MessageType
-from eki_entrypoints.testing import twilio as tw
-from eki_entrypoints.testing.twilio import FakeTwilioServer
+from eki_testing import twilio as tw
+from eki_testing.twilio import FakeTwilioServer
 
 ANA = "573001234567"
 

@@ -17,10 +17,10 @@ from eki_adapters.twilio import TwilioChannel
 from eki_domain.ports.assistant import AssistantReply, StudentToolbox, Turn
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.settings import Secret, Settings
-from eki_entrypoints.testing import twilio as tw
-from eki_entrypoints.testing.twilio import FakeTwilioServer
 from eki_entrypoints.web import create_app
 from eki_entrypoints.worker import PipelineWorker
+from eki_testing import twilio as tw
+from eki_testing.twilio import FakeTwilioServer
 
 ANA = "573001234567"
 LOCAL = "http://testserver"

@@ -16,8 +16,8 @@ from eki_domain.ports.assistant import AssistantReply, StudentToolbox, Turn
 from eki_domain.services.flood import FLOOD_NOTICE, FloodGuard, FloodVerdict
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.settings import Settings
-from eki_entrypoints.testing import meta
 from eki_entrypoints.worker import PipelineWorker
+from eki_testing import meta
 
 ANA = "573001234567"
 T0 = datetime(2026, 3, 2, 15, tzinfo=UTC)

@@ -17,7 +17,7 @@ from eki_adapters.whatsapp import (
     verify_meta_signature,
 )
 from eki_domain.model.messages import DeliveryStatus, IncomingMessage, MessageType
-from eki_entrypoints.testing import meta as p
+from eki_testing import meta as p
 
 WA = "573001234567"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from eki_adapters.twilio import parse_twilio_webhook, wa_id_from_address, whatsapp_address
 from eki_domain.model.messages import DeliveryStatus, MessageType
-from eki_entrypoints.testing import twilio as tw
+from eki_testing import twilio as tw
 
 ANA = "573001234567"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -1,22 +1,20 @@
-"""EKI's integration-test harness, shipped for anyone's tests (see ``docs/testing.md``).
+"""Deprecated: the test harness moved to :mod:`eki_testing` (it is not an entry point).
 
-* :mod:`~eki_entrypoints.testing.meta`: every Meta webhook payload, ``encode``/``sign``/
-  ``signed_headers``;
-* :mod:`~eki_entrypoints.testing.graph`: ``FakeGraphAPI``, a Graph API on 127.0.0.1 that
-  records sends and injects 5xx, 429, permanent codes (131047…), latency, dropped
-  connections;
-* :mod:`~eki_entrypoints.testing.twilio`: Twilio form-post builders with
-  ``X-Twilio-Signature`` (``signed_post``) and ``FakeTwilioServer``, the Messages API on
-  127.0.0.1 with the same failure injections (5xx, 429, 63016…, latency) and a basic-auth
-  check;
-* :mod:`~eki_entrypoints.testing.openai`: ``FakeOpenAIServer`` (real HTTP) and
-  ``ScriptedOpenAI`` (``httpx2.MockTransport``), following a script of tool calls, answers,
-  failures and delays, recording requests;
-* :mod:`~eki_entrypoints.testing.http`: ``ScriptedHTTPServer``, the base of the fakes;
-* :mod:`~eki_entrypoints.testing.harness`: ``EkiHarness``, EKI in-process (Meta or Twilio
-  channel) with helpers that send a student's message and wait for the reply;
-* :mod:`~eki_entrypoints.testing.plugin`: the pytest plugin (entry point ``pytest11: eki``)
-  with the ``eki_*`` fixtures.
-
-Importing this package imports nothing else; each module starts nothing at import time.
+``eki_entrypoints.testing`` and each of its modules (``…testing.meta``, ``…testing.graph``,
+``…testing.openai``, ``…testing.twilio``, ``…testing.http``, ``…testing.harness``,
+``…testing.database``, ``…testing.plugin``) are the very ``eki_testing`` modules under
+their old names, so old imports keep working; importing this package emits a
+``DeprecationWarning``. Write ``eki_testing`` instead.
 """
+
+from __future__ import annotations
+
+import warnings
+
+import eki_testing
+
+warnings.warn(
+    "eki_entrypoints.testing is deprecated: import eki_testing instead (same modules, "
+    "same names; docs/testing.md)", DeprecationWarning, stacklevel=2)
+
+__doc__ = f"{__doc__}\n{eki_testing.__doc__}"
