@@ -83,8 +83,16 @@ class PipelineWorker:
         log.info("worker started: up to %d turn(s) at once, channels %s", self.concurrency,
                  ",".join(self.channels))
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 1.0) -> None:
         self._stopping = True
+        # Let the loops and turns finish the step they are in (up to ``grace`` seconds): a
+        # transaction cancelled halfway can keep SQLite's write lock until its connection is
+        # collected, and the next writer waits busy_timeout (10 s) for it.
+        for event in (self._inbox_event, self._capacity, *self._outbox_events):
+            event.set()
+        steps = [t for t in (*self._tasks, *self._turn_tasks) if t.get_name() != "eki-wakeups"]
+        if steps:
+            await asyncio.wait(steps, timeout=grace)
         tasks = [*self._tasks, *self._turn_tasks]
         for task in tasks:
             task.cancel()  # a turn cut short is claimed again when its lease expires

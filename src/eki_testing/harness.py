@@ -193,8 +193,12 @@ class EkiHarness:
         return self
 
     def stop(self) -> None:
+        """Shut the app down: the fake provider's connections first (a send still waiting
+        for a slow scripted answer fails at once instead of holding the worker), then the
+        worker (it finishes the step it is in) and the database."""
         if self._client is not None:
             client, self._client = self._client, None
+            self.outbox.close_connections()
             client.__exit__(None, None, None)
 
     def __enter__(self) -> EkiHarness:

@@ -15,9 +15,11 @@ Nothing starts at import time: ``start()`` (or ``with server:``) binds a free po
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -81,14 +83,37 @@ class Recorded:
 
 class _CountingServer(ThreadingHTTPServer):
     """Calls ``on_connection`` for every accepted connection; takes bursts of connections
-    (the standard library's backlog of 5 made clients wait or fail under 50 at once)."""
+    (the standard library's backlog of 5 made clients wait or fail under 50 at once);
+    knows its open connections, to shut them down (:meth:`close_connections`)."""
 
     request_queue_size = 128
     on_connection: Callable[[], None] = staticmethod(lambda: None)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
     def verify_request(self, request: Any, client_address: Any) -> bool:
         self.on_connection()
+        with self._open_lock:
+            self._open.add(request)
         return True
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> int:
+        """Shut every open connection down: a handler thread waiting for the next request
+        on an idle keep-alive connection reads end-of-file and ends. Returns how many."""
+        with self._open_lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        return len(sockets)
 
 
 class ScriptedHTTPServer:
@@ -134,10 +159,18 @@ class ScriptedHTTPServer:
         with self.lock:
             self.connections += 1
 
+    def close_connections(self) -> int:
+        """Close every connection clients hold open (idle keep-alive ones included); they
+        reconnect on their next request. Returns how many were open."""
+        return 0 if self._server is None else self._server.close_connections()
+
     def stop(self) -> None:
+        """Stop accepting, shut the open connections down, then wait for the handler
+        threads (which no idle keep-alive connection can hold any more)."""
         if self._server is None:
             return
         self._server.shutdown()
+        self._server.close_connections()
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
