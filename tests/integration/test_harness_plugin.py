@@ -1,6 +1,7 @@
 """EKI's pytest plugin, used the way a school's IT team would: from a fresh project in a
 temporary folder (pytester, a separate pytest process) that has nothing but EKI installed
-and uses only the plugin's fixtures. Every Python block of docs/testing.md runs here."""
+and uses only the plugin's fixtures. Every Python block of docs/testing.md runs here
+(tests/docs.py: how blocks are found, and the marker of one that must not run)."""
 
 from __future__ import annotations
 
@@ -9,23 +10,30 @@ from pathlib import Path
 
 import pytest
 
+from tests.docs import python_blocks, runnable
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
-BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
 def doc_blocks() -> dict[str, list[str]]:
-    """The Python blocks of docs/testing.md by role; every block must have one."""
+    """The Python blocks of docs/testing.md by role: pytest tests, the conftest example, and
+    plain scripts; only blocks marked ``# not run:`` are left out."""
     roles: dict[str, list[str]] = {"tests": [], "conftest": [], "script": []}
-    for block in BLOCK.findall(DOC.read_text(encoding="utf-8")):
+    for block in runnable(python_blocks(DOC)):
         if "def eki_settings" in block:
             roles["conftest"].append(block)
         elif "def test_" in block:
             roles["tests"].append(block)
-        elif "EkiHarness.for_database" in block:
-            roles["script"].append(block)
         else:
-            raise AssertionError(f"docs/testing.md has a Python block no test runs:\n{block}")
+            roles["script"].append(block)
     return roles
+
+
+def test_the_doc_has_examples() -> None:
+    blocks = python_blocks(DOC)
+    assert len(blocks) >= 8
+    assert len(blocks) - len(runnable(blocks)) <= 2  # blocks marked `# not run:` stay few
+    assert sum(len(b) for b in doc_blocks().values()) == len(runnable(blocks))
 
 
 def ten_lines() -> str:
@@ -128,9 +136,12 @@ def test_the_given_database_is_used_and_emptied(eki_database_url, eki_harness):
     result.assert_outcomes(passed=2)
 
 
-def test_the_plain_python_example_runs(project: pytest.Pytester) -> None:
-    [script] = doc_blocks()["script"]
-    path = project.makepyfile(try_eki=script)
-    result = project.runpython(path)
-    assert result.ret == 0, result.stderr.str()
-    assert "Ana" in result.stdout.str()
+def test_the_plain_python_examples_run(project: pytest.Pytester) -> None:
+    scripts = doc_blocks()["script"]
+    assert len(scripts) >= 2
+    for number, script in enumerate(scripts):
+        path = project.makepyfile(**{f"try_eki_{number}": script})
+        result = project.runpython(path)
+        assert result.ret == 0, result.stderr.str()
+        if "EkiHarness.for_database" in script:
+            assert "Ana" in result.stdout.str()
