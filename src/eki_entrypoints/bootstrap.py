@@ -12,6 +12,12 @@ import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eki_adapters.cache import TTLReportCache
+from eki_adapters.loaders import (
+    BatchedRecordBooks,
+    BatchedTurnContext,
+    BatchedUsageRecorder,
+    BatchingUnitOfWorkFactory,
+)
 from eki_adapters.memory.heartbeats import InMemoryWorkerHeartbeats
 from eki_adapters.prometheus import PrometheusTelemetry
 from eki_adapters.spreadsheets import CalamineSpreadsheetReader
@@ -83,7 +89,7 @@ async def bootstrap(
     settings: Settings,
     *,
     engine: AsyncEngine | None = None,
-    uow: UnitOfWorkFactory | None = None,
+    uow: BatchingUnitOfWorkFactory | None = None,
     clock: Clock | None = None,
     reader: SpreadsheetReader | None = None,
     channel: MessageChannel | None = None,
@@ -133,7 +139,8 @@ async def bootstrap(
         assistant, model = build_assistant(settings, uow, clock, language_model, telemetry)
     cache = (TTLReportCache(ttl=settings.report_cache_ttl)
              if settings.report_cache_ttl > 0 else None)
-    progress = ProgressService(uow, clock, scale=settings.grading_scale, cache=cache)
+    progress = ProgressService(uow, clock, scale=settings.grading_scale, cache=cache,
+                               books=BatchedRecordBooks(uow))
     tools = functools.partial(_student_tools, uow=uow, progress=progress)
     student_import = StudentImportService(uow, clock, default_region=settings.default_country)
     progress_import = ProgressImportService(
@@ -198,7 +205,7 @@ def _twilio_channel(settings: Settings) -> MessageChannel:
 
 
 def build_assistant(
-    settings: Settings, uow: UnitOfWorkFactory, clock: Clock,
+    settings: Settings, uow: BatchingUnitOfWorkFactory, clock: Clock,
     language_model: LanguageModel | None = None, telemetry: Telemetry | None = None,
 ) -> tuple[Assistant, LanguageModel | None]:
     """The assistant ladder: the model with tools, falling back to the rules."""
@@ -220,6 +227,9 @@ def build_assistant(
         student_daily_tokens=settings.llm_student_daily_tokens or None,
         daily_spend_usd=settings.llm_daily_spend_usd,
         telemetry=telemetry or NO_TELEMETRY,
+        # Turns that start together (one claim) read their budgets and histories together;
+        # turns that end together (a class asking at once) share the ledger's transaction.
+        context=BatchedTurnContext(uow), usage=BatchedUsageRecorder(uow),
     ), model
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import pytest
 
+from eki_adapters.loaders import BatchedTurnContext, BatchedUsageRecorder
 from eki_adapters.memory import InMemoryStore
 from eki_adapters.system import FixedClock
 from eki_domain import PhoneNumber, Student
@@ -786,28 +787,23 @@ async def test_every_call_is_recorded_with_its_cost(school: School) -> None:
     assert stats["cost_usd"] == pytest.approx(first.cost_usd + second.cost_usd)
 
 
-async def test_turns_running_together_share_their_reads_and_ledger_writes(
+async def test_turns_running_together_each_get_their_budget_and_ledger_rows(
         school: School) -> None:
-    """A claim starts many turns at once: their budgets and histories come from one unit of
-    work, and their model calls go to the ledger in one (or two) more, not one each."""
-    opened = 0
-
-    def counting_uow() -> Any:
-        nonlocal opened
-        opened += 1
-        return school.store.uow()
-
+    """A claim starts many turns at once: each reads its own budget and writes its own
+    model calls. (That they share units of work is the batched loaders' business:
+    tests/integration/test_batched_loaders.py.)"""
     school.usage.append(_usage(school.bruno.id, 40_000))  # Bruno's budget is spent
     model = ScriptedModel(*(reply(f"Hola {i} 👋") for i in range(20)))
-    assistant = LLMAssistant(model, counting_uow, school.clock,
-                             fallback=RuleBasedAssistant(clock=school.clock))
+    assistant = LLMAssistant(model, school.store.uow, school.clock,
+                             fallback=RuleBasedAssistant(clock=school.clock),
+                             context=BatchedTurnContext(school.store.uow),
+                             usage=BatchedUsageRecorder(school.store.uow))
     students = [school.ana, school.bruno] * 10
     replies = await asyncio.gather(*(
         assistant.answer(Turn(student=s, text="hola"), school.tools(s)) for s in students))
     assert [r.intent for r in replies] == ["llm", "budget:saludo"] * 10
     assert len(model.calls) == 10  # Bruno's turns never reached the model
     assert len(school.usage) == 1 + 10  # every call Ana's turns made is in the ledger
-    assert opened <= 3  # one read for all 20 turns, at most two ledger transactions
 
 
 async def test_a_configured_price_table_is_used(school: School) -> None:

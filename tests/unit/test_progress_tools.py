@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any
@@ -98,15 +97,15 @@ BRUNO_BOOK = StudentRecordBook(
 
 
 class FakeProgressRepository:
-    """Only what the tools read: record books."""
+    """Only what the tools read: record books (the port's single read)."""
 
     def __init__(self, books: dict[int, StudentRecordBook]) -> None:
         self.books = books
         self.loads = 0
 
-    async def record_books(self, student_ids: Sequence[int]) -> dict[int, StudentRecordBook]:
-        self.loads += len(student_ids)
-        return {sid: self.books.get(sid, StudentRecordBook((), (), (), ())) for sid in student_ids}
+    async def record_book(self, student_id: int) -> StudentRecordBook:
+        self.loads += 1
+        return self.books.get(student_id, StudentRecordBook((), (), (), ()))
 
 
 class FakeStudents:

@@ -14,9 +14,12 @@ from typing import Self
 
 from eki_adapters.memory.imports import InMemoryImportRepository, InMemoryRosterRepository
 from eki_adapters.memory.messaging import (
-    InMemoryConversationStore,
+    InMemoryHandoffs,
+    InMemoryHistory,
     InMemoryInbox,
+    InMemoryOptOuts,
     InMemoryOutbox,
+    InMemoryWebhookLog,
     MessagingState,
 )
 from eki_adapters.memory.operations import InMemoryOperationsStats
@@ -60,7 +63,10 @@ class InMemoryUnitOfWork:
         self._messaging = Staged(store.messaging)
         self.inbox = InMemoryInbox(self._messaging)
         self.outbox = InMemoryOutbox(self._messaging)
-        self.conversations = InMemoryConversationStore(self._messaging)
+        self.webhook_log = InMemoryWebhookLog(self._messaging)
+        self.opt_outs = InMemoryOptOuts(self._messaging)
+        self.handoffs = InMemoryHandoffs(self._messaging)
+        self.history = InMemoryHistory(self._messaging)
         self._school = Staged(store.school)
         self.progress = InMemoryProgressRepository(self._school)
         self.usage = InMemoryUsageLedger(store.usage_records)

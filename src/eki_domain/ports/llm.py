@@ -115,10 +115,6 @@ class UsageLedger(Protocol):
         """Prompt + completion tokens the student used on ``day`` (UTC)."""
         ...
 
-    async def tokens_for_each(self, student_ids: Sequence[int], day: date) -> dict[int, int]:
-        """:meth:`tokens_for` of each student (every id is a key, 0 when none)."""
-        ...
-
     async def spend_on(self, day: date) -> float:
         """Dollars spent on ``day`` (UTC), all students."""
         ...

@@ -8,9 +8,10 @@ from typing import Protocol, Self
 
 from eki_domain.model.pagination import Page, PageRequest
 from eki_domain.model.student import Student
+from eki_domain.ports.conversations import Handoffs, History, OptOuts, WebhookLog
 from eki_domain.ports.imports import ImportRepository, RosterRepository
 from eki_domain.ports.llm import UsageLedger
-from eki_domain.ports.messaging import ConversationStore, Inbox, Outbox
+from eki_domain.ports.messaging import Inbox, Outbox
 from eki_domain.ports.operations import OperationsStats
 from eki_domain.ports.progress import ProgressRepository
 
@@ -83,7 +84,16 @@ class UnitOfWork(Protocol):
     def outbox(self) -> Outbox: ...
 
     @property
-    def conversations(self) -> ConversationStore: ...
+    def webhook_log(self) -> WebhookLog: ...
+
+    @property
+    def opt_outs(self) -> OptOuts: ...
+
+    @property
+    def handoffs(self) -> Handoffs: ...
+
+    @property
+    def history(self) -> History: ...
 
     @property
     def progress(self) -> ProgressRepository: ...

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import attrs
 
@@ -30,6 +31,7 @@ from eki_domain.model.phone import mask_phone, phone_candidates
 from eki_domain.model.student import Student
 from eki_domain.ports.assistant import Assistant, StudentToolbox, Turn
 from eki_domain.ports.clock import Clock
+from eki_domain.ports.conversations import Handoffs, OptOuts
 from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.services.flood import FLOOD_NOTICE, FloodGuard, FloodVerdict
@@ -91,6 +93,23 @@ class _Decision:
     flag_number_change: bool = False
 
 
+async def sender_states(uow: _SenderStates, senders: Sequence[tuple[str, int | None]]
+                        ) -> list[tuple[bool, bool]]:
+    """(opted out, bot paused by an open hand-off) of each (phone, student id): two
+    look-ups, whatever the number of senders."""
+    opted = await uow.opt_outs.opted_out_among([phone for phone, _ in senders])
+    paused = await uow.handoffs.paused_among([sid for _, sid in senders if sid is not None])
+    return [(phone in opted, sid is not None and sid in paused) for phone, sid in senders]
+
+
+class _SenderStates(Protocol):
+    @property
+    def opt_outs(self) -> OptOuts: ...
+
+    @property
+    def handoffs(self) -> Handoffs: ...
+
+
 class ConversationService:
     def __init__(
         self,
@@ -122,8 +141,7 @@ class ConversationService:
     async def release_handoff(self, student_id: int, *, by: str) -> bool:
         """Give the conversation back to the bot; False if none was open."""
         async with self._uow() as uow:
-            released = await uow.conversations.release_handoff(student_id, self._clock.now(),
-                                                               by)
+            released = await uow.handoffs.release_handoff(student_id, self._clock.now(), by)
             await uow.commit()
         return released
 
@@ -188,9 +206,9 @@ class ConversationService:
         found = await uow.students.find_each_by_phones(candidates)
         phones = [student.phone.e164 if student else options[0]
                   for student, options in zip(found, candidates, strict=True)]
-        states = await uow.conversations.sender_states(
-            [(phone, student.id if student else None)
-             for phone, student in zip(phones, found, strict=True)])
+        states = await sender_states(
+            uow, [(phone, student.id if student else None)
+                  for phone, student in zip(phones, found, strict=True)])
         return [Sender(student, phone, opted_out, paused) for student, phone, (opted_out, paused)
                 in zip(found, phones, states, strict=True)]
 
@@ -279,11 +297,11 @@ class ConversationService:
         outbound_ids: list[int] = []
         async with self._uow() as uow:
             if decision.opt_in:
-                await uow.conversations.opt_in(phone)
+                await uow.opt_outs.opt_in(phone)
             if decision.opt_out:
-                await uow.conversations.opt_out(phone, student.id if student else None, now)
+                await uow.opt_outs.opt_out(phone, student.id if student else None, now)
             if decision.handoff and student is not None and student.id is not None:
-                await uow.conversations.open_handoff(student.id, batch.wa_id, now)
+                await uow.handoffs.open_handoff(student.id, batch.wa_id, now)
             if decision.flag_number_change and student is not None and student.id is not None:
                 stored = await uow.students.get(student.id)
                 if stored is not None:

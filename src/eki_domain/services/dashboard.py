@@ -133,7 +133,7 @@ class DashboardService:
             usage_month = await stats.usage_totals(now - timedelta(days=30))
             inbox_depth = await uow.inbox.depth(now)
             outbox_depth = await uow.outbox.depth(now)
-            handoffs = len(await uow.conversations.open_handoffs())
+            handoffs = len(await uow.handoffs.open_handoffs())
         every_hour = tuple(
             traffic.get(start + timedelta(hours=n), HourTraffic(start=start + timedelta(hours=n)))
             for n in range(hours))

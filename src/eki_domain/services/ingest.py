@@ -44,7 +44,7 @@ class IngestService:
             return None
         self._rejected_window = (start, count + 1)
         async with self._uow() as uow:
-            event_id = await uow.conversations.record_webhook(
+            event_id = await uow.webhook_log.record(
                 channel=channel, body="", signature_ok=False, received_at=now,
                 note=reason[:2000])
             await uow.commit()

@@ -54,10 +54,16 @@ from eki_domain.ports.llm import (
     ToolCall,
     UsageRecord,
 )
-from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from eki_domain.ports.loaders import (
+    ContextRequest,
+    TurnContext,
+    TurnContextLoader,
+    UsageRecorder,
+)
+from eki_domain.ports.repositories import UnitOfWorkFactory
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
-from eki_domain.services.batching import GroupCommit, GroupLoad
 from eki_domain.services.intents import Intent, detect_intent, normalize_text
+from eki_domain.services.loaders import UowTurnContext, UowUsageRecorder
 from eki_domain.services.responder import COLOMBIA_UTC_OFFSET, spanish_date
 from eki_domain.services.tools import TOOL_SCHEMAS
 
@@ -240,17 +246,6 @@ class _Failure(Exception):
     """The model's turn failed (already counted in the stats): the fallback answers."""
 
 
-@attrs.frozen
-class _Context:
-    """What a turn reads before its first model call: the student's tokens today and the
-    day's spend (None: the ledger could not be read, budgets are not checked), and the
-    newest conversation entries (newest first)."""
-
-    used_tokens: int | None
-    spent: float | None
-    entries: Sequence[HistoryEntry]
-
-
 @attrs.define
 class _TurnState:
     """What one turn has done so far (kept when it fails half way)."""
@@ -266,11 +261,12 @@ class _TurnState:
 class LLMAssistant:
     """An :class:`~eki_domain.ports.assistant.Assistant` backed by a language model.
 
-    ``uow`` is used twice per turn, never while the model thinks, and shared by the turns
-    running at the same moment (:mod:`eki_domain.services.batching`): one unit of work reads
-    the budgets and conversation histories of every turn starting together, another writes
-    the model calls of every turn ending together to the usage ledger (``answer`` returns once
-    its calls are committed). A process killed mid-turn loses its records: the turn is
+    Storage is used twice per turn, never while the model thinks: ``context`` reads the
+    student's budgets and conversation history before the first model call, ``usage``
+    writes the turn's model calls to the ledger when it ends (``answer`` returns once they
+    are committed). Both default to one unit of work from ``uow`` per call; ``bootstrap``
+    passes batched ones (``eki_adapters.loaders``) so the turns running at the same moment
+    share them. A process killed mid-turn loses its records: the turn is
     answered again, and its new calls are recorded. ``fallback`` answers whenever the
     model cannot (usually :class:`~eki_domain.services.responder.RuleBasedAssistant`); errors
     the fallback raises (a database down) propagate so the caller can retry the turn.
@@ -299,6 +295,8 @@ class LLMAssistant:
         utc_offset: timedelta = COLOMBIA_UTC_OFFSET,
         rules_for_commands: bool = True,
         telemetry: Telemetry = NO_TELEMETRY,
+        context: TurnContextLoader | None = None,
+        usage: UsageRecorder | None = None,
     ) -> None:
         for name, value, minimum in (
             ("history_turns", history_turns, 0),
@@ -328,10 +326,8 @@ class LLMAssistant:
         self.stats = AssistantStats()
         self._telemetry = telemetry
         self._warned_unpriced: set[str] = set()
-        # Turns that end together (a class asking at once) share the ledger's transaction;
-        # turns that start together (one claim) read their budgets and histories together.
-        self._ledger: GroupCommit[UsageRecord] = GroupCommit(uow, _write_usage)
-        self._contexts: GroupLoad[int, _Context] = GroupLoad(uow, self._read_contexts)
+        self._contexts = context if context is not None else UowTurnContext(uow)
+        self._ledger = usage if usage is not None else UowUsageRecorder(uow)
 
     @property
     def model_name(self) -> str:
@@ -401,13 +397,20 @@ class LLMAssistant:
         if not self._reads_history and not self._checks_budgets:
             return None, []
         try:
-            context = await self._contexts.load(student_id)
+            context = await self._contexts.load(self._context_request(student_id))
         except Exception:
             self.stats.errors["internal"] += 1
             log.exception("could not read the history of student %s; the rules answer",
                           student_id)
             return None, None
         return self._budget_note(student_id, context), self._history(context, text)
+
+    def _context_request(self, student_id: int) -> ContextRequest:
+        limit = min(MAX_PAGE_SIZE, 2 * self._history_turns + _HISTORY_SLACK)
+        return ContextRequest(
+            student_id, self._clock.now().astimezone(UTC).date(),
+            history_limit=limit if self._reads_history else 0,
+            tokens=self._student_tokens is not None, spend=self._daily_spend is not None)
 
     @property
     def _reads_history(self) -> bool:
@@ -417,33 +420,7 @@ class LLMAssistant:
     def _checks_budgets(self) -> bool:
         return self._student_tokens is not None or self._daily_spend is not None
 
-    async def _read_contexts(self, uow: UnitOfWork, student_ids: Sequence[int]
-                             ) -> dict[int, _Context]:
-        """Budgets and histories of every student in ``student_ids``: one statement per kind
-        of data, whatever their number."""
-        entries: Mapping[int, Sequence[HistoryEntry]] = {}
-        if self._reads_history:
-            limit = min(MAX_PAGE_SIZE, 2 * self._history_turns + _HISTORY_SLACK)
-            entries = await uow.conversations.recent_history_each(student_ids, limit)
-        used: Mapping[int, int] | None = {}
-        spent: float | None = 0.0
-        today = self._clock.now().astimezone(UTC).date()
-        try:  # last: on PostgreSQL a failed statement ends the transaction
-            if self._student_tokens is not None:
-                used = await uow.usage.tokens_for_each(student_ids, today)
-            if self._daily_spend is not None:
-                spent = await uow.usage.spend_on(today)
-        except Exception:
-            # Fail open: a broken ledger must not silence the assistant; it is logged and
-            # counted, and every call is still attempted to be recorded.
-            self.stats.ledger_errors += 1
-            log.exception("could not read the usage ledger; budgets not checked")
-            used, spent = None, None
-        return {sid: _Context(used_tokens=None if used is None else used.get(sid, 0),
-                              spent=spent, entries=entries.get(sid, ()))
-                for sid in student_ids}
-
-    def _budget_note(self, student_id: int, context: _Context) -> str | None:
+    def _budget_note(self, student_id: int, context: TurnContext) -> str | None:
         used, spent = context.used_tokens, context.spent
         if self._student_tokens is not None and used is not None and used >= self._student_tokens:
             log.info("student %s spent the daily token budget (%d tokens)", student_id, used)
@@ -459,7 +436,7 @@ class LLMAssistant:
         today = (self._clock.now() + self._offset).date()
         return f"Estudiante: {_first_name(student)}. Hoy es {spanish_date(today)} de {today.year}."
 
-    def _history(self, context: _Context, current: str) -> list[ChatMessage]:
+    def _history(self, context: TurnContext, current: str) -> list[ChatMessage]:
         if not self._reads_history:
             return []
         return build_history(
@@ -671,15 +648,11 @@ class LLMAssistant:
             return
         records, state.usage = state.usage, []
         try:
-            await self._ledger.submit(records)
+            await self._ledger.record(records)
         except Exception:
             # Accounting must not cost the student the answer.
             self.stats.ledger_errors += 1
             log.exception("could not record model usage")
-
-
-async def _write_usage(uow: UnitOfWork, records: Sequence[UsageRecord]) -> None:
-    await uow.usage.record(*records)
 
 
 # --------------------------------------------------------------------------------------------
