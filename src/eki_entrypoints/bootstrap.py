@@ -23,8 +23,10 @@ from eki_adapters.prometheus import PrometheusTelemetry
 from eki_adapters.spreadsheets import CalamineSpreadsheetReader
 from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, is_at_head, upgrade
 from eki_adapters.sql.heartbeats import SqlWorkerHeartbeats
-from eki_adapters.system import SystemClock
+from eki_adapters.system import ProcessWakeups, SystemClock
+from eki_adapters.system.wakeups import RemoteSource
 from eki_adapters.whatsapp import ConsoleChannel
+from eki_domain.model.events import GradesImported, MessageReceived
 from eki_domain.model.messages import MAX_MESSAGE_CHARS
 from eki_domain.ports import Clock, SpreadsheetReader, UnitOfWorkFactory
 from eki_domain.ports.assistant import Assistant, StudentToolbox
@@ -32,11 +34,13 @@ from eki_domain.ports.channel import MessageChannel
 from eki_domain.ports.heartbeats import WorkerHeartbeats
 from eki_domain.ports.llm import LanguageModel
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
+from eki_domain.ports.wakeups import InboxWakeups
 from eki_domain.services import RegistrationService, StudentImportService
 from eki_domain.services.conversation import ConversationService
 from eki_domain.services.delivery import DeliveryService
 from eki_domain.services.flood import FloodGuard
 from eki_domain.services.ingest import IngestService
+from eki_domain.services.messagebus import MessageBus
 from eki_domain.services.operations import OperationsService
 from eki_domain.services.progress import ProgressService
 from eki_domain.services.progress_import import ProgressImportService
@@ -64,6 +68,8 @@ class Eki:
     ingest: IngestService
     telemetry: Telemetry
     operations: OperationsService
+    bus: MessageBus
+    wakeups: InboxWakeups
     engine: AsyncEngine | None = None
     model: LanguageModel | None = None
     _owns_engine: bool = False
@@ -142,11 +148,14 @@ async def bootstrap(
     progress = ProgressService(uow, clock, scale=settings.grading_scale, cache=cache,
                                books=BatchedRecordBooks(uow))
     tools = functools.partial(_student_tools, uow=uow, progress=progress)
-    student_import = StudentImportService(uow, clock, default_region=settings.default_country)
+    bus = MessageBus()
+    wakeups = ProcessWakeups(remote=_remote_wakeups(engine))
+    register_handlers(bus, progress=progress, wakeups=wakeups)
+    student_import = StudentImportService(uow, clock, default_region=settings.default_country,
+                                          telemetry=telemetry, bus=bus)
     progress_import = ProgressImportService(
         uow, clock, default_region=settings.default_country, scale=settings.grading_scale,
-        on_change=progress.invalidate)
-    student_import.telemetry = progress_import.telemetry = telemetry
+        telemetry=telemetry, bus=bus)
     flood = FloodGuard(settings.flood_limit) if settings.flood_limit else None
     return Eki(
         settings=settings,
@@ -160,16 +169,42 @@ async def bootstrap(
         channel=channel,
         assistant=assistant,
         conversation=ConversationService(
-            uow, clock, assistant, tools, telemetry=telemetry, flood=flood,
+            uow, clock, assistant, tools, telemetry=telemetry, flood=flood, bus=bus,
             max_reply_chars=getattr(channel, "max_body_chars", MAX_MESSAGE_CHARS)),
         delivery=DeliveryService(uow, clock, channel, telemetry=telemetry),
-        ingest=IngestService(uow, clock),
+        ingest=IngestService(uow, clock, bus=bus),
         telemetry=telemetry,
         operations=OperationsService(uow, clock, heartbeats),
+        bus=bus,
+        wakeups=wakeups,
         engine=engine,
         model=model,
         owns_engine=owns_engine,
     )
+
+
+def register_handlers(bus: MessageBus, *, progress: ProgressService,
+                      wakeups: InboxWakeups) -> None:
+    """Who reacts to which domain event (:mod:`eki_domain.model.events`), in one place.
+
+    Handlers run after the publishing transaction committed, in order; a failing handler
+    is logged and never fails the request that published. To react to an event, subscribe
+    here: ``bus.subscribe(HandoffOpened, notify_staff)``."""
+    # New grades, attendance or enrolments: those students' cached reports are stale.
+    bus.subscribe(GradesImported, lambda event: progress.invalidate(event.student_ids))
+    # New inbox messages: this process's worker looks at the inbox now, not at its next poll.
+    bus.subscribe(MessageReceived, lambda event: wakeups.notify(event.new_messages))
+
+
+def _remote_wakeups(engine: AsyncEngine | None) -> RemoteSource | None:
+    """Other processes' webhooks wake this one at once (PostgreSQL NOTIFY eki_inbox); on
+    SQLite and in memory the worker's poll is the only other source."""
+    if engine is None or engine.dialect.name != "postgresql":
+        return None
+    from eki_adapters.sql.wakeups import listen_for_inbox
+
+    return functools.partial(listen_for_inbox,
+                             engine.url.render_as_string(hide_password=False))
 
 
 def build_channel(settings: Settings) -> MessageChannel:

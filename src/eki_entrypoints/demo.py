@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
+import attrs
+
 from eki_adapters.whatsapp import ConsoleChannel
 from eki_domain.ports.assistant import JsonDict, StudentToolbox
 from eki_entrypoints.bootstrap import Eki
@@ -98,18 +100,19 @@ async def run_demo(eki: Eki, channel: ConsoleChannel, out: Callable[[str], None]
     mode = ("el modelo " + eki.settings.openai_model if eki.settings.openai_api_key
             else "el asistente de reglas (sin OPENAI_API_KEY)")
     out(f"Responde {mode}.\n")
-    session = await ChatSession.open(eki, channel, DEMO_PHONE)
+    calls: list[tuple[str, dict[str, Any], JsonDict]] = []
+    # The demo's own conversation service: the same one, with every toolbox recorded.
+    recorded = eki.conversation.with_tools(
+        lambda student_id: RecordingToolbox(eki.tools_for(student_id), calls))
+    session = await ChatSession.open(attrs.evolve(eki, conversation=recorded), channel,
+                                     DEMO_PHONE)
     student = await eki.registration.find(DEMO_PHONE)
     assert student.id is not None
     student_id = student.id
     for question in SCRIPT:
-        calls: list[tuple[str, dict[str, Any], JsonDict]] = []
+        calls.clear()
         before = await _usage(eki, student_id)
-        eki.conversation.toolbox_wrapper = lambda box, log=calls: RecordingToolbox(box, log)
-        try:
-            answer = await session.say(question)
-        finally:
-            eki.conversation.toolbox_wrapper = None
+        answer = await session.say(question)
         after = await _usage(eki, student_id)
         out(f"🧑‍🎓 {question}")
         for name, arguments, result in calls:

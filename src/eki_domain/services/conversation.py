@@ -11,6 +11,7 @@ lease, so each message is answered exactly once.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -18,6 +19,14 @@ from typing import Protocol
 
 import attrs
 
+from eki_domain.model.events import (
+    Event,
+    HandoffOpened,
+    HandoffReleased,
+    OptedIn,
+    OptedOut,
+    ReplyQueued,
+)
 from eki_domain.model.messages import (
     MAX_MESSAGE_CHARS,
     MEDIA_TYPES,
@@ -36,6 +45,7 @@ from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.services.flood import FLOOD_NOTICE, FloodGuard, FloodVerdict
 from eki_domain.services.intents import Intent, detect_intent
+from eki_domain.services.messagebus import MessageBus
 from eki_domain.services.responder import (
     handoff_confirmation,
     media_reply,
@@ -123,6 +133,7 @@ class ConversationService:
         max_reply_chars: int = MAX_MESSAGE_CHARS,
         telemetry: Telemetry = NO_TELEMETRY,
         flood: FloodGuard | None = None,
+        bus: MessageBus | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -135,14 +146,22 @@ class ConversationService:
         self._max_reply_chars = min(max_reply_chars, MAX_MESSAGE_CHARS)
         self._telemetry = telemetry
         self._flood = flood
-        #: Optional hook around each student's toolbox (tracing, the demo's tool log).
-        self.toolbox_wrapper: Callable[[StudentToolbox], StudentToolbox] | None = None
+        self._bus = bus if bus is not None else MessageBus()
+
+    def with_tools(self, tools: Callable[[int], StudentToolbox]) -> ConversationService:
+        """The same service with another toolbox per student (the demo's tool log,
+        tracing); this one is unchanged."""
+        other = copy.copy(self)
+        other._tools = tools
+        return other
 
     async def release_handoff(self, student_id: int, *, by: str) -> bool:
         """Give the conversation back to the bot; False if none was open."""
         async with self._uow() as uow:
             released = await uow.handoffs.release_handoff(student_id, self._clock.now(), by)
             await uow.commit()
+        if released:
+            await self._bus.publish(HandoffReleased(student_id=student_id, by=by))
         return released
 
     async def recover(self) -> int:
@@ -281,8 +300,6 @@ class ConversationService:
             return _Decision(intent=str(intent), replies=(handoff_confirmation(),),
                              handoff=True)
         toolbox = self._tools(student.id)
-        if self.toolbox_wrapper is not None:
-            toolbox = self.toolbox_wrapper(toolbox)
         reply = await self._assistant.answer(Turn(student=student, text=text, payload=payload),
                                              toolbox)
         return _Decision(intent=reply.intent,
@@ -326,6 +343,7 @@ class ConversationService:
                 await uow.commit()
         if completed:
             self._report(batch, decision, now)
+            await self._bus.publish(*_events(student, decision, outbound_ids))
         log.info("turn %s: %d message(s), intent=%s, tools=%s, replies=%d",
                  mask_phone(batch.wa_id), len(batch.items), decision.intent,
                  ",".join(decision.tools) or "-", len(decision.replies))
@@ -345,3 +363,20 @@ class ConversationService:
             telemetry.opt_out()
         if decision.handoff:
             telemetry.handoff()
+
+
+def _events(student: Student | None, decision: _Decision, outbound_ids: Sequence[int]
+            ) -> list[Event]:
+    """What a committed turn tells the rest of the system."""
+    student_id = student.id if student else None
+    events: list[Event] = []
+    if decision.opt_in:
+        events.append(OptedIn(student_id=student_id))
+    if decision.opt_out:
+        events.append(OptedOut(student_id=student_id))
+    if decision.handoff and student_id is not None:
+        events.append(HandoffOpened(student_id=student_id))
+    if outbound_ids:
+        events.append(ReplyQueued(student_id=student_id, outbound_ids=tuple(outbound_ids),
+                                  intent=decision.intent))
+    return events
