@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from typing import Protocol
 
 import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,7 +29,6 @@ from eki_adapters.system import ProcessWakeups, SystemClock
 from eki_adapters.system.wakeups import RemoteSource
 from eki_adapters.whatsapp import ConsoleChannel
 from eki_domain.model.events import GradesImported, MessageReceived
-from eki_domain.model.messages import MAX_MESSAGE_CHARS
 from eki_domain.ports import Clock, SpreadsheetReader, UnitOfWorkFactory
 from eki_domain.ports.assistant import Assistant, StudentToolbox
 from eki_domain.ports.channel import MessageChannel
@@ -41,12 +42,18 @@ from eki_domain.services.delivery import DeliveryService
 from eki_domain.services.flood import FloodGuard
 from eki_domain.services.ingest import IngestService
 from eki_domain.services.messagebus import MessageBus
-from eki_domain.services.operations import OperationsService
+from eki_domain.services.operations import OperationsService, OperationsSnapshot
 from eki_domain.services.progress import ProgressService
 from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.tools import StudentTools
 from eki_entrypoints.settings import Settings, SettingsError
+
+
+class MetricsExposition(Protocol):
+    """A telemetry that can also render what it counted (``GET /metrics``)."""
+
+    def render(self, snapshot: OperationsSnapshot | None) -> bytes: ...
 
 
 @attrs.define
@@ -72,15 +79,14 @@ class Eki:
     wakeups: InboxWakeups
     engine: AsyncEngine | None = None
     model: LanguageModel | None = None
-    _owns_engine: bool = False
+    #: What ``GET /metrics`` renders (None: the telemetry exposes nothing).
+    metrics: MetricsExposition | None = None
+    #: What :meth:`aclose` closes, last opened first: the channel, the model, the engine
+    #: bootstrap created.
+    _resources: contextlib.AsyncExitStack = attrs.Factory(contextlib.AsyncExitStack)
 
     async def aclose(self) -> None:
-        for resource in (self.channel, self.model):
-            closer = getattr(resource, "aclose", None)
-            if closer is not None:
-                await closer()
-        if self.engine is not None and self._owns_engine:
-            await self.engine.dispose()
+        await self._resources.aclose()
 
     def tools_for(self, student_id: int) -> StudentToolbox:
         """The tools of one student (the only data the assistant may read)."""
@@ -109,7 +115,8 @@ async def bootstrap(
 
     The assistant: the one given; else the LLM (``language_model``, or OpenAI when
     ``OPENAI_API_KEY`` is set) with the rule-based responder as its fallback; else the
-    rule-based responder alone. ``telemetry``: Prometheus metrics unless given."""
+    rule-based responder alone. ``telemetry``: Prometheus metrics unless given (a
+    ``PrometheusTelemetry`` given is also what ``GET /metrics`` renders)."""
     owns_engine = False
     if uow is None:
         if engine is None:
@@ -135,8 +142,10 @@ async def bootstrap(
             raise
     clock = clock or SystemClock()
     channel = channel or build_channel(settings)
-    if telemetry is None:
-        telemetry = PrometheusTelemetry(multiprocess_dir=settings.prometheus_multiproc_dir)
+    metrics: MetricsExposition | None = None
+    if telemetry is None or isinstance(telemetry, PrometheusTelemetry):
+        telemetry = metrics = telemetry or PrometheusTelemetry(
+            multiprocess_dir=settings.prometheus_multiproc_dir)
     if heartbeats is None:
         heartbeats = (SqlWorkerHeartbeats(engine) if engine is not None
                       else InMemoryWorkerHeartbeats())
@@ -170,7 +179,7 @@ async def bootstrap(
         assistant=assistant,
         conversation=ConversationService(
             uow, clock, assistant, tools, telemetry=telemetry, flood=flood, bus=bus,
-            max_reply_chars=getattr(channel, "max_body_chars", MAX_MESSAGE_CHARS)),
+            max_reply_chars=channel.max_body_chars),
         delivery=DeliveryService(uow, clock, channel, telemetry=telemetry),
         ingest=IngestService(uow, clock, bus=bus),
         telemetry=telemetry,
@@ -179,8 +188,21 @@ async def bootstrap(
         wakeups=wakeups,
         engine=engine,
         model=model,
-        owns_engine=owns_engine,
+        metrics=metrics,
+        resources=_closing(engine if owns_engine else None, model, channel),
     )
+
+
+def _closing(engine: AsyncEngine | None, model: LanguageModel | None,
+               channel: MessageChannel) -> contextlib.AsyncExitStack:
+    """Closed by ``Eki.aclose`` in reverse order: the channel, the model, the engine."""
+    stack = contextlib.AsyncExitStack()
+    if engine is not None:
+        stack.push_async_callback(engine.dispose)
+    if model is not None:
+        stack.push_async_callback(model.aclose)
+    stack.push_async_callback(channel.aclose)
+    return stack
 
 
 def register_handlers(bus: MessageBus, *, progress: ProgressService,

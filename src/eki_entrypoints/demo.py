@@ -10,7 +10,7 @@ calls with their results, the answer, and the tokens and cost of the model calls
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ import attrs
 
 from eki_adapters.whatsapp import ConsoleChannel
 from eki_domain.ports.assistant import JsonDict, StudentToolbox
+from eki_domain.ports.llm import ToolSpec
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.chat import ChatSession
 
@@ -55,9 +56,8 @@ class RecordingToolbox:
     def names(self) -> tuple[str, ...]:
         return self._inner.names()
 
-    def schemas(self) -> list[JsonDict]:
-        schemas = getattr(self._inner, "schemas", None)
-        return list(schemas()) if schemas is not None else []
+    def schemas(self) -> Sequence[ToolSpec]:
+        return self._inner.schemas()
 
     async def call(self, name: str, arguments: Mapping[str, Any] | None = None) -> JsonDict:
         result = await self._inner.call(name, arguments)

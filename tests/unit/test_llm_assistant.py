@@ -16,6 +16,7 @@ import pytest
 
 from eki_adapters.loaders import BatchedTurnContext, BatchedUsageRecorder
 from eki_adapters.memory import InMemoryStore
+from eki_adapters.openai import chat_completions_tool
 from eki_adapters.system import FixedClock
 from eki_domain import PhoneNumber, Student
 from eki_domain.model.messages import HistoryEntry, IncomingMessage, MessageType, OutboundMessage
@@ -34,6 +35,7 @@ from eki_domain.ports.llm import (
     ModelReply,
     ModelUsage,
     ToolCall,
+    ToolSpec,
     UsageRecord,
 )
 from eki_domain.services.llm_assistant import (
@@ -272,7 +274,7 @@ async def test_two_tool_calls_then_an_answer(school: School) -> None:
     assert first.tool_choice == "auto" and second.tool_choice == "auto"
     assert first.max_output_tokens == 500
     assert first.tools is not None
-    assert [t["function"]["name"] for t in first.tools] == list(TOOL_SCHEMAS)
+    assert [t.name for t in first.tools] == list(TOOL_SCHEMAS)
 
     messages = second.messages
     assert_no_orphans(messages)
@@ -397,6 +399,9 @@ async def test_a_broken_database_propagates_for_the_pipeline_to_retry(school: Sc
         def names(self) -> tuple[str, ...]:
             return ("get_my_progress",)
 
+        def schemas(self) -> list[ToolSpec]:
+            return [TOOL_SCHEMAS["get_my_progress"]]
+
         async def call(self, name: str, arguments: Mapping[str, Any] | None = None) -> Any:
             raise ConnectionError("database down")
 
@@ -405,7 +410,7 @@ async def test_a_broken_database_propagates_for_the_pipeline_to_retry(school: Sc
     with pytest.raises(ConnectionError):
         await assistant.answer(school.turn(), BrokenTools())
     assert assistant.stats["errors"] == {"internal": 1}
-    # No schemas() method: the known schemas of its tool names were sent.
+    # The toolbox's own specs were sent.
     assert model.calls[0].tools == (TOOL_SCHEMAS["get_my_progress"],)
 
 
@@ -843,8 +848,8 @@ async def test_stats_read_like_a_dict(school: School) -> None:
 
 
 def test_no_tool_takes_an_identity_argument() -> None:
-    for schema in TOOL_SCHEMAS.values():
-        function = schema["function"]
+    for spec in TOOL_SCHEMAS.values():
+        function = chat_completions_tool(spec)["function"]
         assert function["strict"] is True
         assert set(function["parameters"]["properties"]) <= {"course", "period"}
 

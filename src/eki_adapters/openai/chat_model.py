@@ -54,6 +54,7 @@ from eki_domain.ports.llm import (
     ModelReply,
     ModelUsage,
     ToolCall,
+    ToolSpec,
 )
 
 logger = logging.getLogger("eki.llm.openai")
@@ -147,7 +148,7 @@ class OpenAIChatModel:
         self,
         messages: Sequence[ChatMessage],
         *,
-        tools: Sequence[Mapping[str, Any]] | None = None,
+        tools: Sequence[ToolSpec] | None = None,
         tool_choice: str | None = None,
         safety_identifier: str | None = None,
         max_output_tokens: int | None = None,
@@ -158,7 +159,7 @@ class OpenAIChatModel:
             "store": False,
         }
         if tools:
-            body["tools"] = [dict(tool) for tool in tools]
+            body["tools"] = [chat_completions_tool(tool) for tool in tools]
             if tool_choice is not None:
                 body["tool_choice"] = tool_choice
         if safety_identifier is not None:
@@ -254,6 +255,19 @@ class OpenAIChatModel:
 
 
 # -- messages -----------------------------------------------------------------------
+
+
+def chat_completions_tool(spec: ToolSpec) -> dict[str, Any]:
+    """A tool spec as a Chat Completions ``tools=[...]`` item (a function tool)."""
+    return {
+        "type": "function",
+        "function": {
+            "name": spec.name,
+            "description": spec.description,
+            "strict": spec.strict,
+            "parameters": dict(spec.parameters),
+        },
+    }
 
 
 def to_openai_messages(messages: Sequence[ChatMessage]) -> list[ChatCompletionMessageParam]:

@@ -41,7 +41,6 @@ from eki_domain.model.student import Student
 from eki_domain.ports.assistant import (
     Assistant,
     AssistantReply,
-    JsonDict,
     StudentToolbox,
     Turn,
 )
@@ -52,6 +51,7 @@ from eki_domain.ports.llm import (
     ModelError,
     ModelReply,
     ToolCall,
+    ToolSpec,
     UsageRecord,
 )
 from eki_domain.ports.loaders import (
@@ -65,7 +65,6 @@ from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.services.intents import Intent, detect_intent, normalize_text
 from eki_domain.services.loaders import UowTurnContext, UowUsageRecorder
 from eki_domain.services.responder import COLOMBIA_UTC_OFFSET, spanish_date
-from eki_domain.services.tools import TOOL_SCHEMAS
 
 __all__ = [
     "BUDGET_NOTE",
@@ -468,7 +467,7 @@ class LLMAssistant:
         state: _TurnState,
     ) -> str:
         messages = self._messages(student, history, text)
-        schemas = _schemas(tools)
+        schemas = list(tools.schemas())
         available = frozenset(tools.names())
         while True:
             final = (
@@ -506,7 +505,7 @@ class LLMAssistant:
     async def _complete(
         self,
         messages: Sequence[ChatMessage],
-        schemas: Sequence[JsonDict],
+        schemas: Sequence[ToolSpec],
         *,
         final: bool,
         state: _TurnState,
@@ -742,16 +741,6 @@ def _is_command(turn: Turn) -> bool:
     if turn.payload and detect_intent("", turn.payload) is not Intent.DESCONOCIDO:
         return True
     return normalize_text(turn.text) in _MENU_COMMANDS
-
-
-def _schemas(tools: StudentToolbox) -> list[JsonDict]:
-    """The toolbox's own schemas when it has them, else the known ones for its tool names."""
-    own = getattr(tools, "schemas", None)
-    if callable(own):
-        found = own()
-        if isinstance(found, Sequence):
-            return [dict(schema) for schema in found if isinstance(schema, Mapping)]
-    return [TOOL_SCHEMAS[name] for name in tools.names() if name in TOOL_SCHEMAS]
 
 
 def _tool_error(message: str) -> str:
