@@ -11,9 +11,9 @@ memory implement them), not domain ports: the domain only ever asks for one stud
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from eki_adapters.batching import GroupCommit, GroupLoad
 from eki_domain.model.messages import HistoryEntry
@@ -25,6 +25,9 @@ from eki_domain.ports.progress import ProgressRepository
 from eki_domain.ports.repositories import UnitOfWork
 
 log = logging.getLogger("eki.assistant")
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class BatchHistory(History, Protocol):
@@ -65,16 +68,25 @@ BatchingUnitOfWorkFactory = Callable[[], BatchingUnitOfWork]
 Factory = BatchingUnitOfWorkFactory
 
 
-class BatchedTurnContext:
+class _BatchedLoader(Generic[K, V]):
+    """``load(key)`` through a :class:`GroupLoad` of ``read``."""
+
+    def __init__(self, uow: Factory,
+                 read: Callable[[BatchingUnitOfWork, Sequence[K]], Awaitable[Mapping[K, V]]],
+                 max_keys: int) -> None:
+        self.group: GroupLoad[BatchingUnitOfWork, K, V] = GroupLoad(uow, read,
+                                                                   max_keys=max_keys)
+
+    async def load(self, key: K) -> V:
+        return await self.group.load(key)
+
+
+class BatchedTurnContext(_BatchedLoader[ContextRequest, TurnContext]):
     """:class:`~eki_domain.ports.loaders.TurnContextLoader`: the requests of one instant are
     read from one unit of work."""
 
     def __init__(self, uow: Factory, *, max_keys: int = 500) -> None:
-        self.group: GroupLoad[BatchingUnitOfWork, ContextRequest, TurnContext] = GroupLoad(
-            uow, _read_contexts, max_keys=max_keys)
-
-    async def load(self, request: ContextRequest) -> TurnContext:
-        return await self.group.load(request)
+        super().__init__(uow, _read_contexts, max_keys)
 
 
 async def _read_contexts(uow: BatchingUnitOfWork, requests: Sequence[ContextRequest]
@@ -107,16 +119,12 @@ async def _read_contexts(uow: BatchingUnitOfWork, requests: Sequence[ContextRequ
     return found
 
 
-class BatchedRecordBooks:
+class BatchedRecordBooks(_BatchedLoader[int, StudentRecordBook]):
     """:class:`~eki_domain.ports.loaders.RecordBookLoader`: the books asked for at one
     moment are read together."""
 
     def __init__(self, uow: Factory, *, max_keys: int = 500) -> None:
-        self.group: GroupLoad[BatchingUnitOfWork, int, StudentRecordBook] = GroupLoad(
-            uow, _read_books, max_keys=max_keys)
-
-    async def load(self, student_id: int) -> StudentRecordBook:
-        return await self.group.load(student_id)
+        super().__init__(uow, _read_books, max_keys)
 
 
 async def _read_books(uow: BatchingUnitOfWork, student_ids: Sequence[int]

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from datetime import UTC, timedelta
 from typing import Final
 
-from eki_domain.model.pagination import MAX_PAGE_SIZE
 from eki_domain.model.pricing import DEFAULT_PRICES, PriceTable
 from eki_domain.ports.assistant import (
     Assistant,
@@ -38,7 +37,6 @@ from eki_domain.ports.clock import Clock
 from eki_domain.ports.llm import ChatMessage, LanguageModel
 from eki_domain.ports.loaders import (
     ContextRequest,
-    TurnContext,
     TurnContextLoader,
     UsageRecorder,
 )
@@ -46,7 +44,7 @@ from eki_domain.ports.repositories import UnitOfWorkFactory
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.services.intents import Intent, detect_intent, normalize_text
 from eki_domain.services.llm_budget import BUDGET_NOTE, SPEND_NOTE, Budgets
-from eki_domain.services.llm_history import HISTORY_SLACK, build_history, estimate_tokens
+from eki_domain.services.llm_history import HistoryWindow, build_history, estimate_tokens
 from eki_domain.services.llm_prompt import (
     SYSTEM_PROMPT,
     prompt_messages,
@@ -131,16 +129,11 @@ class LLMAssistant:
         ):
             if value < minimum:
                 raise ValueError(f"{name} must be >= {minimum}, got {value}")
-        self._clock = clock
-        self._fallback = fallback
-        self._history_turns = history_turns
-        self._history_budget = history_token_budget
-        self._max_input = max_input_chars
+        self._clock, self._fallback, self._telemetry = clock, fallback, telemetry
+        self._window = HistoryWindow(history_turns, history_token_budget, max_input_chars)
         self._budgets = Budgets(student_daily_tokens, daily_spend_usd)
-        self._offset = utc_offset
-        self._rules_for_commands = rules_for_commands
+        self._offset, self._rules_for_commands = utc_offset, rules_for_commands
         self.stats = AssistantStats()
-        self._telemetry = telemetry
         self._loop = ToolLoop(model, clock, prices=prices, max_model_calls=max_model_calls,
                               max_tool_calls=max_tool_calls,
                               max_output_tokens=max_output_tokens, stats=self.stats,
@@ -154,7 +147,7 @@ class LLMAssistant:
 
     async def answer(self, turn: Turn, tools: StudentToolbox) -> AssistantReply:
         student_id = turn.student.id
-        text = turn.text.strip()[: self._max_input].strip()
+        text = turn.text.strip()[: self._window.max_user_chars].strip()
         if student_id is None or not text or (self._rules_for_commands and _is_command(turn)):
             self.stats.rule_turns += 1
             reply = await self._fallback.answer(turn, tools)
@@ -215,7 +208,7 @@ class LLMAssistant:
     ) -> tuple[str | None, list[ChatMessage] | None]:
         """The budget note (None: within budget) and the prompt's history; history None when
         the database cannot be read."""
-        if not self._reads_history and not (self._budgets.tokens or self._budgets.spend):
+        if not self._window.enabled and not (self._budgets.tokens or self._budgets.spend):
             return None, []
         try:
             context = await self._contexts.load(self._context_request(student_id))
@@ -224,30 +217,14 @@ class LLMAssistant:
             log.exception("could not read the history of student %s; the rules answer",
                           student_id)
             return None, None
-        return self._budgets.note(student_id, context), self._history(context, text)
+        history = self._window.messages(context.entries, current=text, now=self._clock.now())
+        return self._budgets.note(student_id, context), history
 
     def _context_request(self, student_id: int) -> ContextRequest:
-        limit = min(MAX_PAGE_SIZE, 2 * self._history_turns + HISTORY_SLACK)
         return ContextRequest(
             student_id, self._clock.now().astimezone(UTC).date(),
-            history_limit=limit if self._reads_history else 0,
+            history_limit=self._window.read_limit,
             tokens=self._budgets.tokens, spend=self._budgets.spend)
-
-    @property
-    def _reads_history(self) -> bool:
-        return self._history_turns > 0 and self._history_budget > 0
-
-    def _history(self, context: TurnContext, current: str) -> list[ChatMessage]:
-        if not self._reads_history:
-            return []
-        return build_history(
-            context.entries,
-            current=current,
-            now=self._clock.now(),
-            turns=self._history_turns,
-            token_budget=self._history_budget,
-            max_user_chars=self._max_input,
-        )
 
     # -- accounting --------------------------------------------------------------------------
 

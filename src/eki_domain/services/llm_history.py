@@ -8,7 +8,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+import attrs
+
 from eki_domain.model.messages import HistoryEntry
+from eki_domain.model.pagination import MAX_PAGE_SIZE
 from eki_domain.ports.llm import ChatMessage
 
 #: History entries read per turn beyond ``2 × history_turns`` (the current message, bursts).
@@ -20,6 +23,33 @@ _IN_FLIGHT: Final = frozenset({"pending", "processing"})
 #: Outbound messages the student never received are not history.
 _UNDELIVERED: Final = frozenset({"failed"})
 _MAX_HISTORY_REPLY_CHARS: Final = 1500
+
+
+@attrs.frozen
+class HistoryWindow:
+    """How much history a turn reads and shows the model: the last ``turns`` exchanges
+    within ``token_budget`` estimated tokens, student messages cut at ``max_user_chars``."""
+
+    turns: int = 6
+    token_budget: int = 600
+    max_user_chars: int = 1000
+
+    @property
+    def enabled(self) -> bool:
+        return self.turns > 0 and self.token_budget > 0
+
+    @property
+    def read_limit(self) -> int:
+        """Entries to read (0: none): the exchanges, the current message and bursts."""
+        return min(MAX_PAGE_SIZE, 2 * self.turns + HISTORY_SLACK) if self.enabled else 0
+
+    def messages(self, entries: Sequence[HistoryEntry], *, current: str, now: datetime
+                 ) -> list[ChatMessage]:
+        if not self.enabled:
+            return []
+        return build_history(entries, current=current, now=now, turns=self.turns,
+                             token_budget=self.token_budget,
+                             max_user_chars=self.max_user_chars)
 
 
 def estimate_tokens(text: str) -> int:
