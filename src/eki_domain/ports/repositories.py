@@ -65,8 +65,28 @@ class StudentRepository(Protocol):
     async def count(self, *, active: bool | None = None) -> int: ...
 
 
-class UnitOfWork(Protocol):
-    """One atomic piece of work: ``async with uow:`` rolls back unless committed."""
+class Transaction(Protocol):
+    """``async with uow:`` … ``await uow.commit()``: rolled back unless committed. A use
+    case that needs only some repositories types its unit of work as this plus those (e.g.
+    ``DeliveryUnitOfWork``); every full :class:`UnitOfWork` satisfies it."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class UnitOfWork(Transaction, Protocol):
+    """One atomic piece of work over every repository: ``async with uow:`` rolls back unless
+    committed."""
 
     @property
     def students(self) -> StudentRepository: ...
@@ -103,19 +123,6 @@ class UnitOfWork(Protocol):
 
     @property
     def operations(self) -> OperationsStats: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
-
-    async def rollback(self) -> None: ...
 
 
 #: Something that makes a fresh unit of work each time it is called.

@@ -41,7 +41,8 @@ from eki_domain.model.student import Student
 from eki_domain.ports.assistant import Assistant, StudentToolbox, Turn
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.conversations import Handoffs, OptOuts
-from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from eki_domain.ports.messaging import Inbox, Outbox
+from eki_domain.ports.repositories import StudentRepository, Transaction
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.services.flood import FLOOD_NOTICE, FloodGuard, FloodVerdict
 from eki_domain.services.intents import Intent, detect_intent
@@ -120,10 +121,24 @@ class _SenderStates(Protocol):
     def handoffs(self) -> Handoffs: ...
 
 
+class TurnUnitOfWork(_SenderStates, Transaction, Protocol):
+    """What a conversation turn needs of a unit of work (``SqlUnitOfWork`` and
+    ``InMemoryUnitOfWork`` are one)."""
+
+    @property
+    def students(self) -> StudentRepository: ...
+
+    @property
+    def inbox(self) -> Inbox: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+
 class ConversationService:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: Callable[[], TurnUnitOfWork],
         clock: Clock,
         assistant: Assistant,
         tools: Callable[[int], StudentToolbox],
@@ -219,7 +234,7 @@ class ConversationService:
         return await self._turn(batch, sender)
 
     @staticmethod
-    async def _identify(uow: UnitOfWork, wa_ids: Sequence[str]) -> list[Sender]:
+    async def _identify(uow: TurnUnitOfWork, wa_ids: Sequence[str]) -> list[Sender]:
         """Who each sender is and their state, in a constant number of look-ups."""
         candidates = [phone_candidates(wa_id) or ("+" + wa_id,) for wa_id in wa_ids]
         found = await uow.students.find_each_by_phones(candidates)
