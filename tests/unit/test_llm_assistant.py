@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -38,6 +39,7 @@ from eki_domain.ports.llm import (
     ToolSpec,
     UsageRecord,
 )
+from eki_domain.ports.telemetry import NullTelemetry
 from eki_domain.services.llm_assistant import (
     BUDGET_NOTE,
     SPEND_NOTE,
@@ -163,6 +165,55 @@ def assert_no_orphans(messages: Sequence[ChatMessage]) -> None:
 # -- a school with two students -----------------------------------------------------------------
 
 
+class CountingTelemetry(NullTelemetry):
+    """What the assistant reported, read back as counters (:attr:`stats`, a dict like the
+    ``AssistantStats`` the assistant used to keep)."""
+
+    def __init__(self) -> None:
+        self.outcomes: Counter[str] = Counter()
+        self.answers: Counter[str] = Counter()
+        self.events: Counter[str] = Counter()
+        self.tools: Counter[str] = Counter()
+        self.rejected: Counter[str] = Counter()
+        self.tokens: Counter[str] = Counter()
+        self.cost_usd = 0.0
+
+    def model_call(self, model: str, outcome: str, *, prompt_tokens: int,
+                   completion_tokens: int, cached_tokens: int, cost_usd: float) -> None:
+        self.outcomes[outcome] += 1
+        self.tokens.update(prompt=prompt_tokens, completion=completion_tokens,
+                           cached=cached_tokens)
+        self.cost_usd += cost_usd
+
+    def assistant_answer(self, source: str) -> None:
+        self.answers[source] += 1
+
+    def assistant_event(self, reason: str) -> None:
+        self.events[reason] += 1
+
+    def tool_use(self, tool: str) -> None:
+        self.tools[tool] += 1
+
+    def tool_rejected(self, reason: str) -> None:
+        self.rejected[reason] += 1
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        errors = {k: n for k, n in self.outcomes.items() if k != "ok"}
+        errors.update({k: n for k, n in self.events.items()
+                       if k in ("empty_answer", "ungrounded", "internal")})
+        return {
+            "turns": sum(self.answers.values()), "llm_answers": self.answers["llm"],
+            "rule_turns": self.answers["rules"], "fallbacks": self.answers["fallback"],
+            "budget_blocks": self.answers["budget"], "calls": sum(self.outcomes.values()),
+            "final_calls": self.events["final_call"], "errors": errors,
+            "tool_uses": dict(self.tools), "tool_errors": dict(self.rejected),
+            "prompt_tokens": self.tokens["prompt"],
+            "completion_tokens": self.tokens["completion"],
+            "cached_tokens": self.tokens["cached"], "cost_usd": self.cost_usd,
+        }
+
+
 @attrs.define
 class School:
     store: InMemoryStore
@@ -170,6 +221,8 @@ class School:
     progress: ProgressService
     ana: Student
     bruno: Student
+    #: What the assistants of this school reported (their counters).
+    telemetry: CountingTelemetry = attrs.Factory(CountingTelemetry)
 
     def tools(self, student: Student) -> StudentTools:
         assert student.id is not None
@@ -184,7 +237,7 @@ class School:
             self.store.uow,
             self.clock,
             fallback=RuleBasedAssistant(clock=self.clock),
-            **kwargs,
+            **{"telemetry": self.telemetry, **kwargs},
         )
 
     @property
@@ -295,7 +348,7 @@ async def test_two_tool_calls_then_an_answer(school: School) -> None:
     assert [r.outcome for r in school.usage] == ["ok", "ok"]
     assert school.usage[0].tools == ("get_my_progress", "get_my_attendance")
     assert school.usage[1].tools == ()
-    stats = assistant.stats
+    stats = school.telemetry.stats
     assert stats["calls"] == 2 and stats["llm_answers"] == 1 and stats["fallbacks"] == 0
     assert stats["tool_uses"] == {"get_my_progress": 1, "get_my_attendance": 1}
 
@@ -352,8 +405,8 @@ async def test_model_errors_fall_back_to_the_rules(school: School, error: ModelE
     assert record.outcome == str(error.kind)
     assert (record.prompt_tokens, record.completion_tokens, record.cost_usd) == (0, 0, 0.0)
     assert record.model == MODEL and record.student_id == school.ana.id
-    assert assistant.stats["errors"] == {str(error.kind): 1}
-    assert assistant.stats["fallbacks"] == 1 and assistant.stats["llm_answers"] == 0
+    assert school.telemetry.stats["errors"] == {str(error.kind): 1}
+    assert school.telemetry.stats["fallbacks"] == 1 and school.telemetry.stats["llm_answers"] == 0
 
 
 async def test_a_failure_after_tools_falls_back_and_records_both_calls(school: School) -> None:
@@ -372,7 +425,7 @@ async def test_an_unexpected_exception_falls_back(school: School) -> None:
     assistant = school.assistant(model)
     answer = await assistant.answer(school.turn(), school.tools(school.ana))
     assert answer.intent == "fallback:progreso"
-    assert assistant.stats["errors"] == {"unexpected": 1}
+    assert school.telemetry.stats["errors"] == {"unexpected": 1}
     assert school.usage[0].outcome == "unexpected"
 
 
@@ -382,7 +435,7 @@ async def test_an_empty_answer_falls_back(school: School, content: str | None) -
     assistant = school.assistant(model)
     answer = await assistant.answer(school.turn(), school.tools(school.ana))
     assert answer.intent == "fallback:progreso" and "4,5" in answer.text
-    assert assistant.stats["errors"] == {"empty_answer": 1}
+    assert school.telemetry.stats["errors"] == {"empty_answer": 1}
 
 
 async def test_grades_without_a_tool_result_are_not_trusted(school: School) -> None:
@@ -391,7 +444,7 @@ async def test_grades_without_a_tool_result_are_not_trusted(school: School) -> N
     answer = await assistant.answer(school.turn(), school.tools(school.ana))
     assert answer.intent == "fallback:progreso"
     assert "3,9" not in answer.text and "4,5" in answer.text
-    assert assistant.stats["errors"] == {"ungrounded": 1}
+    assert school.telemetry.stats["errors"] == {"ungrounded": 1}
 
 
 async def test_a_broken_database_propagates_for_the_pipeline_to_retry(school: School) -> None:
@@ -409,7 +462,7 @@ async def test_a_broken_database_propagates_for_the_pipeline_to_retry(school: Sc
     assistant = school.assistant(model)
     with pytest.raises(ConnectionError):
         await assistant.answer(school.turn(), BrokenTools())
-    assert assistant.stats["errors"] == {"internal": 1}
+    assert school.telemetry.stats["errors"] == {"internal": 1}
     # The toolbox's own specs were sent.
     assert model.calls[0].tools == (TOOL_SCHEMAS["get_my_progress"],)
 
@@ -442,8 +495,8 @@ async def test_invalid_json_and_unknown_tools_go_back_to_the_model(school: Schoo
     assert "not a valid JSON object" in json.loads(results["c3"])["error"]
     grades = json.loads(results["c4"])
     assert [g["title"] for g in grades["courses"][0]["grades"]][:2] == ["Taller 1", "Quiz"]
-    assert assistant.stats["tool_errors"] == {"invalid_arguments": 2, "unknown_tool": 1}
-    assert assistant.stats["tool_uses"] == {"get_my_grades": 1}
+    assert school.telemetry.stats["tool_errors"] == {"invalid_arguments": 2, "unknown_tool": 1}
+    assert school.telemetry.stats["tool_uses"] == {"get_my_grades": 1}
 
 
 async def test_a_tool_value_error_becomes_a_tool_error(school: School) -> None:
@@ -456,7 +509,7 @@ async def test_a_tool_value_error_becomes_a_tool_error(school: School) -> None:
     assert answer.intent == "llm"
     error = json.loads(tool_messages(model.calls[-1].messages)["c1"])["error"]
     assert error == "course must be text or null"
-    assert assistant.stats["tool_errors"] == {"tool_error": 1}
+    assert school.telemetry.stats["tool_errors"] == {"tool_error": 1}
 
 
 async def test_the_model_call_cap_ends_with_tool_choice_none(school: School) -> None:
@@ -475,7 +528,7 @@ async def test_the_model_call_cap_ends_with_tool_choice_none(school: School) -> 
     assert answer.tools == ("get_my_progress", "get_my_attendance")
     assert model.exhausted and len(school.usage) == 3
     assert_no_orphans(model.calls[-1].messages)
-    assert assistant.stats["final_calls"] == 1
+    assert school.telemetry.stats["final_calls"] == 1
 
 
 async def test_the_tool_call_cap_answers_every_call_and_forces_the_end(school: School) -> None:
@@ -502,7 +555,7 @@ async def test_the_tool_call_cap_answers_every_call_and_forces_the_end(school: S
     results = tool_messages(messages)
     assert "limit" in json.loads(results["c4"])["error"]
     assert "limit" in json.loads(results["c5"])["error"]
-    assert assistant.stats["tool_errors"] == {"limit": 2}
+    assert school.telemetry.stats["tool_errors"] == {"limit": 2}
 
 
 async def test_a_final_call_without_text_falls_back(school: School) -> None:
@@ -581,7 +634,7 @@ async def test_menu_commands_go_to_the_rules_without_the_model(school: School) -
     assert typed.intent == button.intent == "progreso" and "4,5" in typed.text
     assert menu.intent == "ayuda"
     assert model.calls == [] and school.usage == []
-    assert assistant.stats["rule_turns"] == 3 and assistant.stats["turns"] == 3
+    assert school.telemetry.stats["rule_turns"] == 3 and school.telemetry.stats["turns"] == 3
 
 
 # -- 5. history -------------------------------------------------------------------------------
@@ -766,7 +819,7 @@ async def test_the_global_daily_spend_cap(school: School) -> None:
     blocked = await assistant.answer(school.turn(), school.tools(school.ana))
     assert model.calls == []
     assert blocked.intent == "budget:progreso" and blocked.text.endswith(SPEND_NOTE)
-    assert assistant.stats["budget_blocks"] == 1 and assistant.stats["fallbacks"] == 0
+    assert school.telemetry.stats["budget_blocks"] == 1 and school.telemetry.stats["fallbacks"] == 0
 
 
 async def test_every_call_is_recorded_with_its_cost(school: School) -> None:
@@ -787,7 +840,7 @@ async def test_every_call_is_recorded_with_its_cost(school: School) -> None:
     async with school.store.uow() as uow:
         assert school.ana.id is not None
         assert await uow.usage.tokens_for(school.ana.id, NOW.date()) == 1000 + 100 + 1300 + 40
-    stats = assistant.stats
+    stats = school.telemetry.stats
     assert stats["prompt_tokens"] == 2300 and stats["completion_tokens"] == 140
     assert stats["cost_usd"] == pytest.approx(first.cost_usd + second.cost_usd)
 
@@ -839,7 +892,7 @@ async def test_stats_read_like_a_dict(school: School) -> None:
     model = ScriptedModel(ModelError("x", kind=ModelErrorKind.TIMEOUT))
     assistant = school.assistant(model)
     await assistant.answer(school.turn(), school.tools(school.ana))
-    stats = dict(assistant.stats)
+    stats = dict(school.telemetry.stats)
     assert {"calls", "errors", "fallbacks", "budget_blocks", "tool_uses"} <= set(stats)
     assert stats["errors"] == {"timeout": 1} and stats["calls"] == 1 and stats["turns"] == 1
 

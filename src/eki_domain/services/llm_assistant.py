@@ -51,7 +51,6 @@ from eki_domain.services.llm_prompt import (
     safety_identifier,
     to_whatsapp,
 )
-from eki_domain.services.llm_stats import AssistantStats
 from eki_domain.services.llm_tool_loop import ToolLoop, TurnFailed, TurnState
 from eki_domain.services.loaders import UowTurnContext, UowUsageRecorder
 from eki_domain.services.responder import COLOMBIA_UTC_OFFSET
@@ -63,7 +62,6 @@ __all__ = [
     "LLM_INTENT",
     "SPEND_NOTE",
     "SYSTEM_PROMPT",
-    "AssistantStats",
     "LLMAssistant",
     "build_history",
     "estimate_tokens",
@@ -133,10 +131,9 @@ class LLMAssistant:
         self._window = HistoryWindow(history_turns, history_token_budget, max_input_chars)
         self._budgets = Budgets(student_daily_tokens, daily_spend_usd)
         self._offset, self._rules_for_commands = utc_offset, rules_for_commands
-        self.stats = AssistantStats()
         self._loop = ToolLoop(model, clock, prices=prices, max_model_calls=max_model_calls,
                               max_tool_calls=max_tool_calls,
-                              max_output_tokens=max_output_tokens, stats=self.stats,
+                              max_output_tokens=max_output_tokens,
                               telemetry=telemetry)
         self._contexts = context if context is not None else UowTurnContext(uow)
         self._ledger = usage if usage is not None else UowUsageRecorder(uow)
@@ -149,17 +146,13 @@ class LLMAssistant:
         student_id = turn.student.id
         text = turn.text.strip()[: self._window.max_user_chars].strip()
         if student_id is None or not text or (self._rules_for_commands and _is_command(turn)):
-            self.stats.rule_turns += 1
             reply = await self._fallback.answer(turn, tools)
-            self.stats.turns += 1
             self._telemetry.assistant_answer("rules")
             return reply
 
         note, history = await self._prepare(student_id, text)
         if note is not None:
-            self.stats.budget_blocks += 1
             reply = await self._fallback.answer(turn, tools)
-            self.stats.turns += 1
             self._telemetry.assistant_answer("budget")
             return AssistantReply(
                 text=f"{reply.text}\n\n{note}",
@@ -178,22 +171,18 @@ class LLMAssistant:
             await self._flush_usage(state)
             return await self._fall_back(turn, tools, state)
         except Exception:
-            self.stats.errors["internal"] += 1
+            self._telemetry.assistant_event("internal")
             log.exception("assistant turn failed for student %s; falling back", student_id)
             await self._flush_usage(state)
             return await self._fall_back(turn, tools, state)
         await self._flush_usage(state)
-        self.stats.turns += 1
-        self.stats.llm_answers += 1
         self._telemetry.assistant_answer("llm")
         return AssistantReply(text=answer, intent=LLM_INTENT, tools=_unique(state.executed))
 
     async def _fall_back(
         self, turn: Turn, tools: StudentToolbox, state: TurnState
     ) -> AssistantReply:
-        self.stats.fallbacks += 1
         reply = await self._fallback.answer(turn, tools)
-        self.stats.turns += 1
         self._telemetry.assistant_answer("fallback")
         return AssistantReply(
             text=reply.text,
@@ -213,7 +202,7 @@ class LLMAssistant:
         try:
             context = await self._contexts.load(self._context_request(student_id))
         except Exception:
-            self.stats.errors["internal"] += 1
+            self._telemetry.assistant_event("internal")
             log.exception("could not read the history of student %s; the rules answer",
                           student_id)
             return None, None
@@ -238,7 +227,7 @@ class LLMAssistant:
             await self._ledger.record(records)
         except Exception:
             # Accounting must not cost the student the answer.
-            self.stats.ledger_errors += 1
+            self._telemetry.assistant_event("ledger_error")
             log.exception("could not record model usage")
 
 

@@ -27,7 +27,6 @@ from eki_domain.ports.llm import (
 )
 from eki_domain.ports.telemetry import Telemetry
 from eki_domain.services.llm_prompt import safety_identifier, to_whatsapp
-from eki_domain.services.llm_stats import AssistantStats
 
 log = logging.getLogger("eki.assistant")
 
@@ -41,7 +40,7 @@ _SCORE_LIKE: Final = re.compile(r"(?<![\d.,])\d{1,3}[.,]\d{1,2}(?!\d|[.,]\d)")
 
 
 class TurnFailed(Exception):
-    """The model's turn failed (already counted in the stats): the fallback answers."""
+    """The model's turn failed (already counted in telemetry): the fallback answers."""
 
 
 @attrs.define
@@ -59,18 +58,17 @@ class TurnState:
 class ToolLoop:
     """One model with the caps of a turn: ``max_model_calls`` calls and ``max_tool_calls``
     tool calls; the last call is made with ``tool_choice="none"`` so the model answers with
-    what it has. ``stats`` and ``telemetry`` count what happens."""
+    what it has. ``telemetry`` counts what happens."""
 
     def __init__(self, model: LanguageModel, clock: Clock, *, prices: PriceTable,
                  max_model_calls: int, max_tool_calls: int, max_output_tokens: int,
-                 stats: AssistantStats, telemetry: Telemetry) -> None:
+                 telemetry: Telemetry) -> None:
         self._model = model
         self._clock = clock
         self._prices = prices
         self._max_model_calls = max_model_calls
         self._max_tool_calls = max_tool_calls
         self._max_output = max_output_tokens
-        self.stats = stats
         self._telemetry = telemetry
         self._warned_unpriced: set[str] = set()
 
@@ -103,7 +101,7 @@ class ToolLoop:
     def _final_text(self, reply: ModelReply, state: TurnState) -> str:
         text = to_whatsapp(reply.content or "")
         if not text:
-            self.stats.errors["empty_answer"] += 1
+            self._telemetry.assistant_event("empty_answer")
             log.warning(
                 "empty model answer for student %s (finish_reason=%s)",
                 state.student_id,
@@ -113,7 +111,7 @@ class ToolLoop:
         if not state.grounded and _SCORE_LIKE.search(text):
             # Grades only ever come from tool results: a score-like number with no tool
             # result this turn is a guess (or a stale one from history).
-            self.stats.errors["ungrounded"] += 1
+            self._telemetry.assistant_event("ungrounded")
             log.warning("ungrounded numbers in the model answer for student %s", state.student_id)
             raise TurnFailed
         return text
@@ -127,9 +125,8 @@ class ToolLoop:
         state: TurnState,
     ) -> ModelReply:
         state.model_calls += 1
-        self.stats.calls += 1
         if final and schemas and state.model_calls > 1:
-            self.stats.final_calls += 1
+            self._telemetry.assistant_event("final_call")
         started = time.monotonic()
         try:
             reply = await self._model.complete(
@@ -140,14 +137,12 @@ class ToolLoop:
                 max_output_tokens=self._max_output,
             )
         except ModelError as exc:
-            self.stats.errors[str(exc.kind)] += 1
             log.warning(
                 "model call failed for student %s: %s (%s)", state.student_id, exc.kind, exc.status
             )
             self._record_failure(state, str(exc.kind), started)
             raise TurnFailed from exc
         except Exception as exc:
-            self.stats.errors["unexpected"] += 1
             log.exception("model call crashed for student %s", state.student_id)
             self._record_failure(state, "unexpected", started)
             raise TurnFailed from exc
@@ -163,7 +158,7 @@ class ToolLoop:
     ) -> str:
         """Run one tool call and return the tool message content (a result or an error)."""
         if state.tool_calls >= self._max_tool_calls:
-            self.stats.tool_errors["limit"] += 1
+            self._telemetry.tool_rejected("limit")
             return _tool_error(
                 "Tool-call limit for this message reached; not executed. "
                 "Answer with the results you already have."
@@ -171,7 +166,7 @@ class ToolLoop:
         state.tool_calls += 1
         name = call.name
         if name not in available:
-            self.stats.tool_errors["unknown_tool"] += 1
+            self._telemetry.tool_rejected("unknown_tool")
             return _tool_error(
                 f"Unknown tool {name[:_MAX_TOOL_NAME]!r}; available tools: "
                 f"{', '.join(sorted(available))}. Nothing was executed."
@@ -181,18 +176,17 @@ class ToolLoop:
         except ValueError:
             arguments = None
         if not isinstance(arguments, dict):
-            self.stats.tool_errors["invalid_arguments"] += 1
+            self._telemetry.tool_rejected("invalid_arguments")
             return _tool_error(
                 f"The arguments of {name} are not a valid JSON object; nothing "
                 "was executed. Call it again with valid JSON arguments."
             )
         state.executed.append(name)
-        self.stats.tool_uses[name] += 1
         self._telemetry.tool_use(name)
         try:
             result = await tools.call(name, arguments)
         except ValueError as exc:
-            self.stats.tool_errors["tool_error"] += 1
+            self._telemetry.tool_rejected("tool_error")
             return _tool_error(str(exc))
         state.grounded = True
         # Compact separators: ~25% fewer prompt tokens than json.dumps' defaults.
@@ -205,7 +199,7 @@ class ToolLoop:
 
     def _cost(self, model: str, prompt: int, completion: int, cached: int) -> float:
         if not self._prices.knows(model):
-            self.stats.unpriced_calls += 1
+            self._telemetry.assistant_event("unpriced_call")
             if model not in self._warned_unpriced:
                 self._warned_unpriced.add(model)
                 log.warning("no price for model %r: its calls are recorded at $0", model)
@@ -215,10 +209,6 @@ class ToolLoop:
         usage = reply.usage
         model = reply.model or self._model.model
         cost = self._cost(model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
-        self.stats.prompt_tokens += usage.prompt_tokens
-        self.stats.completion_tokens += usage.completion_tokens
-        self.stats.cached_tokens += usage.cached_tokens
-        self.stats.cost_usd += cost
         self._telemetry.model_call(model, "ok", prompt_tokens=usage.prompt_tokens,
                                    completion_tokens=usage.completion_tokens,
                                    cached_tokens=usage.cached_tokens, cost_usd=cost)
