@@ -55,13 +55,19 @@ class BatchingUnitOfWork(UnitOfWork, Protocol):
     ``InMemoryUnitOfWork``): what ``bootstrap`` needs to wire the batched loaders."""
 
     @property
-    def history(self) -> BatchHistory: ...
+    def history(self) -> BatchHistory:
+        """The history, with its batch read."""
+        ...
 
     @property
-    def usage(self) -> BatchUsage: ...
+    def usage(self) -> BatchUsage:
+        """The usage ledger, with its batch read."""
+        ...
 
     @property
-    def progress(self) -> BatchProgress: ...
+    def progress(self) -> BatchProgress:
+        """The record books, with their batch read."""
+        ...
 
 
 BatchingUnitOfWorkFactory = Callable[[], BatchingUnitOfWork]

@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import openai
@@ -54,8 +54,10 @@ from eki_domain.ports.llm import (
     ModelReply,
     ModelUsage,
     ToolCall,
-    ToolSpec,
 )
+
+if TYPE_CHECKING:
+    from eki_domain.ports.llm import ToolSpec
 
 logger = logging.getLogger("eki.llm.openai")
 

@@ -105,19 +105,20 @@ class NullTelemetry:
     def tool_use(self, tool: str) -> None:
         pass
 
-    def tool_rejected(self, reason: str) -> None:
-        pass
-
-    def assistant_event(self, reason: str) -> None:
-        pass
 
     def import_rows(self, kind: str, outcome: str, count: int) -> None:
+        pass
+
+    def tool_rejected(self, reason: str) -> None:
         pass
 
     def opt_out(self) -> None:
         pass
 
     def handoff(self) -> None:
+        pass
+
+    def assistant_event(self, reason: str) -> None:
         pass
 
     def sender_rate_limited(self) -> None:

@@ -7,9 +7,7 @@ plus the queues. Everything comes from ``uow.operations`` in one unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 import attrs
 
@@ -22,10 +20,7 @@ from eki_domain.model.operations import (
     UsageTotals,
 )
 from eki_domain.ports.clock import Clock
-from eki_domain.ports.conversations import Handoffs
-from eki_domain.ports.messaging import Inbox, Outbox
-from eki_domain.ports.operations import OperationsStats
-from eki_domain.ports.repositories import Transaction
+from eki_domain.ports.repositories import UnitOfWorkFactory
 
 #: Meta error codes that mean "this phone cannot receive WhatsApp messages from us".
 UNREACHABLE_PHONE_CODES = frozenset({
@@ -115,25 +110,8 @@ class Dashboard:
         return sum(d.tokens for d in self.days if d.day == today)
 
 
-class DashboardUnitOfWork(Transaction, Protocol):
-    """What this use case needs of a unit of work (``SqlUnitOfWork`` and
-    ``InMemoryUnitOfWork`` are one)."""
-
-    @property
-    def operations(self) -> OperationsStats: ...
-
-    @property
-    def inbox(self) -> Inbox: ...
-
-    @property
-    def outbox(self) -> Outbox: ...
-
-    @property
-    def handoffs(self) -> Handoffs: ...
-
-
 class DashboardService:
-    def __init__(self, uow: Callable[[], DashboardUnitOfWork], clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 

@@ -8,16 +8,13 @@ workers alive; ``readiness()`` turns it into checks with a reason for each failu
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
 
 import attrs
 
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.heartbeats import WorkerHeartbeats
-from eki_domain.ports.messaging import Inbox, Outbox
-from eki_domain.ports.repositories import StudentRepository, Transaction
+from eki_domain.ports.repositories import UnitOfWorkFactory
 
 #: A worker silent for longer than this is considered gone (workers beat every ~5 s).
 WORKER_TIMEOUT = timedelta(seconds=60)
@@ -46,23 +43,8 @@ class Check:
     detail: dict[str, float | int | None] = attrs.Factory(dict)
 
 
-class OperationsUnitOfWork(Transaction, Protocol):
-    """What this use case needs of a unit of work (``SqlUnitOfWork`` and
-    ``InMemoryUnitOfWork`` are one)."""
-
-    @property
-    def students(self) -> StudentRepository: ...
-
-    @property
-    def inbox(self) -> Inbox: ...
-
-    @property
-    def outbox(self) -> Outbox: ...
-
-
 class OperationsService:
-    def __init__(self, uow: Callable[[], OperationsUnitOfWork], clock: Clock,
-                 heartbeats: WorkerHeartbeats, *,
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, heartbeats: WorkerHeartbeats, *,
                  worker_timeout: timedelta = WORKER_TIMEOUT) -> None:
         self._uow = uow
         self._clock = clock
