@@ -339,8 +339,9 @@ def run_eki_traced_llm(out_path: str, argv: list[str]) -> None:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _pipeline_support import run_eki_traced
+    from eki_adapters import loaders
     from eki_adapters.openai.chat_model import OpenAIChatModel
-    from eki_domain.services import delivery, llm_assistant, progress, tools
+    from eki_domain.services import delivery, llm_assistant, llm_tool_loop, progress, tools
 
     totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     samples: dict[str, list[float]] = defaultdict(list)
@@ -365,11 +366,11 @@ def run_eki_traced_llm(out_path: str, argv: list[str]) -> None:
         setattr(owner, attr, wrapper)
 
     timed(llm_assistant.LLMAssistant, "answer", "llm: answer (whole assistant turn)")
-    timed(llm_assistant.LLMAssistant, "_read_contexts",
+    timed(loaders, "_read_contexts",
           "llm: budgets + histories of the turns starting together (db read)")
     timed(llm_assistant.LLMAssistant, "_flush_usage", "llm: usage ledger write (db)")
     timed(llm_assistant.LLMAssistant, "_prepare", "llm: prepare (budget + history, one uow)")
-    timed(llm_assistant.LLMAssistant, "_run_tool", "llm: run tool")
+    timed(llm_tool_loop.ToolLoop, "_run_tool", "llm: run tool")
     timed(OpenAIChatModel, "complete", "llm: model call via SDK (incl. server delay)")
     timed(tools.StudentTools, "get_my_progress", "tool: get_my_progress")
     timed(progress.ProgressService, "report", "progress: report")

@@ -13,6 +13,7 @@ import httpx2
 from eki_adapters.http_client import provider_client
 from eki_adapters.http_retry import DeliveryRetry
 from eki_domain.errors import DeliveryError
+from eki_domain.model.messages import MAX_MESSAGE_CHARS
 from eki_domain.model.phone import mask_phone
 from eki_domain.ports.channel import SendReceipt
 
@@ -28,6 +29,8 @@ class HttpChannel:
 
     #: The provider as school staff read it in delivery errors ("WhatsApp", "Twilio").
     provider: ClassVar[str]
+    #: The longest body one message may have (the port's ``max_body_chars``).
+    max_body_chars: int = MAX_MESSAGE_CHARS
 
     def __init__(self, messages_url: str, *, client: httpx2.AsyncClient | None,
                  timeout: float, max_attempts: int, backoff_initial: float,

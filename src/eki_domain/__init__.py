@@ -67,6 +67,7 @@ from eki_domain.ports.llm import (
     ModelReply,
     ModelUsage,
     ToolCall,
+    ToolSpec,
 )
 from eki_domain.services import ImportResult, RegistrationService, StudentImportService
 from eki_domain.services.conversation import ConversationService, TurnResult
@@ -137,6 +138,7 @@ __all__ = [
     "StudentToolbox",
     "StudentTools",
     "ToolCall",
+    "ToolSpec",
     "TurnResult",
     "UnitOfWork",
     "UnitOfWorkFactory",

@@ -6,37 +6,54 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from typing import Protocol
 
 import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eki_adapters.cache import TTLReportCache
+from eki_adapters.loaders import (
+    BatchedRecordBooks,
+    BatchedTurnContext,
+    BatchedUsageRecorder,
+    BatchingUnitOfWorkFactory,
+)
 from eki_adapters.memory.heartbeats import InMemoryWorkerHeartbeats
 from eki_adapters.prometheus import PrometheusTelemetry
 from eki_adapters.spreadsheets import CalamineSpreadsheetReader
 from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, is_at_head, upgrade
 from eki_adapters.sql.heartbeats import SqlWorkerHeartbeats
-from eki_adapters.system import SystemClock
+from eki_adapters.system import ProcessWakeups, SystemClock
+from eki_adapters.system.wakeups import RemoteSource
 from eki_adapters.whatsapp import ConsoleChannel
-from eki_domain.model.messages import MAX_MESSAGE_CHARS
+from eki_domain.model.events import GradesImported, MessageReceived
 from eki_domain.ports import Clock, SpreadsheetReader, UnitOfWorkFactory
 from eki_domain.ports.assistant import Assistant, StudentToolbox
 from eki_domain.ports.channel import MessageChannel
 from eki_domain.ports.heartbeats import WorkerHeartbeats
 from eki_domain.ports.llm import LanguageModel
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
+from eki_domain.ports.wakeups import InboxWakeups
 from eki_domain.services import RegistrationService, StudentImportService
 from eki_domain.services.conversation import ConversationService
 from eki_domain.services.delivery import DeliveryService
 from eki_domain.services.flood import FloodGuard
 from eki_domain.services.ingest import IngestService
-from eki_domain.services.operations import OperationsService
+from eki_domain.services.messagebus import MessageBus
+from eki_domain.services.operations import OperationsService, OperationsSnapshot
 from eki_domain.services.progress import ProgressService
 from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.tools import StudentTools
 from eki_entrypoints.settings import Settings, SettingsError
+
+
+class MetricsExposition(Protocol):
+    """A telemetry that can also render what it counted (``GET /metrics``)."""
+
+    def render(self, snapshot: OperationsSnapshot | None) -> bytes: ...
 
 
 @attrs.define
@@ -58,17 +75,18 @@ class Eki:
     ingest: IngestService
     telemetry: Telemetry
     operations: OperationsService
+    bus: MessageBus
+    wakeups: InboxWakeups
     engine: AsyncEngine | None = None
     model: LanguageModel | None = None
-    _owns_engine: bool = False
+    #: What ``GET /metrics`` renders (None: the telemetry exposes nothing).
+    metrics: MetricsExposition | None = None
+    #: What :meth:`aclose` closes, last opened first: the channel, the model, the engine
+    #: bootstrap created.
+    _resources: contextlib.AsyncExitStack = attrs.Factory(contextlib.AsyncExitStack)
 
     async def aclose(self) -> None:
-        for resource in (self.channel, self.model):
-            closer = getattr(resource, "aclose", None)
-            if closer is not None:
-                await closer()
-        if self.engine is not None and self._owns_engine:
-            await self.engine.dispose()
+        await self._resources.aclose()
 
     def tools_for(self, student_id: int) -> StudentToolbox:
         """The tools of one student (the only data the assistant may read)."""
@@ -83,7 +101,7 @@ async def bootstrap(
     settings: Settings,
     *,
     engine: AsyncEngine | None = None,
-    uow: UnitOfWorkFactory | None = None,
+    uow: BatchingUnitOfWorkFactory | None = None,
     clock: Clock | None = None,
     reader: SpreadsheetReader | None = None,
     channel: MessageChannel | None = None,
@@ -97,7 +115,8 @@ async def bootstrap(
 
     The assistant: the one given; else the LLM (``language_model``, or OpenAI when
     ``OPENAI_API_KEY`` is set) with the rule-based responder as its fallback; else the
-    rule-based responder alone. ``telemetry``: Prometheus metrics unless given."""
+    rule-based responder alone. ``telemetry``: Prometheus metrics unless given (a
+    ``PrometheusTelemetry`` given is also what ``GET /metrics`` renders)."""
     owns_engine = False
     if uow is None:
         if engine is None:
@@ -123,8 +142,10 @@ async def bootstrap(
             raise
     clock = clock or SystemClock()
     channel = channel or build_channel(settings)
-    if telemetry is None:
-        telemetry = PrometheusTelemetry(multiprocess_dir=settings.prometheus_multiproc_dir)
+    metrics: MetricsExposition | None = None
+    if telemetry is None or isinstance(telemetry, PrometheusTelemetry):
+        telemetry = metrics = telemetry or PrometheusTelemetry(
+            multiprocess_dir=settings.prometheus_multiproc_dir)
     if heartbeats is None:
         heartbeats = (SqlWorkerHeartbeats(engine) if engine is not None
                       else InMemoryWorkerHeartbeats())
@@ -133,13 +154,17 @@ async def bootstrap(
         assistant, model = build_assistant(settings, uow, clock, language_model, telemetry)
     cache = (TTLReportCache(ttl=settings.report_cache_ttl)
              if settings.report_cache_ttl > 0 else None)
-    progress = ProgressService(uow, clock, scale=settings.grading_scale, cache=cache)
+    progress = ProgressService(uow, clock, scale=settings.grading_scale, cache=cache,
+                               books=BatchedRecordBooks(uow))
     tools = functools.partial(_student_tools, uow=uow, progress=progress)
-    student_import = StudentImportService(uow, clock, default_region=settings.default_country)
+    bus = MessageBus()
+    wakeups = ProcessWakeups(remote=_remote_wakeups(engine))
+    register_handlers(bus, progress=progress, wakeups=wakeups)
+    student_import = StudentImportService(uow, clock, default_region=settings.default_country,
+                                          telemetry=telemetry, bus=bus)
     progress_import = ProgressImportService(
         uow, clock, default_region=settings.default_country, scale=settings.grading_scale,
-        on_change=progress.invalidate)
-    student_import.telemetry = progress_import.telemetry = telemetry
+        telemetry=telemetry, bus=bus)
     flood = FloodGuard(settings.flood_limit) if settings.flood_limit else None
     return Eki(
         settings=settings,
@@ -153,16 +178,55 @@ async def bootstrap(
         channel=channel,
         assistant=assistant,
         conversation=ConversationService(
-            uow, clock, assistant, tools, telemetry=telemetry, flood=flood,
-            max_reply_chars=getattr(channel, "max_body_chars", MAX_MESSAGE_CHARS)),
+            uow, clock, assistant, tools, telemetry=telemetry, flood=flood, bus=bus,
+            max_reply_chars=channel.max_body_chars),
         delivery=DeliveryService(uow, clock, channel, telemetry=telemetry),
-        ingest=IngestService(uow, clock),
+        ingest=IngestService(uow, clock, bus=bus),
         telemetry=telemetry,
         operations=OperationsService(uow, clock, heartbeats),
+        bus=bus,
+        wakeups=wakeups,
         engine=engine,
         model=model,
-        owns_engine=owns_engine,
+        metrics=metrics,
+        resources=_closing(engine if owns_engine else None, model, channel),
     )
+
+
+def _closing(engine: AsyncEngine | None, model: LanguageModel | None,
+               channel: MessageChannel) -> contextlib.AsyncExitStack:
+    """Closed by ``Eki.aclose`` in reverse order: the channel, the model, the engine."""
+    stack = contextlib.AsyncExitStack()
+    if engine is not None:
+        stack.push_async_callback(engine.dispose)
+    if model is not None:
+        stack.push_async_callback(model.aclose)
+    stack.push_async_callback(channel.aclose)
+    return stack
+
+
+def register_handlers(bus: MessageBus, *, progress: ProgressService,
+                      wakeups: InboxWakeups) -> None:
+    """Who reacts to which domain event (:mod:`eki_domain.model.events`), in one place.
+
+    Handlers run after the publishing transaction committed, in order; a failing handler
+    is logged and never fails the request that published. To react to an event, subscribe
+    here: ``bus.subscribe(HandoffOpened, notify_staff)``."""
+    # New grades, attendance or enrolments: those students' cached reports are stale.
+    bus.subscribe(GradesImported, lambda event: progress.invalidate(event.student_ids))
+    # New inbox messages: this process's worker looks at the inbox now, not at its next poll.
+    bus.subscribe(MessageReceived, lambda event: wakeups.notify(event.new_messages))
+
+
+def _remote_wakeups(engine: AsyncEngine | None) -> RemoteSource | None:
+    """Other processes' webhooks wake this one at once (PostgreSQL NOTIFY eki_inbox); on
+    SQLite and in memory the worker's poll is the only other source."""
+    if engine is None or engine.dialect.name != "postgresql":
+        return None
+    from eki_adapters.sql.wakeups import listen_for_inbox
+
+    return functools.partial(listen_for_inbox,
+                             engine.url.render_as_string(hide_password=False))
 
 
 def build_channel(settings: Settings) -> MessageChannel:
@@ -198,7 +262,7 @@ def _twilio_channel(settings: Settings) -> MessageChannel:
 
 
 def build_assistant(
-    settings: Settings, uow: UnitOfWorkFactory, clock: Clock,
+    settings: Settings, uow: BatchingUnitOfWorkFactory, clock: Clock,
     language_model: LanguageModel | None = None, telemetry: Telemetry | None = None,
 ) -> tuple[Assistant, LanguageModel | None]:
     """The assistant ladder: the model with tools, falling back to the rules."""
@@ -220,6 +284,9 @@ def build_assistant(
         student_daily_tokens=settings.llm_student_daily_tokens or None,
         daily_spend_usd=settings.llm_daily_spend_usd,
         telemetry=telemetry or NO_TELEMETRY,
+        # Turns that start together (one claim) read their budgets and histories together;
+        # turns that end together (a class asking at once) share the ledger's transaction.
+        context=BatchedTurnContext(uow), usage=BatchedUsageRecorder(uow),
     ), model
 
 

@@ -10,12 +10,15 @@ calls with their results, the answer, and the tokens and cost of the model calls
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
+import attrs
+
 from eki_adapters.whatsapp import ConsoleChannel
 from eki_domain.ports.assistant import JsonDict, StudentToolbox
+from eki_domain.ports.llm import ToolSpec
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.chat import ChatSession
 
@@ -53,9 +56,8 @@ class RecordingToolbox:
     def names(self) -> tuple[str, ...]:
         return self._inner.names()
 
-    def schemas(self) -> list[JsonDict]:
-        schemas = getattr(self._inner, "schemas", None)
-        return list(schemas()) if schemas is not None else []
+    def schemas(self) -> Sequence[ToolSpec]:
+        return self._inner.schemas()
 
     async def call(self, name: str, arguments: Mapping[str, Any] | None = None) -> JsonDict:
         result = await self._inner.call(name, arguments)
@@ -98,18 +100,19 @@ async def run_demo(eki: Eki, channel: ConsoleChannel, out: Callable[[str], None]
     mode = ("el modelo " + eki.settings.openai_model if eki.settings.openai_api_key
             else "el asistente de reglas (sin OPENAI_API_KEY)")
     out(f"Responde {mode}.\n")
-    session = await ChatSession.open(eki, channel, DEMO_PHONE)
+    calls: list[tuple[str, dict[str, Any], JsonDict]] = []
+    # The demo's own conversation service: the same one, with every toolbox recorded.
+    recorded = eki.conversation.with_tools(
+        lambda student_id: RecordingToolbox(eki.tools_for(student_id), calls))
+    session = await ChatSession.open(attrs.evolve(eki, conversation=recorded), channel,
+                                     DEMO_PHONE)
     student = await eki.registration.find(DEMO_PHONE)
     assert student.id is not None
     student_id = student.id
     for question in SCRIPT:
-        calls: list[tuple[str, dict[str, Any], JsonDict]] = []
+        calls.clear()
         before = await _usage(eki, student_id)
-        eki.conversation.toolbox_wrapper = lambda box, log=calls: RecordingToolbox(box, log)
-        try:
-            answer = await session.say(question)
-        finally:
-            eki.conversation.toolbox_wrapper = None
+        answer = await session.say(question)
         after = await _usage(eki, student_id)
         out(f"🧑‍🎓 {question}")
         for name, arguments, result in calls:

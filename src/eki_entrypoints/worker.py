@@ -61,6 +61,14 @@ class PipelineWorker:
             self._inbox_event.set()
         self._notify_outbox()
 
+    def _woken(self, messages: int) -> None:
+        """An ``InboxWakeups`` notification: ``messages`` stored by this process, 0 when
+        another process may have stored some."""
+        if messages > 0:
+            self.wake(messages)
+        else:
+            self._inbox_event.set()
+
     @property
     def running(self) -> bool:
         return bool(self._tasks) and not all(t.done() for t in self._tasks)
@@ -72,14 +80,10 @@ class PipelineWorker:
         self._tasks = [asyncio.create_task(self._claim(), name="eki-claim"),
                        *(asyncio.create_task(self._dispatch(i), name=f"eki-dispatch-{i}")
                          for i in range(len(self._outbox_events)))]
-        engine = self.eki.engine
-        if engine is not None and engine.dialect.name == "postgresql":
-            # Webhooks stored by other processes wake this one at once (NOTIFY eki_inbox).
-            from eki_adapters.sql.wakeups import listen_for_inbox
-
-            url = engine.url.render_as_string(hide_password=False)
-            self._tasks.append(asyncio.create_task(
-                listen_for_inbox(url, self._inbox_event.set), name="eki-wakeups"))
+        # Webhooks of this process (and of others, where bootstrap wired a source) wake
+        # the claimer at once.
+        self._tasks.append(asyncio.create_task(self.eki.wakeups.listen(self._woken),
+                                               name="eki-wakeups"))
         log.info("worker started: up to %d turn(s) at once, channels %s", self.concurrency,
                  ",".join(self.channels))
 

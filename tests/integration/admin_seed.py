@@ -40,7 +40,7 @@ async def seed_school(eki: Eki) -> dict[str, int]:
     await deliver(eki, meta.text_message(CARLA, "quiero hablar con una persona"))
     await PipelineWorker(eki).drain()
     async with eki.uow() as uow:
-        history = await uow.conversations.history(ana.id, PageRequest())
+        history = await uow.history.page(ana.id, PageRequest())
         replies = [e for e in history.items if e.direction == "out" and e.provider_id]
         await uow.usage.record(UsageRecord(
             at=eki.clock.now() - timedelta(minutes=5), student_id=ana.id, model="gpt-4o-mini",

@@ -366,7 +366,7 @@ def test_handoff_queue_releases_the_bot(client: TestClient, seeded: dict[str, in
 
     async def paused() -> bool:
         async with eki.uow() as uow:
-            return await uow.conversations.has_open_handoff(seeded["carla"])
+            return await uow.handoffs.has_open_handoff(seeded["carla"])
 
     assert client.portal.call(paused) is False  # type: ignore[union-attr]
     again = client.post(f"/admin/handoffs/{seeded['carla']}/release",

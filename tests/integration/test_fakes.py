@@ -13,7 +13,7 @@ import pytest
 from eki_adapters.openai import OpenAIChatModel
 from eki_adapters.whatsapp import MetaCloudChannel
 from eki_domain.errors import DeliveryError
-from eki_domain.ports.llm import ChatMessage, ModelError, ModelErrorKind
+from eki_domain.ports.llm import ChatMessage, ModelError, ModelErrorKind, ToolSpec
 from eki_testing.graph import (
     DROP,
     FakeGraphAPI,
@@ -115,8 +115,8 @@ async def test_openai_follows_the_script_and_records_requests() -> None:
     with FakeOpenAIServer(tool_calls(("get_my_progress", {"course": "mate"})),
                           answer("Vas bien")) as server:
         async with model(server) as llm:
-            first = await llm.complete(HELLO, tools=[{"type": "function", "function": {
-                "name": "get_my_progress", "parameters": {"type": "object"}}}])
+            first = await llm.complete(HELLO, tools=[ToolSpec(
+                "get_my_progress", "", {"type": "object"}, strict=False)])
             second = await llm.complete(HELLO)
     assert [c.name for c in first.tool_calls] == ["get_my_progress"]
     assert first.tool_calls[0].arguments == '{"course": "mate"}'

@@ -49,12 +49,12 @@ async def test_each_students_recent_history_read_together(
     wanted = [ids["Beto"], ids["Ana"], ids["Caro"], ids["Ana"]]  # order and repeats as asked
     for limit in (0, 1, 3, 20):
         async with uow_factory() as uow:
-            together = await uow.conversations.recent_history_each(wanted, limit)
-            one_by_one = {sid: await uow.conversations.recent_history(sid, limit)
+            together = await uow.history.recent_each(wanted, limit)
+            one_by_one = {sid: await uow.history.recent(sid, limit)
                           for sid in ids.values()}
         assert together == one_by_one, limit
     assert [e.text for e in one_by_one[ids["Ana"]][:4]] == [
         "respuesta 4", "pregunta 4", "respuesta 3", "pregunta 3"]
     assert len(one_by_one[ids["Beto"]]) == 2 and one_by_one[ids["Caro"]] == []
     async with uow_factory() as uow:
-        assert await uow.conversations.recent_history_each([], 6) == {}
+        assert await uow.history.recent_each([], 6) == {}

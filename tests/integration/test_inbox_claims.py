@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from eki_domain.model.messages import ClaimedBatch, IncomingMessage, MessageType
 from eki_domain.ports.repositories import UnitOfWorkFactory
+from eki_domain.services.conversation import sender_states
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=2)
@@ -106,14 +107,14 @@ async def test_concurrent_claimers_never_share_a_sender(uow_factory: UnitOfWorkF
 
 async def test_sender_states_of_many_senders_at_once(uow_factory: UnitOfWorkFactory) -> None:
     async with uow_factory() as uow:
-        await uow.conversations.opt_out("+573000000001", None, T0)
-        await uow.conversations.open_handoff(42, "573000000002", T0)
+        await uow.opt_outs.opt_out("+573000000001", None, T0)
+        await uow.handoffs.open_handoff(42, "573000000002", T0)
         await uow.commit()
     async with uow_factory() as uow:
-        states = await uow.conversations.sender_states([
+        states = await sender_states(uow, [
             ("+573000000001", None), ("+573000000002", 42), ("+573000000003", 7),
             ("+573000000001", 42)])
-        assert await uow.conversations.sender_states([]) == []
+        assert await sender_states(uow, []) == []
     assert states == [(True, False), (False, True), (False, False), (True, True)]
 
 

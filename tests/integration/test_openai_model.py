@@ -19,6 +19,7 @@ from eki_domain.ports.llm import (
     ModelErrorKind,
     ModelUsage,
     ToolCall,
+    ToolSpec,
 )
 from eki_testing.openai import (
     ScriptedOpenAI,
@@ -57,6 +58,9 @@ TOOLS = [
         },
     },
 ]
+#: The same tools as the port takes them (the adapter renders them as TOOLS above).
+SPECS = [ToolSpec(t["function"]["name"], t["function"]["description"],
+                  t["function"]["parameters"], strict=t["function"]["strict"]) for t in TOOLS]
 
 HISTORY = (
     ChatMessage("system", "Eres EKI, el asistente del colegio."),
@@ -99,7 +103,7 @@ async def test_two_tool_calls_then_tool_results_sent_with_their_ids(
                    usage=(310, 40, 0)),
         completion("*Matemáticas*: 4.5", usage=(420, 12, 256)),
     )
-    first = await model.complete(HISTORY, tools=TOOLS, tool_choice="auto",
+    first = await model.complete(HISTORY, tools=SPECS, tool_choice="auto",
                                  safety_identifier="9f2c0a", max_output_tokens=300)
 
     assert first.content is None
@@ -115,7 +119,7 @@ async def test_two_tool_calls_then_tool_results_sent_with_their_ids(
                     tool_call_id="call_A"),
         ChatMessage("tool", '{"error": "argumentos inválidos"}', tool_call_id="call_B"),
     )
-    second = await model.complete(conversation, tools=TOOLS, tool_choice="none",
+    second = await model.complete(conversation, tools=SPECS, tool_choice="none",
                                   safety_identifier="9f2c0a", max_output_tokens=300)
     assert second.content == "*Matemáticas*: 4.5"
     assert second.tool_calls == ()
@@ -206,7 +210,7 @@ async def test_compatible_server_quirks_are_tolerated(server: ScriptedOpenAI,
     ]
     body["usage"] = {"prompt_tokens": 50, "completion_tokens": 7, "total_tokens": 57}
     server.then(body)
-    reply = await model.complete([ChatMessage("user", "notas")], tools=TOOLS)
+    reply = await model.complete([ChatMessage("user", "notas")], tools=SPECS)
     assert reply.tool_calls == (ToolCall("call_0", "mis_notas", '{"periodo": 1}'),)
     assert reply.usage == ModelUsage(50, 7, 0)
 
@@ -433,7 +437,7 @@ async def test_logs_hold_counts_not_contents_nor_key(
     server.then(error(500, "boom"),
                 completion(SECRET_TEXT, usage=(11, 22, 0)))
     with caplog.at_level(logging.DEBUG):
-        await model.complete([ChatMessage("user", SECRET_TEXT)], tools=TOOLS,
+        await model.complete([ChatMessage("user", SECRET_TEXT)], tools=SPECS,
                              safety_identifier="hash-1")
     ours = [r for r in caplog.records if r.name.startswith("eki.")]
     assert any("prompt=11" in r.getMessage() and "completion=22" in r.getMessage()

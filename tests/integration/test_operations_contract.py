@@ -97,7 +97,7 @@ async def seed(uow_factory: UnitOfWorkFactory) -> dict[str, int]:
         if not due:
             break
     async with uow_factory() as uow:
-        history = await uow.conversations.history(ana.id, PageRequest(limit=50))
+        history = await uow.history.page(ana.id, PageRequest(limit=50))
         outs = sorted((e for e in history.items if e.direction == "out"), key=lambda e: e.at)
         # w3 (13:00 + 2 s) → delivered, w1 (15:05 + 4 s) → read, w2 (15:20 + 10 s) → failed
         for entry, status in zip(outs, (DeliveryStatus.DELIVERED, DeliveryStatus.READ,
@@ -116,12 +116,12 @@ async def seed(uow_factory: UnitOfWorkFactory) -> dict[str, int]:
                 at=NOW - timedelta(minutes=minutes), student_id=student, model="m",
                 prompt_tokens=100, completion_tokens=50, cached_tokens=0, cost_usd=cost,
                 latency_ms=500, outcome=outcome, tools=tools))
-        await uow.conversations.record_webhook(channel="meta", body='{"a": 1}',
+        await uow.webhook_log.record(channel="meta", body='{"a": 1}',
                                                signature_ok=True, received_at=NOW)
-        await uow.conversations.record_webhook(channel="meta", body="", signature_ok=False,
+        await uow.webhook_log.record(channel="meta", body="", signature_ok=False,
                                                received_at=NOW + timedelta(seconds=1),
                                                note="firma inválida")
-        await uow.conversations.record_webhook(channel="twilio", body="x=1",
+        await uow.webhook_log.record(channel="twilio", body="x=1",
                                                signature_ok=True,
                                                received_at=NOW + timedelta(seconds=2))
         await uow.commit()

@@ -47,3 +47,24 @@ async def test_records_one_or_many_at_a_time_and_sums_them(
                                                NOW.date()) == {
             beto.id: 940, ana.id: 2330, 999_999: 0}
         assert await uow.usage.tokens_for_each([], NOW.date()) == {}
+
+
+async def test_records_of_a_rolled_back_unit_of_work_are_gone(
+        uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        ana = await uow.students.add(Student.register(
+            "Ana", PhoneNumber.parse("+573001234567"), registered_at=NOW))
+        await uow.commit()
+    assert ana.id is not None
+    async with uow_factory() as uow:
+        await uow.usage.record(usage(ana.id, NOW, 1000, 50, 0.0002))
+        # Inside the unit of work its own records count...
+        assert await uow.usage.tokens_for(ana.id, NOW.date()) == 1050
+        await uow.rollback()
+    async with uow_factory() as uow:
+        await uow.usage.record(usage(ana.id, NOW, 7, 3, 0.0001))
+        # ...and leaving without commit() rolls them back too.
+    async with uow_factory() as uow:
+        assert await uow.usage.tokens_for(ana.id, NOW.date()) == 0
+        assert await uow.usage.spend_on(NOW.date()) == 0
+        assert (await uow.operations.usage_totals(NOW - timedelta(days=1))).calls == 0

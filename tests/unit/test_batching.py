@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import pytest
 
+from eki_adapters.batching import GroupCommit, GroupLoad
 from eki_adapters.memory import InMemoryStore
 from eki_domain.ports.repositories import UnitOfWork
-from eki_domain.services.batching import GroupCommit, GroupLoad
 
 
 class Recorder:

@@ -100,7 +100,7 @@ async def test_opt_out_is_honoured_during_a_flood(eki: Eki) -> None:
     [confirmation] = await say(eki, "BAJA")
     assert "baja" in confirmation.lower() or "ALTA" in confirmation
     async with eki.uow() as uow:
-        assert await uow.conversations.is_opted_out("+" + ANA)
+        assert await uow.opt_outs.opted_out_among(["+" + ANA]) == {"+" + ANA}
 
 
 async def test_no_notice_while_a_person_has_the_conversation(eki: Eki) -> None:

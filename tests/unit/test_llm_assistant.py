@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -14,7 +15,9 @@ from typing import Any
 import attrs
 import pytest
 
+from eki_adapters.loaders import BatchedTurnContext, BatchedUsageRecorder
 from eki_adapters.memory import InMemoryStore
+from eki_adapters.openai import chat_completions_tool
 from eki_adapters.system import FixedClock
 from eki_domain import PhoneNumber, Student
 from eki_domain.model.messages import HistoryEntry, IncomingMessage, MessageType, OutboundMessage
@@ -33,8 +36,10 @@ from eki_domain.ports.llm import (
     ModelReply,
     ModelUsage,
     ToolCall,
+    ToolSpec,
     UsageRecord,
 )
+from eki_domain.ports.telemetry import NullTelemetry
 from eki_domain.services.llm_assistant import (
     BUDGET_NOTE,
     SPEND_NOTE,
@@ -160,6 +165,55 @@ def assert_no_orphans(messages: Sequence[ChatMessage]) -> None:
 # -- a school with two students -----------------------------------------------------------------
 
 
+class CountingTelemetry(NullTelemetry):
+    """What the assistant reported, read back as counters (:attr:`stats`, a dict like the
+    ``AssistantStats`` the assistant used to keep)."""
+
+    def __init__(self) -> None:
+        self.outcomes: Counter[str] = Counter()
+        self.answers: Counter[str] = Counter()
+        self.events: Counter[str] = Counter()
+        self.tools: Counter[str] = Counter()
+        self.rejected: Counter[str] = Counter()
+        self.tokens: Counter[str] = Counter()
+        self.cost_usd = 0.0
+
+    def model_call(self, model: str, outcome: str, *, prompt_tokens: int,
+                   completion_tokens: int, cached_tokens: int, cost_usd: float) -> None:
+        self.outcomes[outcome] += 1
+        self.tokens.update(prompt=prompt_tokens, completion=completion_tokens,
+                           cached=cached_tokens)
+        self.cost_usd += cost_usd
+
+    def assistant_answer(self, source: str) -> None:
+        self.answers[source] += 1
+
+    def assistant_event(self, reason: str) -> None:
+        self.events[reason] += 1
+
+    def tool_use(self, tool: str) -> None:
+        self.tools[tool] += 1
+
+    def tool_rejected(self, reason: str) -> None:
+        self.rejected[reason] += 1
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        errors = {k: n for k, n in self.outcomes.items() if k != "ok"}
+        errors.update({k: n for k, n in self.events.items()
+                       if k in ("empty_answer", "ungrounded", "internal")})
+        return {
+            "turns": sum(self.answers.values()), "llm_answers": self.answers["llm"],
+            "rule_turns": self.answers["rules"], "fallbacks": self.answers["fallback"],
+            "budget_blocks": self.answers["budget"], "calls": sum(self.outcomes.values()),
+            "final_calls": self.events["final_call"], "errors": errors,
+            "tool_uses": dict(self.tools), "tool_errors": dict(self.rejected),
+            "prompt_tokens": self.tokens["prompt"],
+            "completion_tokens": self.tokens["completion"],
+            "cached_tokens": self.tokens["cached"], "cost_usd": self.cost_usd,
+        }
+
+
 @attrs.define
 class School:
     store: InMemoryStore
@@ -167,6 +221,8 @@ class School:
     progress: ProgressService
     ana: Student
     bruno: Student
+    #: What the assistants of this school reported (their counters).
+    telemetry: CountingTelemetry = attrs.Factory(CountingTelemetry)
 
     def tools(self, student: Student) -> StudentTools:
         assert student.id is not None
@@ -181,7 +237,7 @@ class School:
             self.store.uow,
             self.clock,
             fallback=RuleBasedAssistant(clock=self.clock),
-            **kwargs,
+            **{"telemetry": self.telemetry, **kwargs},
         )
 
     @property
@@ -271,7 +327,7 @@ async def test_two_tool_calls_then_an_answer(school: School) -> None:
     assert first.tool_choice == "auto" and second.tool_choice == "auto"
     assert first.max_output_tokens == 500
     assert first.tools is not None
-    assert [t["function"]["name"] for t in first.tools] == list(TOOL_SCHEMAS)
+    assert [t.name for t in first.tools] == list(TOOL_SCHEMAS)
 
     messages = second.messages
     assert_no_orphans(messages)
@@ -292,7 +348,7 @@ async def test_two_tool_calls_then_an_answer(school: School) -> None:
     assert [r.outcome for r in school.usage] == ["ok", "ok"]
     assert school.usage[0].tools == ("get_my_progress", "get_my_attendance")
     assert school.usage[1].tools == ()
-    stats = assistant.stats
+    stats = school.telemetry.stats
     assert stats["calls"] == 2 and stats["llm_answers"] == 1 and stats["fallbacks"] == 0
     assert stats["tool_uses"] == {"get_my_progress": 1, "get_my_attendance": 1}
 
@@ -349,8 +405,8 @@ async def test_model_errors_fall_back_to_the_rules(school: School, error: ModelE
     assert record.outcome == str(error.kind)
     assert (record.prompt_tokens, record.completion_tokens, record.cost_usd) == (0, 0, 0.0)
     assert record.model == MODEL and record.student_id == school.ana.id
-    assert assistant.stats["errors"] == {str(error.kind): 1}
-    assert assistant.stats["fallbacks"] == 1 and assistant.stats["llm_answers"] == 0
+    assert school.telemetry.stats["errors"] == {str(error.kind): 1}
+    assert school.telemetry.stats["fallbacks"] == 1 and school.telemetry.stats["llm_answers"] == 0
 
 
 async def test_a_failure_after_tools_falls_back_and_records_both_calls(school: School) -> None:
@@ -369,7 +425,7 @@ async def test_an_unexpected_exception_falls_back(school: School) -> None:
     assistant = school.assistant(model)
     answer = await assistant.answer(school.turn(), school.tools(school.ana))
     assert answer.intent == "fallback:progreso"
-    assert assistant.stats["errors"] == {"unexpected": 1}
+    assert school.telemetry.stats["errors"] == {"unexpected": 1}
     assert school.usage[0].outcome == "unexpected"
 
 
@@ -379,7 +435,7 @@ async def test_an_empty_answer_falls_back(school: School, content: str | None) -
     assistant = school.assistant(model)
     answer = await assistant.answer(school.turn(), school.tools(school.ana))
     assert answer.intent == "fallback:progreso" and "4,5" in answer.text
-    assert assistant.stats["errors"] == {"empty_answer": 1}
+    assert school.telemetry.stats["errors"] == {"empty_answer": 1}
 
 
 async def test_grades_without_a_tool_result_are_not_trusted(school: School) -> None:
@@ -388,13 +444,16 @@ async def test_grades_without_a_tool_result_are_not_trusted(school: School) -> N
     answer = await assistant.answer(school.turn(), school.tools(school.ana))
     assert answer.intent == "fallback:progreso"
     assert "3,9" not in answer.text and "4,5" in answer.text
-    assert assistant.stats["errors"] == {"ungrounded": 1}
+    assert school.telemetry.stats["errors"] == {"ungrounded": 1}
 
 
 async def test_a_broken_database_propagates_for_the_pipeline_to_retry(school: School) -> None:
     class BrokenTools:
         def names(self) -> tuple[str, ...]:
             return ("get_my_progress",)
+
+        def schemas(self) -> list[ToolSpec]:
+            return [TOOL_SCHEMAS["get_my_progress"]]
 
         async def call(self, name: str, arguments: Mapping[str, Any] | None = None) -> Any:
             raise ConnectionError("database down")
@@ -403,8 +462,8 @@ async def test_a_broken_database_propagates_for_the_pipeline_to_retry(school: Sc
     assistant = school.assistant(model)
     with pytest.raises(ConnectionError):
         await assistant.answer(school.turn(), BrokenTools())
-    assert assistant.stats["errors"] == {"internal": 1}
-    # No schemas() method: the known schemas of its tool names were sent.
+    assert school.telemetry.stats["errors"] == {"internal": 1}
+    # The toolbox's own specs were sent.
     assert model.calls[0].tools == (TOOL_SCHEMAS["get_my_progress"],)
 
 
@@ -436,8 +495,8 @@ async def test_invalid_json_and_unknown_tools_go_back_to_the_model(school: Schoo
     assert "not a valid JSON object" in json.loads(results["c3"])["error"]
     grades = json.loads(results["c4"])
     assert [g["title"] for g in grades["courses"][0]["grades"]][:2] == ["Taller 1", "Quiz"]
-    assert assistant.stats["tool_errors"] == {"invalid_arguments": 2, "unknown_tool": 1}
-    assert assistant.stats["tool_uses"] == {"get_my_grades": 1}
+    assert school.telemetry.stats["tool_errors"] == {"invalid_arguments": 2, "unknown_tool": 1}
+    assert school.telemetry.stats["tool_uses"] == {"get_my_grades": 1}
 
 
 async def test_a_tool_value_error_becomes_a_tool_error(school: School) -> None:
@@ -450,7 +509,7 @@ async def test_a_tool_value_error_becomes_a_tool_error(school: School) -> None:
     assert answer.intent == "llm"
     error = json.loads(tool_messages(model.calls[-1].messages)["c1"])["error"]
     assert error == "course must be text or null"
-    assert assistant.stats["tool_errors"] == {"tool_error": 1}
+    assert school.telemetry.stats["tool_errors"] == {"tool_error": 1}
 
 
 async def test_the_model_call_cap_ends_with_tool_choice_none(school: School) -> None:
@@ -469,7 +528,7 @@ async def test_the_model_call_cap_ends_with_tool_choice_none(school: School) -> 
     assert answer.tools == ("get_my_progress", "get_my_attendance")
     assert model.exhausted and len(school.usage) == 3
     assert_no_orphans(model.calls[-1].messages)
-    assert assistant.stats["final_calls"] == 1
+    assert school.telemetry.stats["final_calls"] == 1
 
 
 async def test_the_tool_call_cap_answers_every_call_and_forces_the_end(school: School) -> None:
@@ -496,7 +555,7 @@ async def test_the_tool_call_cap_answers_every_call_and_forces_the_end(school: S
     results = tool_messages(messages)
     assert "limit" in json.loads(results["c4"])["error"]
     assert "limit" in json.loads(results["c5"])["error"]
-    assert assistant.stats["tool_errors"] == {"limit": 2}
+    assert school.telemetry.stats["tool_errors"] == {"limit": 2}
 
 
 async def test_a_final_call_without_text_falls_back(school: School) -> None:
@@ -575,7 +634,7 @@ async def test_menu_commands_go_to_the_rules_without_the_model(school: School) -
     assert typed.intent == button.intent == "progreso" and "4,5" in typed.text
     assert menu.intent == "ayuda"
     assert model.calls == [] and school.usage == []
-    assert assistant.stats["rule_turns"] == 3 and assistant.stats["turns"] == 3
+    assert school.telemetry.stats["rule_turns"] == 3 and school.telemetry.stats["turns"] == 3
 
 
 # -- 5. history -------------------------------------------------------------------------------
@@ -760,7 +819,7 @@ async def test_the_global_daily_spend_cap(school: School) -> None:
     blocked = await assistant.answer(school.turn(), school.tools(school.ana))
     assert model.calls == []
     assert blocked.intent == "budget:progreso" and blocked.text.endswith(SPEND_NOTE)
-    assert assistant.stats["budget_blocks"] == 1 and assistant.stats["fallbacks"] == 0
+    assert school.telemetry.stats["budget_blocks"] == 1 and school.telemetry.stats["fallbacks"] == 0
 
 
 async def test_every_call_is_recorded_with_its_cost(school: School) -> None:
@@ -781,33 +840,28 @@ async def test_every_call_is_recorded_with_its_cost(school: School) -> None:
     async with school.store.uow() as uow:
         assert school.ana.id is not None
         assert await uow.usage.tokens_for(school.ana.id, NOW.date()) == 1000 + 100 + 1300 + 40
-    stats = assistant.stats
+    stats = school.telemetry.stats
     assert stats["prompt_tokens"] == 2300 and stats["completion_tokens"] == 140
     assert stats["cost_usd"] == pytest.approx(first.cost_usd + second.cost_usd)
 
 
-async def test_turns_running_together_share_their_reads_and_ledger_writes(
+async def test_turns_running_together_each_get_their_budget_and_ledger_rows(
         school: School) -> None:
-    """A claim starts many turns at once: their budgets and histories come from one unit of
-    work, and their model calls go to the ledger in one (or two) more, not one each."""
-    opened = 0
-
-    def counting_uow() -> Any:
-        nonlocal opened
-        opened += 1
-        return school.store.uow()
-
+    """A claim starts many turns at once: each reads its own budget and writes its own
+    model calls. (That they share units of work is the batched loaders' business:
+    tests/integration/test_batched_loaders.py.)"""
     school.usage.append(_usage(school.bruno.id, 40_000))  # Bruno's budget is spent
     model = ScriptedModel(*(reply(f"Hola {i} 👋") for i in range(20)))
-    assistant = LLMAssistant(model, counting_uow, school.clock,
-                             fallback=RuleBasedAssistant(clock=school.clock))
+    assistant = LLMAssistant(model, school.store.uow, school.clock,
+                             fallback=RuleBasedAssistant(clock=school.clock),
+                             context=BatchedTurnContext(school.store.uow),
+                             usage=BatchedUsageRecorder(school.store.uow))
     students = [school.ana, school.bruno] * 10
     replies = await asyncio.gather(*(
         assistant.answer(Turn(student=s, text="hola"), school.tools(s)) for s in students))
     assert [r.intent for r in replies] == ["llm", "budget:saludo"] * 10
     assert len(model.calls) == 10  # Bruno's turns never reached the model
     assert len(school.usage) == 1 + 10  # every call Ana's turns made is in the ledger
-    assert opened <= 3  # one read for all 20 turns, at most two ledger transactions
 
 
 async def test_a_configured_price_table_is_used(school: School) -> None:
@@ -838,7 +892,7 @@ async def test_stats_read_like_a_dict(school: School) -> None:
     model = ScriptedModel(ModelError("x", kind=ModelErrorKind.TIMEOUT))
     assistant = school.assistant(model)
     await assistant.answer(school.turn(), school.tools(school.ana))
-    stats = dict(assistant.stats)
+    stats = dict(school.telemetry.stats)
     assert {"calls", "errors", "fallbacks", "budget_blocks", "tool_uses"} <= set(stats)
     assert stats["errors"] == {"timeout": 1} and stats["calls"] == 1 and stats["turns"] == 1
 
@@ -847,8 +901,8 @@ async def test_stats_read_like_a_dict(school: School) -> None:
 
 
 def test_no_tool_takes_an_identity_argument() -> None:
-    for schema in TOOL_SCHEMAS.values():
-        function = schema["function"]
+    for spec in TOOL_SCHEMAS.values():
+        function = chat_completions_tool(spec)["function"]
         assert function["strict"] is True
         assert set(function["parameters"]["properties"]) <= {"course", "period"}
 

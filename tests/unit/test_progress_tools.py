@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 
 from eki_adapters.cache import TTLReportCache
+from eki_adapters.openai import chat_completions_tool
 from eki_adapters.system import FixedClock
 from eki_domain import PhoneNumber, Student
 from eki_domain.model.progress import (
@@ -98,15 +98,15 @@ BRUNO_BOOK = StudentRecordBook(
 
 
 class FakeProgressRepository:
-    """Only what the tools read: record books."""
+    """Only what the tools read: record books (the port's single read)."""
 
     def __init__(self, books: dict[int, StudentRecordBook]) -> None:
         self.books = books
         self.loads = 0
 
-    async def record_books(self, student_ids: Sequence[int]) -> dict[int, StudentRecordBook]:
-        self.loads += len(student_ids)
-        return {sid: self.books.get(sid, StudentRecordBook((), (), (), ())) for sid in student_ids}
+    async def record_book(self, student_id: int) -> StudentRecordBook:
+        self.loads += 1
+        return self.books.get(student_id, StudentRecordBook((), (), (), ()))
 
 
 class FakeStudents:
@@ -188,10 +188,10 @@ PROGRESS_TOOLS = (
 def test_progress_tools_are_registered_only_with_a_service() -> None:
     without = StudentTools(ANA_ID, lambda: FakeUnitOfWork(FakeProgressRepository({})))  # type: ignore[arg-type,return-value]
     assert without.names() == ("get_my_profile",)
-    assert [s["function"]["name"] for s in without.schemas()] == ["get_my_profile"]
+    assert [s.name for s in without.schemas()] == ["get_my_profile"]
     tools, _ = make_tools()
     assert tools.names() == ("get_my_profile", *PROGRESS_TOOLS)
-    assert [s["function"]["name"] for s in tools.schemas()] == list(tools.names())
+    assert [s.name for s in tools.schemas()] == list(tools.names())
 
 
 async def test_profile_is_unchanged() -> None:
@@ -449,7 +449,8 @@ async def test_tools_share_the_cached_report() -> None:
 def test_tool_schemas_are_strict_and_match_the_functions() -> None:
     tools, _ = make_tools()
     assert set(TOOL_SCHEMAS) == set(tools.names())
-    for name, schema in TOOL_SCHEMAS.items():
+    for name, spec in TOOL_SCHEMAS.items():
+        schema = chat_completions_tool(spec)  # what the OpenAI adapter sends
         assert schema["type"] == "function"
         function = schema["function"]
         assert function["name"] == name
@@ -465,7 +466,7 @@ def test_tool_schemas_are_strict_and_match_the_functions() -> None:
         assert list(inspect.signature(method).parameters) == list(parameters["properties"])
         assert not {"student", "student_id", "phone"} & set(parameters["properties"])
         json.dumps(schema)
-    assert list(TOOL_SCHEMAS["get_my_progress"]["function"]["parameters"]["properties"]) == [
+    assert list(TOOL_SCHEMAS["get_my_progress"].parameters["properties"]) == [
         "course",
         "period",
     ]

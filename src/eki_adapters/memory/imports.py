@@ -27,15 +27,21 @@ class InMemoryRosterRepository:
         return found
 
     async def write(self, plan: RosterPlan, now: datetime) -> None:
+        # Through Student's own methods, so its invariants hold here too.
         for change in plan.creates:
-            await self._students.add(Student(name=change.name, phone=change.phone,
-                                             registered_at=now, active=change.active,
-                                             tags=change.tags))
+            await self._students.add(Student.register(
+                change.name, change.phone, registered_at=now, tags=change.tags,
+                active=change.active))
         for change in plan.updates:
             assert change.student_id is not None
             student = await self._students.get(change.student_id)
             assert student is not None
-            student.name, student.active, student.tags = change.name, change.active, change.tags
+            student.rename(change.name)
+            if change.active:
+                student.activate()
+            else:
+                student.deactivate()
+            student.set_tags(change.tags)
             await self._students.save(student)
 
 

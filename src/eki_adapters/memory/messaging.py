@@ -98,7 +98,7 @@ class InMemoryInbox:
 
     async def add_event(self, *, channel: str, body: str, received_at: datetime,
                         note: str | None, messages: Sequence[IncomingMessage]) -> tuple[int, int]:
-        event_id = await InMemoryConversationStore(self._s).record_webhook(
+        event_id = await InMemoryWebhookLog(self._s).record(
             channel=channel, body=body, signature_ok=True, received_at=received_at, note=note)
         return event_id, await self.add(messages, received_at) if messages else 0
 
@@ -255,12 +255,12 @@ class InMemoryOutbox:
         return None if row is None else attrs.evolve(row.message)
 
 
-class InMemoryConversationStore:
+class InMemoryWebhookLog:
     def __init__(self, staged: Staged[MessagingState]) -> None:
         self._s = staged
 
-    async def record_webhook(self, *, channel: str, body: str, signature_ok: bool,
-                             received_at: datetime, note: str | None = None) -> int:
+    async def record(self, *, channel: str, body: str, signature_ok: bool,
+                     received_at: datetime, note: str | None = None) -> int:
         state = self._s.state
         event_id = state.new_id()
         state.webhooks.append({"id": event_id, "channel": channel, "body": body,
@@ -268,21 +268,29 @@ class InMemoryConversationStore:
                                "note": note})
         return event_id
 
-    async def is_opted_out(self, phone: str) -> bool:
-        return phone in self._s.state.opt_outs
 
-    async def sender_states(
-        self, senders: Sequence[tuple[str, int | None]]
-    ) -> list[tuple[bool, bool]]:
-        return [(await self.is_opted_out(phone),
-                 student_id is not None and await self.has_open_handoff(student_id))
-                for phone, student_id in senders]
+class InMemoryOptOuts:
+    def __init__(self, staged: Staged[MessagingState]) -> None:
+        self._s = staged
+
+    async def opted_out_among(self, phones: Sequence[str]) -> set[str]:
+        return {phone for phone in phones if phone in self._s.state.opt_outs}
 
     async def opt_out(self, phone: str, student_id: int | None, at: datetime) -> None:
         self._s.state.opt_outs.setdefault(phone, at)
 
     async def opt_in(self, phone: str) -> bool:
         return self._s.state.opt_outs.pop(phone, None) is not None
+
+
+class InMemoryHandoffs:
+    def __init__(self, staged: Staged[MessagingState]) -> None:
+        self._s = staged
+
+    async def paused_among(self, student_ids: Sequence[int]) -> set[int]:
+        wanted = set(student_ids)
+        return {h["student_id"] for h in self._s.state.handoffs
+                if h["released_at"] is None and h["student_id"] in wanted}
 
     async def open_handoff(self, student_id: int, wa_id: str, at: datetime) -> bool:
         if await self.has_open_handoff(student_id):
@@ -308,7 +316,12 @@ class InMemoryConversationStore:
                        for h in self._s.state.handoffs if h["released_at"] is None),
                       key=lambda t: t[2])
 
-    async def history(self, student_id: int, page: PageRequest) -> Page[HistoryEntry]:
+
+class InMemoryHistory:
+    def __init__(self, staged: Staged[MessagingState]) -> None:
+        self._s = staged
+
+    async def page(self, student_id: int, page: PageRequest) -> Page[HistoryEntry]:
         state = self._s.state
         entries = [
             HistoryEntry(direction="in", at=r.received_at, text=r.message.text,
@@ -327,10 +340,11 @@ class InMemoryConversationStore:
         return Page(items=tuple(window), total=len(entries), limit=page.limit,
                     offset=page.offset)
 
-    async def recent_history(self, student_id: int, limit: int) -> list[HistoryEntry]:
-        page = await self.history(student_id, PageRequest(limit=max(1, limit)))
+    async def recent(self, student_id: int, limit: int) -> list[HistoryEntry]:
+        page = await self.page(student_id, PageRequest(limit=max(1, limit)))
         return list(page.items[:limit])
 
-    async def recent_history_each(self, student_ids: Sequence[int], limit: int
-                                  ) -> dict[int, list[HistoryEntry]]:
-        return {sid: await self.recent_history(sid, limit) for sid in dict.fromkeys(student_ids)}
+    async def recent_each(self, student_ids: Sequence[int], limit: int
+                          ) -> dict[int, list[HistoryEntry]]:
+        """:meth:`recent` of each student (the batched loader's API, not a port method)."""
+        return {sid: await self.recent(sid, limit) for sid in dict.fromkeys(student_ids)}

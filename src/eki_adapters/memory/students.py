@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import attrs
 
+from eki_adapters.memory.store import StoreState
 from eki_domain.errors import DuplicatePhone, StudentNotFound
 from eki_domain.model.pagination import Page, PageRequest
 from eki_domain.model.student import Student, matches_search
-
-if TYPE_CHECKING:
-    from eki_adapters.memory.uow import InMemoryStore
 
 
 def _copy(student: Student) -> Student:
@@ -20,7 +17,7 @@ def _copy(student: Student) -> Student:
 
 
 class InMemoryStudentRepository:
-    def __init__(self, store: InMemoryStore) -> None:
+    def __init__(self, store: StoreState) -> None:
         self._store = store
         self._staged: dict[int, Student] = {}
 

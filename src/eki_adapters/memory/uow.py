@@ -7,42 +7,28 @@ so two concurrent ones behave like two database transactions would.
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 from types import TracebackType
 from typing import Self
 
 from eki_adapters.memory.imports import InMemoryImportRepository, InMemoryRosterRepository
 from eki_adapters.memory.messaging import (
-    InMemoryConversationStore,
+    InMemoryHandoffs,
+    InMemoryHistory,
     InMemoryInbox,
+    InMemoryOptOuts,
     InMemoryOutbox,
-    MessagingState,
+    InMemoryWebhookLog,
 )
 from eki_adapters.memory.operations import InMemoryOperationsStats
-from eki_adapters.memory.progress import InMemoryProgressRepository, SchoolState
+from eki_adapters.memory.progress import InMemoryProgressRepository
 from eki_adapters.memory.staging import Staged
+from eki_adapters.memory.store import StoreState
 from eki_adapters.memory.students import InMemoryStudentRepository
 from eki_adapters.memory.usage import InMemoryUsageLedger
-from eki_domain.model.student import Student
-from eki_domain.ports.imports import FailedRows, ImportRecord
-from eki_domain.ports.llm import UsageRecord
 
 
-class InMemoryStore:
+class InMemoryStore(StoreState):
     """The committed state shared by every unit of work made from it."""
-
-    def __init__(self) -> None:
-        self.students: dict[int, Student] = {}
-        self.by_phone: dict[str, int] = {}
-        self.next_id = 1
-        self.lock = asyncio.Lock()
-        self.import_history: list[ImportRecord] = []
-        self.import_failed_rows: dict[int, FailedRows] = {}
-        self.import_ids = itertools.count(1)
-        self.messaging = [MessagingState()]  # a one-item list: commits swap the state
-        self.school = [SchoolState()]
-        self.usage_records: list[UsageRecord] = []
 
     def uow(self) -> InMemoryUnitOfWork:
         """A unit-of-work factory: pass ``store.uow`` where a factory is expected."""
@@ -60,10 +46,13 @@ class InMemoryUnitOfWork:
         self._messaging = Staged(store.messaging)
         self.inbox = InMemoryInbox(self._messaging)
         self.outbox = InMemoryOutbox(self._messaging)
-        self.conversations = InMemoryConversationStore(self._messaging)
+        self.webhook_log = InMemoryWebhookLog(self._messaging)
+        self.opt_outs = InMemoryOptOuts(self._messaging)
+        self.handoffs = InMemoryHandoffs(self._messaging)
+        self.history = InMemoryHistory(self._messaging)
         self._school = Staged(store.school)
         self.progress = InMemoryProgressRepository(self._school)
-        self.usage = InMemoryUsageLedger(store.usage_records)
+        self.usage = InMemoryUsageLedger(store.usage_records)  # staged, like the rest
         self.operations = InMemoryOperationsStats(
             self._messaging, lambda: self.students._current().values(), store.usage_records)
 
@@ -85,11 +74,13 @@ class InMemoryUnitOfWork:
     async def commit(self) -> None:
         self.students.apply()
         self.imports.apply()
+        self.usage.apply()
         self._messaging.apply()
         self._school.apply()
 
     async def rollback(self) -> None:
         self.students.discard()
         self.imports.discard()
+        self.usage.discard()
         self._messaging.discard()
         self._school.discard()

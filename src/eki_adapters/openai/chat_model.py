@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import openai
@@ -55,6 +55,9 @@ from eki_domain.ports.llm import (
     ModelUsage,
     ToolCall,
 )
+
+if TYPE_CHECKING:
+    from eki_domain.ports.llm import ToolSpec
 
 logger = logging.getLogger("eki.llm.openai")
 
@@ -147,7 +150,7 @@ class OpenAIChatModel:
         self,
         messages: Sequence[ChatMessage],
         *,
-        tools: Sequence[Mapping[str, Any]] | None = None,
+        tools: Sequence[ToolSpec] | None = None,
         tool_choice: str | None = None,
         safety_identifier: str | None = None,
         max_output_tokens: int | None = None,
@@ -158,7 +161,7 @@ class OpenAIChatModel:
             "store": False,
         }
         if tools:
-            body["tools"] = [dict(tool) for tool in tools]
+            body["tools"] = [chat_completions_tool(tool) for tool in tools]
             if tool_choice is not None:
                 body["tool_choice"] = tool_choice
         if safety_identifier is not None:
@@ -254,6 +257,19 @@ class OpenAIChatModel:
 
 
 # -- messages -----------------------------------------------------------------------
+
+
+def chat_completions_tool(spec: ToolSpec) -> dict[str, Any]:
+    """A tool spec as a Chat Completions ``tools=[...]`` item (a function tool)."""
+    return {
+        "type": "function",
+        "function": {
+            "name": spec.name,
+            "description": spec.description,
+            "strict": spec.strict,
+            "parameters": dict(spec.parameters),
+        },
+    }
 
 
 def to_openai_messages(messages: Sequence[ChatMessage]) -> list[ChatCompletionMessageParam]:

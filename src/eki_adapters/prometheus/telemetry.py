@@ -81,6 +81,13 @@ class PrometheusTelemetry:
             registry=reg)
         self.tools = Counter(
             "eki_tool_calls", "Student tools run by the model, by tool.", ["tool"], registry=reg)
+        self.tool_rejections = Counter(
+            "eki_tool_rejections", "Tool calls of the model not run or failed, by reason.",
+            ["reason"], registry=reg)
+        self.assistant_events = Counter(
+            "eki_assistant_events",
+            "LLM-assistant events by reason (empty_answer, ungrounded, internal, final_call, "
+            "ledger_error, unpriced_call).", ["reason"], registry=reg)
         self.import_rows_total = Counter(
             "eki_import_rows", "Rows of real imports by kind and outcome.", ["kind", "outcome"],
             registry=reg)
@@ -131,6 +138,12 @@ class PrometheusTelemetry:
 
     def tool_use(self, tool: str) -> None:
         self.tools.labels(tool).inc()
+
+    def tool_rejected(self, reason: str) -> None:
+        self.tool_rejections.labels(reason).inc()
+
+    def assistant_event(self, reason: str) -> None:
+        self.assistant_events.labels(reason).inc()
 
     def import_rows(self, kind: str, outcome: str, count: int) -> None:
         self.import_rows_total.labels(kind, outcome).inc(count)

@@ -10,9 +10,11 @@ from typing import Self
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from eki_adapters.sql.conversations import SqlHandoffs, SqlHistory, SqlOptOuts, SqlWebhookLog
 from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
-from eki_adapters.sql.messaging import SqlConversationStore, SqlInbox, SqlOutbox
+from eki_adapters.sql.inbox import SqlInbox
 from eki_adapters.sql.operations import SqlOperationsStats
+from eki_adapters.sql.outbox import SqlOutbox
 from eki_adapters.sql.progress import SqlProgressRepository
 from eki_adapters.sql.students import SqlStudentRepository
 from eki_adapters.sql.usage import SqlUsageLedger
@@ -63,7 +65,10 @@ class SqlUnitOfWork:
     imports: SqlImportRepository
     inbox: SqlInbox
     outbox: SqlOutbox
-    conversations: SqlConversationStore
+    webhook_log: SqlWebhookLog
+    opt_outs: SqlOptOuts
+    handoffs: SqlHandoffs
+    history: SqlHistory
     progress: SqlProgressRepository
     usage: SqlUsageLedger
     operations: SqlOperationsStats
@@ -93,7 +98,10 @@ class SqlUnitOfWork:
         self.imports = SqlImportRepository(self._conn)
         self.inbox = SqlInbox(self._conn)
         self.outbox = SqlOutbox(self._conn)
-        self.conversations = SqlConversationStore(self._conn)
+        self.webhook_log = SqlWebhookLog(self._conn)
+        self.opt_outs = SqlOptOuts(self._conn)
+        self.handoffs = SqlHandoffs(self._conn)
+        self.history = SqlHistory(self._conn)
         self.progress = SqlProgressRepository(self._conn)
         self.usage = SqlUsageLedger(self._conn)
         self.operations = SqlOperationsStats(self._conn)

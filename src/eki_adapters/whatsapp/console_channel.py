@@ -6,6 +6,7 @@ import logging
 import uuid
 
 from eki_adapters.whatsapp.masking import mask_phone
+from eki_domain.model.messages import MAX_MESSAGE_CHARS
 from eki_domain.ports.channel import SendReceipt
 
 logger = logging.getLogger("eki.channel.console")
@@ -13,6 +14,8 @@ logger = logging.getLogger("eki.channel.console")
 
 class ConsoleChannel:
     """Records what would be sent; logs a masked summary at INFO and the text at DEBUG."""
+
+    max_body_chars = MAX_MESSAGE_CHARS
 
     def __init__(self, name: str = "console", *, keep: int = 1000) -> None:
         self.name = name

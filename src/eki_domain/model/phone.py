@@ -1,5 +1,10 @@
 """Phone numbers: parsing spreadsheet cells and WhatsApp sender ids into E.164.
 
+The value object and its parser live here; the Spanish texts and codes of the problems in
+:mod:`eki_domain.model.phone_messages` (re-exported), cleaning a cell's text in
+:mod:`eki_domain.model.phone_cells`, and the WhatsApp-id quirks in
+:mod:`eki_domain.model.phone_whatsapp`.
+
 Pure domain code (stdlib, attrs, phonenumbers). Two entry points:
 
 * :meth:`PhoneNumber.parse` for values typed by people or read from spreadsheets. It survives
@@ -20,17 +25,55 @@ the cost.
 from __future__ import annotations
 
 import decimal
-import enum
 import math
 import re
-import unicodedata
 from typing import Final
 
 import attrs
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
+from phonenumbers import NumberParseException, PhoneNumberType
 
 from eki_domain.errors import InvalidPhoneNumber
+from eki_domain.model.phone_cells import (
+    _MAX_DIGITS,
+    _MAX_GREEDY_TOKENS,
+    _NON_DIGITS_RE,
+    _ONLY_EXTENSION_RE,
+    _SIMPLE_RE,
+    _SPLIT_RE,
+    _TOKEN_SPLIT_RE,
+    _canonical_part,
+    _normalize_unicode,
+    _numeric_literal,
+    _unwrap,
+    _with_prefix,
+)
+from eki_domain.model.phone_messages import (
+    _HINT_TYPE,
+    _KIND_NAMES,
+    _MOBILE,
+    _PARSE_ERRORS,
+    _POSSIBILITY_ERRORS,
+    FIXED_LINE,
+    INVALID_NUMBER,
+    INVALID_TYPE,
+    NOT_A_NUMBER,
+    NOT_MOBILE,
+    PHONE_ERROR_CODES,
+    PHONE_WARNING_CODES,
+    SECOND_NUMBER_IGNORED,
+    PhoneKind,
+    PhoneWarning,
+    _code_error,
+    _decimals_error,
+    _empty_error,
+    _error,
+    _extension_warning,
+    _hint,
+    _show,
+    _too_long_error,
+)
+from eki_domain.model.phone_whatsapp import alternate_e164, wa_id_digits, wa_id_readings
 
 __all__ = [
     "PHONE_ERROR_CODES",
@@ -43,180 +86,9 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------------------------
-# Codes
-# --------------------------------------------------------------------------------------------
-
-EMPTY: Final = "EMPTY"
-INVALID_TYPE: Final = "INVALID_TYPE"
-INVALID_CHARACTERS: Final = "INVALID_CHARACTERS"
-SCIENTIFIC_NOTATION_DIGITS_LOST: Final = "SCIENTIFIC_NOTATION_DIGITS_LOST"
-NOT_A_NUMBER: Final = "NOT_A_NUMBER"
-INVALID_COUNTRY_CODE: Final = "INVALID_COUNTRY_CODE"
-TOO_SHORT: Final = "TOO_SHORT"
-TOO_LONG: Final = "TOO_LONG"
-INVALID_LENGTH: Final = "INVALID_LENGTH"
-INVALID_NUMBER: Final = "INVALID_NUMBER"
-
-PHONE_ERROR_CODES: Final[frozenset[str]] = frozenset(
-    {
-        EMPTY,
-        INVALID_TYPE,
-        INVALID_CHARACTERS,
-        SCIENTIFIC_NOTATION_DIGITS_LOST,
-        NOT_A_NUMBER,
-        INVALID_COUNTRY_CODE,
-        TOO_SHORT,
-        TOO_LONG,
-        INVALID_LENGTH,
-        INVALID_NUMBER,
-    }
-)
-
-FIXED_LINE: Final = "FIXED_LINE"
-NOT_MOBILE: Final = "NOT_MOBILE"
-SECOND_NUMBER_IGNORED: Final = "SECOND_NUMBER_IGNORED"
-EXTENSION_DROPPED: Final = "EXTENSION_DROPPED"
-
-PHONE_WARNING_CODES: Final[frozenset[str]] = frozenset(
-    {FIXED_LINE, NOT_MOBILE, SECOND_NUMBER_IGNORED, EXTENSION_DROPPED}
-)
-
-
-class PhoneKind(enum.StrEnum):
-    MOBILE = "mobile"
-    FIXED = "fixed"
-    OTHER = "other"
-
-
-_MOBILE: Final = PhoneKind.MOBILE
-
-
-@attrs.frozen
-class PhoneWarning:
-    """Something worth telling the person who typed the number; the number was still accepted."""
-
-    code: str
-    message: str
-
-
-# --------------------------------------------------------------------------------------------
-# Spanish texts
-# --------------------------------------------------------------------------------------------
-
-_COUNTRY_NAMES: Final[dict[str, str]] = {
-    "AR": "Argentina",
-    "BO": "Bolivia",
-    "BR": "Brasil",
-    "CA": "Canadá",
-    "CL": "Chile",
-    "CO": "Colombia",
-    "CR": "Costa Rica",
-    "CU": "Cuba",
-    "DO": "República Dominicana",
-    "EC": "Ecuador",
-    "ES": "España",
-    "GT": "Guatemala",
-    "HN": "Honduras",
-    "MX": "México",
-    "NI": "Nicaragua",
-    "PA": "Panamá",
-    "PE": "Perú",
-    "PR": "Puerto Rico",
-    "PY": "Paraguay",
-    "SV": "El Salvador",
-    "US": "Estados Unidos",
-    "UY": "Uruguay",
-    "VE": "Venezuela",
-}
-
-_HINT_CO: Final = (
-    "En Colombia los celulares tienen 10 dígitos y empiezan por 3 (por ejemplo 300 123 4567) "
-    "y los fijos llevan ahora el prefijo 60 más el indicativo de la ciudad "
-    "(por ejemplo 601 234 5678 en Bogotá); si es de otro país, escríbalo con + y el indicativo."
-)
-_HINT_OTHER: Final = (
-    "Escriba el número completo con + y el indicativo del país (por ejemplo +57 300 123 4567)."
-)
-_HINT_TYPE: Final = "Escriba el número como texto o como número entero, por ejemplo 3001234567."
-_HINT_CHARACTERS: Final = (
-    "Deje solo los dígitos (y un + inicial si tiene indicativo de país); quite palabras como "
-    "«Cel» o «Tel», y si hay varios números sepárelos con «/»."
-)
-_HINT_SCIENTIFIC: Final = "Formatee la columna como Texto y vuelva a escribir el número completo."
-
-_KIND_NAMES: Final[dict[int, str]] = {
-    PhoneNumberType.TOLL_FREE: "línea gratuita",
-    PhoneNumberType.PREMIUM_RATE: "línea de tarifa especial",
-    PhoneNumberType.SHARED_COST: "línea de costo compartido",
-    PhoneNumberType.VOIP: "telefonía por internet (VoIP)",
-    PhoneNumberType.PERSONAL_NUMBER: "número personal",
-    PhoneNumberType.PAGER: "buscapersonas",
-    PhoneNumberType.UAN: "número corporativo",
-    PhoneNumberType.VOICEMAIL: "buzón de voz",
-}
-
-
-def _country(region: str | None) -> str:
-    if region is None:
-        return "el país indicado"
-    return _COUNTRY_NAMES.get(region, f"la región {region}")
-
-
-def _hint(region: str | None) -> str:
-    return _HINT_CO if region == "CO" else _HINT_OTHER
-
-
-def _show(raw: object) -> str:
-    """The raw value as it can be quoted in a message (short, one line)."""
-    if raw is None:
-        return ""
-    if isinstance(raw, int) and not isinstance(raw, bool) and raw.bit_length() > 200:
-        return "número de más de 60 dígitos"
-    text = raw if isinstance(raw, str) else str(raw)
-    text = "".join(" " if (ch.isspace() or not ch.isprintable()) else ch for ch in text[:200])
-    text = " ".join(text.split())
-    return text if len(text) <= 60 else text[:59] + "…"
-
-
-def _error(code: str, raw: object, problem: str, hint: str) -> InvalidPhoneNumber:
-    return InvalidPhoneNumber(f"El teléfono «{_show(raw)}» {problem}. {hint}", code=code, value=raw)
-
-
-def _empty_error(raw: object, region: str | None) -> InvalidPhoneNumber:
-    return InvalidPhoneNumber(
-        f"El teléfono está vacío (valor recibido: «{_show(raw)}»). "
-        + (
-            "Escriba el celular con sus 10 dígitos, por ejemplo 3001234567."
-            if region == "CO"
-            else _HINT_OTHER
-        ),
-        code=EMPTY,
-        value=raw,
-    )
-
-
-def _decimals_error(raw: object, region: str | None) -> InvalidPhoneNumber:
-    return _error(
-        INVALID_NUMBER,
-        raw,
-        "tiene decimales y un teléfono es un número entero",
-        "Formatee la columna como Texto y escriba solo los dígitos del número. " + _hint(region),
-    )
-
-
-def _too_long_error(raw: object, region: str | None) -> InvalidPhoneNumber:
-    return _error(
-        TOO_LONG,
-        raw,
-        "tiene demasiados dígitos para ser un teléfono",
-        "Revise que no sobren dígitos ni haya dos números pegados (sepárelos con «/»). "
-        + _hint(region),
-    )
-
-
-# --------------------------------------------------------------------------------------------
 # Regions and the fast path
 # --------------------------------------------------------------------------------------------
+
 
 _REGIONS: Final[dict[str, str]] = {}
 for _r in phonenumbers.SUPPORTED_REGIONS:
@@ -251,123 +123,11 @@ _CO_MOBILE_FULLMATCH: Final = _co_mobile_regex().fullmatch
 #: which tells a decimal point from a separator).
 _LAYOUT_CHARS: Final = str.maketrans("", "", " -()\t")
 
-# --------------------------------------------------------------------------------------------
-# Text clean-up
-# --------------------------------------------------------------------------------------------
-
-_LINE_BREAKS: Final = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
-_DASHES: Final = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
-_QUOTES: Final = frozenset("\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u00b4\u2032")
-_WRAPPING: Final = "'\"`="
-
-_SCIENTIFIC_RE: Final = re.compile(r"(\+?)(\d+)(?:[.,](\d*))?\s*[eE]\s*([+-]?\d+)")
-_DECIMAL_RE: Final = re.compile(r"(\+?\d+)[.,](\d+)")
-_THOUSANDS_RE: Final = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.0+)?|\d{1,3}(?:\.\d{3})+(?:,0+)?")
-_SPLIT_RE: Final = re.compile(r"\s*[/,;|\n\r\v\f\x1c-\x1e]\s*|\s+(?:y|o|ó|&)\s+", re.IGNORECASE)
-_EXTENSION_RE: Final = re.compile(
-    r"\s*(?:ext(?:ensi[oó]n|n)?|anexo|x|\#)\s*[.:]?\s*(\d{1,7})\s*$", re.IGNORECASE
-)
-_ONLY_EXTENSION_RE: Final = re.compile(
-    r"(?:ext(?:ensi[oó]n|n)?|anexo|x|\#)\s*[.:]?\s*(\d{1,7})", re.IGNORECASE
-)
-_BAD_CHARS_RE: Final = re.compile(r"[^0-9\s+\-.()\[\]]")
-_NON_DIGITS_RE: Final = re.compile(r"[^0-9]+")
-_SIMPLE_RE: Final = re.compile(r"[0-9 ().\-\[\]]+")
-_TOKEN_SPLIT_RE: Final = re.compile(r"[\s\-.()\[\]]+")
-
-_MAX_DIGITS: Final = 15  # E.164 maximum, country code included
-_MAX_GREEDY_TOKENS: Final = 16
-
-
-def _normalize_unicode(text: str) -> str:
-    """NFKC, unicode spaces/line breaks/dashes/quotes to ASCII, drop format chars (ZWSP, BOM)."""
-    text = unicodedata.normalize("NFKC", text)
-    out: list[str] = []
-    for ch in text:
-        if ch.isascii():
-            out.append(ch)
-        elif ch in _LINE_BREAKS:
-            out.append("\n")
-        elif ch.isspace():
-            out.append(" ")
-        elif unicodedata.category(ch) == "Cf":
-            continue
-        elif ch.isdecimal():
-            out.append(str(unicodedata.decimal(ch)))
-        elif ch in _DASHES:
-            out.append("-")
-        elif ch in _QUOTES:
-            out.append("'")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def _unwrap(text: str) -> str:
-    """Strip spaces and spreadsheet wrappers: ``'300…``, ``"300…"``, ``="300…"``."""
-    text = text.strip()
-    if text and (text[0] in _WRAPPING or text[-1] in _WRAPPING):
-        text = text.lstrip(_WRAPPING + " \t").rstrip("'\"` \t")
-    return text
-
-
-def _numeric_literal(text: str, raw: object, region: str) -> str | None:
-    """Digits of a cell that is a number literal (``3001234567.0``, ``3.001234567E9``…).
-
-    Returns None when the text is not such a literal. Raises when it is one that cannot be a
-    phone number (decimals, digits lost to scientific notation).
-    """
-    if "e" in text or "E" in text:
-        match = _SCIENTIFIC_RE.fullmatch(text)
-        if match is None:
-            return None
-        plus, whole, fraction, exponent_text = match.groups()
-        fraction = fraction or ""
-        if len(exponent_text.lstrip("+-")) > 3:
-            raise _too_long_error(raw, region)
-        shift = int(exponent_text) - len(fraction)
-        mantissa = whole + fraction
-        if shift > 0:
-            significant = mantissa.lstrip("0")
-            rounded = (significant + "0" * shift) if significant else "0"
-            raise _error(
-                SCIENTIFIC_NOTATION_DIGITS_LOST,
-                raw,
-                f"quedó en notación científica y la hoja de cálculo perdió dígitos (solo "
-                f"conservó {len(significant)} de {len(rounded)}; se leería {rounded})",
-                _HINT_SCIENTIFIC,
-            )
-        if shift < 0:
-            dropped = mantissa[shift:]
-            if dropped.strip("0"):
-                raise _decimals_error(raw, region)
-            mantissa = mantissa[:shift]
-        digits = mantissa.lstrip("0")
-        if not digits:
-            return None  # "0E0": let the normal path report it
-        return plus + digits
-    if "." in text or "," in text:
-        match = _DECIMAL_RE.fullmatch(text)
-        if match is not None:
-            whole, fraction = match.groups()
-            if not fraction.strip("0"):
-                return whole
-            if len(whole.lstrip("+")) >= 7 and len(fraction) <= 2:
-                raise _decimals_error(raw, region)
-            return None
-        if _THOUSANDS_RE.fullmatch(text):
-            for decimals_sep in (".", ","):
-                head, sep, tail = text.rpartition(decimals_sep)
-                if sep and len(tail) != 3 and not tail.strip("0"):
-                    text = head
-                    break
-            return _NON_DIGITS_RE.sub("", text)
-    return None
-
 
 # --------------------------------------------------------------------------------------------
 # The phone number
 # --------------------------------------------------------------------------------------------
+
 
 
 def _split_country_code(e164: str) -> tuple[int, str]:
@@ -411,7 +171,8 @@ class PhoneNumber:
 
     @property
     def masked(self) -> str:
-        """For logs and screens: ``+57300***4567``.
+        """For people: ``+57300***4567`` (the student's own profile, the chat's label), so
+        its owner recognises the number. Logs use the stricter :func:`mask_phone`.
 
         Keeps the country code, the first 3 and the last 4 national digits. Numbers with fewer
         than 10 national digits keep at most half of them.
@@ -484,84 +245,17 @@ class PhoneNumber:
         ``521`` + 10 digits → ``+52`` + 10 digits; Brazil mobiles missing the 9th digit; Argentine
         ``54`` + 10 digits that are only valid as a mobile with the ``9``.
         """
-        if isinstance(wa_id, bool):
-            raise _error(
-                INVALID_TYPE,
-                wa_id,
-                "es un valor verdadero/falso, no un número",
-                "Un wa_id de WhatsApp tiene solo dígitos con indicativo de país.",
-            )
-        if isinstance(wa_id, int):
-            if wa_id < 0:
-                raise _error(INVALID_NUMBER, wa_id, "es negativo", _HINT_OTHER)
-            if wa_id.bit_length() > 64:
-                raise _too_long_error(wa_id, None)
-            digits = str(wa_id)
-        elif isinstance(wa_id, str):
-            text = wa_id if wa_id.isascii() else _normalize_unicode(wa_id)
-            text = text.strip().removeprefix("+")
-            if not (text.isascii() and text.isdigit()):
-                text = _unwrap(text).removeprefix("+")
-                if _BAD_CHARS_RE.search(text) or "+" in text:
-                    raise _error(
-                        INVALID_CHARACTERS,
-                        wa_id,
-                        "contiene caracteres que no son dígitos",
-                        "Un wa_id de WhatsApp tiene solo dígitos con indicativo de país.",
-                    )
-                text = _NON_DIGITS_RE.sub("", text)
-            digits = text
-        else:
-            raise _error(
-                INVALID_TYPE,
-                wa_id,
-                f"tiene un tipo de dato que no es texto ni número ({type(wa_id).__name__})",
-                _HINT_TYPE,
-            )
-        if not digits:
-            raise _empty_error(wa_id, None)
-        if len(digits) > 17:
-            raise _too_long_error(wa_id, None)
-
-        if len(digits) == 13 and digits.startswith("521"):
-            # Mexico: the id keeps the obsolete mobile "1"; records say +52 + 10 digits.
+        digits = wa_id_digits(wa_id)
+        for reading in wa_id_readings(digits):
             try:
-                return _parse_canonical("+52" + digits[3:], None, wa_id)
+                return _parse_canonical(reading, None, wa_id)
             except InvalidPhoneNumber:
                 pass
-        # Brazilian ids without the 9th digit are fixed by _parse_canonical.
-        as_given = "+" + digits
-        try:
-            return _parse_canonical(as_given, None, wa_id)
-        except InvalidPhoneNumber:
-            if not (len(digits) == 12 and digits.startswith("54")):
-                raise
-        # Argentina: "54" + 10 digits that only make a valid number as a mobile ("549…").
-        try:
-            return _parse_canonical("+549" + digits[2:], None, wa_id)
-        except InvalidPhoneNumber:
-            pass
-        return _parse_canonical(as_given, None, wa_id)  # raises the error of the id as given
+        return _parse_canonical("+" + digits, None, wa_id)  # the error of the id as given
 
     def match_candidates(self) -> tuple[str, ...]:
         """Every E.164 under which the same WhatsApp user may be stored, ``self.e164`` first."""
-        code, national = _split_country_code(self.e164)
-        other: str | None = None
-        if code == 52:
-            if len(national) == 10:
-                other = "+521" + national
-            elif len(national) == 11 and national[0] == "1":
-                other = "+52" + national[1:]
-        elif code == 54:
-            if len(national) == 11 and national[0] == "9":
-                other = "+54" + national[1:]
-            elif len(national) == 10:
-                other = "+549" + national
-        elif code == 55:
-            if len(national) == 11 and national[2] == "9":
-                other = "+55" + national[:2] + national[3:]
-            elif len(national) == 10 and national[2] in "6789":
-                other = "+55" + national[:2] + "9" + national[2:]
+        other = alternate_e164(*_split_country_code(self.e164))
         if other is None or other == self.e164:
             return (self.e164,)
         return (self.e164, other)
@@ -584,7 +278,9 @@ def _co_mobile(e164: str) -> PhoneNumber:
 
 
 def mask_phone(phone: str) -> str:
-    """For logs: never a full phone or WhatsApp id at INFO.
+    """For logs (every log line, at every level): never a full phone or WhatsApp id, only
+    enough to tell numbers apart. Stricter than :attr:`PhoneNumber.masked`, which people
+    read on screens.
 
     Keep a 3-character prefix (``+57`` / ``573``) and the last 4 digits.
 
@@ -615,49 +311,6 @@ def phone_candidates(wa_id: str | int) -> tuple[str, ...]:
 # --------------------------------------------------------------------------------------------
 # Parsing internals
 # --------------------------------------------------------------------------------------------
-
-_PARSE_ERRORS: Final[dict[int, str]] = {
-    NumberParseException.INVALID_COUNTRY_CODE: INVALID_COUNTRY_CODE,
-    NumberParseException.NOT_A_NUMBER: NOT_A_NUMBER,
-    NumberParseException.TOO_SHORT_AFTER_IDD: TOO_SHORT,
-    NumberParseException.TOO_SHORT_NSN: TOO_SHORT,
-    NumberParseException.TOO_LONG: TOO_LONG,
-}
-
-_POSSIBILITY_ERRORS: Final[dict[int, str]] = {
-    ValidationResult.INVALID_COUNTRY_CODE: INVALID_COUNTRY_CODE,
-    ValidationResult.TOO_SHORT: TOO_SHORT,
-    ValidationResult.IS_POSSIBLE_LOCAL_ONLY: TOO_SHORT,
-    ValidationResult.TOO_LONG: TOO_LONG,
-    ValidationResult.INVALID_LENGTH: INVALID_LENGTH,
-}
-
-
-def _code_error(code: str, raw: object, region: str | None) -> InvalidPhoneNumber:
-    country = _country(region)
-    hint = _hint(region)
-    if code == INVALID_COUNTRY_CODE:
-        return _error(
-            code,
-            raw,
-            "tiene un indicativo de país que no existe",
-            "Revise los dígitos después del + (Colombia es +57) o escriba el número sin +.",
-        )
-    if code == NOT_A_NUMBER:
-        return _error(code, raw, "no parece un número de teléfono", hint)
-    if code == TOO_SHORT:
-        return _error(code, raw, f"tiene muy pocos dígitos para un teléfono de {country}", hint)
-    if code == TOO_LONG:
-        return _too_long_error(raw, region)
-    if code == INVALID_LENGTH:
-        return _error(code, raw, f"no tiene una cantidad de dígitos válida para {country}", hint)
-    return _error(
-        INVALID_NUMBER,
-        raw,
-        f"no es un número válido en {country}",
-        "Revise que no falten ni sobren dígitos. " + hint,
-    )
-
 
 def _parse_slow(text: str, region: str | None, raw: object = None) -> PhoneNumber:
     """The full phonenumbers parse (no fast path). ``raw`` is quoted in error messages."""
@@ -705,14 +358,6 @@ def _parse_slow(text: str, region: str | None, raw: object = None) -> PhoneNumbe
     if extension:
         warnings.append(_extension_warning(extension, e164))
     return PhoneNumber(e164, found_region, kind, tuple(warnings))
-
-
-def _extension_warning(extension: str, e164: str) -> PhoneWarning:
-    return PhoneWarning(
-        EXTENSION_DROPPED,
-        f"Se quitó la extensión «{extension}» de {e164}: WhatsApp no usa extensiones. "
-        "Verifique que ese número tenga WhatsApp o registre un celular.",
-    )
 
 
 def _parse_canonical(text: str, region: str | None, raw: object) -> PhoneNumber:
@@ -801,46 +446,6 @@ def _parse_integer(value: int, region: str, raw: object) -> PhoneNumber:
     if value.bit_length() > 64:
         raise _too_long_error(raw, region)
     return _parse_canonical(str(value), region, raw)
-
-
-def _canonical_part(part: str, region: str, raw: object) -> tuple[str, str | None]:
-    """Digits of one number (``+`` kept, ``00`` rewritten) and its dropped extension, if any.
-
-    Raises for characters that cannot belong to a phone number.
-    """
-    extension: str | None = None
-    match = _EXTENSION_RE.search(part)
-    if match is not None and match.start() > 0:
-        extension = match.group(1)
-        part = part[: match.start()]
-    if _BAD_CHARS_RE.search(part):
-        bad = sorted({ch for ch in part if _BAD_CHARS_RE.fullmatch(ch)})
-        shown = ", ".join(f"«{ch}»" for ch in bad[:5])
-        raise _error(
-            INVALID_CHARACTERS,
-            raw,
-            f"contiene caracteres que no son parte de un número ({shown})",
-            _HINT_CHARACTERS,
-        )
-    digits = _NON_DIGITS_RE.sub("", part)
-    if not digits:
-        raise _code_error(NOT_A_NUMBER, raw, region)
-    plus = part.lstrip(" ([").startswith("+")
-    if part.count("+") != (1 if plus else 0):
-        raise _error(
-            INVALID_CHARACTERS,
-            raw,
-            "tiene un signo + que no está al inicio del número",
-            _HINT_CHARACTERS,
-        )
-    return _with_prefix(digits, plus), extension
-
-
-def _with_prefix(digits: str, plus: bool) -> str:
-    if digits.startswith("00"):
-        # International prefix: "0057 300…" is +57, not a Russian number (+7).
-        return "+" + digits[2:]
-    return "+" + digits if plus else digits
 
 
 def _greedy_split(part: str, region: str) -> list[str] | None:

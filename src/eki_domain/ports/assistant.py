@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
 
 from eki_domain.model.student import Student
+from eki_domain.ports.llm import ToolSpec
 
 JsonDict = dict[str, Any]
 
@@ -18,6 +19,11 @@ class StudentToolbox(Protocol):
 
     def names(self) -> tuple[str, ...]:
         """The tools available, e.g. ``("get_my_profile",)``."""
+        ...
+
+    def schemas(self) -> Sequence[ToolSpec]:
+        """What a language model is told about the tools that have a spec (a toolbox
+        for rules only may return none)."""
         ...
 
     async def call(self, name: str, arguments: Mapping[str, Any] | None = None) -> JsonDict:

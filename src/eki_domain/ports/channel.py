@@ -21,6 +21,12 @@ class MessageChannel(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def max_body_chars(self) -> int:
+        """The longest body one message may have (WhatsApp: 4096; Twilio: 1600). Longer
+        answers are split into parts of at most this many characters."""
+        ...
+
     async def send_text(
         self,
         to: str,
@@ -35,4 +41,8 @@ class MessageChannel(Protocol):
 
     async def mark_read(self, provider_id: str) -> None:
         """Mark an inbound message as read (blue ticks). Best effort."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the channel holds (its HTTP client); nothing to do is fine."""
         ...

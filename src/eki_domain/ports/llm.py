@@ -13,6 +13,19 @@ from eki_domain.errors import EkiError
 
 
 @attrs.frozen
+class ToolSpec:
+    """A function the model may call, in no provider's shape (the adapter renders it, e.g.
+    ``eki_adapters.openai.chat_completions_tool``). ``parameters`` is the JSON Schema of its
+    arguments object; ``strict``: the model must follow it exactly (every property
+    required, no other one)."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+    strict: bool = True
+
+
+@attrs.frozen
 class ToolCall:
     id: str
     name: str
@@ -80,13 +93,18 @@ class LanguageModel(Protocol):
         self,
         messages: Sequence[ChatMessage],
         *,
-        tools: Sequence[Mapping[str, Any]] | None = None,
+        tools: Sequence[ToolSpec] | None = None,
         tool_choice: str | None = None,
         safety_identifier: str | None = None,
         max_output_tokens: int | None = None,
     ) -> ModelReply:
-        """One chat completion. Retries transient failures itself and raises
-        :class:`ModelError` when it gives up."""
+        """One chat completion. ``tools`` are the functions the model may call (neutral
+        specs: the adapter renders its provider's shape). Retries transient failures
+        itself and raises :class:`ModelError` when it gives up."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the model holds (its HTTP clients); nothing to do is fine."""
         ...
 
 
@@ -113,10 +131,6 @@ class UsageLedger(Protocol):
 
     async def tokens_for(self, student_id: int, day: date) -> int:
         """Prompt + completion tokens the student used on ``day`` (UTC)."""
-        ...
-
-    async def tokens_for_each(self, student_ids: Sequence[int], day: date) -> dict[int, int]:
-        """:meth:`tokens_for` of each student (every id is a key, 0 when none)."""
         ...
 
     async def spend_on(self, day: date) -> float:

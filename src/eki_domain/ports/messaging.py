@@ -1,4 +1,5 @@
-"""Storage ports of the message pipeline: inbox, outbox and conversation state."""
+"""Storage ports of the message pipeline: the inbox and the outbox (conversation state is
+in :mod:`eki_domain.ports.conversations`)."""
 
 from __future__ import annotations
 
@@ -8,39 +9,27 @@ from typing import Protocol
 
 from eki_domain.model.messages import (
     ClaimedBatch,
-    HistoryEntry,
     IncomingMessage,
     OutboundMessage,
     StatusReport,
 )
-from eki_domain.model.pagination import Page, PageRequest
 
 
 class Inbox(Protocol):
-    async def add(self, messages: Sequence[IncomingMessage], received_at: datetime) -> int:
-        """Store new messages; a provider id already stored is ignored. Returns how many
-        were new."""
-        ...
-
     async def add_event(self, *, channel: str, body: str, received_at: datetime,
                         note: str | None, messages: Sequence[IncomingMessage]) -> tuple[int, int]:
         """Store a signed webhook's raw event and its messages together (one round trip
         where the database allows): (event id, how many messages were new)."""
         ...
 
-    async def claim(self, now: datetime, lease: timedelta, *,
-                    channels: Sequence[str] | None = None) -> ClaimedBatch | None:
-        """All pending messages of the sender whose oldest pending message is oldest,
-        unless that sender's messages are already being answered. ``channels`` limits the
-        claim to messages that came through those channels. None: nothing to do.
-        (Expired claims come back through :meth:`recover_expired`.)"""
-        ...
-
     async def claim_many(self, now: datetime, lease: timedelta, limit: int, *,
                          channels: Sequence[str] | None = None) -> list[ClaimedBatch]:
-        """Like :meth:`claim` for up to ``limit`` senders at once (oldest first): one
-        batch per sender. A worker that claims for all its turn runners this way keeps
-        concurrent claimers few, so they do not queue on each other's row locks."""
+        """All pending messages of up to ``limit`` senders (oldest first): one batch per
+        sender, skipping senders whose messages are already being answered. ``channels``
+        limits the claim to messages that came through those channels. Expired claims come
+        back through :meth:`recover_expired`. A worker that claims for all its turn runners
+        this way keeps concurrent claimers few, so they do not queue on each other's row
+        locks."""
         ...
 
     async def recover_expired(self, now: datetime) -> int:
@@ -93,48 +82,3 @@ class Outbox(Protocol):
     async def depth(self, now: datetime) -> tuple[int, float]: ...
 
     async def get(self, message_id: int) -> OutboundMessage | None: ...
-
-
-class ConversationStore(Protocol):
-    async def record_webhook(self, *, channel: str, body: str, signature_ok: bool,
-                             received_at: datetime, note: str | None = None) -> int: ...
-
-    async def is_opted_out(self, phone: str) -> bool: ...
-
-    async def sender_states(
-        self, senders: Sequence[tuple[str, int | None]]
-    ) -> list[tuple[bool, bool]]:
-        """(opted out, bot paused by an open hand-off) of each (phone, student id), in a
-        constant number of look-ups."""
-        ...
-
-    async def opt_out(self, phone: str, student_id: int | None, at: datetime) -> None: ...
-
-    async def opt_in(self, phone: str) -> bool: ...
-
-    async def open_handoff(self, student_id: int, wa_id: str, at: datetime) -> bool:
-        """Pause the bot for the student; False if a hand-off was already open."""
-        ...
-
-    async def has_open_handoff(self, student_id: int) -> bool: ...
-
-    async def release_handoff(self, student_id: int, at: datetime, by: str) -> bool: ...
-
-    async def open_handoffs(self) -> list[tuple[int, str, datetime]]:
-        """(student id, wa_id, requested at) of every open hand-off, oldest first."""
-        ...
-
-    async def history(self, student_id: int, page: PageRequest) -> Page[HistoryEntry]:
-        """Inbound and outbound messages of a student, newest first."""
-        ...
-
-    async def recent_history(self, student_id: int, limit: int) -> list[HistoryEntry]:
-        """The newest ``limit`` entries of :meth:`history`, without counting the rest
-        (the assistant's prompt needs only these)."""
-        ...
-
-    async def recent_history_each(self, student_ids: Sequence[int], limit: int
-                                  ) -> dict[int, list[HistoryEntry]]:
-        """:meth:`recent_history` of each student (every id is a key, [] when none), read
-        together (the conversations a worker claims at once start together)."""
-        ...

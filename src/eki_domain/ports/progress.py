@@ -22,10 +22,6 @@ class ProgressRepository(Protocol):
         enrolled too)."""
         ...
 
-    async def record_books(self, student_ids: Sequence[int]) -> dict[int, StudentRecordBook]:
-        """:meth:`record_book` of each student (every id is a key), read together."""
-        ...
-
     async def course_periods(self, names: Sequence[str]) -> dict[str, list[str | None]]:
         """The periods each course name exists in (names not stored are absent)."""
         ...

@@ -8,9 +8,10 @@ from typing import Protocol, Self
 
 from eki_domain.model.pagination import Page, PageRequest
 from eki_domain.model.student import Student
+from eki_domain.ports.conversations import Handoffs, History, OptOuts, WebhookLog
 from eki_domain.ports.imports import ImportRepository, RosterRepository
 from eki_domain.ports.llm import UsageLedger
-from eki_domain.ports.messaging import ConversationStore, Inbox, Outbox
+from eki_domain.ports.messaging import Inbox, Outbox
 from eki_domain.ports.operations import OperationsStats
 from eki_domain.ports.progress import ProgressRepository
 
@@ -34,8 +35,6 @@ class StudentRepository(Protocol):
         ...
 
     async def get(self, student_id: int) -> Student | None: ...
-
-    async def get_by_phone(self, e164: str) -> Student | None: ...
 
     async def find_by_phones(self, candidates: Sequence[str]) -> Student | None:
         """The student stored under the first of ``candidates`` (E.164 strings) that matches."""
@@ -64,8 +63,28 @@ class StudentRepository(Protocol):
     async def count(self, *, active: bool | None = None) -> int: ...
 
 
-class UnitOfWork(Protocol):
-    """One atomic piece of work: ``async with uow:`` rolls back unless committed."""
+class Transaction(Protocol):
+    """``async with uow:`` … ``await uow.commit()``: rolled back unless committed. A use
+    case that needs only some repositories types its unit of work as this plus those (e.g.
+    ``DeliveryUnitOfWork``); every full :class:`UnitOfWork` satisfies it."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class UnitOfWork(Transaction, Protocol):
+    """One atomic piece of work over every repository: ``async with uow:`` rolls back unless
+    committed."""
 
     @property
     def students(self) -> StudentRepository: ...
@@ -83,7 +102,16 @@ class UnitOfWork(Protocol):
     def outbox(self) -> Outbox: ...
 
     @property
-    def conversations(self) -> ConversationStore: ...
+    def webhook_log(self) -> WebhookLog: ...
+
+    @property
+    def opt_outs(self) -> OptOuts: ...
+
+    @property
+    def handoffs(self) -> Handoffs: ...
+
+    @property
+    def history(self) -> History: ...
 
     @property
     def progress(self) -> ProgressRepository: ...
@@ -93,19 +121,6 @@ class UnitOfWork(Protocol):
 
     @property
     def operations(self) -> OperationsStats: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
-
-    async def rollback(self) -> None: ...
 
 
 #: Something that makes a fresh unit of work each time it is called.

@@ -49,6 +49,18 @@ class Telemetry(Protocol):
         """The model ran one of the student's tools."""
         ...
 
+    def tool_rejected(self, reason: str) -> None:
+        """A tool call of the model was not run or failed: ``limit`` (the turn's cap),
+        ``unknown_tool``, ``invalid_arguments``, ``tool_error``."""
+        ...
+
+    def assistant_event(self, reason: str) -> None:
+        """Something worth counting in an LLM-assistant turn: ``empty_answer``,
+        ``ungrounded`` (numbers without a tool result), ``internal`` (the turn crashed; each
+        of these made the fallback answer), ``final_call`` (a cap made the model answer
+        without tools), ``ledger_error`` (model calls not recorded), ``unpriced_call``."""
+        ...
+
     def import_rows(self, kind: str, outcome: str, count: int) -> None:
         """Rows of a (not dry-run) import: ``created``, ``updated``, ``unchanged``,
         ``rejected``."""
@@ -93,13 +105,20 @@ class NullTelemetry:
     def tool_use(self, tool: str) -> None:
         pass
 
+
     def import_rows(self, kind: str, outcome: str, count: int) -> None:
+        pass
+
+    def tool_rejected(self, reason: str) -> None:
         pass
 
     def opt_out(self) -> None:
         pass
 
     def handoff(self) -> None:
+        pass
+
+    def assistant_event(self, reason: str) -> None:
         pass
 
     def sender_rate_limited(self) -> None:

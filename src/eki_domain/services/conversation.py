@@ -11,12 +11,22 @@ lease, so each message is answered exactly once.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import attrs
 
+from eki_domain.model.events import (
+    Event,
+    HandoffOpened,
+    HandoffReleased,
+    OptedIn,
+    OptedOut,
+    ReplyQueued,
+)
 from eki_domain.model.messages import (
     MAX_MESSAGE_CHARS,
     MEDIA_TYPES,
@@ -30,10 +40,13 @@ from eki_domain.model.phone import mask_phone, phone_candidates
 from eki_domain.model.student import Student
 from eki_domain.ports.assistant import Assistant, StudentToolbox, Turn
 from eki_domain.ports.clock import Clock
-from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from eki_domain.ports.conversations import Handoffs, OptOuts
+from eki_domain.ports.messaging import Inbox, Outbox
+from eki_domain.ports.repositories import StudentRepository, Transaction
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.services.flood import FLOOD_NOTICE, FloodGuard, FloodVerdict
 from eki_domain.services.intents import Intent, detect_intent
+from eki_domain.services.messagebus import MessageBus
 from eki_domain.services.responder import (
     handoff_confirmation,
     media_reply,
@@ -91,10 +104,41 @@ class _Decision:
     flag_number_change: bool = False
 
 
+async def sender_states(uow: _SenderStates, senders: Sequence[tuple[str, int | None]]
+                        ) -> list[tuple[bool, bool]]:
+    """(opted out, bot paused by an open hand-off) of each (phone, student id): two
+    look-ups, whatever the number of senders."""
+    opted = await uow.opt_outs.opted_out_among([phone for phone, _ in senders])
+    paused = await uow.handoffs.paused_among([sid for _, sid in senders if sid is not None])
+    return [(phone in opted, sid is not None and sid in paused) for phone, sid in senders]
+
+
+class _SenderStates(Protocol):
+    @property
+    def opt_outs(self) -> OptOuts: ...
+
+    @property
+    def handoffs(self) -> Handoffs: ...
+
+
+class TurnUnitOfWork(_SenderStates, Transaction, Protocol):
+    """What a conversation turn needs of a unit of work (``SqlUnitOfWork`` and
+    ``InMemoryUnitOfWork`` are one)."""
+
+    @property
+    def students(self) -> StudentRepository: ...
+
+    @property
+    def inbox(self) -> Inbox: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+
 class ConversationService:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: Callable[[], TurnUnitOfWork],
         clock: Clock,
         assistant: Assistant,
         tools: Callable[[int], StudentToolbox],
@@ -104,6 +148,7 @@ class ConversationService:
         max_reply_chars: int = MAX_MESSAGE_CHARS,
         telemetry: Telemetry = NO_TELEMETRY,
         flood: FloodGuard | None = None,
+        bus: MessageBus | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -116,15 +161,22 @@ class ConversationService:
         self._max_reply_chars = min(max_reply_chars, MAX_MESSAGE_CHARS)
         self._telemetry = telemetry
         self._flood = flood
-        #: Optional hook around each student's toolbox (tracing, the demo's tool log).
-        self.toolbox_wrapper: Callable[[StudentToolbox], StudentToolbox] | None = None
+        self._bus = bus if bus is not None else MessageBus()
+
+    def with_tools(self, tools: Callable[[int], StudentToolbox]) -> ConversationService:
+        """The same service with another toolbox per student (the demo's tool log,
+        tracing); this one is unchanged."""
+        other = copy.copy(self)
+        other._tools = tools
+        return other
 
     async def release_handoff(self, student_id: int, *, by: str) -> bool:
         """Give the conversation back to the bot; False if none was open."""
         async with self._uow() as uow:
-            released = await uow.conversations.release_handoff(student_id, self._clock.now(),
-                                                               by)
+            released = await uow.handoffs.release_handoff(student_id, self._clock.now(), by)
             await uow.commit()
+        if released:
+            await self._bus.publish(HandoffReleased(student_id=student_id, by=by))
         return released
 
     async def recover(self) -> int:
@@ -182,15 +234,15 @@ class ConversationService:
         return await self._turn(batch, sender)
 
     @staticmethod
-    async def _identify(uow: UnitOfWork, wa_ids: Sequence[str]) -> list[Sender]:
+    async def _identify(uow: TurnUnitOfWork, wa_ids: Sequence[str]) -> list[Sender]:
         """Who each sender is and their state, in a constant number of look-ups."""
         candidates = [phone_candidates(wa_id) or ("+" + wa_id,) for wa_id in wa_ids]
         found = await uow.students.find_each_by_phones(candidates)
         phones = [student.phone.e164 if student else options[0]
                   for student, options in zip(found, candidates, strict=True)]
-        states = await uow.conversations.sender_states(
-            [(phone, student.id if student else None)
-             for phone, student in zip(phones, found, strict=True)])
+        states = await sender_states(
+            uow, [(phone, student.id if student else None)
+                  for phone, student in zip(phones, found, strict=True)])
         return [Sender(student, phone, opted_out, paused) for student, phone, (opted_out, paused)
                 in zip(found, phones, states, strict=True)]
 
@@ -263,8 +315,6 @@ class ConversationService:
             return _Decision(intent=str(intent), replies=(handoff_confirmation(),),
                              handoff=True)
         toolbox = self._tools(student.id)
-        if self.toolbox_wrapper is not None:
-            toolbox = self.toolbox_wrapper(toolbox)
         reply = await self._assistant.answer(Turn(student=student, text=text, payload=payload),
                                              toolbox)
         return _Decision(intent=reply.intent,
@@ -279,11 +329,11 @@ class ConversationService:
         outbound_ids: list[int] = []
         async with self._uow() as uow:
             if decision.opt_in:
-                await uow.conversations.opt_in(phone)
+                await uow.opt_outs.opt_in(phone)
             if decision.opt_out:
-                await uow.conversations.opt_out(phone, student.id if student else None, now)
+                await uow.opt_outs.opt_out(phone, student.id if student else None, now)
             if decision.handoff and student is not None and student.id is not None:
-                await uow.conversations.open_handoff(student.id, batch.wa_id, now)
+                await uow.handoffs.open_handoff(student.id, batch.wa_id, now)
             if decision.flag_number_change and student is not None and student.id is not None:
                 stored = await uow.students.get(student.id)
                 if stored is not None:
@@ -308,6 +358,7 @@ class ConversationService:
                 await uow.commit()
         if completed:
             self._report(batch, decision, now)
+            await self._bus.publish(*_events(student, decision, outbound_ids))
         log.info("turn %s: %d message(s), intent=%s, tools=%s, replies=%d",
                  mask_phone(batch.wa_id), len(batch.items), decision.intent,
                  ",".join(decision.tools) or "-", len(decision.replies))
@@ -327,3 +378,20 @@ class ConversationService:
             telemetry.opt_out()
         if decision.handoff:
             telemetry.handoff()
+
+
+def _events(student: Student | None, decision: _Decision, outbound_ids: Sequence[int]
+            ) -> list[Event]:
+    """What a committed turn tells the rest of the system."""
+    student_id = student.id if student else None
+    events: list[Event] = []
+    if decision.opt_in:
+        events.append(OptedIn(student_id=student_id))
+    if decision.opt_out:
+        events.append(OptedOut(student_id=student_id))
+    if decision.handoff and student_id is not None:
+        events.append(HandoffOpened(student_id=student_id))
+    if outbound_ids:
+        events.append(ReplyQueued(student_id=student_id, outbound_ids=tuple(outbound_ids),
+                                  intent=decision.intent))
+    return events

@@ -23,7 +23,7 @@ from eki_domain.ports.clock import Clock
 from eki_domain.ports.repositories import UnitOfWorkFactory
 
 #: Meta error codes that mean "this phone cannot receive WhatsApp messages from us".
-PHONE_ERROR_CODES = frozenset({
+UNREACHABLE_PHONE_CODES = frozenset({
     "131026",  # message undeliverable (not on WhatsApp, old app, terms not accepted)
     "131030",  # recipient not in the allowed list (test numbers)
     "131049",  # not delivered to keep the ecosystem healthy (marketing limits)
@@ -87,7 +87,7 @@ class Dashboard:
     @property
     def phone_errors(self) -> int:
         """Deliveries that failed because of the phone (last 24 h)."""
-        return sum(f.count for f in self.outbound.failures if f.code in PHONE_ERROR_CODES)
+        return sum(f.count for f in self.outbound.failures if f.code in UNREACHABLE_PHONE_CODES)
 
     @property
     def model_error_rate(self) -> float | None:
@@ -133,7 +133,7 @@ class DashboardService:
             usage_month = await stats.usage_totals(now - timedelta(days=30))
             inbox_depth = await uow.inbox.depth(now)
             outbox_depth = await uow.outbox.depth(now)
-            handoffs = len(await uow.conversations.open_handoffs())
+            handoffs = len(await uow.handoffs.open_handoffs())
         every_hour = tuple(
             traffic.get(start + timedelta(hours=n), HourTraffic(start=start + timedelta(hours=n)))
             for n in range(hours))

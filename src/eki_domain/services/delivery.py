@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Protocol
 
 import attrs
 
@@ -21,7 +22,8 @@ from eki_domain.model.messages import OutboundMessage
 from eki_domain.model.phone import mask_phone
 from eki_domain.ports.channel import MessageChannel, SendReceipt
 from eki_domain.ports.clock import Clock
-from eki_domain.ports.repositories import UnitOfWorkFactory
+from eki_domain.ports.messaging import Outbox
+from eki_domain.ports.repositories import Transaction
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 
 log = logging.getLogger("eki.delivery")
@@ -35,10 +37,18 @@ class DeliveryOutcome:
     error_code: str | None = None
 
 
+class DeliveryUnitOfWork(Transaction, Protocol):
+    """What this use case needs of a unit of work (``SqlUnitOfWork`` and
+    ``InMemoryUnitOfWork`` are one)."""
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+
 class DeliveryService:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: Callable[[], DeliveryUnitOfWork],
         clock: Clock,
         channel: MessageChannel,
         *,

@@ -18,6 +18,7 @@ from typing import Protocol
 
 import attrs
 
+from eki_domain.model.events import ImportLanded
 from eki_domain.model.imports import (
     FailedRow,
     HeaderMapping,
@@ -35,6 +36,7 @@ from eki_domain.ports.clock import Clock
 from eki_domain.ports.imports import FailedRows
 from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
+from eki_domain.services.messagebus import MessageBus
 
 #: progress(stage, done, total): stage is "validating" or "writing"
 Progress = Callable[[str, int, int], None]
@@ -109,14 +111,17 @@ class ImportService:
     """Base of the student and progress imports (one ``kind`` each)."""
 
     kind = "import"
-    #: Where row counts of real (not dry-run) imports are reported; set by the composition
-    #: root (``eki_entrypoints.bootstrap``).
-    telemetry: Telemetry = NO_TELEMETRY
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, default_region: str = "CO"):
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, default_region: str = "CO",
+                 telemetry: Telemetry = NO_TELEMETRY, bus: MessageBus | None = None):
         self._uow = uow
         self._clock = clock
         self._region = default_region
+        #: Where row counts of real (not dry-run) imports are reported.
+        self.telemetry = telemetry
+        #: Publishes :class:`ImportLanded` after each committed import (and subclasses'
+        #: own events).
+        self.bus = bus if bus is not None else MessageBus()
 
     async def load(self, read: Callable[[], Sheet], *, filename: str, content: bytes,
                    mode: ImportMode = ImportMode.DEFAULT, dry_run: bool = False) -> Sheet:
@@ -212,6 +217,8 @@ class ImportService:
         result = ImportResult(report=report, headers=headers, failed_rows=failed, job_id=0)
         if within is None:
             result = attrs.evolve(result, job_id=await self.record(result))
+            if status is ImportStatus.COMPLETED:
+                await self.bus.publish(ImportLanded(kind=self.kind, job_id=result.job_id))
         return result
 
     async def record(self, result: ImportResult) -> int:

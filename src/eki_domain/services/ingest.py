@@ -8,9 +8,11 @@ from datetime import datetime
 
 import attrs
 
+from eki_domain.model.events import Event, MessageReceived, StatusChanged
 from eki_domain.model.messages import IncomingMessage, StatusReport
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.repositories import UnitOfWorkFactory
+from eki_domain.services.messagebus import MessageBus
 
 
 @attrs.frozen
@@ -24,8 +26,9 @@ class IngestResult:
 
 class IngestService:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *,
-                 rejected_per_minute: int = 60) -> None:
+                 rejected_per_minute: int = 60, bus: MessageBus | None = None) -> None:
         self._uow = uow
+        self._bus = bus if bus is not None else MessageBus()
         self._clock = clock
         self._rejected_per_minute = rejected_per_minute
         self._rejected_window: tuple[datetime, int] | None = None
@@ -44,7 +47,7 @@ class IngestService:
             return None
         self._rejected_window = (start, count + 1)
         async with self._uow() as uow:
-            event_id = await uow.conversations.record_webhook(
+            event_id = await uow.webhook_log.record(
                 channel=channel, body="", signature_ok=False, received_at=now,
                 note=reason[:2000])
             await uow.commit()
@@ -67,5 +70,12 @@ class IngestService:
             for report in statuses:
                 applied += await uow.outbox.apply_status(report, now)
             await uow.commit()
+        events: list[Event] = []
+        if new:
+            events.append(MessageReceived(channel=channel, new_messages=new, event_id=event_id))
+        if statuses:
+            events.append(StatusChanged(channel=channel, statuses=len(statuses),
+                                        applied=applied))
+        await self._bus.publish(*events)
         return IngestResult(event_id=event_id, messages=len(messages), new_messages=new,
                             statuses=len(statuses), statuses_applied=applied)

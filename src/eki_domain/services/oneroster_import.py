@@ -32,7 +32,7 @@ from eki_domain.ports.clock import Clock
 from eki_domain.ports.repositories import UnitOfWorkFactory
 from eki_domain.services.imports import ImportResult, ImportService, spanish_summary
 from eki_domain.services.progress_import import ProgressImportService
-from eki_domain.services.roster_import import StudentImportService
+from eki_domain.services.student_import import StudentImportService
 
 __all__ = [
     "LOCK_NAME",

@@ -59,9 +59,10 @@ from eki_domain.model.progress import (
     effective_weights,
 )
 from eki_domain.ports.clock import Clock
+from eki_domain.ports.loaders import RecordBookLoader
 from eki_domain.ports.progress import ReportCache
-from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
-from eki_domain.services.batching import GroupLoad
+from eki_domain.ports.repositories import UnitOfWorkFactory
+from eki_domain.services.loaders import UowRecordBooks
 
 __all__ = [
     "ProgressService",
@@ -503,6 +504,7 @@ class ProgressService:
         cache: ReportCache | None = None,
         utc_offset: timedelta = DEFAULT_UTC_OFFSET,
         pending_limit: int = 5,
+        books: RecordBookLoader | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -510,9 +512,9 @@ class ProgressService:
         self._cache = cache
         self._offset = utc_offset
         self._pending_limit = pending_limit
-        # Reports asked for at the same moment (the assistant's tool calls of turns that
-        # started together) read their record books in one unit of work.
-        self._books: GroupLoad[int, StudentRecordBook] = GroupLoad(uow, _read_books)
+        # ``bootstrap`` passes a batched loader: reports asked for at the same moment (the
+        # assistant's tool calls of turns that started together) share one unit of work.
+        self._books = books if books is not None else UowRecordBooks(uow)
 
     def today(self) -> date:
         return (self._clock.now() + self._offset).date()
@@ -552,8 +554,3 @@ class ProgressService:
     def clear(self) -> None:
         if self._cache is not None:
             self._cache.clear()
-
-
-async def _read_books(uow: UnitOfWork, student_ids: Sequence[int]
-                      ) -> dict[int, StudentRecordBook]:
-    return await uow.progress.record_books(student_ids)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from eki_domain.model.events import GradesImported
 from eki_domain.model.gradebook import (
     ProgressKind,
     ProgressValidation,
@@ -30,6 +31,7 @@ from eki_domain.model.progress import (
 )
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.services.imports import (
     ImportResult,
     ImportService,
@@ -37,6 +39,7 @@ from eki_domain.services.imports import (
     Resolution,
     Validation,
 )
+from eki_domain.services.messagebus import MessageBus
 
 _KIND_LABEL = {ProgressKind.GRADES: "Notas", ProgressKind.ATTENDANCE: "Asistencia",
                ProgressKind.ENROLLMENTS: "Matrículas"}
@@ -52,10 +55,14 @@ class ProgressImportService(ImportService):
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, default_region: str = "CO",
                  scale: GradingScale = DEFAULT_SCALE,
-                 on_change: Callable[[Iterable[int]], None] | None = None) -> None:
-        super().__init__(uow, clock, default_region=default_region)
+                 on_change: Callable[[Iterable[int]], None] | None = None,
+                 telemetry: Telemetry = NO_TELEMETRY, bus: MessageBus | None = None) -> None:
+        super().__init__(uow, clock, default_region=default_region, telemetry=telemetry,
+                         bus=bus)
         self._scale = scale
-        self._on_change = on_change
+        if on_change is not None:
+            # The older spelling of subscribing to GradesImported (kept for library users).
+            self.bus.subscribe(GradesImported, lambda event: on_change(event.student_ids))
 
     async def import_sheet(
         self,
@@ -130,7 +137,7 @@ class ProgressImportService(ImportService):
         result = await self._run(sheet, mode=mode, dry_run=dry_run, validate=validate,
                                  resolve=resolve, write=write, progress=progress,
                                  within=within, label=_label)
-        if (self._on_change is not None and within is None and student_ids
+        if (within is None and student_ids
                 and result.report.status is ImportStatus.COMPLETED):
-            self._on_change(student_ids.values())
+            await self.bus.publish(GradesImported(tuple(dict.fromkeys(student_ids.values()))))
         return result

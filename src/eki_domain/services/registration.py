@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from eki_domain.errors import DuplicatePhone, InvalidPhoneNumber, StudentNotFound
 from eki_domain.model.pagination import Page, PageRequest
 from eki_domain.model.phone import PhoneNumber
 from eki_domain.model.student import Student, normalize_tag
 from eki_domain.ports.clock import Clock
-from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from eki_domain.ports.repositories import StudentRepository, Transaction
 
 _UNSET: object = object()
+
+
+class StudentsUnitOfWork(Transaction, Protocol):
+    """What this use case needs of a unit of work (``SqlUnitOfWork`` and
+    ``InMemoryUnitOfWork`` are one)."""
+
+    @property
+    def students(self) -> StudentRepository: ...
 
 
 class RegistrationService:
@@ -21,7 +30,8 @@ class RegistrationService:
     would hold; they are parsed with ``default_region``.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, default_region: str = "CO") -> None:
+    def __init__(self, uow: Callable[[], StudentsUnitOfWork], clock: Clock, *,
+                 default_region: str = "CO") -> None:
         self._uow = uow
         self._clock = clock
         self._region = default_region
@@ -155,7 +165,7 @@ class RegistrationService:
             return await uow.students.count(active=active)
 
     @staticmethod
-    async def _load(uow: UnitOfWork, candidates: tuple[str, ...]) -> Student:
+    async def _load(uow: StudentsUnitOfWork, candidates: tuple[str, ...]) -> Student:
         student = await uow.students.find_by_phones(candidates)
         if student is None:
             raise StudentNotFound(candidates[0])

@@ -1,69 +1,7 @@
-"""Importing students from a spreadsheet (or rows the caller already has)."""
+"""The old import path of :mod:`eki_domain.services.student_import` (kept for callers)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
-from eki_domain.model.imports import ImportMode, Sheet, sheet_from_records
-from eki_domain.model.progress import WriteCounts
-from eki_domain.model.roster import RosterValidation, plan_roster, validate_student_rows
-from eki_domain.ports.repositories import UnitOfWork
-from eki_domain.services.imports import (
-    ImportResult,
-    ImportService,
-    Progress,
-    Resolution,
-    Validation,
-)
+from eki_domain.services.student_import import ImportResult, StudentImportService
 
 __all__ = ["ImportResult", "StudentImportService"]
-
-
-class StudentImportService(ImportService):
-    """Create or update students keyed by phone, with exact counts (see docs/imports.md)."""
-
-    kind = "students"
-
-    async def import_records(
-        self, records: Sequence[Mapping[str, object]], *, filename: str = "api.json",
-        mode: ImportMode = ImportMode.DEFAULT, dry_run: bool = False,
-        region: str | None = None,
-    ) -> ImportResult:
-        """Import rows given as dicts with the same column names a spreadsheet would use."""
-        return await self.import_sheet(sheet_from_records(records, filename), mode=mode,
-                                       dry_run=dry_run, region=region)
-
-    async def import_sheet(
-        self,
-        sheet: Sheet,
-        *,
-        mode: ImportMode = ImportMode.DEFAULT,
-        dry_run: bool = False,
-        region: str | None = None,
-        progress: Progress | None = None,
-        within: UnitOfWork | None = None,
-    ) -> ImportResult:
-        total_rows = len(sheet.rows)
-
-        def validate() -> Validation:
-            return validate_student_rows(
-                sheet, region or self._region,
-                progress=None if progress is None
-                else (lambda done: progress("validating", done, total_rows)),
-            )
-
-        async def resolve(uow: UnitOfWork, validation: Validation) -> Resolution:
-            return Resolution()
-
-        async def write(uow: UnitOfWork, validation: Validation,
-                        rejected: frozenset[int]) -> WriteCounts:
-            assert isinstance(validation, RosterValidation)
-            existing = await uow.roster.existing([r.phone.e164 for r in validation.records])
-            plan = plan_roster(validation.records, existing)
-            if plan.creates or plan.updates:
-                await uow.roster.write(plan, self._clock.now())
-            return WriteCounts(len(plan.creates), len(plan.updates), plan.unchanged)
-
-        return await self._run(sheet, mode=mode, dry_run=dry_run, validate=validate,
-                               resolve=resolve, write=write, progress=progress,
-                               within=within)

@@ -8,8 +8,9 @@ registered: ``get_my_progress(course=None, period=None)``, ``get_my_grades(cours
 ``get_my_attendance(course=None)`` and ``get_my_pending_assignments()``. They return compact
 JSON-able dicts in the shapes :mod:`eki_domain.services.responder` documents (numbers rounded,
 dates ISO, optional keys left out when empty). A course that matches nothing gives
-``{"courses": [], "available_courses": [...]}``. :data:`TOOL_SCHEMAS` holds their OpenAI
-function-calling schemas (strict mode).
+``{"courses": [], "available_courses": [...]}``. :data:`TOOL_SCHEMAS` holds their specs
+(:class:`~eki_domain.ports.llm.ToolSpec`, strict; the model adapter renders its provider's
+shape).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from eki_domain.model.progress import (
     ResultStatus,
 )
 from eki_domain.ports.assistant import JsonDict
+from eki_domain.ports.llm import ToolSpec
 from eki_domain.ports.repositories import UnitOfWorkFactory
 from eki_domain.services.progress import ProgressService
 
@@ -62,8 +64,8 @@ class StudentTools:
     def names(self) -> tuple[str, ...]:
         return tuple(self._tools)
 
-    def schemas(self) -> list[JsonDict]:
-        """The function-calling schemas of the registered tools that have one."""
+    def schemas(self) -> list[ToolSpec]:
+        """The specs of the registered tools that have one."""
         return [TOOL_SCHEMAS[name] for name in self._tools if name in TOOL_SCHEMAS]
 
     async def call(self, name: str, arguments: Mapping[str, Any] | None = None) -> JsonDict:
@@ -303,21 +305,18 @@ def _pending(item: PendingItem) -> JsonDict:
 # -- function-calling schemas -----------------------------------------------------------------
 
 
-def _function(name: str, description: str, properties: Mapping[str, JsonDict]) -> JsonDict:
-    return {
-        "type": "function",
-        "function": {
-            "name": name,
-            "description": description,
-            "strict": True,
-            "parameters": {
-                "type": "object",
-                "properties": dict(properties),
-                "required": list(properties),
-                "additionalProperties": False,
-            },
+def _function(name: str, description: str, properties: Mapping[str, JsonDict]) -> ToolSpec:
+    return ToolSpec(
+        name=name,
+        description=description,
+        parameters={
+            "type": "object",
+            "properties": dict(properties),
+            "required": list(properties),
+            "additionalProperties": False,
         },
-    }
+        strict=True,
+    )
 
 
 _COURSE: Final[JsonDict] = {
@@ -333,9 +332,10 @@ _PERIOD: Final[JsonDict] = {
     "null: every period.",
 }
 
-#: OpenAI function-calling schemas (Chat Completions ``tools=[...]`` items, strict mode).
-#: No tool takes a student id or a phone: every tool is bound to the sender.
-TOOL_SCHEMAS: Final[dict[str, JsonDict]] = {
+#: What the model is told about each tool (neutral specs, strict; the model adapter renders
+#: its provider's shape). No tool takes a student id or a phone: every tool is bound to the
+#: sender.
+TOOL_SCHEMAS: Final[dict[str, ToolSpec]] = {
     "get_my_profile": _function(
         "get_my_profile",
         "The student's own record: name, masked phone, active, groups (tags), registration "

@@ -21,7 +21,7 @@ async def cmd_handoff_release(settings: Settings, args: argparse.Namespace) -> i
 
 async def cmd_handoff_list(settings: Settings, args: argparse.Namespace) -> int:
     async with open_eki(settings) as eki, eki.uow() as uow:
-        open_ = await uow.conversations.open_handoffs()
+        open_ = await uow.handoffs.open_handoffs()
         names = {sid: await uow.students.get(sid) for sid, _, _ in open_}
     if not open_:
         print("No hay conversaciones esperando a un asesor.")

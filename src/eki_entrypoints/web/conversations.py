@@ -30,7 +30,7 @@ async def student_messages(request: Request) -> JSONResponse:
     student = await eki.registration.find(request.path_params["phone"])
     assert student.id is not None
     async with eki.uow() as uow:
-        history = await uow.conversations.history(student.id, page)
+        history = await uow.history.page(student.id, page)
     return JSONResponse({
         "student": {"id": student.id, "name": student.name, "phone": student.phone.e164},
         "items": [
@@ -59,7 +59,7 @@ async def list_handoffs(request: Request) -> JSONResponse:
     require_admin(request)
     eki: Eki = request.app.state.eki
     async with eki.uow() as uow:
-        open_ = await uow.conversations.open_handoffs()
+        open_ = await uow.handoffs.open_handoffs()
     return JSONResponse({"items": [
         {"student_id": sid, "wa_id": wa_id, "requested_at": at.isoformat()}
         for sid, wa_id, at in open_

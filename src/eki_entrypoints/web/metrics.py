@@ -20,8 +20,8 @@ log = logging.getLogger("eki.metrics")
 async def metrics(request: Request) -> Response:
     require_metrics(request)
     eki: Eki = request.app.state.eki
-    render = getattr(eki.telemetry, "render", None)
-    if render is None:
+    exposition = eki.metrics
+    if exposition is None:
         raise ApiError(404, "METRICS_NOT_COLLECTED",
                        "this app was built with a telemetry that exposes no metrics")
     snapshot: OperationsSnapshot | None
@@ -30,5 +30,5 @@ async def metrics(request: Request) -> Response:
     except Exception as exc:  # the scrape still answers: eki_database_up 0
         log.warning("metrics: pipeline state not read (%s)", type(exc).__name__)
         snapshot = None
-    body = await asyncio.to_thread(render, snapshot)
+    body = await asyncio.to_thread(exposition.render, snapshot)
     return Response(body, media_type=CONTENT_TYPE)

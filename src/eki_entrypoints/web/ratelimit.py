@@ -103,8 +103,5 @@ class RateLimitMiddleware:
 
 
 def _report(scope: Scope, rule: str) -> None:
-    app = scope.get("app")
-    eki = getattr(getattr(app, "state", None), "eki", None)
-    telemetry = getattr(eki, "telemetry", None)
-    if telemetry is not None:
-        telemetry.request_rate_limited(rule)
+    # The app's lifespan sets ``state.eki`` before any request is served.
+    scope["app"].state.eki.telemetry.request_rate_limited(rule)

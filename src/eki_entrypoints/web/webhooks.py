@@ -79,8 +79,8 @@ def counted(handler: Callable[[Request], Awaitable[Response]]
 
 async def store_delivery(request: Request, *, channel: str, body: str,
                          parsed: ParsedWebhook) -> IngestResult:
-    """Store a verified delivery (raw event, messages, statuses) in one transaction and
-    wake this process's worker when it brought new messages."""
+    """Store a verified delivery (raw event, messages, statuses) in one transaction (the
+    ingest service then publishes ``MessageReceived``, which wakes the worker)."""
     eki: Eki = request.app.state.eki
     result = await eki.ingest.ingest(
         channel=channel,
@@ -91,9 +91,6 @@ async def store_delivery(request: Request, *, channel: str, body: str,
     )
     log.info("%s webhook event %s: %d message(s) (%d new), %d status(es)", channel,
              result.event_id, result.messages, result.new_messages, result.statuses)
-    worker = getattr(request.app.state, "worker", None)
-    if worker is not None and result.new_messages:
-        worker.wake(result.new_messages)
     return result
 
 

@@ -95,9 +95,9 @@ async def student(request: Request, ctx: AdminContext) -> Response:
         found = await uow.students.get(student_id)
         if found is None:
             return not_found(request, ctx, "No existe ese estudiante.")
-        history = await uow.conversations.history(student_id, PageRequest(
+        history = await uow.history.page(student_id, PageRequest(
             limit=MESSAGES_PER_PAGE, offset=(number - 1) * MESSAGES_PER_PAGE))
-        paused = await uow.conversations.has_open_handoff(student_id)
+        paused = await uow.handoffs.has_open_handoff(student_id)
         tokens_today = await uow.usage.tokens_for(student_id, ctx.now.date())
     report = await ctx.eki.progress.report(student_id)
     return page(request, "student.html", ctx.base(
@@ -141,7 +141,7 @@ async def webhook(request: Request, ctx: AdminContext) -> Response:
 async def handoffs(request: Request, ctx: AdminContext) -> Response:
     rows = []
     async with ctx.eki.uow() as uow:
-        for student_id, wa_id, requested_at in await uow.conversations.open_handoffs():
+        for student_id, wa_id, requested_at in await uow.handoffs.open_handoffs():
             rows.append({"student": await uow.students.get(student_id), "id": student_id,
                          "wa_id": wa_id, "requested_at": requested_at,
                          "waiting": max(timedelta(0), ctx.now - requested_at)})

@@ -1,5 +1,9 @@
 """Batching for bursts: concurrent callers share one transaction (write or read).
 
+Infrastructure, not a school concept: the domain's services ask for one student at a time
+through the loader ports (:mod:`eki_domain.ports.loaders`); :mod:`eki_adapters.loaders`
+implements them with the two helpers below, and ``bootstrap`` wires those.
+
 :class:`GroupCommit` — rows handed in by concurrent callers share one transaction.
 
 When hundreds of conversation turns finish in the same instant (a class asks at once, the
@@ -22,16 +26,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from types import TracebackType
+from typing import Any, Generic, Protocol, Self, TypeVar
 
-from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
+class Transaction(Protocol):
+    """What the helpers need of a unit of work."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+U = TypeVar("U", bound=Transaction)
 T = TypeVar("T")
 E = TypeVar("E")
 K = TypeVar("K")
 V = TypeVar("V")
-
-Writer = Callable[[UnitOfWork, Sequence[T]], Awaitable[None]]
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -46,13 +60,13 @@ def _fail(futures: Iterable[asyncio.Future[Any]], exc: BaseException) -> None:
             future.set_exception(exc)
 
 
-class _Batcher(Generic[E]):
+class _Batcher(Generic[U, E]):
     """The plumbing :class:`GroupCommit` and :class:`GroupLoad` share: callers queue an entry
     and a future, one task per event loop serves the queue (:meth:`_serve`, one unit of work
     per round) until it is empty. Safe to use from several event loops one after the other
     (tests, ``asyncio.run`` per call): what was queued on a loop that is gone is dropped."""
 
-    def __init__(self, uow: UnitOfWorkFactory, name: str) -> None:
+    def __init__(self, uow: Callable[[], U], name: str) -> None:
         self._uow = uow
         self._name = name
         self._queue: list[tuple[E, asyncio.Future[Any]]] = []
@@ -97,13 +111,14 @@ class _Batcher(Generic[E]):
         raise NotImplementedError
 
 
-class GroupCommit(_Batcher[Sequence[T]]):
+class GroupCommit(_Batcher[U, Sequence[T]], Generic[U, T]):
     """Write submitted items with ``write(uow, items)`` and commit, many callers at a time.
 
     ``max_items`` bounds one transaction (the rest goes in the next one).
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, write: Writer[T], *,
+    def __init__(self, uow: Callable[[], U],
+                 write: Callable[[U, Sequence[T]], Awaitable[None]], *,
                  max_items: int = 1000) -> None:
         if max_items < 1:
             raise ValueError("max_items must be at least 1")
@@ -141,10 +156,7 @@ class GroupCommit(_Batcher[Sequence[T]]):
                 future.set_result(None)
 
 
-Loader = Callable[[UnitOfWork, Sequence[K]], Awaitable[Mapping[K, V]]]
-
-
-class GroupLoad(_Batcher[K], Generic[K, V]):
+class GroupLoad(_Batcher[U, K], Generic[U, K, V]):
     """``await load(key)``: the value ``read(uow, keys)`` returns for ``key``, where
     ``keys`` are every key asked for while the previous read ran (or in the same event-loop
     turn), deduplicated, at most ``max_keys`` per read. A key the read does not return raises
@@ -153,7 +165,8 @@ class GroupLoad(_Batcher[K], Generic[K, V]):
 
     gather_first = True
 
-    def __init__(self, uow: UnitOfWorkFactory, read: Loader[K, V], *,
+    def __init__(self, uow: Callable[[], U],
+                 read: Callable[[U, Sequence[K]], Awaitable[Mapping[K, V]]], *,
                  max_keys: int = 500) -> None:
         if max_keys < 1:
             raise ValueError("max_keys must be at least 1")

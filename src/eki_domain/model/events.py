@@ -1,0 +1,87 @@
+"""Domain events: things that happened, recorded by the services and published on the
+message bus (:mod:`eki_domain.services.messagebus`) once their transaction committed.
+
+Events are facts in the past tense, small and immutable. They carry ids and counts, never
+message texts or full phone numbers (handlers log them). To react to one, subscribe a handler
+in the composition root (``eki_entrypoints.bootstrap``); to add one, declare it here and
+publish it from the service where it happens.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen
+class Event:
+    """Base of every domain event (subscribe to it to see them all)."""
+
+
+@attrs.frozen
+class MessageReceived(Event):
+    """A webhook delivery stored ``new_messages`` messages not seen before."""
+
+    channel: str
+    new_messages: int
+    event_id: int
+
+
+@attrs.frozen
+class StatusChanged(Event):
+    """A webhook delivery brought delivery reports; ``applied`` moved a message forward."""
+
+    channel: str
+    statuses: int
+    applied: int
+
+
+@attrs.frozen
+class ReplyQueued(Event):
+    """A conversation turn queued its replies in the outbox (committed with the turn)."""
+
+    student_id: int | None
+    outbound_ids: tuple[int, ...]
+    intent: str | None
+
+
+@attrs.frozen
+class OptedOut(Event):
+    student_id: int | None
+
+
+@attrs.frozen
+class OptedIn(Event):
+    student_id: int | None
+
+
+@attrs.frozen
+class HandoffOpened(Event):
+    """A student asked for a person: the bot is paused for them."""
+
+    student_id: int
+
+
+@attrs.frozen
+class HandoffReleased(Event):
+    """A person gave the conversation back to the bot."""
+
+    student_id: int
+    by: str
+
+
+@attrs.frozen
+class ImportLanded(Event):
+    """A (not dry-run) import committed. ``kind``: ``students`` or ``progress``;
+    ``student_ids``: the students whose data it wrote (when the import knows them)."""
+
+    kind: str
+    job_id: int
+    student_ids: tuple[int, ...] = ()
+
+
+@attrs.frozen
+class GradesImported(Event):
+    """Grades, attendance or enrolments of these students changed (their reports are
+    stale)."""
+
+    student_ids: tuple[int, ...]
