@@ -17,6 +17,7 @@ from typing import Any
 
 import python_calamine
 
+from eki_adapters.spreadsheets.bounds import SheetLimits, check_xlsx_bounds
 from eki_domain.model.imports import ImportFileError, Sheet, sheet_from_records
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -54,8 +55,10 @@ class CalamineSpreadsheetReader:
     """Reads .xlsx/.xlsm/.xls/.xlsb/.ods with python-calamine, .csv/.txt/.tsv with
     encoding and delimiter detection, and a JSON array of objects."""
 
-    def __init__(self, max_bytes: int = MAX_UPLOAD_BYTES) -> None:
+    def __init__(self, max_bytes: int = MAX_UPLOAD_BYTES,
+                 limits: SheetLimits | None = None) -> None:
         self.max_bytes = max_bytes
+        self.limits = limits or SheetLimits()
 
     def read(self, data: bytes, filename: str) -> Sheet:
         name = PurePath(filename or "archivo").name
@@ -89,6 +92,8 @@ class CalamineSpreadsheetReader:
         return Sheet(filename=name, sha256=digest, rows=_read_csv(text, name))
 
     def _read_workbook(self, data: bytes, name: str, digest: str) -> Sheet:
+        if data.startswith(ZIP_MAGIC):
+            check_xlsx_bounds(data, name, self.limits)
         try:
             workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         except python_calamine.PasswordError:
