@@ -11,7 +11,7 @@ import ipaddress
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -120,6 +120,14 @@ class Settings:
     log_file_backups: int = 5
     grading_scale: GradingScale = DEFAULT_SCALE
     report_cache_ttl: int = 300
+    # -- hostile input (issue 21): every setting of this block is validated in
+    # _hostile_input() below; docs/security.md says what each one defends.
+    #: Failed bearer-token attempts per client IP and minute on /api and /metrics (0: off).
+    rate_limit_auth_failures: int = 20
+    #: Bytes buffered at once, over all requests not yet authenticated (webhook bodies).
+    unsigned_body_budget: int = 64 * 1024 * 1024
+    #: Seconds a client may take to send a request body (408 after that).
+    body_read_timeout: float = 30.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -276,10 +284,7 @@ class Settings:
             raise SettingsError(f"OPENAI_BASE_URL={base_url!r} must start with http(s)://")
 
         secret_key = secret("EKI_SECRET_KEY")
-        if secret_key is not None and len(secret_key.get()) < 32:
-            raise SettingsError(
-                "EKI_SECRET_KEY must be at least 32 characters (e.g. the output of "
-                "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+        hostile = _hostile_input(secret, flag, items, integer)
 
         log_format = (text("EKI_LOG_FORMAT", "json") or "json").lower()
         if log_format not in LOG_FORMATS:
@@ -342,10 +347,40 @@ class Settings:
             llm_prices=_prices(text("EKI_LLM_PRICES")),
             grading_scale=_grading_scale(text("EKI_GRADING_SCALE")),
             report_cache_ttl=integer("EKI_REPORT_CACHE_TTL", 300, 0, 86400),
+            **hostile,
         )
         if settings.production:
             settings.require_channel_settings()
         return settings
+
+
+# -- hostile input (issue 21) ---------------------------------------------------------------
+
+#: Secrets shorter than this are refused at start-up (they could be guessed or brute-forced).
+MIN_SECRET_CHARS = 32
+MAKE_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105
+
+
+def _hostile_input(secret: Callable[[str], Secret | None], flag: Callable[[str, bool], bool],
+                   items: Callable[[str], tuple[str, ...]],
+                   integer: Callable[[str, int, int, int], int]) -> dict[str, Any]:
+    """Validate the secrets and the HTTPS/host pairing; read this block's own settings."""
+    for name in ("EKI_ADMIN_TOKEN", "EKI_METRICS_TOKEN", "EKI_SECRET_KEY"):
+        value = secret(name)
+        if value is not None and len(value.get()) < MIN_SECRET_CHARS:
+            raise SettingsError(
+                f"{name} must be at least {MIN_SECRET_CHARS} characters (it has "
+                f"{len(value.get())}) so it cannot be guessed; make one with: {MAKE_SECRET}")
+    if flag("EKI_FORCE_HTTPS", False) and items("EKI_ALLOWED_HOSTS") in ((), ("*",)):
+        raise SettingsError(
+            "EKI_FORCE_HTTPS=true needs EKI_ALLOWED_HOSTS (the names this site answers to, "
+            "e.g. eki.colegio.edu.co): the redirect goes only to those hosts")
+    return {
+        "rate_limit_auth_failures": integer("EKI_RATE_LIMIT_AUTH_FAILURES", 20, 0, 10_000),
+        "unsigned_body_budget": integer("EKI_UNSIGNED_BODY_BUDGET_MB", 64, 1, 4096)
+        * 1024 * 1024,
+        "body_read_timeout": float(integer("EKI_BODY_READ_TIMEOUT", 30, 1, 600)),
+    }
 
 
 def _multiproc_dir(raw: str | None) -> str | None:

@@ -4,13 +4,14 @@ all in one transaction (the webhook answers 200 only after it commits)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 import attrs
 
 from eki_domain.model.messages import IncomingMessage, StatusReport
 from eki_domain.ports.clock import Clock
+from eki_domain.ports.limits import WindowCounter
 from eki_domain.ports.repositories import UnitOfWorkFactory
+from eki_domain.services.windows import FixedWindowCounter
 
 
 @attrs.frozen
@@ -24,11 +25,11 @@ class IngestResult:
 
 class IngestService:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *,
-                 rejected_per_minute: int = 60) -> None:
+                 rejected_per_minute: int = 60, counter: WindowCounter | None = None) -> None:
         self._uow = uow
         self._clock = clock
         self._rejected_per_minute = rejected_per_minute
-        self._rejected_window: tuple[datetime, int] | None = None
+        self._rejected = counter or FixedWindowCounter(60.0)
 
     async def record_rejected(self, *, channel: str, reason: str) -> int | None:
         """Log a delivery refused for its signature, without its body (unverified bytes
@@ -36,13 +37,9 @@ class IngestService:
         At most ``rejected_per_minute`` records a minute per process, so a flood of
         forged requests cannot fill the database; returns the id, or None when skipped."""
         now = self._clock.now()
-        minute = now.replace(second=0, microsecond=0)
-        start, count = self._rejected_window or (minute, 0)
-        if start != minute:
-            start, count = minute, 0
-        if count >= self._rejected_per_minute:
+        count, _left = self._rejected.add("rejected", 1, now.timestamp())
+        if count > self._rejected_per_minute:
             return None
-        self._rejected_window = (start, count + 1)
         async with self._uow() as uow:
             event_id = await uow.conversations.record_webhook(
                 channel=channel, body="", signature_ok=False, received_at=now,

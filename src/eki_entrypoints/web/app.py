@@ -16,6 +16,7 @@ from eki_entrypoints.settings import Settings
 from eki_entrypoints.web import twilio_webhooks, webhooks
 from eki_entrypoints.web.access_log import AccessLogMiddleware
 from eki_entrypoints.web.admin import admin_routes
+from eki_entrypoints.web.auth import auth_failure_limiter
 from eki_entrypoints.web.conversations import list_handoffs, release_handoff, student_messages
 from eki_entrypoints.web.errors import EXCEPTION_HANDLERS
 from eki_entrypoints.web.health import healthz, readyz
@@ -98,12 +99,14 @@ def create_app(
         Route("/webhooks/twilio/status", twilio_webhooks.receive_status, methods=["POST"]),
         *admin_routes(),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=hardening(config),
     )
+    app.state.auth_failures = auth_failure_limiter(config)
+    return app
 
 
 def create_metrics_app(eki: Eki) -> Starlette:
@@ -116,6 +119,7 @@ def create_metrics_app(eki: Eki) -> Starlette:
     )
     app.state.eki = eki
     app.state.settings = eki.settings
+    app.state.auth_failures = auth_failure_limiter(eki.settings)
     return app
 
 

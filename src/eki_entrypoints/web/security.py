@@ -89,8 +89,12 @@ class ProxyHeadersMiddleware:
 
 
 def _original_client(forwarded_for: str, trusted: TrustedProxies) -> str | None:
-    """The rightmost address not a trusted proxy (the left part can be forged)."""
+    """The rightmost address not a trusted proxy (the left part can be forged). With
+    ``*`` only the proxy that connected is trusted: the address it appended (the rightmost)
+    is the client — never a hop to its left, which the client itself may have written."""
     hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    if trusted.everyone:
+        return hops[-1] if hops else None
     for hop in reversed(hops):
         if hop not in trusted:
             return hop

@@ -1,0 +1,66 @@
+"""Hostile requests over real HTTP (Starlette's TestClient), SQLite and PostgreSQL: token
+guessing, forged forwarding headers, out-of-range numbers, caching of personal data
+(issue 21)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import attrs
+import pytest
+from starlette.testclient import TestClient
+
+from eki_entrypoints.settings import Secret, Settings
+from eki_entrypoints.web import create_app
+
+TOKEN = "hostile-http-admin-token-0123456789abc"
+METRICS = "hostile-http-metrics-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PROXY = ("10.0.0.2", 40000)
+
+
+@pytest.fixture
+def app(database_url: str) -> Callable[..., object]:
+    @contextmanager
+    def make(*, client: tuple[str, int] | None = None, base_url: str = "http://testserver",
+             **overrides: object) -> Iterator[TestClient]:
+        settings = attrs.evolve(Settings(database_url=database_url, admin_token=Secret(TOKEN),
+                                         metrics_token=Secret(METRICS)), **overrides)
+        kwargs = {"client": client} if client is not None else {}
+        with TestClient(create_app(settings), base_url=base_url, **kwargs) as test_client:
+            yield test_client
+
+    return make
+
+
+@pytest.mark.parametrize("path", ["/api/imports", "/metrics"])
+def test_200_wrong_tokens_in_a_row_end_in_429(app, path: str) -> None:  # type: ignore[no-untyped-def]
+    with app(rate_limit_api=0) as client:  # the per-IP /api limit off: this limit alone
+        codes = [client.get(path, headers={"Authorization": f"Bearer guess-{n}"}).status_code
+                 for n in range(200)]
+        assert codes[:20] == [401] * 20
+        assert set(codes[20:]) == {429}
+        right = TOKEN if path.startswith("/api") else METRICS
+        blocked = client.get(path, headers={"Authorization": f"Bearer {right}"})
+        assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+    with app(rate_limit_api=0) as client:  # a new process (new window): the token works
+        right = TOKEN if path.startswith("/api") else METRICS
+        assert client.get(path, headers={"Authorization": f"Bearer {right}"}
+                          ).status_code == 200
+
+
+def test_forged_forwarded_for_does_not_escape_the_sign_in_limit(app) -> None:  # type: ignore[no-untyped-def]
+    """With EKI_TRUSTED_PROXIES=*, the client address is what the proxy appended (the
+    rightmost hop), never the hops the client wrote itself."""
+    with app(trusted_proxies=("*",), client=PROXY) as client:
+        codes = [client.post("/admin/login", data={"token": "x"},
+                             headers={"X-Forwarded-For": f"198.51.100.{n}, 203.0.113.7"}
+                             ).status_code for n in range(25)]
+    assert 429 not in codes[:10] and set(codes[10:]) == {429}
+    with app(trusted_proxies=("10.0.0.0/8",), client=PROXY) as client:
+        codes = [client.post("/admin/login", data={"token": "x"},
+                             headers={"X-Forwarded-For": f"198.51.100.{n}, 203.0.113.7, "
+                                                         "10.0.0.9"}).status_code
+                 for n in range(25)]
+    assert 429 not in codes[:10] and set(codes[10:]) == {429}
