@@ -64,3 +64,47 @@ def test_forged_forwarded_for_does_not_escape_the_sign_in_limit(app) -> None:  #
                                                          "10.0.0.9"}).status_code
                  for n in range(25)]
     assert 429 not in codes[:10] and set(codes[10:]) == {429}
+
+
+def test_a_cookie_replayed_after_signing_out_goes_to_the_sign_in_page(app) -> None:  # type: ignore[no-untyped-def]
+    from tests.integration.test_admin import sign_in
+
+    with app() as client:
+        csrf = sign_in(client, TOKEN)
+        cookie = client.cookies.get("eki_admin")
+        assert cookie
+        out = client.post("/admin/logout", data={"csrf": csrf}, follow_redirects=False)
+        assert out.status_code == 303
+        client.cookies.set("eki_admin", cookie, path="/admin")  # the copy an attacker kept
+        replayed = client.get("/admin", follow_redirects=False)
+        assert replayed.status_code == 303
+        assert replayed.headers["location"].startswith("/admin/login")
+        assert client.get("/admin/login", follow_redirects=False).status_code == 200
+        sign_in(client, TOKEN)  # a new session works
+
+
+def test_the_signing_key_is_generated_once_and_not_derived_from_the_token(app) -> None:  # type: ignore[no-untyped-def]
+    """Without EKI_SECRET_KEY the cookie key is random and kept in the database: a second
+    app on the same database accepts the cookie, and the key has nothing of the token."""
+    from tests.integration.test_admin import sign_in
+
+    with app() as first:
+        sign_in(first, TOKEN)
+        cookie = first.cookies.get("eki_admin")
+        key = first.app.state.secret_key  # type: ignore[attr-defined]
+    assert key and TOKEN.encode() not in key and len(key) >= 32
+    with app() as second:
+        assert second.app.state.secret_key == key  # type: ignore[attr-defined]
+        second.cookies.set("eki_admin", cookie or "", path="/admin")
+        assert second.get("/admin", follow_redirects=False).status_code == 200
+
+
+def test_cookies_are_secure_when_https_is_forced(app) -> None:  # type: ignore[no-untyped-def]
+    with app(force_https=True, allowed_hosts=("testserver",), trusted_proxies=("*",),
+             client=PROXY) as client:
+        form = client.get("/admin/login", headers={"X-Forwarded-Proto": "http"},
+                          follow_redirects=False)
+        assert form.status_code == 308
+        assert form.headers["location"].startswith("https://testserver/")
+        page = client.get("/admin/login", headers={"X-Forwarded-Proto": "https"})
+        assert "secure" in page.headers["set-cookie"].lower()

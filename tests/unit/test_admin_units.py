@@ -17,10 +17,11 @@ from eki_entrypoints.web.admin.session import Signer, csrf_ok
 from eki_entrypoints.web.admin.staging import UploadStaging
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+STORED = b"a-key-generated-once-and-stored-in-the-database"
 
 
 def test_signer_round_trip_tamper_and_expiry() -> None:
-    signer = Signer(Settings(admin_token=Secret("tok")))
+    signer = Signer(Settings(admin_token=Secret("tok")), STORED)
     session, cookie = signer.new_session(NOW, hours=12)
     assert signer.session(cookie, NOW) == (session, False)
     assert signer.session(cookie, NOW + timedelta(hours=12)) == (None, True)
@@ -36,7 +37,10 @@ def test_signer_round_trip_tamper_and_expiry() -> None:
     assert signer.login_token(cookie, NOW) is None
     assert signer.login_token(login_cookie, NOW + timedelta(hours=2)) is None
     # another token or another secret key: the cookie is worthless
-    assert Signer(Settings(admin_token=Secret("other"))).session(cookie, NOW) == (None, False)
+    assert Signer(Settings(admin_token=Secret("other")), STORED).session(cookie, NOW) == (
+        None, False)
+    assert Signer(Settings(admin_token=Secret("tok")), b"another stored key").session(
+        cookie, NOW) == (None, False)
     keyed = Signer(Settings(admin_token=Secret("tok"), secret_key=Secret("s" * 32)))
     _s, keyed_cookie = keyed.new_session(NOW, 1)
     assert keyed.session(keyed_cookie, NOW)[0] is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 import attrs
@@ -21,6 +21,7 @@ from eki_entrypoints.web.admin.session import (
     LOGIN_FORM_SECONDS,
     SESSION_COOKIE,
     AdminSession,
+    SessionStore,
     Signer,
     clear_cookie,
     csrf_ok,
@@ -55,7 +56,14 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 def _signer(request: Request) -> Signer | None:
     settings: Settings = request.app.state.settings
-    return None if settings.admin_token is None else Signer(settings)
+    if settings.admin_token is None:
+        return None
+    return Signer(settings, request.app.state.secret_key)
+
+
+def _sessions(request: Request) -> SessionStore:
+    store: SessionStore = request.app.state.sessions
+    return store
 
 
 def _now(request: Request) -> datetime:
@@ -94,6 +102,9 @@ def guard(*, form_bytes: int = FORM_BYTES, max_files: int = 0) -> Callable[[Hand
                 return disabled_page(request)
             now = _now(request)
             session, expired = signer.session(request.cookies.get(SESSION_COOKIE), now)
+            if session is not None and not await _sessions(request).active(session.id_hash,
+                                                                          now):
+                session = None  # signed out (or the store forgot it): sign in again
             if session is None:
                 target = request.url.path
                 if request.method == "GET" and request.url.query:
@@ -159,7 +170,7 @@ async def login(request: Request) -> Response:
     if request.method != "POST":
         session, _expired = signer.session(request.cookies.get(SESSION_COOKIE), now)
         next_url = safe_next(request.query_params.get("next"))
-        if session is not None:
+        if session is not None and await _sessions(request).active(session.id_hash, now):
             return RedirectResponse(next_url, status_code=303)
         return _login_page(request, signer, next_url=next_url)
     try:
@@ -179,7 +190,9 @@ async def login(request: Request) -> Response:
         return _login_page(request, signer, status=403, next_url=next_url,
                            error="El token de administración no es correcto.")
     settings: Settings = request.app.state.settings
-    _session, cookie = signer.new_session(now, settings.admin_session_hours)
+    session, cookie = signer.new_session(now, settings.admin_session_hours)
+    await _sessions(request).add(session.id_hash, now,
+                                 now + timedelta(hours=settings.admin_session_hours))
     response = RedirectResponse(next_url, status_code=303)
     set_cookie(response, request, SESSION_COOKIE, cookie, settings.admin_session_hours * 3600)
     clear_cookie(response, request, LOGIN_COOKIE)
@@ -189,6 +202,7 @@ async def login(request: Request) -> Response:
 
 @protected
 async def logout(request: Request, ctx: AdminContext) -> Response:
+    await _sessions(request).revoke(ctx.session.id_hash)  # the cookie is now worthless
     response = RedirectResponse("/admin/login?out=1", status_code=303)
     clear_cookie(response, request, SESSION_COOKIE)
     log.info("admin signed out from %s", _client(request))
