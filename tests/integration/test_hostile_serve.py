@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -60,3 +61,71 @@ def test_a_5kb_spreadsheet_cannot_kill_the_service(tmp_path: Path) -> None:
                 assert "demasiado grande" in error["message"]
         assert httpx2.get(f"{served.url}/healthz", timeout=5).status_code == 200
         assert peak_mb(served) < PEAK_MB, served.output()
+
+
+def vm_rss_mb(served: Served) -> float:
+    status = Path(f"/proc/{served.process.pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def test_300_unfinished_webhook_bodies_cannot_exhaust_memory(tmp_path: Path) -> None:
+    """300 connections each send all but the last byte of a 3 MiB body and wait: the
+    server stays under 300 MB, answers /healthz, refuses the surplus (503) and drops the
+    stalled ones after the read timeout (408)."""
+    size = 3 * 1024 * 1024
+    body = memoryview(b"x" * size)
+    env = {**env_for(tmp_path), "EKI_WHATSAPP_APP_SECRET": "app-secret",
+           "EKI_BODY_READ_TIMEOUT": "4"}
+    with eki_serve(tmp_path, env) as served:
+        port = int(served.url.rsplit(":", 1)[1])
+        head = (f"POST /webhooks/whatsapp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {size}\r\n"
+                "X-Hub-Signature-256: sha256=00\r\n\r\n").encode()
+        sockets: list[socket.socket] = []
+        sent: dict[int, int] = {}
+        for _ in range(300):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(head)
+            sock.setblocking(False)
+            sent[sock.fileno()] = 0
+            sockets.append(sock)
+        try:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                progress = False
+                for sock in sockets:
+                    offset = sent[sock.fileno()]
+                    if offset < 0 or offset >= size - 1:
+                        continue
+                    try:
+                        count = sock.send(body[offset:min(size - 1, offset + 256 * 1024)])
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        sent[sock.fileno()] = -1  # the server answered and closed
+                        continue
+                    sent[sock.fileno()] = offset + count
+                    progress = True
+                if not progress:
+                    time.sleep(0.05)
+                    if all(v < 0 or v >= size - 1 for v in sent.values()):
+                        break
+            assert vm_rss_mb(served) < PEAK_MB, served.output()
+            health = httpx2.get(f"{served.url}/healthz", timeout=10)
+            assert health.status_code == 200
+            answers = []
+            for sock in sockets:
+                sock.setblocking(True)
+                sock.settimeout(10)
+                try:
+                    answers.append(sock.recv(64).split(b" ")[1])
+                except (OSError, IndexError):
+                    answers.append(b"closed")
+            assert b"503" in answers and b"408" in answers, set(answers)
+            assert set(answers) <= {b"503", b"408", b"closed"}
+            assert peak_mb(served) < PEAK_MB, served.output()
+        finally:
+            for sock in sockets:
+                sock.close()
+        assert httpx2.get(f"{served.url}/healthz", timeout=5).status_code == 200

@@ -28,6 +28,7 @@ from eki_entrypoints.web.imports import (
     import_students,
     importar_estudiantes,
 )
+from eki_entrypoints.web.limits import BodyBudget
 from eki_entrypoints.web.metrics import metrics
 from eki_entrypoints.web.ratelimit import RateLimiter, RateLimitMiddleware, RateLimitRule
 from eki_entrypoints.web.security import (
@@ -108,6 +109,7 @@ def create_app(
         middleware=hardening(config),
     )
     app.state.auth_failures = auth_failure_limiter(config)
+    app.state.body_budget = BodyBudget(config.unsigned_body_budget)
     return app
 
 
@@ -122,6 +124,7 @@ def create_metrics_app(eki: Eki) -> Starlette:
     app.state.eki = eki
     app.state.settings = eki.settings
     app.state.auth_failures = auth_failure_limiter(eki.settings)
+    app.state.body_budget = BodyBudget(eki.settings.unsigned_body_budget)
     return app
 
 

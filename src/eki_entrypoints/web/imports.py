@@ -66,7 +66,7 @@ async def _upload_from_request(request: Request) -> tuple[bytes, str | None]:
             filename = upload.filename or "archivo"
         return data, filename
     if content_type in ("application/json", ""):
-        return await read_body(request, MAX_UPLOAD_BYTES), None
+        return await read_body(request, MAX_UPLOAD_BYTES, unauthenticated=False), None
     raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE",
                    "send application/json (a list of rows) or multipart/form-data (a file)")
 

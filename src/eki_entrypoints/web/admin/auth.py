@@ -28,7 +28,7 @@ from eki_entrypoints.web.admin.session import (
     set_cookie,
 )
 from eki_entrypoints.web.errors import ApiError
-from eki_entrypoints.web.limits import limited
+from eki_entrypoints.web.limits import body_reservation, limited
 
 log = logging.getLogger("eki.admin")
 security_log = logging.getLogger("eki.security")
@@ -173,11 +173,17 @@ async def login(request: Request) -> Response:
         if session is not None and await _sessions(request).active(session.id_hash, now):
             return RedirectResponse(next_url, status_code=303)
         return _login_page(request, signer, next_url=next_url)
+    held = body_reservation(request)  # not signed in yet: the body counts on the budget
     try:
-        async with limited(request, FORM_BYTES).form(max_files=0, max_fields=10) as form:
+        async with limited(request, FORM_BYTES, reservation=held).form(
+                max_files=0, max_fields=10) as form:
             given_csrf, token, wanted = form.get("csrf"), form.get("token"), form.get("next")
-    except ApiError:
+    except ApiError as exc:
+        if exc.status in (408, 503):
+            raise
         return _login_page(request, signer, status=400, error="La petición no es válida.")
+    finally:
+        held.release()
     next_url = safe_next(wanted)
     expected_csrf = signer.login_token(request.cookies.get(LOGIN_COOKIE), now)
     if not csrf_ok(expected_csrf, given_csrf):
