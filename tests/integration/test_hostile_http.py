@@ -94,9 +94,9 @@ def test_the_signing_key_is_generated_once_and_not_derived_from_the_token(app) -
         key = first.app.state.secret_key  # type: ignore[attr-defined]
     assert key and TOKEN.encode() not in key and len(key) >= 32
     with app() as second:
-        assert second.app.state.secret_key == key  # type: ignore[attr-defined]
         second.cookies.set("eki_admin", cookie or "", path="/admin")
         assert second.get("/admin", follow_redirects=False).status_code == 200
+        assert second.app.state.secret_key == key  # type: ignore[attr-defined]
 
 
 def test_cookies_are_secure_when_https_is_forced(app) -> None:  # type: ignore[no-untyped-def]
@@ -108,3 +108,44 @@ def test_cookies_are_secure_when_https_is_forced(app) -> None:  # type: ignore[n
         assert form.headers["location"].startswith("https://testserver/")
         page = client.get("/admin/login", headers={"X-Forwarded-Proto": "https"})
         assert "secure" in page.headers["set-cookie"].lower()
+
+
+def test_personal_data_under_api_is_never_cached(app) -> None:  # type: ignore[no-untyped-def]
+    with app() as client:
+        for path in ("/api/imports", "/api/students/3001234567", "/api/handoffs"):
+            assert client.get(path, headers=AUTH).headers["cache-control"] == "no-store"
+        assert "cache-control" not in client.get("/healthz").headers
+
+
+def test_phones_with_separators_are_masked_in_the_access_log() -> None:
+    from eki_entrypoints.web.access_log import mask_path
+
+    assert mask_path("/api/students/300 123 4567") == "/api/students/***4567"
+    assert mask_path("/api/students/+57 300-123-4567/progress") == \
+        "/api/students/***4567/progress"
+    assert mask_path("/api/students/300%20123%204567") == "/api/students/***4567"
+    assert mask_path("/api/students/300.123.4567") == "/api/students/***4567"
+    assert mask_path("/api/imports/12/errors") == "/api/imports/12/errors"
+
+
+def test_force_https_needs_allowed_hosts() -> None:
+    from eki_entrypoints.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="EKI_ALLOWED_HOSTS"):
+        Settings.from_env({"EKI_FORCE_HTTPS": "true"})
+    with pytest.raises(SettingsError, match="EKI_ADMIN_TOKEN must be at least 32"):
+        Settings.from_env({"EKI_ADMIN_TOKEN": "short"})
+    with pytest.raises(SettingsError, match="EKI_METRICS_TOKEN must be at least 32"):
+        Settings.from_env({"EKI_METRICS_TOKEN": "m" * 31})
+    assert Settings.from_env({"EKI_FORCE_HTTPS": "true",
+                              "EKI_ALLOWED_HOSTS": "eki.colegio.edu.co"}).force_https
+
+
+def test_the_https_redirect_goes_to_an_allowed_host_only(app) -> None:  # type: ignore[no-untyped-def]
+    with app(force_https=True, allowed_hosts=("eki.colegio.edu.co",)) as client:
+        evil = client.get("/admin", headers={"Host": "evil.example"}, follow_redirects=False)
+        assert evil.status_code == 400 and "location" not in evil.headers
+        good = client.get("/admin", headers={"Host": "eki.colegio.edu.co"},
+                          follow_redirects=False)
+        assert good.status_code == 308
+        assert good.headers["location"] == "https://eki.colegio.edu.co/admin"

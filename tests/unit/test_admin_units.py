@@ -99,3 +99,26 @@ def test_charts_escape_and_scale() -> None:
     line = line_chart("t", ["a", "b", "c", "d"], [("avg", [1.0, 2.0, None, 4.0])])
     assert line.count("<polyline") == 1 and line.count("<circle") == 3
     assert "style=" not in bars + line
+
+
+def test_upload_staging_refuses_a_directory_it_does_not_own_privately(tmp_path: Path) -> None:
+    """Issue 21 item 13: a pre-created symlink or open directory is refused, not used."""
+    import pytest
+
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o700)
+    link = tmp_path / "up"
+    link.symlink_to(target)
+    with pytest.raises(PermissionError):
+        UploadStaging(link).put(b"x", {})
+    assert list(target.iterdir()) == []
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o777)
+    with pytest.raises(PermissionError):
+        UploadStaging(open_dir).put(b"x", {})
+    staging = UploadStaging(tmp_path / "fine")
+    sha = staging.put(b"data", {})
+    (tmp_path / "fine" / f"{sha}.upload").unlink()
+    (tmp_path / "fine" / f"{sha}.upload").symlink_to(target / "nothing")
+    assert staging.get(sha) is None  # a planted symlink is not followed

@@ -16,7 +16,7 @@ from eki_entrypoints.settings import Settings
 from eki_entrypoints.web import twilio_webhooks, webhooks
 from eki_entrypoints.web.access_log import AccessLogMiddleware
 from eki_entrypoints.web.admin import admin_routes
-from eki_entrypoints.web.admin.session import open_session_store
+from eki_entrypoints.web.admin.session import session_store
 from eki_entrypoints.web.auth import auth_failure_limiter
 from eki_entrypoints.web.conversations import list_handoffs, release_handoff, student_messages
 from eki_entrypoints.web.errors import EXCEPTION_HANDLERS
@@ -66,7 +66,8 @@ def create_app(
             current = eki
         app.state.eki = current
         app.state.settings = current.settings
-        app.state.sessions, app.state.secret_key = await open_session_store(current)
+        app.state.sessions = session_store(current)
+        app.state.secret_key = None  # the stored key, read on first use
         worker = PipelineWorker(current, concurrency=worker_concurrency) if run_worker else None
         app.state.worker = worker
         try:

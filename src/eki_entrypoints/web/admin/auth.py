@@ -26,6 +26,7 @@ from eki_entrypoints.web.admin.session import (
     clear_cookie,
     csrf_ok,
     set_cookie,
+    signing_key,
 )
 from eki_entrypoints.web.errors import ApiError
 from eki_entrypoints.web.limits import body_reservation, limited
@@ -54,10 +55,15 @@ Handler = Callable[[Request, AdminContext], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def _signer(request: Request) -> Signer | None:
+async def _signer(request: Request) -> Signer | None:
     settings: Settings = request.app.state.settings
     if settings.admin_token is None:
         return None
+    if settings.secret_key is not None:
+        return Signer(settings)
+    if request.app.state.secret_key is None:  # generated once, kept in the database
+        request.app.state.secret_key = await signing_key(settings, _sessions(request),
+                                                         _now(request))
     return Signer(settings, request.app.state.secret_key)
 
 
@@ -97,7 +103,7 @@ def guard(*, form_bytes: int = FORM_BYTES, max_files: int = 0) -> Callable[[Hand
     def decorate(inner: Handler) -> Endpoint:
         @functools.wraps(inner)
         async def endpoint(request: Request) -> Response:
-            signer = _signer(request)
+            signer = await _signer(request)
             if signer is None:
                 return disabled_page(request)
             now = _now(request)
@@ -163,7 +169,7 @@ def _login_page(request: Request, signer: Signer, *, status: int = 200,
 
 
 async def login(request: Request) -> Response:
-    signer = _signer(request)
+    signer = await _signer(request)
     if signer is None:
         return disabled_page(request)
     now = _now(request)

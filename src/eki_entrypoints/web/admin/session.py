@@ -178,18 +178,13 @@ def clear_cookie(response: Response, request: Request, name: str) -> None:
                            secure=_secure(request))
 
 
-async def open_session_store(eki: Eki) -> tuple[SessionStore, bytes | None]:
-    """The store for this app (the database's, or memory without one) and the stored
-    signing key (None when ``EKI_SECRET_KEY`` is set)."""
-    store: SessionStore
+def session_store(eki: Eki) -> SessionStore:
+    """The store for this app: the database's, or memory when there is none. Nothing
+    connects until a session is used."""
     if eki.engine is not None:
         from eki_adapters.sql.sessions import SqlSessionStore
 
-        store = SqlSessionStore(eki.engine)
-    else:
-        from eki_adapters.memory.sessions import InMemorySessionStore
+        return SqlSessionStore(eki.engine)
+    from eki_adapters.memory.sessions import InMemorySessionStore
 
-        store = InMemorySessionStore()
-    if eki.settings.secret_key is not None:
-        return store, None
-    return store, await signing_key(eki.settings, store, eki.clock.now())
+    return InMemorySessionStore()
