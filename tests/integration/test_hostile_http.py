@@ -149,3 +149,74 @@ def test_the_https_redirect_goes_to_an_allowed_host_only(app) -> None:  # type: 
                           follow_redirects=False)
         assert good.status_code == 308
         assert good.headers["location"] == "https://eki.colegio.edu.co/admin"
+
+
+def test_out_of_range_integers_are_400_or_404_never_500(app) -> None:  # type: ignore[no-untyped-def]
+    from tests.integration.test_admin import sign_in
+
+    huge, huger = "9223372036854775808", "99999999999999999999"
+    with app() as client:
+        assert client.get(f"/api/imports/{huger}/errors", headers=AUTH).status_code == 404
+        assert client.get(f"/api/imports/{huge}/errors", headers=AUTH).status_code == 404
+        assert client.get(f"/api/students/3001234567/messages?offset={huge}",
+                          headers=AUTH).status_code in (400, 404)
+        assert client.get(f"/api/imports?offset={huge}", headers=AUTH).status_code < 500
+        csrf = sign_in(client, TOKEN)
+        for path in (f"/admin/students/{huger}", f"/admin/webhooks/{huge}",
+                     f"/admin/imports/{huger}/errors", f"/admin/students?page={huger}"):
+            assert client.get(path).status_code in (200, 404), path
+        released = client.post(f"/admin/handoffs/{huger}/release", data={"csrf": csrf})
+        assert released.status_code == 404
+
+
+def test_deeply_nested_json_and_huge_csv_cells_are_refused(app) -> None:  # type: ignore[no-untyped-def]
+    nested = b"[" * 200_000
+    with app() as client:
+        for path in ("/api/students/import", "/api/estudiantes/importar/"):
+            answer = client.post(path, content=nested,
+                                 headers={**AUTH, "Content-Type": "application/json"})
+            assert answer.status_code in (400, 422), answer.text
+        as_file = client.post("/api/students/import", headers=AUTH,
+                              files={"file": ("lista.json", nested, "application/json")})
+        assert as_file.status_code == 422, as_file.text
+        big_cell = b"nombre;telefono\n" + b"A" * 200_000 + b";3001234567\n"
+        csv_answer = client.post("/api/students/import", headers=AUTH,
+                                 files={"file": ("lista.csv", big_cell, "text/csv")})
+        assert csv_answer.status_code == 422, csv_answer.text
+        assert "KB" in csv_answer.json()["error"]["message"]
+
+
+def test_signed_hostile_deliveries(app) -> None:  # type: ignore[no-untyped-def]
+    """Deeply nested JSON → 400; 20,000 messages in one delivery → 200 quickly, the first
+    100 stored and an event noting the rest."""
+    import time
+
+    from eki_entrypoints.testing import meta
+
+    secret = "hostile-app-secret"
+    with app(whatsapp_app_secret=Secret(secret)) as client:
+        nested = b"[" * 200_000
+        answer = client.post("/webhooks/whatsapp", content=nested,
+                             headers=meta.signed_headers(nested, secret))
+        assert answer.status_code == 400
+        one = meta.change(meta.text_message("573001234567", "hola", wamid="wamid.FLOOD"))
+        template = one["value"]["messages"][0]
+        one["value"]["messages"] = [{**template, "id": f"wamid.F{n}", "text": {"body": "h"}}
+                                    for n in range(20_000)]
+        many = meta.encode({"object": "whatsapp_business_account",
+                            "entry": [{"id": meta.WABA_ID, "changes": [one]}]})
+        assert len(many) < 3 * 1024 * 1024
+        started = time.monotonic()
+        stored = client.post("/webhooks/whatsapp", content=many,
+                             headers=meta.signed_headers(many, secret))
+        assert stored.status_code == 200, stored.text
+        assert time.monotonic() - started < 10
+        eki = client.app.state.eki  # type: ignore[attr-defined]
+
+        async def notes() -> list[str]:
+            async with eki.uow() as uow:
+                events = await uow.operations.webhook_events()
+            return [e.note or "" for e in events.items]
+
+        found = client.portal.call(notes)  # type: ignore[union-attr]
+        assert any("19900 mensajes" in note for note in found), found

@@ -127,6 +127,9 @@ class CalamineSpreadsheetReader:
         except json.JSONDecodeError as exc:
             raise _error(f"«{name}» no es JSON válido (línea {exc.lineno}, columna {exc.colno}): "
                          f"{exc.msg}.", "INVALID_JSON") from None
+        except RecursionError:
+            raise _error(f"«{name}» tiene listas u objetos anidados demasiado profundo: no es "
+                         "una lista de estudiantes.", "INVALID_JSON") from None
         return sheet_from_json(data, name, digest)
 
 
@@ -163,7 +166,10 @@ def _sniff_delimiter(text: str) -> str:
     sample = "\n".join(sample_lines)
     best, best_score = ",", -1.0
     for delimiter in CSV_DELIMITERS:
-        widths = [len(row) for row in csv.reader(io.StringIO(sample), delimiter=delimiter)]
+        try:
+            widths = [len(row) for row in csv.reader(io.StringIO(sample), delimiter=delimiter)]
+        except csv.Error:  # e.g. a cell over the field limit: reading says so
+            continue
         if not widths:
             continue
         common = max(set(widths), key=widths.count)
@@ -189,6 +195,11 @@ def _read_csv(text: str, name: str) -> Sequence[tuple[int, Sequence[object]]]:
             rows.append((start, record))  # empty cells stay "": blank like None everywhere
             start = reader.line_num + 1
     except csv.Error as exc:
+        if "field limit" in str(exc):
+            raise _error(f"«{name}» tiene una celda de más de {csv.field_size_limit() // 1024} "
+                         f"KB cerca de la línea {reader.line_num}: no es una lista de "
+                         "estudiantes. Revise las comillas de esa línea.",
+                         "CORRUPT_FILE") from None
         raise _error(f"«{name}» tiene un error de formato CSV cerca de la línea "
                      f"{reader.line_num}: {exc}. Revise las comillas de esa línea.",
                      "CORRUPT_FILE") from None

@@ -13,6 +13,11 @@ from eki_domain.ports.limits import WindowCounter
 from eki_domain.ports.repositories import UnitOfWorkFactory
 from eki_domain.services.windows import FixedWindowCounter
 
+#: Meta sends a handful of messages per delivery; a signed one with thousands would hold one
+#: transaction for seconds. The rest is not processed: a second event records how many.
+MAX_MESSAGES_PER_DELIVERY = 100
+MAX_STATUSES_PER_DELIVERY = 1000
+
 
 @attrs.frozen
 class IngestResult:
@@ -57,12 +62,23 @@ class IngestService:
         note: str | None = None,
     ) -> IngestResult:
         now = self._clock.now()
+        extra_messages = max(0, len(messages) - MAX_MESSAGES_PER_DELIVERY)
+        extra_statuses = max(0, len(statuses) - MAX_STATUSES_PER_DELIVERY)
+        messages = messages[:MAX_MESSAGES_PER_DELIVERY]
+        statuses = statuses[:MAX_STATUSES_PER_DELIVERY]
         async with self._uow() as uow:
             event_id, new = await uow.inbox.add_event(
                 channel=channel, body=body, received_at=now, note=note, messages=messages)
             applied = 0
             for report in statuses:
                 applied += await uow.outbox.apply_status(report, now)
+            if extra_messages or extra_statuses:
+                await uow.conversations.record_webhook(
+                    channel=channel, body="", signature_ok=True, received_at=now,
+                    note=f"entrega {event_id} recortada: {extra_messages} mensajes y "
+                         f"{extra_statuses} estados más allá del máximo por entrega "
+                         f"({MAX_MESSAGES_PER_DELIVERY} mensajes, {MAX_STATUSES_PER_DELIVERY} "
+                         "estados) no se procesaron")
             await uow.commit()
         return IngestResult(event_id=event_id, messages=len(messages), new_messages=new,
                             statuses=len(statuses), statuses_applied=applied)

@@ -28,7 +28,7 @@ from eki_entrypoints.web.admin.session import (
     set_cookie,
     signing_key,
 )
-from eki_entrypoints.web.errors import ApiError
+from eki_entrypoints.web.errors import MAX_SQL_INTEGER, ApiError
 from eki_entrypoints.web.limits import body_reservation, limited
 
 log = logging.getLogger("eki.admin")
@@ -122,6 +122,11 @@ def guard(*, form_bytes: int = FORM_BYTES, max_files: int = 0) -> Callable[[Hand
                 if expired:
                     clear_cookie(response, request, SESSION_COOKIE)
                 return response
+            if any(isinstance(v, int) and not 0 <= v <= MAX_SQL_INTEGER
+                   for v in request.path_params.values()):  # /admin/students/99999…
+                return form_error(request, 404, "No existe.",
+                                  AdminContext(eki=request.app.state.eki, session=session,
+                                               now=now))
             eki: Eki = request.app.state.eki
             if request.method != "POST":
                 return await inner(request, AdminContext(eki=eki, session=session, now=now))
