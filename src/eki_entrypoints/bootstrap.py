@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable, Callable
 
 import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,6 +37,7 @@ from eki_domain.services.progress import ProgressService
 from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.tools import StudentTools
+from eki_entrypoints.secret_key import secret_key_loader
 from eki_entrypoints.settings import Settings, SettingsError
 
 
@@ -130,7 +132,8 @@ async def bootstrap(
                       else InMemoryWorkerHeartbeats())
     model: LanguageModel | None = None
     if assistant is None:
-        assistant, model = build_assistant(settings, uow, clock, language_model, telemetry)
+        assistant, model = build_assistant(settings, uow, clock, language_model, telemetry,
+                                           safety_key=secret_key_loader(settings, engine))
     cache = (TTLReportCache(ttl=settings.report_cache_ttl)
              if settings.report_cache_ttl > 0 else None)
     progress = ProgressService(uow, clock, scale=settings.grading_scale, cache=cache)
@@ -200,6 +203,7 @@ def _twilio_channel(settings: Settings) -> MessageChannel:
 def build_assistant(
     settings: Settings, uow: UnitOfWorkFactory, clock: Clock,
     language_model: LanguageModel | None = None, telemetry: Telemetry | None = None,
+    safety_key: Callable[[], Awaitable[bytes]] | None = None,
 ) -> tuple[Assistant, LanguageModel | None]:
     """The assistant ladder: the model with tools, falling back to the rules."""
     rules = RuleBasedAssistant(clock=clock)
@@ -220,6 +224,7 @@ def build_assistant(
         student_daily_tokens=settings.llm_student_daily_tokens or None,
         daily_spend_usd=settings.llm_daily_spend_usd,
         telemetry=telemetry or NO_TELEMETRY,
+        safety_key=safety_key,
     ), model
 
 

@@ -22,13 +22,14 @@ the rule-based responder: they are commands of its menu, and answering them cost
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import math
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -135,8 +136,13 @@ _SCORE_LIKE: Final = re.compile(r"(?<![\d.,])\d{1,3}[.,]\d{1,2}(?!\d|[.,]\d)")
 _MENU_COMMANDS: Final = frozenset({"1", "2", "3", "4", "5", "menu", "el menu", "ver menu"})
 
 
-def safety_identifier(student_id: int) -> str:
-    """A stable pseudonym of the student for the provider's abuse monitoring."""
+def safety_identifier(student_id: int, key: bytes | None = None) -> str:
+    """A stable pseudonym of the student for the provider's abuse monitoring: an HMAC of
+    the id with the secret key (``bootstrap`` always gives one), so nobody who sees it can
+    recover the id by hashing small integers; without a key, a plain hash (tests)."""
+    if key:
+        return hmac.new(key, f"eki-safety-identifier\x00{student_id}".encode(),
+                        hashlib.sha256).hexdigest()[:32]
     return hashlib.sha256(f"eki-student-{student_id}".encode()).hexdigest()[:32]
 
 
@@ -299,6 +305,7 @@ class LLMAssistant:
         utc_offset: timedelta = COLOMBIA_UTC_OFFSET,
         rules_for_commands: bool = True,
         telemetry: Telemetry = NO_TELEMETRY,
+        safety_key: Callable[[], Awaitable[bytes]] | None = None,
     ) -> None:
         for name, value, minimum in (
             ("history_turns", history_turns, 0),
@@ -328,6 +335,8 @@ class LLMAssistant:
         self.stats = AssistantStats()
         self._telemetry = telemetry
         self._warned_unpriced: set[str] = set()
+        self._safety_key_loader = safety_key
+        self._safety_key: bytes | None = None
         # Turns that end together (a class asking at once) share the ledger's transaction;
         # turns that start together (one claim) read their budgets and histories together.
         self._ledger: GroupCommit[UsageRecord] = GroupCommit(uow, _write_usage)
@@ -336,6 +345,12 @@ class LLMAssistant:
     @property
     def model_name(self) -> str:
         return self._model.model
+
+    async def _safety_key_bytes(self) -> bytes | None:
+        """The secret key for :func:`safety_identifier`, loaded once."""
+        if self._safety_key is None and self._safety_key_loader is not None:
+            self._safety_key = await self._safety_key_loader()
+        return self._safety_key
 
     async def answer(self, turn: Turn, tools: StudentToolbox) -> AssistantReply:
         student_id = turn.student.id
@@ -544,7 +559,8 @@ class LLMAssistant:
                 list(messages),
                 tools=list(schemas) or None,
                 tool_choice=("none" if final else "auto") if schemas else None,
-                safety_identifier=safety_identifier(state.student_id),
+                safety_identifier=safety_identifier(state.student_id,
+                                                    await self._safety_key_bytes()),
                 max_output_tokens=self._max_output,
             )
         except ModelError as exc:
@@ -603,6 +619,8 @@ class LLMAssistant:
             self.stats.tool_errors["tool_error"] += 1
             return _tool_error(str(exc))
         state.grounded = True
+        if isinstance(result, dict) and "first_name" in result and "name" in result:
+            result = {**result, "name": result["first_name"]}  # the model never gets a surname
         # Compact separators: ~25% fewer prompt tokens than json.dumps' defaults.
         content = json.dumps(result, ensure_ascii=False, default=str, separators=(",", ":"))
         if len(content) > _MAX_TOOL_RESULT_CHARS:
