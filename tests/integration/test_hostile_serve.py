@@ -6,12 +6,14 @@ from __future__ import annotations
 import io
 import os
 import socket
+import subprocess
 import time
 from pathlib import Path
 
 import httpx2
 import openpyxl
 
+from tests.integration.ods import cell, empty, ods, row
 from tests.integration.processes import Served, eki_serve
 
 TOKEN = "hostile-serve-admin-token-0123456789abcdef"
@@ -43,13 +45,18 @@ def env_for(tmp_path: Path) -> dict[str, str]:
 
 
 def test_a_5kb_spreadsheet_cannot_kill_the_service(tmp_path: Path) -> None:
-    """A1…XFD1048576 (512 GiB as a dense grid) and A1…Z1000000 (1.2 GB): 422 in under a
-    second each, the server keeps answering, its peak memory stays under 300 MB."""
+    """A1…XFD1048576 (512 GiB as a dense grid) and A1…Z1000000 (1.2 GB), and an .ods
+    whose repeated rows do the same: 422 in under a second each, the server keeps
+    answering, its peak memory stays under 300 MB (the .ods is parsed in a child process
+    with a memory ceiling)."""
     wide = workbook({"A1": "Nombre", "B1": "Celular", "XFD1048576": "x"})
     deep = workbook({"A1": "Nombre", "B1": "Celular", "Z1000000": "x"})
-    assert len(wide) < 6000 and len(deep) < 6000
+    deep_ods = ods([row([cell("Nombre"), cell("Celular")]), row([empty(2)], 1_000_000),
+                    row([cell("x"), cell("y"), empty(20), cell("z")])])
+    assert len(wide) < 6000 and len(deep) < 6000 and len(deep_ods) < 6000
     with eki_serve(tmp_path, env_for(tmp_path)) as served:
-        for name, content in (("ancho.xlsx", wide), ("profundo.xlsx", deep)):
+        for name, content in (("ancho.xlsx", wide), ("profundo.xlsx", deep),
+                              ("profundo.ods", deep_ods)):
             for path in ("/api/students/import", "/api/progress/import?kind=grades"):
                 started = time.monotonic()
                 response = httpx2.post(f"{served.url}{path}", headers=AUTH, timeout=30,
@@ -129,3 +136,30 @@ def test_300_unfinished_webhook_bodies_cannot_exhaust_memory(tmp_path: Path) -> 
             for sock in sockets:
                 sock.close()
         assert httpx2.get(f"{served.url}/healthz", timeout=5).status_code == 200
+
+
+def test_eki_refuses_short_tokens_and_says_how_to_make_one(tmp_path: Path) -> None:
+    from tests.integration.processes import EKI
+
+    for variable in ("EKI_ADMIN_TOKEN", "EKI_METRICS_TOKEN"):
+        env = {**env_for(tmp_path), variable: "too-short-token"}
+        done = subprocess.run([EKI, "serve", "--port", "1"], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and variable in lines[0] and "32" in lines[0]
+        assert "secrets.token_urlsafe(32)" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_the_cli_refuses_a_hostile_sheet_in_one_line(tmp_path: Path) -> None:
+    from tests.integration.processes import EKI
+
+    path = tmp_path / "ancho.xlsx"
+    path.write_bytes(workbook({"A1": "Nombre", "B1": "Celular", "XFD1048576": "x"}))
+    nested = tmp_path / "lista.json"
+    nested.write_bytes(b"[" * 200_000)
+    for target in (path, nested):
+        done = subprocess.run([EKI, "students", "import", str(target)], env=env_for(tmp_path),
+                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

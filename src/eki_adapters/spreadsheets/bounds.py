@@ -7,8 +7,8 @@ worksheet's XML (never more than :data:`MAX_SHEET_XML_BYTES` uncompressed) and r
 where its cells really are, and the declared ``<dimension>``; a sheet beyond
 :class:`SheetLimits` is refused with a Spanish message (``SHEET_TOO_LARGE``).
 
-Other workbook formats (.xls, .xlsb, .ods) keep the byte limit only; they are refused
-beyond :data:`OTHER_WORKBOOK_MAX_BYTES`, small enough that a hostile one stays bounded.
+Other workbook formats (.xls, .xlsb, .ods), whose sizes cannot be read this cheaply, are
+parsed in a memory-capped child process (``isolated.py``) that checks the same limits.
 """
 
 from __future__ import annotations
@@ -68,16 +68,18 @@ def column_letters(number: int) -> str:
     return letters or "A"
 
 
-def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> None:
+def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> bool:
     """Raise ImportFileError when a worksheet of this .xlsx/.xlsm exceeds ``limits``.
 
-    A file that is not a readable zip is left to calamine (which reports it as damaged).
+    True when the sizes were read (an .xlsx/.xlsm); False for anything else — another
+    zip (.ods, .xlsb) or a damaged one — which must then be read in isolation.
     """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError):
-        return
+        return False
     budget = MAX_SHEET_XML_BYTES
+    checked = False
     with archive:
         for info in archive.infolist():
             if not (info.filename.startswith("xl/worksheets/")
@@ -86,7 +88,8 @@ def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> None:
             try:
                 rows, columns, read = _extent(archive, info, budget)
             except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError):
-                return  # damaged: calamine says so
+                return False  # damaged: read in isolation, where calamine says so
+            checked = True
             budget -= read
             limits.check(name, rows, columns)
             if budget <= 0:
@@ -94,6 +97,7 @@ def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> None:
                     f"«{name}» descomprimido es demasiado grande para una lista de "
                     "estudiantes. Copie solo los datos a un libro nuevo y vuelva a subirlo.",
                     code="SHEET_TOO_LARGE")
+    return checked
 
 
 def _extent(archive: zipfile.ZipFile, info: zipfile.ZipInfo,

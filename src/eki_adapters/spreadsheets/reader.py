@@ -18,6 +18,7 @@ from typing import Any
 import python_calamine
 
 from eki_adapters.spreadsheets.bounds import SheetLimits, check_xlsx_bounds
+from eki_adapters.spreadsheets.isolated import read_isolated
 from eki_domain.model.imports import ImportFileError, Sheet, sheet_from_records
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -92,8 +93,14 @@ class CalamineSpreadsheetReader:
         return Sheet(filename=name, sha256=digest, rows=_read_csv(text, name))
 
     def _read_workbook(self, data: bytes, name: str, digest: str) -> Sheet:
-        if data.startswith(ZIP_MAGIC):
-            check_xlsx_bounds(data, name, self.limits)
+        """.xlsx/.xlsm here once their sheet sizes are checked; other workbooks (.xls,
+        .xlsb, .ods) in a memory-capped child process (``isolated.py``)."""
+        if data.startswith(ZIP_MAGIC) and check_xlsx_bounds(data, name, self.limits):
+            return self.read_workbook_here(data, name, digest)
+        return read_isolated(data, name, digest, self.limits)
+
+    def read_workbook_here(self, data: bytes, name: str, digest: str) -> Sheet:
+        """Parse a workbook in this process (sizes already checked, or in the child)."""
         try:
             workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         except python_calamine.PasswordError:
@@ -106,13 +113,18 @@ class CalamineSpreadsheetReader:
         try:
             for index, meta in enumerate(workbook.sheets_metadata):
                 if str(meta.visible).endswith("Visible") and "WorkSheet" in str(meta.typ):
-                    rows = workbook.get_sheet_by_index(index).to_python(skip_empty_area=False)
+                    sheet = workbook.get_sheet_by_index(index)
+                    end = sheet.end or (0, 0)
+                    self.limits.check(name, end[0] + 1, end[1] + 1)
+                    rows = sheet.to_python(skip_empty_area=False)
                     if any(any(v != "" for v in row) for row in rows):
                         return Sheet(filename=name, sha256=digest, sheet_name=meta.name,
                                      rows=[(number, _cells(row))
                                            for number, row in enumerate(rows, start=1)])
         except python_calamine.PasswordError:
             raise _encrypted(name) from None
+        except ImportFileError:
+            raise
         except Exception as exc:
             raise _error(f"No se pudo leer «{name}»: el archivo está dañado "
                          f"({type(exc).__name__}). " + _SAVE_AS, "CORRUPT_FILE") from None
