@@ -15,7 +15,7 @@ from eki_adapters.spreadsheets.bounds import SheetLimits
 from eki_domain.model.imports import ImportFileError, Sheet
 
 #: Address space of the child (calamine, Python and the file).
-CHILD_MEMORY_BYTES = 1024 * 1024 * 1024
+CHILD_MEMORY_BYTES = 512 * 1024 * 1024
 CHILD_SECONDS = 120
 _REFUSED = 3
 
