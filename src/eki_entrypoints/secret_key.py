@@ -4,6 +4,7 @@ database (table ``eki_secrets``) — never derived from a token. It signs the ad
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -11,6 +12,8 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eki_entrypoints.settings import Settings
+
+log = logging.getLogger("eki.security")
 
 #: The row of ``eki_secrets`` holding the generated key.
 STORED_KEY_NAME = "session"
@@ -33,8 +36,13 @@ def secret_key_loader(settings: Settings,
             return process_key.encode()
         from eki_adapters.sql.sessions import SqlSessionStore
 
-        stored = await SqlSessionStore(engine).secret(STORED_KEY_NAME, new_key,
-                                                       datetime.now(UTC))
+        try:
+            stored = await SqlSessionStore(engine).secret(STORED_KEY_NAME, new_key,
+                                                           datetime.now(UTC))
+        except Exception as exc:  # schema behind, database down: answering goes on
+            log.warning("secret key not readable from the database (%s); using a key of "
+                        "this process until it is", type(exc).__name__)
+            return process_key.encode()
         return stored.encode()
 
     return load
