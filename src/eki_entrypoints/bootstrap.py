@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import attrs
@@ -47,6 +48,7 @@ from eki_domain.services.progress import ProgressService
 from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.tools import StudentTools
+from eki_entrypoints.secret_key import secret_key_loader
 from eki_entrypoints.settings import Settings, SettingsError
 
 
@@ -151,7 +153,8 @@ async def bootstrap(
                       else InMemoryWorkerHeartbeats())
     model: LanguageModel | None = None
     if assistant is None:
-        assistant, model = build_assistant(settings, uow, clock, language_model, telemetry)
+        assistant, model = build_assistant(settings, uow, clock, language_model, telemetry,
+                                           safety_key=secret_key_loader(settings, engine))
     cache = (TTLReportCache(ttl=settings.report_cache_ttl)
              if settings.report_cache_ttl > 0 else None)
     progress = ProgressService(uow, clock, scale=settings.grading_scale, cache=cache,
@@ -264,6 +267,7 @@ def _twilio_channel(settings: Settings) -> MessageChannel:
 def build_assistant(
     settings: Settings, uow: BatchingUnitOfWorkFactory, clock: Clock,
     language_model: LanguageModel | None = None, telemetry: Telemetry | None = None,
+    safety_key: Callable[[], Awaitable[bytes]] | None = None,
 ) -> tuple[Assistant, LanguageModel | None]:
     """The assistant ladder: the model with tools, falling back to the rules."""
     rules = RuleBasedAssistant(clock=clock)
@@ -287,6 +291,7 @@ def build_assistant(
         # Turns that start together (one claim) read their budgets and histories together;
         # turns that end together (a class asking at once) share the ledger's transaction.
         context=BatchedTurnContext(uow), usage=BatchedUsageRecorder(uow),
+        safety_key=safety_key,
     ), model
 
 

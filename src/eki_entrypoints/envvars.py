@@ -142,6 +142,11 @@ def whole(low: int, high: int) -> Parser:
     return lambda name, raw: _whole(name, raw, low, high)
 
 
+def megabytes(low: int, high: int) -> Parser:
+    """A whole number of megabytes between ``low`` and ``high``, as bytes."""
+    return lambda name, raw: _whole(name, raw, low, high) * 1024 * 1024
+
+
 def seconds(low: int, high: int) -> Parser:
     """A whole number of seconds between ``low`` and ``high``, as a float."""
     return lambda name, raw: float(_whole(name, raw, low, high))
@@ -194,11 +199,17 @@ def parse_country(name: str, raw: str) -> str:
     return country
 
 
-def parse_secret_key(name: str, raw: str) -> Secret:
-    if len(raw) < 32:
+#: Secrets shorter than this are refused at start-up (they could be guessed or brute-forced).
+MIN_SECRET_CHARS = 32
+MAKE_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105
+
+
+def parse_strong_secret(name: str, raw: str) -> Secret:
+    """A token or key of at least :data:`MIN_SECRET_CHARS` characters."""
+    if len(raw) < MIN_SECRET_CHARS:
         raise SettingsError(
-            f"{name} must be at least 32 characters (e.g. the output of "
-            "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+            f"{name} must be at least {MIN_SECRET_CHARS} characters (it has {len(raw)}) so it "
+            f"cannot be guessed; make one with: {MAKE_SECRET}")
     return Secret(raw)
 
 

@@ -28,6 +28,7 @@ from eki_entrypoints.envvars import (
     EnvVar,
     Secret,
     SettingsError,
+    megabytes,
     parse_account_sid,
     parse_allowed_hosts,
     parse_channel,
@@ -44,7 +45,7 @@ from eki_entrypoints.envvars import (
     parse_openai_base_url,
     parse_prices,
     parse_public_url,
-    parse_secret_key,
+    parse_strong_secret,
     parse_trusted_proxies,
     parse_whatsapp_sender,
     seconds,
@@ -70,18 +71,17 @@ class Settings:
         doc="Region used to read phone numbers written without a country code (ISO 3166: "
             "CO, MX, AR, BR…).")
     admin_token: Secret | None = setting(
-        "EKI_ADMIN_TOKEN", None, section="admin", secret=True,
+        "EKI_ADMIN_TOKEN", None, section="admin", secret=True, parse=parse_strong_secret,
         readme_default="unset: `/api` and `/admin` refuse",
-        doc="Bearer token for /api and /admin. Unset = those routes refuse every request "
-            "(403). Generate one with: python3 -c \"import secrets; "
-            "print(secrets.token_urlsafe(32))\"")
+        doc="Bearer token for /api and /admin (32+ characters; shorter ones stop EKI at "
+            "start-up). Unset = those routes refuse every request (403). Generate one with: "
+            "python3 -c \"import secrets; print(secrets.token_urlsafe(32))\"")
     secret_key: Secret | None = setting(
-        "EKI_SECRET_KEY", None, section="admin", secret=True, parse=parse_secret_key,
-        readme_default="derived from the admin token",
-        doc="Admin site (/admin): key that signs the sign-in cookie (32+ characters). Unset "
-            "= derived from EKI_ADMIN_TOKEN, so changing the token signs everyone out. Set "
-            "it when you run several servers with different tokens or want sessions to "
-            "survive a token change.")
+        "EKI_SECRET_KEY", None, section="admin", secret=True, parse=parse_strong_secret,
+        readme_default="unset: a random key kept in the database",
+        doc="Key that signs the admin sign-in and CSRF cookies and keys the model's "
+            "safety_identifier (32+ characters). Unset = a random key generated once and "
+            "kept in the database (table eki_secrets); it is never derived from a token.")
     admin_session_hours: int = setting(
         "EKI_ADMIN_SESSION_HOURS", 12, section="admin", parse=whole(1, 720),
         doc="Hours an admin sign-in lasts (1–720).")
@@ -180,10 +180,10 @@ class Settings:
         doc="Age (seconds) after which a pooled connection is replaced (-1 = never; keep it "
             "below your server's/proxy's idle timeout).")
     metrics_token: Secret | None = setting(
-        "EKI_METRICS_TOKEN", None, section="operations", secret=True,
-        readme_default="unset: `/metrics` takes the admin token",
-        doc="Bearer token for GET /metrics (Prometheus). The admin token works too; with "
-            "neither, /metrics refuses (403).")
+        "EKI_METRICS_TOKEN", None, section="operations", secret=True, parse=parse_strong_secret,
+        readme_default="unset: `/metrics` refuses",
+        doc="Bearer token for GET /metrics (Prometheus; 32+ characters). Only this token "
+            "opens /metrics; unset = /metrics refuses (403).")
     prometheus_multiproc_dir: str | None = setting(
         "PROMETHEUS_MULTIPROC_DIR", None, section="operations", parse=parse_multiproc_dir,
         readme_default="unset: each process counts for itself", example="/run/eki-metrics",
@@ -208,6 +208,18 @@ class Settings:
     rate_limit_api: int = setting(
         "EKI_RATE_LIMIT_API", 120, section="operations", parse=whole(0, 100_000),
         doc="Requests per minute per client IP on the /api routes. 0 = no limit.")
+    rate_limit_auth_failures: int = setting(
+        "EKI_RATE_LIMIT_AUTH_FAILURES", 20, section="operations", parse=whole(0, 10_000),
+        doc="Wrong bearer tokens per minute per client IP on /api and /metrics; past it, "
+            "429 until the minute ends (even with the right token). 0 = no limit.")
+    unsigned_body_budget: int = setting(
+        "EKI_UNSIGNED_BODY_BUDGET_MB", 64 * 1024 * 1024, section="operations",
+        parse=megabytes(1, 4096), shown="64", readme_default="64",
+        doc="Megabytes buffered at once over every request body not yet authenticated "
+            "(webhooks, the sign-in form); past it, 503 with Retry-After.")
+    body_read_timeout: float = setting(
+        "EKI_BODY_READ_TIMEOUT", 30.0, section="operations", parse=seconds(1, 600),
+        doc="Seconds a client may take to send a request body; then 408.")
     rate_limit_login: int = setting(
         "EKI_RATE_LIMIT_LOGIN", 10, section="operations", parse=whole(0, 10_000),
         doc="Sign-in attempts (POST /admin/login) per minute per client IP. 0 = no limit.")
@@ -302,6 +314,10 @@ class Settings:
             values[field.name] = var.parse(var.name, raw.strip())
         values["production"] = "channel" in values
         settings = cls(**values)
+        if settings.force_https and settings.allowed_hosts in ((), ("*",)):
+            raise SettingsError(
+                "EKI_FORCE_HTTPS=true needs EKI_ALLOWED_HOSTS (the names this site answers "
+                "to, e.g. eki.colegio.edu.co): the redirect goes only to those hosts")
         if settings.production:
             settings.require_channel_settings()
         return settings

@@ -54,7 +54,7 @@ T = TypeVar("T")
 #: The secrets the harness configures (signed posts verify with APP_SECRET).
 APP_SECRET = "eki-test-app-secret"
 VERIFY_TOKEN = "eki-test-verify-token"
-ADMIN_TOKEN = "eki-test-admin-token"
+ADMIN_TOKEN = "eki-test-admin-token-0123456789abcdef"
 ACCESS_TOKEN = "eki-test-access-token"
 PHONE_NUMBER_ID = meta.PHONE_NUMBER_ID
 #: ``EKI_PUBLIC_URL`` with the Twilio channel: the harness signs its Twilio posts for this

@@ -28,7 +28,7 @@ from tests.integration.workbooks import xlsx
 CHROMIUM = Path(os.environ.get("EKI_CHROMIUM", "/usr/bin/chromium"))
 REQUIRE = os.environ.get("EKI_REQUIRE_BROWSER") == "1"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "admin-browser"
-TOKEN = "browser-test-token"
+TOKEN = "browser-test-token-0123456789abcdefghij"
 
 pytestmark = pytest.mark.browser
 

@@ -85,14 +85,16 @@ def test_metrics_refuse_missing_or_wrong_tokens(app_with, headers: dict[str, str
     assert "eki_" not in response.text
 
 
-def test_metrics_accept_the_metrics_token_or_the_admin_token(app_with) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_take_only_the_metrics_token(app_with) -> None:  # type: ignore[no-untyped-def]
+    """Issue 21: /metrics takes EKI_METRICS_TOKEN only — the admin token opens nothing
+    there, and the metrics token opens nothing else."""
     with app_with(metrics_token=METRICS, admin_token=ADMIN) as client:
         assert "eki_database_up 1.0" in scrape(client, METRICS)
-        assert "eki_database_up 1.0" in scrape(client, ADMIN)
-    with app_with(admin_token=ADMIN) as client:  # no metrics token: the admin token works
-        assert "eki_inbox_pending_messages" in scrape(client, ADMIN)
-        assert client.get("/metrics", headers={"Authorization": f"Bearer {METRICS}"}
+        assert client.get("/metrics", headers={"Authorization": f"Bearer {ADMIN}"}
                           ).status_code == 401
+    with app_with(admin_token=ADMIN) as client:  # no metrics token: /metrics is disabled
+        refused = client.get("/metrics", headers={"Authorization": f"Bearer {ADMIN}"})
+        assert refused.status_code == 403 and "eki_" not in refused.text
     with app_with(metrics_token=METRICS) as client:  # metrics token alone: not the admin API
         assert "eki_outbox_pending_messages" in scrape(client, METRICS)
         assert client.get("/api/imports", headers={"Authorization": f"Bearer {METRICS}"}

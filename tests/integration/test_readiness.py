@@ -28,6 +28,8 @@ from tests.integration.processes import free_port
 SECRET = "app-secret"
 
 
+METRICS = "readiness-metrics-token-0123456789abcdef"
+
 def ready(client: TestClient | httpx2.Client) -> httpx2.Response:
     return client.get("/readyz")  # type: ignore[return-value]
 
@@ -46,7 +48,7 @@ def test_a_web_process_without_any_worker_is_not_ready(database_url: str) -> Non
 def test_a_separate_eki_worker_process_makes_the_web_process_ready(database_url: str) -> None:
     port = free_port()
     env = {**os.environ, "EKI_DATABASE_URL": database_url, "EKI_LOG_LEVEL": "INFO",
-           "EKI_LOG_FORMAT": "json", "EKI_METRICS_TOKEN": "m"}
+           "EKI_LOG_FORMAT": "json", "EKI_METRICS_TOKEN": METRICS}
     script = Path(sys.executable).with_name("eki")
     with TestClient(create_app(Settings(database_url=database_url))) as client:
         assert ready(client).status_code == 503
@@ -65,7 +67,7 @@ def test_a_separate_eki_worker_process_makes_the_web_process_ready(database_url:
             # The worker's own counters, on its --metrics-port, behind the metrics token.
             url = f"http://127.0.0.1:{port}/metrics"
             assert httpx2.get(url, timeout=5).status_code == 401
-            scraped = httpx2.get(url, headers={"Authorization": "Bearer m"}, timeout=5)
+            scraped = httpx2.get(url, headers={"Authorization": f"Bearer {METRICS}"}, timeout=5)
             assert scraped.status_code == 200
             assert "eki_workers_alive 1.0" in scraped.text
             assert scraped.headers["x-content-type-options"] == "nosniff"

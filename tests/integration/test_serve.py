@@ -13,9 +13,10 @@ import pytest
 from eki_testing import meta
 from tests.integration.processes import eki_serve
 
+SERVE_TOKEN = "serve-token-0123456789abcdefghijklmnop"
 
 def test_eki_serve_starts_on_a_fresh_sqlite_and_answers(tmp_path: Path) -> None:
-    env = {**os.environ, "EKI_ADMIN_TOKEN": "serve-token", "EKI_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "EKI_ADMIN_TOKEN": SERVE_TOKEN, "EKI_LOG_LEVEL": "WARNING"}
     env.pop("EKI_DATABASE_URL", None)  # the default: ./eki.db in the working directory
     with eki_serve(tmp_path, env) as served:
         health = httpx2.get(f"{served.url}/healthz", timeout=5)
@@ -23,7 +24,7 @@ def test_eki_serve_starts_on_a_fresh_sqlite_and_answers(tmp_path: Path) -> None:
         ready = httpx2.get(f"{served.url}/readyz", timeout=5)
         assert ready.status_code == 200, ready.text
         missing = httpx2.get(f"{served.url}/api/students/3001234567",
-                             headers={"Authorization": "Bearer serve-token"}, timeout=5)
+                             headers={"Authorization": f"Bearer {SERVE_TOKEN}"}, timeout=5)
         assert missing.status_code == 404
         assert (tmp_path / "eki.db").exists()
 

@@ -17,10 +17,11 @@ from eki_entrypoints.web.admin.session import Signer, csrf_ok
 from eki_entrypoints.web.admin.staging import UploadStaging
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+STORED = b"a-key-generated-once-and-stored-in-the-database"
 
 
 def test_signer_round_trip_tamper_and_expiry() -> None:
-    signer = Signer(Settings(admin_token=Secret("tok")))
+    signer = Signer(Settings(admin_token=Secret("tok")), STORED)
     session, cookie = signer.new_session(NOW, hours=12)
     assert signer.session(cookie, NOW) == (session, False)
     assert signer.session(cookie, NOW + timedelta(hours=12)) == (None, True)
@@ -36,7 +37,10 @@ def test_signer_round_trip_tamper_and_expiry() -> None:
     assert signer.login_token(cookie, NOW) is None
     assert signer.login_token(login_cookie, NOW + timedelta(hours=2)) is None
     # another token or another secret key: the cookie is worthless
-    assert Signer(Settings(admin_token=Secret("other"))).session(cookie, NOW) == (None, False)
+    assert Signer(Settings(admin_token=Secret("other")), STORED).session(cookie, NOW) == (
+        None, False)
+    assert Signer(Settings(admin_token=Secret("tok")), b"another stored key").session(
+        cookie, NOW) == (None, False)
     keyed = Signer(Settings(admin_token=Secret("tok"), secret_key=Secret("s" * 32)))
     _s, keyed_cookie = keyed.new_session(NOW, 1)
     assert keyed.session(keyed_cookie, NOW)[0] is not None
@@ -95,3 +99,26 @@ def test_charts_escape_and_scale() -> None:
     line = line_chart("t", ["a", "b", "c", "d"], [("avg", [1.0, 2.0, None, 4.0])])
     assert line.count("<polyline") == 1 and line.count("<circle") == 3
     assert "style=" not in bars + line
+
+
+def test_upload_staging_refuses_a_directory_it_does_not_own_privately(tmp_path: Path) -> None:
+    """Issue 21 item 13: a pre-created symlink or open directory is refused, not used."""
+    import pytest
+
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o700)
+    link = tmp_path / "up"
+    link.symlink_to(target)
+    with pytest.raises(PermissionError):
+        UploadStaging(link).put(b"x", {})
+    assert list(target.iterdir()) == []
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o777)
+    with pytest.raises(PermissionError):
+        UploadStaging(open_dir).put(b"x", {})
+    staging = UploadStaging(tmp_path / "fine")
+    sha = staging.put(b"data", {})
+    (tmp_path / "fine" / f"{sha}.upload").unlink()
+    (tmp_path / "fine" / f"{sha}.upload").symlink_to(target / "nothing")
+    assert staging.get(sha) is None  # a planted symlink is not followed

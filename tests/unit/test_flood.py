@@ -14,6 +14,7 @@ from eki_adapters.whatsapp import ConsoleChannel, parse_meta_webhook
 from eki_domain.model.messages import IncomingMessage
 from eki_domain.ports.assistant import AssistantReply, StudentToolbox, Turn
 from eki_domain.services.flood import FLOOD_NOTICE, FloodGuard, FloodVerdict
+from eki_domain.services.windows import FixedWindowCounter
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.settings import Settings
 from eki_entrypoints.worker import PipelineWorker
@@ -37,12 +38,13 @@ def test_guard_counts_per_sender_in_fixed_windows() -> None:
 
 
 def test_guard_forgets_expired_senders() -> None:
-    guard = FloodGuard(limit=1)
-    guard.sweep_at = 10
+    counter = FixedWindowCounter(60)
+    guard = FloodGuard(limit=1, counter=counter)
+    counter.sweep_at = 10
     for n in range(10):
         guard.admit(f"s{n}", 1, T0)
     guard.admit("late", 1, T0 + timedelta(minutes=2))
-    assert len(guard._senders) == 1
+    assert len(counter._windows) == 1
 
 
 class CountingAssistant:

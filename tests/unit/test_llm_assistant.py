@@ -950,3 +950,21 @@ async def test_prompt_injection_never_reaches_another_student(school: School, at
     for text in (*results.values(), answer.text):
         assert not any(secret in text for secret in BRUNO_SECRETS)
     assert answer.intent == "llm" and "Taller 1" in answer.text
+
+
+async def test_tool_results_reach_the_model_with_the_first_name_only(school: School) -> None:
+    """Issue 21 item 12: no surname in what the model reads, tool results included; the
+    pseudonym is keyed when the assistant has a key."""
+    model = ScriptedModel(reply(None, call("c1", "get_my_profile")), reply("Hola Ana."))
+    key = b"k" * 32
+
+    async def load_key() -> bytes:
+        return key
+
+    assistant = school.assistant(model, safety_key=load_key)
+    await assistant.answer(school.turn("¿quién soy?"), school.tools(school.ana))
+    everything = "\n".join(m.content or "" for m in model.calls[-1].messages)
+    assert '"NAME":"ANA"' in everything.upper() and '"found":true' in everything
+    for surname in ("MARÍA", "PÉREZ", "GÓMEZ"):
+        assert surname not in everything.upper()
+    assert {c.safety_identifier for c in model.calls} == {safety_identifier(school.ana.id, key)}

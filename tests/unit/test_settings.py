@@ -4,6 +4,8 @@ import pytest
 
 from eki_entrypoints.settings import Settings, SettingsError
 
+ADMIN = "admin-s3cret-0123456789abcdefghijkl"
+METRICS = "m-s3cret-0123456789abcdefghijklmnop"
 
 def test_defaults_need_no_environment() -> None:
     settings = Settings.from_env({})
@@ -17,7 +19,7 @@ def test_defaults_need_no_environment() -> None:
 
 def test_secrets_never_show_in_repr() -> None:
     settings = Settings.from_env({
-        "EKI_ADMIN_TOKEN": "admin-s3cret",
+        "EKI_ADMIN_TOKEN": ADMIN,
         "EKI_WHATSAPP_APP_SECRET": "app-s3cret",
         "EKI_WHATSAPP_ACCESS_TOKEN": "access-s3cret",
         "EKI_WHATSAPP_VERIFY_TOKEN": "verify-s3cret",
@@ -26,7 +28,7 @@ def test_secrets_never_show_in_repr() -> None:
     })
     text = repr(settings) + str(settings)
     assert "s3cret" not in text.replace("db-s3cret", "")
-    assert settings.admin_token is not None and settings.admin_token.get() == "admin-s3cret"
+    assert settings.admin_token is not None and settings.admin_token.get() == ADMIN
     assert "db-s3cret" not in settings.safe_database_url()
     assert not settings.is_sqlite
 
@@ -76,7 +78,7 @@ def test_operations_settings_defaults() -> None:
 
 def test_operations_settings_from_the_environment(tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = Settings.from_env({
-        "EKI_METRICS_TOKEN": "m-s3cret",
+        "EKI_METRICS_TOKEN": METRICS,
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
         "EKI_ALLOWED_HOSTS": "eki.colegio.edu.co, *.colegio.edu.co,localhost:8000",
         "EKI_FORCE_HTTPS": "yes",
@@ -91,8 +93,8 @@ def test_operations_settings_from_the_environment(tmp_path) -> None:  # type: ig
         "EKI_DB_POOL_TIMEOUT": "5",
         "EKI_DB_POOL_RECYCLE": "-1",
     })
-    assert "m-s3cret" not in repr(settings)
-    assert settings.metrics_token is not None and settings.metrics_token.get() == "m-s3cret"
+    assert METRICS not in repr(settings)
+    assert settings.metrics_token is not None and settings.metrics_token.get() == METRICS
     assert settings.prometheus_multiproc_dir == str(tmp_path)
     assert settings.allowed_hosts == ("eki.colegio.edu.co", "*.colegio.edu.co", "localhost:8000")
     assert settings.force_https is True and settings.hsts_max_age == 0

@@ -1,4 +1,10 @@
-"""The fix-and-reupload file: the rejected rows with their original columns plus why."""
+"""The fix-and-reupload file: the rejected rows with their original columns plus why.
+
+Every cell is inert: a value that a spreadsheet would run as a formula (it starts with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is written as a string cell in
+.xlsx (never a formula) and with a leading ``'`` in CSV — headers included. Use
+:func:`inert_csv_cell` / :func:`inert_xlsx_cell` for any other file EKI writes.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,27 @@ import csv
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from eki_domain.model.imports import ERRORS_FILE_COLUMNS, FailedRow
 
 ErrorsFormat = Literal["xlsx", "csv"]
+
+#: A text cell starting with one of these is a formula (or DDE) to Excel/LibreOffice.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def is_formula_like(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
+
+
+def inert_csv_cell(value: object) -> object:
+    """A CSV value no spreadsheet will evaluate: formula-like text gets a leading ``'``."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
 
 
 def errors_format_for(path: str | Path) -> ErrorsFormat:
@@ -37,14 +59,13 @@ def write_errors_file(
     if fmt == "csv":
         text = io.StringIO()
         writer = csv.writer(text, delimiter=";", lineterminator="\r\n")
-        writer.writerow(header_row)
+        writer.writerow([inert_csv_cell(v) for v in header_row])
         for row in rows:
-            writer.writerow(["" if v is None else v for v in cells(row)])
+            writer.writerow([inert_csv_cell(v) for v in cells(row)])
         return text.getvalue().encode("utf-8-sig")
 
     # openpyxl is imported here, not at module level: it costs ~90 ms at CLI start-up.
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
     workbook = Workbook(write_only=True)
@@ -52,16 +73,27 @@ def write_errors_file(
     bold = Font(bold=True)
     titled = []
     for title in header_row:
-        cell = WriteOnlyCell(sheet, value=title)
+        cell = inert_xlsx_cell(sheet, title)
         cell.font = bold
         titled.append(cell)
     sheet.append(titled)
     for row in rows:
         # Phones and other values go back as text so Excel cannot reformat them.
-        sheet.append([_as_cell(v) for v in cells(row)])
+        sheet.append([inert_xlsx_cell(sheet, _as_cell(v)) for v in cells(row)])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def inert_xlsx_cell(sheet: Any, value: object) -> Any:
+    """A write-only openpyxl cell holding ``value``; text is always a string cell, never
+    a formula (openpyxl would otherwise write ``=…`` as ``<f>…</f>``)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
 
 
 def _as_cell(value: object) -> object:

@@ -17,6 +17,8 @@ from typing import Any
 
 import python_calamine
 
+from eki_adapters.spreadsheets.bounds import SheetLimits, check_xlsx_bounds
+from eki_adapters.spreadsheets.isolated import read_isolated
 from eki_domain.model.imports import ImportFileError, Sheet, sheet_from_records
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -54,8 +56,10 @@ class CalamineSpreadsheetReader:
     """Reads .xlsx/.xlsm/.xls/.xlsb/.ods with python-calamine, .csv/.txt/.tsv with
     encoding and delimiter detection, and a JSON array of objects."""
 
-    def __init__(self, max_bytes: int = MAX_UPLOAD_BYTES) -> None:
+    def __init__(self, max_bytes: int = MAX_UPLOAD_BYTES,
+                 limits: SheetLimits | None = None) -> None:
         self.max_bytes = max_bytes
+        self.limits = limits or SheetLimits()
 
     def read(self, data: bytes, filename: str) -> Sheet:
         name = PurePath(filename or "archivo").name
@@ -89,6 +93,14 @@ class CalamineSpreadsheetReader:
         return Sheet(filename=name, sha256=digest, rows=_read_csv(text, name))
 
     def _read_workbook(self, data: bytes, name: str, digest: str) -> Sheet:
+        """.xlsx/.xlsm here once their sheet sizes are checked; other workbooks (.xls,
+        .xlsb, .ods) in a memory-capped child process (``isolated.py``)."""
+        if data.startswith(ZIP_MAGIC) and check_xlsx_bounds(data, name, self.limits):
+            return self.read_workbook_here(data, name, digest)
+        return read_isolated(data, name, digest, self.limits)
+
+    def read_workbook_here(self, data: bytes, name: str, digest: str) -> Sheet:
+        """Parse a workbook in this process (sizes already checked, or in the child)."""
         try:
             workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         except python_calamine.PasswordError:
@@ -101,13 +113,18 @@ class CalamineSpreadsheetReader:
         try:
             for index, meta in enumerate(workbook.sheets_metadata):
                 if str(meta.visible).endswith("Visible") and "WorkSheet" in str(meta.typ):
-                    rows = workbook.get_sheet_by_index(index).to_python(skip_empty_area=False)
+                    sheet = workbook.get_sheet_by_index(index)
+                    end = sheet.end or (0, 0)
+                    self.limits.check(name, end[0] + 1, end[1] + 1)
+                    rows = sheet.to_python(skip_empty_area=False)
                     if any(any(v != "" for v in row) for row in rows):
                         return Sheet(filename=name, sha256=digest, sheet_name=meta.name,
                                      rows=[(number, _cells(row))
                                            for number, row in enumerate(rows, start=1)])
         except python_calamine.PasswordError:
             raise _encrypted(name) from None
+        except ImportFileError:
+            raise
         except Exception as exc:
             raise _error(f"No se pudo leer «{name}»: el archivo está dañado "
                          f"({type(exc).__name__}). " + _SAVE_AS, "CORRUPT_FILE") from None
@@ -122,6 +139,9 @@ class CalamineSpreadsheetReader:
         except json.JSONDecodeError as exc:
             raise _error(f"«{name}» no es JSON válido (línea {exc.lineno}, columna {exc.colno}): "
                          f"{exc.msg}.", "INVALID_JSON") from None
+        except RecursionError:
+            raise _error(f"«{name}» tiene listas u objetos anidados demasiado profundo: no es "
+                         "una lista de estudiantes.", "INVALID_JSON") from None
         return sheet_from_json(data, name, digest)
 
 
@@ -158,7 +178,10 @@ def _sniff_delimiter(text: str) -> str:
     sample = "\n".join(sample_lines)
     best, best_score = ",", -1.0
     for delimiter in CSV_DELIMITERS:
-        widths = [len(row) for row in csv.reader(io.StringIO(sample), delimiter=delimiter)]
+        try:
+            widths = [len(row) for row in csv.reader(io.StringIO(sample), delimiter=delimiter)]
+        except csv.Error:  # e.g. a cell over the field limit: reading says so
+            continue
         if not widths:
             continue
         common = max(set(widths), key=widths.count)
@@ -184,6 +207,11 @@ def _read_csv(text: str, name: str) -> Sequence[tuple[int, Sequence[object]]]:
             rows.append((start, record))  # empty cells stay "": blank like None everywhere
             start = reader.line_num + 1
     except csv.Error as exc:
+        if "field limit" in str(exc):
+            raise _error(f"«{name}» tiene una celda de más de {csv.field_size_limit() // 1024} "
+                         f"KB cerca de la línea {reader.line_num}: no es una lista de "
+                         "estudiantes. Revise las comillas de esa línea.",
+                         "CORRUPT_FILE") from None
         raise _error(f"«{name}» tiene un error de formato CSV cerca de la línea "
                      f"{reader.line_num}: {exc}. Revise las comillas de esa línea.",
                      "CORRUPT_FILE") from None

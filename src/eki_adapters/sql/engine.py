@@ -75,7 +75,7 @@ def create_engine(
     # Units of work always end their transactions, so the pool's extra ROLLBACK on every
     # return would only cost a round trip; connections closed mid-transaction are rolled
     # back by SQLAlchemy's Connection.close() anyway.
-    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": pre_ping,
+    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": pre_ping, "hide_parameters": True,
                               "pool_reset_on_return": None}
     if target.get_backend_name() == "postgresql":
         kwargs.update(

@@ -331,3 +331,24 @@ worker_heartbeats = sa.Table(
     sa.Column("started_at", UTCDateTime(), nullable=False),
     sa.Column("beat_at", UTCDateTime(), nullable=False),
 )
+
+# -- sign-in sessions and the stored secret key (issue 21; migration 0009) ---------------------
+
+#: One row per signed-in admin session; the cookie carries the random id, the row its sha256
+#: (a copy of the table opens no session). Signing out deletes the row.
+admin_sessions = sa.Table(
+    "admin_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
+#: Keys EKI generates once and keeps (``session``: signs cookies when EKI_SECRET_KEY is unset).
+eki_secrets = sa.Table(
+    "eki_secrets",
+    metadata,
+    sa.Column("name", sa.String(50), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)

@@ -5,7 +5,7 @@ stops calling the assistant for that sender: the first turn over the limit gets 
 notice (:data:`FLOOD_NOTICE`), later ones get silence until the window has passed.
 Opt-out and opt-in words are still honoured (the conversation service checks them first).
 
-Fixed windows per sender, counted in memory by each worker process (O(1) per turn, no
+Fixed windows per sender, counted in memory by each worker process by default (O(1) per turn, no
 database round trip); with several worker processes a sender's messages may be spread
 over them, so the effective limit is at most ``limit`` × processes.
 """
@@ -15,6 +15,9 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timedelta
 from typing import Final
+
+from eki_domain.ports.limits import WindowCounter
+from eki_domain.services.windows import FixedWindowCounter
 
 FLOOD_NOTICE: Final = (
     "Estás enviando muchos mensajes seguidos. Voy a hacer una pausa corta: espera un minuto "
@@ -28,48 +31,29 @@ class FloodVerdict(enum.Enum):
     SILENT = "silent"  # still over the limit: no answer
 
 
-class _Window:
-    __slots__ = ("count", "noticed", "start")
-
-    def __init__(self, start: datetime) -> None:
-        self.start = start
-        self.count = 0
-        self.noticed = False
-
-
 class FloodGuard:
-    """Counts messages per sender in fixed windows. ``limit=0`` turns the guard off."""
+    """Counts messages per sender in fixed windows. ``limit=0`` turns the guard off.
 
-    #: Senders tracked before expired windows are swept (bounds memory under attack).
-    sweep_at = 10_000
+    The counting is a :class:`~eki_domain.ports.limits.WindowCounter` (in process by
+    default); the first turn that crosses the limit in a window gets the notice."""
 
-    def __init__(self, limit: int = 20, window: timedelta = timedelta(minutes=1)) -> None:
+    def __init__(self, limit: int = 20, window: timedelta = timedelta(minutes=1),
+                 counter: WindowCounter | None = None) -> None:
         if limit < 0:
             raise ValueError(f"limit must be >= 0, got {limit}")
         if window <= timedelta(0):
             raise ValueError("window must be positive")
         self.limit = limit
         self.window = window
-        self._senders: dict[str, _Window] = {}
+        self.counter: WindowCounter = counter or FixedWindowCounter(window.total_seconds())
 
     def admit(self, sender: str, messages: int, now: datetime) -> FloodVerdict:
         """Count ``messages`` more from ``sender`` and say what the turn may do."""
         if self.limit == 0:
             return FloodVerdict.OK
-        current = self._senders.get(sender)
-        if current is None or now - current.start >= self.window:
-            if current is None and len(self._senders) >= self.sweep_at:
-                self._sweep(now)
-            current = self._senders[sender] = _Window(now)
-        current.count += messages
-        if current.count <= self.limit:
+        count, _left = self.counter.add(sender, messages, now.timestamp())
+        if count <= self.limit:
             return FloodVerdict.OK
-        if current.noticed:
+        if count - messages > self.limit:
             return FloodVerdict.SILENT
-        current.noticed = True
         return FloodVerdict.NOTICE
-
-    def _sweep(self, now: datetime) -> None:
-        expired = [s for s, w in self._senders.items() if now - w.start >= self.window]
-        for sender in expired:
-            del self._senders[sender]

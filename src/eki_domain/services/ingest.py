@@ -4,15 +4,21 @@ all in one transaction (the webhook answers 200 only after it commits)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 import attrs
 
 from eki_domain.model.events import Event, MessageReceived, StatusChanged
 from eki_domain.model.messages import IncomingMessage, StatusReport
 from eki_domain.ports.clock import Clock
+from eki_domain.ports.limits import WindowCounter
 from eki_domain.ports.repositories import UnitOfWorkFactory
 from eki_domain.services.messagebus import MessageBus
+from eki_domain.services.windows import FixedWindowCounter
+
+#: Meta sends a handful of messages per delivery; a signed one with thousands would hold one
+#: transaction for seconds. The rest is not processed: a second event records how many.
+MAX_MESSAGES_PER_DELIVERY = 100
+MAX_STATUSES_PER_DELIVERY = 1000
 
 
 @attrs.frozen
@@ -26,12 +32,13 @@ class IngestResult:
 
 class IngestService:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *,
-                 rejected_per_minute: int = 60, bus: MessageBus | None = None) -> None:
+                 rejected_per_minute: int = 60, bus: MessageBus | None = None,
+                 counter: WindowCounter | None = None) -> None:
         self._uow = uow
         self._bus = bus if bus is not None else MessageBus()
         self._clock = clock
         self._rejected_per_minute = rejected_per_minute
-        self._rejected_window: tuple[datetime, int] | None = None
+        self._rejected = counter or FixedWindowCounter(60.0)
 
     async def record_rejected(self, *, channel: str, reason: str) -> int | None:
         """Log a delivery refused for its signature, without its body (unverified bytes
@@ -39,13 +46,9 @@ class IngestService:
         At most ``rejected_per_minute`` records a minute per process, so a flood of
         forged requests cannot fill the database; returns the id, or None when skipped."""
         now = self._clock.now()
-        minute = now.replace(second=0, microsecond=0)
-        start, count = self._rejected_window or (minute, 0)
-        if start != minute:
-            start, count = minute, 0
-        if count >= self._rejected_per_minute:
+        count, _left = self._rejected.add("rejected", 1, now.timestamp())
+        if count > self._rejected_per_minute:
             return None
-        self._rejected_window = (start, count + 1)
         async with self._uow() as uow:
             event_id = await uow.webhook_log.record(
                 channel=channel, body="", signature_ok=False, received_at=now,
@@ -63,12 +66,23 @@ class IngestService:
         note: str | None = None,
     ) -> IngestResult:
         now = self._clock.now()
+        extra_messages = max(0, len(messages) - MAX_MESSAGES_PER_DELIVERY)
+        extra_statuses = max(0, len(statuses) - MAX_STATUSES_PER_DELIVERY)
+        messages = messages[:MAX_MESSAGES_PER_DELIVERY]
+        statuses = statuses[:MAX_STATUSES_PER_DELIVERY]
         async with self._uow() as uow:
             event_id, new = await uow.inbox.add_event(
                 channel=channel, body=body, received_at=now, note=note, messages=messages)
             applied = 0
             for report in statuses:
                 applied += await uow.outbox.apply_status(report, now)
+            if extra_messages or extra_statuses:
+                await uow.webhook_log.record(
+                    channel=channel, body="", signature_ok=True, received_at=now,
+                    note=f"entrega {event_id} recortada: {extra_messages} mensajes y "
+                         f"{extra_statuses} estados más allá del máximo por entrega "
+                         f"({MAX_MESSAGES_PER_DELIVERY} mensajes, {MAX_STATUSES_PER_DELIVERY} "
+                         "estados) no se procesaron")
             await uow.commit()
         events: list[Event] = []
         if new:

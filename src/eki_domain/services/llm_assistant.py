@@ -22,7 +22,7 @@ the rule-based responder: they are commands of its menu, and answering them cost
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, timedelta
 from typing import Final
 
@@ -116,6 +116,7 @@ class LLMAssistant:
         telemetry: Telemetry = NO_TELEMETRY,
         context: TurnContextLoader | None = None,
         usage: UsageRecorder | None = None,
+        safety_key: Callable[[], Awaitable[bytes]] | None = None,
     ) -> None:
         for name, value, minimum in (
             ("history_turns", history_turns, 0),
@@ -134,7 +135,7 @@ class LLMAssistant:
         self._loop = ToolLoop(model, clock, prices=prices, max_model_calls=max_model_calls,
                               max_tool_calls=max_tool_calls,
                               max_output_tokens=max_output_tokens,
-                              telemetry=telemetry)
+                              telemetry=telemetry, safety_key=safety_key)
         self._contexts = context if context is not None else UowTurnContext(uow)
         self._ledger = usage if usage is not None else UowUsageRecorder(uow)
 

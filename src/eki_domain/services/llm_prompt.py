@@ -4,6 +4,7 @@ turning the model's Markdown habits into WhatsApp formatting."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from collections.abc import Sequence
 from datetime import date
@@ -40,8 +41,13 @@ una fracción: 0.94 es 94%.
 - No muestres números de teléfono, identificadores, JSON ni nombres de herramientas."""
 
 
-def safety_identifier(student_id: int) -> str:
-    """A stable pseudonym of the student for the provider's abuse monitoring."""
+def safety_identifier(student_id: int, key: bytes | None = None) -> str:
+    """A stable pseudonym of the student for the provider's abuse monitoring: an HMAC of
+    the id with the secret key (``bootstrap`` always gives one), so nobody who sees it can
+    recover the id by hashing small integers; without a key, a plain hash (tests)."""
+    if key:
+        return hmac.new(key, f"eki-safety-identifier\x00{student_id}".encode(),
+                        hashlib.sha256).hexdigest()[:32]
     return hashlib.sha256(f"eki-student-{student_id}".encode()).hexdigest()[:32]
 
 

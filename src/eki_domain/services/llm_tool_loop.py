@@ -8,7 +8,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
 import attrs
@@ -62,8 +62,11 @@ class ToolLoop:
 
     def __init__(self, model: LanguageModel, clock: Clock, *, prices: PriceTable,
                  max_model_calls: int, max_tool_calls: int, max_output_tokens: int,
-                 telemetry: Telemetry) -> None:
+                 telemetry: Telemetry,
+                 safety_key: Callable[[], Awaitable[bytes]] | None = None) -> None:
         self._model = model
+        self._safety_key_loader = safety_key
+        self._safety_key: bytes | None = None
         self._clock = clock
         self._prices = prices
         self._max_model_calls = max_model_calls
@@ -75,6 +78,12 @@ class ToolLoop:
     @property
     def model_name(self) -> str:
         return self._model.model
+
+    async def _safety_key_bytes(self) -> bytes | None:
+        """The secret key for :func:`safety_identifier`, loaded once."""
+        if self._safety_key is None and self._safety_key_loader is not None:
+            self._safety_key = await self._safety_key_loader()
+        return self._safety_key
 
     async def run(self, messages: list[ChatMessage], tools: StudentToolbox, state: TurnState
                   ) -> str:
@@ -133,7 +142,8 @@ class ToolLoop:
                 list(messages),
                 tools=list(schemas) or None,
                 tool_choice=("none" if final else "auto") if schemas else None,
-                safety_identifier=safety_identifier(state.student_id),
+                safety_identifier=safety_identifier(state.student_id,
+                                                    await self._safety_key_bytes()),
                 max_output_tokens=self._max_output,
             )
         except ModelError as exc:
@@ -189,6 +199,8 @@ class ToolLoop:
             self._telemetry.tool_rejected("tool_error")
             return _tool_error(str(exc))
         state.grounded = True
+        if isinstance(result, dict) and "first_name" in result and "name" in result:
+            result = {**result, "name": result["first_name"]}  # the model never gets a surname
         # Compact separators: ~25% fewer prompt tokens than json.dumps' defaults.
         content = json.dumps(result, ensure_ascii=False, default=str, separators=(",", ":"))
         if len(content) > _MAX_TOOL_RESULT_CHARS:

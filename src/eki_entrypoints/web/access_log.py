@@ -10,12 +10,15 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("eki.access")
-_LONG_NUMBER = re.compile(r"(\+|%2B)?\d{7,}")
+#: 7+ digits, maybe written with separators (``300 123 4567``, ``(300) 123-4567``,
+#: ``300%20123%204567``) and a leading ``+``.
+_LONG_NUMBER = re.compile(r"(?:\+|%2[Bb])?\d(?:(?:[ \-.()]|%20|%28|%29|%2[Dd])*\d){6,}")
+_DIGIT = re.compile(r"\d")
 
 
 def mask_path(path: str) -> str:
-    """Keep the last 4 digits of any run of 7+ digits: ``/api/students/***4567``."""
-    return _LONG_NUMBER.sub(lambda m: "***" + m.group()[-4:], path)
+    """Keep the last 4 digits of any phone-like number: ``/api/students/***4567``."""
+    return _LONG_NUMBER.sub(lambda m: "***" + "".join(_DIGIT.findall(m.group()))[-4:], path)
 
 
 class AccessLogMiddleware:

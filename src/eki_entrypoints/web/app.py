@@ -16,6 +16,8 @@ from eki_entrypoints.settings import Settings
 from eki_entrypoints.web import twilio_webhooks, webhooks
 from eki_entrypoints.web.access_log import AccessLogMiddleware
 from eki_entrypoints.web.admin import admin_routes
+from eki_entrypoints.web.admin.session import session_store
+from eki_entrypoints.web.auth import auth_failure_limiter
 from eki_entrypoints.web.conversations import list_handoffs, release_handoff, student_messages
 from eki_entrypoints.web.errors import EXCEPTION_HANDLERS
 from eki_entrypoints.web.health import healthz, readyz
@@ -26,6 +28,7 @@ from eki_entrypoints.web.imports import (
     import_students,
     importar_estudiantes,
 )
+from eki_entrypoints.web.limits import BodyBudget
 from eki_entrypoints.web.metrics import metrics
 from eki_entrypoints.web.ratelimit import RateLimiter, RateLimitMiddleware, RateLimitRule
 from eki_entrypoints.web.security import (
@@ -63,6 +66,8 @@ def create_app(
             current = eki
         app.state.eki = current
         app.state.settings = current.settings
+        app.state.sessions = session_store(current)
+        app.state.secret_key = None  # the stored key, read on first use
         worker = PipelineWorker(current, concurrency=worker_concurrency) if run_worker else None
         app.state.worker = worker
         try:
@@ -98,12 +103,15 @@ def create_app(
         Route("/webhooks/twilio/status", twilio_webhooks.receive_status, methods=["POST"]),
         *admin_routes(),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=hardening(config),
     )
+    app.state.auth_failures = auth_failure_limiter(config)
+    app.state.body_budget = BodyBudget(config.unsigned_body_budget)
+    return app
 
 
 def create_metrics_app(eki: Eki) -> Starlette:
@@ -116,6 +124,8 @@ def create_metrics_app(eki: Eki) -> Starlette:
     )
     app.state.eki = eki
     app.state.settings = eki.settings
+    app.state.auth_failures = auth_failure_limiter(eki.settings)
+    app.state.body_budget = BodyBudget(eki.settings.unsigned_body_budget)
     return app
 
 

@@ -9,13 +9,15 @@ from eki_domain.errors import StudentNotFound
 from eki_domain.model.pagination import MAX_PAGE_SIZE, PageRequest
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.web.auth import require_admin
-from eki_entrypoints.web.errors import ApiError
+from eki_entrypoints.web.errors import MAX_SQL_INTEGER, ApiError
 
 
 def _page(request: Request) -> PageRequest:
     try:
         limit = int(request.query_params.get("limit", "50"))
         offset = int(request.query_params.get("offset", "0"))
+        if offset > MAX_SQL_INTEGER:
+            raise ValueError("offset out of range")
         return PageRequest(limit=limit, offset=offset)
     except ValueError:
         raise ApiError(400, "BAD_PAGE", f"limit must be 1..{MAX_PAGE_SIZE}, offset >= 0"

@@ -25,6 +25,10 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+#: The largest id or offset a database column takes (BIGINT); beyond it: 404 / 400.
+MAX_SQL_INTEGER = 2**63 - 1
+
+
 def _body(code: str, message: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message}}
 

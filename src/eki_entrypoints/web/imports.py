@@ -26,7 +26,7 @@ from eki_domain.model.roster import STUDENT_FIELDS
 from eki_domain.services.imports import ImportResult, ImportService
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.web.auth import require_admin
-from eki_entrypoints.web.errors import ApiError
+from eki_entrypoints.web.errors import MAX_SQL_INTEGER, ApiError
 from eki_entrypoints.web.limits import limited, read_body
 
 TRUE_WORDS = {"1", "true", "yes", "si", "sí", "on"}
@@ -51,6 +51,8 @@ def _json(data: bytes) -> object:
         return json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(400, "INVALID_JSON", f"body is not valid JSON: {exc}") from None
+    except RecursionError:  # 200,000 nested "[": refused, never a crash
+        raise ApiError(400, "INVALID_JSON", "body is nested too deeply") from None
 
 
 async def _upload_from_request(request: Request) -> tuple[bytes, str | None]:
@@ -66,7 +68,7 @@ async def _upload_from_request(request: Request) -> tuple[bytes, str | None]:
             filename = upload.filename or "archivo"
         return data, filename
     if content_type in ("application/json", ""):
-        return await read_body(request, MAX_UPLOAD_BYTES), None
+        return await read_body(request, MAX_UPLOAD_BYTES, unauthenticated=False), None
     raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE",
                    "send application/json (a list of rows) or multipart/form-data (a file)")
 
@@ -181,6 +183,8 @@ async def import_errors_file(request: Request) -> Response:
     eki: Eki = request.app.state.eki
     try:
         job_id = int(request.path_params["job_id"])
+        if not 0 < job_id <= MAX_SQL_INTEGER:
+            raise ValueError("out of range")
     except ValueError:
         raise ApiError(404, "NOT_FOUND", "no such import") from None
     fmt: ErrorsFormat = "csv" if request.query_params.get("format") == "csv" else "xlsx"

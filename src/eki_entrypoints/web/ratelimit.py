@@ -17,40 +17,38 @@ import attrs
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from eki_domain.ports.limits import WindowCounter
+from eki_domain.services.windows import FixedWindowCounter
+from eki_entrypoints.web.errors import ApiError
+
 
 class RateLimiter:
-    """At most ``limit`` hits per key in each ``window`` seconds (0: no limit)."""
-
-    #: Keys tracked before expired windows are swept (bounds memory under attack).
-    sweep_at = 10_000
+    """At most ``limit`` hits per key in each ``window`` seconds (0: no limit), counted by
+    a :class:`~eki_domain.ports.limits.WindowCounter` (in process unless one is given)."""
 
     def __init__(self, limit: int, window: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 counter: WindowCounter | None = None) -> None:
         if limit < 0 or window <= 0:
             raise ValueError("limit must be >= 0 and window > 0")
         self.limit = limit
         self.window = window
         self._clock = clock
-        self._hits: dict[str, list[float]] = {}  # key -> [window start, hits]
+        self.counter: WindowCounter = counter or FixedWindowCounter(window)
 
     def hit(self, key: str) -> float | None:
         """Count one hit; None if allowed, else seconds until the window ends."""
         if self.limit == 0:
             return None
-        now = self._clock()
-        entry = self._hits.get(key)
-        if entry is None or now - entry[0] >= self.window:
-            if entry is None and len(self._hits) >= self.sweep_at:
-                self._sweep(now)
-            entry = self._hits[key] = [now, 0.0]
-        entry[1] += 1
-        if entry[1] <= self.limit:
-            return None
-        return max(0.0, entry[0] + self.window - now)
+        count, left = self.counter.add(key, 1, self._clock())
+        return None if count <= self.limit else left
 
-    def _sweep(self, now: float) -> None:
-        for key in [k for k, e in self._hits.items() if now - e[0] >= self.window]:
-            del self._hits[key]
+    def blocked(self, key: str) -> float | None:
+        """Without counting: None if ``key`` is under the limit, else seconds to wait."""
+        if self.limit == 0:
+            return None
+        count, left = self.counter.peek(key, self._clock())
+        return None if count <= self.limit else left
 
 
 @attrs.frozen
@@ -73,13 +71,23 @@ class RateLimitRule:
                                             or path.startswith(self.prefix.rstrip("/") + "/"))
 
 
+def _rate_limited_message(seconds: int) -> str:
+    return (f"Demasiadas solicitudes desde su dirección. Espere {seconds} segundos e intente "
+            "de nuevo.")
+
+
 def too_many_requests(retry_after: float) -> JSONResponse:
     seconds = max(1, math.ceil(retry_after))
     return JSONResponse(
-        {"error": {"code": "RATE_LIMITED",
-                   "message": f"Demasiadas solicitudes desde su dirección. Espere {seconds} "
-                              "segundos e intente de nuevo."}},
+        {"error": {"code": "RATE_LIMITED", "message": _rate_limited_message(seconds)}},
         status_code=429, headers={"Retry-After": str(seconds)})
+
+
+def too_many_requests_error(retry_after: float) -> ApiError:
+    """The same refusal, raised from a handler."""
+    seconds = max(1, math.ceil(retry_after))
+    return ApiError(429, "RATE_LIMITED", _rate_limited_message(seconds),
+                    headers={"Retry-After": str(seconds)})
 
 
 class RateLimitMiddleware:

@@ -9,7 +9,8 @@
   over the internal network.
 - :class:`SecurityHeadersMiddleware`: headers on every response (a CSP without inline
   scripts or styles, ``nosniff``, no framing, no referrer; HSTS over HTTPS when HTTPS is
-  forced). A response that sets one of these headers itself keeps its own value.
+  forced; ``Cache-Control: no-store`` under ``/api``, whose answers carry personal data).
+  A response that sets one of these headers itself keeps its own value.
 """
 
 from __future__ import annotations
@@ -89,8 +90,12 @@ class ProxyHeadersMiddleware:
 
 
 def _original_client(forwarded_for: str, trusted: TrustedProxies) -> str | None:
-    """The rightmost address not a trusted proxy (the left part can be forged)."""
+    """The rightmost address not a trusted proxy (the left part can be forged). With
+    ``*`` only the proxy that connected is trusted: the address it appended (the rightmost)
+    is the client — never a hop to its left, which the client itself may have written."""
     hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    if trusted.everyone:
+        return hops[-1] if hops else None
     for hop in reversed(hops):
         if hop not in trusted:
             return hop
@@ -126,6 +131,7 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         https = scope.get("scheme") == "https"
+        personal = scope["path"] == "/api" or scope["path"].startswith("/api/")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -133,6 +139,8 @@ class SecurityHeadersMiddleware:
                 for name, value in self.headers:
                     if name not in headers:
                         headers.append(name, value)
+                if personal and "cache-control" not in headers:
+                    headers.append("cache-control", "no-store")  # personal data: no caches
                 if https and self.hsts is not None and "strict-transport-security" not in headers:
                     headers.append("strict-transport-security", self.hsts)
             await send(message)

@@ -127,7 +127,7 @@ async def receive(request: Request) -> Response:
         raise ApiError(403, "SIGNATURE_INVALID", "signature does not match the body")
     try:
         payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "INVALID_JSON", "the body is not JSON") from None
     await store_delivery(request, channel="meta", body=body.decode("utf-8", errors="replace"),
                          parsed=parse_meta_webhook(payload))

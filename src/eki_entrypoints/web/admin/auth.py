@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 import attrs
@@ -21,13 +21,15 @@ from eki_entrypoints.web.admin.session import (
     LOGIN_FORM_SECONDS,
     SESSION_COOKIE,
     AdminSession,
+    SessionStore,
     Signer,
     clear_cookie,
     csrf_ok,
     set_cookie,
+    signing_key,
 )
-from eki_entrypoints.web.errors import ApiError
-from eki_entrypoints.web.limits import limited
+from eki_entrypoints.web.errors import MAX_SQL_INTEGER, ApiError
+from eki_entrypoints.web.limits import body_reservation, limited
 
 log = logging.getLogger("eki.admin")
 security_log = logging.getLogger("eki.security")
@@ -53,9 +55,21 @@ Handler = Callable[[Request, AdminContext], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def _signer(request: Request) -> Signer | None:
+async def _signer(request: Request) -> Signer | None:
     settings: Settings = request.app.state.settings
-    return None if settings.admin_token is None else Signer(settings)
+    if settings.admin_token is None:
+        return None
+    if settings.secret_key is not None:
+        return Signer(settings)
+    if request.app.state.secret_key is None:  # generated once, kept in the database
+        request.app.state.secret_key = await signing_key(settings, _sessions(request),
+                                                         _now(request))
+    return Signer(settings, request.app.state.secret_key)
+
+
+def _sessions(request: Request) -> SessionStore:
+    store: SessionStore = request.app.state.sessions
+    return store
 
 
 def _now(request: Request) -> datetime:
@@ -89,11 +103,14 @@ def guard(*, form_bytes: int = FORM_BYTES, max_files: int = 0) -> Callable[[Hand
     def decorate(inner: Handler) -> Endpoint:
         @functools.wraps(inner)
         async def endpoint(request: Request) -> Response:
-            signer = _signer(request)
+            signer = await _signer(request)
             if signer is None:
                 return disabled_page(request)
             now = _now(request)
             session, expired = signer.session(request.cookies.get(SESSION_COOKIE), now)
+            if session is not None and not await _sessions(request).active(session.id_hash,
+                                                                          now):
+                session = None  # signed out (or the store forgot it): sign in again
             if session is None:
                 target = request.url.path
                 if request.method == "GET" and request.url.query:
@@ -105,6 +122,11 @@ def guard(*, form_bytes: int = FORM_BYTES, max_files: int = 0) -> Callable[[Hand
                 if expired:
                     clear_cookie(response, request, SESSION_COOKIE)
                 return response
+            if any(isinstance(v, int) and not 0 <= v <= MAX_SQL_INTEGER
+                   for v in request.path_params.values()):  # /admin/students/99999…
+                return form_error(request, 404, "No existe.",
+                                  AdminContext(eki=request.app.state.eki, session=session,
+                                               now=now))
             eki: Eki = request.app.state.eki
             if request.method != "POST":
                 return await inner(request, AdminContext(eki=eki, session=session, now=now))
@@ -152,21 +174,27 @@ def _login_page(request: Request, signer: Signer, *, status: int = 200,
 
 
 async def login(request: Request) -> Response:
-    signer = _signer(request)
+    signer = await _signer(request)
     if signer is None:
         return disabled_page(request)
     now = _now(request)
     if request.method != "POST":
         session, _expired = signer.session(request.cookies.get(SESSION_COOKIE), now)
         next_url = safe_next(request.query_params.get("next"))
-        if session is not None:
+        if session is not None and await _sessions(request).active(session.id_hash, now):
             return RedirectResponse(next_url, status_code=303)
         return _login_page(request, signer, next_url=next_url)
+    held = body_reservation(request)  # not signed in yet: the body counts on the budget
     try:
-        async with limited(request, FORM_BYTES).form(max_files=0, max_fields=10) as form:
+        async with limited(request, FORM_BYTES, reservation=held).form(
+                max_files=0, max_fields=10) as form:
             given_csrf, token, wanted = form.get("csrf"), form.get("token"), form.get("next")
-    except ApiError:
+    except ApiError as exc:
+        if exc.status in (408, 503):
+            raise
         return _login_page(request, signer, status=400, error="La petición no es válida.")
+    finally:
+        held.release()
     next_url = safe_next(wanted)
     expected_csrf = signer.login_token(request.cookies.get(LOGIN_COOKIE), now)
     if not csrf_ok(expected_csrf, given_csrf):
@@ -179,7 +207,9 @@ async def login(request: Request) -> Response:
         return _login_page(request, signer, status=403, next_url=next_url,
                            error="El token de administración no es correcto.")
     settings: Settings = request.app.state.settings
-    _session, cookie = signer.new_session(now, settings.admin_session_hours)
+    session, cookie = signer.new_session(now, settings.admin_session_hours)
+    await _sessions(request).add(session.id_hash, now,
+                                 now + timedelta(hours=settings.admin_session_hours))
     response = RedirectResponse(next_url, status_code=303)
     set_cookie(response, request, SESSION_COOKIE, cookie, settings.admin_session_hours * 3600)
     clear_cookie(response, request, LOGIN_COOKIE)
@@ -189,6 +219,7 @@ async def login(request: Request) -> Response:
 
 @protected
 async def logout(request: Request, ctx: AdminContext) -> Response:
+    await _sessions(request).revoke(ctx.session.id_hash)  # the cookie is now worthless
     response = RedirectResponse("/admin/login?out=1", status_code=303)
     clear_cookie(response, request, SESSION_COOKIE)
     log.info("admin signed out from %s", _client(request))

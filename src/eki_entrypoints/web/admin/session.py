@@ -1,8 +1,12 @@
-"""The admin sign-in cookie and CSRF tokens.
+"""The admin sign-in cookie, the server-side session store and CSRF tokens.
 
-A session is a signed (HMAC-SHA256), expiring cookie: ``base64(json).base64(mac)``. The key
-is ``EKI_SECRET_KEY`` when set, else derived from ``EKI_ADMIN_TOKEN``; every session also
-carries a fingerprint of the admin token, so changing the token signs everyone out.
+A session is a signed (HMAC-SHA256), expiring cookie: ``base64(json).base64(mac)`` holding a
+random session id; the :class:`SessionStore` keeps the sha256 of that id until the session
+expires or the person signs out, so a copied cookie replayed after "Cerrar sesión" opens
+nothing. The key is ``EKI_SECRET_KEY`` when set, else a random key generated once and kept
+in the database — never derived from a token (a cookie then says nothing about the token).
+Every session also carries a keyed fingerprint of the admin token, so changing the token
+signs everyone out.
 Forms carry a CSRF token: the session's own for signed-in forms, and for the sign-in form
 a short-lived token kept in a second signed cookie (double submit, signed).
 """
@@ -15,13 +19,15 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 from starlette.requests import Request
 from starlette.responses import Response
 
+from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.settings import Settings
 
 SESSION_COOKIE = "eki_admin"
@@ -42,20 +48,51 @@ def _unb64(text: str) -> bytes:
 class AdminSession:
     csrf: str
     expires: int  # epoch seconds
+    sid: str = ""  # the random session id (its sha256 is the store's key)
+
+    @property
+    def id_hash(self) -> str:
+        return session_id_hash(self.sid)
+
+
+def session_id_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+class SessionStore(Protocol):
+    """Where sign-in sessions live between requests (SQL, or memory for one process)."""
+
+    async def add(self, id_hash: str, created_at: datetime, expires_at: datetime) -> None: ...
+
+    async def active(self, id_hash: str, now: datetime) -> bool: ...
+
+    async def revoke(self, id_hash: str) -> None: ...
+
+    async def secret(self, name: str, make: Callable[[], str], now: datetime) -> str: ...
+
+
+async def signing_key(settings: Settings, store: SessionStore, now: datetime) -> bytes:
+    """``EKI_SECRET_KEY``, else the key generated once and kept in ``store``."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get().encode()
+    stored = await store.secret("session", lambda: secrets.token_urlsafe(48), now)
+    return stored.encode()
 
 
 class Signer:
-    """Signs and checks the admin cookies for one configuration."""
+    """Signs and checks the admin cookies for one configuration.
 
-    def __init__(self, settings: Settings) -> None:
+    ``stored_key``: the generated key, used when ``EKI_SECRET_KEY`` is unset."""
+
+    def __init__(self, settings: Settings, stored_key: bytes | None = None) -> None:
         if settings.admin_token is None:
             raise ValueError("the admin site needs EKI_ADMIN_TOKEN")
         token = settings.admin_token.get().encode()
-        if settings.secret_key is not None:
-            self._key = hashlib.sha256(b"eki-admin-cookie\x00"
-                                       + settings.secret_key.get().encode()).digest()
-        else:
-            self._key = hmac.new(token, b"eki-admin-cookie", hashlib.sha256).digest()
+        key = (settings.secret_key.get().encode() if settings.secret_key is not None
+               else stored_key)
+        if not key:
+            raise ValueError("the admin site needs EKI_SECRET_KEY or a stored key")
+        self._key = hashlib.sha256(b"eki-admin-cookie\x00" + key).digest()
         self._token = token
         self.fingerprint = _b64(hmac.new(self._key, b"token\x00" + token,
                                          hashlib.sha256).digest()[:12])
@@ -84,9 +121,11 @@ class Signer:
 
     # -- sessions ----------------------------------------------------------------------
     def new_session(self, now: datetime, hours: int) -> tuple[AdminSession, str]:
+        """A new session (to :meth:`SessionStore.add`) and its cookie value."""
         session = AdminSession(csrf=secrets.token_urlsafe(24),
-                               expires=int(now.timestamp()) + hours * 3600)
-        return session, self.dumps({"k": "session", "csrf": session.csrf,
+                               expires=int(now.timestamp()) + hours * 3600,
+                               sid=secrets.token_urlsafe(32))
+        return session, self.dumps({"k": "session", "csrf": session.csrf, "sid": session.sid,
                                     "exp": session.expires, "tf": self.fingerprint})
 
     def session(self, value: str | None, now: datetime) -> tuple[AdminSession | None, bool]:
@@ -94,12 +133,12 @@ class Signer:
         data = self.loads(value)
         if data is None or data.get("k") != "session" or data.get("tf") != self.fingerprint:
             return None, False
-        expires, csrf = data.get("exp"), data.get("csrf")
-        if not isinstance(expires, int) or not isinstance(csrf, str):
+        expires, csrf, sid = data.get("exp"), data.get("csrf"), data.get("sid")
+        if not isinstance(expires, int) or not isinstance(csrf, str) or not isinstance(sid, str):
             return None, False
         if expires <= now.timestamp():
             return None, True
-        return AdminSession(csrf=csrf, expires=expires), False
+        return AdminSession(csrf=csrf, expires=expires, sid=sid), False
 
     # -- the sign-in form's CSRF token -------------------------------------------------------
     def new_login_token(self, now: datetime) -> tuple[str, str]:
@@ -122,12 +161,30 @@ def csrf_ok(expected: str | None, given: object) -> bool:
             and hmac.compare_digest(expected.encode(), given.encode()))
 
 
+def _secure(request: Request) -> bool:
+    """Cookies are Secure over HTTPS, and always when EKI_FORCE_HTTPS is on."""
+    settings: Settings = request.app.state.settings
+    return request.url.scheme == "https" or settings.force_https
+
+
 def set_cookie(response: Response, request: Request, name: str, value: str,
                max_age: int) -> None:
     response.set_cookie(name, value, max_age=max_age, path=COOKIE_PATH, httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https")
+                        samesite="strict", secure=_secure(request))
 
 
 def clear_cookie(response: Response, request: Request, name: str) -> None:
     response.delete_cookie(name, path=COOKIE_PATH, httponly=True, samesite="strict",
-                           secure=request.url.scheme == "https")
+                           secure=_secure(request))
+
+
+def session_store(eki: Eki) -> SessionStore:
+    """The store for this app: the database's, or memory when there is none. Nothing
+    connects until a session is used."""
+    if eki.engine is not None:
+        from eki_adapters.sql.sessions import SqlSessionStore
+
+        return SqlSessionStore(eki.engine)
+    from eki_adapters.memory.sessions import InMemorySessionStore
+
+    return InMemorySessionStore()

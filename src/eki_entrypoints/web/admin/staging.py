@@ -2,7 +2,9 @@
 
 The confirmation re-imports exactly the bytes that were previewed: the form only carries
 their sha256, checked again on read; nothing the browser re-posts is trusted. Files live
-in a private temporary directory, expire after an hour, and are deleted once imported.
+in a private directory (mode 0700, owned by this user, not a symlink — checked before every
+use, so another local user cannot pre-create or redirect it), are opened without following
+symlinks, expire after an hour, and are deleted once imported.
 With several servers behind a load balancer they must share this directory (or pin
 admin sessions to one server).
 """
@@ -13,12 +15,20 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _read_nofollow(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
 DEFAULT_TTL_SECONDS = 3600
 
 
@@ -29,21 +39,32 @@ class UploadStaging:
 
     @classmethod
     def default(cls) -> UploadStaging:
-        return cls(Path(tempfile.gettempdir()) / "eki-admin-uploads")
+        return cls(Path(tempfile.gettempdir()) / f"eki-admin-uploads-{os.getuid()}")
+
+    def _private_directory(self) -> None:
+        """Create the directory 0700, or refuse one that is not private to this user."""
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(self.directory)
+        if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
+                or stat.S_IMODE(info.st_mode) & 0o077):
+            raise PermissionError(
+                f"{self.directory} is not a private directory of this user (a symlink, "
+                "another owner or open permissions): remove it and try again")
 
     def _paths(self, sha256: str) -> tuple[Path, Path]:
         return self.directory / f"{sha256}.upload", self.directory / f"{sha256}.json"
 
     def put(self, data: bytes, meta: dict[str, Any]) -> str:
         """Keep ``data`` with its ``meta`` (what to do with it); return its sha256."""
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._private_directory()
         self.cleanup()
         sha256 = hashlib.sha256(data).hexdigest()
         content, info = self._paths(sha256)
         for path, payload in ((content, data),
                               (info, json.dumps({**meta, "staged_at": time.time()}).encode())):
             temporary = path.with_suffix(path.suffix + ".tmp")
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            temporary.unlink(missing_ok=True)
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)
             temporary.replace(path)
@@ -55,8 +76,9 @@ class UploadStaging:
             return None
         content, info = self._paths(sha256)
         try:
-            meta = json.loads(info.read_text())
-            data = content.read_bytes()
+            self._private_directory()
+            meta = json.loads(_read_nofollow(info))
+            data = _read_nofollow(content)
         except (OSError, ValueError):
             return None
         if not isinstance(meta, dict) or hashlib.sha256(data).hexdigest() != sha256:

@@ -1,0 +1,69 @@
+"""Small pieces behind issue 21: the keyed pseudonym, the fixed-window counter, the body
+budget and the sheet limits."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import openpyxl
+import pytest
+
+from eki_adapters.spreadsheets.bounds import SheetLimits, check_xlsx_bounds, column_letters
+from eki_domain.model.imports import ImportFileError
+from eki_domain.services.llm_assistant import safety_identifier
+from eki_domain.services.windows import FixedWindowCounter
+from eki_entrypoints.web.limits import BodyBudget
+
+
+def test_the_safety_identifier_is_keyed() -> None:
+    key = b"k" * 32
+    keyed = safety_identifier(7, key)
+    assert keyed == safety_identifier(7, key) and len(keyed) == 32
+    assert keyed != safety_identifier(7, b"j" * 32) != safety_identifier(8, key)
+    # not recoverable by hashing small integers without the key
+    plain = {hashlib.sha256(f"eki-student-{n}".encode()).hexdigest()[:32] for n in range(100)}
+    assert keyed not in plain
+
+
+def test_fixed_windows() -> None:
+    counter = FixedWindowCounter(60)
+    assert counter.add("a", 1, 100.0) == (1, 60.0)
+    assert counter.add("a", 2, 130.0) == (3, 30.0)
+    assert counter.peek("a", 130.0) == (3, 30.0) and counter.peek("b", 130.0) == (0, 0.0)
+    assert counter.add("a", 1, 160.0) == (1, 60.0)  # a new window
+    with pytest.raises(ValueError, match="window"):
+        FixedWindowCounter(0)
+
+
+def test_body_budget() -> None:
+    budget = BodyBudget(10)
+    assert budget.reserve(6) and not budget.reserve(5) and budget.reserve(4)
+    budget.release(6)
+    assert budget.used == 4 and budget.reserve(6)
+
+
+def _xlsx(cells: dict[str, object]) -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for ref, value in cells.items():
+        sheet[ref] = value
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_sheet_limits() -> None:
+    limits = SheetLimits(rows=100, columns=5, cells=400)
+    check_xlsx_bounds(_xlsx({"A1": "x", "D100": "y"}), "ok.xlsx", limits)
+    for cells in ({"A1": "x", "F1": "y"}, {"A1": "x", "A101": "y"},
+                  {"A1": "x", "E90": "y"}):  # 5 × 90 = 450 cells > 400
+        with pytest.raises(ImportFileError) as caught:
+            check_xlsx_bounds(_xlsx(cells), "grande.xlsx", limits)
+        assert caught.value.code == "SHEET_TOO_LARGE"
+        assert "«grande.xlsx»" in caught.value.message
+    check_xlsx_bounds(b"PK\x03\x04 not a zip", "roto.xlsx", limits)  # calamine reports it
+    assert (column_letters(1), column_letters(26), column_letters(27),
+            column_letters(16384)) == ("A", "Z", "AA", "XFD")
+
