@@ -191,7 +191,7 @@ def test_signed_hostile_deliveries(app) -> None:  # type: ignore[no-untyped-def]
     100 stored and an event noting the rest."""
     import time
 
-    from eki_entrypoints.testing import meta
+    from eki_testing import meta
 
     secret = "hostile-app-secret"
     with app(whatsapp_app_secret=Secret(secret)) as client:
