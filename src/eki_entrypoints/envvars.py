@@ -213,11 +213,15 @@ def parse_strong_secret(name: str, raw: str) -> Secret:
     return Secret(raw)
 
 
+def _one_of(name: str, shown: str, value: str, choices: tuple[str, ...], wanted: str) -> str:
+    """``value`` when it is one of ``choices``; else the error ``NAME='shown' must be …``."""
+    if value not in choices:
+        raise SettingsError(f"{name}={shown!r} must be {wanted}")
+    return value
+
+
 def parse_channel(name: str, raw: str) -> str:
-    channel = raw.lower()
-    if channel not in CHANNELS:
-        raise SettingsError(f"{name}={raw!r} must be one of {', '.join(CHANNELS)}")
-    return channel
+    return _one_of(name, raw, raw.lower(), CHANNELS, f"one of {', '.join(CHANNELS)}")
 
 
 def parse_account_sid(name: str, raw: str) -> str:
@@ -258,22 +262,16 @@ def parse_openai_base_url(name: str, raw: str) -> str:
 
 def parse_log_level(name: str, raw: str) -> str:
     level = raw.upper()
-    if level not in LOG_LEVELS:
-        raise SettingsError(f"{name}={level!r} must be one of {', '.join(LOG_LEVELS)}")
-    return level
+    return _one_of(name, level, level, LOG_LEVELS, f"one of {', '.join(LOG_LEVELS)}")
 
 
 def parse_log_format(name: str, raw: str) -> str:
     log_format = raw.lower()
-    if log_format not in LOG_FORMATS:
-        raise SettingsError(f"{name}={log_format!r} must be json or text")
-    return log_format
+    return _one_of(name, log_format, log_format, LOG_FORMATS, "json or text")
 
 
 def parse_event_loop(name: str, raw: str) -> str:
-    event_loop = raw.lower()
-    if event_loop not in EVENT_LOOPS:
-        raise SettingsError(f"{name}={event_loop!r} must be auto, uvloop or asyncio")
+    event_loop = _one_of(name, raw.lower(), raw.lower(), EVENT_LOOPS, "auto, uvloop or asyncio")
     if event_loop == "uvloop" and not uvloop_available():
         raise SettingsError(f"{name}=uvloop but uvloop is not installed "
                             f"(pip install uvloop, or {name}=auto)")
