@@ -188,83 +188,52 @@ def run_reference(port: int, db_url: str, pool_size: int, max_overflow: int) -> 
 
 
 def run_fake_graph(port: int, phone_number_id: str, token: str) -> None:
-    import uvicorn
+    """The fake Graph API on the minimal asyncio server (bench/_light_http.py): a few
+    microseconds of CPU per send, so it is never what limits a run (its CPU is reported)."""
+    from _light_http import dumps, serve
 
     messages_path = f"/v25.0/{phone_number_id}/messages"
     expected_auth = f"Bearer {token}".encode()
     sends: list[tuple[str, float]] = []
     counters: Counter[str] = Counter()
 
-    async def respond(send: Any, status: int, data: object) -> None:
-        payload = json.dumps(data).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode())]})
-        await send({"type": "http.response.body", "body": payload})
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            for _ in range(100):  # startup, then shutdown
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
-            return
-        chunks = []
-        for _ in range(10_000):  # bounded: bodies here are a few hundred bytes
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
+    async def handle(method: str, path: str, headers: dict[bytes, bytes], body: bytes
+                     ) -> tuple[int, bytes]:
         arrived = time.monotonic()
-        method, path = scope["method"], scope["path"]
         if method == "GET" and path == "/_stats":
-            await respond(send, 200, {"sends": len(sends), "counters": dict(counters),
-                                      "last": sends[-1][1] if sends else None})
-            return
+            return 200, dumps({"sends": len(sends), "counters": dict(counters),
+                               "last": sends[-1][1] if sends else None})
         if method == "GET" and path == "/_dump":
-            await respond(send, 200, {"sends": sends, "counters": dict(counters)})
-            return
+            return 200, dumps({"sends": sends, "counters": dict(counters)})
         if method == "POST" and path == "/_reset":
             sends.clear()
             counters.clear()
-            await respond(send, 200, {"ok": True})
-            return
+            return 200, dumps({"ok": True})
         if method != "POST" or path != messages_path:
             counters["not_found"] += 1
-            await respond(send, 404, {"error": {"message": "unknown path", "code": 100}})
-            return
-        auth = dict(scope["headers"]).get(b"authorization")
-        if auth != expected_auth:
+            return 404, dumps({"error": {"message": "unknown path", "code": 100}})
+        if headers.get(b"authorization") != expected_auth:
             counters["unauthorized"] += 1
-            await respond(send, 401, {"error": {"message": "bad token", "code": 190}})
-            return
+            return 401, dumps({"error": {"message": "bad token", "code": 190}})
         try:
-            data = json.loads(b"".join(chunks))
+            data = json.loads(body)
         except ValueError:
             counters["bad_json"] += 1
-            await respond(send, 400, {"error": {"message": "bad json", "code": 100}})
-            return
+            return 400, dumps({"error": {"message": "bad json", "code": 100}})
         if data.get("status") == "read":
             counters["mark_read"] += 1
-            await respond(send, 200, {"success": True})
-            return
-        if data.get("type") == "text" and data.get("to"):
-            sends.append((str(data["to"]), arrived))
-            counters["text"] += 1
-            await respond(send, 200, {
-                "messaging_product": "whatsapp",
-                "contacts": [{"input": data["to"], "wa_id": data["to"]}],
-                "messages": [{"id": f"wamid.X{len(sends)}"}],
-            })
-            return
+            return 200, b'{"success":true}'
+        to = data.get("to")
+        if to and data.get("type") in ("text", "interactive", "template"):
+            sends.append((str(to), arrived))
+            counters[str(data["type"])] += 1
+            return 200, dumps({"messaging_product": "whatsapp",
+                               "contacts": [{"input": to, "wa_id": to}],
+                               "messages": [{"id": f"wamid.X{len(sends)}"}]})
         counters["other"] += 1
-        await respond(send, 400, {"error": {"message": "unsupported body", "code": 100}})
+        return 400, dumps({"error": {"message": "unsupported body", "code": 100}})
 
-    uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
+    serve(HOST, port, handle)
 
 
 # -- section timing inside eki serve (diagnostics, --trace) ---------------------------------

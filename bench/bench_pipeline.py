@@ -1,28 +1,33 @@
 """WhatsApp pipeline benchmark: webhook ingest vs a bare reference, and end-to-end turns.
 
     python bench/bench_pipeline.py [--pg-url postgresql://postgres@127.0.0.1:5432/postgres]
-                                   [--seconds 10] [--connections 100] [--turns 2000]
-                                   [--e2e-concurrency 64] [--json] [diagnostics, see below]
+                                   [--runs 3] [--seconds 5] [--connections 100] [--turns 1000]
+                                   [--e2e-concurrency 64,128] [--json] [diagnostics, see below]
 
-Everything runs on 127.0.0.1, in throwaway PostgreSQL databases created and dropped here.
+Needs ``wrk`` (Debian: ``apt-get install -y wrk``; the bench says so and stops when it is
+missing). Everything runs on 127.0.0.1, in throwaway PostgreSQL databases created and
+dropped here. Every measurement runs ``--runs`` times (>= 3 for a figure worth quoting); the
+report gives min–median–max and the goals are judged on the median.
 
 1. Ingest. ``eki serve --no-worker`` (one uvicorn process, EKI_LOG_LEVEL=WARNING) and a
    minimal reference app (bare Starlette + uvicorn: read the body, check the HMAC, decode
    the JSON, one INSERT through the same async SQLAlchemy + psycopg stack, at most 20
    connections like EKI's default 10+10 but without overflow churn: ``--reference-pool``;
-   bench/_pipeline_support.py) run side by side, each driven in turn by the same load
-   generator process (httpx2.AsyncClient, ``--connections`` keep-alive connections, 1 s
-   warm-up, then ``--seconds``), every request a distinct signed ~1 KB Meta text webhook.
-   Reported: 200s per second, non-200s, p50/p99 acknowledgement latency, EKI/reference.
-   Goals (issue 3): ratio >= 0.5; p99 <= 250 ms at 100 connections. Afterwards the inbox
-   must hold exactly as many rows as 200s were returned.
-2. End to end. ``--turns`` students imported with ``eki students import`` (a generated
-   CSV), a fake Graph API (its own process) behind EKI_WHATSAPP_API_URL, ``eki serve``
-   with its worker (default concurrency, then each of ``--e2e-concurrency``), one signed
-   text per student ("hola" / "mis datos") posted as fast as the load generator allows.
-   Turns/s = replies accepted by the fake / (last reply arrival - first post);
-   receive->reply latency = reply arrival at the fake - webhook acknowledged (by wa_id).
-   Goal >= 200 turns/s. Each student must get exactly one reply.
+   bench/_pipeline_support.py) take turns under the same load: ``wrk`` with ``--connections``
+   keep-alive connections (2 threads, bench/_wrk.py's Lua script posting pre-signed distinct
+   ~1 KB Meta text webhooks read from a file), 1 s warm-up, then ``--seconds``. Reported:
+   acks/s, non-200s, p50/p99 acknowledgement latency (wrk's), EKI/reference per run, and the
+   CPU of each process — the app, PostgreSQL, wrk itself and "other processes" — so a reader
+   sees the load generator is not the limit. Goals (issue 19): ratio >= 0.5 and p99 <= 250 ms
+   at 100 connections. Every 200 must be a stored row.
+2. End to end. A fake Graph API in its own process (a minimal asyncio/uvloop HTTP server,
+   bench/_light_http.py: its CPU is printed) behind EKI_WHATSAPP_API_URL; a DEFAULT ``eki
+   serve`` (no tuning flag) on a fresh migrated database; ``--turns`` unknown senders (or
+   imported students with ``--known-senders``) each write "hola", all at once through wrk
+   (each body once). Turns/s = replies accepted by the fake / (last reply - wrk start);
+   receive->reply latency = reply arrival at the fake - the message's ``received_at`` in the
+   inbox. Goal >= 300 turns/s. Each sender must get exactly one reply. ``--e2e-concurrency``
+   adds runs with ``--concurrency C``; ``--e2e-split-worker`` a web + worker pair.
 
 Reading the output: CPU is shown per process (100% = one core) with "other processes"
 = the rest of the machine (other jobs on the box depress every number: a WARNING says so).
@@ -49,6 +54,7 @@ import os
 import secrets
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,7 +68,8 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _pipeline_support import CpuWatch, pct
+from _pipeline_support import LONG_TEXT, PROFILE_NAME, CpuWatch, _Template, pct, signature
+from _wrk import WrkRun, require_wrk, write_bodies
 
 HERE = Path(__file__).resolve().parent
 SUPPORT = str(HERE / "_pipeline_support.py")
@@ -70,8 +77,7 @@ PYTHON = sys.executable
 EKI = str(Path(sys.executable).with_name("eki"))
 HOST = "127.0.0.1"
 PHONE_NUMBER_ID = "106540352242922"
-DEFAULT_CONCURRENCY = 32  # `eki serve --concurrency` default
-GOAL_RATIO, GOAL_P99_MS, GOAL_TURNS = 0.5, 250.0, 200.0
+GOAL_RATIO, GOAL_P99_MS, GOAL_TURNS = 0.5, 250.0, 300.0
 
 
 # -- databases ----------------------------------------------------------------------------
@@ -219,19 +225,53 @@ def eki_argv(args: argparse.Namespace, phase: str, *rest: str) -> list[str]:
     return [EKI, *rest]
 
 
-def run_loadgen(workdir: Path, name: str, config: dict[str, Any], timeout: float
-                ) -> dict[str, Any]:
-    cfg_path, out_path = workdir / f"{name}.json", workdir / f"{name}.out.json"
-    cfg_path.write_text(json.dumps(config))
-    log = workdir / f"{name}.log"
-    with log.open("wb") as out:
-        proc = subprocess.run([PYTHON, SUPPORT, "loadgen", str(cfg_path), str(out_path)],
-                              stdout=out, stderr=subprocess.STDOUT, timeout=timeout,
-                              env=base_env(), cwd=HERE.parent, check=False)
-    if proc.returncode != 0 or not out_path.exists():
-        raise RuntimeError(f"load generator {name} failed ({proc.returncode}):\n"
-                           + log.read_text(errors="replace")[-3000:])
-    return dict(json.loads(out_path.read_text()))
+def mmm(values: list[float | None], spec: str = ".0f") -> str:
+    """``min–median–max`` of the runs (``n/a`` when none)."""
+    got = sorted(v for v in values if v is not None)
+    if not got:
+        return "n/a"
+    return "–".join(format(v, spec) for v in (got[0], statistics.median(got), got[-1]))
+
+
+def signed_bodies(secret: str, tag: str, count: int) -> Any:
+    """``count`` distinct signed ~1 KB Meta text webhooks (distinct wamid and sender)."""
+    template = _Template(LONG_TEXT)
+    key = secret.encode()
+    for seq in range(count):
+        body = template.build(f"573{seq % 1_000_000_000:09d}", f"wamid.HBgM{tag}x{seq:09d}")
+        yield signature(key, body), body
+
+
+def wrk_load(workdir: Path, name: str, url: str, secret: str, seconds: float,
+             args: argparse.Namespace, watch_pids: dict[str, int]) -> dict[str, Any]:
+    """One wrk run of ``seconds`` over fresh distinct bodies, with the CPU of every process."""
+    bodies = workdir / f"{name}.bodies"
+    count = write_bodies(bodies, signed_bodies(secret, f"{name}{secrets.token_hex(3)}",
+                                               int(seconds * args.bodies_per_second) + 1000))
+    watch = CpuWatch(watch_pids)
+    watch.start()
+    run = WrkRun(workdir, url, bodies, connections=args.connections, seconds=seconds,
+                 log_name=name)
+    result = run.finish(timeout=seconds + 120)
+    usage = watch.stop()
+    bodies.unlink()
+    window = usage.pop("window_s")
+    usage.pop("started_at")
+    duration = result["duration_us"] / 1e6 or window
+    # CPU over wrk's own measured span (its start-up reads the bodies file first: the
+    # servers idle then, and wrk's own figure includes that reading — it is overstated)
+    scale = window / duration
+    out = {k: (v * scale if k.endswith("_pct") else v) for k, v in usage.items()}
+    out["wrk_cpu_pct"] = 100 * result["cpu_s"] / duration
+    known = sum(v for k, v in out.items() if k.endswith("_cpu_pct")
+                and k != "machine_busy_pct")
+    out["other_cpu_pct"] = max(0.0, out["machine_busy_pct"] - known)
+    out.update({k: result[k] for k in ("ok", "requests", "status", "per_s", "p50_ms",
+                                        "p90_ms", "p99_ms", "max_ms", "errors")})
+    out["non_200"] = result["status"]
+    out["distinct_bodies"] = count
+    out["bodies_reused"] = result["requests"] > count
+    return out
 
 
 # -- phase 1: ingest ----------------------------------------------------------------------
@@ -258,39 +298,43 @@ def ingest_phase(args: argparse.Namespace, dbs: Databases, procs: Processes, wor
     wait_ready(procs, "eki-ingest", f"http://{HOST}:{eki_port}/healthz")
     wait_ready(procs, "reference", f"http://{HOST}:{ref_port}/healthz")
 
-    results: dict[str, Any] = {}
-    for label, port, pid in (("reference", ref_port, ref.pid), ("eki", eki_port, eki.pid)):
-        config = {"mode": "ingest", "url": f"http://{HOST}:{port}/webhooks/whatsapp",
-                  "secret": secret, "connections": args.connections, "seconds": args.seconds,
-                  "warmup_seconds": 1.0, "tag": f"{label[:3]}{secrets.token_hex(3)}",
-                  "watch_pids": {"server": pid}}
-        results[label] = run_loadgen(workdir, f"loadgen-ingest-{label}", config,
-                                     timeout=args.seconds + 60)
+    runs: list[dict[str, Any]] = []
+    acknowledged = {"reference": 0, "eki": 0}
+    servers = {"reference": (ref_port, ref.pid), "eki": (eki_port, eki.pid)}
+    for index in range(args.runs):  # the two apps alternate: same background for both
+        run: dict[str, Any] = {}
+        for label, (port, pid) in servers.items():
+            url = f"http://{HOST}:{port}/webhooks/whatsapp"
+            warm = wrk_load(workdir, f"{label}-warm{index}", url, secret, 1.0, args,
+                            {"server": pid})
+            run[label] = wrk_load(workdir, f"{label}-run{index}", url, secret, args.seconds,
+                                  args, {"server": pid})
+            acknowledged[label] += warm["ok"] + run[label]["ok"]
+        ref_rate = run["reference"]["per_s"]
+        run["ratio"] = run["eki"]["per_s"] / ref_rate if ref_rate else None
+        runs.append(run)
     procs.stop("eki-ingest")
     procs.stop("reference")
 
-    eki_rows = int(dbs.scalar(eki_db, "SELECT count(*) FROM inbound_messages"))
-    eki_events = int(dbs.scalar(eki_db, "SELECT count(*) FROM webhook_events"))
-    ref_rows = int(dbs.scalar(ref_db, "SELECT count(*) FROM inbox"))
-    out: dict[str, Any] = {}
-    for label, rows in (("reference", ref_rows), ("eki", eki_rows)):
-        warm, measured = results[label]["warmup"], results[label]["measured"]
-        acknowledged = warm["ok"] + measured["ok"]
-        out[label] = {**measured, "warmup_ok": warm["ok"], "inbox_rows": rows,
-                      "acknowledged_total": acknowledged, "rows_match": rows == acknowledged}
-        out[label]["other_cpu_pct"] = max(0.0, measured["machine_busy_pct"] - sum(
-            measured[k] for k in ("server_cpu_pct", "postgres_cpu_pct", "loadgen_cpu_pct")))
-    out["eki"]["webhook_events"] = eki_events
+    rows = {"eki": int(dbs.scalar(eki_db, "SELECT count(*) FROM inbound_messages")),
+            "reference": int(dbs.scalar(ref_db, "SELECT count(*) FROM inbox"))}
+    wrk_runs = 2 * args.runs
+    out: dict[str, Any] = {"runs": runs, "connections": args.connections,
+                           "seconds": args.seconds, "rows": rows,
+                           "acknowledged": acknowledged}
+    # Every 200 is a stored row; a few more rows are requests wrk had in flight when it stopped.
+    out["rows_ok"] = {label: acknowledged[label] <= rows[label] <= acknowledged[label]
+                      + wrk_runs * args.connections for label in rows}
     for label, name in (("reference", ref_db), ("eki", eki_db)):
-        out[label]["db_connections_opened"] = int(dbs.scalar(
+        out[f"{label}_db_connections_opened"] = int(dbs.scalar(
             name, "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"))
-    ref_rate = out["reference"]["per_s"]
-    out["ratio"] = out["eki"]["per_s"] / ref_rate if ref_rate else None
-    p99 = out["eki"]["p99_ms"]
-    out["goal_ratio_ok"] = out["ratio"] is not None and out["ratio"] >= GOAL_RATIO
-    out["goal_p99_ok"] = p99 is not None and p99 <= GOAL_P99_MS
-    out["connections"] = args.connections
-    out["seconds"] = args.seconds
+    ratios = sorted(r["ratio"] for r in runs if r["ratio"] is not None)
+    p99s = sorted(r["eki"]["p99_ms"] for r in runs)
+    out["ratio_median"] = statistics.median(ratios) if ratios else None
+    out["eki_p99_median_ms"] = statistics.median(p99s) if p99s else None
+    out["goal_ratio_ok"] = out["ratio_median"] is not None and out["ratio_median"] >= GOAL_RATIO
+    out["goal_p99_ok"] = out["eki_p99_median_ms"] is not None and \
+        out["eki_p99_median_ms"] <= GOAL_P99_MS
     return out
 
 
@@ -312,6 +356,8 @@ def prepare_template(args: argparse.Namespace, dbs: Databases, workdir: Path,
                              cwd=HERE.parent, check=False)
     if upgrade.returncode != 0:
         raise RuntimeError(f"eki db upgrade failed:\n{upgrade.stdout!r}\n{upgrade.stderr!r}")
+    if not getattr(args, "import_students", True):  # unknown senders: the schema only
+        return name
     roster = workdir / "estudiantes.csv"
     with roster.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -334,82 +380,95 @@ def prepare_template(args: argparse.Namespace, dbs: Databases, workdir: Path,
     return name
 
 
+def db_acks(url: str) -> dict[str, float]:
+    """When EKI stored each sender's message (``received_at``), on CLOCK_MONOTONIC like the
+    fakes' arrival times (wrk cannot say which request a response belongs to)."""
+    offset = time.time() - time.monotonic()
+    with psycopg.connect(conninfo(url)) as conn:
+        rows = conn.execute("SELECT wa_id, min(received_at) FROM inbound_messages "
+                            "GROUP BY wa_id").fetchall()
+    return {str(wa_id): at.timestamp() - offset for wa_id, at in rows}
+
+
+def burst_bodies(secret: str, tag: str, messages: list[tuple[str, str]]) -> Any:
+    """One signed text webhook per (wa_id, text), as a student's phone sends it."""
+    from eki_entrypoints.testing.meta import encode, text_message
+
+    key, ts = secret.encode(), str(int(time.time()))
+    for i, (wa_id, text) in enumerate(messages):
+        body = encode(text_message(wa_id, text, wamid=f"wamid.HBgM{tag}e{i:09d}",
+                                   name=PROFILE_NAME, timestamp=ts))
+        yield signature(key, body), body
+
+
 def e2e_run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir: Path,
-            template: str, secret: str, fake_url: str, concurrency: int, *,
-            split: bool = False) -> dict[str, Any]:
-    """One end-to-end run on a fresh copy of the template database. ``split``: the webhook
-    in ``eki serve --no-worker`` and the pipeline in a separate ``eki worker`` process."""
-    label = f"{'split' if split else 'serve'}-c{concurrency}"
-    db = dbs.create(f"e2e_{label.replace('-', '_')}", template=template)
+            template: str, secret: str, fake_url: str, concurrency: int | None, *,
+            split: bool = False, index: int = 0) -> dict[str, Any]:
+    """One end-to-end run on a fresh copy of the template database. ``concurrency`` None:
+    the default ``eki serve``. ``split``: the webhook in ``eki serve --no-worker`` and the
+    pipeline in a separate ``eki worker`` process."""
+    label = f"{'split' if split else 'serve'}-{'default' if concurrency is None else concurrency}"
+    db = dbs.create(f"e2e_{label.replace('-', '_')}_{index}", template=template)
     http_json(f"{fake_url}/_reset", method="POST")
     port = free_port()
     env = eki_env(dbs.url(db), secret, EKI_WHATSAPP_API_URL=f"{fake_url}/v25.0",
                   EKI_WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
                   EKI_WHATSAPP_ACCESS_TOKEN=args.fake_token)
+    tuning = [] if concurrency is None else ["--concurrency", str(concurrency)]
     serve_args = ["serve", "--host", HOST, "--port", str(port)]
-    serve_args += ["--no-worker"] if split else ["--concurrency", str(concurrency)]
-    names = [f"eki-e2e-{label}"]
+    serve_args += ["--no-worker"] if split else tuning
+    names = [f"eki-e2e-{label}-{index}"]
     watched = {"server": procs.start(names[0], eki_argv(args, f"e2e-{label}", *serve_args),
                                      env).pid}
     if split:
-        names.append(f"eki-worker-{label}")
+        names.append(f"eki-worker-{label}-{index}")
         watched["worker"] = procs.start(names[1], eki_argv(
-            args, f"e2e-{label}-worker", "worker", "--concurrency", str(concurrency)), env).pid
+            args, f"e2e-{label}-worker", "worker", *tuning), env).pid
     wait_ready(procs, names[0], f"http://{HOST}:{port}/healthz")
     roster = students(args.turns)
-    messages = [(wa_id, "hola" if i % 2 == 0 else "mis datos")
-                for i, (_, _, wa_id) in enumerate(roster)]
-    config = {"mode": "e2e", "url": f"http://{HOST}:{port}/webhooks/whatsapp", "secret": secret,
-              "connections": args.connections, "messages": messages,
-              "tag": f"{label.replace('-', '')}{secrets.token_hex(3)}"}
-    loadgen_name = f"loadgen-e2e-{label}"
-    cfg_path, out_path = workdir / f"{loadgen_name}.json", workdir / f"{loadgen_name}.out.json"
-    cfg_path.write_text(json.dumps(config))
+    messages = [(wa_id, "hola") for _, _, wa_id in roster]
+    bodies = workdir / f"e2e-{label}-{index}.bodies"
+    write_bodies(bodies, burst_bodies(secret, f"{label.replace('-', '')}{index}"
+                                      f"{secrets.token_hex(3)}", messages))
     watch = CpuWatch({**watched, "fake": procs.running["fake-graph"].pid})
     watch.start()
-    loadgen = procs.start(loadgen_name, [PYTHON, SUPPORT, "loadgen", str(cfg_path),
-                                         str(out_path)], base_env())
+    first_post = time.monotonic()
+    load = WrkRun(workdir, f"http://{HOST}:{port}/webhooks/whatsapp", bodies,
+                  connections=args.connections, once=True, log_name=f"wrk-e2e-{label}-{index}")
     deadline = time.monotonic() + args.e2e_timeout
     last_count, last_progress, stalled, complete = -1, time.monotonic(), False, False
-    while time.monotonic() < deadline:  # bounded: e2e timeout, or a stall once all is posted
+    while time.monotonic() < deadline:  # bounded: e2e timeout, or a stall
         stats = http_json(f"{fake_url}/_stats")
-        posting = loadgen.poll() is None
-        if stats["sends"] != last_count or posting:
+        if stats["sends"] != last_count:
             last_count, last_progress = stats["sends"], time.monotonic()
-        if not posting and stats["sends"] >= args.turns:
+        if stats["sends"] >= args.turns:
             complete = True
+            break
+        if not load.running():
             break
         if time.monotonic() - last_progress > args.stall_timeout:
             stalled = True
             break
-        time.sleep(0.1)
+        time.sleep(0.05)
     usage = watch.stop()
     started_at, window = usage.pop("started_at"), usage.pop("window_s")
+    posted = load.finish(stop=True)
     time.sleep(0.5)  # let a duplicate, if any, arrive before counting
     dump = http_json(f"{fake_url}/_dump", timeout=30)
-    lg_code = procs.stop(loadgen_name, grace=5.0)
     for name in names:
         procs.stop(name, grace=30.0 if args.profile else 10.0)
-    if out_path.exists():
-        posted = json.loads(out_path.read_text())
-    else:  # killed at the deadline: still report what the fake received
-        posted = {"first_post": started_at, "last_ack": time.monotonic(), "acks": {},
-                  "ack_latencies": [], "cpu_s": 0.0, "statuses": {},
-                  "errors": {f"load generator still posting at the deadline ({lg_code})": 1}}
+    acks = db_acks(dbs.url(db))
 
     sends = [(to, float(t)) for to, t in dump["sends"]]
-    acks: dict[str, float] = posted["acks"]
     per_recipient = Counter(to for to, _ in sends)
     expected = {wa_id for _, _, wa_id in roster}
     missing = expected - per_recipient.keys()
     duplicates = {to: n for to, n in per_recipient.items() if n > 1}
     strangers = set(per_recipient) - expected
-    first_post = float(posted["first_post"])
     last_reply = max((t for _, t in sends), default=first_post)
     span = last_reply - first_post
     latencies = [t - acks[to] for to, t in sends if to in acks]
-    ack_latencies = posted.get("ack_latencies", [])
-    ack_span = float(posted["last_ack"]) - first_post
+    ack_span = max(acks.values(), default=first_post) - first_post
     inbox = dict(dbs.rows(db, "SELECT state, count(*) FROM inbound_messages GROUP BY state"))
     outbox = dict(dbs.rows(db, "SELECT status, count(*) FROM outbound_messages GROUP BY status"))
     commits, rollbacks, sessions, returned, fetched = dbs.rows(
@@ -423,18 +482,20 @@ def e2e_run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir:
                   "coalesce(idx_tup_fetch, 0) DESC LIMIT 4")}
     turns_per_s = len(sends) / span if span > 0 else 0.0
     n = len(sends) or 1
-    usage["loadgen_cpu_pct"] = 100 * float(posted.get("cpu_s", 0.0)) / window
+    usage["wrk_cpu_pct"] = 100 * float(posted["cpu_s"]) / window
     eki_cpu = usage["server_cpu_pct"] + usage.get("worker_cpu_pct", 0.0)
     usage["other_cpu_pct"] = max(0.0, usage["machine_busy_pct"] - eki_cpu - sum(
-        usage[k] for k in ("postgres_cpu_pct", "fake_cpu_pct", "loadgen_cpu_pct")))
+        usage[k] for k in ("postgres_cpu_pct", "fake_cpu_pct", "wrk_cpu_pct")))
     if duplicates or strangers:
         verdict = "NO"
     elif missing:
         verdict = "not verified: " + ("stalled" if stalled else "timed out")
     else:
         verdict = "yes"
+    del started_at
     return {
         "label": label,
+        "run": index,
         "concurrency": concurrency,
         "split_worker": split,
         "replies": len(sends),
@@ -442,12 +503,12 @@ def e2e_run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir:
         "span_s": span,
         "complete": complete,
         "stalled": stalled,
-        "posted_ok": posted["statuses"].get("200", 0),
-        "post_statuses": posted["statuses"],
+        "posted_ok": posted["ok"],
+        "post_non_200": posted["status"],
         "post_errors": posted["errors"],
-        "ingest_per_s": (posted["statuses"].get("200", 0) / ack_span) if ack_span > 0 else None,
-        "webhook_ack_p50_ms": _ms(pct(ack_latencies, 0.50)),
-        "webhook_ack_p99_ms": _ms(pct(ack_latencies, 0.99)),
+        "ingest_per_s": (len(acks) / ack_span) if ack_span > 0 else None,
+        "webhook_ack_p50_ms": posted["p50_ms"],
+        "webhook_ack_p99_ms": posted["p99_ms"],
         "latency_p50_ms": _ms(pct(latencies, 0.50)),
         "latency_p95_ms": _ms(pct(latencies, 0.95)),
         "latency_max_ms": _ms(max(latencies, default=None)),
@@ -483,19 +544,21 @@ def e2e_phase(args: argparse.Namespace, dbs: Databases, procs: Processes, workdi
     fake_url = f"http://{HOST}:{fake_port}"
     wait_ready(procs, "fake-graph", f"{fake_url}/_stats")
     runs: list[dict[str, Any]] = []
-    configs = [(DEFAULT_CONCURRENCY, False)] + [(c, False) for c in args.e2e_concurrency
-                                                if c != DEFAULT_CONCURRENCY]
+    configs: list[tuple[int | None, bool]] = [(None, False)]
+    configs += [(c, False) for c in args.e2e_concurrency]
     if args.e2e_split_worker:
-        configs.append((DEFAULT_CONCURRENCY, True))
+        configs.append((None, True))
     for concurrency, split in configs:
-        elapsed = time.monotonic() - started
-        previous = runs[-1]["span_s"] + 5 if runs else 0.0
-        if runs and elapsed + previous > args.budget:
-            runs.append({"label": f"{'split' if split else 'serve'}-c{concurrency}",
-                         "skipped": "time budget (--budget)"})
-            continue
-        runs.append(e2e_run(args, dbs, procs, workdir, template, secret, fake_url,
-                            concurrency, split=split))
+        for index in range(args.runs):
+            elapsed = time.monotonic() - started
+            previous = runs[-1].get("span_s", 0.0) + 5 if runs else 0.0
+            if runs and elapsed + previous > args.budget:
+                runs.append({"label": f"{'split' if split else 'serve'}-"
+                             f"{'default' if concurrency is None else concurrency}",
+                             "run": index, "skipped": "time budget (--budget)"})
+                continue
+            runs.append(e2e_run(args, dbs, procs, workdir, template, secret, fake_url,
+                                concurrency, split=split, index=index))
     procs.stop("fake-graph")
     return runs
 
@@ -569,61 +632,85 @@ def print_report(result: dict[str, Any]) -> None:
               "(100% = one core): the numbers below are depressed by that load.")
     ing = result.get("ingest")
     if ing:
-        print(f"== Ingest: {ing['connections']} connections, {ing['seconds']:g} s each, "
-              "signed ~1 KB text webhooks ==")
-        for label in ("reference", "eki"):
-            r = ing[label]
-            print(f"  {label:9}: {r['per_s']:7.0f} acks/s  p50 {fmt(r['p50_ms'])} ms  "
-                  f"p99 {fmt(r['p99_ms'])} ms  max {fmt(r['max_ms'])} ms  non-200 {r['non_200']}"
-                  f"  errors {sum(r['errors'].values())}  inbox rows {r['inbox_rows']} vs "
-                  f"{r['acknowledged_total']} acknowledged "
-                  f"({'match' if r['rows_match'] else 'MISMATCH'})")
-            print(f"             cpu (100% = one core): server {r['server_cpu_pct']:.0f}%  "
-                  f"postgres {r['postgres_cpu_pct']:.0f}%  loadgen {r['loadgen_cpu_pct']:.0f}%"
-                  f"  other processes {r['other_cpu_pct']:.0f}%  machine "
-                  f"{r['machine_busy_pct']:.0f}% of {100 * r['machine_cores']}%; database "
-                  f"connections opened {r['db_connections_opened']}")
-        print(f"  EKI/reference = {fmt(ing['ratio'], '.2f')} (goal >= {GOAL_RATIO}) "
-              f"{ok(ing['goal_ratio_ok'])}")
-        print(f"  EKI p99 = {fmt(ing['eki']['p99_ms'])} ms (goal <= {GOAL_P99_MS:g} ms at 100 "
-              f"connections) {ok(ing['goal_p99_ok'])}  [the bare reference under the same "
-              f"load: p99 {fmt(ing['reference']['p99_ms'])} ms]")
+        print(f"== Ingest: wrk, {ing['connections']} connections, {len(ing['runs'])} runs of "
+              f"{ing['seconds']:g} s per app (after a 1 s warm-up each), distinct signed ~1 KB "
+              "text webhooks; min–median–max of the runs ==")
+        for label, title in (("reference", "reference (Starlette + one psycopg INSERT)"),
+                             ("eki", "EKI (eki serve --no-worker)")):
+            rs = [run[label] for run in ing["runs"]]
+            print(f"  {title}:")
+            print(f"      acks/s {mmm([r['per_s'] for r in rs])}   p50 "
+                  f"{mmm([r['p50_ms'] for r in rs], '.1f')} ms   p99 "
+                  f"{mmm([r['p99_ms'] for r in rs], '.1f')} ms   max "
+                  f"{mmm([r['max_ms'] for r in rs], '.0f')} ms   non-200 "
+                  f"{sum(r['non_200'] for r in rs)}   socket errors "
+                  f"{sum(sum(r['errors'].values()) for r in rs)}"
+                  + ("   BODIES REUSED (raise --bodies-per-second)"
+                     if any(r["bodies_reused"] for r in rs) else ""))
+            print(f"      cpu (100% = one core): {label} {mmm([r['server_cpu_pct'] for r in rs])}%"
+                  f"  postgres {mmm([r['postgres_cpu_pct'] for r in rs])}%  wrk "
+                  f"{mmm([r['wrk_cpu_pct'] for r in rs])}%  other processes "
+                  f"{mmm([r['other_cpu_pct'] for r in rs])}%  machine "
+                  f"{mmm([r['machine_busy_pct'] for r in rs])}% of "
+                  f"{100 * rs[0]['machine_cores']}%")
+            print(f"      stored rows {ing['rows'][label]} for {ing['acknowledged'][label]} "
+                  f"acknowledged ({'consistent' if ing['rows_ok'][label] else 'MISMATCH'}); "
+                  f"database connections opened {ing[label + '_db_connections_opened']}")
+        print("  per run (reference | EKI acks/s, ratio, EKI p99): " + "; ".join(
+            f"{run['reference']['per_s']:.0f} | {run['eki']['per_s']:.0f}, "
+            f"{fmt(run['ratio'], '.2f')}, {run['eki']['p99_ms']:.0f} ms" for run in ing["runs"]))
+        print(f"  EKI/reference {mmm([r['ratio'] for r in ing['runs']], '.2f')} (goal >= "
+              f"{GOAL_RATIO}, median) {ok(ing['goal_ratio_ok'])}")
+        print(f"  EKI p99 {mmm([r['eki']['p99_ms'] for r in ing['runs']], '.0f')} ms (goal <= "
+              f"{GOAL_P99_MS:g} ms at 100 connections, median) {ok(ing['goal_p99_ok'])}")
     runs = result.get("e2e") or []
     if runs:
-        print(f"== End to end: {result['turns']} students, one message each, fake Graph API "
-              f"(students imported in {result.get('import_s', 0):.1f} s) ==")
+        who = "known students" if result.get("known_senders") else "unknown senders"
+        print(f"== End to end: {result['turns']} {who} write \"hola\" at once (wrk, each body "
+              "once), fake Graph API on the light asyncio server; fresh database each run ==")
+    groups: dict[str, list[dict[str, Any]]] = {}
     for r in runs:
-        if "skipped" in r:
-            print(f"  {r['label']}: skipped ({r['skipped']})")
+        groups.setdefault(r["label"], []).append(r)
+    for label, group in groups.items():
+        done = [r for r in group if "skipped" not in r]
+        for r in group:
+            if "skipped" in r:
+                print(f"  {label} run {r['run']}: skipped ({r['skipped']})")
+        if not done:
             continue
-        how = ("eki serve --no-worker + eki worker" if r["split_worker"] else "eki serve")
-        print(f"  {how}, concurrency {r['concurrency']}: {r['turns_per_s']:.1f} turns/s "
-              f"({r['replies']} replies in {r['span_s']:.2f} s"
-              f"{'' if r['complete'] else ', INCOMPLETE at the deadline'})  goal >= "
-              f"{GOAL_TURNS:g}/s {ok(r['goal_ok'])}")
-        print(f"      receive->reply p50 {fmt(r['latency_p50_ms'], '.0f')} ms  p95 "
-              f"{fmt(r['latency_p95_ms'], '.0f')} ms  max {fmt(r['latency_max_ms'], '.0f')} ms;"
-              f" webhook acks {fmt(r['ingest_per_s'], '.0f')}/s, p50 "
-              f"{fmt(r['webhook_ack_p50_ms'], '.0f')} ms p99 {fmt(r['webhook_ack_p99_ms'], '.0f')}"
-              f" ms; posts {r['post_statuses']} {r['post_errors'] or ''}")
-        print(f"      exactly one reply each: {r['exactly_one_each']} (unanswered "
-              f"{r['missing']}, duplicates {r['duplicates']}, unexpected "
-              f"{r['unexpected_recipients']}){'  STALLED' if r['stalled'] else ''}; fake "
-              f"{r['fake_counters']}; inbox {r['inbox_states']}; outbox {r['outbox_statuses']}")
-        cpu = f"eki serve {r['server_cpu_pct']:.0f}%"
-        if r["split_worker"]:
-            cpu += f"  eki worker {r['worker_cpu_pct']:.0f}%"
-        print(f"      cpu (100% = one core): {cpu}  postgres {r['postgres_cpu_pct']:.0f}%  fake "
-              f"{r['fake_cpu_pct']:.0f}%  loadgen {r['loadgen_cpu_pct']:.0f}%  other processes "
-              f"{r['other_cpu_pct']:.0f}%  machine {r['machine_busy_pct']:.0f}% of "
-              f"{100 * r['machine_cores']}%")
-        print(f"      per completed turn: eki CPU {r['eki_cpu_ms_per_turn']:.1f} ms, postgres CPU "
-              f"{r['postgres_cpu_ms_per_turn']:.1f} ms, {r['db_transactions_per_turn']:.1f} "
-              f"transactions, {r['db_rows_read_per_turn']:.0f} rows read; connections opened "
-              f"{r['db_connections_opened']}; most read: " + ", ".join(
-                  f"{t} (seq {v['seq_scan']}x/{v['seq_tup_read']} rows, index "
-                  f"{v['idx_scan']}x/{v['idx_tup_fetch']} rows)"
-                  for t, v in list(r["db_tables"].items())[:2]))
+        first = done[0]
+        how = ("eki serve --no-worker + eki worker" if first["split_worker"] else "eki serve")
+        how += "" if first["concurrency"] is None else f" --concurrency {first['concurrency']}"
+        med = statistics.median(r["turns_per_s"] for r in done)
+        print(f"  {how}: {mmm([r['turns_per_s'] for r in done], '.1f')} turns/s over "
+              f"{len(done)} runs (goal >= {GOAL_TURNS:g}/s, median) {ok(med >= GOAL_TURNS)}"
+              f"{'' if all(r['complete'] for r in done) else '  INCOMPLETE run(s)'}")
+        print(f"      receive->reply p50 {mmm([r['latency_p50_ms'] for r in done])} ms  p95 "
+              f"{mmm([r['latency_p95_ms'] for r in done])} ms  max "
+              f"{mmm([r['latency_max_ms'] for r in done])} ms; webhook ack p99 "
+              f"{mmm([r['webhook_ack_p99_ms'] for r in done])} ms; stored "
+              f"{mmm([r['ingest_per_s'] for r in done])} messages/s")
+        print(f"      cpu (100% = one core): eki serve {mmm([r['server_cpu_pct'] for r in done])}%"
+              + (f"  eki worker {mmm([r['worker_cpu_pct'] for r in done])}%"
+                 if first["split_worker"] else "")
+              + f"  postgres {mmm([r['postgres_cpu_pct'] for r in done])}%  fake Graph API "
+              f"{mmm([r['fake_cpu_pct'] for r in done])}%  wrk "
+              f"{mmm([r['wrk_cpu_pct'] for r in done])}%"
+              f"  other processes {mmm([r['other_cpu_pct'] for r in done])}%  machine "
+              f"{mmm([r['machine_busy_pct'] for r in done])}% of {100 * first['machine_cores']}%")
+        for r in done:
+            print(f"      run {r['run']}: {r['turns_per_s']:.1f} turns/s ({r['replies']} replies "
+                  f"in {r['span_s']:.2f} s); exactly one reply each: {r['exactly_one_each']} "
+                  f"(unanswered {r['missing']}, duplicates {r['duplicates']}, unexpected "
+                  f"{r['unexpected_recipients']}){'  STALLED' if r['stalled'] else ''}; posts "
+                  f"non-200 {r['post_non_200']} {r['post_errors'] or ''}; fake "
+                  f"{r['fake_counters']}; inbox {r['inbox_states']}; outbox "
+                  f"{r['outbox_statuses']}")
+            print(f"             per turn: eki CPU {r['eki_cpu_ms_per_turn']:.1f} ms, postgres "
+                  f"CPU {r['postgres_cpu_ms_per_turn']:.1f} ms, "
+                  f"{r['db_transactions_per_turn']:.1f} transactions, "
+                  f"{r['db_rows_read_per_turn']:.0f} rows read; connections opened "
+                  f"{r['db_connections_opened']}")
     for phase, summary in (result.get("profiles") or {}).items():
         if not summary:
             continue
@@ -660,17 +747,25 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=5.0,
+                        help="length of each measured wrk run of the ingest phase (s)")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="repetitions of every measurement (min–median–max reported)")
     parser.add_argument("--connections", type=int, default=100)
-    parser.add_argument("--turns", type=int, default=2000)
-    parser.add_argument("--e2e-concurrency", default="64",
-                        help="worker concurrencies tried after the default (32); '' for none")
+    parser.add_argument("--bodies-per-second", type=int, default=6000,
+                        help="distinct bodies written per second of an ingest run (more than "
+                        "the fastest app acknowledges, so none is sent twice)")
+    parser.add_argument("--turns", type=int, default=1000)
+    parser.add_argument("--known-senders", action="store_true",
+                        help="import the senders as students first (default: unknown senders)")
+    parser.add_argument("--e2e-concurrency", default="",
+                        help="worker concurrencies tried after the default eki serve, e.g. 64,128")
     parser.add_argument("--e2e-timeout", type=float, default=60.0,
                         help="longest wait for the replies of one end-to-end run (s)")
     parser.add_argument("--stall-timeout", type=float, default=20.0,
                         help="give up on a run when all is posted and no reply came for this "
                         "long (s)")
-    parser.add_argument("--budget", type=float, default=170.0,
+    parser.add_argument("--budget", type=float, default=240.0,
                         help="skip extra end-to-end runs that would end past this (s)")
     parser.add_argument("--reference-pool", default="20,0", metavar="SIZE,OVERFLOW",
                         help="the reference app's SQLAlchemy pool (default 20,0: the same 20 "
@@ -692,6 +787,10 @@ def main() -> int:
                         "wrappers, DIR/eki-<phase>.json) and print them")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    require_wrk()
+    args.import_students = args.known_senders
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
     if args.trace and args.profile:
         parser.error("use --trace or --profile, not both")
     args.e2e_concurrency = [int(x) for x in args.e2e_concurrency.split(",") if x.strip()]
@@ -711,6 +810,7 @@ def main() -> int:
     secret = secrets.token_hex(16)
     dbs = Databases(args.pg_url, f"eki_bench_{secrets.token_hex(4)}")
     result: dict[str, Any] = {"turns": args.turns, "background_cpu_pct": background,
+                              "known_senders": args.known_senders,
                               "eki_env": EXTRA_ENV, "reference_pool": args.reference_pool,
                               "template_sql": args.template_sql}
     with tempfile.TemporaryDirectory(prefix="eki-bench-pipeline-") as tmp:
@@ -738,7 +838,8 @@ def main() -> int:
     result["goals"] = {
         **({"ingest_ratio": ing["goal_ratio_ok"], "ingest_p99": ing["goal_p99_ok"]}
            if ing else {}),
-        **({"e2e_turns_per_s": runs[0]["goal_ok"],
+        **({"e2e_turns_per_s_median_default": statistics.median(
+                r["turns_per_s"] for r in runs if r["label"] == runs[0]["label"]) >= GOAL_TURNS,
             "e2e_turns_per_s_any_concurrency": any(r["goal_ok"] for r in runs),
             "e2e_no_duplicate_replies": all(r["duplicates"] == 0 and not r["unexpected_recipients"]
                                             for r in runs),
