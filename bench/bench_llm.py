@@ -1,36 +1,40 @@
 """AI assistant benchmark: 500 students ask "¿cómo voy?" at once, a model that takes 1.5 s.
 
-    python bench/bench_llm.py [--students 500] [--delay 1.5] [--concurrency 256[,512,...]]
+    python bench/bench_llm.py [--students 500] [--delay 1.5] [--runs 3] [--calls-per-answer 1]
+                              [--concurrency 256[,512,...]] [--connections 100] [--rounds 1]
                               [--pg-url postgresql://postgres@127.0.0.1:5432/postgres]
-                              [--connections 100] [--rounds 1] [--json] [diagnostics below]
+                              [--json] [diagnostics below]
 
-Everything runs on 127.0.0.1, in a throwaway PostgreSQL database created and dropped here,
-with child processes that are always stopped (see bench/bench_pipeline.py, whose helpers this
-reuses, and bench/_llm_support.py for the fake model server).
+Needs ``wrk`` (Debian: ``apt-get install -y wrk``). Everything runs on 127.0.0.1, in
+throwaway PostgreSQL databases created and dropped here, with child processes that are
+always stopped (see bench/bench_pipeline.py, whose helpers this reuses, and
+bench/_llm_support.py for the fake model server).
 
-1. A fake OpenAI-compatible server (its own process): ``POST /v1/chat/completions`` sleeps
-   ``--delay`` s (asyncio), then answers the first call of a turn with one tool call to
-   ``get_my_progress`` (``{"course": null, "period": null}``, from the request's strict schema)
-   and the second (a ``tool`` message present) with a short Spanish answer built from the tool
-   result. Its ``usage`` is computed from the request: prompt tokens of the JSON of messages +
-   tools (tiktoken o200k_base when installed and loadable offline, else len/4, which the report
-   says). For every request it records the exact body size and the tokens of each part: the
-   fixed system prompt, the tool schemas and the variable rest (the student's context line,
-   history, the message, the tool call and its result).
+1. A fake OpenAI-compatible server (its own process, the minimal asyncio/uvloop server of
+   bench/_light_http.py, its CPU printed): ``POST /v1/chat/completions`` sleeps ``--delay``
+   s (asyncio), then answers. ``--calls-per-answer 1`` (default, the goal's setting): the
+   final Spanish answer at once, ONE call per answer. ``2``: the first call of a turn gets one
+   tool call to ``get_my_progress`` and the second (a ``tool`` message present) a short
+   answer built from the tool result. Its ``usage`` is computed from the request: prompt
+   tokens of the JSON of messages + tools (tiktoken o200k_base when installed and loadable
+   offline, else len/4, which the report says). For every request it records the exact body
+   size and the tokens of each part: the fixed system prompt, the tool schemas and the
+   variable rest (the student's context line, history, the message, the tool exchange).
 2. ``--students`` students (``eki students import``) with a gradebook each (6 courses × 5
    activities, ``eki progress import`` of a generated CSV), a fake Graph API (bench/
-   _pipeline_support.py), ``eki serve --concurrency C`` with OPENAI_BASE_URL on the fake
-   model, then every student posts "¿cómo voy?" at once (signed webhooks, as fast as the load
-   generator goes). Each ``C`` of ``--concurrency`` runs on a fresh copy of the database.
+   _pipeline_support.py, light too), a DEFAULT ``eki serve`` (then ``--concurrency C`` runs
+   when asked) with OPENAI_BASE_URL on the fake model; every student posts "¿cómo voy?" at
+   once through wrk (pre-signed webhooks, each once). Every configuration runs ``--runs``
+   times (>= 3), each on a fresh copy of the database.
 3. Reported per run: replies (exactly one each, and answered by the model, not the fallback),
-   receive->reply latency (webhook 200 at the load generator -> reply accepted by the fake
-   Graph API, matched by recipient) p50/p95/max, turns/s, model calls, prompt tokens per turn
-   (total, and the variable part outside the fixed system prompt and tools), where the time of
-   a turn goes (before the first model call, in the model, between the calls, after the last
-   one; matched through ``safety_identifier``), the inbox over time (pending/processing/done),
-   CPU per process. Goals (issue 6): p95 <= 4 s on 2 cores with every student answered;
-   variable prompt tokens per turn < 400 (both calls of the turn added up; the largest single
-   request is shown too).
+   receive->reply latency (the message's ``received_at`` in the inbox -> reply accepted by
+   the fake Graph API, matched by recipient) p50/p95/max, turns/s, model calls, prompt tokens
+   per turn (total, and the variable part outside the fixed system prompt and tools), where
+   the time of a turn goes (before the model call, in the model, after it; matched through
+   ``safety_identifier``), the inbox over time (pending/processing/done), CPU per process
+   (eki, PostgreSQL, both fakes, wrk, other processes); then min–median–max over the runs.
+   Goals (issue 19): median p95 <= 4 s on 2 cores with every student answered; variable
+   prompt tokens per turn < 400.
 
 ``--rounds 2`` asks a second question after every first answer arrived ("¿y en cuál voy
 peor?"), so its turn carries history: the token report for a turn mid-conversation.
@@ -56,6 +60,7 @@ import json
 import os
 import secrets
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,6 +74,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _llm_support import token_counter
 from _pipeline_support import CpuWatch, pct
+from _wrk import WrkRun, require_wrk, write_bodies
 from bench_pipeline import (
     EKI,
     EXTRA_ENV,
@@ -80,11 +86,14 @@ from bench_pipeline import (
     Processes,
     _interrupt,
     base_env,
+    burst_bodies,
     conninfo,
+    db_acks,
     eki_env,
     fmt,
     free_port,
     http_json,
+    mmm,
     ok,
     prepare_template,
     profile_summary,
@@ -187,7 +196,7 @@ class InboxWatch:
         self.conn.close()
 
 
-def wait_for_replies(args: argparse.Namespace, graph_url: str, loadgen: subprocess.Popen[bytes],
+def wait_for_replies(args: argparse.Namespace, graph_url: str, load: WrkRun,
                      expected: int, watch: InboxWatch) -> tuple[bool, bool]:
     """Until ``expected`` replies arrived (True, False), or a stall/the timeout (False, …)."""
     deadline = time.monotonic() + args.timeout
@@ -199,12 +208,13 @@ def wait_for_replies(args: argparse.Namespace, graph_url: str, loadgen: subproce
             watch.poll()
             next_poll = now + 0.25
         sends = int(http_json(f"{graph_url}/_stats")["sends"])
-        posting = loadgen.poll() is None
-        if sends != last_count or posting:
+        if sends != last_count:
             last_count, last_progress = sends, time.monotonic()
-        if not posting and sends >= expected:
+        if sends >= expected:
             watch.poll()
             return True, False
+        if not load.running():
+            return False, False
         if time.monotonic() - last_progress > args.stall_timeout:
             return False, True
         time.sleep(0.05)
@@ -250,9 +260,17 @@ def round_report(args: argparse.Namespace, round_no: int, posted: dict[str, Any]
         for part in ("context", "history", "user", "tool_exchange"):
             tokens_turn[part].append(sum(r["tokens"][part] for r in turn))
             tokens_turn[f"{part}_text"].append(sum(r["text_tokens"][part] for r in turn))
+        ack, reply = acks.get(wa_id), first_reply.get(wa_id)
+        if [r["kind"] for r in turn] == ["final"]:  # one call per answer
+            (only,) = turn
+            if ack is not None:
+                phases["ack -> model call arrives"].append(only["t_in"] - ack)
+            phases["model call (server)"].append(only["t_out"] - only["t_in"])
+            if reply is not None:
+                phases["answer sent -> reply at Graph API"].append(reply - only["t_out"])
+            continue
         if [r["kind"] for r in turn] != ["tool_call", "final"]:
             continue
-        ack, reply = acks.get(wa_id), first_reply.get(wa_id)
         first, second = turn
         if ack is not None:
             phases["ack -> 1st model call arrives"].append(first["t_in"] - ack)
@@ -315,8 +333,8 @@ def round_report(args: argparse.Namespace, round_no: int, posted: dict[str, Any]
         "post_statuses": posted["statuses"],
         "post_errors": posted["errors"],
         "post_span_s": float(posted["last_ack"]) - first_post,
-        "webhook_ack_p50_ms": _ms(pct(posted.get("ack_latencies", []), 0.5)),
-        "webhook_ack_p99_ms": _ms(pct(posted.get("ack_latencies", []), 0.99)),
+        "webhook_ack_p50_ms": posted["ack_p50_ms"],
+        "webhook_ack_p99_ms": posted["ack_p99_ms"],
         "latency_ms": ms_summary(latencies),
         "span_s": span,
         "turns_per_s": len(first_reply) / span if span > 0 else 0.0,
@@ -339,9 +357,9 @@ def round_report(args: argparse.Namespace, round_no: int, posted: dict[str, Any]
 
 
 def run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir: Path,
-        template: str, secret: str, graph_url: str, llm_url: str, concurrency: int
-        ) -> dict[str, Any]:
-    label = f"c{concurrency}"
+        template: str, secret: str, graph_url: str, llm_url: str, concurrency: int | None,
+        index: int = 0) -> dict[str, Any]:
+    label = f"{'default' if concurrency is None else f'c{concurrency}'}-run{index}"
     db = dbs.create(f"run{len(dbs.names)}_{label}", template=template)
     http_json(f"{graph_url}/_reset", method="POST")
     http_json(f"{llm_url}/_reset", method="POST")
@@ -354,7 +372,8 @@ def run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir: Pat
     for key in ("NO_PROXY", "no_proxy"):  # the SDK honours proxy settings: never for us
         env[key] = ",".join(filter(None, [env.get(key, ""), "127.0.0.1", "localhost"]))
     serve = ["serve", "--host", HOST, "--port", str(port)]
-    serve += ["--no-worker"] if args.workers else ["--concurrency", str(concurrency)]
+    tuning = [] if concurrency is None else ["--concurrency", str(concurrency)]
+    serve += ["--no-worker"] if args.workers else tuning
     name = f"eki-{label}"
     server = procs.start(name, eki_command(args, name, serve), env)
     wait_ready(procs, name, f"http://{HOST}:{port}/healthz")
@@ -362,7 +381,7 @@ def run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir: Pat
     for index in range(args.workers):  # the pipeline in separate processes (--workers)
         worker_name = f"eki-{label}-worker{index}"
         workers[f"worker{index}"] = procs.start(worker_name, eki_command(
-            args, worker_name, ["worker", "--concurrency", str(concurrency)]), env).pid
+            args, worker_name, ["worker", *tuning]), env).pid
     time.sleep(1.0 if workers else 0.0)  # let them connect before the burst
     roster = students(args.students)
     expected = {wa_id for _, _, wa_id in roster}
@@ -378,29 +397,26 @@ def run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir: Pat
             sends_before = int(http_json(f"{graph_url}/_stats")["sends"])
             calls_before = int(http_json(f"{llm_url}/_stats")["requests"])
             samples_before = len(inbox.samples)
-            config = {"mode": "e2e", "url": f"http://{HOST}:{port}/webhooks/whatsapp",
-                      "secret": secret, "connections": args.connections,
-                      "messages": [(wa_id, question) for _, _, wa_id in roster],
-                      "tag": f"{label}r{round_no}{secrets.token_hex(3)}"}
-            lg_name = f"loadgen-{label}-r{round_no}"
-            cfg_path, out_path = workdir / f"{lg_name}.json", workdir / f"{lg_name}.out.json"
-            cfg_path.write_text(json.dumps(config))
+            bodies = workdir / f"{label}-r{round_no}.bodies"
+            write_bodies(bodies, burst_bodies(secret, f"{label}r{round_no}{secrets.token_hex(3)}",
+                                              [(wa_id, question) for _, _, wa_id in roster]))
             if round_no == 1:
                 watch.start()
-            loadgen = procs.start(lg_name, [PYTHON, SUPPORT, "loadgen", str(cfg_path),
-                                            str(out_path)], base_env())
-            complete, stalled = wait_for_replies(args, graph_url, loadgen,
+            first_post = time.monotonic()
+            load = WrkRun(workdir, f"http://{HOST}:{port}/webhooks/whatsapp", bodies,
+                          connections=args.connections, once=True,
+                          log_name=f"wrk-{label}-r{round_no}")
+            complete, stalled = wait_for_replies(args, graph_url, load,
                                                  sends_before + len(roster), inbox)
             usage = watch.stop() if round_no == 1 else None
+            wrk = load.finish(stop=True)
             time.sleep(0.5)  # let a duplicate, if any, arrive before counting
-            lg_code = procs.stop(lg_name, grace=5.0)
-            if out_path.exists():
-                posted = json.loads(out_path.read_text())
-            else:
-                posted = {"first_post": time.monotonic(), "last_ack": time.monotonic(),
-                          "acks": {}, "ack_latencies": [], "cpu_s": 0.0, "statuses": {},
-                          "errors": {f"load generator still posting at the deadline "
-                                     f"({lg_code})": 1}}
+            acks = db_acks(dbs.url(db), since=first_post)
+            posted = {"first_post": first_post, "acks": acks,
+                      "last_ack": max(acks.values(), default=first_post),
+                      "ack_p50_ms": wrk["p50_ms"], "ack_p99_ms": wrk["p99_ms"],
+                      "statuses": {"200": wrk["ok"], "non-200": wrk["status"]},
+                      "errors": wrk["errors"], "cpu_s": wrk["cpu_s"]}
             graph = http_json(f"{graph_url}/_dump", timeout=30)
             llm = http_json(f"{llm_url}/_dump", timeout=60)
             sends = [(to, float(t)) for to, t in graph["sends"][sends_before:]]
@@ -411,7 +427,7 @@ def run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir: Pat
             report["fake_llm_counters"] = llm["counters"]
             report["fake_llm_max_in_flight"] = llm["max_in_flight"]
             report["example_request"] = llm.get("example")
-            report["loadgen_cpu_s"] = float(posted.get("cpu_s", 0.0))
+            report["wrk_cpu_s"] = float(posted["cpu_s"])
             if usage is not None:
                 usage.pop("started_at")
                 report["cpu"] = usage
@@ -439,7 +455,8 @@ def run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir: Pat
     sessions = dbs.scalar(db, "SELECT sessions FROM pg_stat_database "
                               "WHERE datname = current_database()")
     result: dict[str, Any] = {
-        "label": label, "concurrency": concurrency, "workers": args.workers, "rounds": rounds,
+        "label": label, "run": index, "concurrency": concurrency, "workers": args.workers,
+        "rounds": rounds,
         "inbox_states": inbox_states, "reply_intents": intents,
         "llm_ledger": {str(o): {"calls": n, "prompt_tokens": int(p or 0),
                                 "completion_tokens": int(c or 0), "cost_usd": float(u or 0)}
@@ -496,11 +513,12 @@ def print_report(result: dict[str, Any]) -> None:
     if result.get("eki_env"):
         print(f"  EXPERIMENT: extra eki environment {result['eki_env']}")
     for run in result["runs"]:
+        tuning = "" if run["concurrency"] is None else f" --concurrency {run['concurrency']}"
         if run.get("workers"):
-            print(f"-- eki serve --no-worker + {run['workers']} × eki worker --concurrency "
-                  f"{run['concurrency']} --")
+            print(f"-- run {run['run']}: eki serve --no-worker + {run['workers']} × eki worker"
+                  f"{tuning} --")
         else:
-            print(f"-- eki serve --concurrency {run['concurrency']} --")
+            print(f"-- run {run['run']}: eki serve{tuning or ' (default settings)'} --")
         for r in run["rounds"]:
             lat = r["latency_ms"]
             print(f"  round {r['round']} ({r['question']!r}): {r['answered']}/"
@@ -553,13 +571,15 @@ def print_report(result: dict[str, Any]) -> None:
                 workers = [k for k in cpu if k.startswith("worker")]
                 other = max(0.0, cpu["machine_busy_pct"] - sum(cpu[k] for k in (
                     "server_cpu_pct", "fake_llm_cpu_pct", "fake_graph_cpu_pct",
-                    "postgres_cpu_pct", *workers)) - 100 * r["loadgen_cpu_s"] / cpu["window_s"])
+                    "postgres_cpu_pct", *workers)) - 100 * r["wrk_cpu_s"] / cpu["window_s"])
+                cpu["other_cpu_pct"] = other
+                cpu["wrk_cpu_pct"] = 100 * r["wrk_cpu_s"] / cpu["window_s"]
                 print(f"    cpu (100% = one core): eki serve {cpu['server_cpu_pct']:.0f}%  "
                       + "".join(f"eki {k.removesuffix('_cpu_pct')} {cpu[k]:.0f}%  "
                                 for k in workers) +
                       f"postgres {cpu['postgres_cpu_pct']:.0f}%  fake model "
                       f"{cpu['fake_llm_cpu_pct']:.0f}%  fake graph {cpu['fake_graph_cpu_pct']:.0f}%"
-                      f"  loadgen {100 * r['loadgen_cpu_s'] / cpu['window_s']:.0f}%  other "
+                      f"  wrk {cpu['wrk_cpu_pct']:.0f}%  other processes "
                       f"{other:.0f}%  machine {cpu['machine_busy_pct']:.0f}% of "
                       f"{100 * cpu['machine_cores']}% over {cpu['window_s']:.1f} s")
                 per = r["cpu_ms_per_turn"]
@@ -594,6 +614,28 @@ def print_report(result: dict[str, Any]) -> None:
                       f"{extra}  max {row['max_ms']:8.1f} ms  total {row['total_s']:7.2f} s")
             print("    SQL statements: " + ", ".join(
                 f"{k} {v}" for k, v in list(trace.get("statements", {}).items())[:14]))
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for run in result["runs"]:
+        if run["rounds"]:
+            key = "default eki serve" if run["concurrency"] is None else \
+                f"eki serve --concurrency {run['concurrency']}"
+            groups.setdefault(key, []).append(run["rounds"][0])
+    for key, firsts in groups.items():
+        cpus = [r["cpu"] for r in firsts if r.get("cpu")]
+
+        def cpu(name: str, cpus: list[dict[str, Any]] = cpus) -> str:
+            return mmm([c.get(name) for c in cpus])
+
+        print(f"== {key}, {len(firsts)} runs, min–median–max ==")
+        print(f"  receive->reply p95 {mmm([r['latency_ms']['p95'] for r in firsts])} ms (goal <= "
+              f"{GOAL_P95_MS:.0f} ms, median)  p50 {mmm([r['latency_ms']['p50'] for r in firsts])}"
+              f" ms  max {mmm([r['latency_ms']['max'] for r in firsts])} ms; answered "
+              f"{mmm([r['answered'] for r in firsts])} of {result['students']}; model calls per "
+              f"answer {mmm([r['model_calls'] / max(r['answered'], 1) for r in firsts], '.2f')}")
+        print(f"  cpu (100% = one core): eki serve {cpu('server_cpu_pct')}%  postgres "
+              f"{cpu('postgres_cpu_pct')}%  fake model {cpu('fake_llm_cpu_pct')}%  fake graph "
+              f"{cpu('fake_graph_cpu_pct')}%  wrk {cpu('wrk_cpu_pct')}%  other processes "
+              f"{cpu('other_cpu_pct')}%  machine {cpu('machine_busy_pct')}%")
     for goal, passed in result["goals"].items():
         print(f"GOAL {goal}: {ok(passed)}")
     print(f"total wall time {result['wall_s']:.1f} s")
@@ -608,8 +650,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=500)
     parser.add_argument("--delay", type=float, default=1.5, help="model latency (s)")
-    parser.add_argument("--concurrency", default="256",
-                        help="eki serve --concurrency; a comma list runs each in turn")
+    parser.add_argument("--concurrency", default="",
+                        help="eki serve --concurrency C runs after the default eki serve (a "
+                        "comma list runs each in turn); default: only the default eki serve")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="repetitions of every configuration (min–median–max reported)")
+    parser.add_argument("--calls-per-answer", type=int, default=1, choices=(1, 2),
+                        help="1: the model answers at once (one call per answer); 2: it calls "
+                        "get_my_progress first")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--connections", type=int, default=100,
                         help="load generator keep-alive connections")
@@ -640,7 +688,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.students < 1 or args.delay < 0:
         parser.error("--students must be >= 1 and --delay >= 0")
-    concurrencies = [int(x) for x in args.concurrency.split(",") if x.strip()]
+    require_wrk()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    concurrencies: list[int | None] = [None]
+    concurrencies += [int(x) for x in args.concurrency.split(",") if x.strip()]
     experiment = dict(item.split("=", 1) for item in args.eki_env)
     pool_env: dict[str, str] = {}
     if args.workers:
@@ -664,6 +716,7 @@ def main() -> int:
     secret = secrets.token_hex(16)
     dbs = Databases(args.pg_url, f"eki_bench_llm_{secrets.token_hex(4)}")
     result: dict[str, Any] = {"students": args.students, "delay": args.delay,
+                              "calls_per_answer": args.calls_per_answer,
                               "machine_cores": os.cpu_count(), "background_cpu_pct": background,
                               "token_counter": token_counter(args.tokenizer_path)[1],
                               "eki_env": experiment, "pool_env": pool_env,
@@ -686,30 +739,34 @@ def main() -> int:
                                        args.fake_token], base_env())
             procs.start("fake-openai", [PYTHON, LLM_SUPPORT, "fake-openai", "--port",
                                         str(llm_port), "--delay", str(args.delay),
+                                        "--calls-per-answer", str(args.calls_per_answer),
                                         *(["--tokenizer-path", args.tokenizer_path]
                                           if args.tokenizer_path else [])], base_env())
             graph_url, llm_url = f"http://{HOST}:{graph_port}", f"http://{HOST}:{llm_port}"
             wait_ready(procs, "fake-graph", f"{graph_url}/_stats")
             wait_ready(procs, "fake-openai", f"{llm_url}/_stats")
             for concurrency in concurrencies:
-                result["runs"].append(run(args, dbs, procs, workdir, template, secret,
-                                          graph_url, llm_url, concurrency))
+                for index in range(args.runs):
+                    result["runs"].append(run(args, dbs, procs, workdir, template, secret,
+                                              graph_url, llm_url, concurrency, index))
         finally:
             procs.stop_all()
             dbs.drop_all()
     result["wall_s"] = time.monotonic() - started
-    firsts = [run["rounds"][0] for run in result["runs"] if run["rounds"]]
+    defaults = [run["rounds"][0] for run in result["runs"]
+                if run["rounds"] and run["concurrency"] is None]
+    p95s = [r["latency_ms"]["p95"] for r in defaults]
     every = [r for run in result["runs"] for r in run["rounds"]]
     result["goals"] = {
-        "p95_le_4s_all_answered (first run)": bool(firsts) and firsts[0]["goal_p95_ok"],
-        "p95_le_4s_all_answered (any run)": any(r["goal_p95_ok"] for r in firsts),
+        "p95_le_4s_default_eki_serve (median of runs, every student answered)": bool(defaults)
+        and all(r["exactly_one_each"] == "yes" for r in defaults)
+        and statistics.median(p if p is not None else float("inf") for p in p95s)
+        <= GOAL_P95_MS,
         "variable_prompt_tokens_lt_400": bool(every) and all(r["goal_tokens_ok"]
                                                              for r in every),
         "answers_by_the_model": bool(result["runs"]) and all(
             set(run["reply_intents"]) == {"llm"} for run in result["runs"]),
     }
-    if len(firsts) <= 1:
-        result["goals"].pop("p95_le_4s_all_answered (any run)")
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     else:

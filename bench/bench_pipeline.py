@@ -380,14 +380,19 @@ def prepare_template(args: argparse.Namespace, dbs: Databases, workdir: Path,
     return name
 
 
-def db_acks(url: str) -> dict[str, float]:
-    """When EKI stored each sender's message (``received_at``), on CLOCK_MONOTONIC like the
-    fakes' arrival times (wrk cannot say which request a response belongs to)."""
+def db_acks(url: str, since: float | None = None) -> dict[str, float]:
+    """When EKI stored each sender's first message (``received_at``; from ``since`` on), on
+    CLOCK_MONOTONIC like the fakes' arrival times (wrk cannot say which request a response
+    belongs to, so the acknowledgement of each sender is read back from the inbox)."""
     offset = time.time() - time.monotonic()
     with psycopg.connect(conninfo(url)) as conn:
-        rows = conn.execute("SELECT wa_id, min(received_at) FROM inbound_messages "
-                            "GROUP BY wa_id").fetchall()
-    return {str(wa_id): at.timestamp() - offset for wa_id, at in rows}
+        rows = conn.execute("SELECT wa_id, received_at FROM inbound_messages").fetchall()
+    acks: dict[str, float] = {}
+    for wa_id, at in rows:
+        t = at.timestamp() - offset
+        if (since is None or t >= since - 0.5) and t < acks.get(str(wa_id), float("inf")):
+            acks[str(wa_id)] = t
+    return acks
 
 
 def burst_bodies(secret: str, tag: str, messages: list[tuple[str, str]]) -> Any:
