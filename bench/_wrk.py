@@ -12,8 +12,10 @@ no newline). Thread ``i`` of ``t`` takes lines ``i, i+t, …`` (distinct across 
 * ``mode=once``: each line exactly once, then its connections idle (``delay()``) until the
   bench stops wrk with SIGINT, which prints the summary as usual.
 
-``done()`` prints one ``WRK_JSON {…}`` line; :func:`finish` parses it and adds wrk's own CPU
-(its rusage, reaped with ``os.wait4``).
+Each thread touches ``<marker>.<i>`` once it has read its lines (:meth:`WrkRun.wait_ready`:
+the bench starts its CPU windows then, so wrk's start-up is outside them). ``done()`` prints
+one ``WRK_JSON {…}`` line; :meth:`WrkRun.finish` parses it and adds wrk's own CPU after
+start-up (its rusage, reaped with ``os.wait4``, minus what it had used when ready).
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ function init(args)
     end
     i = i + 1
   end
+  -- tell the bench this thread is loaded (wrk starts its clock once every thread is)
+  local marker = io.open(args[5] .. "." .. thread_index, "w")
+  marker:close()
   -- wrk calls request() once on thread 0 before the run, to verify it (script_verify_request):
   -- start that thread one step back so its first line is still sent
   sent = thread_index == 0 and -1 or 0
@@ -85,6 +90,15 @@ MISSING = ("wrk is not installed: the HTTP load of this benchmark comes from wrk
            "load generator is slower than the server it measures). Install it with "
            "`apt-get update && apt-get install -y wrk` (Debian/Ubuntu) or see "
            "https://github.com/wg/wrk, then run the benchmark again.")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def require_wrk() -> str:
@@ -121,10 +135,13 @@ class WrkRun:
         threads = max(1, min(threads, connections))
         duration = 3600 if once else max(1, round(seconds))
         self.log = workdir / f"{log_name}.log"
+        self.marker = workdir / f"{log_name}.ready"
+        self.threads = threads
+        self.cpu_at_ready = 0.0
         self.argv = [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{duration}s",
                      "--timeout", f"{timeout_s:g}s", "-s", str(script),
                      f"{parts.scheme}://{parts.netloc}/", "--", str(bodies), str(threads),
-                     "once" if once else "duration", parts.path or "/"]
+                     "once" if once else "duration", parts.path or "/", str(self.marker)]
         self.started = time.monotonic()
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
@@ -132,6 +149,22 @@ class WrkRun:
 
     def running(self) -> bool:
         return self.proc.poll() is None
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Until every wrk thread has read the bodies file: the load starts right after, so
+        CPU windows started now cover the load, not wrk's start-up."""
+        deadline = time.monotonic() + timeout
+        markers = [Path(f"{self.marker}.{i}") for i in range(self.threads)]
+        while time.monotonic() < deadline:  # bounded by timeout
+            if all(m.exists() for m in markers):
+                self.cpu_at_ready = _cpu_seconds(self.proc.pid)
+                self.started = time.monotonic()
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.005)
+        raise RuntimeError(f"wrk did not start (exit {self.proc.poll()}):\n"
+                           + self.log.read_text(errors="replace")[-2000:])
 
     def finish(self, *, stop: bool = False, timeout: float = 60.0) -> dict[str, Any]:
         """Wait for wrk (``stop``: SIGINT it first), return its summary and CPU."""
@@ -155,7 +188,8 @@ class WrkRun:
             raise RuntimeError(f"wrk printed no summary (exit {self.proc.returncode}):\n"
                                f"{' '.join(self.argv)}\n{text[-2000:]}")
         out: dict[str, Any] = json.loads(line.split(" ", 1)[1])
-        out["cpu_s"] = usage.ru_utime + usage.ru_stime
+        # wrk's CPU once loaded (reading the bodies file before the run is not load work)
+        out["cpu_s"] = usage.ru_utime + usage.ru_stime - self.cpu_at_ready
         out["wall_s"] = elapsed
         duration = out["duration_us"] / 1e6
         out["ok"] = out["requests"] - out["status"]

@@ -105,6 +105,7 @@ def one_run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir:
                                       [(wa_id, "¿cómo voy?") for wa_id in sorted(expected)]))
     load = WrkRun(workdir, f"http://{HOST}:{port}/webhooks/whatsapp", bodies,
                   connections=min(args.students, 40), once=True, log_name=f"wrk-crash{index}")
+    load.wait_ready()
     in_flight = wait_in_flight(llm_url, args.students, timeout=args.delay + 10)
     replies_before = int(http_json(f"{graph_url}/_stats")["sends"])
     os.killpg(first.pid, signal.SIGKILL)  # kill -9, the whole process group

@@ -400,12 +400,13 @@ def run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir: Pat
             bodies = workdir / f"{label}-r{round_no}.bodies"
             write_bodies(bodies, burst_bodies(secret, f"{label}r{round_no}{secrets.token_hex(3)}",
                                               [(wa_id, question) for _, _, wa_id in roster]))
-            if round_no == 1:
-                watch.start()
-            first_post = time.monotonic()
             load = WrkRun(workdir, f"http://{HOST}:{port}/webhooks/whatsapp", bodies,
                           connections=args.connections, once=True,
                           log_name=f"wrk-{label}-r{round_no}")
+            load.wait_ready()
+            if round_no == 1:
+                watch.start()
+            first_post = time.monotonic()
             complete, stalled = wait_for_replies(args, graph_url, load,
                                                  sends_before + len(roster), inbox)
             usage = watch.stop() if round_no == 1 else None

@@ -248,21 +248,18 @@ def wrk_load(workdir: Path, name: str, url: str, secret: str, seconds: float,
     bodies = workdir / f"{name}.bodies"
     count = write_bodies(bodies, signed_bodies(secret, f"{name}{secrets.token_hex(3)}",
                                                int(seconds * args.bodies_per_second) + 1000))
-    watch = CpuWatch(watch_pids)
-    watch.start()
     run = WrkRun(workdir, url, bodies, connections=args.connections, seconds=seconds,
                  log_name=name)
+    run.wait_ready()
+    watch = CpuWatch(watch_pids)
+    watch.start()
     result = run.finish(timeout=seconds + 120)
     usage = watch.stop()
     bodies.unlink()
     window = usage.pop("window_s")
     usage.pop("started_at")
-    duration = result["duration_us"] / 1e6 or window
-    # CPU over wrk's own measured span (its start-up reads the bodies file first: the
-    # servers idle then, and wrk's own figure includes that reading — it is overstated)
-    scale = window / duration
-    out = {k: (v * scale if k.endswith("_pct") else v) for k, v in usage.items()}
-    out["wrk_cpu_pct"] = 100 * result["cpu_s"] / duration
+    out = dict(usage)
+    out["wrk_cpu_pct"] = 100 * result["cpu_s"] / window
     known = sum(v for k, v in out.items() if k.endswith("_cpu_pct")
                 and k != "machine_busy_pct")
     out["other_cpu_pct"] = max(0.0, out["machine_busy_pct"] - known)
@@ -435,11 +432,12 @@ def e2e_run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir:
     bodies = workdir / f"e2e-{label}-{index}.bodies"
     write_bodies(bodies, burst_bodies(secret, f"{label.replace('-', '')}{index}"
                                       f"{secrets.token_hex(3)}", messages))
+    load = WrkRun(workdir, f"http://{HOST}:{port}/webhooks/whatsapp", bodies,
+                  connections=args.connections, once=True, log_name=f"wrk-e2e-{label}-{index}")
+    load.wait_ready()
     watch = CpuWatch({**watched, "fake": procs.running["fake-graph"].pid})
     watch.start()
     first_post = time.monotonic()
-    load = WrkRun(workdir, f"http://{HOST}:{port}/webhooks/whatsapp", bodies,
-                  connections=args.connections, once=True, log_name=f"wrk-e2e-{label}-{index}")
     deadline = time.monotonic() + args.e2e_timeout
     last_count, last_progress, stalled, complete = -1, time.monotonic(), False, False
     while time.monotonic() < deadline:  # bounded: e2e timeout, or a stall
