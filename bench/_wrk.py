@@ -60,13 +60,19 @@ function init(args)
   -- wrk calls request() once on thread 0 before the run, to verify it (script_verify_request):
   -- start that thread one step back so its first line is still sent
   sent = thread_index == 0 and -1 or 0
-end
-
-function delay()
-  if once and sent >= #requests then
-    return 3600000  -- every line sent: idle until the bench stops wrk
+  if once then
+    -- each connection asks delay() before each request: hand out exactly #requests slots,
+    -- then idle until the bench stops wrk (wrk only looks for delay() when it is defined,
+    -- so the duration mode keeps wrk's fast path)
+    local claimed = 0
+    delay = function()
+      if claimed >= #requests then
+        return 3600000
+      end
+      claimed = claimed + 1
+      return 0
+    end
   end
-  return 0
 end
 
 function request()
@@ -126,7 +132,7 @@ class WrkRun:
 
     def __init__(self, workdir: Path, url: str, bodies: Path, *, connections: int,
                  threads: int = 2, seconds: float = 10.0, once: bool = False,
-                 timeout_s: float = 30.0, log_name: str = "wrk") -> None:
+                 timeout_s: float = 10.0, log_name: str = "wrk") -> None:
         wrk = require_wrk()
         script = workdir / "post_bodies.lua"
         if not script.exists():
@@ -134,6 +140,9 @@ class WrkRun:
         parts = urlsplit(url)
         threads = max(1, min(threads, connections))
         duration = 3600 if once else max(1, round(seconds))
+        if once:  # wrk counts idle connections as timeouts after --timeout: keep them out
+            # (not more: wrk allocates its latency histogram for --timeout, 8 bytes a µs)
+            timeout_s = max(timeout_s, 120.0)
         self.log = workdir / f"{log_name}.log"
         self.marker = workdir / f"{log_name}.ready"
         self.threads = threads
