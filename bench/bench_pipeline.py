@@ -411,6 +411,7 @@ def e2e_run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir:
     pipeline in a separate ``eki worker`` process."""
     label = f"{'split' if split else 'serve'}-{'default' if concurrency is None else concurrency}"
     db = dbs.create(f"e2e_{label.replace('-', '_')}_{index}", template=template)
+    size_before = int(dbs.scalar(db, "SELECT pg_database_size(current_database())"))
     http_json(f"{fake_url}/_reset", method="POST")
     port = free_port()
     env = eki_env(dbs.url(db), secret, EKI_WHATSAPP_API_URL=f"{fake_url}/v25.0",
@@ -485,6 +486,10 @@ def e2e_run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir:
                   "coalesce(idx_tup_fetch, 0) DESC LIMIT 4")}
     turns_per_s = len(sends) / span if span > 0 else 0.0
     n = len(sends) or 1
+    with psycopg.connect(conninfo(dbs.url(db)), autocommit=True) as conn:
+        conn.execute("CHECKPOINT")  # table files on disk, not only in WAL
+        size_after = int(conn.execute(
+            "SELECT pg_database_size(current_database())").fetchone()[0])  # type: ignore[index]
     usage["wrk_cpu_pct"] = 100 * float(posted["cpu_s"]) / window
     eki_cpu = usage["server_cpu_pct"] + usage.get("worker_cpu_pct", 0.0)
     usage["other_cpu_pct"] = max(0.0, usage["machine_busy_pct"] - eki_cpu - sum(
@@ -527,6 +532,7 @@ def e2e_run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir:
         "db_connections_opened": sessions,
         "db_rows_read_per_turn": (returned + fetched) / n,
         "db_tables": tables,
+        "db_bytes_per_turn": (size_after - size_before) / n,
         "eki_cpu_ms_per_turn": eki_cpu * window * 10 / n,
         "postgres_cpu_ms_per_turn": usage["postgres_cpu_pct"] * window * 10 / n,
         **usage,
@@ -712,7 +718,8 @@ def print_report(result: dict[str, Any]) -> None:
             print(f"             per turn: eki CPU {r['eki_cpu_ms_per_turn']:.1f} ms, postgres "
                   f"CPU {r['postgres_cpu_ms_per_turn']:.1f} ms, "
                   f"{r['db_transactions_per_turn']:.1f} transactions, "
-                  f"{r['db_rows_read_per_turn']:.0f} rows read; connections opened "
+                  f"{r['db_rows_read_per_turn']:.0f} rows read, database grew "
+                  f"{r['db_bytes_per_turn'] / 1024:.1f} KiB; connections opened "
                   f"{r['db_connections_opened']}")
     for phase, summary in (result.get("profiles") or {}).items():
         if not summary:
