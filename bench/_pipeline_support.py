@@ -2,21 +2,20 @@
 
     python bench/_pipeline_support.py reference --port P --db-url URL   # secret: BENCH_APP_SECRET
     python bench/_pipeline_support.py fake-graph --port P --phone-number-id ID --token T
-    python bench/_pipeline_support.py loadgen CONFIG.json OUT.json
 
 * ``reference``: the minimal webhook receiver EKI is compared with — bare Starlette on
   uvicorn; per request it reads the body, checks X-Hub-Signature-256 (HMAC-SHA256, constant
   time), decodes the JSON, and runs ONE ``INSERT … ON CONFLICT DO NOTHING`` into a one-table
   database through the same stack as EKI (async SQLAlchemy Core + psycopg 3, same pool size).
-* ``fake-graph``: a local stand-in for ``graph.facebook.com``: ``POST /v25.0/<id>/messages``
+* ``fake-graph``: a local stand-in for ``graph.facebook.com`` on the minimal asyncio server
+  of bench/_light_http.py (its CPU stays a few percent): ``POST /v25.0/<id>/messages``
   answers ``{"messages":[{"id":"wamid.X<n>"}]}`` to text sends and ``{"success":true}`` to
   mark-read, and remembers (recipient, arrival time on CLOCK_MONOTONIC) for each text send.
   ``GET /_stats`` (counters) and ``GET /_dump`` (every send) let the bench read them.
-* ``loadgen``: httpx2.AsyncClient with N keep-alive connections; ``mode: ingest`` posts
-  distinct signed ~1 KB text-message webhooks for a fixed time, ``mode: e2e`` posts one given
-  message per student as fast as it can. Results go to OUT.json.
+* ``eki-traced``: ``eki`` with stage timers (``--trace``).
 
-Every loop is bounded in count and in time. All sockets are on 127.0.0.1.
+The load itself comes from wrk (bench/_wrk.py). Every loop is bounded in count and in
+time. All sockets are on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -367,7 +366,7 @@ def run_eki_traced(out_path: str, argv: list[str]) -> None:
 
 
 class _Template:
-    """A signed Meta text-message webhook with the wamid and wa_id spliced in per request
+    """A Meta text-message webhook with the wamid and wa_id spliced in per request
     (the JSON is built once with eki_entrypoints.testing.meta, then filled as bytes)."""
 
     def __init__(self, text: str) -> None:
@@ -385,134 +384,8 @@ class _Template:
         return b"".join((a, w, b, w, c, wamid.encode(), d))
 
 
-def _headers(secret: bytes, body: bytes) -> dict[str, str]:
-    return {"content-type": "application/json", "user-agent": "facebookexternalua",
-            "x-hub-signature-256": signature(secret, body)}
-
-
-async def _ingest(cfg: dict[str, Any]) -> dict[str, Any]:
-    import httpx2
-
-    secret = cfg["secret"].encode()
-    url = cfg["url"]
-    connections = int(cfg["connections"])
-    template = _Template(LONG_TEXT)
-    tag = cfg["tag"]
-    max_requests = int(cfg.get("max_requests", 500_000))
-    limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections,
-                           keepalive_expiry=60.0)
-    async with httpx2.AsyncClient(limits=limits, timeout=float(cfg.get("timeout", 10.0)),
-                                  trust_env=False) as client:
-
-        async def phase(name: str, seconds: float) -> dict[str, Any]:
-            latencies: list[float] = []
-            statuses: Counter[int] = Counter()
-            errors: Counter[str] = Counter()
-            issued = 0
-            deadline = time.perf_counter() + seconds
-
-            async def conn(index: int) -> None:
-                nonlocal issued
-                for seq in range(max_requests):  # bounded by count and by the deadline
-                    if time.perf_counter() >= deadline or issued >= max_requests:
-                        return
-                    issued += 1
-                    wa_id = f"573{(index * 1_000_003 + seq) % 1_000_000_000:09d}"
-                    wamid = f"wamid.HBgM{tag}{name}{index:03d}x{seq:09d}"
-                    body = template.build(wa_id, wamid)
-                    started = time.perf_counter()
-                    try:
-                        response = await client.post(url, content=body,
-                                                     headers=_headers(secret, body))
-                    except httpx2.HTTPError as exc:
-                        errors[type(exc).__name__] += 1
-                        continue
-                    statuses[response.status_code] += 1
-                    if response.status_code == 200:
-                        latencies.append(time.perf_counter() - started)
-
-            watch = CpuWatch({str(k): int(v) for k, v in cfg.get("watch_pids", {}).items()})
-            watch.start()
-            cpu0, started = time.process_time(), time.perf_counter()
-            await asyncio.gather(*(conn(i) for i in range(connections)))
-            elapsed = time.perf_counter() - started
-            cpu = time.process_time() - cpu0
-            usage = watch.stop()
-            usage.pop("window_s")
-            usage.pop("started_at")
-            ok = statuses.get(200, 0)
-            return {
-                "ok": ok, "non_200": sum(v for k, v in statuses.items() if k != 200),
-                "statuses": {str(k): v for k, v in statuses.items()},
-                "errors": dict(errors), "elapsed_s": elapsed,
-                "per_s": ok / elapsed if elapsed else 0.0,
-                "p50_ms": _ms(pct(latencies, 0.50)), "p90_ms": _ms(pct(latencies, 0.90)),
-                "p99_ms": _ms(pct(latencies, 0.99)), "max_ms": _ms(max(latencies, default=None)),
-                "loadgen_cpu_pct": 100 * cpu / elapsed if elapsed else 0.0,
-                **usage,
-            }
-
-        warm = await phase("w", float(cfg.get("warmup_seconds", 1.0)))
-        measured = await phase("m", float(cfg["seconds"]))
-    return {"warmup": warm, "measured": measured}
-
-
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else seconds * 1000
-
-
-async def _e2e(cfg: dict[str, Any]) -> dict[str, Any]:
-    import httpx2
-
-    from eki_entrypoints.testing.meta import encode, text_message
-
-    secret = cfg["secret"].encode()
-    url = cfg["url"]
-    connections = int(cfg["connections"])
-    tag = cfg["tag"]
-    ts = str(int(time.time()))
-    prepared = []
-    for i, (wa_id, text) in enumerate(cfg["messages"]):
-        body = encode(text_message(wa_id, text, wamid=f"wamid.HBgM{tag}e{i:09d}",
-                                   name=PROFILE_NAME, timestamp=ts))
-        prepared.append((wa_id, body, _headers(secret, body)))
-    acks: dict[str, float] = {}
-    ack_latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    errors: Counter[str] = Counter()
-    limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections,
-                           keepalive_expiry=60.0)
-    cursor = iter(prepared)
-    async with httpx2.AsyncClient(limits=limits, timeout=float(cfg.get("timeout", 10.0)),
-                                  trust_env=False) as client:
-
-        async def conn() -> None:
-            for wa_id, body, headers in cursor:  # shared iterator: bounded by the list
-                started = time.perf_counter()
-                try:
-                    response = await client.post(url, content=body, headers=headers)
-                except httpx2.HTTPError as exc:
-                    errors[type(exc).__name__] += 1
-                    continue
-                statuses[response.status_code] += 1
-                if response.status_code == 200:
-                    acks[wa_id] = time.monotonic()
-                    ack_latencies.append(time.perf_counter() - started)
-
-        cpu0, first = time.process_time(), time.monotonic()
-        await asyncio.gather(*(conn() for _ in range(connections)))
-        last = time.monotonic()
-        cpu = time.process_time() - cpu0
-    return {"first_post": first, "last_ack": last, "acks": acks, "cpu_s": cpu,
-            "ack_latencies": ack_latencies,
-            "statuses": {str(k): v for k, v in statuses.items()}, "errors": dict(errors)}
-
-
-def run_loadgen(config_path: str, out_path: str) -> None:
-    cfg = json.loads(Path(config_path).read_text())
-    runner = _ingest if cfg["mode"] == "ingest" else _e2e
-    result = asyncio.run(runner(cfg))
-    Path(out_path).write_text(json.dumps(result))
 
 
 def main() -> None:
@@ -527,9 +400,6 @@ def main() -> None:
     fake.add_argument("--port", type=int, required=True)
     fake.add_argument("--phone-number-id", required=True)
     fake.add_argument("--token", required=True)
-    load = sub.add_parser("loadgen")
-    load.add_argument("config")
-    load.add_argument("out")
     traced = sub.add_parser("eki-traced")
     traced.add_argument("out")
     traced.add_argument("eki_args", nargs=argparse.REMAINDER)
@@ -540,8 +410,6 @@ def main() -> None:
         run_eki_traced(args.out, [a for a in args.eki_args if a != "--"])
     elif args.role == "fake-graph":
         run_fake_graph(args.port, args.phone_number_id, args.token)
-    else:
-        run_loadgen(args.config, args.out)
 
 
 if __name__ == "__main__":

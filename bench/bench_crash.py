@@ -40,25 +40,27 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _wrk import WrkRun, require_wrk, write_bodies
-from bench_pipeline import (
-    EKI,
+from _harness import (
     HOST,
-    PHONE_NUMBER_ID,
-    PYTHON,
-    SUPPORT,
     Databases,
     Processes,
     _interrupt,
     base_env,
-    burst_bodies,
     eki_env,
     free_port,
     http_json,
     mmm,
+    wait_ready,
+)
+from _wrk import WrkRun, require_wrk, write_bodies
+from bench_pipeline import (
+    EKI,
+    PHONE_NUMBER_ID,
+    PYTHON,
+    SUPPORT,
+    burst_bodies,
     prepare_template,
     students,
-    wait_ready,
 )
 
 HERE = Path(__file__).resolve().parent

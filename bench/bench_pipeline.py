@@ -50,24 +50,35 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import (
+    EXTRA_ENV,
+    HOST,
+    Databases,
+    Processes,
+    _interrupt,
+    base_env,
+    conninfo,
+    eki_env,
+    free_port,
+    http_json,
+    profile_summary,
+    wait_ready,
+)
+from _pipeline_report import GOAL_P99_MS, GOAL_RATIO, GOAL_TURNS, print_report
 from _pipeline_support import LONG_TEXT, PROFILE_NAME, CpuWatch, _Template, pct, signature
 from _wrk import WrkRun, require_wrk, write_bodies
 
@@ -75,144 +86,7 @@ HERE = Path(__file__).resolve().parent
 SUPPORT = str(HERE / "_pipeline_support.py")
 PYTHON = sys.executable
 EKI = str(Path(sys.executable).with_name("eki"))
-HOST = "127.0.0.1"
 PHONE_NUMBER_ID = "106540352242922"
-GOAL_RATIO, GOAL_P99_MS, GOAL_TURNS = 0.5, 250.0, 300.0
-
-
-# -- databases ----------------------------------------------------------------------------
-
-
-def conninfo(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def db_url(base: str, name: str) -> str:
-    return make_url(base).set(database=name).render_as_string(hide_password=False)
-
-
-class Databases:
-    """Throwaway databases on one server, all dropped by :meth:`drop_all`."""
-
-    def __init__(self, base_url: str, prefix: str) -> None:
-        self.base = base_url
-        self.prefix = prefix
-        self.names: list[str] = []
-
-    def create(self, suffix: str, template: str | None = None) -> str:
-        name = f"{self.prefix}_{suffix}"
-        self.names.append(name)
-        sql = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
-        with psycopg.connect(conninfo(self.base), autocommit=True) as admin:
-            admin.execute(sql)
-        return name
-
-    def url(self, name: str) -> str:
-        return db_url(self.base, name)
-
-    def scalar(self, name: str, sql: str) -> Any:
-        with psycopg.connect(conninfo(self.url(name))) as conn:
-            row = conn.execute(sql).fetchone()
-        return None if row is None else row[0]
-
-    def rows(self, name: str, sql: str) -> list[tuple[Any, ...]]:
-        with psycopg.connect(conninfo(self.url(name))) as conn:
-            return list(conn.execute(sql).fetchall())
-
-    def drop_all(self) -> None:
-        with psycopg.connect(conninfo(self.base), autocommit=True) as admin:
-            for name in reversed(self.names):
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        self.names.clear()
-
-
-# -- processes ----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-class Processes:
-    """Child processes with their output in log files; :meth:`stop` terminates then kills."""
-
-    def __init__(self, logs: Path) -> None:
-        self.logs = logs
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = (self.logs / f"{name}.log").open("wb")
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=HERE.parent)
-        log.close()
-        self.running[name] = proc
-        return proc
-
-    def stop(self, name: str, grace: float = 10.0) -> int | None:
-        proc = self.running.pop(name, None)
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            # SIGINT, not SIGTERM: uvicorn shuts down gracefully on both, but re-raises
-            # SIGTERM afterwards (the process dies before cProfile can write its file).
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        return proc.returncode
-
-    def stop_all(self) -> None:
-        for name in list(self.running):
-            self.stop(name, grace=5.0)
-
-    def tail(self, name: str, lines: int = 25) -> str:
-        path = self.logs / f"{name}.log"
-        if not path.exists():
-            return ""
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def http_json(url: str, *, method: str = "GET", timeout: float = 5.0) -> Any:
-    """GET/POST one of our own http://127.0.0.1 helpers."""
-    data = b"" if method == "POST" else None
-    request = urllib.request.Request(url, method=method, data=data)  # noqa: S310
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-        return json.loads(response.read())
-
-
-def wait_ready(procs: Processes, name: str, url: str, timeout: float = 30.0) -> None:
-    proc = procs.running[name]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{procs.tail(name)}")
-        try:
-            http_json(url, timeout=1.0)
-            return
-        except (OSError, ValueError):
-            time.sleep(0.1)
-    raise RuntimeError(f"{name} not ready after {timeout:.0f} s:\n{procs.tail(name)}")
-
-
-def base_env() -> dict[str, str]:
-    """The caller's environment without any EKI_/OPENAI_ setting that could leak in."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("EKI_", "OPENAI_")) and k not in ("PYTHONPATH",)}
-
-
-EXTRA_ENV: dict[str, str] = {}  # --eki-env
-
-
-def eki_env(url: str, secret: str, **extra: str) -> dict[str, str]:
-    env = base_env()
-    env.update(EKI_DATABASE_URL=url, EKI_WHATSAPP_APP_SECRET=secret, EKI_LOG_LEVEL="WARNING",
-               **extra)
-    env.update(EXTRA_ENV)
-    return env
 
 
 def eki_argv(args: argparse.Namespace, phase: str, *rest: str) -> list[str]:
@@ -223,14 +97,6 @@ def eki_argv(args: argparse.Namespace, phase: str, *rest: str) -> list[str]:
         return [PYTHON, "-m", "cProfile", "-o", str(Path(args.profile) / f"eki-{phase}.prof"),
                 EKI, *rest]
     return [EKI, *rest]
-
-
-def mmm(values: list[float | None], spec: str = ".0f") -> str:
-    """``min–median–max`` of the runs (``n/a`` when none)."""
-    got = sorted(v for v in values if v is not None)
-    if not got:
-        return "n/a"
-    return "–".join(format(v, spec) for v in (got[0], statistics.median(got), got[-1]))
 
 
 def signed_bodies(secret: str, tag: str, count: int) -> Any:
@@ -570,184 +436,6 @@ def e2e_phase(args: argparse.Namespace, dbs: Databases, procs: Processes, workdi
                                 concurrency, split=split, index=index))
     procs.stop("fake-graph")
     return runs
-
-
-# -- profile summary ----------------------------------------------------------------------
-
-
-PACKAGES = ("sqlalchemy", "psycopg", "starlette", "uvicorn", "h11", "httpx2", "httpcore2",
-            "httpcore", "anyio", "greenlet", "tenacity", "attrs", "eki_domain", "eki_adapters",
-            "eki_entrypoints", "asyncio", "json", "logging")
-
-
-def _package(filename: str, func: str) -> str:
-    if filename == "~":  # a builtin: name it by what it is
-        if "epoll" in func or "select" in func:
-            return "(idle: waiting in epoll)"
-        if "greenlet" in func:
-            return "greenlet"
-        if "socket" in func:
-            return "(socket calls)"
-        return "(other builtins)"
-    parts = Path(filename).parts
-    for package in PACKAGES:
-        if package in parts:
-            return package
-    return "(other python)"
-
-
-def profile_summary(path: Path, top: int = 15) -> dict[str, list[str]]:
-    """Self time by package and the top functions by self time. (Cumulative times of
-    coroutines are meaningless under cProfile: every resume counts the wait again.)"""
-    import pstats
-
-    if not path.exists():
-        return {}
-    stats = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
-    total = sum(entry[2] for entry in stats.values())
-    by_package: Counter[str] = Counter()
-    for (filename, _line, func), (_cc, _nc, tt, _ct, _callers) in stats.items():
-        by_package[_package(filename, func)] += tt
-    busy = total - by_package.get("(idle: waiting in epoll)", 0.0)
-    packages = [f"{tt:7.2f}s {100 * tt / busy if busy else 0:5.1f}% of busy  {name}"
-                for name, tt in by_package.most_common(15) if not name.startswith("(idle")][:14]
-    functions = []
-    for (filename, line, func), (_cc, nc, tt, _ct, _callers) in sorted(
-            stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]:
-        short = "/".join(Path(filename).parts[-2:]) if filename != "~" else ""
-        functions.append(f"{tt:7.2f}s self {nc:>9} calls  {short}:{line}({func})")
-    return {"profiled_s": [f"{total:.2f}", f"{busy:.2f}"], "by_package": packages,
-            "by_self": functions}
-
-
-# -- report -------------------------------------------------------------------------------
-
-
-def fmt(value: float | None, spec: str = ".1f") -> str:
-    return "n/a" if value is None else format(value, spec)
-
-
-def ok(flag: bool) -> str:
-    return "OK" if flag else "MISSED"
-
-
-def print_report(result: dict[str, Any]) -> None:
-    for key, label in (("eki_env", "extra eki environment"), ("template_sql", "extra SQL")):
-        if result.get(key):
-            print(f"EXPERIMENT: {label}: {result[key]}")
-    background = result["background_cpu_pct"]
-    if background > 20:
-        print(f"WARNING: other processes used {background:.0f}% of a core just before the run "
-              "(100% = one core): the numbers below are depressed by that load.")
-    ing = result.get("ingest")
-    if ing:
-        print(f"== Ingest: wrk, {ing['connections']} connections, {len(ing['runs'])} runs of "
-              f"{ing['seconds']:g} s per app (after a 1 s warm-up each), distinct signed ~1 KB "
-              "text webhooks; min–median–max of the runs ==")
-        for label, title in (("reference", "reference (Starlette + one psycopg INSERT)"),
-                             ("eki", "EKI (eki serve --no-worker)")):
-            rs = [run[label] for run in ing["runs"]]
-            print(f"  {title}:")
-            print(f"      acks/s {mmm([r['per_s'] for r in rs])}   p50 "
-                  f"{mmm([r['p50_ms'] for r in rs], '.1f')} ms   p99 "
-                  f"{mmm([r['p99_ms'] for r in rs], '.1f')} ms   max "
-                  f"{mmm([r['max_ms'] for r in rs], '.0f')} ms   non-200 "
-                  f"{sum(r['non_200'] for r in rs)}   socket errors "
-                  f"{sum(sum(r['errors'].values()) for r in rs)}"
-                  + ("   BODIES REUSED (raise --bodies-per-second)"
-                     if any(r["bodies_reused"] for r in rs) else ""))
-            print(f"      cpu (100% = one core): {label} {mmm([r['server_cpu_pct'] for r in rs])}%"
-                  f"  postgres {mmm([r['postgres_cpu_pct'] for r in rs])}%  wrk "
-                  f"{mmm([r['wrk_cpu_pct'] for r in rs])}%  other processes "
-                  f"{mmm([r['other_cpu_pct'] for r in rs])}%  machine "
-                  f"{mmm([r['machine_busy_pct'] for r in rs])}% of "
-                  f"{100 * rs[0]['machine_cores']}%")
-            print(f"      stored rows {ing['rows'][label]} for {ing['acknowledged'][label]} "
-                  f"acknowledged ({'consistent' if ing['rows_ok'][label] else 'MISMATCH'}); "
-                  f"database connections opened {ing[label + '_db_connections_opened']}")
-        print("  per run (reference | EKI acks/s, ratio, EKI p99): " + "; ".join(
-            f"{run['reference']['per_s']:.0f} | {run['eki']['per_s']:.0f}, "
-            f"{fmt(run['ratio'], '.2f')}, {run['eki']['p99_ms']:.0f} ms" for run in ing["runs"]))
-        print(f"  EKI/reference {mmm([r['ratio'] for r in ing['runs']], '.2f')} (goal >= "
-              f"{GOAL_RATIO}, median) {ok(ing['goal_ratio_ok'])}")
-        print(f"  EKI p99 {mmm([r['eki']['p99_ms'] for r in ing['runs']], '.0f')} ms (goal <= "
-              f"{GOAL_P99_MS:g} ms at 100 connections, median) {ok(ing['goal_p99_ok'])}")
-    runs = result.get("e2e") or []
-    if runs:
-        who = "known students" if result.get("known_senders") else "unknown senders"
-        print(f"== End to end: {result['turns']} {who} write \"hola\" at once (wrk, each body "
-              "once), fake Graph API on the light asyncio server; fresh database each run ==")
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for r in runs:
-        groups.setdefault(r["label"], []).append(r)
-    for label, group in groups.items():
-        done = [r for r in group if "skipped" not in r]
-        for r in group:
-            if "skipped" in r:
-                print(f"  {label} run {r['run']}: skipped ({r['skipped']})")
-        if not done:
-            continue
-        first = done[0]
-        how = ("eki serve --no-worker + eki worker" if first["split_worker"] else "eki serve")
-        how += "" if first["concurrency"] is None else f" --concurrency {first['concurrency']}"
-        med = statistics.median(r["turns_per_s"] for r in done)
-        print(f"  {how}: {mmm([r['turns_per_s'] for r in done], '.1f')} turns/s over "
-              f"{len(done)} runs (goal >= {GOAL_TURNS:g}/s, median) {ok(med >= GOAL_TURNS)}"
-              f"{'' if all(r['complete'] for r in done) else '  INCOMPLETE run(s)'}")
-        print(f"      receive->reply p50 {mmm([r['latency_p50_ms'] for r in done])} ms  p95 "
-              f"{mmm([r['latency_p95_ms'] for r in done])} ms  max "
-              f"{mmm([r['latency_max_ms'] for r in done])} ms; webhook ack p99 "
-              f"{mmm([r['webhook_ack_p99_ms'] for r in done])} ms; stored "
-              f"{mmm([r['ingest_per_s'] for r in done])} messages/s")
-        print(f"      cpu (100% = one core): eki serve {mmm([r['server_cpu_pct'] for r in done])}%"
-              + (f"  eki worker {mmm([r['worker_cpu_pct'] for r in done])}%"
-                 if first["split_worker"] else "")
-              + f"  postgres {mmm([r['postgres_cpu_pct'] for r in done])}%  fake Graph API "
-              f"{mmm([r['fake_cpu_pct'] for r in done])}%  wrk "
-              f"{mmm([r['wrk_cpu_pct'] for r in done])}%"
-              f"  other processes {mmm([r['other_cpu_pct'] for r in done])}%  machine "
-              f"{mmm([r['machine_busy_pct'] for r in done])}% of {100 * first['machine_cores']}%")
-        for r in done:
-            print(f"      run {r['run']}: {r['turns_per_s']:.1f} turns/s ({r['replies']} replies "
-                  f"in {r['span_s']:.2f} s); exactly one reply each: {r['exactly_one_each']} "
-                  f"(unanswered {r['missing']}, duplicates {r['duplicates']}, unexpected "
-                  f"{r['unexpected_recipients']}){'  STALLED' if r['stalled'] else ''}; posts "
-                  f"non-200 {r['post_non_200']} {r['post_errors'] or ''}; fake "
-                  f"{r['fake_counters']}; inbox {r['inbox_states']}; outbox "
-                  f"{r['outbox_statuses']}")
-            print(f"             per turn: eki CPU {r['eki_cpu_ms_per_turn']:.1f} ms, postgres "
-                  f"CPU {r['postgres_cpu_ms_per_turn']:.1f} ms, "
-                  f"{r['db_transactions_per_turn']:.1f} transactions, "
-                  f"{r['db_rows_read_per_turn']:.0f} rows read, database grew "
-                  f"{r['db_bytes_per_turn'] / 1024:.1f} KiB; connections opened "
-                  f"{r['db_connections_opened']}")
-    for phase, summary in (result.get("profiles") or {}).items():
-        if not summary:
-            continue
-        print(f"== cProfile of eki serve ({phase}): {summary['profiled_s'][0]} s profiled, "
-              f"{summary['profiled_s'][1]} s busy ==")
-        print("  self time by package:")
-        for line in summary["by_package"]:
-            print("   ", line)
-        print("  top functions by self time:")
-        for line in summary["by_self"]:
-            print("   ", line)
-    for phase, trace in (result.get("traces") or {}).items():
-        lag = trace["loop_lag_ms"]
-        print(f"== Stage timings inside eki serve ({phase}; wall time, includes waiting for "
-              f"the event loop) ==  loop lag p50 {fmt(lag['p50'])} ms p95 {fmt(lag['p95'])} ms"
-              f" max {fmt(lag['max'])} ms; worker wakes {trace['wakes']}; dispatch batch "
-              f"sizes {trace['dispatch_batch_sizes']}")
-        for name, row in sorted(trace["sections"].items(), key=lambda kv: kv[0]):
-            print(f"    {name:48} {row['count']:>7} x  mean {row['mean_ms']:8.2f} ms  max "
-                  f"{row['max_ms']:8.1f} ms  total {row['total_s']:7.2f} s")
-        print("    SQL statements sent (BEGIN/COMMIT not included): " + ", ".join(
-            f"{k} {v}" for k, v in trace.get("statements", {}).items()))
-    print(f"total wall time {result['wall_s']:.1f} s")
-
-
-def _interrupt(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main() -> int:
