@@ -1,11 +1,14 @@
 """Helper processes for bench/bench_llm.py (each runs in its own interpreter).
 
     python bench/_llm_support.py fake-openai --port P --delay 1.5 [--model M]
+                                             [--calls-per-answer 1|2]
     python bench/_llm_support.py eki-traced-llm OUT.json -- serve ...
 
-* ``fake-openai``: a local OpenAI-compatible Chat Completions server (Starlette on uvicorn).
+* ``fake-openai``: a local OpenAI-compatible Chat Completions server on the minimal asyncio
+  server of bench/_light_http.py (uvloop; a light process whose CPU the bench prints).
   ``POST /v1/chat/completions`` waits ``--delay`` seconds (``asyncio.sleep``: any number are
-  served at once), then answers like a model doing a progress question: when the
+  served at once), then answers. ``--calls-per-answer 1`` (default): the final Spanish text at
+  once — one call per answer. ``2``: like a model doing a progress question: when the
   conversation has no ``tool`` message yet, one call to ``get_my_progress`` whose arguments are
   taken from the request's own strict schema (every ``required`` property, ``null``); once
   the tool result is there, a short Spanish answer built from it. ``usage`` is computed from
@@ -26,13 +29,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -182,13 +184,14 @@ def tool_arguments(tools: list[dict[str, Any]]) -> tuple[str | None, bool]:
 # -- fake OpenAI server -----------------------------------------------------------------------
 
 
-def run_fake_openai(port: int, delay: float, model: str, tokenizer_path: str | None) -> None:
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
-    from starlette.routing import Route
-
+def run_fake_openai(port: int, delay: float, model: str, tokenizer_path: str | None,
+                    calls_per_answer: int = 1) -> None:
+    """The fake model on the minimal asyncio server (bench/_light_http.py). With
+    ``calls_per_answer`` 1 it answers every request with the final text at once (one call per
+    answer); with 2 the first call of a turn asks for ``get_my_progress`` and the second,
+    carrying the tool result, gets the text."""
+    from _light_http import dumps as wire
+    from _light_http import serve
     from eki_domain.services.llm_assistant import SYSTEM_PROMPT
     from eki_testing.openai import completion
 
@@ -197,9 +200,8 @@ def run_fake_openai(port: int, delay: float, model: str, tokenizer_path: str | N
     counters: Counter[str] = Counter()
     state: dict[str, Any] = {"in_flight": 0, "max_in_flight": 0, "seq": 0, "example": None}
 
-    async def chat(request: Request) -> Response:
+    async def chat(raw: bytes) -> tuple[int, bytes]:
         arrived = time.monotonic()
-        raw = await request.body()
         state["in_flight"] += 1
         state["max_in_flight"] = max(state["max_in_flight"], state["in_flight"])
         try:
@@ -209,9 +211,9 @@ def run_fake_openai(port: int, delay: float, model: str, tokenizer_path: str | N
         except (ValueError, KeyError, TypeError):
             counters["bad_request"] += 1
             state["in_flight"] -= 1
-            return JSONResponse({"error": {"message": "bad request", "type":
-                                           "invalid_request_error", "param": None,
-                                           "code": None}}, status_code=400)
+            return 400, wire({"error": {"message": "bad request", "type":
+                                        "invalid_request_error", "param": None,
+                                        "code": None}})
         try:
             await asyncio.sleep(delay)
         finally:
@@ -226,7 +228,7 @@ def run_fake_openai(port: int, delay: float, model: str, tokenizer_path: str | N
             "tool_choice": body.get("tool_choice"), "store": body.get("store"),
             "_body": body,
         }
-        if not tool_messages and body.get("tool_choice") != "none":
+        if calls_per_answer == 2 and not tool_messages and body.get("tool_choice") != "none":
             arguments, schema_ok = tool_arguments(tools)
             if arguments is None:
                 counters["no_progress_tool"] += 1
@@ -240,8 +242,8 @@ def run_fake_openai(port: int, delay: float, model: str, tokenizer_path: str | N
             issued = next((m for m in reversed(messages) if m.get("role") == "assistant"
                            and m.get("tool_calls")), None)
             ids = {c.get("id") for c in (issued or {}).get("tool_calls") or []}
-            record["tool_ids_match"] = bool(ids) and all(
-                m.get("tool_call_id") in ids for m in tool_messages)
+            record["tool_ids_match"] = not tool_messages or (bool(ids) and all(
+                m.get("tool_call_id") in ids for m in tool_messages))
             content = final_text(messages, str(tool_messages[-1].get("content") or "")
                                  if tool_messages else "")
             calls = []
@@ -261,7 +263,7 @@ def run_fake_openai(port: int, delay: float, model: str, tokenizer_path: str | N
                               model=model, completion_id=f"chatcmpl-bench{seq}")
         record["t_out"] = time.monotonic()
         records.append(record)
-        return JSONResponse(response)
+        return 200, wire(response)
 
     cache: dict[str, int] = {}
 
@@ -297,34 +299,28 @@ def run_fake_openai(port: int, delay: float, model: str, tokenizer_path: str | N
                             **{k: message_tokens(v, count) for k, v in parts.items()}},
         })
 
-    async def stats(_request: Request) -> Response:
-        return JSONResponse({"requests": len(records), "counters": dict(counters),
-                             "in_flight": state["in_flight"],
-                             "max_in_flight": state["max_in_flight"], "tokens": how})
+    async def handle(method: str, path: str, _headers: dict[bytes, bytes], raw: bytes
+                     ) -> tuple[int, bytes]:
+        if method == "POST" and path == "/v1/chat/completions":
+            return await chat(raw)
+        if method == "GET" and path == "/_stats":
+            return 200, wire({"requests": len(records), "counters": dict(counters),
+                              "in_flight": state["in_flight"],
+                              "max_in_flight": state["max_in_flight"], "tokens": how})
+        if method == "GET" and path == "/_dump":
+            for record in records:
+                analyse(record)
+            return 200, wire({"records": records, "counters": dict(counters),
+                              "example": state["example"],
+                              "max_in_flight": state["max_in_flight"], "tokens": how})
+        if method == "POST" and path == "/_reset":
+            records.clear()
+            counters.clear()
+            state.update(in_flight=0, max_in_flight=0, example=None)
+            return 200, wire({"ok": True})
+        return 404, wire({"error": {"message": "unknown path", "type": "not_found"}})
 
-    async def dump(_request: Request) -> Response:
-        for record in records:
-            analyse(record)
-        return JSONResponse({"records": records, "counters": dict(counters),
-                             "example": state["example"],
-                             "max_in_flight": state["max_in_flight"], "tokens": how})
-
-    async def reset(_request: Request) -> Response:
-        records.clear()
-        counters.clear()
-        state.update(in_flight=0, max_in_flight=0, example=None)
-        return JSONResponse({"ok": True})
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
-
-    app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
-                            Route("/_stats", stats, methods=["GET"]),
-                            Route("/_dump", dump, methods=["GET"]),
-                            Route("/_reset", reset, methods=["POST"])], lifespan=lifespan)
-    uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False,
-                backlog=4096, timeout_keep_alive=60)
+    serve(HOST, port, handle)
 
 
 # -- eki serve with the assistant's steps timed -----------------------------------------------
@@ -407,12 +403,14 @@ def main() -> None:
     fake.add_argument("--model", default="gpt-4o-mini-2024-07-18")
     fake.add_argument("--tokenizer-path", default=None,
                       help="a folder with tiktoken or bpe_openai, added to sys.path")
+    fake.add_argument("--calls-per-answer", type=int, default=1, choices=(1, 2))
     traced = sub.add_parser("eki-traced-llm")
     traced.add_argument("out")
     traced.add_argument("eki_args", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     if args.role == "fake-openai":
-        run_fake_openai(args.port, args.delay, args.model, args.tokenizer_path)
+        run_fake_openai(args.port, args.delay, args.model, args.tokenizer_path,
+                        args.calls_per_answer)
     else:
         run_eki_traced_llm(args.out, [a for a in args.eki_args if a != "--"])
 

@@ -2,21 +2,20 @@
 
     python bench/_pipeline_support.py reference --port P --db-url URL   # secret: BENCH_APP_SECRET
     python bench/_pipeline_support.py fake-graph --port P --phone-number-id ID --token T
-    python bench/_pipeline_support.py loadgen CONFIG.json OUT.json
 
 * ``reference``: the minimal webhook receiver EKI is compared with — bare Starlette on
   uvicorn; per request it reads the body, checks X-Hub-Signature-256 (HMAC-SHA256, constant
   time), decodes the JSON, and runs ONE ``INSERT … ON CONFLICT DO NOTHING`` into a one-table
   database through the same stack as EKI (async SQLAlchemy Core + psycopg 3, same pool size).
-* ``fake-graph``: a local stand-in for ``graph.facebook.com``: ``POST /v25.0/<id>/messages``
+* ``fake-graph``: a local stand-in for ``graph.facebook.com`` on the minimal asyncio server
+  of bench/_light_http.py (its CPU stays a few percent): ``POST /v25.0/<id>/messages``
   answers ``{"messages":[{"id":"wamid.X<n>"}]}`` to text sends and ``{"success":true}`` to
   mark-read, and remembers (recipient, arrival time on CLOCK_MONOTONIC) for each text send.
   ``GET /_stats`` (counters) and ``GET /_dump`` (every send) let the bench read them.
-* ``loadgen``: httpx2.AsyncClient with N keep-alive connections; ``mode: ingest`` posts
-  distinct signed ~1 KB text-message webhooks for a fixed time, ``mode: e2e`` posts one given
-  message per student as fast as it can. Results go to OUT.json.
+* ``eki-traced``: ``eki`` with stage timers (``--trace``).
 
-Every loop is bounded in count and in time. All sockets are on 127.0.0.1.
+The load itself comes from wrk (bench/_wrk.py). Every loop is bounded in count and in
+time. All sockets are on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -188,83 +187,52 @@ def run_reference(port: int, db_url: str, pool_size: int, max_overflow: int) -> 
 
 
 def run_fake_graph(port: int, phone_number_id: str, token: str) -> None:
-    import uvicorn
+    """The fake Graph API on the minimal asyncio server (bench/_light_http.py): a few
+    microseconds of CPU per send, so it is never what limits a run (its CPU is reported)."""
+    from _light_http import dumps, serve
 
     messages_path = f"/v25.0/{phone_number_id}/messages"
     expected_auth = f"Bearer {token}".encode()
     sends: list[tuple[str, float]] = []
     counters: Counter[str] = Counter()
 
-    async def respond(send: Any, status: int, data: object) -> None:
-        payload = json.dumps(data).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode())]})
-        await send({"type": "http.response.body", "body": payload})
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            for _ in range(100):  # startup, then shutdown
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
-            return
-        chunks = []
-        for _ in range(10_000):  # bounded: bodies here are a few hundred bytes
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
+    async def handle(method: str, path: str, headers: dict[bytes, bytes], body: bytes
+                     ) -> tuple[int, bytes]:
         arrived = time.monotonic()
-        method, path = scope["method"], scope["path"]
         if method == "GET" and path == "/_stats":
-            await respond(send, 200, {"sends": len(sends), "counters": dict(counters),
-                                      "last": sends[-1][1] if sends else None})
-            return
+            return 200, dumps({"sends": len(sends), "counters": dict(counters),
+                               "last": sends[-1][1] if sends else None})
         if method == "GET" and path == "/_dump":
-            await respond(send, 200, {"sends": sends, "counters": dict(counters)})
-            return
+            return 200, dumps({"sends": sends, "counters": dict(counters)})
         if method == "POST" and path == "/_reset":
             sends.clear()
             counters.clear()
-            await respond(send, 200, {"ok": True})
-            return
+            return 200, dumps({"ok": True})
         if method != "POST" or path != messages_path:
             counters["not_found"] += 1
-            await respond(send, 404, {"error": {"message": "unknown path", "code": 100}})
-            return
-        auth = dict(scope["headers"]).get(b"authorization")
-        if auth != expected_auth:
+            return 404, dumps({"error": {"message": "unknown path", "code": 100}})
+        if headers.get(b"authorization") != expected_auth:
             counters["unauthorized"] += 1
-            await respond(send, 401, {"error": {"message": "bad token", "code": 190}})
-            return
+            return 401, dumps({"error": {"message": "bad token", "code": 190}})
         try:
-            data = json.loads(b"".join(chunks))
+            data = json.loads(body)
         except ValueError:
             counters["bad_json"] += 1
-            await respond(send, 400, {"error": {"message": "bad json", "code": 100}})
-            return
+            return 400, dumps({"error": {"message": "bad json", "code": 100}})
         if data.get("status") == "read":
             counters["mark_read"] += 1
-            await respond(send, 200, {"success": True})
-            return
-        if data.get("type") == "text" and data.get("to"):
-            sends.append((str(data["to"]), arrived))
-            counters["text"] += 1
-            await respond(send, 200, {
-                "messaging_product": "whatsapp",
-                "contacts": [{"input": data["to"], "wa_id": data["to"]}],
-                "messages": [{"id": f"wamid.X{len(sends)}"}],
-            })
-            return
+            return 200, b'{"success":true}'
+        to = data.get("to")
+        if to and data.get("type") in ("text", "interactive", "template"):
+            sends.append((str(to), arrived))
+            counters[str(data["type"])] += 1
+            return 200, dumps({"messaging_product": "whatsapp",
+                               "contacts": [{"input": to, "wa_id": to}],
+                               "messages": [{"id": f"wamid.X{len(sends)}"}]})
         counters["other"] += 1
-        await respond(send, 400, {"error": {"message": "unsupported body", "code": 100}})
+        return 400, dumps({"error": {"message": "unsupported body", "code": 100}})
 
-    uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
+    serve(HOST, port, handle)
 
 
 # -- section timing inside eki serve (diagnostics, --trace) ---------------------------------
@@ -315,7 +283,7 @@ def run_eki_traced(out_path: str, argv: list[str]) -> None:
     timed(messaging.SqlOutbox, "enqueue", "outbox.enqueue")
     timed(messaging.SqlOutbox, "mark_sent", "outbox.mark_sent")
     timed(messaging.SqlOutbox, "fail_abandoned", "outbox.fail_abandoned")
-    timed(messaging.SqlWebhookLog, "record", "webhook_events insert")
+    timed(messaging.SqlConversationStore, "record_webhook", "webhook_events insert")
     timed(ingest.IngestService, "ingest", "IngestService.ingest (one transaction)")
     timed(conversation.ConversationService, "claim_turns", "turn: claim_turns (claim+identify)",
           outcome=lambda r: "idle" if not r else "claimed")
@@ -398,7 +366,7 @@ def run_eki_traced(out_path: str, argv: list[str]) -> None:
 
 
 class _Template:
-    """A signed Meta text-message webhook with the wamid and wa_id spliced in per request
+    """A Meta text-message webhook with the wamid and wa_id spliced in per request
     (the JSON is built once with eki_testing.meta, then filled as bytes)."""
 
     def __init__(self, text: str) -> None:
@@ -416,134 +384,8 @@ class _Template:
         return b"".join((a, w, b, w, c, wamid.encode(), d))
 
 
-def _headers(secret: bytes, body: bytes) -> dict[str, str]:
-    return {"content-type": "application/json", "user-agent": "facebookexternalua",
-            "x-hub-signature-256": signature(secret, body)}
-
-
-async def _ingest(cfg: dict[str, Any]) -> dict[str, Any]:
-    import httpx2
-
-    secret = cfg["secret"].encode()
-    url = cfg["url"]
-    connections = int(cfg["connections"])
-    template = _Template(LONG_TEXT)
-    tag = cfg["tag"]
-    max_requests = int(cfg.get("max_requests", 500_000))
-    limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections,
-                           keepalive_expiry=60.0)
-    async with httpx2.AsyncClient(limits=limits, timeout=float(cfg.get("timeout", 10.0)),
-                                  trust_env=False) as client:
-
-        async def phase(name: str, seconds: float) -> dict[str, Any]:
-            latencies: list[float] = []
-            statuses: Counter[int] = Counter()
-            errors: Counter[str] = Counter()
-            issued = 0
-            deadline = time.perf_counter() + seconds
-
-            async def conn(index: int) -> None:
-                nonlocal issued
-                for seq in range(max_requests):  # bounded by count and by the deadline
-                    if time.perf_counter() >= deadline or issued >= max_requests:
-                        return
-                    issued += 1
-                    wa_id = f"573{(index * 1_000_003 + seq) % 1_000_000_000:09d}"
-                    wamid = f"wamid.HBgM{tag}{name}{index:03d}x{seq:09d}"
-                    body = template.build(wa_id, wamid)
-                    started = time.perf_counter()
-                    try:
-                        response = await client.post(url, content=body,
-                                                     headers=_headers(secret, body))
-                    except httpx2.HTTPError as exc:
-                        errors[type(exc).__name__] += 1
-                        continue
-                    statuses[response.status_code] += 1
-                    if response.status_code == 200:
-                        latencies.append(time.perf_counter() - started)
-
-            watch = CpuWatch({str(k): int(v) for k, v in cfg.get("watch_pids", {}).items()})
-            watch.start()
-            cpu0, started = time.process_time(), time.perf_counter()
-            await asyncio.gather(*(conn(i) for i in range(connections)))
-            elapsed = time.perf_counter() - started
-            cpu = time.process_time() - cpu0
-            usage = watch.stop()
-            usage.pop("window_s")
-            usage.pop("started_at")
-            ok = statuses.get(200, 0)
-            return {
-                "ok": ok, "non_200": sum(v for k, v in statuses.items() if k != 200),
-                "statuses": {str(k): v for k, v in statuses.items()},
-                "errors": dict(errors), "elapsed_s": elapsed,
-                "per_s": ok / elapsed if elapsed else 0.0,
-                "p50_ms": _ms(pct(latencies, 0.50)), "p90_ms": _ms(pct(latencies, 0.90)),
-                "p99_ms": _ms(pct(latencies, 0.99)), "max_ms": _ms(max(latencies, default=None)),
-                "loadgen_cpu_pct": 100 * cpu / elapsed if elapsed else 0.0,
-                **usage,
-            }
-
-        warm = await phase("w", float(cfg.get("warmup_seconds", 1.0)))
-        measured = await phase("m", float(cfg["seconds"]))
-    return {"warmup": warm, "measured": measured}
-
-
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else seconds * 1000
-
-
-async def _e2e(cfg: dict[str, Any]) -> dict[str, Any]:
-    import httpx2
-
-    from eki_testing.meta import encode, text_message
-
-    secret = cfg["secret"].encode()
-    url = cfg["url"]
-    connections = int(cfg["connections"])
-    tag = cfg["tag"]
-    ts = str(int(time.time()))
-    prepared = []
-    for i, (wa_id, text) in enumerate(cfg["messages"]):
-        body = encode(text_message(wa_id, text, wamid=f"wamid.HBgM{tag}e{i:09d}",
-                                   name=PROFILE_NAME, timestamp=ts))
-        prepared.append((wa_id, body, _headers(secret, body)))
-    acks: dict[str, float] = {}
-    ack_latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    errors: Counter[str] = Counter()
-    limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections,
-                           keepalive_expiry=60.0)
-    cursor = iter(prepared)
-    async with httpx2.AsyncClient(limits=limits, timeout=float(cfg.get("timeout", 10.0)),
-                                  trust_env=False) as client:
-
-        async def conn() -> None:
-            for wa_id, body, headers in cursor:  # shared iterator: bounded by the list
-                started = time.perf_counter()
-                try:
-                    response = await client.post(url, content=body, headers=headers)
-                except httpx2.HTTPError as exc:
-                    errors[type(exc).__name__] += 1
-                    continue
-                statuses[response.status_code] += 1
-                if response.status_code == 200:
-                    acks[wa_id] = time.monotonic()
-                    ack_latencies.append(time.perf_counter() - started)
-
-        cpu0, first = time.process_time(), time.monotonic()
-        await asyncio.gather(*(conn() for _ in range(connections)))
-        last = time.monotonic()
-        cpu = time.process_time() - cpu0
-    return {"first_post": first, "last_ack": last, "acks": acks, "cpu_s": cpu,
-            "ack_latencies": ack_latencies,
-            "statuses": {str(k): v for k, v in statuses.items()}, "errors": dict(errors)}
-
-
-def run_loadgen(config_path: str, out_path: str) -> None:
-    cfg = json.loads(Path(config_path).read_text())
-    runner = _ingest if cfg["mode"] == "ingest" else _e2e
-    result = asyncio.run(runner(cfg))
-    Path(out_path).write_text(json.dumps(result))
 
 
 def main() -> None:
@@ -558,9 +400,6 @@ def main() -> None:
     fake.add_argument("--port", type=int, required=True)
     fake.add_argument("--phone-number-id", required=True)
     fake.add_argument("--token", required=True)
-    load = sub.add_parser("loadgen")
-    load.add_argument("config")
-    load.add_argument("out")
     traced = sub.add_parser("eki-traced")
     traced.add_argument("out")
     traced.add_argument("eki_args", nargs=argparse.REMAINDER)
@@ -571,8 +410,6 @@ def main() -> None:
         run_eki_traced(args.out, [a for a in args.eki_args if a != "--"])
     elif args.role == "fake-graph":
         run_fake_graph(args.port, args.phone_number_id, args.token)
-    else:
-        run_loadgen(args.config, args.out)
 
 
 if __name__ == "__main__":
