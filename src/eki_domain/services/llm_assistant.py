@@ -57,8 +57,12 @@ from eki_domain.ports.llm import (
 from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.services.batching import GroupCommit, GroupLoad
+from eki_domain.services.formatting import (
+    COLOMBIA_UTC_OFFSET,
+    display_first_name,
+    spanish_date,
+)
 from eki_domain.services.intents import Intent, detect_intent, normalize_text
-from eki_domain.services.responder import COLOMBIA_UTC_OFFSET, spanish_date
 from eki_domain.services.tools import TOOL_SCHEMAS
 
 __all__ = [
@@ -791,8 +795,4 @@ def _unique(names: Sequence[str]) -> tuple[str, ...]:
 
 def _first_name(student: Student) -> str:
     """The first name only, as a person would write it (never the phone or the id)."""
-    name = student.first_name
-    if name.isupper() or name.islower():
-        name = name.capitalize()
-    cleaned = " ".join(name.translate(str.maketrans("*_~`\n\r", "      ")).split())
-    return cleaned[:40] or "estudiante"
+    return display_first_name(student, fallback="estudiante", limit=40)

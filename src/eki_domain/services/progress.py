@@ -62,6 +62,7 @@ from eki_domain.ports.clock import Clock
 from eki_domain.ports.progress import ReportCache
 from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from eki_domain.services.batching import GroupLoad
+from eki_domain.services.formatting import COLOMBIA_UTC_OFFSET
 
 __all__ = [
     "ProgressService",
@@ -72,7 +73,7 @@ __all__ = [
 ]
 
 #: Dates are read in Colombian time (UTC-5 all year) unless the service is told otherwise.
-DEFAULT_UTC_OFFSET: Final = timedelta(hours=-5)
+DEFAULT_UTC_OFFSET: Final = COLOMBIA_UTC_OFFSET
 
 # --------------------------------------------------------------------------------------------
 # Course matching
