@@ -12,6 +12,7 @@ class Intent(enum.StrEnum):
     SALUDO = "saludo"
     AYUDA = "ayuda"  # the menu
     PROGRESO = "progreso"  # notas, calificaciones, promedio, "¿cómo voy?"
+    NOTAS = "notas"  # each activity's grade: "notas de cada actividad", "¿qué saqué en el quiz?"
     ASISTENCIA = "asistencia"  # fallas, faltas, inasistencias, llegadas tarde
     PENDIENTES = "pendientes"  # tareas, trabajos, entregas
     MIS_DATOS = "mis_datos"  # mis datos, perfil, "¿quién soy?"

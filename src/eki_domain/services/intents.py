@@ -47,7 +47,7 @@ from eki_domain.services.lexicon import (
     OPT_IN_COMMANDS,
     OPT_OUT_COMMANDS,
     PAYLOAD_ALIASES,
-    PHRASES,
+    PHRASES_BY_FIRST,
     PREPOSITIONS,
     QUESTIONS,
     SOCIAL,
@@ -64,6 +64,8 @@ __all__ = [
     "detect_intent",
     "extract_course",
     "normalize_text",
+    "rule_decision",
+    "rule_hits",
 ]
 
 
@@ -166,7 +168,12 @@ def _analyze(text: str) -> _Analysis:
     keys = [token.key for token in tokens]
     used = [False] * len(keys)
     hits: list[_Hit] = []
-    for phrase, intent in PHRASES:
+    present = set(keys)
+    # The phrases whose first word is in the message, in PHRASES' order (longest first).
+    candidates = sorted(
+        item for key in present for item in PHRASES_BY_FIRST.get(key, ())
+    )
+    for _, phrase, intent in candidates:
         size = len(phrase)
         for start in range(len(keys) - size + 1):
             end = start + size
@@ -254,34 +261,49 @@ def detect_intent(text: str, payload: str | None = None) -> Intent:
     pendientes, mis datos — a greeting plus a question is the question), ayuda, despedida,
     gracias, saludo, a bare acknowledgement ("ok", "listo", 👍 → gracias), else desconocido.
     """
+    return rule_decision(text, payload)[0]
+
+
+def rule_hits(text: str) -> tuple[str, ...]:
+    """The keywords' and phrases' intents found in the message, in order ("progreso",
+    "asistencia+" for a phrase): evidence for a statistical model, not a decision."""
+    return tuple(f"{hit.intent.value}{'+' if hit.phrase else ''}" for hit in _analyze(text).hits)
+
+
+def rule_decision(text: str, payload: str | None = None) -> tuple[Intent, bool]:
+    """:func:`detect_intent`'s answer, and whether it is a command.
+
+    A command (a payload, a menu number, opt-out, hand-off, opt-in) is decided by the rules
+    alone: it changes what EKI does next, so no statistical model overrides it.
+    """
     if payload:
         intent = _payload_intent(payload)
         if intent is not None:
-            return intent
+            return intent, True
     analysis = _analyze(text)
     number = _menu_number(analysis)
     if number is not None:
-        return number
+        return number, True
     if _is_request(analysis, Intent.OPT_OUT):
-        return Intent.OPT_OUT
+        return Intent.OPT_OUT, True
     if _wants_human(analysis):
-        return Intent.HUMANO
+        return Intent.HUMANO, True
     if _is_request(analysis, Intent.OPT_IN):
-        return Intent.OPT_IN
+        return Intent.OPT_IN, True
     question = _best_question(analysis)
     if question is not None:
-        return question
+        return question, False
     for intent in (Intent.AYUDA, Intent.DESPEDIDA, Intent.GRACIAS, Intent.SALUDO):
         if analysis.of(intent):
-            return intent
+            return intent, False
     if analysis.tokens and all(key in ACKS or key in FILLER for key in analysis.keys):
-        return Intent.GRACIAS
+        return Intent.GRACIAS, False
     if not analysis.tokens:
         if analysis.emoji & THANKS_EMOJI:
-            return Intent.GRACIAS
+            return Intent.GRACIAS, False
         if analysis.emoji & WAVE_EMOJI:
-            return Intent.SALUDO
-    return Intent.DESCONOCIDO
+            return Intent.SALUDO, False
+    return Intent.DESCONOCIDO, False
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,9 +17,17 @@ from eki_domain.model.intent import MENU_OPTIONS, Intent
 
 __all__ = ["normalize_text"]
 
-QUESTIONS: Final = (Intent.PROGRESO, Intent.ASISTENCIA, Intent.PENDIENTES, Intent.MIS_DATOS)
+QUESTIONS: Final = (
+    Intent.PROGRESO,
+    Intent.NOTAS,
+    Intent.ASISTENCIA,
+    Intent.PENDIENTES,
+    Intent.MIS_DATOS,
+)
 SOCIAL: Final = frozenset({Intent.SALUDO, Intent.GRACIAS, Intent.DESPEDIDA})
-COURSE_ANCHORS: Final = frozenset({Intent.PROGRESO, Intent.ASISTENCIA, Intent.PENDIENTES})
+COURSE_ANCHORS: Final = frozenset(
+    {Intent.PROGRESO, Intent.NOTAS, Intent.ASISTENCIA, Intent.PENDIENTES}
+)
 
 # --------------------------------------------------------------------------------------------
 # Normalisation
@@ -122,27 +130,27 @@ WORDS_RAW: Final[dict[Intent, str]] = {
         "boletin boletines rendimiento desempeno resultado resultados puntaje puntajes "
         "definitiva definitivas progreso avance avances perdiendo ganando pierdo perdi "
         "reprobando reprobado reprobada reprobe aprobando aprobado aprobada aprobe "
-        "materias saque grades grade score scores"
+        "materias saque grades grade score scores average gpa passing failing"
     ),
     Intent.ASISTENCIA: (
         "asistencia asistencias inasistencia inasistencias falla fallas falta faltas falte "
         "falle faltado fallado ausencia ausencias ausente ausentes retardo retardos tardanza "
-        "tardanzas excusa excusas asisti attendance absences absent"
+        "tardanzas excusa excusas asisti attendance absences absent absence tardies tardy late missed"
     ),
     Intent.PENDIENTES: (
         "pendiente pendientes tarea tareas trabajo trabajos entrega entregas entregar "
         "actividad actividades taller talleres deber deberes debo faltan proyecto proyectos "
         "exposicion exposiciones examen examenes quiz quices evaluacion evaluaciones vence "
-        "vencen plazo homework assignments"
+        "vencen plazo homework assignments assignment overdue due"
     ),
-    Intent.MIS_DATOS: "datos perfil registrado registrada profile",
+    Intent.MIS_DATOS: "datos perfil registrado registrada profile registered inscrito inscrita",
     Intent.AYUDA: (
         "ayuda ayudame ayudeme ayudar menu opciones opcion help comandos instrucciones "
         "informacion inicio"
     ),
     Intent.SALUDO: "hola buenas buenos saludos hey hi hello quiubo epa ey",
-    Intent.GRACIAS: "gracias agradecido agradecida agradezco thank",
-    Intent.DESPEDIDA: "chao adios bye byebye adiosito cuidate bendiciones",
+    Intent.GRACIAS: "gracias agradecido agradecida agradezco thank appreciate",
+    Intent.DESPEDIDA: "chao adios bye byebye adiosito cuidate cuidese bendiciones goodbye",
 }
 
 PHRASES_RAW: Final[dict[Intent, tuple[str, ...]]] = {
@@ -155,18 +163,26 @@ PHRASES_RAW: Final[dict[Intent, tuple[str, ...]]] = {
         "dejen de escribirme", "dejen de enviarme", "dejen de mandarme", "dejar de recibir",
         "darme de baja", "dar de baja", "me doy de baja", "cancelar suscripcion",
         "cancelar mensajes", "cancelar los mensajes", "eliminar mi numero", "borrar mi numero",
-        "no molestar", "no molesten", "opt out", "stop all",
+        "no molestar", "no molesten", "opt out", "stop all", "stop texting", "stop sending",
+        "stop messaging", "remove my number", "remove me", "no more messages", "quitar mi numero",
+        "sacar mi numero", "borren mi numero", "desactivar mensajes", "desactivar notificaciones",
+        "quitar notificaciones", "dont text me",
     ),
     Intent.OPT_IN: (
         "volver a recibir", "quiero recibir mensajes", "recibir mensajes de nuevo",
         "quiero volver a recibir", "activar mensajes", "reactivar mensajes",
         "activar notificaciones", "darme de alta", "dar de alta", "me doy de alta",
-        "si quiero recibir", "ya quiero recibir",
+        "si quiero recibir", "ya quiero recibir", "start again", "messages again",
+        "messaging me again", "back on", "habilitar mensajes", "habilitar notificaciones",
+        "reactivar notificaciones", "volver a suscribirme",
     ),
     Intent.HUMANO: (
         "no quiero hablar con un bot", "no quiero hablar con un robot",
         "no quiero hablar con una maquina", "no quiero un bot", "no quiero un robot",
-        "atencion humana", "atencion personalizada",
+        "atencion humana", "atencion personalizada", "que me llamen", "me pueden llamar",
+        "que me llame", "una queja", "un reclamo", "poner una queja", "hacer un reclamo",
+        "real person", "talk to a person", "talk to someone", "speak to someone",
+        "speak with a teacher", "call me",
     ),
     Intent.PROGRESO: (
         "como voy", "como vamos", "como estoy", "como me va", "como me fue", "como ando",
@@ -175,6 +191,11 @@ PHRASES_RAW: Final[dict[Intent, tuple[str, ...]]] = {
         "mis notas", "mi nota", "voy perdiendo", "voy ganando", "voy a perder", "voy a ganar",
         "para pasar", "para ganar", "paso el ano", "pierdo el ano", "gano el ano",
         "estoy perdiendo", "estoy ganando", "ya gane", "ya perdi",
+    ),
+    Intent.NOTAS: (
+        "detalle de mis notas", "detalle de las notas", "notas de cada actividad",
+        "notas por actividad", "cada nota", "notas detalladas", "calificaciones detalladas",
+        "notas una por una", "mi ultima nota", "la ultima nota",
     ),
     Intent.ASISTENCIA: (
         "llegadas tarde", "llegada tarde", "llegue tarde", "he faltado", "he fallado",
@@ -185,32 +206,39 @@ PHRASES_RAW: Final[dict[Intent, tuple[str, ...]]] = {
         "por entregar", "tengo que hacer", "tengo que entregar", "hay que hacer",
         "hay que entregar", "que debo", "que me toca", "que toca", "para manana", "para hoy",
         "cuando es", "cuando hay", "cuando toca", "cuando se entrega", "que hay para",
-        "que tengo para",
+        "que tengo para", "que dejaron", "dejaron de tarea", "what is due", "whats due",
+        "turn in", "hand in", "due this week",
     ),
     Intent.MIS_DATOS: (
         "quien soy", "mi informacion", "mi nombre", "mi numero", "mi celular", "mi telefono",
         "mi cuenta", "mi registro", "que sabes de mi", "que datos tienes", "estoy registrado",
-        "estoy registrada", "con que numero", "mis etiquetas", "mis grupos",
+        "estoy registrada", "con que numero", "mis etiquetas", "mis grupos", "mi grupo",
+        "que grupo", "en que grado", "en que curso", "en que salon", "mi salon", "como me llamo",
+        "about me", "my profile", "my name", "which group", "what group", "what class am",
+        "my personal data", "personal information",
     ),
     Intent.AYUDA: (
         "que puedes hacer", "que haces", "como funciona", "como funcionas", "que sabes hacer",
         "para que sirves", "que eres", "quien eres", "que puedo preguntar",
-        "que puedo consultar", "no entiendo", "volver al menu",
+        "que puedo consultar", "no entiendo", "volver al menu", "what can you do",
+        "how does this work", "what can i ask", "como te uso", "como se usa",
     ),
     Intent.SALUDO: (
         "que tal", "que mas", "que hubo", "que onda", "como estas", "como esta", "como vas",
         "como te va", "como le va", "buenos dias", "buenas tardes", "buenas noches",
-        "buen dia", "muy buenas",
+        "buen dia", "muy buenas", "good morning", "good afternoon", "good evening",
     ),
     Intent.GRACIAS: (
         "muchas gracias", "mil gracias", "te agradezco", "le agradezco", "dios le pague",
         "dios te pague", "por la ayuda", "por tu ayuda", "por su ayuda", "muy amable",
-        "que amable",
+        "que amable", "thank you", "que buen servicio",
     ),
     Intent.DESPEDIDA: (
         "hasta luego", "hasta manana", "hasta pronto", "nos vemos", "me voy", "feliz noche",
         "feliz dia", "feliz tarde", "buen fin de semana", "hablamos luego", "luego hablamos",
-        "que descanses", "dulces suenos",
+        "que descanses", "dulces suenos", "hasta la proxima", "hasta otro dia", "me despido",
+        "nos hablamos", "eso es todo", "por hoy es todo", "nada mas por hoy", "que te vaya bien",
+        "me tengo que ir", "see you", "good night", "have a nice day", "talk to you later",
     ),
 }  # fmt: skip
 
@@ -227,14 +255,15 @@ HUMAN_NOUNS: Final = word_set(
     "humano humana persona asesor asesora agente operador operadora coordinador "
     "coordinadora coordinacion profesor profesora docente rector rectora rectoria "
     "orientador orientadora psicorientador psicorientadora secretaria director directora "
-    "alguien acudiente"
+    "alguien acudiente person human teacher someone principal coordinator advisor"
 )
 #: Nouns that are a hand-off request when written alone ("asesor", "un humano por favor").
 HUMAN_NOUNS_ALONE: Final = HUMAN_NOUNS - {"alguien", "acudiente"}
 HUMAN_STRONG_VERBS: Final = word_set(
     "hablar hablarle hablarles comunicarme comunicar comunicarse contactar contactarme "
     "contacte contacten pasame pasarme pasar pasen comuniquenme comunicame conectame "
-    "conectar conectarme llamar llamen llameme escriba escriban atienda atiendan atender"
+    "conectar conectarme llamar llamen llameme escriba escriban atienda atiendan atender "
+    "llame llamenme llamarme talk speak"
 )
 HUMAN_WEAK_VERBS: Final = word_set("quiero necesito pido solicito requiero")
 
@@ -264,6 +293,14 @@ PHRASES: Final[tuple[tuple[tuple[str, ...], Intent], ...]] = tuple(
         key=lambda item: -len(item[0]),
     )
 )
+
+#: PHRASES indexed by their first word: (position in PHRASES, phrase, intent).
+PHRASES_BY_FIRST: Final[dict[str, tuple[tuple[int, tuple[str, ...], Intent], ...]]] = {}
+for _position, (_phrase, _phrase_intent) in enumerate(PHRASES):
+    PHRASES_BY_FIRST[_phrase[0]] = (
+        *PHRASES_BY_FIRST.get(_phrase[0], ()),
+        (_position, _phrase, _phrase_intent),
+    )
 
 # Words that are never "corrected" by fuzzy matching: every known word, plus common Spanish
 # words and course names that sit close to a keyword ("entre" ~ "entrega").
@@ -362,3 +399,28 @@ HINT_STOP: Final = (
     )
 )
 MAX_HINT_WORDS: Final = 3
+
+# --------------------------------------------------------------------------------------------
+# Language: a question in English is answered in English
+# --------------------------------------------------------------------------------------------
+
+#: Words that mark a message as English (none is also a common Spanish word).
+ENGLISH_WORDS: Final = frozenset(
+    "the my i im i'm am is are was were what whats how do does did have has had you your me "
+    "can could would will should to of on for any anything when which who why this that it "
+    "there please thanks thank hi hello hey good morning afternoon evening night bye see later "
+    "homework grades grade gpa attendance absences absent late tardies school class classes "
+    "test exam quiz score son daughter kid passing failing doing much many times missed miss "
+    "show tell give need want talk speak person teacher principal someone real data about "
+    "know information registered phone number group messages stop sending start again "
+    "assignments assignment due tomorrow today week pending report card average overall "
+    "subject subjects math english science history spanish and or not don't dont with be "
+    "been get got pass fail help options work turn hand in".split()
+)
+#: Words that mark a message as Spanish.
+SPANISH_WORDS: Final = frozenset(
+    "que como de la el los las en mi mis tengo voy cuantas cuantos cuanto hola tu te yo es "
+    "estoy por para con una un y o pero mas ya hay son esta este del al se le lo me quiero "
+    "necesito notas fallas tareas gracias buenas dias porfa favor tarde hijo hija mate "
+    "materia materias colegio profe profesor pendiente pendientes llevo saque pues".split()
+)
