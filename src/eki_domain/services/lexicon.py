@@ -135,7 +135,8 @@ WORDS_RAW: Final[dict[Intent, str]] = {
     Intent.ASISTENCIA: (
         "asistencia asistencias inasistencia inasistencias falla fallas falta faltas falte "
         "falle faltado fallado ausencia ausencias ausente ausentes retardo retardos tardanza "
-        "tardanzas excusa excusas asisti attendance absences absent absence tardies tardy late missed"
+        "tardanzas excusa excusas asisti attendance absences absent absence tardies tardy late "
+        "missed"
     ),
     Intent.PENDIENTES: (
         "pendiente pendientes tarea tareas trabajo trabajos entrega entregas entregar "
@@ -400,12 +401,17 @@ HINT_STOP: Final = (
 )
 MAX_HINT_WORDS: Final = 3
 
+def plain_words(text: str) -> frozenset[str]:
+    """Words as written (no abbreviation expansion, unlike :func:`word_set`)."""
+    return frozenset(text.split())
+
+
 # --------------------------------------------------------------------------------------------
 # Language: a question in English is answered in English
 # --------------------------------------------------------------------------------------------
 
 #: Words that mark a message as English (none is also a common Spanish word).
-ENGLISH_WORDS: Final = frozenset(
+ENGLISH_WORDS: Final = plain_words(
     "the my i im i'm am is are was were what whats how do does did have has had you your me "
     "can could would will should to of on for any anything when which who why this that it "
     "there please thanks thank hi hello hey good morning afternoon evening night bye see later "
@@ -415,12 +421,48 @@ ENGLISH_WORDS: Final = frozenset(
     "know information registered phone number group messages stop sending start again "
     "assignments assignment due tomorrow today week pending report card average overall "
     "subject subjects math english science history spanish and or not don't dont with be "
-    "been get got pass fail help options work turn hand in".split()
+    "been get got pass fail help options work turn hand in"
 )
 #: Words that mark a message as Spanish.
-SPANISH_WORDS: Final = frozenset(
+SPANISH_WORDS: Final = plain_words(
     "que como de la el los las en mi mis tengo voy cuantas cuantos cuanto hola tu te yo es "
     "estoy por para con una un y o pero mas ya hay son esta este del al se le lo me quiero "
     "necesito notas fallas tareas gracias buenas dias porfa favor tarde hijo hija mate "
-    "materia materias colegio profe profesor pendiente pendientes llevo saque pues".split()
+    "materia materias colegio profe profesor pendiente pendientes llevo saque pues"
+)
+
+# --------------------------------------------------------------------------------------------
+# Slots: what a course, a period and an attendance kind look like
+# --------------------------------------------------------------------------------------------
+
+#: Words of common course names (and their short forms): a hint made of none of these is
+#: only a course when it matches one of the student's own courses.
+SUBJECT_WORDS: Final = plain_words(
+    "matematicas matematica mate mates math maths ingles english espanol castellano lenguaje "
+    "lengua sociales social naturales ciencias ciencia science biologia bio biology quimica "
+    "chemistry fisica physics informatica compu computacion sistemas tecnologia technology "
+    "artes artistica arte art musica music religion etica filosofia historia history geografia "
+    "economia politica educacion edufisica deporte deportes lectura critica frances french "
+    "calculo estadistica geometria algebra trigonometria emprendimiento dibujo danza danzas "
+    "teatro spanish literatura catedra astronomia ingenieria contabilidad agropecuaria "
+    "convivencia"
+)
+#: Ordinal words of a period ("el primero", "segundo periodo", "P3", "third term").
+PERIOD_ORDINALS: Final[dict[str, int]] = {
+    "primer": 1, "primero": 1, "primera": 1, "first": 1, "p1": 1, "1": 1, "i": 1,
+    "segundo": 2, "segunda": 2, "second": 2, "p2": 2, "2": 2, "ii": 2,
+    "tercer": 3, "tercero": 3, "tercera": 3, "third": 3, "p3": 3, "3": 3, "iii": 3,
+    "cuarto": 4, "cuarta": 4, "fourth": 4, "p4": 4, "4": 4, "iv": 4,
+}  # fmt: skip
+PERIOD_WORDS: Final = plain_words(
+    "periodo periodos bimestre trimestre corte semestre term period quarter"
+)
+PERIOD_CURRENT: Final = frozenset({"este", "esta", "actual", "this", "current"})
+PERIOD_PREVIOUS: Final = frozenset({"pasado", "anterior", "last", "previous"})
+#: Attendance kinds: late arrivals and excused absences (absences are the default).
+LATE_WORDS: Final = plain_words(
+    "tarde tardes retardo retardos tardanza tardanzas late tardies tardy"
+)
+EXCUSE_WORDS: Final = plain_words(
+    "excusa excusas justificada justificadas justificado justificados excused excuse"
 )

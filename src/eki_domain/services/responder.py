@@ -35,9 +35,13 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any, Final
 
+import attrs
+
+from eki_domain.model.intent import Intent
 from eki_domain.model.student import Student
 from eki_domain.ports.assistant import AssistantReply, JsonDict, StudentToolbox, Turn
 from eki_domain.ports.clock import Clock
+from eki_domain.ports.understanding import IntentClassifier
 from eki_domain.services.formatting import (
     COLOMBIA_UTC_OFFSET,
     display_first_name,
@@ -46,8 +50,16 @@ from eki_domain.services.formatting import (
     local_date,
     spanish_date,
 )
-from eki_domain.services.intents import Intent, detect_intent, extract_course
+from eki_domain.services.intents import extract_course
 from eki_domain.services.progress import match_course
+from eki_domain.services.slots import (
+    AttendanceKind,
+    PeriodHint,
+    attendance_kind,
+    looks_like_course,
+    period_hint,
+    resolve_period,
+)
 from eki_domain.services.texts import (
     SPANISH,
     Texts,
@@ -59,6 +71,7 @@ from eki_domain.services.texts import (
     unknown_sender_reply,
     unsupported_reply,
 )
+from eki_domain.services.texts_en import ENGLISH
 from eki_domain.services.tool_results import (
     as_list,
     bullets,
@@ -69,6 +82,7 @@ from eki_domain.services.tool_results import (
     read_date,
     text,
 )
+from eki_domain.services.understanding import understand
 
 __all__ = [
     "COLOMBIA_UTC_OFFSET",
@@ -89,6 +103,9 @@ PROFILE_TOOL: Final = "get_my_profile"
 PROGRESS_TOOL: Final = "get_my_progress"
 ATTENDANCE_TOOL: Final = "get_my_attendance"
 PENDING_TOOL: Final = "get_my_pending_assignments"
+GRADES_TOOL: Final = "get_my_grades"
+#: Activities listed per course in the detailed grades.
+_GRADES_SHOWN: Final = 8
 
 _MAX_NAME: Final = 60
 
@@ -107,11 +124,11 @@ class _Calls:
 
     def __init__(self, tools: StudentToolbox) -> None:
         self._tools = tools
-        self._available = frozenset(tools.names())
+        self.available = frozenset(tools.names())
         self.names: list[str] = []
 
     async def call(self, name: str, **arguments: Any) -> JsonDict | _Outcome:
-        if name not in self._available:
+        if name not in self.available:
             return _Outcome.UNAVAILABLE
         self.names.append(name)
         try:
@@ -121,8 +138,24 @@ class _Calls:
         return result if isinstance(result, Mapping) else {}
 
 
+@attrs.frozen
+class _Ask:
+    """What the answer is about: the slots read from the message."""
+
+    name: str
+    course: str | None = None  # as written ("mate"); the tool matches it to a real course
+    subject_like: bool = False  # the course hint looks like a school subject
+    period: PeriodHint | None = None
+    kind: AttendanceKind = AttendanceKind.ABSENCES
+
+
 class RuleBasedAssistant:
-    """Answers from rules, through the student's tools only.
+    """Answers from rules and a statistical classifier, through the student's tools only.
+
+    ``classifier`` (optional): without it the rules decide every intent (as before the
+    classifier existed); with it, :func:`~eki_domain.services.understanding.understand`
+    decides, and a low-confidence guess becomes a question ("¿te refieres a tus notas o a tu
+    asistencia?"). A question in English is answered in English.
 
     ``clock`` (optional) lets pending work say "hoy", "mañana" or "venció"; dates are read in
     Colombian time unless another ``utc_offset`` is given. Tool errors other than
@@ -130,30 +163,51 @@ class RuleBasedAssistant:
     """
 
     def __init__(
-        self, *, clock: Clock | None = None, utc_offset: timedelta = COLOMBIA_UTC_OFFSET
+        self,
+        *,
+        clock: Clock | None = None,
+        utc_offset: timedelta = COLOMBIA_UTC_OFFSET,
+        classifier: IntentClassifier | None = None,
     ) -> None:
         self._clock = clock
         self._offset = utc_offset
+        self._classifier = classifier
 
     async def answer(self, turn: Turn, tools: StudentToolbox) -> AssistantReply:
-        intent = detect_intent(turn.text, turn.payload)
-        texts = SPANISH
+        understood = understand(turn.text, turn.payload, self._classifier)
+        texts = ENGLISH if understood.language == "en" else SPANISH
         calls = _Calls(tools)
         name = _first_name(turn.student, texts)
-        course = extract_course(turn.text) if turn.text else None
-        reply = await self._reply(intent, name, course, calls, texts)
+        intent = understood.intent
+        if understood.clarify:
+            first, second = understood.options
+            reply = texts.clarify(name, first, second)
+        elif understood.source == "model" and intent in (Intent.HUMANO, Intent.OPT_IN):
+            # The rules did not hand off / resubscribe: offer it instead of claiming it.
+            reply = texts.handoff_offer(name) if intent is Intent.HUMANO else texts.opt_in_hint()
+        else:
+            hint = extract_course(turn.text) if turn.text else None
+            ask = _Ask(
+                name=name,
+                course=hint,
+                subject_like=hint is not None and looks_like_course(hint),
+                period=period_hint(turn.text) if turn.text else None,
+                kind=attendance_kind(turn.text) if turn.text else AttendanceKind.ABSENCES,
+            )
+            reply = await self._reply(intent, ask, calls, texts)
         return AssistantReply(text=reply, intent=str(intent), tools=tuple(calls.names))
 
-    async def _reply(
-        self, intent: Intent, name: str, course: str | None, calls: _Calls, t: Texts
-    ) -> str:
+    async def _reply(self, intent: Intent, ask: _Ask, calls: _Calls, t: Texts) -> str:
+        name = ask.name
         match intent:
             case Intent.PROGRESO:
-                return await self._progress(name, course, calls, t)
+                return await self._progress(ask, calls, t)
+            case Intent.NOTAS:
+                return await self._grades(ask, calls, t)
             case Intent.ASISTENCIA:
-                return await self._attendance(name, course, calls, t)
+                return await self._attendance(ask, calls, t)
             case Intent.PENDIENTES:
-                return await self._pending(name, course, calls, t)
+                return await self._pending(ask, calls, t)
             case Intent.MIS_DATOS:
                 return await self._profile(calls, t)
             case Intent.SALUDO:
@@ -173,17 +227,30 @@ class RuleBasedAssistant:
             case _:
                 return t.unknown(name)
 
+    async def _by_course(
+        self, tool: str, ask: _Ask, calls: _Calls
+    ) -> tuple[JsonDict | _Outcome, str | None]:
+        """Call a course-filtered tool. A hint that is not one of the student's courses and
+        does not look like a school subject ("ignora tus…") is no course: ask for all."""
+        course = ask.course
+        result = await (calls.call(tool, course=course) if course else calls.call(tool))
+        if course and not ask.subject_like and _not_found(result):
+            return await calls.call(tool), None
+        return result, course
+
     # -- progress ----------------------------------------------------------------------------
 
-    async def _progress(self, name: str, course: str | None, calls: _Calls, t: Texts) -> str:
-        result = await (
-            calls.call(PROGRESS_TOOL, course=course) if course else calls.call(PROGRESS_TOOL)
-        )
+    async def _progress(self, ask: _Ask, calls: _Calls, t: Texts) -> str:
+        name = ask.name
+        result, course = await self._by_course(PROGRESS_TOOL, ask, calls)
         if result is _Outcome.UNAVAILABLE:
             return t.not_loaded(name, "grades")
         if result is _Outcome.FAILED:
             return _course_not_found(t, course, "grades") if course else t.try_later("grades")
         courses = narrow(dicts(result.get("courses")), course)
+        period = _period(ask.period, result, courses)
+        if period is not None:
+            courses = [item for item in courses if _period_of(item, result) == period] or courses
         if not courses:
             if course:
                 return _course_not_found(t, course, "grades", result.get("available_courses"))
@@ -208,8 +275,10 @@ class RuleBasedAssistant:
                 parts.append(t.failing())
             lines.append("".join(parts))
         out = [t.progress_heading(name), *bullets(lines, lambda n: t.more(n, "courses"))]
+        if period is not None:
+            out.insert(1, t.period(period))
         overall = number(result.get("overall_average"))
-        if overall is not None and not course and len(courses) > 1:
+        if overall is not None and not course and period is None and len(courses) > 1:
             out.append(t.overall(overall))
         if failing:
             out.append(t.failing_tip())
@@ -217,10 +286,9 @@ class RuleBasedAssistant:
 
     # -- attendance --------------------------------------------------------------------------
 
-    async def _attendance(self, name: str, course: str | None, calls: _Calls, t: Texts) -> str:
-        result = await (
-            calls.call(ATTENDANCE_TOOL, course=course) if course else calls.call(ATTENDANCE_TOOL)
-        )
+    async def _attendance(self, ask: _Ask, calls: _Calls, t: Texts) -> str:
+        name = ask.name
+        result, course = await self._by_course(ATTENDANCE_TOOL, ask, calls)
         if result is _Outcome.UNAVAILABLE:
             return t.not_loaded(name, "attendance")
         if result is _Outcome.FAILED:
@@ -234,7 +302,7 @@ class RuleBasedAssistant:
                 return _course_not_found(t, course, "attendance", result.get("available_courses"))
             return t.no_attendance(name)
         lines: list[str] = []
-        summed = 0
+        summed = late_total = excused_total = 0
         recorded = 0
         for item in courses:
             label = text(item.get("course")) or text(item.get("name")) or t.default_course
@@ -246,6 +314,8 @@ class RuleBasedAssistant:
             late = count(item.get("late")) or 0
             excused = count(item.get("excused")) or 0
             summed += absences
+            late_total += late
+            excused_total += excused
             facts = [t.absences(absences)]
             if excused:
                 facts[0] += t.with_excuse(excused)
@@ -259,7 +329,11 @@ class RuleBasedAssistant:
         if total is None:
             total = summed
         out = [t.attendance_heading(name), *bullets(lines, lambda n: t.more(n, "courses"))]
-        if recorded == 0 and courses:
+        if ask.kind is AttendanceKind.LATE and recorded:
+            out.append(t.total_late(count(result.get("total_late")) or late_total))
+        elif ask.kind is AttendanceKind.EXCUSED and recorded:
+            out.append(t.total_excused(count(result.get("total_excused")) or excused_total))
+        elif recorded == 0 and courses:
             out.append(t.attendance_pending_load())
         elif total == 0:
             out.append(t.no_absences())
@@ -269,7 +343,8 @@ class RuleBasedAssistant:
 
     # -- pending work ------------------------------------------------------------------------
 
-    async def _pending(self, name: str, course: str | None, calls: _Calls, t: Texts) -> str:
+    async def _pending(self, ask: _Ask, calls: _Calls, t: Texts) -> str:
+        name, course = ask.name, ask.course
         result = await calls.call(PENDING_TOOL)
         if result is _Outcome.UNAVAILABLE:
             return t.not_loaded(name, "pending")
@@ -280,6 +355,8 @@ class RuleBasedAssistant:
             names = list(dict.fromkeys(str(item.get("course") or "") for item in items))
             matched = match_course(course, names)
             mine = [item for item in items if str(item.get("course") or "") == matched]
+            if not mine and not ask.subject_like:
+                mine = items  # not a course: everything pending
             if not mine:
                 return t.none_pending_in(text(course) or course, len(items))
             items = mine
@@ -297,6 +374,35 @@ class RuleBasedAssistant:
         return local_date(self._clock.now(), self._offset)
 
     # -- profile -----------------------------------------------------------------------------
+
+    # -- detailed grades ---------------------------------------------------------------------
+
+    async def _grades(self, ask: _Ask, calls: _Calls, t: Texts) -> str:
+        if GRADES_TOOL not in calls.available:
+            return await self._progress(ask, calls, t)
+        name = ask.name
+        result, course = await self._by_course(GRADES_TOOL, ask, calls)
+        if result is _Outcome.UNAVAILABLE:
+            return t.not_loaded(name, "grades")
+        if result is _Outcome.FAILED:
+            return _course_not_found(t, course, "grades") if course else t.try_later("grades")
+        courses = narrow(dicts(result.get("courses")), course)
+        if not courses:
+            if course:
+                return _course_not_found(t, course, "grades", result.get("available_courses"))
+            return t.no_grades(name)
+        lines: list[str] = []
+        for item in courses:
+            label = text(item.get("course")) or t.default_course
+            average = number(item.get("average"))
+            score = f": *{t.decimal(average)}*" if average is not None else ""
+            lines.append(f"*{label}*{score}")
+            grades = dicts(item.get("grades"))
+            if not grades:
+                lines.append(f"• {t.no_activities()}")
+            for grade in grades[:_GRADES_SHOWN]:
+                lines.append(_grade_line(grade, t))
+        return "\n".join([t.grades_heading(name), *bullets(lines, lambda n: t.more(n, "grades"))])
 
     async def _profile(self, calls: _Calls, t: Texts) -> str:
         result = await calls.call(PROFILE_TOOL)
@@ -343,3 +449,42 @@ def _pending_line(item: Mapping[str, Any], today: date | None, t: Texts) -> str:
 def _course_not_found(t: Texts, course: str | None, what: str, available: object = None) -> str:
     names = [name for name in map(text, as_list(available)) if name]
     return t.course_not_found(text(course) if course else None, what, names)
+
+
+def _grade_line(grade: Mapping[str, Any], t: Texts) -> str:
+    title = text(grade.get("title")) or t.default_activity
+    status = grade.get("status")
+    score = number(grade.get("score"))
+    if status == "excused":
+        value = t.grade_excused()
+    elif score is None:
+        value = t.grade_pending()
+    else:
+        value = f"*{t.decimal(score)}*"
+    weight = number(grade.get("weight"))
+    suffix = f" ({t.percent(weight / 100)})" if weight is not None and weight > 0 else ""
+    return f"• {title}: {value}{suffix}"
+
+
+def _not_found(result: JsonDict | _Outcome) -> bool:
+    """The tool found no course by that name (refused it, or answered with no courses)."""
+    if result is _Outcome.FAILED:
+        return True
+    return isinstance(result, Mapping) and "available_courses" in result and not dicts(
+        result.get("courses")
+    )
+
+
+def _period_of(item: Mapping[str, Any], result: Mapping[str, Any]) -> str | None:
+    value = item.get("period", result.get("period"))
+    return value if isinstance(value, str) else None
+
+
+def _period(
+    hint: PeriodHint | None, result: Mapping[str, Any], courses: list[Mapping[str, Any]]
+) -> str | None:
+    """The school's name of the period the student asked about, among those in the answer."""
+    if hint is None:
+        return None
+    periods = [p for p in (_period_of(item, result) for item in courses) if p]
+    return resolve_period(hint, periods)

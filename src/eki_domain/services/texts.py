@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Final
+from typing import ClassVar, Final
 
 from eki_domain.model.intent import Intent
 from eki_domain.services.formatting import format_decimal, format_percent, spanish_date
@@ -177,6 +177,9 @@ class Texts:
             "*menú* para ver lo que puedo hacer."
         )
 
+    def opt_in_hint(self) -> str:
+        return "Para volver a recibir mensajes de EKI, escribe solo la palabra *ALTA*."
+
     def handoff(self) -> str:
         return (
             "Listo 👍 Le pasé tu mensaje al equipo del colegio y una persona te va a escribir "
@@ -194,8 +197,9 @@ class Texts:
     def unknown(self, name: str) -> str:
         return f"Perdona, {name}, no te entendí 🤔\n\n{self.menu()}"
 
-    _CHOICES: Final[dict[Intent, tuple[str, str]]] = {
+    _CHOICES: ClassVar[dict[Intent, tuple[str, str]]] = {
         Intent.PROGRESO: ("tus notas", "1"),
+        Intent.NOTAS: ("el detalle de tus notas", "1"),
         Intent.ASISTENCIA: ("tu asistencia", "2"),
         Intent.PENDIENTES: ("tus tareas pendientes", "3"),
         Intent.MIS_DATOS: ("tus datos", "4"),
@@ -216,7 +220,7 @@ class Texts:
 
     # -- missing or failed information -----------------------------------------------------
 
-    _WHAT: Final[dict[str, tuple[str, str, str]]] = {
+    _WHAT: ClassVar[dict[str, tuple[str, str, str]]] = {
         # key: (what is not loaded, pronoun, what could not be read)
         "grades": ("las notas", "las", "notas"),
         "attendance": ("los registros de asistencia", "los", "asistencia"),
@@ -236,7 +240,7 @@ class Texts:
         thing = self._WHAT[what][2]
         return f"No pude consultar {thing} en este momento 😕 Intenta de nuevo en un rato."
 
-    _SEE: Final[dict[str, tuple[str, str]]] = {
+    _SEE: ClassVar[dict[str, tuple[str, str]]] = {
         "grades": ("1", "tus notas"),
         "attendance": ("2", "tu asistencia"),
     }
@@ -335,6 +339,12 @@ class Texts:
 
     def total_late(self, total: int) -> str:
         return f"*Llegadas tarde:* {total}"
+
+    def total_excused(self, total: int) -> str:
+        return f"*Fallas con excusa:* {total}"
+
+    def period(self, name: str) -> str:
+        return f"_Periodo {name}_"
 
     # -- pending work ------------------------------------------------------------------------
 
