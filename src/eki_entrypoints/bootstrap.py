@@ -18,6 +18,7 @@ from eki_adapters.spreadsheets import CalamineSpreadsheetReader
 from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, is_at_head, upgrade
 from eki_adapters.sql.heartbeats import SqlWorkerHeartbeats
 from eki_adapters.system import SystemClock
+from eki_adapters.understanding import default_classifier
 from eki_adapters.whatsapp import ConsoleChannel
 from eki_domain.model.messages import MAX_MESSAGE_CHARS
 from eki_domain.ports import Clock, SpreadsheetReader, UnitOfWorkFactory
@@ -202,7 +203,7 @@ def build_assistant(
     language_model: LanguageModel | None = None, telemetry: Telemetry | None = None,
 ) -> tuple[Assistant, LanguageModel | None]:
     """The assistant ladder: the model with tools, falling back to the rules."""
-    rules = RuleBasedAssistant(clock=clock)
+    rules = RuleBasedAssistant(clock=clock, classifier=default_classifier())
     model = language_model
     if model is None and settings.openai_api_key is not None:
         from eki_adapters.openai import OpenAIChatModel  # imported only when configured

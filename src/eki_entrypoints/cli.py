@@ -39,6 +39,7 @@ from eki_domain.ports.channel import MessageChannel
 from eki_domain.services.imports import ImportService
 from eki_entrypoints import loops
 from eki_entrypoints.bootstrap import Eki, bootstrap
+from eki_entrypoints.intents_cli import register as add_intents_parser
 from eki_entrypoints.logs import configure_logging
 from eki_entrypoints.oneroster_cli import add_parser as add_oneroster_parser
 from eki_entrypoints.serialize import student_page_to_dict, student_to_dict
@@ -749,6 +750,7 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("tags", nargs="+", metavar="TAG")
     tag.add_argument("--remove", action="store_true")
     tag.set_defaults(handler=cmd_students_tag)
+    add_intents_parser(sub)
     return parser
 
 

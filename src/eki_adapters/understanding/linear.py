@@ -21,6 +21,7 @@ already gets right with probability ≥ 0.99 are skipped (it is then a margin me
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import unicodedata
@@ -30,8 +31,8 @@ from typing import Final
 
 from eki_domain.model.intent import Intent
 from eki_domain.ports.understanding import IntentScore
-from eki_domain.services.intents import rule_decision, rule_hits
-from eki_domain.services.lexicon import base_key, normalize_text
+from eki_domain.services.intents import rule_decision, rule_hits, rule_keys
+from eki_domain.services.lexicon import WORD_CLASSES
 
 __all__ = ["LinearIntentModel", "features", "train"]
 
@@ -49,15 +50,18 @@ MAX_CHARS: Final = 400
 def features(text: str) -> list[str]:
     """The sparse features of a message (duplicates kept: they count twice)."""
     text = text[:MAX_CHARS]
-    words = [base_key(word) for word in normalize_text(text).split()]
+    words = list(rule_keys(text))
     out: list[str] = []
     for word in words:
         out.append("w:" + word)
+        word_class = WORD_CLASSES.get(word)
+        if word_class is not None:
+            out.append("k:" + word_class)
         padded = f" {word} "
         for n in (3, 4):
             for i in range(len(padded) - n + 1):
                 out.append(padded[i : i + n])
-    for first, second in zip(words, words[1:], strict=False):
+    for first, second in itertools.pairwise(words):
         out.append(f"b:{first} {second}")
     if words:
         out.append("f:" + words[0])
@@ -105,7 +109,7 @@ class LinearIntentModel:
         total = list(self._bias)
         if feats:
             scale = 1.0 / math.sqrt(len(feats))
-            raw = [sum(column) for column in zip(*feats)]
+            raw = [sum(column) for column in zip(*feats, strict=True)]
             total = [b + scale * r for b, r in zip(total, raw, strict=True)]
         return _softmax(total)
 
@@ -133,14 +137,16 @@ def train(examples: Iterable[tuple[str, Intent]], *, epochs: int = EPOCHS) -> Li
     bias = [0.0] * size
     rows = [([weights[f] for f in feats], index[intent]) for feats, intent in data]
     order = list(range(len(rows)))
-    shuffler = random.Random(SEED)
+    shuffler = random.Random(SEED)  # noqa: S311 - a reproducible shuffle, not a secret
     rate = LEARNING_RATE
     for _ in range(epochs):
         shuffler.shuffle(order)
         for position in order:
             vectors, gold = rows[position]
-            scale = 1.0 / math.sqrt(len(vectors)) if vectors else 0.0
-            raw = [sum(column) for column in zip(*vectors)] if vectors else [0.0] * size
+            if not vectors:
+                continue  # nothing to learn from
+            scale = 1.0 / math.sqrt(len(vectors))
+            raw = [sum(column) for column in zip(*vectors, strict=True)]
             probabilities = _softmax([b + scale * r for b, r in zip(bias, raw, strict=True)])
             if probabilities[gold] >= CONFIDENT:
                 continue

@@ -34,6 +34,7 @@ from eki_domain.services.lexicon import (
     FUZZY_MIN_LENGTH,
     FUZZY_MIN_RATIO,
     FUZZY_VOCABULARY,
+    GENERIC_PHRASES,
     HINT_STOP,
     HUMAN_NOUNS,
     HUMAN_NOUNS_ALONE,
@@ -66,6 +67,7 @@ __all__ = [
     "normalize_text",
     "rule_decision",
     "rule_hits",
+    "rule_keys",
 ]
 
 
@@ -243,9 +245,16 @@ def _wants_human(analysis: _Analysis) -> bool:
 
 
 def _best_question(analysis: _Analysis) -> Intent | None:
-    scores: dict[Intent, int] = {}
+    scores: dict[Intent, float] = {}
+    keys = analysis.keys
     for hit in analysis.of(*QUESTIONS):
-        scores[hit.intent] = scores.get(hit.intent, 0) + (2 if hit.phrase else 1)
+        if not hit.phrase:
+            weight = 1.0
+        elif keys[hit.start : hit.end] in GENERIC_PHRASES:
+            weight = 0.5  # "¿cómo voy…" yields to a topic: "¿cómo voy en fallas?"
+        else:
+            weight = 2.0
+        scores[hit.intent] = scores.get(hit.intent, 0.0) + weight
     if not scores:
         return None
     # Ties go to the first in QUESTIONS ("nota del examen" → progreso).
@@ -262,6 +271,12 @@ def detect_intent(text: str, payload: str | None = None) -> Intent:
     gracias, saludo, a bare acknowledgement ("ok", "listo", 👍 → gracias), else desconocido.
     """
     return rule_decision(text, payload)[0]
+
+
+def rule_keys(text: str) -> tuple[str, ...]:
+    """The message's words as the rules read them: folded, squeezed, abbreviations expanded
+    and typos of keywords corrected ("asistensia" → "asistencia")."""
+    return _analyze(text).keys
 
 
 def rule_hits(text: str) -> tuple[str, ...]:

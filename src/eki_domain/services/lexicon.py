@@ -295,6 +295,15 @@ PHRASES: Final[tuple[tuple[tuple[str, ...], Intent], ...]] = tuple(
     )
 )
 
+#: "How am I doing" phrases: progress unless the message names another topic.
+GENERIC_PHRASES: Final = frozenset(
+    keys(phrase)
+    for phrase in (
+        "como voy", "como vamos", "como estoy", "como me va", "como ando", "como sigo",
+        "como van", "como va mi", "como me esta yendo",
+    )
+)  # fmt: skip
+
 #: PHRASES indexed by their first word: (position in PHRASES, phrase, intent).
 PHRASES_BY_FIRST: Final[dict[str, tuple[tuple[int, tuple[str, ...], Intent], ...]]] = {}
 for _position, (_phrase, _phrase_intent) in enumerate(PHRASES):
@@ -466,3 +475,76 @@ LATE_WORDS: Final = plain_words(
 EXCUSE_WORDS: Final = plain_words(
     "excusa excusas justificada justificadas justificado justificados excused excuse"
 )
+
+
+# --------------------------------------------------------------------------------------------
+# Word classes: features for the statistical classifier
+# --------------------------------------------------------------------------------------------
+
+#: Words that mean the same thing to the classifier: it learns a class from a few examples
+#: and applies it to every word of the class ("borra", "cambia", "subeme" → a request to
+#: change data, which EKI cannot do). Keys as the rules read words (:func:`base_key`).
+WORD_CLASSES_RAW: Final[dict[str, str]] = {
+    "modify": (
+        "cambia cambiame cambiar cambien modifica modificar modifiquen borra borrame borrar "
+        "borren quita quitame quitar quiten sube subeme subir suban pon ponme poner pongan "
+        "elimina eliminar hackea hackear hackeen change delete edit fix raise"
+    ),
+    "do_for_me": (
+        "hazme haz hagas resuelve resuelveme resolver escribeme escribe redacta explicame "
+        "explica traduce traduceme traducir resumen respuestas respuesta solve write translate "
+        "answers essay poema chiste joke story cuento"
+    ),
+    "others": (
+        "companero companera companeros companeras demas otro otra otros otras estudiantes "
+        "alumnos classmate classmates others everyone students lista"
+    ),
+    "logistics": (
+        "uniforme ruta bus pension matricula matriculas recreo descanso vacaciones paro "
+        "excursion refrigerio almuerzo restaurante tienda cupo cupos certificado icfes "
+        "plataforma classroom wifi contrasena clave carnet libros bazar feria comunion "
+        "graduacion torneo festivo sabado lunch recess tuition lonchera chaqueta maleta "
+        "cuaderno calculadora celular perdio perdido"
+    ),
+    "feelings": (
+        "enfermo enferma fiebre gripa duele triste aburrido aburrida cansado cansada "
+        "estresado estresada miedo hambre sueno sick sad bored tired odio amo quiero"
+    ),
+    "injection": (
+        "ignora ignore ignoren olvida forget instrucciones instructions prompt reglas rules "
+        "sistema system admin administrador desarrollador developer modo mode actua act "
+        "finge pretend"
+    ),
+    "bot": "eres robot bot inteligencia chatgpt openai modelo creo programo entreno are you",
+    "ack": (
+        "bien bueno chevere genial excelente super perfecto bacano buenisimo great nice cool "
+        "awesome listo ok dale vale entendido entendi"
+    ),
+    "contact": (
+        "llamar llamen llame llamenme llamarme llamada cita queja reclamo pqr denunciar "
+        "problema urgente call appointment complaint reunirme"
+    ),
+    "profile": (
+        "datos informacion registrado registrada inscrito inscrita nombre numero celular "
+        "grupo grado curso salon perfil cedula direccion seccion jornada name group profile"
+    ),
+    "assessment": (
+        "quiz quices examen examenes taller talleres exposicion evaluacion parcial prueba "
+        "trabajo proyecto informe ensayo bimestral recuperacion nivelacion simulacro "
+        "laboratorio sustentacion test exam project essay"
+    ),
+    "scored": (
+        "saque saco sacaste califico calificaron calificado calificada pusieron puso fue "
+        "gane gano pase got score scored graded"
+    ),
+    "due": "cuando vence vencen entrega entregar entregas plazo fecha due when",
+    "subject": (
+        "matematicas matematica mate mates math ingles english espanol castellano sociales "
+        "naturales ciencias biologia quimica fisica informatica tecnologia artes musica "
+        "religion etica filosofia historia geografia science chemistry physics biology"
+    ),
+    "child": "hijo hija hijos ninos nino nina acudido acudida son daughter kid",
+}
+WORD_CLASSES: Final[dict[str, str]] = {
+    base_key(word): name for name, words in WORD_CLASSES_RAW.items() for word in words.split()
+}
