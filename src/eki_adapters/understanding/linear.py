@@ -36,13 +36,13 @@ from eki_domain.services.lexicon import WORD_CLASSES
 
 __all__ = ["LinearIntentModel", "features", "train"]
 
-EPOCHS: Final = 6
+EPOCHS: Final = 4
 LEARNING_RATE: Final = 2.0
-DECAY: Final = 0.8
+DECAY: Final = 0.7
 CONFIDENT: Final = 0.99
 SEED: Final = 20
 #: The rules' reading of the message is a feature too, counted this many times.
-RULE_WEIGHT: Final = 3
+RULE_WEIGHT: Final = 1
 #: Only the first characters of a message are read (the conversation cuts at 1,000 anyway).
 MAX_CHARS: Final = 400
 
@@ -68,8 +68,9 @@ def features(text: str) -> list[str]:
     for ch in text:
         if not ch.isalnum() and not ch.isspace() and unicodedata.category(ch)[0] == "S":
             out.append("s:" + ch)
-    ruled = rule_decision(text)[0].value
-    out.extend(("r:" + ruled,) * RULE_WEIGHT)
+    ruled = rule_decision(text)[0]
+    if ruled is not Intent.DESCONOCIDO:  # the rules' default is no evidence
+        out.extend(("r:" + ruled.value,) * RULE_WEIGHT)
     out.extend("h:" + hit for hit in rule_hits(text))
     size = len(words)
     out.append("n:" + ("0" if size == 0 else "1" if size == 1 else "2" if size == 2 else

@@ -45,12 +45,14 @@ from eki_domain.services.lexicon import (
     LEADING,
     MAX_HINT_WORDS,
     MENU_FILLER,
+    MODIFY_REQUEST,
     OPT_IN_COMMANDS,
     OPT_OUT_COMMANDS,
     PAYLOAD_ALIASES,
     PHRASES_BY_FIRST,
     PREPOSITIONS,
     QUESTIONS,
+    SCHOOLWORK_REQUEST,
     SOCIAL,
     THANKS_EMOJI,
     WAVE_EMOJI,
@@ -65,6 +67,7 @@ __all__ = [
     "detect_intent",
     "extract_course",
     "normalize_text",
+    "refused_request",
     "rule_decision",
     "rule_hits",
     "rule_keys",
@@ -271,6 +274,18 @@ def detect_intent(text: str, payload: str | None = None) -> Intent:
     gracias, saludo, a bare acknowledgement ("ok", "listo", 👍 → gracias), else desconocido.
     """
     return rule_decision(text, payload)[0]
+
+
+def refused_request(text: str) -> str | None:
+    """``"modify"`` for a request to change records ("bórrame las fallas", "cámbiame la
+    nota"), ``"schoolwork"`` for one to do homework ("hazme el taller", "dame las respuestas
+    del quiz"), else None. EKI does neither, whatever the message names."""
+    keys = set(_analyze(text).keys)
+    if keys & MODIFY_REQUEST:
+        return "modify"
+    if keys & SCHOOLWORK_REQUEST:
+        return "schoolwork"
+    return None
 
 
 def rule_keys(text: str) -> tuple[str, ...]:

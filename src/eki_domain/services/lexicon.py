@@ -147,7 +147,7 @@ WORDS_RAW: Final[dict[Intent, str]] = {
     Intent.MIS_DATOS: "datos perfil registrado registrada profile registered inscrito inscrita",
     Intent.AYUDA: (
         "ayuda ayudame ayudeme ayudar menu opciones opcion help comandos instrucciones "
-        "informacion inicio"
+        "informacion inicio tutorial guia explicame reiniciar"
     ),
     Intent.SALUDO: "hola buenas buenos saludos hey hi hello quiubo epa ey",
     Intent.GRACIAS: "gracias agradecido agradecida agradezco thank appreciate",
@@ -183,7 +183,8 @@ PHRASES_RAW: Final[dict[Intent, tuple[str, ...]]] = {
         "atencion humana", "atencion personalizada", "que me llamen", "me pueden llamar",
         "que me llame", "una queja", "un reclamo", "poner una queja", "hacer un reclamo",
         "real person", "talk to a person", "talk to someone", "speak to someone",
-        "speak with a teacher", "call me",
+        "speak with a teacher", "call me", "solicito una reunion", "le pegaron", "bullying",
+        "le estan haciendo", "se lastimo", "esta mal puesta", "mal la nota",
     ),
     Intent.PROGRESO: (
         "como voy", "como vamos", "como estoy", "como me va", "como me fue", "como ando",
@@ -196,7 +197,9 @@ PHRASES_RAW: Final[dict[Intent, tuple[str, ...]]] = {
     Intent.NOTAS: (
         "detalle de mis notas", "detalle de las notas", "notas de cada actividad",
         "notas por actividad", "cada nota", "notas detalladas", "calificaciones detalladas",
-        "notas una por una", "mi ultima nota", "la ultima nota",
+        "notas una por una", "mi ultima nota", "la ultima nota", "ultimas notas",
+        "notas recientes", "cada una de mis notas", "listado de notas", "each grade",
+        "last grade", "notas nuevas",
     ),
     Intent.ASISTENCIA: (
         "llegadas tarde", "llegada tarde", "llegue tarde", "he faltado", "he fallado",
@@ -216,6 +219,8 @@ PHRASES_RAW: Final[dict[Intent, tuple[str, ...]]] = {
         "estoy registrada", "con que numero", "mis etiquetas", "mis grupos", "mi grupo",
         "que grupo", "en que grado", "en que curso", "en que salon", "mi salon", "como me llamo",
         "about me", "my profile", "my name", "which group", "what group", "what class am",
+        "me inscribieron", "fecha de inscripcion", "mis acudidos", "mi apellido", "my details",
+        "what grade am i",
         "my personal data", "personal information",
     ),
     Intent.AYUDA: (
@@ -223,6 +228,8 @@ PHRASES_RAW: Final[dict[Intent, tuple[str, ...]]] = {
         "para que sirves", "que eres", "quien eres", "que puedo preguntar",
         "que puedo consultar", "no entiendo", "volver al menu", "what can you do",
         "how does this work", "what can i ask", "como te uso", "como se usa",
+        "empezar de nuevo", "que es eki", "how does eki work", "me colabora", "me colaboras",
+        "que mas sabes", "que mas puedes",
     ),
     Intent.SALUDO: (
         "que tal", "que mas", "que hubo", "que onda", "como estas", "como esta", "como vas",
@@ -240,6 +247,8 @@ PHRASES_RAW: Final[dict[Intent, tuple[str, ...]]] = {
         "que descanses", "dulces suenos", "hasta la proxima", "hasta otro dia", "me despido",
         "nos hablamos", "eso es todo", "por hoy es todo", "nada mas por hoy", "que te vaya bien",
         "me tengo que ir", "see you", "good night", "have a nice day", "talk to you later",
+        "me retiro", "cambio y fuera", "catch you later", "feliz fin de semana",
+        "por ahora es todo",
     ),
 }  # fmt: skip
 
@@ -548,3 +557,15 @@ WORD_CLASSES_RAW: Final[dict[str, str]] = {
 WORD_CLASSES: Final[dict[str, str]] = {
     base_key(word): name for name, words in WORD_CLASSES_RAW.items() for word in words.split()
 }
+
+
+#: Requests EKI never fulfils, whatever else the message names: changing records
+#: ("bórrame las fallas", "súbeme la nota") and doing schoolwork ("hazme el taller").
+MODIFY_REQUEST: Final = word_set(
+    "cambia cambiame cambien modifica modificame modifiquen borra borrame bórrame quita "
+    "quitame quiten subeme subanme bajame ponme pongame hackea hackear hackeen delete"
+)
+SCHOOLWORK_REQUEST: Final = word_set(
+    "hazme hagame resuelve resuelveme resuelvame escribeme redactame traduce traduceme "
+    "solve translate respuestas answers"
+)

@@ -5,12 +5,14 @@
 1. A button payload, a menu number, BAJA/STOP, ALTA/START or a request for a person are
    decided by the rules (:func:`~eki_domain.services.intents.rule_decision`) exactly as
    before: they change what EKI does next.
-2. Otherwise the :class:`~eki_domain.ports.understanding.IntentClassifier` (when there is one)
+2. A request to change records or to do schoolwork ("bórrame las fallas", "hazme el taller")
+   is answered as such, not as the question it names.
+3. Otherwise the :class:`~eki_domain.ports.understanding.IntentClassifier` (when there is one)
    ranks the intents. Its first choice wins when its probability reaches
    :data:`CONFIDENT`; below that, the rules' own reading wins when it is one of the model's
    two first choices; otherwise EKI asks which of the two the student means ("¿Te refieres a
    tus notas o a tu asistencia?").
-3. Without a classifier the rules decide everything (the behaviour before the classifier).
+4. Without a classifier the rules decide everything (the behaviour before the classifier).
 
 The language is English when the message is mostly English words (:func:`detect_language`),
 else Spanish.
@@ -24,13 +26,13 @@ import attrs
 
 from eki_domain.model.intent import Intent
 from eki_domain.ports.understanding import IntentClassifier
-from eki_domain.services.intents import rule_decision
+from eki_domain.services.intents import refused_request, rule_decision
 from eki_domain.services.lexicon import ENGLISH_WORDS, SPANISH_WORDS, normalize_text
 
 __all__ = ["CONFIDENT", "Understanding", "detect_language", "understand"]
 
 #: The classifier's first choice is taken at this probability or above.
-CONFIDENT: Final = 0.5
+CONFIDENT: Final = 0.4
 #: The intents a clarifying question can offer (each is a menu entry).
 OFFERABLE: Final = frozenset(
     {
@@ -53,6 +55,8 @@ class Understanding:
     #: The two likeliest intents when EKI should ask which one the student means.
     options: tuple[Intent, ...] = ()
     language: str = "es"
+    #: "modify" or "schoolwork": a request EKI never fulfils (see ``refused_request``).
+    refused: str | None = None
 
     @property
     def clarify(self) -> bool:
@@ -80,6 +84,9 @@ def understand(
     ruled, command = rule_decision(text, payload)
     if command or classifier is None or not text.strip():
         return Understanding(ruled, "rules", language=language)
+    refused = refused_request(text)
+    if refused is not None:  # "súbeme la nota": not a question about grades
+        return Understanding(Intent.DESCONOCIDO, "rules", language=language, refused=refused)
     ranked = list(classifier.classify(text))
     if not ranked:
         return Understanding(ruled, "rules", language=language)
