@@ -193,6 +193,7 @@ PHRASES_RAW: Final[dict[Intent, tuple[str, ...]]] = {
         "mis notas", "mi nota", "voy perdiendo", "voy ganando", "voy a perder", "voy a ganar",
         "para pasar", "para ganar", "paso el ano", "pierdo el ano", "gano el ano",
         "estoy perdiendo", "estoy ganando", "ya gane", "ya perdi",
+        "how am i doing", "am i passing", "am i failing", "my grades",
     ),
     Intent.NOTAS: (
         "detalle de mis notas", "detalle de las notas", "notas de cada actividad",
@@ -202,7 +203,8 @@ PHRASES_RAW: Final[dict[Intent, tuple[str, ...]]] = {
         "last grade", "notas nuevas",
     ),
     Intent.ASISTENCIA: (
-        "llegadas tarde", "llegada tarde", "llegue tarde", "he faltado", "he fallado",
+        "llegadas tarde", "llegada tarde", "llegue tarde", "llegado tarde", "llegando tarde",
+        "llego tarde", "been late", "he faltado", "he fallado",
         "no fui", "no vine", "no asisti", "veces que falte",
     ),
     Intent.PENDIENTES: (
@@ -398,8 +400,10 @@ PAYLOAD_ALIASES: Final[dict[str, Intent]] = {
     "chao": Intent.DESPEDIDA,
 }
 
-PREPOSITIONS: Final = word_set("en de del sobre")
-LEADING: Final = word_set("el la los las mi mis tu la materia asignatura clase area curso de del")
+PREPOSITIONS: Final = word_set("en de del sobre in")
+LEADING: Final = word_set(
+    "el la los las mi mis tu la materia asignatura clase area curso de del the my"
+)
 HINT_STOP: Final = (
     FILLER
     | HUMAN_NOUNS
@@ -414,7 +418,8 @@ HINT_STOP: Final = (
         "este ese esa eso esto estos esas esos mas menos muy hace alguna alguno algun ninguna "
         "ninguno cada varias varios otra otro otras otros veces vez muchas muchos pocas bajo "
         "baje bajaron subio subi subieron sube quedo quede salio sali paso pase gane perdi "
-        "puso pusieron dio dieron nuevo nueva bueno buena malo mala alta alto baja"
+        "puso pusieron dio dieron nuevo nueva bueno buena malo mala alta alto baja the my "
+        "class classes this term today subject please"
     )
 )
 MAX_HINT_WORDS: Final = 3

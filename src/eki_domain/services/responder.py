@@ -50,12 +50,12 @@ from eki_domain.services.formatting import (
     local_date,
     spanish_date,
 )
-from eki_domain.services.intents import extract_course
 from eki_domain.services.progress import match_course
 from eki_domain.services.slots import (
     AttendanceKind,
     PeriodHint,
     attendance_kind,
+    course_mention,
     looks_like_course,
     period_hint,
     resolve_period,
@@ -182,11 +182,14 @@ class RuleBasedAssistant:
         if understood.clarify:
             first, second = understood.options
             reply = texts.clarify(name, first, second)
+        elif understood.refused is not None:
+            modify = understood.refused == "modify"
+            reply = texts.cannot_modify(name) if modify else texts.no_schoolwork(name)
         elif understood.source == "model" and intent in (Intent.HUMANO, Intent.OPT_IN):
             # The rules did not hand off / resubscribe: offer it instead of claiming it.
             reply = texts.handoff_offer(name) if intent is Intent.HUMANO else texts.opt_in_hint()
         else:
-            hint = extract_course(turn.text) if turn.text else None
+            hint = course_mention(turn.text)
             ask = _Ask(
                 name=name,
                 course=hint,

@@ -42,9 +42,11 @@ __all__ = [
     "PeriodHint",
     "attendance_kind",
     "course_hint",
+    "course_mention",
     "looks_like_course",
     "period_hint",
     "resolve_period",
+    "subject_mention",
 ]
 
 _SIMILAR: Final = 0.8
@@ -65,12 +67,29 @@ def looks_like_course(hint: str) -> bool:
     return False
 
 
+def subject_mention(text: str) -> str | None:
+    """A school subject named anywhere in the message ("¿estoy perdiendo mate?" → "mate"),
+    with the next word when it is one too ("ciencias sociales")."""
+    words = normalize_text(text).split()
+    for i, word in enumerate(words):
+        if word in SUBJECT_WORDS:
+            following = words[i + 1] if i + 1 < len(words) else ""
+            return f"{word} {following}" if following in SUBJECT_WORDS else word
+    return None
+
+
+def course_mention(text: str) -> str | None:
+    """The course hint as written: the rules' candidate (``extract_course``), else a subject
+    named anywhere. Not yet checked against the student's courses."""
+    if not text:
+        return None
+    return extract_course(text) or subject_mention(text)
+
+
 def course_hint(text: str, courses: Sequence[str] | None = None) -> str | None:
     """The course the message asks about: a name from ``courses`` when they are given (None
     when nothing matches), else the hint as written when it looks like a school subject."""
-    if not text:
-        return None
-    hint = extract_course(text)
+    hint = course_mention(text)
     if hint is None:
         return None
     if courses is not None:

@@ -194,6 +194,18 @@ class Texts:
             "mensaje al equipo."
         )
 
+    def cannot_modify(self, name: str) -> str:
+        return (
+            f"{name}, no puedo cambiar notas, fallas ni datos: eso lo hace el colegio. Si "
+            "crees que hay un error, escribe *5* y le paso tu mensaje a una persona."
+        )
+
+    def no_schoolwork(self, name: str) -> str:
+        return (
+            f"{name}, no hago tareas ni doy respuestas 😅 Pero sí te digo qué tienes "
+            "pendiente: escribe *3*."
+        )
+
     def unknown(self, name: str) -> str:
         return f"Perdona, {name}, no te entendí 🤔\n\n{self.menu()}"
 

@@ -80,6 +80,18 @@ class EnglishTexts(Texts):
             "*5* and I'll pass your message on."
         )
 
+    def cannot_modify(self, name: str) -> str:
+        return (
+            f"{name}, I can't change grades, absences or records: the school does that. If "
+            "you think something is wrong, type *5* and I'll pass your message to a person."
+        )
+
+    def no_schoolwork(self, name: str) -> str:
+        return (
+            f"{name}, I don't do homework or give answers 😅 But I can tell you what's "
+            "pending: type *3*."
+        )
+
     def unknown(self, name: str) -> str:
         return f"Sorry, {name}, I didn't understand that 🤔\n\n{self.menu()}"
 
