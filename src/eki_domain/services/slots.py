@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Sequence
 from difflib import SequenceMatcher
 from typing import Final
@@ -54,16 +55,22 @@ _SIMILAR: Final = 0.8
 
 def looks_like_course(hint: str) -> bool:
     """True when a word of ``hint`` is (a prefix or a typo of) a common school subject."""
-    for word in normalize_text(hint).split():
-        if len(word) < 3:
-            continue
-        for subject in SUBJECT_WORDS:
-            if subject.startswith(word) or word.startswith(subject):
-                return True
-            if abs(len(subject) - len(word)) <= 2 and (
-                SequenceMatcher(None, word, subject, autojunk=False).ratio() >= _SIMILAR
-            ):
-                return True
+    return any(_subject_word(word) for word in normalize_text(hint).split())
+
+
+@functools.lru_cache(maxsize=4096)
+def _subject_word(word: str) -> bool:
+    if len(word) < 3:
+        return False
+    for subject in SUBJECT_WORDS:
+        if subject.startswith(word) or word.startswith(subject):
+            return True
+        if (
+            subject[0] == word[0]
+            and abs(len(subject) - len(word)) <= 2
+            and SequenceMatcher(None, word, subject, autojunk=False).ratio() >= _SIMILAR
+        ):
+            return True
     return False
 
 
