@@ -32,7 +32,7 @@ from typing import Final
 from eki_domain.model.intent import Intent
 from eki_domain.ports.understanding import IntentScore
 from eki_domain.services.intents import rule_decision, rule_hits, rule_keys
-from eki_domain.services.lexicon import WORD_CLASSES
+from eki_domain.services.wordlists import WORD_CLASSES
 
 __all__ = ["LinearIntentModel", "features", "train"]
 

@@ -45,14 +45,12 @@ from eki_domain.services.lexicon import (
     LEADING,
     MAX_HINT_WORDS,
     MENU_FILLER,
-    MODIFY_REQUEST,
     OPT_IN_COMMANDS,
     OPT_OUT_COMMANDS,
     PAYLOAD_ALIASES,
     PHRASES_BY_FIRST,
     PREPOSITIONS,
     QUESTIONS,
-    SCHOOLWORK_REQUEST,
     SOCIAL,
     THANKS_EMOJI,
     WAVE_EMOJI,
@@ -60,6 +58,7 @@ from eki_domain.services.lexicon import (
     fold,
     normalize_text,
 )
+from eki_domain.services.wordlists import MODIFY_REQUEST, SCHOOLWORK_REQUEST
 
 __all__ = [
     "MENU_OPTIONS",

@@ -26,7 +26,9 @@ from typing import Final
 import attrs
 
 from eki_domain.services.intents import extract_course
-from eki_domain.services.lexicon import (
+from eki_domain.services.lexicon import normalize_text
+from eki_domain.services.progress import match_course, normalize_course
+from eki_domain.services.wordlists import (
     EXCUSE_WORDS,
     LATE_WORDS,
     PERIOD_CURRENT,
@@ -34,9 +36,7 @@ from eki_domain.services.lexicon import (
     PERIOD_PREVIOUS,
     PERIOD_WORDS,
     SUBJECT_WORDS,
-    normalize_text,
 )
-from eki_domain.services.progress import match_course, normalize_course
 
 __all__ = [
     "AttendanceKind",

@@ -27,7 +27,8 @@ import attrs
 from eki_domain.model.intent import Intent
 from eki_domain.ports.understanding import IntentClassifier
 from eki_domain.services.intents import refused_request, rule_decision
-from eki_domain.services.lexicon import ENGLISH_WORDS, SPANISH_WORDS, normalize_text
+from eki_domain.services.lexicon import normalize_text
+from eki_domain.services.wordlists import ENGLISH_WORDS, SPANISH_WORDS
 
 __all__ = ["CONFIDENT", "Understanding", "detect_language", "understand"]
 
