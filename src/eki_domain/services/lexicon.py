@@ -173,8 +173,8 @@ PHRASES_RAW: Final[dict[Intent, tuple[str, ...]]] = {
         "volver a recibir", "quiero recibir mensajes", "recibir mensajes de nuevo",
         "quiero volver a recibir", "activar mensajes", "reactivar mensajes",
         "activar notificaciones", "darme de alta", "dar de alta", "me doy de alta",
-        "si quiero recibir", "ya quiero recibir", "start again", "messages again",
-        "messaging me again", "back on", "habilitar mensajes", "habilitar notificaciones",
+        "si quiero recibir", "ya quiero recibir", "messages again",
+        "messaging me again", "habilitar mensajes", "habilitar notificaciones",
         "reactivar notificaciones", "volver a suscribirme",
     ),
     Intent.HUMANO: (
@@ -183,8 +183,8 @@ PHRASES_RAW: Final[dict[Intent, tuple[str, ...]]] = {
         "atencion humana", "atencion personalizada", "que me llamen", "me pueden llamar",
         "que me llame", "una queja", "un reclamo", "poner una queja", "hacer un reclamo",
         "real person", "talk to a person", "talk to someone", "speak to someone",
-        "speak with a teacher", "call me", "solicito una reunion", "le pegaron", "bullying",
-        "le estan haciendo", "se lastimo", "esta mal puesta", "mal la nota",
+        "speak with a teacher", "call me", "solicito una reunion", "le pegaron",
+        "le estan haciendo", "se lastimo", "esta mal puesta",
     ),
     Intent.PROGRESO: (
         "como voy", "como vamos", "como estoy", "como me va", "como me fue", "como ando",
