@@ -28,6 +28,7 @@ from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, is_at_head, up
 from eki_adapters.sql.heartbeats import SqlWorkerHeartbeats
 from eki_adapters.system import ProcessWakeups, SystemClock
 from eki_adapters.system.wakeups import RemoteSource
+from eki_adapters.understanding import default_classifier
 from eki_adapters.whatsapp import ConsoleChannel
 from eki_domain.model.events import GradesImported, MessageReceived
 from eki_domain.ports import Clock, SpreadsheetReader, UnitOfWorkFactory
@@ -270,7 +271,7 @@ def build_assistant(
     safety_key: Callable[[], Awaitable[bytes]] | None = None,
 ) -> tuple[Assistant, LanguageModel | None]:
     """The assistant ladder: the model with tools, falling back to the rules."""
-    rules = RuleBasedAssistant(clock=clock)
+    rules = RuleBasedAssistant(clock=clock, classifier=default_classifier())
     model = language_model
     if model is None and settings.openai_api_key is not None:
         from eki_adapters.openai import OpenAIChatModel  # imported only when configured

@@ -31,6 +31,8 @@ MESSAGES: list[tuple[str, Intent]] = [
     ("hola, ¿cómo voy en mate? 🙏", Intent.PROGRESO),
     ("¿cómo voy en mate? 🙏", Intent.PROGRESO),
     ("como boy en ingles", Intent.PROGRESO),
+    ("el detalle de mis notas de inglés", Intent.NOTAS),
+    ("notas de cada actividad de mate", Intent.NOTAS),
     ("mis ntas xfa", Intent.PROGRESO),
     ("NOTAS", Intent.PROGRESO),
     ("calificasiones", Intent.PROGRESO),

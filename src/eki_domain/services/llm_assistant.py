@@ -42,6 +42,7 @@ from eki_domain.ports.loaders import (
 )
 from eki_domain.ports.repositories import UnitOfWorkFactory
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
+from eki_domain.services.formatting import COLOMBIA_UTC_OFFSET
 from eki_domain.services.intents import Intent, detect_intent, normalize_text
 from eki_domain.services.llm_budget import BUDGET_NOTE, SPEND_NOTE, Budgets
 from eki_domain.services.llm_history import HistoryWindow, build_history, estimate_tokens
@@ -53,7 +54,6 @@ from eki_domain.services.llm_prompt import (
 )
 from eki_domain.services.llm_tool_loop import ToolLoop, TurnFailed, TurnState
 from eki_domain.services.loaders import UowTurnContext, UowUsageRecorder
-from eki_domain.services.responder import COLOMBIA_UTC_OFFSET
 
 __all__ = [
     "BUDGET_NOTE",

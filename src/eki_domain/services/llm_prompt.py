@@ -12,7 +12,7 @@ from typing import Final
 
 from eki_domain.model.student import Student
 from eki_domain.ports.llm import ChatMessage
-from eki_domain.services.responder import spanish_date
+from eki_domain.services.formatting import display_first_name, spanish_date
 
 SYSTEM_PROMPT: Final = """\
 Eres *EKI*, el asistente académico del colegio por WhatsApp. Hablas con un estudiante (o su \
@@ -85,8 +85,4 @@ def to_whatsapp(text: str) -> str:
 
 def first_name(student: Student) -> str:
     """The first name only, as a person would write it (never the phone or the id)."""
-    name = student.first_name
-    if name.isupper() or name.islower():
-        name = name.capitalize()
-    cleaned = " ".join(name.translate(str.maketrans("*_~`\n\r", "      ")).split())
-    return cleaned[:40] or "estudiante"
+    return display_first_name(student, fallback="estudiante", limit=40)

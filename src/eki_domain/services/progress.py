@@ -62,6 +62,7 @@ from eki_domain.ports.clock import Clock
 from eki_domain.ports.loaders import RecordBookLoader
 from eki_domain.ports.progress import ReportCache
 from eki_domain.ports.repositories import UnitOfWorkFactory
+from eki_domain.services.formatting import COLOMBIA_UTC_OFFSET
 from eki_domain.services.loaders import UowRecordBooks
 
 __all__ = [
@@ -73,7 +74,7 @@ __all__ = [
 ]
 
 #: Dates are read in Colombian time (UTC-5 all year) unless the service is told otherwise.
-DEFAULT_UTC_OFFSET: Final = timedelta(hours=-5)
+DEFAULT_UTC_OFFSET: Final = COLOMBIA_UTC_OFFSET
 
 # --------------------------------------------------------------------------------------------
 # Course matching

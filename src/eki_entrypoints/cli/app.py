@@ -22,6 +22,7 @@ from eki_entrypoints.cli import (
     demo,
     handoff,
     imports,
+    intents,
     oneroster,
     progress,
     server,
@@ -32,7 +33,7 @@ from eki_entrypoints.logs import configure_logging
 from eki_entrypoints.settings import Settings, SettingsError
 
 #: The command groups, in the order ``eki --help`` lists them.
-GROUPS = (db, server, chat, demo, handoff, students, progress, oneroster, imports)
+GROUPS = (db, server, chat, demo, handoff, students, progress, oneroster, imports, intents)
 
 
 def build_parser() -> argparse.ArgumentParser:

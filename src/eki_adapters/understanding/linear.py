@@ -1,0 +1,162 @@
+"""A small multinomial logistic regression over character n-grams and words, in pure Python.
+
+Why not scikit-learn: the corpus is ~1,300 short messages and 13 intents. A linear model over
+hashed-free sparse features trains here in well under 2 s with plain SGD, classifies one
+message in ~0.1 ms (scikit-learn's per-call overhead of building a sparse matrix is larger
+than that), and keeps EKI free of numpy/scipy/scikit-learn (~40 MB installed).
+
+Features of a message (each weighted 1/√n, n = how many it has):
+
+* its words after the rules' normalisation (lower case, accents and punctuation removed,
+  repeated letters squeezed, abbreviations expanded: "q" → "que", "ntas" → "notas");
+* word pairs ("voy ganando"), and the first word marked as such;
+* character 3- and 4-grams of each word padded with spaces (typos still share most of them:
+  "asistensia" ~ "asistencia");
+* emoji and other symbols, one feature each; a length bucket (1, 2, 3-5, 6+ words).
+
+Training: SGD on the cross-entropy with a decaying learning rate, a fixed number of epochs
+and a fixed shuffling seed (the same corpus always gives the same model); examples the model
+already gets right with probability ≥ 0.99 are skipped (it is then a margin method, and fast).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import unicodedata
+from collections.abc import Iterable, Sequence
+from operator import add
+from typing import Final
+
+from eki_domain.model.intent import Intent
+from eki_domain.ports.understanding import IntentScore
+from eki_domain.services.intents import rule_decision, rule_hits, rule_keys
+from eki_domain.services.wordlists import WORD_CLASSES
+
+__all__ = ["LinearIntentModel", "features", "train"]
+
+EPOCHS: Final = 4
+LEARNING_RATE: Final = 2.0
+DECAY: Final = 0.7
+CONFIDENT: Final = 0.99
+SEED: Final = 20
+#: The rules' reading of the message is a feature too, counted this many times.
+RULE_WEIGHT: Final = 1
+#: Only the first characters of a message are read (the conversation cuts at 1,000 anyway).
+MAX_CHARS: Final = 400
+
+
+def features(text: str) -> list[str]:
+    """The sparse features of a message (duplicates kept: they count twice)."""
+    text = text[:MAX_CHARS]
+    words = list(rule_keys(text))
+    out: list[str] = []
+    for word in words:
+        out.append("w:" + word)
+        word_class = WORD_CLASSES.get(word)
+        if word_class is not None:
+            out.append("k:" + word_class)
+        padded = f" {word} "
+        for n in (3, 4):
+            for i in range(len(padded) - n + 1):
+                out.append(padded[i : i + n])
+    for first, second in itertools.pairwise(words):
+        out.append(f"b:{first} {second}")
+    if words:
+        out.append("f:" + words[0])
+    for ch in text:
+        if not ch.isalnum() and not ch.isspace() and unicodedata.category(ch)[0] == "S":
+            out.append("s:" + ch)
+    ruled = rule_decision(text)[0]
+    if ruled is not Intent.DESCONOCIDO:  # the rules' default is no evidence
+        out.extend(("r:" + ruled.value,) * RULE_WEIGHT)
+    out.extend("h:" + hit for hit in rule_hits(text))
+    size = len(words)
+    out.append("n:" + ("0" if size == 0 else "1" if size == 1 else "2" if size == 2 else
+                       "3" if size <= 5 else "6"))  # fmt: skip
+    return out
+
+
+def _softmax(scores: Sequence[float]) -> list[float]:
+    top = max(scores)
+    exps = [math.exp(score - top) for score in scores]
+    total = sum(exps)
+    return [value / total for value in exps]
+
+
+class LinearIntentModel:
+    """An :class:`~eki_domain.ports.understanding.IntentClassifier` (weights per feature)."""
+
+    def __init__(
+        self, labels: Sequence[Intent], weights: dict[str, list[float]], bias: list[float]
+    ) -> None:
+        self._labels = tuple(labels)
+        self._weights = weights
+        self._bias = bias
+
+    @property
+    def labels(self) -> tuple[Intent, ...]:
+        return self._labels
+
+    @property
+    def feature_count(self) -> int:
+        return len(self._weights)
+
+    def scores(self, text: str) -> list[float]:
+        """The probability of each label, in :attr:`labels` order."""
+        weights = self._weights
+        feats = [weights[f] for f in features(text) if f in weights]
+        total = list(self._bias)
+        if feats:
+            scale = 1.0 / math.sqrt(len(feats))
+            raw = [sum(column) for column in zip(*feats, strict=True)]
+            total = [b + scale * r for b, r in zip(total, raw, strict=True)]
+        return _softmax(total)
+
+    def classify(self, text: str) -> list[IntentScore]:
+        probabilities = self.scores(text)
+        ranked = sorted(
+            zip(self._labels, probabilities, strict=True), key=lambda item: -item[1]
+        )
+        return [IntentScore(label, probability) for label, probability in ranked]
+
+
+def train(examples: Iterable[tuple[str, Intent]], *, epochs: int = EPOCHS) -> LinearIntentModel:
+    """Fit the model on (text, intent) pairs. Deterministic for a given input order."""
+    data = [(features(text), intent) for text, intent in examples]
+    if not data:
+        raise ValueError("nothing to train on")
+    labels = sorted({intent for _, intent in data}, key=lambda intent: intent.value)
+    index = {label: i for i, label in enumerate(labels)}
+    size = len(labels)
+    weights: dict[str, list[float]] = {}
+    for feats, _ in data:
+        for feat in feats:
+            if feat not in weights:
+                weights[feat] = [0.0] * size
+    bias = [0.0] * size
+    rows = [([weights[f] for f in feats], index[intent]) for feats, intent in data]
+    order = list(range(len(rows)))
+    shuffler = random.Random(SEED)  # noqa: S311 - a reproducible shuffle, not a secret
+    rate = LEARNING_RATE
+    for _ in range(epochs):
+        shuffler.shuffle(order)
+        for position in order:
+            vectors, gold = rows[position]
+            if not vectors:
+                continue  # nothing to learn from
+            scale = 1.0 / math.sqrt(len(vectors))
+            raw = [sum(column) for column in zip(*vectors, strict=True)]
+            probabilities = _softmax([b + scale * r for b, r in zip(bias, raw, strict=True)])
+            if probabilities[gold] >= CONFIDENT:
+                continue
+            gradient = list(probabilities)
+            gradient[gold] -= 1.0
+            step = [-rate * scale * g for g in gradient]
+            for row in vectors:
+                row[:] = map(add, row, step)
+            for i in range(size):
+                bias[i] -= rate * 0.1 * gradient[i]
+        rate *= DECAY
+    return LinearIntentModel(labels, weights, bias)
