@@ -21,6 +21,13 @@ from eki_adapters.memory.messaging import (
 )
 from eki_adapters.memory.operations import InMemoryOperationsStats
 from eki_adapters.memory.progress import InMemoryProgressRepository, SchoolState
+from eki_adapters.memory.staff import (
+    InMemoryApiTokens,
+    InMemoryAuditLog,
+    InMemorySetupLinks,
+    InMemoryStaffDirectory,
+    StaffState,
+)
 from eki_adapters.memory.staging import Staged
 from eki_adapters.memory.students import InMemoryStudentRepository
 from eki_adapters.memory.usage import InMemoryUsageLedger
@@ -43,6 +50,7 @@ class InMemoryStore:
         self.messaging = [MessagingState()]  # a one-item list: commits swap the state
         self.school = [SchoolState()]
         self.usage_records: list[UsageRecord] = []
+        self.staff_state = [StaffState()]
 
     def uow(self) -> InMemoryUnitOfWork:
         """A unit-of-work factory: pass ``store.uow`` where a factory is expected."""
@@ -64,6 +72,11 @@ class InMemoryUnitOfWork:
         self._school = Staged(store.school)
         self.progress = InMemoryProgressRepository(self._school)
         self.usage = InMemoryUsageLedger(store.usage_records)
+        self._staff = Staged(store.staff_state)
+        self.staff = InMemoryStaffDirectory(self._staff)
+        self.api_tokens = InMemoryApiTokens(self._staff)
+        self.setup_links = InMemorySetupLinks(self._staff)
+        self.audit = InMemoryAuditLog(self._staff)
         self.operations = InMemoryOperationsStats(
             self._messaging, lambda: self.students._current().values(), store.usage_records)
 
@@ -87,9 +100,11 @@ class InMemoryUnitOfWork:
         self.imports.apply()
         self._messaging.apply()
         self._school.apply()
+        self._staff.apply()
 
     async def rollback(self) -> None:
         self.students.discard()
         self.imports.discard()
         self._messaging.discard()
         self._school.discard()
+        self._staff.discard()
