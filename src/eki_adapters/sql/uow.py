@@ -14,6 +14,7 @@ from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
 from eki_adapters.sql.messaging import SqlConversationStore, SqlInbox, SqlOutbox
 from eki_adapters.sql.operations import SqlOperationsStats
 from eki_adapters.sql.progress import SqlProgressRepository
+from eki_adapters.sql.staff import SqlApiTokens, SqlAuditLog, SqlSetupLinks, SqlStaffDirectory
 from eki_adapters.sql.students import SqlStudentRepository
 from eki_adapters.sql.usage import SqlUsageLedger
 
@@ -67,6 +68,10 @@ class SqlUnitOfWork:
     progress: SqlProgressRepository
     usage: SqlUsageLedger
     operations: SqlOperationsStats
+    staff: SqlStaffDirectory
+    api_tokens: SqlApiTokens
+    setup_links: SqlSetupLinks
+    audit: SqlAuditLog
 
     def __init__(self, engine: AsyncEngine, gate: FairGate | None = None) -> None:
         self._engine = engine
@@ -97,6 +102,10 @@ class SqlUnitOfWork:
         self.progress = SqlProgressRepository(self._conn)
         self.usage = SqlUsageLedger(self._conn)
         self.operations = SqlOperationsStats(self._conn)
+        self.staff = SqlStaffDirectory(self._conn)
+        self.api_tokens = SqlApiTokens(self._conn)
+        self.setup_links = SqlSetupLinks(self._conn)
+        self.audit = SqlAuditLog(self._conn)
         return self
 
     async def __aexit__(
