@@ -1,125 +1,258 @@
 """Settings: the one place that reads the environment.
 
-``Settings.from_env()`` turns environment variables into a frozen value and
-fails with one clear line (:class:`SettingsError`) naming the bad variable.
-Secrets never appear in ``repr``.
+Every setting is declared ONCE, as a field of :class:`Settings` made by :func:`setting`:
+its environment variable, type (the annotation), default, parser (validation), documentation,
+and whether it is a secret. ``Settings.from_env()`` reads them all and fails with one clear
+line (:class:`SettingsError`) naming the bad variable; secrets never appear in ``repr``.
+``.env.example`` and the README's configuration table are generated from the same
+declarations (:mod:`eki_entrypoints.settings_docs`, ``python3 scripts/gen_settings_docs``).
 """
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import os
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
-import phonenumbers
 
-from eki_adapters.sql.engine import DatabaseUrlError, to_async_url
+from eki_adapters.sql.engine import to_async_url
 from eki_domain.model.pricing import DEFAULT_PRICES, PriceTable
-from eki_domain.model.progress import DEFAULT_SCALE, Band, GradingScale
-from eki_entrypoints.loops import EVENT_LOOPS, uvloop_available
+from eki_domain.model.progress import DEFAULT_SCALE, GradingScale
+from eki_entrypoints.envvars import (
+    CHANNELS,
+    ENV_KEY,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    SECTIONS,
+    EnvVar,
+    Secret,
+    SettingsError,
+    parse_account_sid,
+    parse_allowed_hosts,
+    parse_channel,
+    parse_country,
+    parse_database_url,
+    parse_dollars,
+    parse_event_loop,
+    parse_flag,
+    parse_grading_scale,
+    parse_http_url,
+    parse_log_format,
+    parse_log_level,
+    parse_multiproc_dir,
+    parse_openai_base_url,
+    parse_prices,
+    parse_public_url,
+    parse_secret_key,
+    parse_trusted_proxies,
+    parse_whatsapp_sender,
+    seconds,
+    setting,
+    whole,
+)
 
-
-class SettingsError(ValueError):
-    """A setting has a value EKI cannot use; the message names it and says what to write."""
-
-
-class Secret:
-    """A string that never shows itself in reprs, logs or tracebacks."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-
-DEFAULT_DATABASE_URL = "sqlite:///./eki.db"
-DEFAULT_WHATSAPP_API_URL = "https://graph.facebook.com/v25.0"
-DEFAULT_TWILIO_API_URL = "https://api.twilio.com/2010-04-01"
-CHANNELS = ("meta", "twilio")
-_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
-_WHATSAPP_SENDER = re.compile(r"whatsapp:\+[1-9][0-9]{6,14}")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-LOG_FORMATS = ("json", "text")
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
-_HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?$|^\*$|^\[[0-9a-f:.]+\]$")
-
+__all__ = ["CHANNELS", "LOG_FORMATS", "LOG_LEVELS", "SECTIONS", "EnvVar", "Secret", "Settings",
+           "SettingsError", "env_vars"]
 
 @attrs.frozen
 class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
-    default_country: str = "CO"
-    admin_token: Secret | None = None
-    secret_key: Secret | None = None
-    admin_session_hours: int = 12
-    whatsapp_app_secret: Secret | None = None
-    whatsapp_verify_token: Secret | None = None
-    whatsapp_access_token: Secret | None = None
-    whatsapp_phone_number_id: str | None = None
-    whatsapp_api_url: str = DEFAULT_WHATSAPP_API_URL
+    """Every setting of EKI. Add one with a single :func:`setting` field below (the
+    generated ``.env.example`` and README table follow; docs/development.md)."""
+
+    database_url: str = setting(
+        "EKI_DATABASE_URL", "sqlite:///./eki.db", section="database", parse=parse_database_url,
+        doc="Default: an embedded SQLite file in the working directory, migrated on first "
+            "run. PostgreSQL: postgresql://user:password@host:5432/eki (run `eki db upgrade` "
+            "after each release).")
+    default_country: str = setting(
+        "EKI_DEFAULT_COUNTRY", "CO", section="phones", parse=parse_country,
+        doc="Region used to read phone numbers written without a country code (ISO 3166: "
+            "CO, MX, AR, BR…).")
+    admin_token: Secret | None = setting(
+        "EKI_ADMIN_TOKEN", None, section="admin", secret=True,
+        readme_default="unset: `/api` and `/admin` refuse",
+        doc="Bearer token for /api and /admin. Unset = those routes refuse every request "
+            "(403). Generate one with: python3 -c \"import secrets; "
+            "print(secrets.token_urlsafe(32))\"")
+    secret_key: Secret | None = setting(
+        "EKI_SECRET_KEY", None, section="admin", secret=True, parse=parse_secret_key,
+        readme_default="derived from the admin token",
+        doc="Admin site (/admin): key that signs the sign-in cookie (32+ characters). Unset "
+            "= derived from EKI_ADMIN_TOKEN, so changing the token signs everyone out. Set "
+            "it when you run several servers with different tokens or want sessions to "
+            "survive a token change.")
+    admin_session_hours: int = setting(
+        "EKI_ADMIN_SESSION_HOURS", 12, section="admin", parse=whole(1, 720),
+        doc="Hours an admin sign-in lasts (1–720).")
+    whatsapp_app_secret: Secret | None = setting(
+        "EKI_WHATSAPP_APP_SECRET", None, section="meta", secret=True,
+        doc="App secret: verifies X-Hub-Signature-256 on every webhook POST (unset = the "
+            "webhook refuses posts).")
+    whatsapp_verify_token: Secret | None = setting(
+        "EKI_WHATSAPP_VERIFY_TOKEN", None, section="meta", secret=True,
+        doc="The token you type in Meta's webhook settings; GET /webhooks/whatsapp echoes "
+            "the challenge.")
+    whatsapp_access_token: Secret | None = setting(
+        "EKI_WHATSAPP_ACCESS_TOKEN", None, section="meta", secret=True,
+        doc="System-user access token. Unset = replies are only logged.")
+    whatsapp_phone_number_id: str | None = setting(
+        "EKI_WHATSAPP_PHONE_NUMBER_ID", None, section="meta",
+        doc="The id of the sending phone number. Unset = replies are only logged.")
+    whatsapp_api_url: str = setting(
+        "EKI_WHATSAPP_API_URL", "https://graph.facebook.com/v25.0", section="meta",
+        parse=parse_http_url, doc="The Graph API base URL (a fake one in tests).")
     #: The WhatsApp provider: "meta" (Cloud API) or "twilio".
-    channel: str = "meta"
+    channel: str = setting(
+        "EKI_CHANNEL", "meta", section="channel", parse=parse_channel, shown="",
+        readme_default="`meta` (or `twilio`)",
+        doc="The WhatsApp provider: meta (Cloud API) or twilio. Leave unset for a local run: "
+            "Meta is used, and without Meta's keys replies are only logged. Setting it is "
+            "production mode: EKI refuses to start (one line naming what is missing) unless "
+            "that provider's settings are complete.")
     #: Production mode: EKI_CHANNEL was set explicitly, so the chosen channel must have all
     #: its credentials (no console stand-in). Unset EKI_CHANNEL = Meta, or the console
     #: channel when Meta's keys are missing (a local run).
     production: bool = False
-    twilio_account_sid: str | None = None
-    twilio_auth_token: Secret | None = None
-    twilio_from: str | None = None  # "whatsapp:+14155238886"
-    twilio_api_url: str = DEFAULT_TWILIO_API_URL
+    twilio_account_sid: str | None = setting(
+        "EKI_TWILIO_ACCOUNT_SID", None, section="twilio", parse=parse_account_sid,
+        doc="Account SID from the Twilio console (Account Info): AC and 32 hex characters.")
+    twilio_auth_token: Secret | None = setting(
+        "EKI_TWILIO_AUTH_TOKEN", None, section="twilio", secret=True,
+        doc="Auth Token from the Twilio console; it also signs the webhooks.")
+    twilio_from: str | None = setting(
+        "EKI_TWILIO_FROM", None, section="twilio", parse=parse_whatsapp_sender,
+        doc="The WhatsApp sender: whatsapp:+14155238886 is Twilio's sandbox.")
+    twilio_api_url: str = setting(
+        "EKI_TWILIO_API_URL", "https://api.twilio.com/2010-04-01", section="twilio",
+        parse=parse_http_url, doc="The Twilio REST API base URL (a fake one in tests).")
     #: The public base URL of this server (as Twilio/Meta reach it, e.g. behind a proxy).
-    public_url: str | None = None
-    openai_api_key: Secret | None = None
-    openai_base_url: str | None = None
-    openai_model: str = "gpt-4o-mini"
-    openai_timeout: float = 15.0
-    llm_student_daily_tokens: int = 40_000
-    llm_daily_spend_usd: float | None = None
-    llm_history_turns: int = 6
-    llm_prices: PriceTable = DEFAULT_PRICES
-    log_level: str = "INFO"
-    db_pool_size: int = 30
-    db_max_overflow: int = 10
-    db_pool_timeout: float = 30.0
-    db_pool_recycle: int = 1800
-    metrics_token: Secret | None = None
-    prometheus_multiproc_dir: str | None = None
-    allowed_hosts: tuple[str, ...] = ("*",)
-    force_https: bool = False
-    hsts_max_age: int = 31_536_000
-    trusted_proxies: tuple[str, ...] = ()
-    rate_limit_api: int = 120
-    rate_limit_login: int = 10
-    flood_limit: int = 20
-    readyz_queue_max_age: int = 600
-    log_format: str = "json"
-    event_loop: str = "auto"
-    log_file: str | None = None
-    log_file_max_mb: int = 50
-    log_file_backups: int = 5
-    grading_scale: GradingScale = DEFAULT_SCALE
-    report_cache_ttl: int = 300
+    public_url: str | None = setting(
+        "EKI_PUBLIC_URL", None, section="channel", parse=parse_public_url,
+        doc="The public base URL of this server as the provider reaches it (scheme + host, "
+            "no trailing slash), e.g. https://eki.colegio.edu.co — needed behind a "
+            "proxy/tunnel to check Twilio's signatures, and for Twilio's status callbacks "
+            "(POST $EKI_PUBLIC_URL/webhooks/twilio and /webhooks/twilio/status). Required "
+            "with EKI_CHANNEL=twilio.")
+    openai_api_key: Secret | None = setting(
+        "OPENAI_API_KEY", None, section="openai", secret=True,
+        readme_default="unset: the rule-based Spanish responder answers",
+        doc="The API key. Unset = the rule-based Spanish responder answers.")
+    openai_base_url: str | None = setting(
+        "OPENAI_BASE_URL", None, section="openai", parse=parse_openai_base_url,
+        readme_default="OpenAI's", doc="An OpenAI-compatible server's base URL.")
+    openai_model: str = setting(
+        "EKI_OPENAI_MODEL", "gpt-4o-mini", section="openai", doc="The chat model.")
+    openai_timeout: float = setting(
+        "EKI_OPENAI_TIMEOUT", 15.0, section="assistant", parse=seconds(1, 120),
+        doc="Seconds to wait for the model before falling back to the rule-based answers.")
+    llm_student_daily_tokens: int = setting(
+        "EKI_LLM_STUDENT_DAILY_TOKENS", 40_000, section="assistant",
+        parse=whole(0, 10_000_000),
+        doc="Tokens one student may use per day (UTC) before answers fall back to the menu.")
+    llm_daily_spend_usd: float | None = setting(
+        "EKI_LLM_DAILY_SPEND_USD", None, section="assistant", parse=parse_dollars,
+        readme_default="unset: no global cap",
+        doc="Dollars all students together may spend per day; unset = no global cap.")
+    llm_history_turns: int = setting(
+        "EKI_LLM_HISTORY_TURNS", 6, section="assistant", parse=whole(0, 50),
+        doc="Earlier exchanges (question + answer) sent to the model as context.")
+    llm_prices: PriceTable = setting(
+        "EKI_LLM_PRICES", DEFAULT_PRICES, section="assistant", parse=parse_prices, shown="",
+        readme_default="gpt-4o-mini's list prices", example="my-model=0.15/0.075/0.60",
+        doc="Extra prices (dollars per million tokens: input/cached input/output), \";\" "
+            "between models; added to the defaults.")
+    log_level: str = setting(
+        "EKI_LOG_LEVEL", "INFO", section="logs", parse=parse_log_level,
+        doc="DEBUG, INFO, WARNING, ERROR or CRITICAL. Phones are masked and message text is "
+            "never logged at INFO.")
+    db_pool_size: int = setting(
+        "EKI_DB_POOL_SIZE", 30, section="database", parse=whole(1, 200),
+        doc="Connection pool (PostgreSQL only): connections kept open.")
+    db_max_overflow: int = setting(
+        "EKI_DB_MAX_OVERFLOW", 10, section="database", parse=whole(0, 200),
+        doc="Connection pool (PostgreSQL only): extra connections allowed under load.")
+    db_pool_timeout: float = setting(
+        "EKI_DB_POOL_TIMEOUT", 30.0, section="database", parse=seconds(1, 600),
+        doc="Seconds to wait for a free pooled connection before failing.")
+    db_pool_recycle: int = setting(
+        "EKI_DB_POOL_RECYCLE", 1800, section="database", parse=whole(-1, 86400),
+        doc="Age (seconds) after which a pooled connection is replaced (-1 = never; keep it "
+            "below your server's/proxy's idle timeout).")
+    metrics_token: Secret | None = setting(
+        "EKI_METRICS_TOKEN", None, section="operations", secret=True,
+        readme_default="unset: `/metrics` takes the admin token",
+        doc="Bearer token for GET /metrics (Prometheus). The admin token works too; with "
+            "neither, /metrics refuses (403).")
+    prometheus_multiproc_dir: str | None = setting(
+        "PROMETHEUS_MULTIPROC_DIR", None, section="operations", parse=parse_multiproc_dir,
+        readme_default="unset: each process counts for itself", example="/run/eki-metrics",
+        doc="prometheus-client's multiprocess mode: a directory shared by every EKI process "
+            "of the host, emptied before they start. Unset = each process counts for itself.")
+    allowed_hosts: tuple[str, ...] = setting(
+        "EKI_ALLOWED_HOSTS", ("*",), section="operations", parse=parse_allowed_hosts, shown="",
+        readme_default="unset: any host",
+        doc="Host names EKI answers to (comma separated, *.example.edu allowed). Unset = any "
+            "host.")
+    force_https: bool = setting(
+        "EKI_FORCE_HTTPS", False, section="operations", parse=parse_flag,
+        doc="Redirect plain HTTP to HTTPS (308) and send Strict-Transport-Security.")
+    hsts_max_age: int = setting(
+        "EKI_HSTS_SECONDS", 31_536_000, section="operations", parse=whole(0, 63_072_000),
+        doc="Strict-Transport-Security max-age with EKI_FORCE_HTTPS (0 = no HSTS).")
+    trusted_proxies: tuple[str, ...] = setting(
+        "EKI_TRUSTED_PROXIES", (), section="operations", parse=parse_trusted_proxies,
+        readme_default="none",
+        doc="Proxies whose X-Forwarded-Proto / X-Forwarded-For are believed: IPs or networks "
+            "(127.0.0.1,10.0.0.0/8), or *.")
+    rate_limit_api: int = setting(
+        "EKI_RATE_LIMIT_API", 120, section="operations", parse=whole(0, 100_000),
+        doc="Requests per minute per client IP on the /api routes. 0 = no limit.")
+    rate_limit_login: int = setting(
+        "EKI_RATE_LIMIT_LOGIN", 10, section="operations", parse=whole(0, 10_000),
+        doc="Sign-in attempts (POST /admin/login) per minute per client IP. 0 = no limit.")
+    flood_limit: int = setting(
+        "EKI_FLOOD_LIMIT", 20, section="operations", parse=whole(0, 10_000),
+        doc="Messages per minute from one WhatsApp sender before EKI stops answering (one "
+            "notice, then silence). 0 = off.")
+    readyz_queue_max_age: int = setting(
+        "EKI_READYZ_QUEUE_MAX_AGE", 600, section="operations", parse=whole(0, 86400 * 7),
+        doc="/readyz fails when an inbox or outbox message has been pending longer than this "
+            "(seconds). 0 = not checked.")
+    log_format: str = setting(
+        "EKI_LOG_FORMAT", "json", section="logs", parse=parse_log_format,
+        doc="json (one object per line: ts, level, logger, message, exc) or text (for a "
+            "terminal).")
+    event_loop: str = setting(
+        "EKI_EVENT_LOOP", "auto", section="logs", parse=parse_event_loop,
+        doc="Event loop of eki serve / eki worker / the CLI: auto (uvloop when installed), "
+            "uvloop, or asyncio (the standard loop, e.g. to rule uvloop out while "
+            "debugging).")
+    log_file: str | None = setting(
+        "EKI_LOG_FILE", None, section="logs", readme_default="unset: standard error only",
+        doc="Also write the log to this file, rotated at EKI_LOG_FILE_MAX_MB with "
+            "EKI_LOG_FILE_BACKUPS old files kept. Give each process its own file (rotation "
+            "is per process).")
+    log_file_max_mb: int = setting(
+        "EKI_LOG_FILE_MAX_MB", 50, section="logs", parse=whole(1, 10_000),
+        doc="Megabytes after which EKI_LOG_FILE is rotated.")
+    log_file_backups: int = setting(
+        "EKI_LOG_FILE_BACKUPS", 5, section="logs", parse=whole(0, 1000),
+        doc="Rotated log files kept.")
+    grading_scale: GradingScale = setting(
+        "EKI_GRADING_SCALE", DEFAULT_SCALE, section="progress", parse=parse_grading_scale, shown="",
+        readme_default="1.0–5.0, passing 3.0",
+        example='{"minimum": 0, "maximum": 100, "passing": 60, "decimals": 0, "bands": '
+                '[{"name": "Superior", "low": 90, "high": 100}, {"name": "Alto", "low": 75, '
+                '"high": 89}, {"name": "Básico", "low": 60, "high": 74}, {"name": "Bajo", '
+                '"low": 0, "high": 59}]}',
+        doc="The school's grading scale, as JSON (Decreto 1290 lets each school set its "
+            "own). Default: 1.0–5.0, passing 3.0, one decimal, bands Superior 4.6–5.0, Alto "
+            "4.0–4.5, Básico 3.0–3.9, Bajo 1.0–2.9.")
+    report_cache_ttl: int = setting(
+        "EKI_REPORT_CACHE_TTL", 300, section="progress", parse=whole(0, 86400),
+        doc="Seconds a computed progress report is reused (0 = no cache). Imports "
+            "invalidate it.")
 
     @property
     def is_sqlite(self) -> bool:
@@ -159,261 +292,22 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every declared setting; an unset or blank variable keeps its default."""
         env = os.environ if environ is None else environ
-
-        def text(name: str, default: str | None = None) -> str | None:
-            value = env.get(name)
-            if value is None or not value.strip():
-                return default
-            return value.strip()
-
-        def secret(name: str) -> Secret | None:
-            value = text(name)
-            return Secret(value) if value else None
-
-        def integer(name: str, default: int, low: int, high: int) -> int:
-            raw = text(name)
-            if raw is None:
-                return default
-            try:
-                value = int(raw)
-            except ValueError:
-                raise SettingsError(f"{name}={raw!r} is not a whole number") from None
-            if not low <= value <= high:
-                raise SettingsError(f"{name}={value} must be between {low} and {high}")
-            return value
-
-        def decimal_or_none(name: str) -> float | None:
-            raw = text(name)
-            if raw is None:
-                return None
-            try:
-                value = float(raw)
-            except ValueError:
-                raise SettingsError(f"{name}={raw!r} is not a number (dollars, e.g. 5.00)"
-                                    ) from None
-            if value < 0:
-                raise SettingsError(f"{name}={value} must not be negative")
-            return value
-
-        def flag(name: str, default: bool) -> bool:
-            raw = text(name)
-            if raw is None:
-                return default
-            if raw.lower() in _TRUE:
-                return True
-            if raw.lower() in _FALSE:
-                return False
-            raise SettingsError(f"{name}={raw!r} must be true or false (1/0, yes/no, on/off)")
-
-        def items(name: str) -> tuple[str, ...]:
-            raw = text(name)
-            return () if raw is None else tuple(p.strip() for p in raw.split(",") if p.strip())
-
-        database_url = text("EKI_DATABASE_URL", DEFAULT_DATABASE_URL) or DEFAULT_DATABASE_URL
-        try:
-            to_async_url(database_url)
-        except DatabaseUrlError as exc:
-            raise SettingsError(f"EKI_DATABASE_URL: {exc}") from None
-
-        country = (text("EKI_DEFAULT_COUNTRY", "CO") or "CO").upper()
-        if country not in phonenumbers.SUPPORTED_REGIONS:
-            raise SettingsError(
-                f"EKI_DEFAULT_COUNTRY={country!r} is not an ISO 3166 region code "
-                "phonenumbers knows (e.g. CO, MX, AR, BR, US)"
-            )
-
-        log_level = (text("EKI_LOG_LEVEL", "INFO") or "INFO").upper()
-        if log_level not in LOG_LEVELS:
-            raise SettingsError(
-                f"EKI_LOG_LEVEL={log_level!r} must be one of {', '.join(LOG_LEVELS)}"
-            )
-
-        api_url = (text("EKI_WHATSAPP_API_URL", DEFAULT_WHATSAPP_API_URL) or "").rstrip("/")
-        if not api_url.startswith(("http://", "https://")):
-            raise SettingsError(f"EKI_WHATSAPP_API_URL={api_url!r} must start with http(s)://")
-
-        raw_channel = text("EKI_CHANNEL")
-        channel = (raw_channel or "meta").lower()
-        if channel not in CHANNELS:
-            raise SettingsError(f"EKI_CHANNEL={raw_channel!r} must be one of "
-                                f"{', '.join(CHANNELS)}")
-
-        twilio_api_url = (text("EKI_TWILIO_API_URL", DEFAULT_TWILIO_API_URL) or "").rstrip("/")
-        if not twilio_api_url.startswith(("http://", "https://")):
-            raise SettingsError(
-                f"EKI_TWILIO_API_URL={twilio_api_url!r} must start with http(s)://")
-
-        account_sid = text("EKI_TWILIO_ACCOUNT_SID")
-        if account_sid is not None and not _ACCOUNT_SID.fullmatch(account_sid):
-            raise SettingsError(
-                f"EKI_TWILIO_ACCOUNT_SID={account_sid[:40]!r} is not an account SID: copy it "
-                "from the Twilio console (AC followed by 32 hex characters)")
-
-        sender = text("EKI_TWILIO_FROM")
-        if sender is not None:
-            normalised = sender.replace(" ", "")
-            if not normalised.lower().startswith("whatsapp:"):
-                normalised = "whatsapp:" + normalised
-            normalised = "whatsapp:" + normalised[len("whatsapp:"):]
-            if not _WHATSAPP_SENDER.fullmatch(normalised):
-                raise SettingsError(
-                    f"EKI_TWILIO_FROM={sender!r} must be the WhatsApp sender in E.164 form, "
-                    "e.g. whatsapp:+14155238886")
-            sender = normalised
-
-        public_url = text("EKI_PUBLIC_URL")
-        if public_url is not None:
-            public_url = public_url.rstrip("/")
-            if not public_url.startswith(("http://", "https://")) or "?" in public_url \
-                    or "#" in public_url:
-                raise SettingsError(
-                    f"EKI_PUBLIC_URL={public_url!r} must be the public base URL, e.g. "
-                    "https://eki.colegio.edu.co (http(s)://, no query string)")
-
-        base_url = text("OPENAI_BASE_URL")
-        if base_url is not None and not base_url.startswith(("http://", "https://")):
-            raise SettingsError(f"OPENAI_BASE_URL={base_url!r} must start with http(s)://")
-
-        secret_key = secret("EKI_SECRET_KEY")
-        if secret_key is not None and len(secret_key.get()) < 32:
-            raise SettingsError(
-                "EKI_SECRET_KEY must be at least 32 characters (e.g. the output of "
-                "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
-
-        log_format = (text("EKI_LOG_FORMAT", "json") or "json").lower()
-        if log_format not in LOG_FORMATS:
-            raise SettingsError(f"EKI_LOG_FORMAT={log_format!r} must be json or text")
-
-        event_loop = (text("EKI_EVENT_LOOP", "auto") or "auto").lower()
-        if event_loop not in EVENT_LOOPS:
-            raise SettingsError(
-                f"EKI_EVENT_LOOP={event_loop!r} must be auto, uvloop or asyncio")
-        if event_loop == "uvloop" and not uvloop_available():
-            raise SettingsError("EKI_EVENT_LOOP=uvloop but uvloop is not installed "
-                                "(pip install uvloop, or EKI_EVENT_LOOP=auto)")
-
-        settings = cls(
-            database_url=database_url,
-            default_country=country,
-            admin_token=secret("EKI_ADMIN_TOKEN"),
-            secret_key=secret_key,
-            admin_session_hours=integer("EKI_ADMIN_SESSION_HOURS", 12, 1, 720),
-            whatsapp_app_secret=secret("EKI_WHATSAPP_APP_SECRET"),
-            whatsapp_verify_token=secret("EKI_WHATSAPP_VERIFY_TOKEN"),
-            whatsapp_access_token=secret("EKI_WHATSAPP_ACCESS_TOKEN"),
-            whatsapp_phone_number_id=text("EKI_WHATSAPP_PHONE_NUMBER_ID"),
-            whatsapp_api_url=api_url,
-            channel=channel,
-            production=raw_channel is not None,
-            twilio_account_sid=account_sid,
-            twilio_auth_token=secret("EKI_TWILIO_AUTH_TOKEN"),
-            twilio_from=sender,
-            twilio_api_url=twilio_api_url,
-            public_url=public_url,
-            openai_api_key=secret("OPENAI_API_KEY"),
-            openai_base_url=base_url,
-            openai_model=text("EKI_OPENAI_MODEL", "gpt-4o-mini") or "gpt-4o-mini",
-            log_level=log_level,
-            db_pool_size=integer("EKI_DB_POOL_SIZE", 30, 1, 200),
-            db_max_overflow=integer("EKI_DB_MAX_OVERFLOW", 10, 0, 200),
-            db_pool_timeout=float(integer("EKI_DB_POOL_TIMEOUT", 30, 1, 600)),
-            db_pool_recycle=integer("EKI_DB_POOL_RECYCLE", 1800, -1, 86400),
-            metrics_token=secret("EKI_METRICS_TOKEN"),
-            prometheus_multiproc_dir=_multiproc_dir(text("PROMETHEUS_MULTIPROC_DIR")),
-            allowed_hosts=_allowed_hosts(items("EKI_ALLOWED_HOSTS")),
-            force_https=flag("EKI_FORCE_HTTPS", False),
-            hsts_max_age=integer("EKI_HSTS_SECONDS", 31_536_000, 0, 63_072_000),
-            trusted_proxies=_trusted_proxies(items("EKI_TRUSTED_PROXIES")),
-            rate_limit_api=integer("EKI_RATE_LIMIT_API", 120, 0, 100_000),
-            rate_limit_login=integer("EKI_RATE_LIMIT_LOGIN", 10, 0, 10_000),
-            flood_limit=integer("EKI_FLOOD_LIMIT", 20, 0, 10_000),
-            readyz_queue_max_age=integer("EKI_READYZ_QUEUE_MAX_AGE", 600, 0, 86400 * 7),
-            log_format=log_format,
-            event_loop=event_loop,
-            log_file=text("EKI_LOG_FILE"),
-            log_file_max_mb=integer("EKI_LOG_FILE_MAX_MB", 50, 1, 10_000),
-            log_file_backups=integer("EKI_LOG_FILE_BACKUPS", 5, 0, 1000),
-            openai_timeout=float(integer("EKI_OPENAI_TIMEOUT", 15, 1, 120)),
-            llm_student_daily_tokens=integer("EKI_LLM_STUDENT_DAILY_TOKENS", 40_000, 0,
-                                             10_000_000),
-            llm_daily_spend_usd=decimal_or_none("EKI_LLM_DAILY_SPEND_USD"),
-            llm_history_turns=integer("EKI_LLM_HISTORY_TURNS", 6, 0, 50),
-            llm_prices=_prices(text("EKI_LLM_PRICES")),
-            grading_scale=_grading_scale(text("EKI_GRADING_SCALE")),
-            report_cache_ttl=integer("EKI_REPORT_CACHE_TTL", 300, 0, 86400),
-        )
+        values: dict[str, Any] = {}
+        for field, var in env_vars():
+            raw = env.get(var.name)
+            if raw is None or not raw.strip():
+                continue
+            values[field.name] = var.parse(var.name, raw.strip())
+        values["production"] = "channel" in values
+        settings = cls(**values)
         if settings.production:
             settings.require_channel_settings()
         return settings
 
 
-def _multiproc_dir(raw: str | None) -> str | None:
-    """prometheus-client's own variable: a directory shared by the processes of one host."""
-    if raw is None:
-        return None
-    if not os.path.isdir(raw):
-        raise SettingsError(f"PROMETHEUS_MULTIPROC_DIR={raw!r} is not a directory: create it "
-                            "(and empty it) before starting the processes")
-    return raw
-
-
-def _allowed_hosts(hosts: tuple[str, ...]) -> tuple[str, ...]:
-    """``EKI_ALLOWED_HOSTS``: host names (``eki.example.edu``), ``*.example.edu``, or ``*``."""
-    if not hosts:
-        return ("*",)
-    cleaned = tuple(h.lower() for h in hosts)
-    for host in cleaned:
-        if "://" in host or "/" in host or not _HOST.match(host):
-            raise SettingsError(
-                f"EKI_ALLOWED_HOSTS: {host!r} is not a host name: write names only, comma "
-                "separated, e.g. eki.colegio.edu.co,*.colegio.edu.co (no https://, no path)")
-    return cleaned
-
-
-def _trusted_proxies(entries: tuple[str, ...]) -> tuple[str, ...]:
-    """``EKI_TRUSTED_PROXIES``: IP addresses or networks (``10.0.0.0/8``), or ``*``."""
-    for entry in entries:
-        if entry == "*":
-            continue
-        try:
-            ipaddress.ip_network(entry, strict=False)
-        except ValueError:
-            raise SettingsError(
-                f"EKI_TRUSTED_PROXIES: {entry!r} is not an IP address or network (e.g. "
-                "127.0.0.1,10.0.0.0/8)") from None
-    return entries
-
-
-def _prices(raw: str | None) -> PriceTable:
-    """``EKI_LLM_PRICES``: ``model=input/cached/output`` dollars per million tokens, ``;``
-    between models; added to the defaults (gpt-4o-mini's list prices)."""
-    if raw is None:
-        return DEFAULT_PRICES
-    try:
-        return PriceTable.parse(raw)
-    except ValueError as exc:
-        raise SettingsError(f"EKI_LLM_PRICES: {exc}") from None
-
-
-def _grading_scale(raw: str | None) -> GradingScale:
-    """``EKI_GRADING_SCALE``: JSON such as ``{"minimum": 1, "maximum": 5, "passing": 3,
-    "decimals": 1, "bands": [{"name": "Superior", "low": 4.6, "high": 5.0}, …]}``."""
-    if raw is None:
-        return DEFAULT_SCALE
-    try:
-        data = json.loads(raw)
-        if not isinstance(data, dict):
-            raise TypeError("expected a JSON object")
-        bands = data.pop("bands", None)
-        extra = set(data) - {"minimum", "maximum", "passing", "decimals"}
-        if extra:
-            raise ValueError(f"unknown keys {sorted(extra)}")
-        kwargs: dict[str, Any] = {k: (int(v) if k == "decimals" else float(v))
-                                  for k, v in data.items()}
-        if bands is not None:
-            kwargs["bands"] = tuple(Band(str(b["name"]), float(b["low"]), float(b["high"]))
-                                    for b in bands)
-        return GradingScale(**kwargs)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise SettingsError(f"EKI_GRADING_SCALE is not a valid scale: {exc}") from None
+def env_vars() -> list[tuple[attrs.Attribute[Any], EnvVar]]:
+    """Every declared setting, in declaration order, with its field."""
+    return [(field, field.metadata[ENV_KEY]) for field in attrs.fields(Settings)
+            if ENV_KEY in field.metadata]

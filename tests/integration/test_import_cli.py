@@ -106,11 +106,11 @@ def test_import_history_command(eki, lista: Path) -> None:  # type: ignore[no-un
 
 
 def test_progress_bar_draws_only_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
-    from eki_entrypoints.cli import _ProgressBar
+    from eki_entrypoints.cli.importing import ProgressBar
 
-    _ProgressBar(enabled=False)("validating", 50, 100)
+    ProgressBar(enabled=False)("validating", 50, 100)
     assert capsys.readouterr().err == ""
-    bar = _ProgressBar(enabled=True)
+    bar = ProgressBar(enabled=True)
     bar("validating", 50, 100)
     bar("validating", 50, 100)  # same percentage: not redrawn
     bar("writing", 100, 100)

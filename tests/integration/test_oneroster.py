@@ -19,7 +19,7 @@ from eki_adapters.system import FixedClock
 from eki_domain.model.imports import ImportFileError, ImportMode, ImportStatus, Severity
 from eki_domain.services.oneroster_import import OneRosterImportService, OneRosterResult
 from eki_entrypoints.bootstrap import Eki, bootstrap
-from eki_entrypoints.oneroster_cli import add_parser, oneroster_service
+from eki_entrypoints.cli.oneroster import add_parser, oneroster_service
 from eki_entrypoints.settings import Secret, Settings
 
 ANA, BETO = "+573001234567", "+573109876543"

@@ -23,6 +23,7 @@ from eki_adapters.sql import create_engine
 from eki_adapters.sql.heartbeats import SqlWorkerHeartbeats
 from eki_adapters.sql.tables import worker_heartbeats
 from eki_entrypoints import cli
+from eki_entrypoints.cli import server
 from tests.conftest import _run
 from tests.integration.processes import free_port
 
@@ -75,7 +76,7 @@ def test_a_signal_during_start_up_still_stops_the_worker_and_closes_everything(
         await asyncio.Event().wait()  # start-up goes on until the signal interrupts it
 
     monkeypatch.setattr(SqlWorkerHeartbeats, "beat", first_beat_then_ctrl_c)
-    monkeypatch.setattr(cli, "_tune_gc", lambda: None)  # not in the test process
+    monkeypatch.setattr(server, "tune_gc", lambda: None)  # not in the test process
     monkeypatch.setenv("EKI_DATABASE_URL", database_url)
     port = free_port()
     before = set(threading.enumerate())

@@ -2,7 +2,8 @@
 package (a .zip or a folder), in one transaction. See docs/oneroster.md.
 
 Hooked into the main parser by :func:`add_parser`; the handler reuses the CLI's database
-opening, report printing and exit codes (0 processed, 1 rejected by --strict, 2 unreadable).
+opening (:mod:`.common`), report printing (:mod:`.importing`) and exit codes (0 processed,
+1 rejected by --strict, 2 unreadable).
 """
 
 from __future__ import annotations
@@ -23,6 +24,15 @@ from eki_domain.services.oneroster_import import (
     PackageIssue,
 )
 from eki_entrypoints.bootstrap import Eki
+from eki_entrypoints.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    open_eki,
+    print_json,
+    region,
+)
+from eki_entrypoints.cli.importing import print_report
 from eki_entrypoints.settings import Settings
 
 #: Problems printed in the text output (--json gives them all).
@@ -32,8 +42,6 @@ PROBLEM_LIMIT = 20
 def add_parser(subparsers: Any) -> None:
     """Add ``oneroster import`` to the ``eki`` sub-commands (``subparsers`` is what
     ``ArgumentParser.add_subparsers()`` returned)."""
-    from eki_entrypoints import cli  # here: cli.py imports this module to call add_parser
-
     oneroster = subparsers.add_parser(
         "oneroster", help="IMS OneRoster 1.1 CSV packages").add_subparsers(
         dest="oneroster_command", required=True, metavar="ACTION")
@@ -51,7 +59,7 @@ def add_parser(subparsers: Any) -> None:
                      help="do everything, then roll back: see what would happen")
     imp.add_argument("--strict", action="store_true",
                      help="any error in any file: write nothing")
-    imp.add_argument("--country", type=cli._region, default=None, metavar="CC",
+    imp.add_argument("--country", type=region, default=None, metavar="CC",
                      help="region for phones without a country code (default "
                      "EKI_DEFAULT_COUNTRY)")
     imp.add_argument("--json", action="store_true",
@@ -91,13 +99,11 @@ def _print_problems(result: OneRosterResult) -> None:
 
 
 def _print_result(package: OneRosterPackage, result: OneRosterResult) -> None:
-    from eki_entrypoints import cli
-
     version = f"OneRoster {package.version}" if package.version else "OneRoster"
     print(f"Paquete {version} «{package.name}».")
     for report in result.reports:
         print()
-        cli._print_report(report)
+        print_report(report)
     print()
     _print_problems(result)
     if result.status is ImportStatus.REJECTED:
@@ -108,14 +114,12 @@ def _print_result(package: OneRosterPackage, result: OneRosterResult) -> None:
 
 
 async def cmd_oneroster_import(settings: Settings, args: argparse.Namespace) -> int:
-    from eki_entrypoints import cli
-
     path = Path(args.path)
     if not await asyncio.to_thread(path.exists):
         print(f"eki: file or folder not found: {args.path}", file=sys.stderr)
-        return cli.EXIT_USAGE
+        return EXIT_USAGE
     mode = ImportMode.STRICT if args.strict else ImportMode.DEFAULT
-    async with cli._open(settings) as eki:
+    async with open_eki(settings) as eki:
         service = oneroster_service(eki)
         try:
             package = await asyncio.to_thread(read_oneroster, path)
@@ -123,11 +127,11 @@ async def cmd_oneroster_import(settings: Settings, args: argparse.Namespace) -> 
             await service.record_failure(path.name, await asyncio.to_thread(_sha256, path),
                                          exc, mode=mode, dry_run=args.dry_run)
             print(f"eki: {exc.message}", file=sys.stderr)
-            return cli.EXIT_USAGE
+            return EXIT_USAGE
         result = await service.import_package(package, mode=mode, dry_run=args.dry_run,
                                                region=args.country)
     if args.json:
-        cli._print_json(result.as_dict())
+        print_json(result.as_dict())
     else:
         _print_result(package, result)
-    return cli.EXIT_FAILURE if result.status is ImportStatus.REJECTED else cli.EXIT_OK
+    return EXIT_FAILURE if result.status is ImportStatus.REJECTED else EXIT_OK
