@@ -7,12 +7,15 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import cast
 
 import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eki_adapters.cache import TTLReportCache
 from eki_adapters.memory.heartbeats import InMemoryWorkerHeartbeats
+from eki_adapters.passwords import Argon2PasswordHasher, TotpSecondFactor
 from eki_adapters.prometheus import PrometheusTelemetry
 from eki_adapters.spreadsheets import CalamineSpreadsheetReader
 from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, is_at_head, upgrade
@@ -25,8 +28,10 @@ from eki_domain.ports.assistant import Assistant, StudentToolbox
 from eki_domain.ports.channel import MessageChannel
 from eki_domain.ports.heartbeats import WorkerHeartbeats
 from eki_domain.ports.llm import LanguageModel
+from eki_domain.ports.staff import StaffUnitOfWork
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.services import RegistrationService, StudentImportService
+from eki_domain.services.audit import AuditTrail
 from eki_domain.services.conversation import ConversationService
 from eki_domain.services.delivery import DeliveryService
 from eki_domain.services.flood import FloodGuard
@@ -35,6 +40,7 @@ from eki_domain.services.operations import OperationsService
 from eki_domain.services.progress import ProgressService
 from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
+from eki_domain.services.staff import StaffService
 from eki_domain.services.tools import StudentTools
 from eki_entrypoints.settings import Settings, SettingsError
 
@@ -58,6 +64,8 @@ class Eki:
     ingest: IngestService
     telemetry: Telemetry
     operations: OperationsService
+    staff: StaffService
+    audit: AuditTrail
     engine: AsyncEngine | None = None
     model: LanguageModel | None = None
     _owns_engine: bool = False
@@ -141,6 +149,8 @@ async def bootstrap(
         on_change=progress.invalidate)
     student_import.telemetry = progress_import.telemetry = telemetry
     flood = FloodGuard(settings.flood_limit) if settings.flood_limit else None
+    # Both the SQL and the in-memory units of work carry the staff repositories.
+    staff_uow = cast(Callable[[], StaffUnitOfWork], uow)
     return Eki(
         settings=settings,
         uow=uow,
@@ -159,6 +169,8 @@ async def bootstrap(
         ingest=IngestService(uow, clock),
         telemetry=telemetry,
         operations=OperationsService(uow, clock, heartbeats),
+        staff=StaffService(staff_uow, Argon2PasswordHasher(), clock, TotpSecondFactor()),
+        audit=AuditTrail(staff_uow, clock),
         engine=engine,
         model=model,
         owns_engine=owns_engine,
