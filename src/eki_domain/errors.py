@@ -94,3 +94,45 @@ class DeliveryError(EkiError):
         self.permanent = permanent
         self.title = title
         self.retry_after = retry_after
+
+
+class DuplicateStaffEmail(EkiError):
+    """Another staff account already uses this e-mail."""
+
+    code = "DUPLICATE_STAFF_EMAIL"
+
+    def __init__(self, email: str) -> None:
+        super().__init__(
+            f"Ya existe una cuenta con el correo {email}. Use `eki staff update` para "
+            "cambiarla o elija otro correo.")
+        self.email = email
+
+
+class StaffNotFound(EkiError, LookupError):
+    code = "STAFF_NOT_FOUND"
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(
+            f"No hay ninguna cuenta de personal con {reference}. "
+            "Revise el correo (`eki staff list` muestra las cuentas).")
+        self.reference = reference
+
+
+class InvalidCredentials(EkiError):
+    """A sign-in, setup link or token that does not work. The message never says which
+    part was wrong, nor whether the account exists."""
+
+    code = "INVALID_CREDENTIALS"
+
+
+class SignInLocked(EkiError):
+    """Too many failed sign-ins for the account or from the address."""
+
+    code = "SIGN_IN_LOCKED"
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        minutes = max(1, -(-retry_after_seconds // 60))
+        super().__init__(
+            "Demasiados intentos fallidos. Por seguridad, espere "
+            f"{minutes} minuto{'s' if minutes != 1 else ''} antes de intentarlo de nuevo.")
+        self.retry_after_seconds = retry_after_seconds

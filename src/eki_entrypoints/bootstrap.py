@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,6 +22,7 @@ from eki_adapters.loaders import (
     BatchingUnitOfWorkFactory,
 )
 from eki_adapters.memory.heartbeats import InMemoryWorkerHeartbeats
+from eki_adapters.passwords import Argon2PasswordHasher, TotpSecondFactor
 from eki_adapters.prometheus import PrometheusTelemetry
 from eki_adapters.spreadsheets import CalamineSpreadsheetReader
 from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, is_at_head, upgrade
@@ -36,9 +37,11 @@ from eki_domain.ports.assistant import Assistant, StudentToolbox
 from eki_domain.ports.channel import MessageChannel
 from eki_domain.ports.heartbeats import WorkerHeartbeats
 from eki_domain.ports.llm import LanguageModel
+from eki_domain.ports.staff import StaffUnitOfWork
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.ports.wakeups import InboxWakeups
 from eki_domain.services import RegistrationService, StudentImportService
+from eki_domain.services.audit import AuditTrail
 from eki_domain.services.conversation import ConversationService
 from eki_domain.services.delivery import DeliveryService
 from eki_domain.services.flood import FloodGuard
@@ -48,6 +51,7 @@ from eki_domain.services.operations import OperationsService, OperationsSnapshot
 from eki_domain.services.progress import ProgressService
 from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
+from eki_domain.services.staff import StaffService
 from eki_domain.services.tools import StudentTools
 from eki_entrypoints.secret_key import secret_key_loader
 from eki_entrypoints.settings import Settings, SettingsError
@@ -80,6 +84,8 @@ class Eki:
     operations: OperationsService
     bus: MessageBus
     wakeups: InboxWakeups
+    staff: StaffService
+    audit: AuditTrail
     engine: AsyncEngine | None = None
     model: LanguageModel | None = None
     #: What ``GET /metrics`` renders (None: the telemetry exposes nothing).
@@ -170,6 +176,8 @@ async def bootstrap(
         uow, clock, default_region=settings.default_country, scale=settings.grading_scale,
         telemetry=telemetry, bus=bus)
     flood = FloodGuard(settings.flood_limit) if settings.flood_limit else None
+    # Both the SQL and the in-memory units of work carry the staff repositories.
+    staff_uow = cast(Callable[[], StaffUnitOfWork], uow)
     return Eki(
         settings=settings,
         uow=uow,
@@ -190,6 +198,8 @@ async def bootstrap(
         operations=OperationsService(uow, clock, heartbeats),
         bus=bus,
         wakeups=wakeups,
+        staff=StaffService(staff_uow, Argon2PasswordHasher(), clock, TotpSecondFactor()),
+        audit=AuditTrail(staff_uow, clock),
         engine=engine,
         model=model,
         metrics=metrics,

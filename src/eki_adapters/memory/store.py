@@ -9,6 +9,7 @@ import itertools
 
 from eki_adapters.memory.messaging import MessagingState
 from eki_adapters.memory.progress import SchoolState
+from eki_adapters.memory.staff import StaffState
 from eki_domain.model.student import Student
 from eki_domain.ports.imports import FailedRows, ImportRecord
 from eki_domain.ports.llm import UsageRecord
@@ -28,3 +29,4 @@ class StoreState:
         self.messaging = [MessagingState()]  # a one-item list: commits swap the state
         self.school = [SchoolState()]
         self.usage_records: list[UsageRecord] = []
+        self.staff_state = [StaffState()]

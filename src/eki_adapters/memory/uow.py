@@ -21,6 +21,12 @@ from eki_adapters.memory.messaging import (
 )
 from eki_adapters.memory.operations import InMemoryOperationsStats
 from eki_adapters.memory.progress import InMemoryProgressRepository
+from eki_adapters.memory.staff import (
+    InMemoryApiTokens,
+    InMemoryAuditLog,
+    InMemorySetupLinks,
+    InMemoryStaffDirectory,
+)
 from eki_adapters.memory.staging import Staged
 from eki_adapters.memory.store import StoreState
 from eki_adapters.memory.students import InMemoryStudentRepository
@@ -53,6 +59,11 @@ class InMemoryUnitOfWork:
         self._school = Staged(store.school)
         self.progress = InMemoryProgressRepository(self._school)
         self.usage = InMemoryUsageLedger(store.usage_records)  # staged, like the rest
+        self._staff = Staged(store.staff_state)
+        self.staff = InMemoryStaffDirectory(self._staff)
+        self.api_tokens = InMemoryApiTokens(self._staff)
+        self.setup_links = InMemorySetupLinks(self._staff)
+        self.audit = InMemoryAuditLog(self._staff)
         self.operations = InMemoryOperationsStats(
             self._messaging, lambda: self.students._current().values(), store.usage_records)
 
@@ -77,6 +88,7 @@ class InMemoryUnitOfWork:
         self.usage.apply()
         self._messaging.apply()
         self._school.apply()
+        self._staff.apply()
 
     async def rollback(self) -> None:
         self.students.discard()
@@ -84,3 +96,4 @@ class InMemoryUnitOfWork:
         self.usage.discard()
         self._messaging.discard()
         self._school.discard()
+        self._staff.discard()

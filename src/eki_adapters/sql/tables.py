@@ -352,3 +352,69 @@ eki_secrets = sa.Table(
     sa.Column("value", sa.String(200), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
+
+#: Staff accounts (``eki staff``). ``email`` is stored case-folded; ``tags`` is a JSON array
+#: of the (normalised) tag names a teacher is responsible for.
+staff_members = sa.Table(
+    "staff_members",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("tags", sa.Text(), nullable=False),
+    sa.Column("active", sa.Boolean(), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=True),
+    sa.Column("totp_secret", sa.String(64), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_sign_in_at", UTCDateTime(), nullable=True),
+    sa.Column("session_epoch", sa.Integer(), nullable=False),
+)
+
+#: Personal API tokens: only the SHA-256 digest is stored.
+staff_api_tokens = sa.Table(
+    "staff_api_tokens",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("staff_id", BigId, sa.ForeignKey("staff_members.id"), nullable=False),
+    sa.Column("label", sa.String(80), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Column("last_used_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_staff_api_tokens_staff_id", "staff_id"),
+)
+
+#: One-time links to choose a password (``/admin/setup/<token>``): digest only.
+staff_setup_links = sa.Table(
+    "staff_setup_links",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("staff_id", BigId, sa.ForeignKey("staff_members.id"), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_staff_setup_links_staff_id", "staff_id"),
+)
+
+#: The append-only audit log. EKI has no UPDATE or DELETE statement on it (the retention
+#: purge excepted). Indexes follow the admin filters and the sign-in lockout's counts.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(254), nullable=False),
+    sa.Column("action", sa.String(60), nullable=False),
+    sa.Column("target_type", sa.String(40), nullable=True),
+    sa.Column("target_id", sa.String(254), nullable=True),
+    sa.Column("ip", sa.String(64), nullable=True),
+    sa.Column("user_agent", sa.String(300), nullable=True),
+    sa.Column("details", sa.Text(), nullable=False),
+    sa.Index("ix_audit_log_at", "at"),
+    sa.Index("ix_audit_log_actor_at", "actor", "at"),
+    sa.Index("ix_audit_log_action_target_id_at", "action", "target_id", "at"),
+    sa.Index("ix_audit_log_action_ip_at", "action", "ip", "at"),
+)

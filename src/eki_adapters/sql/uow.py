@@ -16,6 +16,7 @@ from eki_adapters.sql.inbox import SqlInbox
 from eki_adapters.sql.operations import SqlOperationsStats
 from eki_adapters.sql.outbox import SqlOutbox
 from eki_adapters.sql.progress import SqlProgressRepository
+from eki_adapters.sql.staff import SqlApiTokens, SqlAuditLog, SqlSetupLinks, SqlStaffDirectory
 from eki_adapters.sql.students import SqlStudentRepository
 from eki_adapters.sql.usage import SqlUsageLedger
 
@@ -72,6 +73,10 @@ class SqlUnitOfWork:
     progress: SqlProgressRepository
     usage: SqlUsageLedger
     operations: SqlOperationsStats
+    staff: SqlStaffDirectory
+    api_tokens: SqlApiTokens
+    setup_links: SqlSetupLinks
+    audit: SqlAuditLog
 
     def __init__(self, engine: AsyncEngine, gate: FairGate | None = None) -> None:
         self._engine = engine
@@ -105,6 +110,10 @@ class SqlUnitOfWork:
         self.progress = SqlProgressRepository(self._conn)
         self.usage = SqlUsageLedger(self._conn)
         self.operations = SqlOperationsStats(self._conn)
+        self.staff = SqlStaffDirectory(self._conn)
+        self.api_tokens = SqlApiTokens(self._conn)
+        self.setup_links = SqlSetupLinks(self._conn)
+        self.audit = SqlAuditLog(self._conn)
         return self
 
     async def __aexit__(

@@ -17,6 +17,7 @@ from eki_domain import __version__
 from eki_domain.errors import EkiError
 from eki_entrypoints import loops
 from eki_entrypoints.cli import (
+    audit,
     chat,
     db,
     demo,
@@ -26,6 +27,7 @@ from eki_entrypoints.cli import (
     oneroster,
     progress,
     server,
+    staff,
     students,
 )
 from eki_entrypoints.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
@@ -33,7 +35,8 @@ from eki_entrypoints.logs import configure_logging
 from eki_entrypoints.settings import Settings, SettingsError
 
 #: The command groups, in the order ``eki --help`` lists them.
-GROUPS = (db, server, chat, demo, handoff, students, progress, oneroster, imports, intents)
+GROUPS = (db, server, chat, demo, handoff, students, progress, oneroster, imports, intents,
+          staff, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:
