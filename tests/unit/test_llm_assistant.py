@@ -574,7 +574,7 @@ async def test_a_final_call_without_text_falls_back(school: School) -> None:
 async def test_prompt_has_the_first_name_only_and_never_the_phone(school: School) -> None:
     model = ScriptedModel(
         reply(None, call("c1", "get_my_profile")),
-        reply("Estás registrada como Ana María Pérez Gómez, celular +57300***4567."),
+        reply("Estás registrada como Ana María Pérez Gómez, celular +57***4567."),
     )
     assistant = school.assistant(model)
     await assistant.answer(
@@ -590,7 +590,7 @@ async def test_prompt_has_the_first_name_only_and_never_the_phone(school: School
         assert secret not in prompt_text
     # Not even in the tool results: the profile tool masks the phone.
     everything = "\n".join(m.content or "" for m in model.calls[-1].messages)
-    assert ANA_PHONE not in everything and "+57300***4567" in everything
+    assert ANA_PHONE not in everything and "+57***4567" in everything
 
     expected = hashlib.sha256(f"eki-student-{school.ana.id}".encode()).hexdigest()[:32]
     assert {c.safety_identifier for c in model.calls} == {expected}

@@ -35,7 +35,7 @@ PROFILE: JsonDict = {
     "found": True,
     "name": "Ana Pérez",
     "first_name": "Ana",
-    "phone": "+57300***4567",
+    "phone": "+57***4567",
     "active": True,
     "tags": ["grado 10", "coro"],
     "registered_on": "2026-01-15",
@@ -307,7 +307,7 @@ async def test_profile() -> None:
     assert (reply.intent, reply.tools) == ("mis_datos", ("get_my_profile",))
     assert tools.calls == [("get_my_profile", {})]
     assert "Ana Pérez" in reply.text
-    assert "+57300•••4567" in reply.text and "3001234567" not in reply.text
+    assert "+57•••4567" in reply.text and "3001234567" not in reply.text
     assert "grado 10, coro" in reply.text
     assert "15 de enero de 2026" in reply.text
 
@@ -430,7 +430,7 @@ async def test_real_tools_never_show_another_students_data() -> None:
     profile = await assistant.answer(Turn(student=ana, text="mis datos"), tools)
     assert profile.tools == ("get_my_profile",)
     assert "Ana Pérez" in profile.text and "grado 10" in profile.text
-    assert "+57300•••4567" in profile.text
+    assert "+57•••4567" in profile.text
     # Today the school has loaded no grades: the responder says so instead of inventing.
     progress = await assistant.answer(Turn(student=ana, text="¿cómo voy?"), tools)
     assert progress.tools == () and "todavía no ha cargado las notas" in progress.text

@@ -105,7 +105,7 @@ PENDING: JsonDict = {
         {"course": "Inglés", "title": "Essay", "due_date": None},
     ]
 }
-PROFILE: JsonDict = {"found": True, "name": "Ana Pérez", "phone": "+57300***4567",
+PROFILE: JsonDict = {"found": True, "name": "Ana Pérez", "phone": "+57***4567",
                      "tags": ["grado 10"], "registered_on": "2026-01-15"}  # fmt: skip
 TOOLS = {
     "get_my_profile": PROFILE,

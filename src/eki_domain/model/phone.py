@@ -171,22 +171,8 @@ class PhoneNumber:
 
     @property
     def masked(self) -> str:
-        """For people: ``+57300***4567`` (the student's own profile, the chat's label), so
-        its owner recognises the number. Logs use the stricter :func:`mask_phone`.
-
-        Keeps the country code, the first 3 and the last 4 national digits. Numbers with fewer
-        than 10 national digits keep at most half of them.
-        """
-        code, national = _split_country_code(self.e164)
-        size = len(national)
-        if size >= 10:
-            head, tail = 3, 4
-        else:
-            hidden = (size + 1) // 2
-            tail = (size - hidden + 1) // 2
-            head = size - hidden - tail
-        hidden_count = size - head - tail
-        return f"+{code}{national[:head]}{'*' * hidden_count}{national[size - tail :]}"
+        """``+57***4567``: the one phone mask (:func:`mask_phone`), for screens and logs alike."""
+        return mask_phone(self.e164)
 
     # ----------------------------------------------------------------------------------------
 
@@ -278,21 +264,24 @@ def _co_mobile(e164: str) -> PhoneNumber:
 
 
 def mask_phone(phone: str) -> str:
-    """For logs (every log line, at every level): never a full phone or WhatsApp id, only
-    enough to tell numbers apart. Stricter than :attr:`PhoneNumber.masked`, which people
-    read on screens.
+    """The one mask of a phone number or WhatsApp id — in logs, on screens, in what the
+    model reads: the country code and the last 4 digits, nothing else, so numbers can be
+    told apart (and their owner recognises theirs) without being readable.
 
-    Keep a 3-character prefix (``+57`` / ``573``) and the last 4 digits.
-
-    ``+573001234567`` → ``+57***4567``; ``573001234567`` → ``573***4567``; short or
-    odd values (a business-scoped user id, a test id) keep only their last 4 characters.
+    ``+573001234567`` → ``+57***4567``; ``573001234567`` (a WhatsApp id) → ``57***4567``;
+    ``+59894231234`` → ``+598***1234``; short or odd values (a business-scoped user id, a
+    test id) keep only their last 4 characters.
     """
     value = phone.strip()
     if len(value) <= 4:
         return "***"
-    if len(value) <= 8 or not value.lstrip("+").isdigit():
+    digits = value.removeprefix("+")
+    if len(value) <= 8 or not digits.isdigit():
         return "***" + value[-4:]
-    return value[:3] + "***" + value[-4:]
+    code, national = _split_country_code(digits)
+    if code == 0 or len(national) < 6:
+        return "***" + value[-4:]
+    return f"{'+' if value.startswith('+') else ''}{code}***{national[-4:]}"
 
 
 def phone_candidates(wa_id: str | int) -> tuple[str, ...]:

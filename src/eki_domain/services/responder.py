@@ -13,7 +13,7 @@ number and date formats in :mod:`.formatting`, its readers of tool results in
 Tool results the responder understands (extra keys are ignored, missing ones are tolerated):
 
 ``get_my_profile()``
-    ``{"found": true, "name": "Ana Pérez", "first_name": "Ana", "phone": "+57300***4567",
+    ``{"found": true, "name": "Ana Pérez", "first_name": "Ana", "phone": "+57***4567",
     "active": true, "tags": ["grado 10"], "registered_on": "2026-01-15"}``
 ``get_my_progress(course=None, period=None)``
     ``{"courses": [{"course": "Matemáticas", "average": 4.3, "band": "Alto", "passing": true,
