@@ -102,6 +102,9 @@ from bench_pipeline import (
 from eki_domain.services.llm_assistant import safety_identifier
 
 HERE = Path(__file__).resolve().parent
+#: EKI keys the model's safety_identifier with its secret key; the bench sets one so it can
+#: map the fake model's requests back to students.
+BENCH_SECRET_KEY = "bench-secret-key-" + "0" * 32
 LLM_SUPPORT = str(HERE / "_llm_support.py")
 COURSES = ("Matemáticas", "Lenguaje", "Inglés", "Ciencias Naturales", "Ciencias Sociales",
            "Educación Física")
@@ -215,7 +218,8 @@ def run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir: Pat
                   EKI_WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
                   EKI_WHATSAPP_ACCESS_TOKEN=args.fake_token,
                   OPENAI_API_KEY="sk-bench-" + secrets.token_hex(8),
-                  OPENAI_BASE_URL=f"{llm_url}/v1", EKI_OPENAI_MODEL=args.model)
+                  OPENAI_BASE_URL=f"{llm_url}/v1", EKI_OPENAI_MODEL=args.model,
+                  EKI_SECRET_KEY=BENCH_SECRET_KEY)
     for key in ("NO_PROXY", "no_proxy"):  # the SDK honours proxy settings: never for us
         env[key] = ",".join(filter(None, [env.get(key, ""), "127.0.0.1", "localhost"]))
     serve = ["serve", "--host", HOST, "--port", str(port)]
@@ -232,7 +236,8 @@ def run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir: Pat
     time.sleep(1.0 if workers else 0.0)  # let them connect before the burst
     roster = students(args.students)
     expected = {wa_id for _, _, wa_id in roster}
-    wa_of_sid = {safety_identifier(int(sid)): str(phone).lstrip("+")
+    key = BENCH_SECRET_KEY.encode()  # the safety_identifier is an HMAC with the secret key
+    wa_of_sid = {safety_identifier(int(sid), key): str(phone).lstrip("+")
                  for sid, phone in dbs.rows(db, "SELECT id, phone FROM students")}
     rounds: list[dict[str, Any]] = []
     watch = CpuWatch({"server": server.pid, "fake_llm": procs.running["fake-openai"].pid,
