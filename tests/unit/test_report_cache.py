@@ -82,8 +82,10 @@ async def test_invalidate_removes_every_variant_of_those_students_only() -> None
         for variant in ((None, None), ("mate", None), (None, "p1")):
             await cache.put(student_id, variant, f"{student_id}{variant}")
     await cache.invalidate([1, 3, 99])
-    assert [await cache.get(1, v) for v in ((None, None), ("mate", None), (None, "p1"))] == [None] * 3
-    assert [await cache.get(3, v) for v in ((None, None), ("mate", None), (None, "p1"))] == [None] * 3
+    assert [await cache.get(1, v)
+            for v in ((None, None), ("mate", None), (None, "p1"))] == [None] * 3
+    assert [await cache.get(3, v)
+            for v in ((None, None), ("mate", None), (None, "p1"))] == [None] * 3
     assert await cache.get(2, ("mate", None)) == "2('mate', None)"
     assert len(cache) == 3
     assert cache.indexed_students() == 1
