@@ -22,12 +22,17 @@ log = logging.getLogger("eki.redis")
 FAILURES: tuple[type[BaseException], ...] = (RedisError, OSError, asyncio.TimeoutError)
 
 
-def connect(url: str, *, timeout: float = 0.5) -> aioredis.Redis:
+def connect(url: str, *, timeout: float = 0.5, max_connections: int = 64,
+            wait: float = 2.0) -> aioredis.Redis:
     """A client for ``url`` (redis:// or rediss://; the database number is the path). No
-    connection is opened until the first command."""
-    return aioredis.Redis.from_url(url, socket_timeout=timeout,
-                                   socket_connect_timeout=timeout,
-                                   health_check_interval=30)
+    connection is opened until the first command; each command may take ``timeout`` s.
+
+    At most ``max_connections`` per process: a burst of commands waits up to ``wait`` s for
+    a free one (each command takes about a millisecond) instead of opening hundreds."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=wait, socket_timeout=timeout,
+        socket_connect_timeout=timeout, health_check_interval=30)
+    return aioredis.Redis.from_pool(pool)
 
 
 class RedisLink:

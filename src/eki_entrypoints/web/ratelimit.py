@@ -123,10 +123,10 @@ class RateLimitMiddleware:
     def _share(self, scope: Scope) -> None:
         """Count with the application's counters (``Eki.counters``; the lifespan sets
         ``state.eki`` before any request is served)."""
-        eki = getattr(scope["app"].state, "eki", None)
-        if eki is not None:
+        counters = getattr(getattr(scope["app"].state, "eki", None), "counters", None)
+        if counters is not None:
             for rule in self.rules:
-                rule.limiter.share(eki.counters, f"rate:{rule.name}")
+                rule.limiter.share(counters, f"rate:{rule.name}")
             self._shared = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
