@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,7 +36,9 @@ from eki_domain.ports import Clock, SpreadsheetReader, UnitOfWorkFactory
 from eki_domain.ports.assistant import Assistant, StudentToolbox
 from eki_domain.ports.channel import MessageChannel
 from eki_domain.ports.heartbeats import WorkerHeartbeats
+from eki_domain.ports.limits import WindowCounters
 from eki_domain.ports.llm import LanguageModel
+from eki_domain.ports.progress import ReportCache
 from eki_domain.ports.staff import StaffUnitOfWork
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.ports.wakeups import InboxWakeups
@@ -53,8 +55,12 @@ from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.staff import StaffService
 from eki_domain.services.tools import StudentTools
+from eki_domain.services.windows import InProcessCounters
 from eki_entrypoints.secret_key import secret_key_loader
 from eki_entrypoints.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from eki_adapters.redis import RedisLink
 
 
 class MetricsExposition(Protocol):
@@ -90,6 +96,8 @@ class Eki:
     model: LanguageModel | None = None
     #: What ``GET /metrics`` renders (None: the telemetry exposes nothing).
     metrics: MetricsExposition | None = None
+    #: The fixed-window counters of the rate limits (in Redis when EKI_REDIS_URL is set).
+    counters: WindowCounters = attrs.Factory(InProcessCounters)
     #: What :meth:`aclose` closes, last opened first: the channel, the model, the engine
     #: bootstrap created.
     _resources: contextlib.AsyncExitStack = attrs.Factory(contextlib.AsyncExitStack)
@@ -162,8 +170,7 @@ async def bootstrap(
     if assistant is None:
         assistant, model = build_assistant(settings, uow, clock, language_model, telemetry,
                                            safety_key=secret_key_loader(settings, engine))
-    cache = (TTLReportCache(ttl=settings.report_cache_ttl)
-             if settings.report_cache_ttl > 0 else None)
+    counters, cache, redis = shared_state(settings)
     progress = ProgressService(uow, clock, scale=settings.grading_scale, cache=cache,
                                books=BatchedRecordBooks(uow))
     tools = functools.partial(_student_tools, uow=uow, progress=progress)
@@ -175,7 +182,8 @@ async def bootstrap(
     progress_import = ProgressImportService(
         uow, clock, default_region=settings.default_country, scale=settings.grading_scale,
         telemetry=telemetry, bus=bus)
-    flood = FloodGuard(settings.flood_limit) if settings.flood_limit else None
+    flood = (FloodGuard(settings.flood_limit, counter=counters("flood", 60.0))
+             if settings.flood_limit else None)
     # Both the SQL and the in-memory units of work carry the staff repositories.
     staff_uow = cast(Callable[[], StaffUnitOfWork], uow)
     return Eki(
@@ -203,20 +211,39 @@ async def bootstrap(
         engine=engine,
         model=model,
         metrics=metrics,
-        resources=_closing(engine if owns_engine else None, model, channel),
+        counters=counters,
+        resources=_closing(engine if owns_engine else None, model, channel, redis),
     )
 
 
 def _closing(engine: AsyncEngine | None, model: LanguageModel | None,
-               channel: MessageChannel) -> contextlib.AsyncExitStack:
-    """Closed by ``Eki.aclose`` in reverse order: the channel, the model, the engine."""
+               channel: MessageChannel, redis: RedisLink | None = None
+               ) -> contextlib.AsyncExitStack:
+    """Closed by ``Eki.aclose`` in reverse order: the channel, the model, Redis, the
+    engine."""
     stack = contextlib.AsyncExitStack()
     if engine is not None:
         stack.push_async_callback(engine.dispose)
+    if redis is not None:
+        stack.push_async_callback(redis.aclose)
     if model is not None:
         stack.push_async_callback(model.aclose)
     stack.push_async_callback(channel.aclose)
     return stack
+
+
+def shared_state(settings: Settings
+                 ) -> tuple[WindowCounters, ReportCache | None, RedisLink | None]:
+    """The rate-limit counters and the report cache (None: EKI_REPORT_CACHE_TTL=0): in
+    Redis, shared by every process, when EKI_REDIS_URL is set; else this process's own."""
+    ttl = settings.report_cache_ttl
+    if settings.redis_url is None:
+        return InProcessCounters(), (TTLReportCache(ttl=ttl) if ttl > 0 else None), None
+    from eki_adapters.redis import RedisCounters, RedisLink, RedisReportCache, connect
+
+    link = RedisLink(connect(settings.redis_url.get()), prefix=settings.redis_prefix)
+    return (RedisCounters(link), (RedisReportCache(link, ttl=ttl) if ttl > 0 else None),
+            link)
 
 
 def register_handlers(bus: MessageBus, *, progress: ProgressService,

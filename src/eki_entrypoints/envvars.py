@@ -343,3 +343,33 @@ def parse_grading_scale(name: str, raw: str) -> GradingScale:
         return GradingScale(**kwargs)
     except (ValueError, TypeError, KeyError) as exc:
         raise SettingsError(f"{name} is not a valid scale: {exc}") from None
+
+
+def parse_redis_url(name: str, raw: str) -> Secret:
+    """``EKI_REDIS_URL``: ``redis://[:password@]host[:port][/db]`` or ``rediss://`` (TLS).
+    A secret: it may carry a password, so no message repeats it."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(raw.strip())
+        port = parts.port  # raises ValueError when it is not a number in range
+    except ValueError:
+        raise SettingsError(f"{name} is not a valid URL") from None
+    if parts.scheme not in ("redis", "rediss"):
+        raise SettingsError(f"{name} must start with redis:// or rediss:// (TLS), e.g. "
+                            "redis://127.0.0.1:6379/0")
+    if not parts.hostname:
+        raise SettingsError(f"{name} needs a host, e.g. redis://127.0.0.1:6379/0")
+    database = parts.path.strip("/")
+    if database and not (database.isdigit() and int(database) < 100_000):
+        raise SettingsError(f"{name}: the path must be a database number (e.g. /0)")
+    del port
+    return Secret(raw.strip())
+
+
+def parse_redis_prefix(name: str, raw: str) -> str:
+    """``EKI_REDIS_PREFIX``: 1–64 of letters, digits and ``:_.-``."""
+    if not re.fullmatch(r"[A-Za-z0-9:_.\-]{1,64}", raw):
+        raise SettingsError(f"{name}={raw[:80]!r}: use 1-64 letters, digits or :_.- "
+                            "(e.g. eki-staging:)")
+    return raw

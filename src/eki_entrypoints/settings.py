@@ -45,6 +45,8 @@ from eki_entrypoints.envvars import (
     parse_openai_base_url,
     parse_prices,
     parse_public_url,
+    parse_redis_prefix,
+    parse_redis_url,
     parse_strong_secret,
     parse_trusted_proxies,
     parse_whatsapp_sender,
@@ -227,6 +229,18 @@ class Settings:
         "EKI_FLOOD_LIMIT", 20, section="operations", parse=whole(0, 10_000),
         doc="Messages per minute from one WhatsApp sender before EKI stops answering (one "
             "notice, then silence). 0 = off.")
+    redis_url: Secret | None = setting(
+        "EKI_REDIS_URL", None, section="operations", secret=True, parse=parse_redis_url,
+        readme_default="unset: each process keeps its own", example="redis://127.0.0.1:6379/0",
+        doc="Redis shared by every EKI process (redis:// or rediss://, database number as the "
+            "path): the /api and sign-in rate limits, the per-sender flood limit and the "
+            "progress-report cache live there, so N processes enforce one limit. Unset = each "
+            "process counts and caches for itself. Redis down: limits count per process, "
+            "reports are computed.")
+    redis_prefix: str = setting(
+        "EKI_REDIS_PREFIX", "eki:", section="operations", parse=parse_redis_prefix,
+        doc="Start of every key EKI writes in EKI_REDIS_URL (several deployments, e.g. "
+            "staging and production, may share one Redis with different prefixes).")
     readyz_queue_max_age: int = setting(
         "EKI_READYZ_QUEUE_MAX_AGE", 600, section="operations", parse=whole(0, 86400 * 7),
         doc="/readyz fails when an inbox or outbox message has been pending longer than this "

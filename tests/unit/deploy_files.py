@@ -21,10 +21,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Settings added by issue 19 on a parallel branch (shared state in Redis, item 5); they are
-#: set by compose.yaml, render.yaml and the systemd env file already. Drop a name from here
-#: once eki_entrypoints.settings reads it.
-PENDING_SETTINGS = frozenset({"EKI_REDIS_URL"})
+#: Settings a deploy file may set before eki_entrypoints.settings reads them (none now: issue
+#: 19's EKI_REDIS_URL is a setting). Drop a name from here once settings.py reads it.
+PENDING_SETTINGS: frozenset[str] = frozenset()
 
 #: Variables the files may set that are not EKI settings: the platform's or Python's own.
 GENERIC_VARIABLES = frozenset({

@@ -24,26 +24,26 @@ ANA = "573001234567"
 T0 = datetime(2026, 3, 2, 15, tzinfo=UTC)
 
 
-def test_guard_counts_per_sender_in_fixed_windows() -> None:
+async def test_guard_counts_per_sender_in_fixed_windows() -> None:
     guard = FloodGuard(limit=3, window=timedelta(minutes=1))
-    assert [guard.admit("a", 1, T0) for _ in range(3)] == [FloodVerdict.OK] * 3
-    assert guard.admit("b", 1, T0) is FloodVerdict.OK
-    assert guard.admit("a", 1, T0) is FloodVerdict.NOTICE
-    assert guard.admit("a", 2, T0 + timedelta(seconds=59)) is FloodVerdict.SILENT
-    assert guard.admit("a", 1, T0 + timedelta(seconds=60)) is FloodVerdict.OK
-    assert guard.admit("c", 5, T0) is FloodVerdict.NOTICE  # a burst counts every message
-    assert FloodGuard(limit=0).admit("a", 10_000, T0) is FloodVerdict.OK
+    assert [await guard.admit("a", 1, T0) for _ in range(3)] == [FloodVerdict.OK] * 3
+    assert await guard.admit("b", 1, T0) is FloodVerdict.OK
+    assert await guard.admit("a", 1, T0) is FloodVerdict.NOTICE
+    assert await guard.admit("a", 2, T0 + timedelta(seconds=59)) is FloodVerdict.SILENT
+    assert await guard.admit("a", 1, T0 + timedelta(seconds=60)) is FloodVerdict.OK
+    assert await guard.admit("c", 5, T0) is FloodVerdict.NOTICE  # a burst counts every message
+    assert await FloodGuard(limit=0).admit("a", 10_000, T0) is FloodVerdict.OK
     with pytest.raises(ValueError, match="limit"):
         FloodGuard(limit=-1)
 
 
-def test_guard_forgets_expired_senders() -> None:
+async def test_guard_forgets_expired_senders() -> None:
     counter = FixedWindowCounter(60)
     guard = FloodGuard(limit=1, counter=counter)
     counter.sweep_at = 10
     for n in range(10):
-        guard.admit(f"s{n}", 1, T0)
-    guard.admit("late", 1, T0 + timedelta(minutes=2))
+        await guard.admit(f"s{n}", 1, T0)
+    await guard.admit("late", 1, T0 + timedelta(minutes=2))
     assert len(counter._windows) == 1
 
 

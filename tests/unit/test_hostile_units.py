@@ -26,12 +26,13 @@ def test_the_safety_identifier_is_keyed() -> None:
     assert keyed not in plain
 
 
-def test_fixed_windows() -> None:
+async def test_fixed_windows() -> None:
     counter = FixedWindowCounter(60)
-    assert counter.add("a", 1, 100.0) == (1, 60.0)
-    assert counter.add("a", 2, 130.0) == (3, 30.0)
-    assert counter.peek("a", 130.0) == (3, 30.0) and counter.peek("b", 130.0) == (0, 0.0)
-    assert counter.add("a", 1, 160.0) == (1, 60.0)  # a new window
+    assert await counter.add("a", 1, 100.0) == (1, 60.0)
+    assert await counter.add("a", 2, 130.0) == (3, 30.0)
+    assert await counter.peek("a", 130.0) == (3, 30.0)
+    assert await counter.peek("b", 130.0) == (0, 0.0)
+    assert await counter.add("a", 1, 160.0) == (1, 60.0)  # a new window
     with pytest.raises(ValueError, match="window"):
         FixedWindowCounter(0)
 

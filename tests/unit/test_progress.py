@@ -619,7 +619,7 @@ async def test_service_without_a_cache_loads_every_time() -> None:
     assert first == await progress.report(7)
     assert repo.loads == [7, 7]
     assert (await progress.report(8)).courses == ()
-    progress.invalidate([7])  # no cache: nothing to do
+    await progress.invalidate([7])  # no cache: nothing to do
 
 
 async def test_reports_asked_together_each_get_their_book() -> None:
@@ -639,12 +639,12 @@ async def test_service_caches_per_student_and_variant() -> None:
     await progress.report(7, period="P1")
     await progress.report(8)
     assert repo.loads == [7, 7, 7, 8]
-    progress.invalidate([7])
+    await progress.invalidate([7])
     await progress.report(7)
     await progress.report(7, course="mate")
     await progress.report(8)
     assert repo.loads == [7, 7, 7, 8, 7, 7]
-    progress.clear()
+    await progress.clear()
     await progress.report(8)
     assert repo.loads[-1] == 8
 

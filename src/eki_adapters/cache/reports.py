@@ -2,10 +2,12 @@
 
 Implements :class:`eki_domain.ports.progress.ReportCache` over :class:`cachetools.TTLCache`
 (LRU with a time-to-live per entry; default 300 s, as the seed system had). Every access holds
-one :class:`threading.Lock`, so reports may be read, stored and invalidated from the event
-loop and from worker threads alike. A per-student index of keys lets :meth:`invalidate` drop
-every variant of a student (all courses, all periods) without scanning the cache; entries that
-expire or are evicted leave the index as they go.
+one :class:`threading.Lock`, so reports may be read, stored and invalidated from any event
+loop and thread (the methods are coroutines, as the port asks, that never wait). The cache
+is per process; ``eki_adapters.redis.RedisReportCache`` is the one shared by processes.
+A per-student index of keys lets :meth:`invalidate` drop every variant of a student (all
+courses, all periods) without scanning the cache; entries that expire or are evicted leave
+the index as they go.
 """
 
 from __future__ import annotations
@@ -82,23 +84,23 @@ class TTLReportCache:
             if not variants:
                 del self._by_student[student_id]
 
-    def get(self, student_id: int, variant: Hashable) -> object | None:
+    async def get(self, student_id: int, variant: Hashable) -> object | None:
         with self._lock:
             return self._cache.get((student_id, variant))
 
-    def put(self, student_id: int, variant: Hashable, value: object) -> None:
+    async def put(self, student_id: int, variant: Hashable, value: object) -> None:
         with self._lock:
             self._cache[(student_id, variant)] = value
             self._by_student.setdefault(student_id, set()).add(variant)
 
-    def invalidate(self, student_ids: Iterable[int]) -> None:
+    async def invalidate(self, student_ids: Iterable[int]) -> None:
         """Forget every cached variant of these students."""
         with self._lock:
             for student_id in set(student_ids):
                 for variant in self._by_student.pop(student_id, set()):
                     self._cache.pop((student_id, variant), None)
 
-    def clear(self) -> None:
+    async def clear(self) -> None:
         with self._lock:
             self._cache.clear()
             self._by_student.clear()

@@ -249,7 +249,7 @@ class ConversationService:
     async def _turn(self, batch: ClaimedBatch, sender: Sender) -> TurnResult:
         flood = FloodVerdict.OK
         if self._flood is not None:
-            flood = self._flood.admit(batch.wa_id, len(batch.items), self._clock.now())
+            flood = await self._flood.admit(batch.wa_id, len(batch.items), self._clock.now())
             if flood is FloodVerdict.NOTICE:
                 self._telemetry.sender_rate_limited()
                 log.warning("sender %s is over the flood limit; no assistant until the "

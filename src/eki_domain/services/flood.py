@@ -7,7 +7,8 @@ Opt-out and opt-in words are still honoured (the conversation service checks the
 
 Fixed windows per sender, counted in memory by each worker process by default (O(1) per turn, no
 database round trip); with several worker processes a sender's messages may be spread
-over them, so the effective limit is at most ``limit`` × processes.
+over them, so the effective limit is at most ``limit`` × processes, unless ``EKI_REDIS_URL``
+gives them one shared counter (``eki_adapters.redis``).
 """
 
 from __future__ import annotations
@@ -47,11 +48,11 @@ class FloodGuard:
         self.window = window
         self.counter: WindowCounter = counter or FixedWindowCounter(window.total_seconds())
 
-    def admit(self, sender: str, messages: int, now: datetime) -> FloodVerdict:
+    async def admit(self, sender: str, messages: int, now: datetime) -> FloodVerdict:
         """Count ``messages`` more from ``sender`` and say what the turn may do."""
         if self.limit == 0:
             return FloodVerdict.OK
-        count, _left = self.counter.add(sender, messages, now.timestamp())
+        count, _left = await self.counter.add(sender, messages, now.timestamp())
         if count <= self.limit:
             return FloodVerdict.OK
         if count - messages > self.limit:

@@ -46,7 +46,7 @@ class IngestService:
         At most ``rejected_per_minute`` records a minute per process, so a flood of
         forged requests cannot fill the database; returns the id, or None when skipped."""
         now = self._clock.now()
-        count, _left = self._rejected.add("rejected", 1, now.timestamp())
+        count, _left = await self._rejected.add("rejected", 1, now.timestamp())
         if count > self._rejected_per_minute:
             return None
         async with self._uow() as uow:

@@ -12,7 +12,8 @@ it would create and a strict run either writes all three or nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
@@ -111,7 +112,7 @@ class OneRosterImportService:
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, students: StudentImportService,
                  progress: ProgressImportService, *,
-                 on_commit: Callable[[], None] | None = None) -> None:
+                 on_commit: Callable[[], Awaitable[None] | None] | None = None) -> None:
         self._uow = uow
         self._clock = clock
         self._students = students
@@ -157,7 +158,9 @@ class OneRosterImportService:
                 await uow.commit()
                 committed = True
         if committed and self._on_commit is not None:
-            self._on_commit()
+            outcome = self._on_commit()
+            if inspect.isawaitable(outcome):
+                await outcome
 
         finished: list[ImportResult] = []
         services: tuple[ImportService, ...] = (self._students, self._progress, self._progress)

@@ -531,7 +531,7 @@ class ProgressService:
             None if period is None else period.casefold(),
         )
         if self._cache is not None:
-            cached = self._cache.get(student_id, variant)
+            cached = await self._cache.get(student_id, variant)
             if isinstance(cached, ProgressReport) and cached.as_of == today:
                 return cached
         book = await self._books.load(student_id)
@@ -544,14 +544,14 @@ class ProgressService:
             pending_limit=self._pending_limit,
         )
         if self._cache is not None:
-            self._cache.put(student_id, variant, report)
+            await self._cache.put(student_id, variant, report)
         return report
 
-    def invalidate(self, student_ids: Iterable[int]) -> None:
+    async def invalidate(self, student_ids: Iterable[int]) -> None:
         """Forget the cached reports of these students (call after any import)."""
         if self._cache is not None:
-            self._cache.invalidate(student_ids)
+            await self._cache.invalidate(student_ids)
 
-    def clear(self) -> None:
+    async def clear(self) -> None:
         if self._cache is not None:
-            self._cache.clear()
+            await self._cache.clear()

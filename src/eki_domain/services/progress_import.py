@@ -8,7 +8,7 @@ once the import is committed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from eki_domain.model.events import GradesImported
 from eki_domain.model.gradebook import (
@@ -55,7 +55,7 @@ class ProgressImportService(ImportService):
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, default_region: str = "CO",
                  scale: GradingScale = DEFAULT_SCALE,
-                 on_change: Callable[[Iterable[int]], None] | None = None,
+                 on_change: Callable[[Iterable[int]], Awaitable[None] | None] | None = None,
                  telemetry: Telemetry = NO_TELEMETRY, bus: MessageBus | None = None) -> None:
         super().__init__(uow, clock, default_region=default_region, telemetry=telemetry,
                          bus=bus)

@@ -1,6 +1,7 @@
 """The in-process :class:`~eki_domain.ports.limits.WindowCounter`: fixed windows per key in
 a dict, O(1) per hit, expired windows swept once ``sweep_at`` keys are tracked (bounds
-memory when an attacker varies the key). Counts are per process."""
+memory when an attacker varies the key). Counts are per process (``eki_adapters.redis``
+shares them between processes)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,21 @@ class FixedWindowCounter:
         self.window = window
         self._windows: dict[str, list[float]] = {}  # key -> [window start, hits]
 
-    def add(self, key: str, amount: int, now: float) -> tuple[int, float]:
+    async def add(self, key: str, amount: int, now: float) -> tuple[int, float]:
+        return self.count(key, amount, now)
+
+    async def peek(self, key: str, now: float) -> tuple[int, float]:
+        return self.look(key, now)
+
+    def count(self, key: str, amount: int, now: float) -> tuple[int, float]:
+        """:meth:`add` without awaiting (for synchronous callers in this process)."""
         entry = self._current(key, now, create=True)
         assert entry is not None
         entry[1] += amount
         return int(entry[1]), max(0.0, entry[0] + self.window - now)
 
-    def peek(self, key: str, now: float) -> tuple[int, float]:
+    def look(self, key: str, now: float) -> tuple[int, float]:
+        """:meth:`peek` without awaiting."""
         entry = self._current(key, now, create=False)
         if entry is None:
             return 0, 0.0
@@ -43,3 +52,17 @@ class FixedWindowCounter:
     def _sweep(self, now: float) -> None:
         for key in [k for k, e in self._windows.items() if now - e[0] >= self.window]:
             del self._windows[key]
+
+
+class InProcessCounters:
+    """The :class:`~eki_domain.ports.limits.WindowCounters` of a single process: one
+    :class:`FixedWindowCounter` per name and window, made on first use."""
+
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, float], FixedWindowCounter] = {}
+
+    def __call__(self, name: str, window: float) -> FixedWindowCounter:
+        counter = self._counters.get((name, window))
+        if counter is None:
+            counter = self._counters[(name, window)] = FixedWindowCounter(window)
+        return counter
