@@ -233,15 +233,28 @@ async def token_sign_in_allowed(request: Request, signer: Signer) -> bool:
     return signer.has_token and await eki.staff.active_admins() == 0
 
 
+#: Why the sign-in page is shown again (after a change that ended the session).
+LOGIN_NOTICES = (
+    ("setup", "1", "Contraseña guardada. Inicie sesión con su correo y su contraseña."),
+    ("changed", "1", "Contraseña cambiada: sus otras sesiones se cerraron. Inicie sesión "
+     "con la contraseña nueva."),
+    ("totp", "1", "Verificación en dos pasos activada. Inicie sesión con el código de la "
+     "aplicación."),
+    ("totp", "0", "Verificación en dos pasos desactivada. Inicie sesión de nuevo."),
+)
+
+
 async def _login_page(request: Request, signer: Signer, *, status: int = 200,
                       error: str | None = None, next_url: str = "/admin",
                       email: str = "") -> Response:
     token, cookie = signer.new_login_token(_now(request))
     expired = request.query_params.get("expired") == "1"
     signed_out = request.query_params.get("out") == "1"
+    notice = next((text for key, value, text in LOGIN_NOTICES
+                   if request.query_params.get(key) == value), None)
     response = page(request, "login.html", {
         "login_csrf": token, "error": error, "next": next_url, "expired": expired,
-        "signed_out": signed_out, "email": email,
+        "signed_out": signed_out, "email": email, "notice": notice,
         "allow_token": await token_sign_in_allowed(request, signer)}, status=status)
     set_cookie(response, request, LOGIN_COOKIE, cookie, LOGIN_FORM_SECONDS)
     return response
