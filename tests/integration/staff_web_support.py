@@ -62,6 +62,10 @@ def csrf_of(html: str) -> str:
 
 
 def post_login(client: TestClient, **fields: str) -> object:
+    """Post the sign-in form as a browser without a session would (any earlier session
+    cookie is dropped: the page would otherwise send it on to /admin)."""
+    for cookie in [c for c in client.cookies.jar if c.name == "eki_admin"]:
+        client.cookies.jar.clear(cookie.domain, cookie.path, cookie.name)
     form = client.get("/admin/login")
     assert form.status_code == 200, form.text
     return client.post("/admin/login", data={"csrf": csrf_of(form.text), "next": "/admin",
