@@ -1,7 +1,8 @@
 """The admin site in a real browser: Debian's headless Chromium (/usr/bin/chromium) driven
 by Playwright against `eki serve` on a free port (SQLite). Sign in, upload a student .xlsx
 with bad rows, read the dry-run issues, confirm, find a student, open a conversation, sign
-out, then sign in as a teacher who sees only her groups' students. Screenshots go to test-artifacts/admin-browser/ at the repository root.
+out, then sign in as a teacher who sees only her groups' students. Screenshots go to
+test-artifacts/admin-browser/ at the repository root.
 
 Skipped when Chromium or Playwright is missing, unless EKI_REQUIRE_BROWSER=1 (CI), which
 turns that into a failure. Playwright never downloads a browser here."""
@@ -32,7 +33,7 @@ REQUIRE = os.environ.get("EKI_REQUIRE_BROWSER") == "1"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "admin-browser"
 TOKEN = "browser-test-token-0123456789abcdefghij"
 TEACHER = "profe10@colegio.edu.co"
-TEACHER_PASSWORD = "caballo correcto bateria grapa"  # noqa: S105 - a test account
+TEACHER_PASSWORD = "caballo correcto bateria grapa"
 
 pytestmark = pytest.mark.browser
 
