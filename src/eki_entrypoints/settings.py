@@ -55,6 +55,25 @@ from eki_entrypoints.envvars import (
     whole,
 )
 
+
+def _parse_roles(name: str, raw: str) -> tuple[str, ...]:
+    """A comma-separated list of staff roles (``admin,coordinator``)."""
+    known = ("admin", "coordinator", "teacher", "viewer")
+    roles = tuple(dict.fromkeys(p.strip().lower() for p in raw.split(",") if p.strip()))
+    for role in roles:
+        if role not in known:
+            raise SettingsError(f"{name}: {role!r} is not a role: write some of "
+                                f"{', '.join(known)}, comma separated")
+    return roles
+
+
+def _parse_school_name(name: str, raw: str) -> str:
+    text = " ".join(raw.split())
+    if not text or len(text) > 100 or ":" in text:
+        raise SettingsError(f"{name}: write the school's name (1–100 characters, no ':')")
+    return text
+
+
 __all__ = ["CHANNELS", "LOG_FORMATS", "LOG_LEVELS", "SECTIONS", "EnvVar", "Secret", "Settings",
            "SettingsError", "env_vars"]
 
@@ -87,6 +106,16 @@ class Settings:
     admin_session_hours: int = setting(
         "EKI_ADMIN_SESSION_HOURS", 12, section="admin", parse=whole(1, 720),
         doc="Hours an admin sign-in lasts (1–720).")
+    require_2fa_for: tuple[str, ...] = setting(
+        "EKI_REQUIRE_2FA_FOR", (), section="admin", parse=_parse_roles, shown="",
+        readme_default="none", example="admin",
+        doc="Roles that must use a second factor (TOTP), comma separated (admin, coordinator, "
+            "teacher, viewer). Such a member without it is sent to /admin/cuenta to turn it "
+            "on before anything else.")
+    school_name: str = setting(
+        "EKI_SCHOOL_NAME", "EKI", section="admin", parse=_parse_school_name,
+        doc="The school's name: the issuer shown by authenticator apps (TOTP) and, later, "
+            "the data controller's name.")
     whatsapp_app_secret: Secret | None = setting(
         "EKI_WHATSAPP_APP_SECRET", None, section="meta", secret=True,
         doc="App secret: verifies X-Hub-Signature-256 on every webhook POST (unset = the "

@@ -1,7 +1,8 @@
 """The admin site in a real browser: Debian's headless Chromium (/usr/bin/chromium) driven
 by Playwright against `eki serve` on a free port (SQLite). Sign in, upload a student .xlsx
 with bad rows, read the dry-run issues, confirm, find a student, open a conversation, sign
-out. Screenshots go to test-artifacts/admin-browser/ at the repository root.
+out, then sign in as a teacher who sees only her groups' students. Screenshots go to
+test-artifacts/admin-browser/ at the repository root.
 
 Skipped when Chromium or Playwright is missing, unless EKI_REQUIRE_BROWSER=1 (CI), which
 turns that into a failure. Playwright never downloads a browser here."""
@@ -19,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from eki_adapters.whatsapp import ConsoleChannel
+from eki_domain.model.permissions import Principal
+from eki_domain.services.staff import Caller
 from eki_entrypoints.bootstrap import bootstrap
 from eki_entrypoints.settings import Secret, Settings
 from tests.integration.admin_seed import seed_school
@@ -29,6 +32,8 @@ CHROMIUM = Path(os.environ.get("EKI_CHROMIUM", "/usr/bin/chromium"))
 REQUIRE = os.environ.get("EKI_REQUIRE_BROWSER") == "1"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "admin-browser"
 TOKEN = "browser-test-token-0123456789abcdefghij"
+TEACHER = "profe10@colegio.edu.co"
+TEACHER_PASSWORD = "caballo correcto bateria grapa"
 
 pytestmark = pytest.mark.browser
 
@@ -59,6 +64,9 @@ async def _prepare(url: str) -> None:
                           auto_upgrade=True, channel=ConsoleChannel(name="meta"))
     try:
         await seed_school(eki)
+        # a teacher of "grado 10" (no admin account: the shared token still opens /admin)
+        await eki.staff.add(Caller(Principal.cli("ci")), TEACHER, "Paula Profe", "teacher",
+                            tags=["grado 10"], password=TEACHER_PASSWORD)
     finally:
         await eki.aclose()
 
@@ -119,7 +127,7 @@ def test_admin_in_a_real_browser(server: str, capsys: pytest.CaptureFixture[str]
             expect(page.get_by_role("heading", name="Iniciar sesión")).to_be_visible()
             shot("01-sign-in")
             page.get_by_label("Token de administración").fill(TOKEN)
-            page.get_by_role("button", name="Entrar").click()
+            page.get_by_role("button", name="Entrar con el token").click()
 
             # 2. The dashboard, with its two charts.
             expect(page.get_by_role("heading", name="Panel", exact=True)).to_be_visible()
@@ -176,6 +184,18 @@ def test_admin_in_a_real_browser(server: str, capsys: pytest.CaptureFixture[str]
             page.goto(f"{server}/admin/students")
             expect(page).to_have_url(re.compile(r"/admin/login"))
             shot("08-signed-out")
+
+            # 7. A teacher signs in as herself and sees only her groups' students.
+            page.get_by_label("Correo").fill(TEACHER)
+            page.get_by_label("Contraseña", exact=True).fill(TEACHER_PASSWORD)
+            page.get_by_role("button", name="Entrar", exact=True).click()
+            expect(page.get_by_role("heading", name="Estudiantes", exact=True)).to_be_visible()
+            expect(page.get_by_role("link", name="Ana María Pérez")).to_be_visible()
+            expect(page.get_by_role("link", name="Carla Gómez")).to_be_visible()
+            expect(page.get_by_text("Bruno Díaz")).to_have_count(0)
+            expect(page.get_by_role("link", name="Importar")).to_have_count(0)
+            expect(page.get_by_role("link", name="Mi cuenta")).to_be_visible()
+            shot("09-teacher-students")
         finally:
             browser.close()
 

@@ -120,3 +120,22 @@ def test_tokens_and_the_audit_log(eki, database_url: str) -> None:  # type: igno
 
     import asyncio
     assert secret not in asyncio.run(dump())
+
+
+def test_student_commands_and_imports_are_audited_as_the_operator(  # type: ignore[no-untyped-def]
+        eki, tmp_path) -> None:
+    assert eki("students", "add", "Ana Pérez", "3001234567", "--tag", "grado 10")[0] == 0
+    assert eki("students", "update", "3001234567", "--name", "Ana María Pérez")[0] == 0
+    assert eki("students", "tag", "3001234567", "coro")[0] == 0
+    sheet = tmp_path / "alumnos.csv"
+    sheet.write_text("nombre,telefono\nBeto Ruiz,3009876543\n", encoding="utf-8")
+    assert eki("students", "import", str(sheet), "--dry-run")[0] == 0
+    assert eki("students", "import", str(sheet))[0] == 0
+    code, out, _ = eki("audit", "list", "--json")
+    rows = json.loads(out)
+    actor = cli_caller().principal.actor
+    assert [(r["actor"], r["action"]) for r in rows] == [
+        (actor, "import.run"), (actor, "student.updated"), (actor, "student.updated"),
+        (actor, "student.created")]
+    assert rows[0]["details"]["created"] == 1 and rows[0]["details"]["via"] == "cli"
+    assert rows[1]["details"]["changed"] == "tags"

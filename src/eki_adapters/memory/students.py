@@ -95,12 +95,14 @@ class InMemoryStudentRepository:
         active: bool | None = None,
         page: PageRequest = PageRequest(),  # noqa: B008
         search: str | None = None,
+        any_tags: frozenset[str] | None = None,
     ) -> Page[Student]:
         rows = [
             s
             for s in self._current().values()
             if (tag is None or tag in s.tags) and (active is None or s.active == active)
             and (search is None or matches_search(s, search))
+            and (any_tags is None or bool(any_tags.intersection(s.tags)))
         ]
         rows.sort(key=lambda s: (s.registered_at, s.id or 0), reverse=True)
         window = rows[page.offset : page.offset + page.limit]

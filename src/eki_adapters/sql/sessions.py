@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eki_adapters.sql.dialect import upsert_into
 from eki_adapters.sql.tables import admin_sessions, eki_secrets
+from eki_domain.model.sessions import SessionRecord
 
 
 class SqlSessionStore:
@@ -20,19 +21,27 @@ class SqlSessionStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def add(self, id_hash: str, created_at: datetime, expires_at: datetime) -> None:
+    async def add(self, id_hash: str, created_at: datetime, expires_at: datetime, *,
+                  staff_id: int | None = None, epoch: int = 0) -> None:
         s = admin_sessions
         async with self._engine.begin() as conn:
             await conn.execute(s.delete().where(s.c.expires_at <= created_at))
             await conn.execute(s.insert().values(id_hash=id_hash, created_at=created_at,
-                                                 expires_at=expires_at))
+                                                 expires_at=expires_at, staff_id=staff_id,
+                                                 session_epoch=epoch))
 
-    async def active(self, id_hash: str, now: datetime) -> bool:
+    async def get(self, id_hash: str, now: datetime) -> SessionRecord | None:
         s = admin_sessions
         async with self._engine.connect() as conn:
-            found = await conn.scalar(sa.select(sa.literal(1)).where(
-                s.c.id_hash == id_hash, s.c.expires_at > now))
-        return found is not None
+            row = (await conn.execute(sa.select(s.c.staff_id, s.c.session_epoch).where(
+                s.c.id_hash == id_hash, s.c.expires_at > now))).first()
+        if row is None:
+            return None
+        return SessionRecord(staff_id=None if row.staff_id is None else int(row.staff_id),
+                             epoch=int(row.session_epoch))
+
+    async def active(self, id_hash: str, now: datetime) -> bool:
+        return await self.get(id_hash, now) is not None
 
     async def revoke(self, id_hash: str) -> None:
         async with self._engine.begin() as conn:

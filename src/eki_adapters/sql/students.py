@@ -257,8 +257,16 @@ class SqlStudentRepository:
         active: bool | None = None,
         page: PageRequest = PageRequest(),  # noqa: B008
         search: str | None = None,
+        any_tags: frozenset[str] | None = None,
     ) -> Page[Student]:
         filters = self._filters(tag, active, search)
+        if any_tags is not None:
+            filters.append(
+                sa.exists()
+                .where(student_tags.c.student_id == students.c.id)
+                .where(student_tags.c.tag_id.in_(
+                    sa.select(tags.c.id).where(tags.c.name.in_(sorted(any_tags)))))
+                if any_tags else sa.false())
         rows = await self._conn.execute(
             self._select.where(*filters)
             .order_by(students.c.registered_at.desc(), students.c.id.desc())

@@ -342,6 +342,10 @@ admin_sessions = sa.Table(
     sa.Column("id_hash", sa.String(64), primary_key=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    # The member signed in (NULL: the break-glass EKI_ADMIN_TOKEN) and the account's
+    # session_epoch then; a session whose epoch no longer matches is void (0011).
+    sa.Column("staff_id", BigId, nullable=True, index=True),
+    sa.Column("session_epoch", sa.Integer(), nullable=False, server_default="0"),
 )
 
 #: Keys EKI generates once and keeps (``session``: signs cookies when EKI_SECRET_KEY is unset).

@@ -54,8 +54,11 @@ class StudentRepository(Protocol):
         active: bool | None = None,
         page: PageRequest = PageRequest(),  # noqa: B008 - frozen value object
         search: str | None = None,
+        any_tags: frozenset[str] | None = None,
     ) -> Page[Student]:
-        """Newest registrations first (then highest id). ``search`` keeps students whose
+        """Newest registrations first (then highest id). ``any_tags`` (when not None) keeps
+        students carrying at least one of those tags (an empty set keeps none): a teacher's
+        scope. ``search`` keeps students whose
         name contains it (case-insensitive) or whose phone contains its digits (3 or
         more)."""
         ...

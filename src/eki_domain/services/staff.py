@@ -193,6 +193,31 @@ class StaffService:
             await uow.commit()
         return token
 
+    async def change_password(self, caller: Caller, member: StaffMember, current: str,
+                              new: str) -> StaffMember:
+        """A person changes their own password (the current one is asked again); every
+        open session, this one included, ends."""
+        if caller.principal.staff_id != member.id:
+            require(caller.principal, Action.MANAGE_STAFF)
+        async with self._uow_factory() as uow:
+            fresh = await self._member_by_id(uow, member.id or 0)
+        stored = fresh.password_hash or self._decoy_hash()
+        if not await asyncio.to_thread(self._hasher.verify, stored, current[:1024]) \
+                or fresh.password_hash is None:
+            raise InvalidCredentials("La contraseña actual no es correcta.")
+        check_password_policy(new, email=fresh.email)
+        password_hash = await asyncio.to_thread(self._hasher.hash, new)
+        now = self._clock.now()
+        async with self._uow_factory() as uow:
+            fresh = await self._member_by_id(uow, member.id or 0)
+            fresh.set_password_hash(password_hash)
+            await uow.staff.save(fresh)
+            await uow.audit.append(caller.entry(
+                now, AuditAction.STAFF_PASSWORD_SET, target_type="staff",
+                target_id=fresh.email))
+            await uow.commit()
+        return fresh
+
     # -- one-time setup links ---------------------------------------------------------
 
     async def setup_link_member(self, token: str) -> StaffMember:

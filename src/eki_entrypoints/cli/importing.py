@@ -15,6 +15,7 @@ from pathlib import Path
 
 from eki_adapters.spreadsheets import CalamineSpreadsheetReader
 from eki_adapters.spreadsheets.errors_file import errors_format_for, write_errors_file
+from eki_domain.model.audit import AuditAction
 from eki_domain.model.gradebook import ProgressKind
 from eki_domain.model.imports import ImportMode, ImportReport, ImportStatus, Severity
 from eki_domain.services.imports import ImportService
@@ -26,6 +27,7 @@ from eki_entrypoints.cli.common import (
     print_json,
     region,
 )
+from eki_entrypoints.cli.staff import cli_caller
 from eki_entrypoints.settings import Settings
 
 CLI_MAX_IMPORT_BYTES = 2 * 1024**3
@@ -124,6 +126,12 @@ async def import_file(settings: Settings, args: argparse.Namespace, *, target: s
             result = await eki.progress_import.import_sheet(
                 sheet, kind=None if args.kind is None else ProgressKind(args.kind), mode=mode,
                 dry_run=args.dry_run, region=args.country, progress=progress)
+        if not args.dry_run:
+            await eki.audit.record(
+                cli_caller(), AuditAction.IMPORT_RUN if target == "students"
+                else AuditAction.PROGRESS_IMPORT_RUN, target_type="import",
+                target_id=str(result.job_id), created=result.report.created,
+                updated=result.report.updated, via="cli")
     report = result.report
     if args.errors_out:
         if result.failed_rows:

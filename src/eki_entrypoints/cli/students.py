@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import Any
 
+from eki_domain.model.audit import AuditAction
 from eki_domain.model.pagination import PageRequest
 from eki_domain.model.student import Student
 from eki_entrypoints.cli.common import (
@@ -18,6 +19,7 @@ from eki_entrypoints.cli.common import (
     print_json,
 )
 from eki_entrypoints.cli.importing import import_file, import_options, no_gc
+from eki_entrypoints.cli.staff import cli_caller
 from eki_entrypoints.serialize import student_page_to_dict, student_to_dict
 from eki_entrypoints.settings import Settings
 
@@ -40,6 +42,8 @@ async def cmd_students_add(settings: Settings, args: argparse.Namespace) -> int:
         student = await eki.registration.register(
             args.name, args.phone, tags=args.tag or (), active=not args.inactive
         )
+        await eki.audit.record(cli_caller(), AuditAction.STUDENT_CREATED,
+                               target_type="student", target_id=str(student.id))
     if args.json:
         print_json(student_to_dict(student))
     else:
@@ -85,6 +89,9 @@ async def cmd_students_list(settings: Settings, args: argparse.Namespace) -> int
 async def _update(settings: Settings, args: argparse.Namespace, **changes: Any) -> int:
     async with open_eki(settings) as eki:
         student = await eki.registration.update(args.phone, **changes)
+        await eki.audit.record(cli_caller(), AuditAction.STUDENT_UPDATED,
+                               target_type="student", target_id=str(student.id),
+                               changed=",".join(sorted(changes)))
     if getattr(args, "json", False):
         print_json(student_to_dict(student))
     else:
@@ -123,6 +130,9 @@ async def cmd_students_tag(settings: Settings, args: argparse.Namespace) -> int:
             student = await eki.registration.untag(args.phone, *args.tags)
         else:
             student = await eki.registration.tag(args.phone, *args.tags)
+        await eki.audit.record(cli_caller(), AuditAction.STUDENT_UPDATED,
+                               target_type="student", target_id=str(student.id),
+                               changed="tags")
     print(describe(student))
     return EXIT_OK
 

@@ -16,8 +16,14 @@ _LONG_NUMBER = re.compile(r"(?:\+|%2[Bb])?\d(?:(?:[ \-.()]|%20|%28|%29|%2[Dd])*\
 _DIGIT = re.compile(r"\d")
 
 
+#: One-time setup links carry their secret in the path: never logged.
+_SETUP_LINK = re.compile(r"^(/admin/setup/)[^/]+")
+
+
 def mask_path(path: str) -> str:
-    """Keep the last 4 digits of any phone-like number: ``/api/students/***4567``."""
+    """Keep the last 4 digits of any phone-like number: ``/api/students/***4567``; drop a
+    setup link's token: ``/admin/setup/***``."""
+    path = _SETUP_LINK.sub(r"\1***", path)
     return _LONG_NUMBER.sub(lambda m: "***" + "".join(_DIGIT.findall(m.group()))[-4:], path)
 
 

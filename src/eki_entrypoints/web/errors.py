@@ -8,8 +8,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from eki_domain.errors import DuplicatePhone, EkiError, InvalidInput, StudentNotFound
+from eki_domain.errors import (
+    DuplicatePhone,
+    EkiError,
+    InvalidCredentials,
+    InvalidInput,
+    SignInLocked,
+    StudentNotFound,
+)
 from eki_domain.model.imports import ImportFileError, ImportInProgress
+from eki_domain.model.permissions import PermissionDenied
 
 log = logging.getLogger("eki.web")
 
@@ -40,6 +48,12 @@ def _status_for(exc: EkiError) -> int:
         return 409
     if isinstance(exc, StudentNotFound):
         return 404
+    if isinstance(exc, PermissionDenied):
+        return 403
+    if isinstance(exc, InvalidCredentials):
+        return 401
+    if isinstance(exc, SignInLocked):
+        return 429
     if isinstance(exc, DuplicatePhone):
         return 409
     if isinstance(exc, InvalidInput):

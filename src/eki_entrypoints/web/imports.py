@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from eki_adapters.spreadsheets import MAX_UPLOAD_BYTES
 from eki_adapters.spreadsheets.errors_file import ErrorsFormat, write_errors_file
 from eki_adapters.spreadsheets.reader import sheet_from_json
+from eki_domain.model.audit import AuditAction
 from eki_domain.model.gradebook import ProgressKind
 from eki_domain.model.imports import (
     ImportMode,
@@ -22,10 +23,11 @@ from eki_domain.model.imports import (
     Sheet,
     map_headers,
 )
+from eki_domain.model.permissions import Action
 from eki_domain.model.roster import STUDENT_FIELDS
 from eki_domain.services.imports import ImportResult, ImportService
 from eki_entrypoints.bootstrap import Eki
-from eki_entrypoints.web.auth import require_admin
+from eki_entrypoints.web.access import api, audit
 from eki_entrypoints.web.errors import MAX_SQL_INTEGER, ApiError
 from eki_entrypoints.web.limits import limited, read_body
 
@@ -74,7 +76,6 @@ async def _upload_from_request(request: Request) -> tuple[bytes, str | None]:
 
 
 async def _run(request: Request, target: str = "students") -> tuple[ImportResult, Sheet]:
-    require_admin(request)
     eki: Eki = request.app.state.eki
     service: ImportService = eki.student_import if target == "students" else \
         eki.progress_import
@@ -103,6 +104,11 @@ async def _run(request: Request, target: str = "students") -> tuple[ImportResult
     else:
         result = await eki.progress_import.import_sheet(sheet, kind=kind, mode=mode,
                                                         dry_run=dry_run, region=region)
+    if not dry_run:
+        await audit(request, AuditAction.IMPORT_RUN if target == "students"
+                    else AuditAction.PROGRESS_IMPORT_RUN, target_type="import",
+                    target_id=str(result.job_id), created=result.report.created,
+                    updated=result.report.updated, via="api")
     return result, sheet
 
 
@@ -110,6 +116,7 @@ def _status_code(result: ImportResult) -> int:
     return 422 if result.report.status is ImportStatus.REJECTED else 200
 
 
+@api(Action.RUN_IMPORT)
 async def import_students(request: Request) -> Response:
     """Returns the import report. ``?dry_run=1`` simulates, ``?strict=1`` is all-or-nothing,
     ``?country=MX`` reads phones without a country code as Mexican."""
@@ -119,6 +126,7 @@ async def import_students(request: Request) -> Response:
     return JSONResponse(body, status_code=_status_code(result))
 
 
+@api(Action.RUN_PROGRESS_IMPORT)
 async def import_progress(request: Request) -> Response:
     """Grades, attendance or enrolments: JSON rows or a multipart ``file``; ``?kind=`` to
     skip detection; the same ``dry_run``/``strict``/``country`` options and report."""
@@ -128,6 +136,7 @@ async def import_progress(request: Request) -> Response:
     return JSONResponse(body, status_code=_status_code(result))
 
 
+@api(Action.RUN_IMPORT)
 async def importar_estudiantes(request: Request) -> Response:
     """The seed system's contract: ``[{"nombre", "telefono", "activo"?, "etiquetas"?}]`` →
     ``{"success", "creados", "errores": ["<telefono>: <mensaje>"], ...report}``."""
@@ -161,8 +170,8 @@ def _phones_by_row(sheet: Sheet) -> dict[int, str]:
     }
 
 
+@api(Action.VIEW_IMPORTS)
 async def import_history(request: Request) -> Response:
-    require_admin(request)
     eki: Eki = request.app.state.eki
     kind = request.query_params.get("kind")
     async with eki.uow() as uow:
@@ -177,9 +186,9 @@ async def import_history(request: Request) -> Response:
     ]})
 
 
+@api(Action.EXPORT)
 async def import_errors_file(request: Request) -> Response:
     """The rejected rows of import ``job_id`` as .xlsx (default) or ``?format=csv``."""
-    require_admin(request)
     eki: Eki = request.app.state.eki
     try:
         job_id = int(request.path_params["job_id"])
@@ -193,6 +202,8 @@ async def import_errors_file(request: Request) -> Response:
     if failed is None:
         raise ApiError(404, "NOT_FOUND", f"import {job_id} has no rejected rows")
     headers, rows = failed
+    await audit(request, AuditAction.EXPORT_DOWNLOADED, target_type="import",
+                target_id=str(job_id), file="errors", format=fmt, via="api")
     content = write_errors_file(headers, rows, fmt)
     media = ("text/csv; charset=utf-8" if fmt == "csv" else
              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

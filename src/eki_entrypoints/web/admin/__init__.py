@@ -1,6 +1,7 @@
 """The admin site (``/admin``): server-rendered Spanish pages for school staff.
 
-Sign-in with the admin token, a dashboard, students, conversations, the webhook log,
+Sign-in per person (email, password, optional TOTP; the admin token only while no admin
+account exists), own account, the audit log, a dashboard, students, conversations, the webhook log,
 imports with a dry-run preview, and the hand-off queue. See docs/admin.md.
 """
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from eki_entrypoints.web.admin import auth, imports, pages
+from eki_entrypoints.web.admin import account, auth, imports, pages
 
 STATIC = Path(__file__).with_name("static")
 
@@ -22,6 +23,9 @@ def admin_routes() -> list[BaseRoute]:
         Mount("/admin/static", StaticFiles(directory=STATIC), name="admin-static"),
         Route("/admin/login", auth.login, methods=["GET", "POST"]),
         Route("/admin/logout", auth.logout, methods=["POST"]),
+        Route("/admin/setup/{token}", account.setup, methods=["GET", "POST"]),
+        Route("/admin/cuenta", account.account, methods=["GET", "POST"]),
+        Route("/admin/auditoria", account.audit_log, methods=["GET"]),
         Route("/admin", pages.dashboard, methods=["GET"]),
         Route("/admin/", pages.dashboard, methods=["GET"]),
         Route("/admin/students", pages.students, methods=["GET"]),

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from eki_adapters.spreadsheets import MAX_UPLOAD_BYTES
 from eki_adapters.spreadsheets.errors_file import ErrorsFormat, write_errors_file
+from eki_domain.model.audit import AuditAction
 from eki_domain.model.gradebook import ProgressKind
 from eki_domain.model.imports import (
     ImportFileError,
@@ -19,8 +20,10 @@ from eki_domain.model.imports import (
     ImportStatus,
     Severity,
 )
+from eki_domain.model.permissions import Action
 from eki_domain.services.imports import ImportResult, ImportService
 from eki_entrypoints.bootstrap import Eki
+from eki_entrypoints.web.access import audit
 from eki_entrypoints.web.admin.auth import AdminContext, guard, protected
 from eki_entrypoints.web.admin.render import page
 from eki_entrypoints.web.admin.staging import UploadStaging
@@ -31,12 +34,17 @@ KINDS = {"": "Detectar por las columnas", "grades": "Notas", "attendance": "Asis
 HISTORY_ROWS = 30
 ISSUES_SHOWN = 200
 
-upload_guard = guard(form_bytes=MAX_UPLOAD_BYTES + 64 * 1024, max_files=1)
+upload_guard = guard(Action.RUN_IMPORT, form_bytes=MAX_UPLOAD_BYTES + 64 * 1024, max_files=1)
 
 
 def staging(request: Request) -> UploadStaging:
     found = getattr(request.app.state, "admin_uploads", None)
     return found if isinstance(found, UploadStaging) else UploadStaging.default()
+
+
+def _action(target: str) -> Action:
+    """Students and gradebooks are two permissions (and two audit actions)."""
+    return Action.RUN_IMPORT if target == "students" else Action.RUN_PROGRESS_IMPORT
 
 
 def _service(eki: Eki, target: str) -> ImportService:
@@ -58,7 +66,7 @@ async def _form_page(request: Request, ctx: AdminContext, *, status: int = 200,
         history_kind=kind or "", error=error), status=status)
 
 
-@protected
+@protected(Action.VIEW_IMPORTS)
 async def imports_page(request: Request, ctx: AdminContext) -> Response:
     return await _form_page(request, ctx)
 
@@ -96,6 +104,9 @@ async def preview(request: Request, ctx: AdminContext) -> Response:
     if target not in TARGETS or kind not in KINDS:
         return await _form_page(request, ctx, status=400,
                                 error="Elija qué quiere importar y vuelva a intentarlo.")
+    if not ctx.may(_action(target)):
+        return await _form_page(request, ctx, status=403,
+                                error="Su rol no permite esta importación.")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return await _form_page(request, ctx, status=400,
                                 error="Elija un archivo .xlsx o .csv para importar.")
@@ -119,7 +130,7 @@ async def preview(request: Request, ctx: AdminContext) -> Response:
         strict=strict, upload=sha256, can_confirm=can_confirm, **_report_context(result)))
 
 
-@protected
+@protected(Action.RUN_IMPORT)
 async def confirm(request: Request, ctx: AdminContext) -> Response:
     assert ctx.form is not None
     sha256 = str(ctx.form.get("upload") or "")
@@ -141,11 +152,14 @@ async def confirm(request: Request, ctx: AdminContext) -> Response:
         return await _form_page(request, ctx, status=422 if isinstance(
             exc, ImportFileError) else 409, error=exc.message)
     store.discard(sha256)
+    await audit(request, _action(target).value, target_type="import",
+                target_id=str(result.job_id),
+                created=result.report.created, updated=result.report.updated)
     return page(request, "import_result.html", ctx.base(
         nav="imports", target=target, target_label=TARGETS[target], **_report_context(result)))
 
 
-@protected
+@protected(Action.EXPORT)
 async def errors_file(request: Request, ctx: AdminContext) -> Response:
     job_id: int = request.path_params["job_id"]
     fmt: ErrorsFormat = "csv" if request.query_params.get("format") == "csv" else "xlsx"
@@ -155,6 +169,8 @@ async def errors_file(request: Request, ctx: AdminContext) -> Response:
         return page(request, "error.html", ctx.base(
             status=404, message="Esa importación no tiene filas rechazadas."), status=404)
     headers, rows = failed
+    await audit(request, AuditAction.EXPORT_DOWNLOADED, target_type="import",
+                target_id=str(job_id), file="errors", format=fmt)
     media = ("text/csv; charset=utf-8" if fmt == "csv" else
              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     return Response(write_errors_file(headers, rows, fmt), media_type=media, headers={

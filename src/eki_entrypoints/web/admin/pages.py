@@ -13,9 +13,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from eki_domain.errors import InvalidTag
+from eki_domain.model.audit import AuditAction
 from eki_domain.model.pagination import Page, PageRequest
+from eki_domain.model.permissions import Action, student_scope
 from eki_domain.model.student import Student, normalize_tag
 from eki_domain.services.dashboard import DashboardService
+from eki_entrypoints.web.access import audit
 from eki_entrypoints.web.admin.auth import AdminContext, protected
 from eki_entrypoints.web.admin.charts import bar_chart, line_chart
 from eki_entrypoints.web.admin.render import page
@@ -50,7 +53,7 @@ def not_found(request: Request, ctx: AdminContext, message: str) -> Response:
     return page(request, "error.html", ctx.base(status=404, message=message), status=404)
 
 
-@protected
+@protected(Action.VIEW_DASHBOARD)
 async def dashboard(request: Request, ctx: AdminContext) -> Response:
     board = await DashboardService(ctx.eki.uow, ctx.eki.clock).overview()
     labels = [h.start.strftime("%Hh") for h in board.hours]
@@ -64,7 +67,7 @@ async def dashboard(request: Request, ctx: AdminContext) -> Response:
         nav="panel", board=board, traffic_chart=traffic, latency_chart=latency))
 
 
-@protected
+@protected(Action.LIST_STUDENTS)
 async def students(request: Request, ctx: AdminContext) -> Response:
     params = request.query_params
     search = params.get("q", "").strip()[:100]
@@ -81,33 +84,37 @@ async def students(request: Request, ctx: AdminContext) -> Response:
     request_page = PageRequest(limit=STUDENTS_PER_PAGE, offset=(number - 1) * STUDENTS_PER_PAGE)
     async with ctx.eki.uow() as uow:
         result: Page[Student] = await uow.students.list(
-            tag=tag, active=active, search=search or None, page=request_page)
+            tag=tag, active=active, search=search or None, page=request_page,
+            any_tags=student_scope(ctx.principal))
     return page(request, "students.html", ctx.base(
         nav="students", students=result.items, pager=pager(request, result),
         q=search, tag=tag_text, active=params.get("active", ""), error=error))
 
 
-@protected
+@protected(Action.VIEW_STUDENT)
 async def student(request: Request, ctx: AdminContext) -> Response:
     student_id: int = request.path_params["student_id"]
     number = page_number(request)
     async with ctx.eki.uow() as uow:
         found = await uow.students.get(student_id)
-        if found is None:
+        if found is None or not ctx.may(Action.VIEW_STUDENT, found):
             return not_found(request, ctx, "No existe ese estudiante.")
+        may_read = ctx.may(Action.VIEW_CONVERSATION, found)
         history = await uow.history.page(student_id, PageRequest(
             limit=MESSAGES_PER_PAGE, offset=(number - 1) * MESSAGES_PER_PAGE))
         paused = await uow.handoffs.has_open_handoff(student_id)
         tokens_today = await uow.usage.tokens_for(student_id, ctx.now.date())
     report = await ctx.eki.progress.report(student_id)
+    await audit(request, AuditAction.STUDENT_VIEWED, target_type="student",
+                target_id=str(student_id), page="admin")
     return page(request, "student.html", ctx.base(
-        nav="students", student=found, history=history.items,
+        nav="students", student=found, history=history.items if may_read else (),
         pager=pager(request, history), paused=paused,
         report=report, tokens_today=tokens_today,
         released=request.query_params.get("released")))
 
 
-@protected
+@protected(Action.VIEW_WEBHOOK_LOG)
 async def webhooks(request: Request, ctx: AdminContext) -> Response:
     params = request.query_params
     signature = params.get("signature", "")
@@ -125,7 +132,7 @@ async def webhooks(request: Request, ctx: AdminContext) -> Response:
         signature=signature, channel=channel or "", failures_total=failed_day.total))
 
 
-@protected
+@protected(Action.VIEW_WEBHOOK_LOG)
 async def webhook(request: Request, ctx: AdminContext) -> Response:
     async with ctx.eki.uow() as uow:
         event = await uow.operations.webhook_event(request.path_params["event_id"])
@@ -137,22 +144,32 @@ async def webhook(request: Request, ctx: AdminContext) -> Response:
     return page(request, "webhook.html", ctx.base(nav="webhooks", event=event, pretty=pretty))
 
 
-@protected
+@protected(Action.VIEW_HANDOFFS)
 async def handoffs(request: Request, ctx: AdminContext) -> Response:
     rows = []
     async with ctx.eki.uow() as uow:
         for student_id, wa_id, requested_at in await uow.handoffs.open_handoffs():
-            rows.append({"student": await uow.students.get(student_id), "id": student_id,
+            found = await uow.students.get(student_id)
+            if found is None or not ctx.may(Action.MANAGE_HANDOFF, found):
+                continue  # a teacher sees the hand-offs of their own students only
+            rows.append({"student": found, "id": student_id,
                          "wa_id": wa_id, "requested_at": requested_at,
                          "waiting": max(timedelta(0), ctx.now - requested_at)})
     return page(request, "handoffs.html", ctx.base(
         nav="handoffs", handoffs=rows, released=request.query_params.get("released")))
 
 
-@protected
+@protected(Action.MANAGE_HANDOFF)
 async def release_handoff(request: Request, ctx: AdminContext) -> Response:
     student_id: int = request.path_params["student_id"]
+    async with ctx.eki.uow() as uow:
+        found = await uow.students.get(student_id)
+    if found is None or not ctx.may(Action.MANAGE_HANDOFF, found):
+        return not_found(request, ctx, "No existe ese estudiante.")
     released = await ctx.eki.conversation.release_handoff(student_id, by="admin")
+    if released:
+        await audit(request, AuditAction.HANDOFF_RELEASED, target_type="student",
+                    target_id=str(student_id))
     back = ctx.form.get("back") if ctx.form is not None else None
     target = (f"/admin/students/{student_id}" if back == "student" else "/admin/handoffs")
     return RedirectResponse(f"{target}?released={'1' if released else '0'}", status_code=303)

@@ -27,6 +27,7 @@ import attrs
 from starlette.requests import Request
 from starlette.responses import Response
 
+from eki_domain.model.sessions import SessionRecord
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.settings import Settings
 
@@ -62,7 +63,14 @@ def session_id_hash(sid: str) -> str:
 class SessionStore(Protocol):
     """Where sign-in sessions live between requests (SQL, or memory for one process)."""
 
-    async def add(self, id_hash: str, created_at: datetime, expires_at: datetime) -> None: ...
+    async def add(self, id_hash: str, created_at: datetime, expires_at: datetime, *,
+                  staff_id: int | None = None, epoch: int = 0) -> None:
+        """``staff_id`` None: a break-glass sign-in with the shared token."""
+        ...
+
+    async def get(self, id_hash: str, now: datetime) -> SessionRecord | None:
+        """Whose the session is, while it has not expired nor been revoked."""
+        ...
 
     async def active(self, id_hash: str, now: datetime) -> bool: ...
 
@@ -85,9 +93,9 @@ class Signer:
     ``stored_key``: the generated key, used when ``EKI_SECRET_KEY`` is unset."""
 
     def __init__(self, settings: Settings, stored_key: bytes | None = None) -> None:
-        if settings.admin_token is None:
-            raise ValueError("the admin site needs EKI_ADMIN_TOKEN")
-        token = settings.admin_token.get().encode()
+        #: False when EKI_ADMIN_TOKEN is unset (staff accounts only, no break-glass).
+        self.has_token = settings.admin_token is not None
+        token = b"" if settings.admin_token is None else settings.admin_token.get().encode()
         key = (settings.secret_key.get().encode() if settings.secret_key is not None
                else stored_key)
         if not key:
@@ -98,7 +106,8 @@ class Signer:
                                          hashlib.sha256).digest()[:12])
 
     def token_matches(self, candidate: str) -> bool:
-        return hmac.compare_digest(candidate.strip().encode(), self._token)
+        return bool(self._token) and hmac.compare_digest(candidate.strip().encode(),
+                                                         self._token)
 
     def dumps(self, data: dict[str, Any]) -> str:
         body = _b64(json.dumps(data, separators=(",", ":"), sort_keys=True).encode())
