@@ -93,10 +93,12 @@ class Settings:
             "CO, MX, AR, BR…).")
     admin_token: Secret | None = setting(
         "EKI_ADMIN_TOKEN", None, section="admin", secret=True, parse=parse_strong_secret,
-        readme_default="unset: `/api` and `/admin` refuse",
-        doc="Bearer token for /api and /admin (32+ characters; shorter ones stop EKI at "
-            "start-up). Unset = those routes refuse every request (403). Generate one with: "
-            "python3 -c \"import secrets; print(secrets.token_urlsafe(32))\"")
+        readme_default="unset: only personal tokens and staff accounts",
+        doc="The shared break-glass token (32+ characters; shorter ones stop EKI at "
+            "start-up): full access to /api as the principal system, and sign-in to /admin "
+            "only while no active admin account exists (to set up a new install). Unset = "
+            "/api takes personal tokens only and /admin staff accounts only. Generate one "
+            "with: python3 -c \"import secrets; print(secrets.token_urlsafe(32))\"")
     secret_key: Secret | None = setting(
         "EKI_SECRET_KEY", None, section="admin", secret=True, parse=parse_strong_secret,
         readme_default="unset: a random key kept in the database",
