@@ -52,6 +52,7 @@ from eki_domain.services.progress import ProgressService
 from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.staff import StaffService
+from eki_domain.services.subject import FamilyDesk, SubjectUnitOfWork
 from eki_domain.services.tools import StudentTools
 from eki_entrypoints.secret_key import secret_key_loader
 from eki_entrypoints.settings import Settings, SettingsError
@@ -191,7 +192,9 @@ async def bootstrap(
         assistant=assistant,
         conversation=ConversationService(
             uow, clock, assistant, tools, telemetry=telemetry, flood=flood, bus=bus,
-            max_reply_chars=channel.max_body_chars),
+            max_reply_chars=channel.max_body_chars,
+            families=FamilyDesk(cast(Callable[[], SubjectUnitOfWork], uow), clock,
+                                choice_hours=settings.child_choice_hours)),
         delivery=DeliveryService(uow, clock, channel, telemetry=telemetry),
         ingest=IngestService(uow, clock, bus=bus),
         telemetry=telemetry,

@@ -223,6 +223,10 @@ class Settings:
     rate_limit_login: int = setting(
         "EKI_RATE_LIMIT_LOGIN", 10, section="operations", parse=whole(0, 10_000),
         doc="Sign-in attempts (POST /admin/login) per minute per client IP. 0 = no limit.")
+    child_choice_hours: int = setting(
+        "EKI_CHILD_CHOICE_HOURS", 12, section="assistant", parse=whole(1, 720),
+        doc="Hours a guardian's choice of child (\"¿Sobre quién quieres consultar?\") is "
+            "remembered (1–720).")
     flood_limit: int = setting(
         "EKI_FLOOD_LIMIT", 20, section="operations", parse=whole(0, 10_000),
         doc="Messages per minute from one WhatsApp sender before EKI stops answering (one "

@@ -11,6 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from eki_adapters.sql.conversations import SqlHandoffs, SqlHistory, SqlOptOuts, SqlWebhookLog
+from eki_adapters.sql.guardians import SqlGuardians
 from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
 from eki_adapters.sql.inbox import SqlInbox
 from eki_adapters.sql.operations import SqlOperationsStats
@@ -77,6 +78,7 @@ class SqlUnitOfWork:
     api_tokens: SqlApiTokens
     setup_links: SqlSetupLinks
     audit: SqlAuditLog
+    guardians: SqlGuardians
 
     def __init__(self, engine: AsyncEngine, gate: FairGate | None = None) -> None:
         self._engine = engine
@@ -114,6 +116,7 @@ class SqlUnitOfWork:
         self.api_tokens = SqlApiTokens(self._conn)
         self.setup_links = SqlSetupLinks(self._conn)
         self.audit = SqlAuditLog(self._conn)
+        self.guardians = SqlGuardians(self._conn)
         return self
 
     async def __aexit__(

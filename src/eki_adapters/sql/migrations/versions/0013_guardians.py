@@ -1,0 +1,55 @@
+"""Guardians linked to students (issue 17).
+
+Revision ID: 0013
+Revises: 0010
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from eki_adapters.sql.tables import BigId, UTCDateTime
+
+revision = "0013"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "guardians",
+        sa.Column("id", BigId, sa.Identity(), nullable=False),
+        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("phone", sa.String(16), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("subject_student_id", BigId, nullable=True),
+        sa.Column("subject_chosen_at", UTCDateTime(), nullable=True),
+        sa.Column("question", sa.String(1000), nullable=True),
+        sa.Column("question_at", UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_guardians"),
+        sa.UniqueConstraint("phone", name="uq_guardians_phone"),
+    )
+    op.create_table(
+        "guardian_links",
+        sa.Column("guardian_id", BigId, nullable=False),
+        sa.Column("student_id", BigId, nullable=False),
+        sa.Column("relationship", sa.String(20), nullable=False),
+        sa.Column("may_see_grades", sa.Boolean(), nullable=False),
+        sa.Column("may_receive_alerts", sa.Boolean(), nullable=False),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("guardian_id", "student_id", name="pk_guardian_links"),
+        sa.ForeignKeyConstraint(["guardian_id"], ["guardians.id"], ondelete="CASCADE",
+                                name="fk_guardian_links_guardian_id_guardians"),
+        sa.ForeignKeyConstraint(["student_id"], ["students.id"], ondelete="CASCADE",
+                                name="fk_guardian_links_student_id_students"),
+    )
+    op.create_index("ix_guardian_links_student_id", "guardian_links", ["student_id"])
+
+
+def downgrade() -> None:
+    op.drop_table("guardian_links")
+    op.drop_table("guardians")
