@@ -21,6 +21,7 @@ from eki_entrypoints.cli import (
     chat,
     db,
     demo,
+    guardians,
     handoff,
     imports,
     intents,
@@ -36,7 +37,7 @@ from eki_entrypoints.settings import Settings, SettingsError
 
 #: The command groups, in the order ``eki --help`` lists them.
 GROUPS = (db, server, chat, demo, handoff, students, progress, oneroster, imports, intents,
-          staff, audit)
+          staff, audit, guardians)
 
 
 def build_parser() -> argparse.ArgumentParser:
