@@ -9,6 +9,7 @@ from typing import Any, cast
 from eki_domain.services.families import FamilyLink, FamilyService, FamilyUnitOfWork
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.cli.common import EXIT_FAILURE, EXIT_OK, open_eki, print_json
+from eki_entrypoints.cli.importing import import_file, import_options, no_gc
 from eki_entrypoints.cli.staff import cli_caller
 from eki_entrypoints.settings import Settings
 
@@ -72,6 +73,11 @@ async def cmd_guardians_unlink(settings: Settings, args: argparse.Namespace) -> 
     return EXIT_OK
 
 
+async def cmd_guardians_import(settings: Settings, args: argparse.Namespace) -> int:
+    with no_gc():
+        return await import_file(settings, args, target="guardians")
+
+
 def add_parser(sub: Any) -> None:
     """``sub`` is what ``ArgumentParser.add_subparsers()`` returned."""
     guardians = sub.add_parser(
@@ -100,3 +106,11 @@ def add_parser(sub: Any) -> None:
     unlink.add_argument("phone", metavar="PHONE")
     unlink.add_argument("--student", required=True, metavar="STUDENT_PHONE")
     unlink.set_defaults(handler=cmd_guardians_unlink)
+
+    imp = guardians.add_parser(
+        "import", help="link guardians from a spreadsheet (one row per link)",
+        description="Columns: telefono_estudiante, nombre_acudiente, telefono_acudiente, "
+                    "parentesco. Exit codes: 0 processed (even with row errors), 1 rejected "
+                    "by --strict, 2 unreadable file.")
+    import_options(imp)
+    imp.set_defaults(handler=cmd_guardians_import)
