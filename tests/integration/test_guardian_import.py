@@ -84,3 +84,27 @@ def test_a_file_without_the_columns_is_refused(eki, tmp_path: Path) -> None:  # 
     code, _, err = eki("guardians", "import", str(_workbook(tmp_path, [["Nombre", "Teléfono"],
                                                                        ["Ana", 3001112233]])))
     assert code == 2 and "estudiante" in err
+
+
+def test_the_student_spreadsheet_may_carry_two_guardians(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = _workbook(tmp_path, [
+        ["Nombre", "Teléfono", "Nombre acudiente", "Celular acudiente", "Parentesco",
+         "Acudiente_2", "Telefono_acudiente_2", "Parentesco_2"],
+        ["Ana Pérez", 3001112233, "Marta Gómez", "310 555 0001", "mamá",
+         "Jorge Pérez", "+57 310 555 0002", "papá"],
+        ["Luis Pérez", "300-444-5566", "Marta Gómez", 3105550001, "Mamá", None, None, None],
+        ["Beto Ruiz", 3109876543, "Rosa", "12", "tía", None, None, None],  # bad guardian phone
+        ["Sin Teléfono", None, "Pedro", 3105550009, "papá", None, None, None],
+    ])
+    code, out, err = cli("students", "import", str(path), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["created"] == 3 and report["rows_rejected"] == 1
+    assert not [i for i in report["issues"] if i["code"] == "UNKNOWN_COLUMN"]
+    warnings = [i for i in report["issues"] if i["code"] == "GUARDIAN_SKIPPED"]
+    assert [w["row"] for w in warnings] == [4]
+    _, listing, _ = cli("guardians", "list", "--json")
+    links = sorted((r["guardian"], r["student"], r["relationship"])
+                   for r in json.loads(listing))
+    assert links == [("Jorge Pérez", "Ana Pérez", "padre"), ("Marta Gómez", "Ana Pérez", "madre"),
+                     ("Marta Gómez", "Luis Pérez", "madre")]

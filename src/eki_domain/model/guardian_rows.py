@@ -126,3 +126,68 @@ def validate_guardian_rows(sheet: Sheet, default_region: str) -> GuardianValidat
     return GuardianValidation(mapping=mapping, records=tuple(records), issues=tuple(issues),
                               rows_read=len(cells_by_row), rejected_rows=frozenset(rejected),
                               cells=cells_by_row)
+
+
+def _student_sheet_fields(suffix: str) -> tuple[FieldSpec, ...]:
+    def names(*bases: str) -> tuple[str, ...]:
+        return tuple(f"{base}{sep}{suffix}" if suffix else base
+                     for base in bases for sep in (("_", " ", "") if suffix else ("",)))
+
+    label = f" {suffix}" if suffix else ""
+    return (
+        FieldSpec(f"guardian_name{suffix}", names("acudiente", "nombre_acudiente",
+                                                  "nombre acudiente"),
+                  label=f"nombre del acudiente{label}"),
+        FieldSpec(f"guardian_phone{suffix}", names("telefono_acudiente", "celular_acudiente",
+                                                   "telefono acudiente", "celular acudiente"),
+                  label=f"teléfono del acudiente{label}"),
+        FieldSpec(f"guardian_relationship{suffix}", names("parentesco"),
+                  label=f"parentesco{label}"),
+    )
+
+
+#: Guardian columns the student spreadsheet may carry (a second guardian with ``_2``).
+STUDENT_SHEET_GUARDIAN_FIELDS: tuple[FieldSpec, ...] = (
+    _student_sheet_fields("") + _student_sheet_fields("2"))
+
+
+def guardians_of_student_sheet(sheet: Sheet, mapping: HeaderMapping, default_region: str,
+                               skip: frozenset[int]) -> tuple[list[GuardianRecord],
+                                                              list[RowIssue]]:
+    """The guardian links a student spreadsheet carries (rows in ``skip`` left out). A bad
+    guardian cell is a warning: the student is imported, that link is not."""
+    records: list[GuardianRecord] = []
+    issues: list[RowIssue] = []
+    slots = [suffix for suffix in ("", "2") if f"guardian_phone{suffix}" in mapping.columns]
+    if not slots:
+        return records, issues
+    for number, cells in sheet.rows:
+        if number <= mapping.header_row or number in skip:
+            continue
+        try:
+            student_phone = PhoneNumber.parse(mapping.cell(cells, "phone"), default_region)
+        except InvalidPhoneNumber:
+            continue
+        for suffix in slots:
+            raw_phone = mapping.cell(cells, f"guardian_phone{suffix}")
+            raw_name = mapping.cell(cells, f"guardian_name{suffix}")
+            raw_kind = mapping.cell(cells, f"guardian_relationship{suffix}")
+            if is_blank(raw_phone) and is_blank(raw_name):
+                continue
+            column = mapping.column_label(f"guardian_phone{suffix}")
+            try:
+                phone = PhoneNumber.parse(raw_phone, default_region)
+                name = normalize_name(raw_name)
+                kind = parse_relationship(raw_kind)
+            except InvalidInput as exc:
+                issues.append(_issue(number, column, raw_phone, "GUARDIAN_SKIPPED",
+                                     f"Acudiente no vinculado: {exc.message}",
+                                     Severity.WARNING))
+                continue
+            if phone.e164 == student_phone.e164:
+                issues.append(_issue(number, column, raw_phone, "GUARDIAN_SKIPPED",
+                                     "Acudiente no vinculado: tiene el mismo teléfono del "
+                                     "estudiante.", Severity.WARNING))
+                continue
+            records.append(GuardianRecord(number, student_phone, phone, name, kind))
+    return records, issues

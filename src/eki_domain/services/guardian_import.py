@@ -3,11 +3,16 @@ report, dry run, strict mode and errors file as the student import."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from eki_domain.model.guardian import Guardian, GuardianLink
-from eki_domain.model.guardian_rows import GuardianValidation, validate_guardian_rows
-from eki_domain.model.imports import ImportMode, RowIssue, Severity, Sheet
+from eki_domain.model.guardian_rows import (
+    GuardianRecord,
+    GuardianValidation,
+    validate_guardian_rows,
+)
+from eki_domain.model.imports import HeaderMapping, ImportMode, RowIssue, Severity, Sheet
 from eki_domain.model.progress import WriteCounts
 from eki_domain.ports.repositories import UnitOfWork
 from eki_domain.services.imports import (
@@ -18,7 +23,7 @@ from eki_domain.services.imports import (
     Validation,
 )
 
-__all__ = ["GuardianImportService", "write_links"]
+__all__ = ["GuardianImportService", "link_student_sheet_guardians", "write_links"]
 
 
 async def write_links(uow: UnitOfWork, validation: GuardianValidation,
@@ -59,6 +64,19 @@ async def write_links(uow: UnitOfWork, validation: GuardianValidation,
             priority=1 + max((k.priority for k in others), default=0)))
         created += 1
     return WriteCounts(created, updated, unchanged)
+
+
+async def link_student_sheet_guardians(uow: UnitOfWork, records: Sequence[GuardianRecord],
+                                       now: datetime) -> WriteCounts:
+    """The student import's guardian columns: link each to the (now written) student."""
+    found = await uow.students.find_each_by_phones(
+        [r.student_phone.match_candidates() for r in records])
+    students = {r.student_phone.e164: s.id for r, s in zip(records, found, strict=True)
+                if s is not None and s.id is not None}
+    validation = GuardianValidation(mapping=HeaderMapping(0, (), {}, ()),
+                                    records=tuple(records), issues=(), rows_read=len(records),
+                                    rejected_rows=frozenset(), cells={})
+    return await write_links(uow, validation, frozenset(), students, now)
 
 
 class GuardianImportService(ImportService):
