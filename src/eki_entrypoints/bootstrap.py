@@ -42,6 +42,7 @@ from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.ports.wakeups import InboxWakeups
 from eki_domain.services import RegistrationService, StudentImportService
 from eki_domain.services.audit import AuditTrail
+from eki_domain.services.codes import CodeDesk, CodeUnitOfWork
 from eki_domain.services.conversation import ConversationService
 from eki_domain.services.delivery import DeliveryService
 from eki_domain.services.flood import FloodGuard
@@ -194,7 +195,9 @@ async def bootstrap(
             uow, clock, assistant, tools, telemetry=telemetry, flood=flood, bus=bus,
             max_reply_chars=channel.max_body_chars,
             families=FamilyDesk(cast(Callable[[], SubjectUnitOfWork], uow), clock,
-                                choice_hours=settings.child_choice_hours)),
+                                choice_hours=settings.child_choice_hours),
+            codes=CodeDesk(cast(Callable[[], CodeUnitOfWork], uow), clock,
+                           days=settings.code_days, approval=settings.code_approval)),
         delivery=DeliveryService(uow, clock, channel, telemetry=telemetry),
         ingest=IngestService(uow, clock, bus=bus),
         telemetry=telemetry,

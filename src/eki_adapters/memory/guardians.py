@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import attrs
 
 from eki_adapters.memory.staging import Staged
 from eki_domain.errors import DuplicateGuardianPhone
+from eki_domain.model.codes import CodePurpose, VerificationCode
 from eki_domain.model.guardian import Guardian, GuardianLink, SubjectMemory
 
 
@@ -16,6 +18,7 @@ class GuardianState:
     guardians: dict[int, Guardian] = attrs.Factory(dict)
     links: dict[tuple[int, int], GuardianLink] = attrs.Factory(dict)
     memories: dict[int, SubjectMemory] = attrs.Factory(dict)
+    codes: dict[int, VerificationCode] = attrs.Factory(dict)
     next_id: int = 1
 
 
@@ -76,3 +79,46 @@ class InMemoryGuardians:
     async def remember(self, guardian_id: int, memory: SubjectMemory) -> None:
         if guardian_id in self._staged.state.guardians:
             self._staged.state.memories[guardian_id] = memory
+
+
+class InMemoryVerificationCodes:
+    """Codes kept in the guardians' staged state."""
+
+    def __init__(self, staged: Staged[GuardianState]) -> None:
+        self._staged = staged
+
+    async def issue(self, code: VerificationCode) -> VerificationCode:
+        state = self._staged.state
+        for other in state.codes.values():
+            if (other.student_id, other.purpose) == (code.student_id, code.purpose) \
+                    and other.used_at is None and other.revoked_at is None:
+                other.revoked_at = code.created_at
+        stored = attrs.evolve(code, id=len(state.codes) + 1)
+        state.codes[stored.id or 0] = stored
+        code.id = stored.id
+        return code
+
+    async def find(self, code_hash: str) -> VerificationCode | None:
+        found = next((c for c in self._staged.state.codes.values()
+                      if c.code_hash == code_hash), None)
+        return None if found is None else attrs.evolve(found)
+
+    async def redeem(self, code_id: int, at: datetime, by: str, *, approved: bool) -> bool:
+        code = self._staged.state.codes.get(code_id)
+        if code is None or code.used_at is not None or code.revoked_at is not None:
+            return False
+        code.used_at, code.used_by = at, by
+        code.approved_at = at if approved else None
+        return True
+
+    async def approve(self, code_id: int, at: datetime) -> bool:
+        code = self._staged.state.codes.get(code_id)
+        if code is None or code.used_at is None or code.approved_at is not None:
+            return False
+        code.approved_at = at
+        return True
+
+    async def pending(self, purpose: CodePurpose | None = None) -> Sequence[VerificationCode]:
+        found = [attrs.evolve(c) for c in self._staged.state.codes.values()
+                 if c.pending_approval and (purpose is None or c.purpose is purpose)]
+        return sorted(found, key=lambda c: (c.used_at, c.id or 0))

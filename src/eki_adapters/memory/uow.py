@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from eki_adapters.memory.guardians import InMemoryGuardians
+from eki_adapters.memory.guardians import InMemoryGuardians, InMemoryVerificationCodes
 from eki_adapters.memory.imports import InMemoryImportRepository, InMemoryRosterRepository
 from eki_adapters.memory.messaging import (
     InMemoryHandoffs,
@@ -67,6 +67,7 @@ class InMemoryUnitOfWork:
         self.audit = InMemoryAuditLog(self._staff)
         self._families = Staged(store.guardian_state)
         self.guardians = InMemoryGuardians(self._families)
+        self.codes = InMemoryVerificationCodes(self._families)
         self.operations = InMemoryOperationsStats(
             self._messaging, lambda: self.students._current().values(), store.usage_records)
 

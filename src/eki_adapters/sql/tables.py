@@ -450,3 +450,21 @@ guardian_links = sa.Table(
     sa.Column("priority", sa.Integer(), nullable=False),
     sa.Index("ix_guardian_links_student_id", "student_id"),
 )
+
+#: Verification codes (``eki codes issue``): only the SHA-256 digest is stored.
+verification_codes = sa.Table(
+    "verification_codes",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("student_id", BigId, sa.ForeignKey("students.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("purpose", sa.String(20), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+    sa.Column("used_by", sa.String(16), nullable=True),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Column("approved_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_verification_codes_student_id", "student_id"),
+)

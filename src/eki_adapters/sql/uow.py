@@ -10,6 +10,7 @@ from typing import Self
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from eki_adapters.sql.codes import SqlVerificationCodes
 from eki_adapters.sql.conversations import SqlHandoffs, SqlHistory, SqlOptOuts, SqlWebhookLog
 from eki_adapters.sql.guardians import SqlGuardians
 from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
@@ -79,6 +80,7 @@ class SqlUnitOfWork:
     setup_links: SqlSetupLinks
     audit: SqlAuditLog
     guardians: SqlGuardians
+    codes: SqlVerificationCodes
 
     def __init__(self, engine: AsyncEngine, gate: FairGate | None = None) -> None:
         self._engine = engine
@@ -117,6 +119,7 @@ class SqlUnitOfWork:
         self.setup_links = SqlSetupLinks(self._conn)
         self.audit = SqlAuditLog(self._conn)
         self.guardians = SqlGuardians(self._conn)
+        self.codes = SqlVerificationCodes(self._conn)
         return self
 
     async def __aexit__(

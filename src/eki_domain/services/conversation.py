@@ -19,6 +19,7 @@ from typing import Protocol
 
 import attrs
 
+from eki_domain.model.codes import looks_like_code
 from eki_domain.model.events import (
     Event,
     HandoffOpened,
@@ -44,6 +45,7 @@ from eki_domain.ports.conversations import Handoffs, OptOuts
 from eki_domain.ports.messaging import Inbox, Outbox
 from eki_domain.ports.repositories import StudentRepository, Transaction
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
+from eki_domain.services.codes import CodeDesk
 from eki_domain.services.family_texts import about_prefix
 from eki_domain.services.flood import FLOOD_NOTICE, FloodGuard, FloodVerdict
 from eki_domain.services.intents import Intent, detect_intent
@@ -155,6 +157,7 @@ class ConversationService:
         flood: FloodGuard | None = None,
         bus: MessageBus | None = None,
         families: FamilyDesk | None = None,
+        codes: CodeDesk | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -169,6 +172,7 @@ class ConversationService:
         self._flood = flood
         self._bus = bus if bus is not None else MessageBus()
         self._families = families
+        self._codes = codes
 
     def with_tools(self, tools: Callable[[int], StudentToolbox]) -> ConversationService:
         """The same service with another toolbox per student (the demo's tool log,
@@ -320,6 +324,9 @@ class ConversationService:
                                              intent)
             if family is not None:
                 return family
+        if student is None and self._codes is not None and looks_like_code(text):
+            return _Decision(intent="verification_code", replies=(
+                await self._codes.redeem(items[0].message.wa_id, text),))
         if student is None or student.id is None:
             return _Decision(intent="unknown_sender", replies=(unknown_sender_reply(),))
         if paused:

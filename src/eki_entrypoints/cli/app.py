@@ -19,6 +19,7 @@ from eki_entrypoints import loops
 from eki_entrypoints.cli import (
     audit,
     chat,
+    codes,
     db,
     demo,
     guardians,
@@ -37,7 +38,7 @@ from eki_entrypoints.settings import Settings, SettingsError
 
 #: The command groups, in the order ``eki --help`` lists them.
 GROUPS = (db, server, chat, demo, handoff, students, progress, oneroster, imports, intents,
-          staff, audit, guardians)
+          staff, audit, guardians, codes)
 
 
 def build_parser() -> argparse.ArgumentParser:

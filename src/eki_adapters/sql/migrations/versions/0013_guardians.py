@@ -1,4 +1,4 @@
-"""Guardians linked to students (issue 17).
+"""Guardians linked to students, and verification codes (issue 17).
 
 Revision ID: 0013
 Revises: 0010
@@ -48,8 +48,27 @@ def upgrade() -> None:
                                 name="fk_guardian_links_student_id_students"),
     )
     op.create_index("ix_guardian_links_student_id", "guardian_links", ["student_id"])
+    op.create_table(
+        "verification_codes",
+        sa.Column("id", BigId, sa.Identity(), nullable=False),
+        sa.Column("code_hash", sa.String(64), nullable=False),
+        sa.Column("student_id", BigId, nullable=False),
+        sa.Column("purpose", sa.String(20), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=False),
+        sa.Column("used_at", UTCDateTime(), nullable=True),
+        sa.Column("used_by", sa.String(16), nullable=True),
+        sa.Column("revoked_at", UTCDateTime(), nullable=True),
+        sa.Column("approved_at", UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_verification_codes"),
+        sa.ForeignKeyConstraint(["student_id"], ["students.id"], ondelete="CASCADE",
+                                name="fk_verification_codes_student_id_students"),
+        sa.UniqueConstraint("code_hash", name="uq_verification_codes_code_hash"),
+    )
+    op.create_index("ix_verification_codes_student_id", "verification_codes", ["student_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("verification_codes")
     op.drop_table("guardian_links")
     op.drop_table("guardians")
