@@ -211,3 +211,30 @@ async def test_the_model_gets_no_grades_without_permission(llm_eki: Eki,
     tools = _tool_messages(server)
     assert all('"restricted":true' in t for t in tools)
     assert "3.2" not in json.dumps(server.requests)
+
+
+async def test_user_changed_number_never_moves_a_link(eki: Eki) -> None:
+    from eki_domain.model.messages import IncomingMessage, MessageType
+
+    new = "573105559999"
+    message = IncomingMessage(
+        channel="cli", provider_id="cli-changed", wa_id="57" + JORGE,
+        type=MessageType.SYSTEM, sent_at=eki.clock.now(), system_type="user_changed_number",
+        new_wa_id=new, text="Jorge cambió de número", raw="{}")
+    await eki.ingest.ingest(channel="cli", body="{}", messages=[message], statuses=[])
+    while await eki.conversation.process_next(channels=("cli",)):
+        pass
+    async with eki.uow() as uow:
+        old = await uow.guardians.find_by_phones(["+57" + JORGE])
+        assert old is not None and old.id is not None
+        assert len(await uow.guardians.links_of_guardian(old.id)) == 1
+        assert await uow.guardians.find_by_phones(["+" + new]) is None
+    answer = await say(eki, new[2:], "notas")  # the new number must verify first
+    assert answer.intent == "unknown_sender" and answer.about is None
+
+
+async def test_a_guardian_is_not_promised_a_handoff(eki: Eki) -> None:
+    answer = await say(eki, JORGE, "quiero hablar con un asesor")
+    assert answer.intent == "handoff_guardian" and "no puedo pasarte" in answer.reply
+    student = await say(eki, ANA, "notas")  # Ana's own conversation is not paused
+    assert "4,5" in student.reply

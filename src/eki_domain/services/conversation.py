@@ -46,7 +46,7 @@ from eki_domain.ports.messaging import Inbox, Outbox
 from eki_domain.ports.repositories import StudentRepository, Transaction
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.services.codes import CodeDesk
-from eki_domain.services.family_texts import about_prefix
+from eki_domain.services.family_texts import about_prefix, no_handoff
 from eki_domain.services.flood import FLOOD_NOTICE, FloodGuard, FloodVerdict
 from eki_domain.services.intents import Intent, detect_intent
 from eki_domain.services.messagebus import MessageBus
@@ -354,6 +354,9 @@ class ConversationService:
             await self._families.remember(party, plan.memory)
             return None  # the sender's own record: the student path answers
         about = plan.subject.student.phone.e164 if plan.subject is not None else None
+        if intent is Intent.HUMANO and plan.reply is None:  # hand-offs are per student
+            return _Decision(intent="handoff_guardian", replies=(no_handoff(),), about=about,
+                             guardian_turn=True)
         if plan.reply is not None:
             await self._families.remember(party, plan.memory)
             return _Decision(intent=plan.intent, replies=(plan.reply,), about=about,

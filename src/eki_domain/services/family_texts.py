@@ -31,4 +31,9 @@ def grades_restricted(name: str) -> str:
             "colegio.")
 
 
+def no_handoff() -> str:
+    return ("Por este chat no puedo pasarte con una persona del colegio: comunícate con la "
+            "secretaría o el director de grupo. Aquí puedo darte notas, fallas y pendientes.")
+
+
 NOT_FOUND = "no encontrado"
