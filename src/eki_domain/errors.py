@@ -67,6 +67,28 @@ class DuplicatePhone(EkiError):
         self.e164 = e164
 
 
+class DuplicateGuardianPhone(EkiError):
+    """Another guardian is already registered with this phone number."""
+
+    code = "DUPLICATE_GUARDIAN_PHONE"
+
+    def __init__(self, e164: str) -> None:
+        super().__init__(
+            f"Ya existe un acudiente registrado con el teléfono {e164}. "
+            "Vincúlelo al estudiante en lugar de registrarlo de nuevo.",
+        )
+        self.e164 = e164
+
+
+class GuardianNotFound(EkiError, LookupError):
+    code = "GUARDIAN_NOT_FOUND"
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(
+            f"No hay ningún acudiente registrado con {reference}. Revise el número.")
+        self.reference = reference
+
+
 class StudentNotFound(EkiError, LookupError):
     code = "STUDENT_NOT_FOUND"
 

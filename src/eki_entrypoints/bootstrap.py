@@ -44,6 +44,7 @@ from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.ports.wakeups import InboxWakeups
 from eki_domain.services import RegistrationService, StudentImportService
 from eki_domain.services.audit import AuditTrail
+from eki_domain.services.codes import CodeDesk, CodeUnitOfWork
 from eki_domain.services.conversation import ConversationService
 from eki_domain.services.delivery import DeliveryService
 from eki_domain.services.flood import FloodGuard
@@ -54,6 +55,7 @@ from eki_domain.services.progress import ProgressService
 from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.staff import StaffService
+from eki_domain.services.subject import FamilyDesk, SubjectUnitOfWork
 from eki_domain.services.tools import StudentTools
 from eki_domain.services.windows import InProcessCounters
 from eki_entrypoints.secret_key import secret_key_loader
@@ -199,7 +201,11 @@ async def bootstrap(
         assistant=assistant,
         conversation=ConversationService(
             uow, clock, assistant, tools, telemetry=telemetry, flood=flood, bus=bus,
-            max_reply_chars=channel.max_body_chars),
+            max_reply_chars=channel.max_body_chars,
+            families=FamilyDesk(cast(Callable[[], SubjectUnitOfWork], uow), clock,
+                                choice_hours=settings.child_choice_hours),
+            codes=CodeDesk(cast(Callable[[], CodeUnitOfWork], uow), clock,
+                           days=settings.code_days, approval=settings.code_approval)),
         delivery=DeliveryService(uow, clock, channel, telemetry=telemetry),
         ingest=IngestService(uow, clock, bus=bus),
         telemetry=telemetry,

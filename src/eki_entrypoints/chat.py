@@ -24,6 +24,7 @@ class ChatAnswer:
     reply: str
     intent: str | None
     tools: tuple[str, ...]
+    about: str | None = None  # E.164 of the student the answer is about
 
 
 class ChatSession:
@@ -37,8 +38,10 @@ class ChatSession:
     async def open(cls, eki: Eki, channel: ConsoleChannel, phone: str) -> ChatSession:
         number = eki.registration.parse_phone(phone)
         student = await eki.registration.find_or_none(phone)
-        label = (f"{student.name} ({number.masked})" if student
-                 else f"{number.masked} (sin registro)")
+        async with eki.uow() as uow:
+            guardian = await uow.guardians.find_by_phones(number.match_candidates())
+        who = student.name if student else guardian.name if guardian else None
+        label = f"{who} ({number.masked})" if who else f"{number.masked} (sin registro)"
         return cls(eki, channel, number.wa_id, label)
 
     async def say(self, text: str) -> ChatAnswer:
@@ -51,10 +54,11 @@ class ChatSession:
                                      statuses=[])
         intent: str | None = None
         tools: tuple[str, ...] = ()
+        about: str | None = None
         outbound: list[int] = []
         while (result := await self.eki.conversation.process_next(channels=(CHANNEL,))):
             if result.wa_id == self.wa_id:
-                intent, tools = result.intent, result.tools
+                intent, tools, about = result.intent, result.tools, result.about
                 outbound.extend(result.outbound_ids)
         while await self.eki.delivery.dispatch_due(channels=(CHANNEL,)):
             pass
@@ -64,4 +68,4 @@ class ChatSession:
                 reply = await uow.outbox.get(message_id)
                 if reply is not None:
                     replies.append(reply.body)
-        return ChatAnswer(reply="\n\n".join(replies), intent=intent, tools=tools)
+        return ChatAnswer(reply="\n\n".join(replies), intent=intent, tools=tools, about=about)

@@ -256,6 +256,17 @@ class Settings:
     rate_limit_login: int = setting(
         "EKI_RATE_LIMIT_LOGIN", 10, section="operations", parse=whole(0, 10_000),
         doc="Sign-in attempts (POST /admin/login) per minute per client IP. 0 = no limit.")
+    child_choice_hours: int = setting(
+        "EKI_CHILD_CHOICE_HOURS", 12, section="assistant", parse=whole(1, 720),
+        doc="Hours a guardian's choice of child (\"¿Sobre quién quieres consultar?\") is "
+            "remembered (1–720).")
+    code_days: int = setting(
+        "EKI_CODE_DAYS", 30, section="assistant", parse=whole(1, 365),
+        doc="Days a verification code (eki codes issue) stays valid (1–365).")
+    code_approval: bool = setting(
+        "EKI_CODE_APPROVAL", False, section="assistant", parse=parse_flag,
+        doc="1 = a redeemed verification code links the number only after approval "
+            "(eki codes approve PHONE).")
     flood_limit: int = setting(
         "EKI_FLOOD_LIMIT", 20, section="operations", parse=whole(0, 10_000),
         doc="Messages per minute from one WhatsApp sender before EKI stops answering (one "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
+from eki_adapters.memory.guardians import GuardianState
 from eki_adapters.memory.messaging import MessagingState
 from eki_adapters.memory.progress import SchoolState
 from eki_adapters.memory.staff import StaffState
@@ -30,3 +31,4 @@ class StoreState:
         self.school = [SchoolState()]
         self.usage_records: list[UsageRecord] = []
         self.staff_state = [StaffState()]
+        self.guardian_state = [GuardianState()]

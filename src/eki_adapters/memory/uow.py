@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from eki_adapters.memory.guardians import InMemoryGuardians, InMemoryVerificationCodes
 from eki_adapters.memory.imports import InMemoryImportRepository, InMemoryRosterRepository
 from eki_adapters.memory.messaging import (
     InMemoryHandoffs,
@@ -64,6 +65,9 @@ class InMemoryUnitOfWork:
         self.api_tokens = InMemoryApiTokens(self._staff)
         self.setup_links = InMemorySetupLinks(self._staff)
         self.audit = InMemoryAuditLog(self._staff)
+        self._families = Staged(store.guardian_state)
+        self.guardians = InMemoryGuardians(self._families)
+        self.codes = InMemoryVerificationCodes(self._families)
         self.operations = InMemoryOperationsStats(
             self._messaging, lambda: self.students._current().values(), store.usage_records)
 
@@ -89,6 +93,7 @@ class InMemoryUnitOfWork:
         self._messaging.apply()
         self._school.apply()
         self._staff.apply()
+        self._families.apply()
 
     async def rollback(self) -> None:
         self.students.discard()
@@ -97,3 +102,4 @@ class InMemoryUnitOfWork:
         self._messaging.discard()
         self._school.discard()
         self._staff.discard()
+        self._families.discard()

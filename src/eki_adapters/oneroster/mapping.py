@@ -29,9 +29,11 @@ import attrs
 
 from eki_adapters.oneroster.files import CsvTable, RawPackage, empty_table, problem
 from eki_domain.model.imports import RowIssue, Severity, Sheet
-from eki_domain.services.oneroster_import import OneRosterPackage
+from eki_domain.services.oneroster_import import GuardianLinkRow, OneRosterPackage
 
 STUDENT_COLUMNS = ("nombre", "telefono", "activo")
+#: users.csv roles of guardians, and the relationship EKI records for each.
+GUARDIAN_ROLES = {"parent": "acudiente", "guardian": "acudiente", "relative": "otro"}
 ENROLLMENT_COLUMNS = ("telefono", "curso", "periodo", "codigo")
 GRADE_COLUMNS = ("telefono", "curso", "periodo", "actividad", "nota", "nota_maxima",
                  "fecha_entrega")
@@ -55,6 +57,7 @@ class _User:
     name: str
     phone: str
     is_student: bool = False
+    agents: tuple[str, ...] = ()  # agentSourcedIds
     skip_reason: str | None = None  # "no_phone" or "shared_phone": rows left out
     shared_with: _User | None = None
     skipped_enrollments: int = 0
@@ -87,6 +90,7 @@ def build_package(raw: RawPackage) -> OneRosterPackage:
     version = _check_manifest(tables.get("manifest.csv"), tables, problems)
     users_table = tables["users.csv"]
     users, student_rows = _students(users_table, problems)
+    guardian_links = _guardian_links(users, student_rows, problems)
     classes = _classes(tables, problems)
     enrollment_table = tables.get("enrollments.csv") or empty_table("enrollments.csv")
     enrollment_rows = _enrollments(enrollment_table, users, classes, problems)
@@ -111,6 +115,7 @@ def build_package(raw: RawPackage) -> OneRosterPackage:
         grades=_sheet(raw.name, result_table, GRADE_COLUMNS, grade_rows),
         problems=tuple(problems),
         version=version,
+        guardian_links=guardian_links,
     )
 
 
@@ -180,6 +185,7 @@ def _students(table: CsvTable, problems: list[RowIssue]
                                       table.column("familyName"))
     sms_of, phone_of, enabled_of = (table.column("sms"), table.column("phone"),
                                     table.column("enabledUser"))
+    agents_of = table.column("agentSourcedIds")
     for line, cells in table.rows:
         sourced_id = sourced_of(cells)
         if not sourced_id:
@@ -198,7 +204,8 @@ def _students(table: CsvTable, problems: list[RowIssue]
         role = role_of(cells).lower()
         user = _User(line=line, sourced_id=sourced_id, role=role,
                      deleted=status_of(cells).lower() == _DELETED, name=name, phone=phone,
-                     is_student=role == "student")
+                     is_student=role == "student",
+                     agents=tuple(a.strip() for a in agents_of(cells).split(",") if a.strip()))
         users[sourced_id] = user
         if not user.is_student:
             continue
@@ -221,6 +228,41 @@ def _students(table: CsvTable, problems: list[RowIssue]
             if user.skip_reason == "no_phone":
                 user.skip_reason = "no_phone_column"
     return users, rows
+
+
+def _guardian_links(users: dict[str, _User], rows: list[tuple[int, Sequence[object]]],
+                    problems: list[RowIssue]) -> tuple[GuardianLinkRow, ...]:
+    """Guardians of the imported students: users with role parent, guardian or relative
+    named in a student's agentSourcedIds, or naming the student in theirs."""
+    guardians = [u for u in users.values() if u.role in GUARDIAN_ROLES and not u.deleted]
+    if not guardians:
+        return ()
+    by_line = {u.line: u for u in users.values() if u.is_student}
+    naming: dict[str, list[_User]] = {}
+    for guardian in guardians:
+        for agent in guardian.agents:
+            naming.setdefault(agent, []).append(guardian)
+    links: list[GuardianLinkRow] = []
+    warned: set[str] = set()
+    for line, cells in rows:
+        student = by_line[line]
+        if student.skip_reason is not None:
+            continue
+        found = [users[a] for a in student.agents
+                 if a in users and users[a].role in GUARDIAN_ROLES and not users[a].deleted]
+        found += naming.get(student.sourced_id, [])
+        for guardian in sorted({g.sourced_id: g for g in found}.values(), key=lambda g: g.line):
+            if not guardian.phone:
+                if guardian.sourced_id not in warned:
+                    warned.add(guardian.sourced_id)
+                    problems.append(problem(
+                        "users.csv", guardian.line, "sms", None, "GUARDIAN_NO_PHONE",
+                        f"«{guardian.name or guardian.sourced_id}» ({guardian.role}) no tiene "
+                        "teléfono: no se vinculó como acudiente.", Severity.WARNING))
+                continue
+            links.append(GuardianLinkRow(guardian.line, str(cells[1]), guardian.name,
+                                         guardian.phone, GUARDIAN_ROLES[guardian.role]))
+    return tuple(links)
 
 
 def _left_out(table: CsvTable, users: dict[str, _User], problems: list[RowIssue]) -> None:

@@ -422,3 +422,53 @@ audit_log = sa.Table(
     sa.Index("ix_audit_log_action_target_id_at", "action", "target_id", "at"),
     sa.Index("ix_audit_log_action_ip_at", "action", "ip", "at"),
 )
+
+#: Guardians (``eki guardians``): parents and acudientes known by phone (unique among
+#: guardians; a student's phone too is allowed). ``subject_*`` and ``question*`` are the
+#: conversation's memory: the student chosen and the last data question.
+guardians = sa.Table(
+    "guardians",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("phone", sa.String(16), nullable=False, unique=True),
+    sa.Column("active", sa.Boolean(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("subject_student_id", BigId, nullable=True),
+    sa.Column("subject_chosen_at", UTCDateTime(), nullable=True),
+    sa.Column("question", sa.String(1000), nullable=True),
+    sa.Column("question_at", UTCDateTime(), nullable=True),
+)
+
+#: Guardian ↔ student with what the guardian may see and receive.
+guardian_links = sa.Table(
+    "guardian_links",
+    metadata,
+    sa.Column("guardian_id", BigId, sa.ForeignKey("guardians.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("student_id", BigId, sa.ForeignKey("students.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("relationship", sa.String(20), nullable=False),
+    sa.Column("may_see_grades", sa.Boolean(), nullable=False),
+    sa.Column("may_receive_alerts", sa.Boolean(), nullable=False),
+    sa.Column("priority", sa.Integer(), nullable=False),
+    sa.Index("ix_guardian_links_student_id", "student_id"),
+)
+
+#: Verification codes (``eki codes issue``): only the SHA-256 digest is stored.
+verification_codes = sa.Table(
+    "verification_codes",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("student_id", BigId, sa.ForeignKey("students.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("purpose", sa.String(20), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+    sa.Column("used_by", sa.String(16), nullable=True),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Column("approved_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_verification_codes_student_id", "student_id"),
+)

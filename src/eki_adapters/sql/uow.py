@@ -10,7 +10,9 @@ from typing import Self
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from eki_adapters.sql.codes import SqlVerificationCodes
 from eki_adapters.sql.conversations import SqlHandoffs, SqlHistory, SqlOptOuts, SqlWebhookLog
+from eki_adapters.sql.guardians import SqlGuardians
 from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
 from eki_adapters.sql.inbox import SqlInbox
 from eki_adapters.sql.operations import SqlOperationsStats
@@ -77,6 +79,8 @@ class SqlUnitOfWork:
     api_tokens: SqlApiTokens
     setup_links: SqlSetupLinks
     audit: SqlAuditLog
+    guardians: SqlGuardians
+    codes: SqlVerificationCodes
 
     def __init__(self, engine: AsyncEngine, gate: FairGate | None = None) -> None:
         self._engine = engine
@@ -114,6 +118,8 @@ class SqlUnitOfWork:
         self.api_tokens = SqlApiTokens(self._conn)
         self.setup_links = SqlSetupLinks(self._conn)
         self.audit = SqlAuditLog(self._conn)
+        self.guardians = SqlGuardians(self._conn)
+        self.codes = SqlVerificationCodes(self._conn)
         return self
 
     async def __aexit__(

@@ -13,6 +13,7 @@ from typing import NamedTuple
 import attrs
 
 from eki_domain.errors import InvalidPhoneNumber, InvalidStudentName, InvalidTag
+from eki_domain.model.guardian_rows import STUDENT_SHEET_GUARDIAN_FIELDS
 from eki_domain.model.imports import (
     FieldSpec,
     HeaderMapping,
@@ -46,6 +47,7 @@ STUDENT_FIELDS: tuple[FieldSpec, ...] = (
     ),
     FieldSpec("active", ("activo", "estado", "active", "activa"), label="activo"),
     FieldSpec("tags", ("etiquetas", "tags", "grupo", "grupos", "etiqueta"), label="etiquetas"),
+    *STUDENT_SHEET_GUARDIAN_FIELDS,  # linked by the student import (docs/families.md)
 )
 
 _TAG_SPLIT = re.compile(r"[,;|]")

@@ -39,6 +39,8 @@ class Turn:
     student: Student
     text: str
     payload: str | None = None  # id of a tapped button / list row, when that is what it was
+    #: The first name of the guardian who writes about ``student`` (None: the student writes).
+    guardian: str | None = None
 
 
 @attrs.frozen

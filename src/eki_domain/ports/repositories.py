@@ -9,6 +9,7 @@ from typing import Protocol, Self
 from eki_domain.model.pagination import Page, PageRequest
 from eki_domain.model.student import Student
 from eki_domain.ports.conversations import Handoffs, History, OptOuts, WebhookLog
+from eki_domain.ports.guardians import Guardians
 from eki_domain.ports.imports import ImportRepository, RosterRepository
 from eki_domain.ports.llm import UsageLedger
 from eki_domain.ports.messaging import Inbox, Outbox
@@ -124,6 +125,9 @@ class UnitOfWork(Transaction, Protocol):
 
     @property
     def operations(self) -> OperationsStats: ...
+
+    @property
+    def guardians(self) -> Guardians: ...
 
 
 #: Something that makes a fresh unit of work each time it is called.

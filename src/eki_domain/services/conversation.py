@@ -19,6 +19,7 @@ from typing import Protocol
 
 import attrs
 
+from eki_domain.model.codes import looks_like_code
 from eki_domain.model.events import (
     Event,
     HandoffOpened,
@@ -44,6 +45,8 @@ from eki_domain.ports.conversations import Handoffs, OptOuts
 from eki_domain.ports.messaging import Inbox, Outbox
 from eki_domain.ports.repositories import StudentRepository, Transaction
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
+from eki_domain.services.codes import CodeDesk
+from eki_domain.services.family_texts import about_prefix, no_handoff
 from eki_domain.services.flood import FLOOD_NOTICE, FloodGuard, FloodVerdict
 from eki_domain.services.intents import Intent, detect_intent
 from eki_domain.services.messagebus import MessageBus
@@ -55,6 +58,7 @@ from eki_domain.services.responder import (
     unknown_sender_reply,
     unsupported_reply,
 )
+from eki_domain.services.subject import FamilyDesk, SubjectToolbox
 
 log = logging.getLogger("eki.conversation")
 
@@ -74,6 +78,7 @@ class TurnResult:
     tools: tuple[str, ...]
     outbound_ids: tuple[int, ...]
     completed: bool  # False: the claim was lost, another worker answers
+    about: str | None = None  # E.164 of the student the answer is about
 
 
 @attrs.frozen
@@ -102,6 +107,8 @@ class _Decision:
     handoff: bool = False
     number_change: str | None = None  # new wa_id reported by WhatsApp
     flag_number_change: bool = False
+    about: str | None = None  # E.164 of the student the answer is about
+    guardian_turn: bool = False  # a guardian wrote: not recorded under a student's id
 
 
 async def sender_states(uow: _SenderStates, senders: Sequence[tuple[str, int | None]]
@@ -149,6 +156,8 @@ class ConversationService:
         telemetry: Telemetry = NO_TELEMETRY,
         flood: FloodGuard | None = None,
         bus: MessageBus | None = None,
+        families: FamilyDesk | None = None,
+        codes: CodeDesk | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -162,6 +171,8 @@ class ConversationService:
         self._telemetry = telemetry
         self._flood = flood
         self._bus = bus if bus is not None else MessageBus()
+        self._families = families
+        self._codes = codes
 
     def with_tools(self, tools: Callable[[int], StudentToolbox]) -> ConversationService:
         """The same service with another toolbox per student (the demo's tool log,
@@ -256,7 +267,8 @@ class ConversationService:
                             "window passes", mask_phone(batch.wa_id))
         decision = await self._decide(batch.items, sender.student, opted_out=sender.opted_out,
                                       paused=sender.paused, flood=flood)
-        return await self._commit(batch, sender.student, sender.phone, decision)
+        student = None if decision.guardian_turn else sender.student
+        return await self._commit(batch, student, sender.phone, decision)
 
     async def _decide(self, items: Sequence[InboxItem], student: Student | None, *,
                       opted_out: bool, paused: bool,
@@ -307,6 +319,14 @@ class ConversationService:
         if intent is Intent.OPT_OUT:
             return _Decision(intent=str(intent), replies=(opt_out_confirmation(),),
                              opt_out=True)
+        if self._families is not None and not paused:
+            family = await self._family_turn(items[0].message.wa_id, student, text, payload,
+                                             intent)
+            if family is not None:
+                return family
+        if student is None and self._codes is not None and looks_like_code(text):
+            return _Decision(intent="verification_code", replies=(
+                await self._codes.redeem(items[0].message.wa_id, text),))
         if student is None or student.id is None:
             return _Decision(intent="unknown_sender", replies=(unknown_sender_reply(),))
         if paused:
@@ -319,7 +339,46 @@ class ConversationService:
                                              toolbox)
         return _Decision(intent=reply.intent,
                          replies=tuple(split_message(reply.text, self._max_reply_chars)),
-                         tools=reply.tools)
+                         tools=reply.tools, about=student.phone.e164)
+
+    async def _family_turn(self, wa_id: str, student: Student | None, text: str,
+                           payload: str | None, intent: Intent) -> _Decision | None:
+        """A guardian's turn (see :mod:`eki_domain.services.subject`); None: not a guardian,
+        or a student writing about themself."""
+        assert self._families is not None
+        party = await self._families.party(wa_id, student)
+        if party is None:
+            return None
+        plan = self._families.plan(party, text, intent)
+        if plan.subject is not None and plan.subject.link is None and plan.reply is None:
+            await self._families.remember(party, plan.memory)
+            return None  # the sender's own record: the student path answers
+        about = plan.subject.student.phone.e164 if plan.subject is not None else None
+        if intent is Intent.HUMANO and plan.reply is None:  # hand-offs are per student
+            return _Decision(intent="handoff_guardian", replies=(no_handoff(),), about=about,
+                             guardian_turn=True)
+        if plan.reply is not None:
+            await self._families.remember(party, plan.memory)
+            return _Decision(intent=plan.intent, replies=(plan.reply,), about=about,
+                             guardian_turn=True)
+        assert plan.subject is not None
+        toolbox = SubjectToolbox(party.options, plan.subject, self._tools)
+        guardian = party.guardian.first_name if plan.subject.link is not None else None
+        reply = await self._assistant.answer(
+            Turn(student=plan.subject.student, text=plan.text, payload=payload,
+                 guardian=guardian), toolbox)
+        subject = toolbox.current
+        memory = plan.memory
+        if subject is not plan.subject:  # the model selected another child
+            memory = attrs.evolve(memory, student_id=subject.student.id,
+                                  chosen_at=self._clock.now())
+        await self._families.remember(party, memory)
+        body = reply.text if subject.link is None else (
+            about_prefix(subject.student.first_name) + reply.text)
+        return _Decision(intent=reply.intent,
+                         replies=tuple(split_message(body, self._max_reply_chars)),
+                         tools=reply.tools, about=subject.student.phone.e164,
+                         guardian_turn=subject.link is not None)
 
     async def _commit(self, batch: ClaimedBatch, student: Student | None, phone: str,
                       decision: _Decision) -> TurnResult:
@@ -365,7 +424,7 @@ class ConversationService:
         return TurnResult(wa_id=batch.wa_id, student_id=student.id if student else None,
                           intent=decision.intent, replies=decision.replies if completed else (),
                           tools=decision.tools, outbound_ids=tuple(outbound_ids),
-                          completed=completed)
+                          completed=completed, about=decision.about)
 
     def _report(self, batch: ClaimedBatch, decision: _Decision, now: datetime) -> None:
         telemetry = self._telemetry

@@ -123,6 +123,10 @@ class ImportService:
         #: own events).
         self.bus = bus if bus is not None else MessageBus()
 
+    @property
+    def default_region(self) -> str:
+        return self._region
+
     async def load(self, read: Callable[[], Sheet], *, filename: str, content: bytes,
                    mode: ImportMode = ImportMode.DEFAULT, dry_run: bool = False) -> Sheet:
         """Run a reader (in a thread: parsing is CPU-bound); a file that cannot be read

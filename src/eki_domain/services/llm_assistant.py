@@ -48,6 +48,7 @@ from eki_domain.services.llm_budget import BUDGET_NOTE, SPEND_NOTE, Budgets
 from eki_domain.services.llm_history import HistoryWindow, build_history, estimate_tokens
 from eki_domain.services.llm_prompt import (
     SYSTEM_PROMPT,
+    guardian_line,
     prompt_messages,
     safety_identifier,
     to_whatsapp,
@@ -166,7 +167,11 @@ class LLMAssistant:
             if history is None:
                 raise TurnFailed  # the database could not be read: the rules answer
             today = (self._clock.now() + self._offset).date()
+            if turn.guardian is not None:  # no student history for a guardian's turn
+                history = []
             messages = prompt_messages(turn.student, today, history, text)
+            if turn.guardian is not None:
+                messages.insert(2, ChatMessage(role="system", content=guardian_line(turn)))
             answer = await self._loop.run(messages, tools, state)
         except TurnFailed:
             await self._flush_usage(state)

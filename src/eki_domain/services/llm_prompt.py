@@ -11,6 +11,7 @@ from datetime import date
 from typing import Final
 
 from eki_domain.model.student import Student
+from eki_domain.ports.assistant import Turn
 from eki_domain.ports.llm import ChatMessage
 from eki_domain.services.formatting import display_first_name, spanish_date
 
@@ -54,6 +55,14 @@ def safety_identifier(student_id: int, key: bytes | None = None) -> str:
 def context_line(student: Student, today: date) -> str:
     """Who is writing and today's date, in the school's time zone."""
     return f"Estudiante: {first_name(student)}. Hoy es {spanish_date(today)} de {today.year}."
+
+
+def guardian_line(turn: Turn) -> str:
+    """For a guardian's turn: who writes, and that the answer is about the student."""
+    return (f"Quien escribe es {turn.guardian or 'un acudiente'}, acudiente de "
+            f"{first_name(turn.student)} (no es el estudiante): responde sobre "
+            f"{first_name(turn.student)} en tercera persona. Para otro de sus hijos usa "
+            "select_student; list_my_students dice cuáles son.")
 
 
 def prompt_messages(student: Student, today: date, history: Sequence[ChatMessage],

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import attrs
 
+from eki_domain.errors import InvalidInput
 from eki_domain.model.gradebook import ProgressKind
+from eki_domain.model.guardian import parse_relationship
+from eki_domain.model.guardian_rows import GuardianRecord
 from eki_domain.model.imports import (
     ImportFileError,
     ImportInProgress,
@@ -29,8 +33,11 @@ from eki_domain.model.imports import (
     Severity,
     Sheet,
 )
+from eki_domain.model.phone import PhoneNumber
+from eki_domain.model.student import normalize_name
 from eki_domain.ports.clock import Clock
-from eki_domain.ports.repositories import UnitOfWorkFactory
+from eki_domain.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from eki_domain.services.guardian_import import link_student_sheet_guardians
 from eki_domain.services.imports import ImportResult, ImportService, spanish_summary
 from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.student_import import StudentImportService
@@ -60,6 +67,16 @@ class PackageIssue(RowIssue):
         return {"file": self.file, **RowIssue.as_dict(self)}
 
 
+class GuardianLinkRow(NamedTuple):
+    """A guardian of a student, as users.csv says (``line``: the guardian's line)."""
+
+    line: int
+    student_phone: str
+    name: str
+    phone: str
+    relationship: str
+
+
 @attrs.frozen
 class OneRosterPackage:
     """A OneRoster package mapped onto EKI's three import sheets.
@@ -74,6 +91,8 @@ class OneRosterPackage:
     grades: Sheet
     problems: tuple[RowIssue, ...] = ()
     version: str | None = None  # oneroster.version from manifest.csv, when given
+    #: Guardians (role parent/guardian/relative, linked through agentSourcedIds).
+    guardian_links: tuple[GuardianLinkRow, ...] = ()
 
 
 @attrs.frozen
@@ -148,9 +167,12 @@ class OneRosterImportService:
             grades = await self._progress.import_sheet(
                 package.grades, kind=ProgressKind.GRADES, mode=ImportMode.DEFAULT,
                 dry_run=dry_run, region=region, within=uow)
+            problems = package.problems + await link_package_guardians(
+                uow, package.guardian_links, region or self._students.default_region,
+                self._clock.now())
             results = (students, enrollments, grades)
             errors = (sum(r.report.errors for r in results)
-                      + sum(1 for p in package.problems if p.severity is Severity.ERROR))
+                      + sum(1 for p in problems if p.severity is Severity.ERROR))
             rejected = mode is ImportMode.STRICT and errors > 0
             if rejected or dry_run:
                 await uow.rollback()
@@ -169,7 +191,7 @@ class OneRosterImportService:
                                                          rejected))
             finished.append(attrs.evolve(result, job_id=await service.record(result)))
         return OneRosterResult(students=finished[0], enrollments=finished[1],
-                               grades=finished[2], problems=package.problems)
+                               grades=finished[2], problems=problems)
 
     async def record_failure(self, name: str, sha256: str, exc: ImportFileError, *,
                              mode: ImportMode = ImportMode.DEFAULT,
@@ -198,3 +220,27 @@ def _finish(report: ImportReport, label: str, mode: ImportMode,
         text = ("Modo estricto: no se guardó nada porque el paquete tiene errores (vea los "
                 "problemas del paquete y los demás informes).")
     return attrs.evolve(report, message=f"{label}: {text}")
+
+
+async def link_package_guardians(uow: UnitOfWork, rows: tuple[GuardianLinkRow, ...],
+                                 region: str, now: datetime) -> tuple[RowIssue, ...]:
+    """Link the package's guardians to the students just written (same transaction); a
+    guardian that cannot be read is a warning on its users.csv line."""
+    records: list[GuardianRecord] = []
+    issues: list[RowIssue] = []
+    for row in rows:
+        try:
+            records.append(GuardianRecord(
+                row.line, PhoneNumber.parse(row.student_phone, region),
+                PhoneNumber.parse(row.phone, region), normalize_name(row.name or "Acudiente"),
+                parse_relationship(row.relationship)))
+        except InvalidInput as exc:
+            issues.append(PackageIssue(
+                row=row.line, column="phone", value=row.phone, normalized=None,
+                severity=Severity.WARNING, code="GUARDIAN_SKIPPED",
+                message=f"users.csv, línea {row.line}: acudiente no vinculado: {exc.message}",
+                file="users.csv"))
+    records = [r for r in records if r.phone.e164 != r.student_phone.e164]
+    if records:
+        await link_student_sheet_guardians(uow, records, now)
+    return tuple(issues)

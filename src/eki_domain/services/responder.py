@@ -177,7 +177,7 @@ class RuleBasedAssistant:
         understood = understand(turn.text, turn.payload, self._classifier)
         texts = ENGLISH if understood.language == "en" else SPANISH
         calls = _Calls(tools)
-        name = _first_name(turn.student, texts)
+        name = turn.guardian or _first_name(turn.student, texts)
         intent = understood.intent
         if understood.clarify:
             first, second = understood.options

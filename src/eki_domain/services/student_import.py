@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from eki_domain.model.guardian_rows import GuardianRecord, guardians_of_student_sheet
 from eki_domain.model.imports import ImportMode, Sheet, sheet_from_records
 from eki_domain.model.progress import WriteCounts
 from eki_domain.model.roster import RosterValidation, plan_roster, validate_student_rows
 from eki_domain.ports.repositories import UnitOfWork
+from eki_domain.services.guardian_import import link_student_sheet_guardians
 from eki_domain.services.imports import (
     ImportResult,
     ImportService,
@@ -52,8 +54,13 @@ class StudentImportService(ImportService):
                 else (lambda done: progress("validating", done, total_rows)),
             )
 
+        links: list[GuardianRecord] = []
+
         async def resolve(uow: UnitOfWork, validation: Validation) -> Resolution:
-            return Resolution()
+            found, issues = guardians_of_student_sheet(
+                sheet, validation.mapping, region or self._region, validation.rejected_rows)
+            links.extend(found)
+            return Resolution(issues=tuple(issues))
 
         async def write(uow: UnitOfWork, validation: Validation,
                         rejected: frozenset[int]) -> WriteCounts:
@@ -62,6 +69,8 @@ class StudentImportService(ImportService):
             plan = plan_roster(validation.records, existing)
             if plan.creates or plan.updates:
                 await uow.roster.write(plan, self._clock.now())
+            if links:  # the guardian columns (docs/families.md)
+                await link_student_sheet_guardians(uow, links, self._clock.now())
             return WriteCounts(len(plan.creates), len(plan.updates), plan.unchanged)
 
         return await self._run(sheet, mode=mode, dry_run=dry_run, validate=validate,

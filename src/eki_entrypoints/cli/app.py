@@ -19,8 +19,10 @@ from eki_entrypoints import loops
 from eki_entrypoints.cli import (
     audit,
     chat,
+    codes,
     db,
     demo,
+    guardians,
     handoff,
     imports,
     intents,
@@ -36,7 +38,7 @@ from eki_entrypoints.settings import Settings, SettingsError
 
 #: The command groups, in the order ``eki --help`` lists them.
 GROUPS = (db, server, chat, demo, handoff, students, progress, oneroster, imports, intents,
-          staff, audit)
+          staff, audit, guardians, codes)
 
 
 def build_parser() -> argparse.ArgumentParser:

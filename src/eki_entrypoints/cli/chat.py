@@ -22,7 +22,7 @@ async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
             answer = await session.say(args.message)
             if args.json:
                 print_json({"reply": answer.reply, "intent": answer.intent,
-                            "tools": list(answer.tools)})
+                            "tools": list(answer.tools), "about": answer.about})
             else:
                 print(answer.reply)
             return EXIT_OK
@@ -51,5 +51,5 @@ def add_parser(sub: Any) -> None:
     chat.add_argument("--phone", required=True, help="the student's phone, any format")
     chat.add_argument("--message", help="send one message and exit (default: interactive)")
     chat.add_argument("--json", action="store_true",
-                      help='print {"reply", "intent", "tools"} for scripts')
+                      help='print {"reply", "intent", "tools", "about"} for scripts')
     chat.set_defaults(handler=cmd_chat)

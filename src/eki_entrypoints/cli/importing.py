@@ -18,6 +18,7 @@ from eki_adapters.spreadsheets.errors_file import errors_format_for, write_error
 from eki_domain.model.audit import AuditAction
 from eki_domain.model.gradebook import ProgressKind
 from eki_domain.model.imports import ImportMode, ImportReport, ImportStatus, Severity
+from eki_domain.services.guardian_import import GuardianImportService
 from eki_domain.services.imports import ImportService
 from eki_entrypoints.cli.common import (
     EXIT_FAILURE,
@@ -113,13 +114,20 @@ async def import_file(settings: Settings, args: argparse.Namespace, *, target: s
     async with open_eki(settings) as eki:
         service: ImportService = eki.student_import if target == "students" else \
             eki.progress_import
+        guardian_import = GuardianImportService(eki.uow, eki.clock,
+                                                default_region=settings.default_country)
+        if target == "guardians":
+            service = guardian_import
         # A local file may be far larger than an upload (a school year of grades):
         # the 50 MB limit protects the web server, not the command line.
         reader = CalamineSpreadsheetReader(max_bytes=CLI_MAX_IMPORT_BYTES)
         sheet = await service.load(lambda: reader.read(data, name), filename=name,
                                    content=data, mode=mode, dry_run=args.dry_run)
         progress = ProgressBar(sys.stderr.isatty() and len(sheet.rows) > 2000)
-        if target == "students":
+        if target == "guardians":
+            result = await guardian_import.import_sheet(
+                sheet, mode=mode, dry_run=args.dry_run, region=args.country, progress=progress)
+        elif target == "students":
             result = await eki.student_import.import_sheet(
                 sheet, mode=mode, dry_run=args.dry_run, region=args.country, progress=progress)
         else:

@@ -18,6 +18,7 @@ from eki_entrypoints.cli.common import (
     page_size,
     print_json,
 )
+from eki_entrypoints.cli.guardians import describe_link, family_service, link_to_dict
 from eki_entrypoints.cli.importing import import_file, import_options, no_gc
 from eki_entrypoints.cli.staff import cli_caller
 from eki_entrypoints.serialize import student_page_to_dict, student_to_dict
@@ -57,10 +58,14 @@ async def cmd_students_add(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_students_show(settings: Settings, args: argparse.Namespace) -> int:
     async with open_eki(settings) as eki:
         student = await eki.registration.find(args.phone)
+        links = await family_service(eki).of_student(student)
     if args.json:
-        print_json(student_to_dict(student))
+        print_json({**student_to_dict(student),
+                    "guardians": [link_to_dict(item) for item in links]})
     else:
         print(describe(student))
+        for item in links:
+            print(f"  acudiente: {describe_link(item, student=False)}")
     return EXIT_OK
 
 

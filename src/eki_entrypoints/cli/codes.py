@@ -1,0 +1,101 @@
+"""``eki codes``: verification codes to print and send home (docs/families.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from eki_adapters.spreadsheets.errors_file import inert_xlsx_cell
+from eki_domain.model.codes import CodePurpose
+from eki_domain.services.codes import CodeDesk, CodeUnitOfWork, IssuedCode
+from eki_entrypoints.bootstrap import Eki
+from eki_entrypoints.cli.common import EXIT_OK, CliError, open_eki, print_json
+from eki_entrypoints.cli.staff import cli_caller
+from eki_entrypoints.settings import Settings
+
+HEADERS = ("Estudiante", "Etiquetas", "Código", "Vence", "Para")
+
+
+def code_desk(eki: Eki) -> CodeDesk:
+    return CodeDesk(cast(Callable[[], CodeUnitOfWork], eki.uow), eki.clock,
+                    days=eki.settings.code_days, approval=eki.settings.code_approval)
+
+
+def codes_workbook(codes: Sequence[IssuedCode], purpose: CodePurpose) -> bytes:
+    """One row per student; every text cell written inert (never a formula)."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("codigos")
+    sheet.append([inert_xlsx_cell(sheet, h) for h in HEADERS])
+    who = "acudientes" if purpose is CodePurpose.GUARDIAN else "estudiantes"
+    for item in codes:
+        sheet.append([inert_xlsx_cell(sheet, value) for value in (
+            item.student.name, ", ".join(sorted(item.student.tags)), item.code,
+            item.expires_at.date().isoformat(), who)])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+async def cmd_codes_issue(settings: Settings, args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.suffix.lower() != ".xlsx":
+        raise CliError("--out must name an .xlsx file, e.g. codigos.xlsx")
+    purpose = CodePurpose(args.purpose)
+    async with open_eki(settings) as eki:
+        codes = await code_desk(eki).issue(cli_caller(), tags=args.tag or (), purpose=purpose)
+    await asyncio.to_thread(out.write_bytes, codes_workbook(codes, purpose))
+    print(f"{len(codes)} código(s) en {out} (vencen en {settings.code_days} días; los "
+          "anteriores sin usar quedaron anulados).")
+    return EXIT_OK
+
+
+async def cmd_codes_pending(settings: Settings, args: argparse.Namespace) -> int:
+    async with open_eki(settings) as eki:
+        pending = await code_desk(eki).pending()
+    if args.json:
+        print_json([{"phone": code.used_by, "student": student.name,
+                     "purpose": code.purpose.value,
+                     "redeemed_at": code.used_at.isoformat() if code.used_at else None}
+                    for code, student in pending])
+        return EXIT_OK
+    if not pending:
+        print("No hay registros por aprobar.")
+    for code, student in pending:
+        print(f"{code.used_by:<16} {student.name} ({code.purpose.value})")
+    return EXIT_OK
+
+
+async def cmd_codes_approve(settings: Settings, args: argparse.Namespace) -> int:
+    async with open_eki(settings) as eki:
+        count = await code_desk(eki).approve(cli_caller(), args.phone,
+                                             region=settings.default_country)
+    print(f"{count} registro(s) aprobado(s).")
+    return EXIT_OK
+
+
+def add_parser(sub: Any) -> None:
+    """``sub`` is what ``ArgumentParser.add_subparsers()`` returned."""
+    codes = sub.add_parser(
+        "codes", help="verification codes for numbers the school does not have",
+        description="One single-use code per student, to print and send home; an unknown "
+                    "number that writes it is linked (docs/families.md).").add_subparsers(
+        dest="codes_command", required=True, metavar="ACTION")
+    issue = codes.add_parser("issue", help="a new code per active student (revokes old ones)")
+    issue.add_argument("--tag", action="append", metavar="T", help="only students with a tag")
+    issue.add_argument("--for", dest="purpose", choices=("guardians", "students"),
+                       default="guardians",
+                       help="link the number as a guardian (default) or as the student's own")
+    issue.add_argument("--out", required=True, metavar="FILE.xlsx")
+    issue.set_defaults(handler=cmd_codes_issue)
+    pending = codes.add_parser("pending", help="redeemed codes waiting for approval")
+    pending.add_argument("--json", action="store_true")
+    pending.set_defaults(handler=cmd_codes_pending)
+    approve = codes.add_parser("approve", help="approve the redemptions of a number")
+    approve.add_argument("phone", metavar="PHONE")
+    approve.set_defaults(handler=cmd_codes_approve)
