@@ -45,6 +45,8 @@ SEED: Final = 20
 RULE_WEIGHT: Final = 1
 #: Only the first characters of a message are read (the conversation cuts at 1,000 anyway).
 MAX_CHARS: Final = 400
+#: The lengths of the character n-grams taken inside each word (padded with spaces).
+NGRAMS: Final = (3, 4)
 
 
 def features(text: str) -> list[str]:
@@ -58,7 +60,7 @@ def features(text: str) -> list[str]:
         if word_class is not None:
             out.append("k:" + word_class)
         padded = f" {word} "
-        for n in (3, 4):
+        for n in NGRAMS:
             for i in range(len(padded) - n + 1):
                 out.append(padded[i : i + n])
     for first, second in itertools.pairwise(words):
