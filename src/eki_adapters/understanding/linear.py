@@ -47,7 +47,7 @@ from eki_domain.services.wordlists import WORD_CLASSES
 __all__ = ["LinearIntentModel", "features", "train"]
 
 EPOCHS: Final = 3
-LEARNING_RATE: Final = 2.0
+LEARNING_RATE: Final = 4.0
 DECAY: Final = 0.7
 CONFIDENT: Final = 0.9
 SEED: Final = 20
