@@ -35,7 +35,8 @@ import itertools
 import math
 import random
 import unicodedata
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from operator import add
 from typing import Final
 
@@ -111,7 +112,8 @@ class LinearIntentModel:
     """An :class:`~eki_domain.ports.understanding.IntentClassifier` (weights per feature)."""
 
     def __init__(
-        self, labels: Sequence[Intent], weights: dict[str, list[float]], bias: list[float],
+        self, labels: Sequence[Intent], weights: Mapping[str, Sequence[float]],
+        bias: list[float],
         *, nb_weight: float = 0.0,
     ) -> None:
         self._labels = tuple(labels)
@@ -221,4 +223,6 @@ def train(examples: Iterable[tuple[str, Intent]], *, epochs: int = EPOCHS) -> Li
     if NB_WEIGHT:
         bayes = _naive_bayes([(feats, index[intent]) for feats, intent in data], size, NB_ALPHA)
         weights = {feat: row + bayes[feat] for feat, row in weights.items()}
-    return LinearIntentModel(labels, weights, bias, nb_weight=NB_WEIGHT)
+    # Packed doubles: a third of the memory of lists of float objects, read as fast.
+    packed = {feat: array("d", row) for feat, row in weights.items()}
+    return LinearIntentModel(labels, packed, bias, nb_weight=NB_WEIGHT)
