@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from eki_adapters.system import FixedClock
-from eki_adapters.understanding import LazyClassifier, default_classifier, trained_model
+from eki_adapters.understanding import (
+    LazyClassifier,
+    default_classifier,
+    load_corpus,
+    train,
+    trained_model,
+)
 from eki_domain import PhoneNumber, Student
 from eki_domain.model.intent import Intent
 from eki_domain.ports.assistant import JsonDict, Turn
@@ -350,3 +356,12 @@ def test_warming_is_immediate_when_the_process_has_the_model() -> None:
     lazy.start_warming()
     assert lazy.ready and lazy.classify("hola")[0].intent is Intent.SALUDO
     assert default_classifier(warm=True).ready  # bootstrap's: this process trained already
+
+
+def test_a_paused_training_gives_the_same_model() -> None:
+    training = [(u.text, u.intent) for u in load_corpus()[:300]]
+    pauses: list[int] = []
+    plain, paused = train(training), train(training, pause=lambda: pauses.append(1))
+    assert len(pauses) > 10
+    for text, _ in training[:40]:
+        assert plain.scores(text) == paused.scores(text)

@@ -7,7 +7,9 @@ and keeps it for the life of the process; nothing happens at import time.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
+from typing import Final
 
 from eki_adapters.understanding.corpus import Utterance, held_out, load_corpus, split
 from eki_adapters.understanding.linear import LinearIntentModel, features, train
@@ -43,12 +45,27 @@ class _Trained:
     model: LinearIntentModel | None = None
 
 
-def trained_model() -> LinearIntentModel:
-    """The production model: trained on the whole corpus, once per process."""
+def trained_model(pause: Callable[[], None] | None = None) -> LinearIntentModel:
+    """The production model: trained on the whole corpus, once per process (``pause``: see
+    :func:`~eki_adapters.understanding.linear.train`)."""
     with _Trained.lock:
         if _Trained.model is None:
-            _Trained.model = train((item.text, item.intent) for item in load_corpus())
+            _Trained.model = train(
+                ((item.text, item.intent) for item in load_corpus()), pause=pause)
         return _Trained.model
+
+
+#: A background warm-up sleeps this long every few examples: the event loop's thread gets
+#: the interpreter at once when it needs it (training takes longer, off to the side).
+BREATHE_SECONDS: Final = 0.01
+
+
+def _breathe() -> None:
+    time.sleep(BREATHE_SECONDS)
+
+
+def _warm_model() -> LinearIntentModel:
+    return trained_model(pause=_breathe)
 
 
 def cached_model() -> LinearIntentModel | None:
@@ -70,8 +87,10 @@ class LazyClassifier:
         self,
         factory: Callable[[], LinearIntentModel] = trained_model,
         cached: Callable[[], LinearIntentModel | None] = cached_model,
+        warm_factory: Callable[[], LinearIntentModel] | None = None,
     ) -> None:
         self._factory = factory
+        self._warm_factory = warm_factory or factory
         self._cached = cached
         self._model: LinearIntentModel | None = None
         self._lock = threading.Lock()
@@ -96,8 +115,13 @@ class LazyClassifier:
         self._model = self._cached()
         if self._model is None:
             self._warming = threading.Thread(
-                target=lambda: self.model, name="eki-intent-model", daemon=True)
+                target=self._warm, name="eki-intent-model", daemon=True)
             self._warming.start()
+
+    def _warm(self) -> None:
+        with self._lock:
+            if self._model is None:
+                self._model = self._warm_factory()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until a warm-up started by :meth:`start_warming` ends (tests, tools)."""
@@ -114,7 +138,7 @@ class LazyClassifier:
 def default_classifier(*, warm: bool = False) -> LazyClassifier:
     """The classifier EKI runs with, trained from the shipped corpus: at the first message,
     or (``warm``) at once in a background thread."""
-    classifier = LazyClassifier()
+    classifier = LazyClassifier(warm_factory=_warm_model)
     if warm:
         classifier.start_warming()
     return classifier

@@ -36,7 +36,7 @@ import math
 import random
 import unicodedata
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import add
 from typing import Final
 
@@ -62,6 +62,8 @@ NGRAMS: Final = (3, 4)
 #: (0: off) and Laplace smoothing NB_ALPHA.
 NB_WEIGHT: Final = 1.0
 NB_ALPHA: Final = 0.03
+#: How many examples training handles between two calls of its ``pause`` (when given).
+PAUSE_EVERY: Final = 32
 #: Pairs of adjacent words with each word replaced by its class ("como voy <subject>").
 CLASS_PAIRS: Final = True
 
@@ -176,7 +178,8 @@ def _naive_bayes(
 
 
 def _fit(
-    data: Sequence[tuple[list[str], Intent]], index: dict[Intent, int], size: int, epochs: int
+    data: Sequence[tuple[list[str], Intent]], index: dict[Intent, int], size: int, epochs: int,
+    pause: Callable[[], None] | None = None,
 ) -> tuple[dict[str, list[float]], list[float]]:
     """The logistic regression: SGD on the cross-entropy (see the module's docstring)."""
     weights: dict[str, list[float]] = {}
@@ -191,7 +194,9 @@ def _fit(
     rate = LEARNING_RATE
     for _ in range(epochs):
         shuffler.shuffle(order)
-        for position in order:
+        for number, position in enumerate(order):
+            if pause is not None and number % PAUSE_EVERY == 0:
+                pause()
             vectors, gold = rows[position]
             if not vectors:
                 continue  # nothing to learn from
@@ -211,15 +216,25 @@ def _fit(
     return weights, bias
 
 
-def train(examples: Iterable[tuple[str, Intent]], *, epochs: int = EPOCHS) -> LinearIntentModel:
-    """Fit the model on (text, intent) pairs. Deterministic for a given input order."""
-    data = [(features(text), intent) for text, intent in examples]
+def train(
+    examples: Iterable[tuple[str, Intent]], *, epochs: int = EPOCHS,
+    pause: Callable[[], None] | None = None,
+) -> LinearIntentModel:
+    """Fit the model on (text, intent) pairs. Deterministic for a given input order.
+
+    ``pause`` (a background warm-up's): called every :data:`PAUSE_EVERY` examples, e.g. to
+    sleep a moment and leave the interpreter to the event loop's thread."""
+    data: list[tuple[list[str], Intent]] = []
+    for number, (text, intent) in enumerate(examples):
+        if pause is not None and number % PAUSE_EVERY == 0:
+            pause()
+        data.append((features(text), intent))
     if not data:
         raise ValueError("nothing to train on")
     labels = sorted({intent for _, intent in data}, key=lambda intent: intent.value)
     index = {label: i for i, label in enumerate(labels)}
     size = len(labels)
-    weights, bias = _fit(data, index, size, epochs)
+    weights, bias = _fit(data, index, size, epochs, pause)
     if NB_WEIGHT:
         bayes = _naive_bayes([(feats, index[intent]) for feats, intent in data], size, NB_ALPHA)
         weights = {feat: row + bayes[feat] for feat, row in weights.items()}
