@@ -65,6 +65,15 @@ async def _migrate(url: str) -> None:
         await engine.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _intent_model() -> None:
+    """Train the intent classifier once, before any test: ``bootstrap`` warms it in a
+    background thread, and a message answered before it is ready gets the rules alone."""
+    from eki_adapters.understanding import trained_model
+
+    trained_model()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """URL of a fresh, migrated PostgreSQL database for this test run."""

@@ -314,7 +314,7 @@ def build_assistant(
     safety_key: Callable[[], Awaitable[bytes]] | None = None,
 ) -> tuple[Assistant, LanguageModel | None]:
     """The assistant ladder: the model with tools, falling back to the rules."""
-    rules = RuleBasedAssistant(clock=clock, classifier=default_classifier())
+    rules = RuleBasedAssistant(clock=clock, classifier=default_classifier(warm=True))
     model = language_model
     if model is None and settings.openai_api_key is not None:
         from eki_adapters.openai import OpenAIChatModel  # imported only when configured

@@ -94,3 +94,20 @@ async def test_model_errors_fall_back_to_the_rules(eki: Eki, server: ScriptedOpe
     assert intent is not None and intent.startswith("fallback:")
     assert "4,5" in reply and "get_my_progress" in tools
     assert [r[5] for r in await usage_rows(eki)] == ["server"]
+
+
+async def test_a_question_in_english_asks_the_model_to_answer_in_english(
+        eki: Eki, server: ScriptedOpenAI) -> None:
+    server.then(
+        completion(tool_calls=[("call_1", "get_my_progress", '{"course": "math", "period": null}')],
+                   usage=(900, 20, 0)),
+        completion("You have *4.5* in Math, Ana. Well done!", usage=(1000, 30, 0)),
+    )
+    reply, intent, tools = await ask(eki, "how am I doing in math?")
+    assert reply == "You have *4.5* in Math, Ana. Well done!"
+    assert intent == "llm" and tools == ("get_my_progress",)
+    request = server.requests[0]
+    system = " ".join(m["content"] for m in request["messages"] if m["role"] == "system")
+    assert "responde en el idioma en que escribe el estudiante" in system
+    assert "Si escribe en inglés, responde en inglés" in system
+    assert request["messages"][-1] == {"role": "user", "content": "how am I doing in math?"}

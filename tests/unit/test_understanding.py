@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -9,7 +10,13 @@ from typing import Any
 import pytest
 
 from eki_adapters.system import FixedClock
-from eki_adapters.understanding import LazyClassifier, trained_model
+from eki_adapters.understanding import (
+    LazyClassifier,
+    default_classifier,
+    load_corpus,
+    train,
+    trained_model,
+)
 from eki_domain import PhoneNumber, Student
 from eki_domain.model.intent import Intent
 from eki_domain.ports.assistant import JsonDict, Turn
@@ -323,3 +330,38 @@ def test_the_lazy_classifier_trains_once_at_first_use() -> None:
     assert lazy.classify("hola")[0].intent is Intent.SALUDO
     lazy.classify("chao")
     assert built == [1]
+
+
+def test_a_warming_classifier_leaves_the_first_messages_to_the_rules() -> None:
+    release = threading.Event()
+
+    def slow_factory() -> Any:
+        release.wait(10)
+        return trained_model()
+
+    lazy = LazyClassifier(slow_factory, cached=lambda: None)
+    lazy.start_warming()
+    assert not lazy.ready and lazy.classify("estoy perdiendo mate?") == []
+    early = understand("como voy en mate?", None, lazy)
+    assert early.source == "rules" and early.intent is Intent.PROGRESO
+    release.set()
+    assert lazy.wait_ready(10)
+    assert lazy.classify("estoy perdiendo mate?")[0].intent is Intent.PROGRESO
+    assert understand("estoy perdiendo mate?", None, lazy).source in {"model", "both"}
+
+
+def test_warming_is_immediate_when_the_process_has_the_model() -> None:
+    model = trained_model()
+    lazy = LazyClassifier(lambda: pytest.fail("no second training"), cached=lambda: model)
+    lazy.start_warming()
+    assert lazy.ready and lazy.classify("hola")[0].intent is Intent.SALUDO
+    assert default_classifier(warm=True).ready  # bootstrap's: this process trained already
+
+
+def test_a_paused_training_gives_the_same_model() -> None:
+    training = [(u.text, u.intent) for u in load_corpus()[:300]]
+    pauses: list[int] = []
+    plain, paused = train(training), train(training, pause=lambda: pauses.append(1))
+    assert len(pauses) > 10
+    for text, _ in training[:40]:
+        assert plain.scores(text) == paused.scores(text)
