@@ -8,6 +8,7 @@ import asyncio
 import itertools
 
 from eki_adapters.memory.messaging import MessagingState
+from eki_adapters.memory.outbound import TemplatesState
 from eki_adapters.memory.progress import SchoolState
 from eki_adapters.memory.staff import StaffState
 from eki_domain.model.student import Student
@@ -30,3 +31,4 @@ class StoreState:
         self.school = [SchoolState()]
         self.usage_records: list[UsageRecord] = []
         self.staff_state = [StaffState()]
+        self.templates_state = [TemplatesState()]

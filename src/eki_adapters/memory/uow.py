@@ -20,6 +20,11 @@ from eki_adapters.memory.messaging import (
     InMemoryWebhookLog,
 )
 from eki_adapters.memory.operations import InMemoryOperationsStats
+from eki_adapters.memory.outbound import (
+    InMemoryHandoffAssignments,
+    InMemoryServiceWindows,
+    InMemoryTemplates,
+)
 from eki_adapters.memory.progress import InMemoryProgressRepository
 from eki_adapters.memory.staff import (
     InMemoryApiTokens,
@@ -64,6 +69,10 @@ class InMemoryUnitOfWork:
         self.api_tokens = InMemoryApiTokens(self._staff)
         self.setup_links = InMemorySetupLinks(self._staff)
         self.audit = InMemoryAuditLog(self._staff)
+        self._templates = Staged(store.templates_state)
+        self.templates = InMemoryTemplates(self._templates)
+        self.windows = InMemoryServiceWindows(self._messaging)
+        self.assignments = InMemoryHandoffAssignments(self._messaging)
         self.operations = InMemoryOperationsStats(
             self._messaging, lambda: self.students._current().values(), store.usage_records)
 
@@ -89,6 +98,7 @@ class InMemoryUnitOfWork:
         self._messaging.apply()
         self._school.apply()
         self._staff.apply()
+        self._templates.apply()
 
     async def rollback(self) -> None:
         self.students.discard()
@@ -97,3 +107,4 @@ class InMemoryUnitOfWork:
         self._messaging.discard()
         self._school.discard()
         self._staff.discard()
+        self._templates.discard()

@@ -14,6 +14,7 @@ from eki_adapters.sql.conversations import SqlHandoffs, SqlHistory, SqlOptOuts, 
 from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
 from eki_adapters.sql.inbox import SqlInbox
 from eki_adapters.sql.operations import SqlOperationsStats
+from eki_adapters.sql.outbound import SqlHandoffAssignments, SqlServiceWindows, SqlTemplates
 from eki_adapters.sql.outbox import SqlOutbox
 from eki_adapters.sql.progress import SqlProgressRepository
 from eki_adapters.sql.staff import SqlApiTokens, SqlAuditLog, SqlSetupLinks, SqlStaffDirectory
@@ -77,6 +78,9 @@ class SqlUnitOfWork:
     api_tokens: SqlApiTokens
     setup_links: SqlSetupLinks
     audit: SqlAuditLog
+    templates: SqlTemplates
+    windows: SqlServiceWindows
+    assignments: SqlHandoffAssignments
 
     def __init__(self, engine: AsyncEngine, gate: FairGate | None = None) -> None:
         self._engine = engine
@@ -114,6 +118,9 @@ class SqlUnitOfWork:
         self.api_tokens = SqlApiTokens(self._conn)
         self.setup_links = SqlSetupLinks(self._conn)
         self.audit = SqlAuditLog(self._conn)
+        self.templates = SqlTemplates(self._conn)
+        self.windows = SqlServiceWindows(self._conn)
+        self.assignments = SqlHandoffAssignments(self._conn)
         return self
 
     async def __aexit__(
