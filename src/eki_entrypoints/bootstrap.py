@@ -197,7 +197,8 @@ async def bootstrap(
         assistant=assistant,
         conversation=ConversationService(
             uow, clock, assistant, tools, telemetry=telemetry, flood=flood, bus=bus,
-            max_reply_chars=channel.max_body_chars),
+            max_reply_chars=channel.max_body_chars,
+            business_hours=settings.business_schedule()),
         delivery=DeliveryService(uow, clock, channel, telemetry=telemetry),
         ingest=IngestService(uow, clock, bus=bus),
         telemetry=telemetry,

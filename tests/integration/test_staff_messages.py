@@ -4,7 +4,7 @@ idle hand-offs going back to the bot — on memory, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -222,3 +222,24 @@ def _all() -> AuditFilter:
 
 def _page() -> PageRequest:
     return PageRequest(limit=50, offset=0)
+
+
+async def test_a_hand_off_outside_business_hours_is_told_when_someone_answers(
+        uow_factory: UnitOfWorkFactory) -> None:
+    eki, clock, channel = await _eki(uow_factory)  # lun-vie 07:00-17:00, America/Bogota
+    try:
+        await eki.registration.register("Ana María Pérez", WA_ID)
+        clock.set(datetime(2026, 1, 17, 15, 0, tzinfo=UTC))  # Saturday 10:00 in Bogotá
+        await _inbound(eki, "quiero hablar con un asesor", 1)
+        await eki.delivery.dispatch_due()
+        [(_, reply, _)] = channel.sent
+        assert "fuera del horario" in reply
+        assert reply.endswith("el lunes 19 de enero a las 07:00.")
+
+        clock.set(datetime(2026, 1, 19, 13, 0, tzinfo=UTC))  # Monday 08:00: open
+        await eki.conversation.release_handoff(1, by="test")
+        await _inbound(eki, "quiero hablar con un asesor", 2)
+        await eki.delivery.dispatch_due()
+        assert "fuera del horario" not in channel.sent[-1][1]
+    finally:
+        await eki.aclose()
