@@ -40,13 +40,13 @@ def client(database_url: str) -> Iterator[TestClient]:
         yield test_client
 
 
-def _student_writes(client: TestClient) -> None:
+def _student_writes(client: TestClient, text: str = "hola") -> None:
     eki: Eki = client.app.state.eki  # type: ignore[attr-defined]
 
     async def write() -> None:
         await eki.ingest.ingest(channel="meta", body="{}", statuses=(), messages=[
             IncomingMessage(channel="meta", provider_id="wamid.API1", wa_id=WA_ID,
-                            type=MessageType.TEXT, sent_at=eki.clock.now(), text="hola")])
+                            type=MessageType.TEXT, sent_at=eki.clock.now(), text=text)])
 
     client.portal.call(write)  # type: ignore[union-attr]
 
@@ -102,3 +102,17 @@ def test_take_assigns_the_conversation(client: TestClient) -> None:
     assert first.status_code == 200 and first.json()["opened"] is True
     again = client.post(f"/api/students/+{WA_ID}/handoff/take", headers=AUTH)
     assert again.json()["opened"] is False
+
+
+def test_conversations_by_status(client: TestClient) -> None:
+    assert client.get("/api/conversations", headers=AUTH).json() == {"items": []}
+    _student_writes(client, "quiero hablar con un asesor")
+    client.portal.call(client.app.state.eki.conversation.process_next)  # type: ignore[attr-defined,union-attr]
+    [waiting] = client.get("/api/conversations?status=waiting", headers=AUTH).json()["items"]
+    assert waiting["assigned_to"] is None and waiting["waiting_seconds"] >= 0
+    client.post(URL, json={"text": "Hola, te atiendo."}, headers=AUTH)
+    [item] = client.get("/api/conversations?status=assigned", headers=AUTH).json()["items"]
+    assert item["assigned_to"] == "system" and item["wa_id"] == WA_ID
+    assert 0 < item["window_left_seconds"] <= 24 * 3600
+    assert client.get("/api/conversations?status=waiting", headers=AUTH).json()["items"] == []
+    assert client.get("/api/conversations?status=x", headers=AUTH).status_code == 400

@@ -80,6 +80,12 @@ class InMemoryHandoffAssignments:
             return value if isinstance(value, str) else None
         return None
 
+    async def open_with_assignees(self) -> list[tuple[int, str, datetime, str | None]]:
+        return [(int(h["student_id"]), str(h["wa_id"]), h["requested_at"],
+                 h.get("assigned_to"))
+                for h in sorted((h for h in self._s.state.handoffs if h["released_at"] is None),
+                                key=lambda h: h["requested_at"])]
+
     async def idle_since(self, cutoff: datetime) -> list[int]:
         idle = []
         for h in sorted((h for h in self._s.state.handoffs if h["released_at"] is None),

@@ -98,6 +98,13 @@ class SqlHandoffAssignments:
             .where(h.c.student_id == student_id, h.c.released_at.is_(None)).limit(1))
         return str(value) if value is not None else None
 
+    async def open_with_assignees(self) -> list[tuple[int, str, datetime, str | None]]:
+        h = handoffs
+        rows = await self._conn.execute(
+            sa.select(h.c.student_id, h.c.wa_id, h.c.requested_at, h.c.assigned_to)
+            .where(h.c.released_at.is_(None)).order_by(h.c.requested_at, h.c.id))
+        return [(int(r.student_id), r.wa_id, r.requested_at, r.assigned_to) for r in rows]
+
     async def idle_since(self, cutoff: datetime) -> list[int]:
         h = handoffs
         rows = await self._conn.execute(

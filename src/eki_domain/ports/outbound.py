@@ -62,6 +62,11 @@ class HandoffAssignments(Protocol):
         """Who owns the student's open hand-off (None: unassigned or none open)."""
         ...
 
+    async def open_with_assignees(self) -> list[tuple[int, str, datetime, str | None]]:
+        """(student id, wa_id, requested at, assigned to) of every open hand-off, oldest
+        first."""
+        ...
+
     async def idle_since(self, cutoff: datetime) -> list[int]:
         """Students whose open hand-off had no staff activity since ``cutoff`` (counting
         from the request when nobody acted yet)."""

@@ -4,7 +4,8 @@ a student through EKI, inside WhatsApp's rules.
 Body: ``{"text": "…"}`` or ``{"template": "NAME", "language": "es", "params": ["…"]}``.
 Answers 202 ``{"id", "state": "queued"}``; 409 ``WINDOW_CLOSED`` for free text outside the
 24-hour window; 422 for an unknown or unapproved template; ``POST
-/api/students/{phone}/handoff/take`` assigns the conversation to the caller.
+/api/students/{phone}/handoff/take`` assigns the conversation to the caller and ``GET
+/api/conversations?status=waiting|assigned|all`` lists the open hand-offs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from eki_domain.model.permissions import Principal
+from eki_domain.model.schedule import window_left
 from eki_domain.model.templates import WindowClosed
 from eki_domain.services.staff import Caller
 from eki_domain.services.staff_messages import RecipientOptedOut, TemplateChoice
@@ -94,8 +96,31 @@ async def take_handoff(request: Request) -> JSONResponse:
                          "assigned_to": _caller(request).principal.actor})
 
 
+async def list_conversations(request: Request) -> JSONResponse:
+    """``GET /api/conversations?status=waiting|assigned|all``: open hand-offs, oldest first
+    (waiting: nobody took them yet)."""
+    require_admin(request)
+    status = request.query_params.get("status", "all")
+    if status not in ("waiting", "assigned", "all"):
+        raise ApiError(400, "BAD_STATUS", "status must be waiting, assigned or all")
+    eki: Eki = request.app.state.eki
+    now = eki.clock.now()
+    async with eki.uow() as uow:
+        rows = await uow.assignments.open_with_assignees()
+        last = await uow.windows.last_inbound_at([wa_id for _, wa_id, _, _ in rows])
+    items = [
+        {"student_id": sid, "wa_id": wa_id, "requested_at": at.isoformat(),
+         "waiting_seconds": int((now - at).total_seconds()), "assigned_to": owner,
+         "window_left_seconds": int(window_left(last.get(wa_id), now).total_seconds())}
+        for sid, wa_id, at, owner in rows
+        if status == "all" or (owner is None) == (status == "waiting")
+    ]
+    return JSONResponse({"items": items})
+
+
 def message_routes() -> list[Route]:
     return [
+        Route("/api/conversations", list_conversations, methods=["GET"]),
         Route("/api/students/{phone}/messages", send_message, methods=["POST"]),
         Route("/api/students/{phone}/handoff/take", take_handoff, methods=["POST"]),
     ]
