@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol, cast
 
 import attrs
@@ -38,6 +39,7 @@ from eki_domain.ports.channel import MessageChannel
 from eki_domain.ports.heartbeats import WorkerHeartbeats
 from eki_domain.ports.limits import WindowCounters
 from eki_domain.ports.llm import LanguageModel
+from eki_domain.ports.outbound import TemplateCatalog
 from eki_domain.ports.progress import ReportCache
 from eki_domain.ports.staff import StaffUnitOfWork
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
@@ -55,7 +57,9 @@ from eki_domain.services.progress import ProgressService
 from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.staff import StaffService
+from eki_domain.services.staff_messages import StaffMessages, StaffMessagesUnitOfWork
 from eki_domain.services.subject import FamilyDesk, SubjectUnitOfWork
+from eki_domain.services.templates import TemplateService, TemplatesUnitOfWork
 from eki_domain.services.tools import StudentTools
 from eki_domain.services.windows import InProcessCounters
 from eki_entrypoints.secret_key import secret_key_loader
@@ -94,6 +98,8 @@ class Eki:
     wakeups: InboxWakeups
     staff: StaffService
     audit: AuditTrail
+    templates: TemplateService
+    staff_messages: StaffMessages
     engine: AsyncEngine | None = None
     model: LanguageModel | None = None
     #: What ``GET /metrics`` renders (None: the telemetry exposes nothing).
@@ -205,7 +211,8 @@ async def bootstrap(
             families=FamilyDesk(cast(Callable[[], SubjectUnitOfWork], uow), clock,
                                 choice_hours=settings.child_choice_hours),
             codes=CodeDesk(cast(Callable[[], CodeUnitOfWork], uow), clock,
-                           days=settings.code_days, approval=settings.code_approval)),
+                           days=settings.code_days, approval=settings.code_approval),
+            business_hours=settings.business_schedule()),
         delivery=DeliveryService(uow, clock, channel, telemetry=telemetry),
         ingest=IngestService(uow, clock, bus=bus),
         telemetry=telemetry,
@@ -214,6 +221,12 @@ async def bootstrap(
         wakeups=wakeups,
         staff=StaffService(staff_uow, Argon2PasswordHasher(), clock, TotpSecondFactor()),
         audit=AuditTrail(staff_uow, clock),
+        # Both units of work also carry the audit log these two append to.
+        templates=TemplateService(cast(Callable[[], TemplatesUnitOfWork], uow), clock,
+                                  build_template_catalog(settings)),
+        staff_messages=StaffMessages(
+            cast(Callable[[], StaffMessagesUnitOfWork], uow), clock, channel=channel.name, bus=bus,
+            idle=timedelta(hours=settings.handoff_idle_hours)),
         engine=engine,
         model=model,
         metrics=metrics,
@@ -294,6 +307,25 @@ def build_channel(settings: Settings) -> MessageChannel:
         return MetaCloudChannel(settings.whatsapp_api_url, settings.whatsapp_phone_number_id,
                                 token.get())
     return ConsoleChannel(name="meta")
+
+
+def build_template_catalog(settings: Settings) -> TemplateCatalog | None:
+    """Where ``eki templates sync`` reads the templates: Twilio's Content API with
+    ``EKI_CHANNEL=twilio``, else Meta's WABA when its id and token are set; None: no
+    provider to sync with."""
+    if settings.channel == "twilio":
+        sid, token = settings.twilio_account_sid, settings.twilio_auth_token
+        if not (sid and token):
+            return None
+        from eki_adapters.twilio.content import TwilioContentCatalog
+
+        return TwilioContentCatalog(sid, token.get(), api_url=settings.twilio_content_api_url)
+    waba, token = settings.whatsapp_business_account_id, settings.whatsapp_access_token
+    if not (waba and token):
+        return None
+    from eki_adapters.whatsapp.meta_templates import MetaTemplateCatalog
+
+    return MetaTemplateCatalog(settings.whatsapp_api_url, waba, token.get())
 
 
 def _twilio_channel(settings: Settings) -> MessageChannel:

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
 from eki_adapters.sql.engine import to_async_url
+from eki_domain.errors import InvalidInput
 from eki_domain.model.pricing import DEFAULT_PRICES, PriceTable
 from eki_domain.model.progress import DEFAULT_SCALE, GradingScale
+from eki_domain.model.schedule import BusinessHours
 from eki_entrypoints.envvars import (
     CHANNELS,
     ENV_KEY,
@@ -77,6 +81,23 @@ def _parse_school_name(name: str, raw: str) -> str:
 __all__ = ["CHANNELS", "LOG_FORMATS", "LOG_LEVELS", "SECTIONS", "EnvVar", "Secret", "Settings",
            "SettingsError", "env_vars"]
 
+
+def parse_timezone(name: str, raw: str) -> str:
+    try:
+        ZoneInfo(raw.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"{name}={raw!r} is not an IANA time zone (e.g. America/Bogota, "
+                            "America/Mexico_City)") from None
+    return raw.strip()
+
+
+def parse_business_hours(name: str, raw: str) -> str:
+    try:
+        BusinessHours.parse(raw, UTC)
+    except InvalidInput as exc:
+        raise SettingsError(f"{name}={raw!r}: {exc.message}") from None
+    return raw.strip()
+
 @attrs.frozen
 class Settings:
     """Every setting of EKI. Add one with a single :func:`setting` field below (the
@@ -118,6 +139,19 @@ class Settings:
         "EKI_SCHOOL_NAME", "EKI", section="admin", parse=_parse_school_name,
         doc="The school's name: the issuer shown by authenticator apps (TOTP) and, later, "
             "the data controller's name.")
+    timezone: str = setting(
+        "EKI_TIMEZONE", "America/Bogota", section="admin", parse=parse_timezone,
+        doc="The school's time zone (IANA name): business hours are read in it.")
+    business_hours: str = setting(
+        "EKI_BUSINESS_HOURS", "lun-vie 07:00-17:00", section="admin",
+        parse=parse_business_hours,
+        doc="When someone at the school answers, e.g. `lun-vie 07:00-17:00, sab "
+            "08:00-12:00` (Colombian holidays are closed). A hand-off asked for outside "
+            "them is told when someone will answer.")
+    handoff_idle_hours: int = setting(
+        "EKI_HANDOFF_IDLE_HOURS", 24, section="admin", parse=whole(1, 720),
+        doc="Hours without staff activity after which a hand-off goes back to the bot "
+            "(1–720).")
     whatsapp_app_secret: Secret | None = setting(
         "EKI_WHATSAPP_APP_SECRET", None, section="meta", secret=True,
         doc="App secret: verifies X-Hub-Signature-256 on every webhook POST (unset = the "
@@ -135,6 +169,10 @@ class Settings:
     whatsapp_api_url: str = setting(
         "EKI_WHATSAPP_API_URL", "https://graph.facebook.com/v25.0", section="meta",
         parse=parse_http_url, doc="The Graph API base URL (a fake one in tests).")
+    whatsapp_business_account_id: str | None = setting(
+        "EKI_WHATSAPP_BUSINESS_ACCOUNT_ID", None, section="meta",
+        doc="The WhatsApp Business Account (WABA) id: `eki templates sync` reads its "
+            "message templates. Unset = templates are only defined locally.")
     #: The WhatsApp provider: "meta" (Cloud API) or "twilio".
     channel: str = setting(
         "EKI_CHANNEL", "meta", section="channel", parse=parse_channel, shown="",
@@ -159,6 +197,11 @@ class Settings:
     twilio_api_url: str = setting(
         "EKI_TWILIO_API_URL", "https://api.twilio.com/2010-04-01", section="twilio",
         parse=parse_http_url, doc="The Twilio REST API base URL (a fake one in tests).")
+    twilio_content_api_url: str = setting(
+        "EKI_TWILIO_CONTENT_API_URL", "https://content.twilio.com/v1", section="twilio",
+        parse=parse_http_url,
+        doc="Twilio's Content API base URL: `eki templates sync` lists the templates and "
+            "their WhatsApp approval there (a fake one in tests).")
     #: The public base URL of this server (as Twilio/Meta reach it, e.g. behind a proxy).
     public_url: str | None = setting(
         "EKI_PUBLIC_URL", None, section="channel", parse=parse_public_url,
@@ -321,6 +364,10 @@ class Settings:
         "EKI_REPORT_CACHE_TTL", 300, section="progress", parse=whole(0, 86400),
         doc="Seconds a computed progress report is reused (0 = no cache). Imports "
             "invalidate it.")
+
+    def business_schedule(self) -> BusinessHours:
+        """``EKI_BUSINESS_HOURS`` read in ``EKI_TIMEZONE``."""
+        return BusinessHours.parse(self.business_hours, ZoneInfo(self.timezone))
 
     @property
     def is_sqlite(self) -> bool:

@@ -172,6 +172,7 @@ class PipelineWorker:
         """Recover the work of stopped workers (expired claims, abandoned sends)."""
         await self.eki.conversation.recover()
         await self.eki.delivery.fail_abandoned()
+        await self.eki.staff_messages.release_idle()  # EKI_HANDOFF_IDLE_HOURS
 
     def _notify_outbox(self) -> None:
         """New outbox rows: wake the next dispatcher (one that finds work wakes another)."""

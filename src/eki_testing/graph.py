@@ -15,14 +15,16 @@ script the failures they want.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-from eki_testing.http import DROP, Recorded, Reply, ScriptedHTTPServer, slow
+from eki_testing.http import DROP, Recorded, Reply, ScriptedHTTPServer, Step, slow
 
 __all__ = [
     "DROP",
     "FakeGraphAPI",
     "Recorded",
     "Reply",
+    "graph_template",
     "meta_error",
     "permanent",
     "rate_limited",
@@ -73,6 +75,38 @@ class FakeGraphAPI(ScriptedHTTPServer):
     :attr:`url` is what ``EKI_WHATSAPP_API_URL`` should be."""
 
     base_path = "/v25.0"
+    #: Templates listed per page when the request gives no ``limit``.
+    template_page_size = 25
+
+    def __init__(self, *steps: Step) -> None:
+        super().__init__(*steps)
+        #: What ``GET /{waba-id}/message_templates`` lists, in Graph's shape (see
+        #: :func:`graph_template`), paged with ``limit``/``after`` like Graph does.
+        self.templates: list[dict[str, Any]] = []
+
+    def guard(self, request: Recorded) -> Step | None:
+        parts = urlsplit(request.path)
+        if request.method == "GET" and parts.path.endswith("/message_templates"):
+            return self._template_page(parts.path, parse_qs(parts.query))
+        return None
+
+    def _template_page(self, path: str, query: dict[str, list[str]]) -> Reply:
+        if not path.startswith(self.base_path + "/"):
+            return Reply(404, meta_error(100, "Unknown path"))
+        try:
+            limit = max(1, min(100, int(query.get("limit", [self.template_page_size])[0])))
+            start = int(query.get("after", ["0"])[0])
+        except ValueError:
+            return Reply(400, meta_error(100, "Invalid parameter"))
+        with self.lock:
+            page = self.templates[start:start + limit]
+            more = start + limit < len(self.templates)
+        body: dict[str, Any] = {"data": page, "paging": {
+            "cursors": {"before": str(start), "after": str(start + limit)}}}
+        if more:
+            body["paging"]["next"] = (f"{self.origin}{path}?limit={limit}"
+                                      f"&after={start + limit}")
+        return Reply(200, body)
 
     def success_body(self, request: Recorded, index: int) -> Any:
         data = _payload(request)
@@ -100,10 +134,33 @@ class FakeGraphAPI(ScriptedHTTPServer):
                 texts.append(str(data.get("text", {}).get("body", "")))
         return texts
 
+    def templates_to(self, to: str | None = None, *, include_failed: bool = False
+                     ) -> list[tuple[str, str, list[str]]]:
+        """The template sends the fake accepted: (name, language code, body parameters),
+        to ``to`` (a wa_id) when given, oldest first."""
+        sent = []
+        for request in self.sends(include_failed=include_failed):
+            data = _payload(request)
+            if data.get("type") != "template" or (to is not None and data.get("to") != to):
+                continue
+            template = data.get("template", {})
+            params = [str(p.get("text")) for c in template.get("components", [])
+                      if c.get("type") == "body" for p in c.get("parameters", [])]
+            sent.append((str(template.get("name")),
+                         str(template.get("language", {}).get("code")), params))
+        return sent
+
     def read_receipts(self) -> list[str]:
         """The message ids EKI marked as read."""
         return [str(_payload(r).get("message_id")) for r in self
                 if _payload(r).get("status") == "read"]
+
+
+def graph_template(name: str, body: str, *, language: str = "es", status: str = "APPROVED",
+                   category: str = "UTILITY", template_id: str = "1") -> dict[str, Any]:
+    """One template as ``GET /{waba-id}/message_templates`` lists it."""
+    return {"name": name, "language": language, "status": status, "category": category,
+            "id": template_id, "components": [{"type": "BODY", "text": body}]}
 
 
 def _payload(request: Recorded) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Self
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import attrs
 
@@ -56,6 +56,7 @@ __all__ = [
     "WebhookRequest",
     "accepted",
     "button_reply",
+    "content_item",
     "encode",
     "error",
     "location_message",
@@ -331,6 +332,15 @@ class FakeTwilioServer(ScriptedHTTPServer):
         #: The messages accepted, oldest first.
         self.messages: list[SentMessage] = []
         self._counter = itertools.count(1)
+        #: What the Content API (``GET /v1/ContentAndApprovals``) lists, in Twilio's shape
+        #: (see :func:`content_item`), paged with ``PageSize``/``Page``. Point
+        #: ``EKI_TWILIO_CONTENT_API_URL`` at :attr:`content_url`.
+        self.contents: list[dict[str, Any]] = []
+        self.content_page_size = 50
+
+    @property
+    def content_url(self) -> str:
+        return self.origin + "/v1"
 
     def reset(self) -> Self:
         """Forget the script, the latency, every request and every accepted message."""
@@ -377,6 +387,10 @@ class FakeTwilioServer(ScriptedHTTPServer):
     # -- ScriptedHTTPServer hooks -------------------------------------------------------
 
     def guard(self, request: Recorded) -> Step | None:
+        if request.path.split("?", 1)[0] == "/v1/ContentAndApprovals":
+            if not self._authorised(request.headers.get("authorization", "")):
+                return Reply(401, twilio_error(20003, "Authenticate", status=401))
+            return self._content_page(request.path)
         if not self._is_messages_path(request.path):
             return Reply(404, {"code": 20404, "message": "The requested resource was not "
                                "found", "status": 404})
@@ -390,14 +404,15 @@ class FakeTwilioServer(ScriptedHTTPServer):
         if reply.body is not None or not 200 <= reply.status < 300:
             return super().complete(reply, request, index)
         form = request.form
-        missing = [name for name in ("To", "From", "Body") if not form.get(name)]
+        required = ("To", "From") if form.get("ContentSid") else ("To", "From", "Body")
+        missing = [name for name in required if not form.get(name)]
         if missing:
             code = 21604 if "To" in missing else 21602
             return Reply(400, twilio_error(code, f"A '{missing[0]}' parameter is required."),
                          delay=reply.delay)
         given = reply.sid if isinstance(reply, Accepted) else None
         sid = given or f"SM{next(self._counter):032x}"
-        sent = SentMessage(sid=sid, from_=form["From"], to=form["To"], body=form["Body"],
+        sent = SentMessage(sid=sid, from_=form["From"], to=form["To"], body=form.get("Body", ""),
                            status_callback=form.get("StatusCallback"), form=form)
         with self.lock:
             self.messages.append(sent)
@@ -413,6 +428,28 @@ class FakeTwilioServer(ScriptedHTTPServer):
         }
         return Reply(201, created, dict(reply.headers), delay=reply.delay)
 
+    def _content_page(self, path: str) -> Reply:
+        query = parse_qs(urlsplit(path).query)
+        try:
+            size = max(1, min(500, int(query.get("PageSize", [self.content_page_size])[0])))
+            page = max(0, int(query.get("Page", ["0"])[0]))
+        except ValueError:
+            return Reply(400, twilio_error(20001, "Invalid paging parameter"))
+        with self.lock:
+            items = self.contents[page * size:(page + 1) * size]
+            more = (page + 1) * size < len(self.contents)
+        base = f"{self.content_url}/ContentAndApprovals?PageSize={size}"
+        meta = {"page": page, "page_size": size, "key": "contents",
+                "first_page_url": f"{base}&Page=0", "url": f"{base}&Page={page}",
+                "previous_page_url": f"{base}&Page={page - 1}" if page else None,
+                "next_page_url": f"{base}&Page={page + 1}" if more else None}
+        return Reply(200, {"contents": items, "meta": meta})
+
+    def template_sends(self) -> list[SentMessage]:
+        """The accepted messages that were templates (``ContentSid``), oldest first."""
+        with self.lock:
+            return [m for m in self.messages if m.form.get("ContentSid")]
+
     def _is_messages_path(self, path: str) -> bool:
         return path.split("?", 1)[0] == self.messages_path
 
@@ -425,6 +462,15 @@ class FakeTwilioServer(ScriptedHTTPServer):
         except (binascii.Error, UnicodeDecodeError):
             return False
         return user == self.account_sid and password == self.auth_token
+
+
+def content_item(sid: str, name: str, body: str, *, language: str = "es",
+                 status: str = "approved", category: str = "UTILITY") -> dict[str, Any]:
+    """One Content API item as ``GET /v1/ContentAndApprovals`` lists it."""
+    return {"sid": sid, "friendly_name": name, "language": language,
+            "variables": {}, "types": {"twilio/text": {"body": body}},
+            "approval_requests": {"name": name, "category": category, "status": status,
+                                  "rejection_reason": "", "content_type": "twilio/text"}}
 
 
 def _wa_id(address: str) -> str:

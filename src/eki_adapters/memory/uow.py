@@ -21,6 +21,11 @@ from eki_adapters.memory.messaging import (
     InMemoryWebhookLog,
 )
 from eki_adapters.memory.operations import InMemoryOperationsStats
+from eki_adapters.memory.outbound import (
+    InMemoryHandoffAssignments,
+    InMemoryServiceWindows,
+    InMemoryTemplates,
+)
 from eki_adapters.memory.progress import InMemoryProgressRepository
 from eki_adapters.memory.staff import (
     InMemoryApiTokens,
@@ -68,6 +73,10 @@ class InMemoryUnitOfWork:
         self._families = Staged(store.guardian_state)
         self.guardians = InMemoryGuardians(self._families)
         self.codes = InMemoryVerificationCodes(self._families)
+        self._templates = Staged(store.templates_state)
+        self.templates = InMemoryTemplates(self._templates)
+        self.windows = InMemoryServiceWindows(self._messaging)
+        self.assignments = InMemoryHandoffAssignments(self._messaging)
         self.operations = InMemoryOperationsStats(
             self._messaging, lambda: self.students._current().values(), store.usage_records)
 
@@ -94,6 +103,7 @@ class InMemoryUnitOfWork:
         self._school.apply()
         self._staff.apply()
         self._families.apply()
+        self._templates.apply()
 
     async def rollback(self) -> None:
         self.students.discard()
@@ -103,3 +113,4 @@ class InMemoryUnitOfWork:
         self._school.discard()
         self._staff.discard()
         self._families.discard()
+        self._templates.discard()

@@ -4,6 +4,7 @@ reports that move them forward (never back)."""
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,12 +26,16 @@ def _outbound_from_row(row: Any) -> OutboundMessage:
         tools=tuple(t for t in (row.tools or "").split(",") if t),
         status=DeliveryStatus(row.status), provider_id=row.provider_id,
         error_code=row.error_code, error_title=row.error_title, attempts=row.attempts,
+        author=row.author, template=row.template_name, template_language=row.template_language,
+        template_params=tuple(json.loads(row.template_params)) if row.template_params else (),
+        content_sid=row.content_sid,
     )
 
 
 _OUTBOX_INSERT = insert_of(outbound_messages, (
     "student_id", "inbound_id", "channel", "to_wa_id", "body", "reply_to", "mark_read",
     "intent", "tools", "status", "attempts", "next_attempt_at", "created_at", "updated_at",
+    "author", "template_name", "template_language", "template_params", "content_sid",
 )).returning(outbound_messages.c.id)
 _OUTBOX_SENT = (
     outbound_messages.update()
@@ -95,7 +100,11 @@ class SqlOutbox:
             "intent": message.intent, "tools": ",".join(message.tools) or None,
             "status": str(message.status), "attempts": message.attempts,
             "next_attempt_at": message.created_at, "created_at": message.created_at,
-            "updated_at": message.created_at})
+            "updated_at": message.created_at, "author": message.author,
+            "template_name": message.template, "template_language": message.template_language,
+            "template_params": (json.dumps(list(message.template_params), ensure_ascii=False)
+                                if message.template else None),
+            "content_sid": message.content_sid})
         message.id = int(result.scalar_one())
         return message.id
 

@@ -174,6 +174,8 @@ inbound_messages = sa.Table(
     sa.Index("ix_inbound_messages_student_id_received_at", "student_id",
              sa.text("received_at DESC")),
     sa.Index("ix_inbound_messages_received_at", "received_at"),  # the dashboard's window
+    # The 24-hour window: the newest inbound timestamp of one person.
+    sa.Index("ix_inbound_messages_wa_id_sent_at", "wa_id", sa.text("sent_at DESC")),
 )
 
 message_statuses = sa.Table(
@@ -215,6 +217,12 @@ outbound_messages = sa.Table(
     sa.Column("lease_until", UTCDateTime(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # Staff messages (issue #15): who wrote it, and the template sent instead of text.
+    sa.Column("author", sa.String(254), nullable=True),
+    sa.Column("template_name", sa.String(512), nullable=True),
+    sa.Column("template_language", sa.String(15), nullable=True),
+    sa.Column("template_params", sa.Text(), nullable=True),  # a JSON list of strings
+    sa.Column("content_sid", sa.String(34), nullable=True),
     sa.UniqueConstraint("provider_id", name="uq_outbound_messages_provider_id"),
     sa.Index("ix_outbound_messages_due", "next_attempt_at", "id",
              postgresql_where=sa.text("status = 'queued'"),
@@ -244,7 +252,25 @@ handoffs = sa.Table(
     sa.Column("requested_at", UTCDateTime(), nullable=False),
     sa.Column("released_at", UTCDateTime(), nullable=True),
     sa.Column("released_by", sa.String(100), nullable=True),
+    sa.Column("assigned_to", sa.String(254), nullable=True),
+    sa.Column("assigned_at", UTCDateTime(), nullable=True),
+    sa.Column("last_staff_at", UTCDateTime(), nullable=True),
     sa.Index("ix_handoffs_student_id_released_at", "student_id", "released_at"),
+)
+
+message_templates = sa.Table(
+    "message_templates",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("name", sa.String(512), nullable=False),
+    sa.Column("language", sa.String(15), nullable=False),
+    sa.Column("category", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("content_sid", sa.String(34), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("name", "language", name="uq_message_templates_name_language"),
 )
 
 # -- school data ------------------------------------------------------------------------------

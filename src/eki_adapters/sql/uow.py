@@ -16,6 +16,7 @@ from eki_adapters.sql.guardians import SqlGuardians
 from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
 from eki_adapters.sql.inbox import SqlInbox
 from eki_adapters.sql.operations import SqlOperationsStats
+from eki_adapters.sql.outbound import SqlHandoffAssignments, SqlServiceWindows, SqlTemplates
 from eki_adapters.sql.outbox import SqlOutbox
 from eki_adapters.sql.progress import SqlProgressRepository
 from eki_adapters.sql.staff import SqlApiTokens, SqlAuditLog, SqlSetupLinks, SqlStaffDirectory
@@ -81,6 +82,9 @@ class SqlUnitOfWork:
     audit: SqlAuditLog
     guardians: SqlGuardians
     codes: SqlVerificationCodes
+    templates: SqlTemplates
+    windows: SqlServiceWindows
+    assignments: SqlHandoffAssignments
 
     def __init__(self, engine: AsyncEngine, gate: FairGate | None = None) -> None:
         self._engine = engine
@@ -120,6 +124,9 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(self._conn)
         self.guardians = SqlGuardians(self._conn)
         self.codes = SqlVerificationCodes(self._conn)
+        self.templates = SqlTemplates(self._conn)
+        self.windows = SqlServiceWindows(self._conn)
+        self.assignments = SqlHandoffAssignments(self._conn)
         return self
 
     async def __aexit__(

@@ -13,7 +13,9 @@ as a permanent :class:`~eki_domain.errors.DeliveryError`.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import httpx2
@@ -33,7 +35,7 @@ MAX_BODY_CHARS = 1600
 
 
 class TwilioChannel(HttpChannel):
-    """Sends WhatsApp text messages through Twilio.
+    """Sends WhatsApp text and template messages through Twilio.
 
     ``status_callback`` is the public URL of EKI's ``/webhooks/twilio/status`` route
     (None: Twilio reports no statuses for these messages). Pass ``client`` to share an
@@ -96,6 +98,38 @@ class TwilioChannel(HttpChannel):
                 permanent=True,
             )
         return await self._deliver(to, len(body), self.message_form(to, body))
+
+    def template_form(self, to: str, content_sid: str, params: Sequence[str]) -> dict[str, str]:
+        """The form fields of a template send: the Content SID and its variables as a JSON
+        object string (``{"1": "Ana"}``)."""
+        form = {"From": self._from, "To": whatsapp_address(to), "ContentSid": content_sid}
+        if params:
+            form["ContentVariables"] = json.dumps(
+                {str(i): str(p) for i, p in enumerate(params, start=1)}, ensure_ascii=False)
+        if self._status_callback:
+            form["StatusCallback"] = self._status_callback
+        return form
+
+    async def send_template(
+        self,
+        to: str,
+        name: str,
+        language: str,
+        params: Sequence[str],
+        *,
+        content_sid: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> SendReceipt:
+        """Send an approved Content API template (Twilio needs its ``content_sid``)."""
+        if not content_sid:
+            raise DeliveryError(
+                f"La plantilla «{name}» ({language}) no tiene Content SID de Twilio: "
+                "sincronícela con `eki templates sync`.",
+                code="TEMPLATE_NO_SID",
+                permanent=True,
+            )
+        return await self._deliver(to, sum(len(str(p)) for p in params),
+                                   self.template_form(to, content_sid, params))
 
     async def mark_read(self, provider_id: str) -> None:
         """Twilio's Messages API has no read receipts: nothing to do."""

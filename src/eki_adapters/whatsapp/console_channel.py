@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 
 from eki_adapters.whatsapp.masking import mask_phone
 from eki_domain.model.messages import MAX_MESSAGE_CHARS
@@ -22,6 +23,8 @@ class ConsoleChannel:
         self.keep = keep  # a long-running `eki serve` without keys must not grow forever
         self.sent: list[tuple[str, str, str | None]] = []  # (to, body, reply_to)
         self.read: list[str] = []
+        #: (to, template name, language, parameters)
+        self.templates: list[tuple[str, str, str, tuple[str, ...]]] = []
 
     async def send_text(
         self,
@@ -36,6 +39,23 @@ class ConsoleChannel:
             del self.sent[: len(self.sent) - self.keep]
         logger.info("would send %d chars to %s", len(body), mask_phone(to))
         logger.debug("message body for %s: %s", mask_phone(to), body)
+        return SendReceipt(provider_id="console-" + uuid.uuid4().hex)
+
+    async def send_template(
+        self,
+        to: str,
+        name: str,
+        language: str,
+        params: Sequence[str],
+        *,
+        content_sid: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> SendReceipt:
+        self.templates.append((to, name, language, tuple(str(p) for p in params)))
+        if len(self.templates) > self.keep:
+            del self.templates[: len(self.templates) - self.keep]
+        logger.info("would send template %s (%s, %d parameter(s)) to %s", name, language,
+                    len(params), mask_phone(to))
         return SendReceipt(provider_id="console-" + uuid.uuid4().hex)
 
     async def mark_read(self, provider_id: str) -> None:

@@ -9,7 +9,7 @@ raised at once as a permanent :class:`~eki_domain.errors.DeliveryError`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx2
@@ -64,8 +64,37 @@ def text_message_body(
     return message
 
 
+def template_message_body(
+    to: str,
+    name: str,
+    language: str,
+    params: Sequence[str],
+    *,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """The JSON the Cloud API expects for a template message: the body's numbered
+    parameters, in order, as ``components[0].parameters``."""
+    template: dict[str, Any] = {"name": name, "language": {"code": language}}
+    if params:
+        template["components"] = [{
+            "type": "body",
+            "parameters": [{"type": "text", "text": str(p)} for p in params],
+        }]
+    message: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "template",
+        "template": template,
+    }
+    if idempotency_key is not None:
+        message["biz_opaque_callback_data"] = idempotency_key
+    return message
+
+
 class MetaCloudChannel(HttpChannel):
-    """Sends WhatsApp text messages through the Graph API ``/{phone-number-id}/messages``.
+    """Sends WhatsApp text and template messages through the Graph API
+    ``/{phone-number-id}/messages``.
 
     Pass ``client`` to share an ``httpx2.AsyncClient`` (then the caller closes it);
     otherwise the channel creates one and :meth:`aclose` closes it.
@@ -112,6 +141,21 @@ class MetaCloudChannel(HttpChannel):
             )
         message = text_message_body(to, body, reply_to=reply_to, idempotency_key=idempotency_key)
         return await self._deliver(to, len(body), message)
+
+    async def send_template(
+        self,
+        to: str,
+        name: str,
+        language: str,
+        params: Sequence[str],
+        *,
+        content_sid: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> SendReceipt:
+        """Send an approved template by name (``content_sid`` is Twilio's; ignored here)."""
+        message = template_message_body(to, name, language, params,
+                                        idempotency_key=idempotency_key)
+        return await self._deliver(to, sum(len(str(p)) for p in params), message)
 
     async def mark_read(self, provider_id: str) -> None:
         """Blue ticks for an inbound message: one attempt, failures logged and swallowed."""

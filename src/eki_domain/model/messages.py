@@ -139,6 +139,14 @@ class OutboundMessage:
     error_title: str | None = None
     attempts: int = 0
     id: int | None = None
+    #: Staff messages (the API, ``eki send``): who wrote it (an e-mail or ``cli:…``); None
+    #: for the bot's replies.
+    author: str | None = None
+    #: A template sent instead of free text (``body`` then holds the rendered text).
+    template: str | None = None
+    template_language: str | None = None
+    template_params: tuple[str, ...] = ()
+    content_sid: str | None = None  # Twilio's Content SID of the template
 
     def record_status(self, new: DeliveryStatus, *, error_code: str | None = None,
                       error_title: str | None = None) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 import attrs
@@ -15,7 +16,7 @@ class SendReceipt:
 
 
 class MessageChannel(Protocol):
-    """Sends text to a WhatsApp user. Implementations own their retries for transient
+    """Sends text and templates to a WhatsApp user. Implementations own their retries for transient
     failures and raise :class:`eki_domain.errors.DeliveryError` when they give up."""
 
     @property
@@ -37,6 +38,22 @@ class MessageChannel(Protocol):
     ) -> SendReceipt:
         """Send ``body`` to ``to`` (the wa_id exactly as received); ``reply_to`` quotes
         an earlier message; ``idempotency_key`` identifies the outbox row."""
+        ...
+
+    async def send_template(
+        self,
+        to: str,
+        name: str,
+        language: str,
+        params: Sequence[str],
+        *,
+        content_sid: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> SendReceipt:
+        """Send the approved template ``name`` in ``language`` with its numbered parameters
+        (``params[0]`` fills ``{{1}}``…), allowed outside the 24-hour window. Twilio needs the
+        template's ``content_sid`` (``HX…``); Meta sends by name. Same retries and errors as
+        :meth:`send_text`."""
         ...
 
     async def mark_read(self, provider_id: str) -> None:

@@ -14,6 +14,7 @@ from eki_domain.ports.imports import ImportRepository, RosterRepository
 from eki_domain.ports.llm import UsageLedger
 from eki_domain.ports.messaging import Inbox, Outbox
 from eki_domain.ports.operations import OperationsStats
+from eki_domain.ports.outbound import HandoffAssignments, ServiceWindows, Templates
 from eki_domain.ports.progress import ProgressRepository
 
 
@@ -128,6 +129,15 @@ class UnitOfWork(Transaction, Protocol):
 
     @property
     def guardians(self) -> Guardians: ...
+
+    @property
+    def templates(self) -> Templates: ...
+
+    @property
+    def windows(self) -> ServiceWindows: ...
+
+    @property
+    def assignments(self) -> HandoffAssignments: ...
 
 
 #: Something that makes a fresh unit of work each time it is called.

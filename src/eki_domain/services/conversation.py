@@ -38,6 +38,7 @@ from eki_domain.model.messages import (
     split_message,
 )
 from eki_domain.model.phone import mask_phone, phone_candidates
+from eki_domain.model.schedule import BusinessHours, describe_moment
 from eki_domain.model.student import Student
 from eki_domain.ports.assistant import Assistant, StudentToolbox, Turn
 from eki_domain.ports.clock import Clock
@@ -158,8 +159,11 @@ class ConversationService:
         bus: MessageBus | None = None,
         families: FamilyDesk | None = None,
         codes: CodeDesk | None = None,
+        business_hours: BusinessHours | None = None,
     ) -> None:
         self._uow = uow
+        #: A hand-off asked for outside these hours is told when someone will answer.
+        self._business_hours = business_hours
         self._clock = clock
         self._assistant = assistant
         self._tools = tools
@@ -173,6 +177,17 @@ class ConversationService:
         self._bus = bus if bus is not None else MessageBus()
         self._families = families
         self._codes = codes
+
+    def _after_hours_note(self) -> str:
+        """Outside business hours: when someone of the school will answer ("" inside)."""
+        hours = self._business_hours
+        now = self._clock.now()
+        if hours is None or hours.is_open(now):
+            return ""
+        opening = hours.next_opening(now)
+        today = now.astimezone(hours.zone).date()
+        return ("\n\nAhora estamos fuera del horario de atención; una persona del colegio te "
+                f"responderá {describe_moment(opening, hours.zone, today=today)}.")
 
     def with_tools(self, tools: Callable[[int], StudentToolbox]) -> ConversationService:
         """The same service with another toolbox per student (the demo's tool log,
@@ -332,8 +347,8 @@ class ConversationService:
         if paused:
             return _Decision(intent="handoff_paused")  # a person answers meanwhile
         if intent is Intent.HUMANO:
-            return _Decision(intent=str(intent), replies=(handoff_confirmation(),),
-                             handoff=True)
+            return _Decision(intent=str(intent), replies=(
+                handoff_confirmation() + self._after_hours_note(),), handoff=True)
         toolbox = self._tools(student.id)
         reply = await self._assistant.answer(Turn(student=student, text=text, payload=payload),
                                              toolbox)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import attrs
@@ -20,9 +20,11 @@ import attrs
 from eki_domain.errors import DeliveryError
 from eki_domain.model.messages import OutboundMessage
 from eki_domain.model.phone import mask_phone
+from eki_domain.model.schedule import window_open
 from eki_domain.ports.channel import MessageChannel, SendReceipt
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.messaging import Outbox
+from eki_domain.ports.outbound import ServiceWindows
 from eki_domain.ports.repositories import Transaction
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 
@@ -43,6 +45,9 @@ class DeliveryUnitOfWork(Transaction, Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def windows(self) -> ServiceWindows: ...
 
 
 class DeliveryService:
@@ -81,10 +86,13 @@ class DeliveryService:
         async with self._uow() as uow:
             due = await uow.outbox.claim_due(now, self._lease, self._batch_size,
                                              channels=channels)
+            closed = await _closed_windows(uow.windows, due, now)
             await uow.commit()
         if not due:
             return []
-        attempts = await asyncio.gather(*(self._attempt(message) for message in due))
+        attempts = await asyncio.gather(*(
+            self._attempt(message) if message.id not in closed
+            else _window_closed(message) for message in due))
         # Blue ticks for what was sent, while the outcomes are being saved (side by side:
         # the next batch waits for neither one after the other).
         reads = [m.mark_read for m, result in attempts
@@ -112,10 +120,16 @@ class DeliveryService:
                                                                SendReceipt | DeliveryError]:
         """Send one message; the outcome is recorded with the others of the batch."""
         try:
-            receipt = await self.channel.send_text(
-                message.to, message.body, reply_to=message.reply_to,
-                idempotency_key=f"eki-out-{message.id}",
-            )
+            if message.template is not None:
+                receipt = await self.channel.send_template(
+                    message.to, message.template, message.template_language or "es",
+                    message.template_params, content_sid=message.content_sid,
+                    idempotency_key=f"eki-out-{message.id}")
+            else:
+                receipt = await self.channel.send_text(
+                    message.to, message.body, reply_to=message.reply_to,
+                    idempotency_key=f"eki-out-{message.id}",
+                )
         except DeliveryError as exc:
             return message, exc
         except Exception as exc:  # a bug or an unexpected library error: retry, loudly
@@ -170,3 +184,26 @@ class DeliveryService:
             await self.channel.mark_read(provider_id)
         except Exception:  # best effort: blue ticks are not worth a failure
             log.debug("mark_read failed for %s", provider_id, exc_info=True)
+
+
+#: The failure recorded for a queued free-text staff message whose window closed.
+WINDOW_CLOSED_TITLE = "ventana de 24 horas cerrada"
+
+
+async def _closed_windows(windows: ServiceWindows, due: Sequence[OutboundMessage],
+                          now: datetime) -> set[int | None]:
+    """Ids of the free-text staff messages of ``due`` whose 24-hour window closed since
+    they were queued (the bot's replies answer an inbound message: never checked, no
+    query)."""
+    texts = [m for m in due if m.author is not None and m.template is None]
+    if not texts:
+        return set()
+    last = await windows.last_inbound_at([m.to for m in texts])
+    return {m.id for m in texts if not window_open(last.get(m.to), now)}
+
+
+async def _window_closed(message: OutboundMessage) -> tuple[OutboundMessage, DeliveryError]:
+    return message, DeliveryError(
+        "Han pasado más de 24 horas desde el último mensaje del estudiante: el mensaje no se "
+        "envió (solo se puede escribir con una plantilla aprobada).",
+        code="WINDOW_CLOSED", permanent=True, title=WINDOW_CLOSED_TITLE)

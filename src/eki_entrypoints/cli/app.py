@@ -28,9 +28,11 @@ from eki_entrypoints.cli import (
     intents,
     oneroster,
     progress,
+    send,
     server,
     staff,
     students,
+    templates,
 )
 from eki_entrypoints.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from eki_entrypoints.logs import configure_logging
@@ -38,7 +40,7 @@ from eki_entrypoints.settings import Settings, SettingsError
 
 #: The command groups, in the order ``eki --help`` lists them.
 GROUPS = (db, server, chat, demo, handoff, students, progress, oneroster, imports, intents,
-          staff, audit, guardians, codes)
+          staff, audit, guardians, codes, templates, send)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,6 +29,7 @@ from eki_entrypoints.web.imports import (
     importar_estudiantes,
 )
 from eki_entrypoints.web.limits import BodyBudget
+from eki_entrypoints.web.messages import message_routes
 from eki_entrypoints.web.metrics import metrics
 from eki_entrypoints.web.ratelimit import RateLimiter, RateLimitMiddleware, RateLimitRule
 from eki_entrypoints.web.security import (
@@ -93,6 +94,7 @@ def create_app(
         Route("/api/imports/{job_id}/errors", import_errors_file, methods=["GET"]),
         Route("/api/handoffs", list_handoffs, methods=["GET"]),
         Route("/api/students/{phone}/messages", student_messages, methods=["GET"]),
+        *message_routes(),
         Route("/api/students/{phone}/progress", get_progress, methods=["GET"]),
         Route("/api/progress/import", import_progress, methods=["POST"]),
         Route("/api/students/{phone}/handoff/release", release_handoff, methods=["POST"]),
