@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from eki_domain.model.permissions import Action
 from eki_domain.model.schedule import window_left
 from eki_domain.model.templates import WindowClosed
 from eki_domain.services.staff_messages import RecipientOptedOut, TemplateChoice
