@@ -29,10 +29,10 @@ log = logging.getLogger("eki.worker")
 
 
 #: Seconds between a worker's heartbeats.
-BEAT_INTERVAL = 1.5
+BEAT_INTERVAL = 1.0
 #: A worker silent for this long is dead: its claims are given back. Several beats, so a
 #: busy event loop or a slow database round trip does not make a live worker look dead.
-DEAD_AFTER = timedelta(seconds=6)
+DEAD_AFTER = timedelta(seconds=5)
 #: Seconds between two looks for claims of dead workers (by every worker).
 SWEEP_INTERVAL = 2.0
 
@@ -218,18 +218,18 @@ class PipelineWorker:
         in a task of its own (a dispatcher waiting on a slow provider must not make this
         worker look dead). Beating first: after a database outage this worker is live
         again before it judges the others."""
-        next_sweep = 0.0
+        next_sweep = 0.0  # at once: a restarted worker picks up what its old self left
         while not self._stopping:
-            await asyncio.sleep(self.beat_interval)
-            await self._heartbeat()
             if time.monotonic() >= next_sweep:
-                next_sweep = time.monotonic() + self.sweep_interval
+                next_sweep = time.monotonic() + self.sweep_interval - 0.1 * self.beat_interval
                 try:
                     await self._sweep()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     log.exception("could not recover the work of stopped workers; retrying")
+            await asyncio.sleep(self.beat_interval)
+            await self._heartbeat()
 
     def _notify_outbox(self) -> None:
         """New outbox rows: wake the next dispatcher (one that finds work wakes another)."""

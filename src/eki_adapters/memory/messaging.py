@@ -110,7 +110,8 @@ class InMemoryInbox:
         return count
 
     async def add_event(self, *, channel: str, body: str, received_at: datetime,
-                        note: str | None, messages: Sequence[IncomingMessage]) -> tuple[int, int]:
+                        note: str | None, messages: Sequence[IncomingMessage],
+                        alone: bool = False) -> tuple[int, int]:
         event_id = await InMemoryWebhookLog(self._s).record(
             channel=channel, body=body, signature_ok=True, received_at=received_at, note=note)
         return event_id, await self.add(messages, received_at) if messages else 0

@@ -222,7 +222,8 @@ class SqlInbox:
         return added
 
     async def add_event(self, *, channel: str, body: str, received_at: datetime,
-                        note: str | None, messages: Sequence[IncomingMessage]) -> tuple[int, int]:
+                        note: str | None, messages: Sequence[IncomingMessage],
+                        alone: bool = False) -> tuple[int, int]:
         if self._dialect != "postgresql" or len(messages) != 1:
             event_id = await SqlWebhookLog(self._conn).record(
                 channel=channel, body=body, signature_ok=True, received_at=received_at,
@@ -230,6 +231,11 @@ class SqlInbox:
             return event_id, await self.add(messages, received_at) if messages else 0
         # The usual delivery (one message) on PostgreSQL: the event and the inbox row in one
         # statement (data-modifying CTEs), one round trip less on the webhook's hot path.
+        if alone and not self._conn.in_transaction():
+            # Nothing else in this unit of work: the statement is atomic on its own, so it
+            # commits by itself — no BEGIN and COMMIT round trips (the connection's mode is
+            # client-side in psycopg and reset when it goes back to the pool).
+            await self._conn.execution_options(isolation_level="AUTOCOMMIT")
         row = (await self._conn.execute(_PG_EVENT_AND_MESSAGE, {
             "ev_channel": channel, "ev_body": body, "ev_note": note,
             **_inbox_row(messages[0], received_at)})).one()

@@ -17,9 +17,13 @@ from eki_domain.model.messages import (
 
 class Inbox(Protocol):
     async def add_event(self, *, channel: str, body: str, received_at: datetime,
-                        note: str | None, messages: Sequence[IncomingMessage]) -> tuple[int, int]:
+                        note: str | None, messages: Sequence[IncomingMessage],
+                        alone: bool = False) -> tuple[int, int]:
         """Store a signed webhook's raw event and its messages together (one round trip
-        where the database allows): (event id, how many messages were new)."""
+        where the database allows): (event id, how many messages were new). ``alone``:
+        the unit of work writes nothing else, so a store that can write all of it in one
+        atomic statement may let that statement commit by itself (no separate BEGIN and
+        COMMIT round trips; the unit of work's commit then has nothing left to do)."""
         ...
 
     async def claim_many(self, now: datetime, lease: timedelta, limit: int, *,
