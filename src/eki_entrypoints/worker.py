@@ -81,6 +81,10 @@ class PipelineWorker:
         self._outbox_events = [asyncio.Event() for _ in range(max(1, dispatchers))]
         self._next_dispatcher = 0
         self._turn_tasks: set[asyncio.Task[None]] = set()
+        #: The sender of each running turn (what this worker's claims are for).
+        self._answering: dict[asyncio.Task[None], str] = {}
+        #: Claiming and sweeping take turns: a sweep sees every claim with its turn.
+        self._claim_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.last_beat = time.monotonic()
@@ -171,19 +175,21 @@ class PipelineWorker:
                 continue
             self._inbox_event.clear()  # a wake-up from now on means "look again"
             try:
-                claimed = await conversation.claim_turns(min(free, self.claim_batch),
-                                                         channels=self.channels,
-                                                         owner=self.worker_id)
+                async with self._claim_lock:
+                    claimed = await conversation.claim_turns(min(free, self.claim_batch),
+                                                             channels=self.channels,
+                                                             owner=self.worker_id)
+                    for turn in claimed:
+                        task = asyncio.create_task(self._run(turn))
+                        self._turn_tasks.add(task)
+                        self._answering[task] = turn.batch.wa_id
+                        task.add_done_callback(self._turn_done)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("could not claim inbox messages; retrying")
                 await asyncio.sleep(self.poll_interval)
                 continue
-            for turn in claimed:
-                task = asyncio.create_task(self._run(turn))
-                self._turn_tasks.add(task)
-                task.add_done_callback(self._turn_done)
             if not claimed:
                 # Nothing claimable: wait for a webhook, a finished turn (its sender may
                 # have written meanwhile) or the poll interval (other processes' webhooks).
@@ -191,6 +197,7 @@ class PipelineWorker:
 
     def _turn_done(self, task: asyncio.Task[None]) -> None:
         self._turn_tasks.discard(task)
+        self._answering.pop(task, None)
         self._capacity.set()
         self._inbox_event.set()
 
@@ -210,7 +217,12 @@ class PipelineWorker:
         pending again; their sends in flight fail ``DELIVERY_UNKNOWN``."""
         live = set(await self.eki.operations.live_workers(self.dead_after))
         live.add(self.worker_id)  # this worker is alive, whatever its last beat says
-        await self.eki.conversation.recover(live_owners=live)
+        async with self._claim_lock:
+            # Also this worker's own claims whose turn has ended without recording it
+            # (the database was unreachable at that moment).
+            await self.eki.conversation.recover(
+                live_owners=live, owner=self.worker_id,
+                answering=set(self._answering.values()))
         await self.eki.delivery.fail_abandoned(live_owners=live)
 
     async def _beat_and_sweep(self) -> None:

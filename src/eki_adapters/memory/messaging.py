@@ -69,11 +69,13 @@ class MessagingState:
 
 
 def _abandoned(owner: str | None, lease_until: datetime | None, now: datetime,
-               live_owners: Collection[str] | None) -> bool:
+               live_owners: Collection[str] | None, *, lease_bounds_all: bool = False
+               ) -> bool:
     """A claim whose worker is gone (the rule of ``Inbox.recover_expired``)."""
+    expired = lease_until is not None and lease_until < now
     if owner is not None and live_owners is not None:
-        return owner not in live_owners
-    return lease_until is not None and lease_until < now
+        return owner not in live_owners or (lease_bounds_all and expired)
+    return expired
 
 
 class InMemoryInbox:
@@ -148,6 +150,16 @@ class InMemoryInbox:
                 break
             batches.append(batch)
         return batches
+
+    async def release_orphans(self, owner: str, keep: Collection[str]) -> int:
+        count = 0
+        for row in self._s.state.inbox.values():
+            if (row.state is InboxState.PROCESSING and row.owner == owner
+                    and row.message.wa_id not in keep):
+                row.state, row.token, row.lease_until, row.owner = (
+                    InboxState.PENDING, None, None, None)
+                count += 1
+        return count
 
     async def complete(self, batch: ClaimedBatch, now: datetime, *,
                        student_id: int | None, intent: str | None) -> bool:
@@ -258,7 +270,8 @@ class InMemoryOutbox:
         for row in self._s.state.outbox.values():
             m = row.message
             if (m.status is DeliveryStatus.SENDING and m.provider_id is None
-                    and _abandoned(row.owner, row.lease_until, now, live_owners)):
+                    and _abandoned(row.owner, row.lease_until, now, live_owners,
+                                   lease_bounds_all=True)):
                 m.status, m.error_code = DeliveryStatus.FAILED, "DELIVERY_UNKNOWN"
                 count += 1
         return count

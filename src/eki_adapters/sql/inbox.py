@@ -192,12 +192,18 @@ def _inbox_claim_many(filtered: bool) -> Any:
 
 
 def abandoned_claims(table: Any, flag: Any, now: datetime,
-                     live_owners: Collection[str] | None) -> Any:
+                     live_owners: Collection[str] | None, *, lease_bounds_all: bool = False
+                     ) -> Any:
     """Rows (``flag``: claimed) whose worker is gone: an owner not among ``live_owners``,
-    or no owner (or ``live_owners`` None) and the lease expired."""
+    or no owner (or ``live_owners`` None, or ``lease_bounds_all``) and the lease expired."""
     expired = table.c.lease_until < now
     if live_owners is None:
         return sa.and_(flag, expired)
+    if lease_bounds_all:
+        owned_dead = sa.and_(table.c.claimed_by.is_not(None),
+                             table.c.claimed_by.not_in(sorted(live_owners)) if live_owners
+                             else sa.true())
+        return sa.and_(flag, sa.or_(expired, owned_dead))
     owned = table.c.claimed_by.is_not(None)
     dead = (table.c.claimed_by.not_in(sorted(live_owners)) if live_owners
             else sa.true())
@@ -324,6 +330,16 @@ class SqlInbox:
         result = await self._conn.execute(
             m.update()
             .where(abandoned_claims(m, m.c.state == PROCESSING, now, live_owners))
+            .values(state=PENDING, claim_token=None, claimed_by=None, lease_until=None)
+        )
+        return int(result.rowcount or 0)
+
+    async def release_orphans(self, owner: str, keep: Collection[str]) -> int:
+        m = inbound_messages
+        result = await self._conn.execute(
+            m.update()
+            .where(m.c.state == PROCESSING, m.c.claimed_by == owner,
+                   m.c.wa_id.not_in(sorted(keep)))
             .values(state=PENDING, claim_token=None, claimed_by=None, lease_until=None)
         )
         return int(result.rowcount or 0)

@@ -71,11 +71,16 @@ def _outbox_claim(dialect: str, filtered: bool) -> Any:
         .order_by(o.c.id)
         .limit(sa.bindparam("limit"))
     )
+    picked: Any = pick.scalar_subquery()
     if dialect == "postgresql":
-        pick = pick.with_for_update(skip_locked=True, of=o)
+        # Picked once, in a materialized CTE: as an ``IN (subquery)`` PostgreSQL may run
+        # the locking subquery again per row and claim every due row, whatever ``limit``.
+        cte = pick.with_for_update(skip_locked=True, of=o).cte("picked").prefix_with(
+            "MATERIALIZED")
+        picked = sa.select(cte.c.id)
     return (
         o.update()
-        .where(o.c.id.in_(pick.scalar_subquery()), o.c.status == DeliveryStatus.QUEUED.value)
+        .where(o.c.id.in_(picked), o.c.status == DeliveryStatus.QUEUED.value)
         .values(status=DeliveryStatus.SENDING.value,
                 lease_until=sa.bindparam("lease", type_=UTCDateTime()),
                 claimed_by=sa.bindparam("owner", type_=o.c.claimed_by.type),
@@ -183,7 +188,7 @@ class SqlOutbox:
         result = await self._conn.execute(
             o.update()
             .where(abandoned_claims(o, o.c.status == DeliveryStatus.SENDING.value, now,
-                                    live_owners),
+                                    live_owners, lease_bounds_all=True),
                    o.c.provider_id.is_(None))
             .values(status=DeliveryStatus.FAILED.value, error_code="DELIVERY_UNKNOWN",
                     error_title="the worker stopped while sending; not resent to avoid "

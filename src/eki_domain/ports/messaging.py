@@ -46,6 +46,12 @@ class Inbox(Protocol):
         expired."""
         ...
 
+    async def release_orphans(self, owner: str, keep: Collection[str]) -> int:
+        """Messages claimed by ``owner`` (a live worker) for a sender not in ``keep`` (the
+        senders it is answering now) become pending again: turns whose end could not be
+        recorded (the database was unreachable) are not left claimed forever."""
+        ...
+
     async def complete(self, batch: ClaimedBatch, now: datetime, *,
                        student_id: int | None, intent: str | None) -> bool:
         """Mark the batch done if the claim still holds (False: the lease was lost)."""
@@ -89,8 +95,10 @@ class Outbox(Protocol):
     async def fail_abandoned(self, now: datetime, *,
                              live_owners: Collection[str] | None = None) -> int:
         """Messages left ``sending`` by a crashed worker (claimed by an owner not in
-        ``live_owners``, or without an owner and with the lease expired; no id recorded)
-        become failed ``DELIVERY_UNKNOWN``: resending could deliver them twice."""
+        ``live_owners``, or whose lease expired — a send is bounded in time, so even a
+        live owner that lost track of one, e.g. while the database was unreachable, gives
+        it up; no id recorded) become failed ``DELIVERY_UNKNOWN``: resending could
+        deliver them twice."""
         ...
 
     async def depth(self, now: datetime) -> tuple[int, float]: ...

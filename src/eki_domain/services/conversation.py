@@ -179,11 +179,15 @@ class ConversationService:
             await self._bus.publish(HandoffReleased(student_id=student_id, by=by))
         return released
 
-    async def recover(self, live_owners: Collection[str] | None = None) -> int:
+    async def recover(self, live_owners: Collection[str] | None = None, *,
+                      owner: str | None = None, answering: Collection[str] = ()) -> int:
         """Put back messages whose worker died mid-turn (claimed by a worker not in
-        ``live_owners``, or their lease expired)."""
+        ``live_owners``, or their lease expired) and, with ``owner``, that worker's own
+        claims for senders it is not ``answering`` (turns whose end it could not record)."""
         async with self._uow() as uow:
             count = await uow.inbox.recover_expired(self._clock.now(), live_owners=live_owners)
+            if owner is not None:
+                count += await uow.inbox.release_orphans(owner, answering)
             await uow.commit()
         if count:
             log.warning("%d message(s) left by a stopped worker are pending again", count)
