@@ -76,6 +76,7 @@ class PipelineWorker:
         self.channels = tuple(channels) if channels is not None else (eki.channel.name,)
         self._inbox_event = asyncio.Event()  # new messages, or a sender's turn finished
         self._capacity = asyncio.Event()  # a turn slot became free
+        self._stopped = asyncio.Event()  # stop(): the heartbeat loop ends at once
         # One event per dispatcher: each wakes on new outbox rows (claims are leases, so
         # several dispatchers send different rows side by side).
         self._outbox_events = [asyncio.Event() for _ in range(max(1, dispatchers))]
@@ -113,6 +114,7 @@ class PipelineWorker:
 
     async def start(self) -> None:
         self._stopping = False
+        self._stopped.clear()
         self._started_at = self.eki.clock.now()
         await self._heartbeat()  # ready as soon as start() returns (/readyz "worker")
         self._tasks = [asyncio.create_task(self._claim(), name="eki-claim"),
@@ -131,7 +133,7 @@ class PipelineWorker:
         # Let the loops and turns finish the step they are in (up to ``grace`` seconds): a
         # transaction cancelled halfway can keep SQLite's write lock until its connection is
         # collected, and the next writer waits busy_timeout (10 s) for it.
-        for event in (self._inbox_event, self._capacity, *self._outbox_events):
+        for event in (self._inbox_event, self._capacity, self._stopped, *self._outbox_events):
             event.set()
         steps = [t for t in (*self._tasks, *self._turn_tasks) if t.get_name() != "eki-wakeups"]
         if steps:
@@ -240,7 +242,10 @@ class PipelineWorker:
                     raise
                 except Exception:
                     log.exception("could not recover the work of stopped workers; retrying")
-            await asyncio.sleep(self.beat_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), timeout=self.beat_interval)
+            if self._stopping:
+                return
             await self._heartbeat()
 
     def _notify_outbox(self) -> None:
