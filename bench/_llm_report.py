@@ -173,6 +173,32 @@ def _s(stats: dict[str, Any], spec: str = ".0f") -> str:
             f"max {fmt(stats.get('max'), spec)}")
 
 
+def _print_tokens(r: dict[str, Any]) -> None:
+    """Token figures of one run (KeyError when the run recorded none)."""
+    tok = r["tokens_per_turn"]
+    print(f"    prompt tokens per turn (both calls, usage = tokens of the JSON of "
+          f"messages + tools): mean {fmt(tok['prompt_total']['mean'], '.0f')} (max "
+          f"{fmt(tok['prompt_total']['max'], '.0f')})")
+    def mean(key: str, tok: dict[str, Any] = tok) -> str:
+        return fmt(tok[key]["mean"], ".0f")
+
+    print(f"    variable part per turn (outside the fixed system prompt and tools): "
+          f"as JSON mean {mean('variable')} max {fmt(tok['variable']['max'], '.0f')} "
+          f"(goal < {GOAL_VARIABLE_TOKENS}) = context {mean('context')} + history "
+          f"{mean('history')} + message {mean('user')} + tool call/result "
+          f"{mean('tool_exchange')}; as text read by the model mean "
+          f"{mean('variable_text')} max {fmt(tok['variable_text']['max'], '.0f')} = "
+          f"{mean('context_text')} + {mean('history_text')} + {mean('user_text')} + "
+          f"{mean('tool_exchange_text')}  -> {ok(r['goal_tokens_ok'])}")
+    for kind, c in r["per_call"].items():
+        print(f"      {kind:9} call: body {fmt(c['body_bytes']['mean'], '.0f')} B, prompt "
+              f"{fmt(c['prompt_tokens']['mean'], '.0f')} tokens = system prompt "
+              f"{c['fixed_system_tokens']} + tools {c['tools_tokens']} + variable "
+              f"{fmt(c['variable_tokens']['mean'], '.0f')} (max "
+              f"{fmt(c['variable_tokens']['max'], '.0f')}; as text "
+              f"{fmt(c['variable_text_tokens']['mean'], '.0f')})")
+
+
 def print_report(result: dict[str, Any]) -> None:
     cores = result["machine_cores"]
     print(f"== AI assistant: {result['students']} students ask at once, model delay "
@@ -211,28 +237,10 @@ def print_report(result: dict[str, Any]) -> None:
                   f"{r['calls_per_turn']}, at most {r['fake_llm_max_in_flight']} in flight; "
                   f"schema args ok {r['schema_ok']}, tool ids ok {r['tool_ids_match']}, "
                   f"fixed prompt identical {r['fixed_prompt_matches']}, store={r['stored']}")
-            tok = r["tokens_per_turn"]
-            print(f"    prompt tokens per turn (both calls, usage = tokens of the JSON of "
-                  f"messages + tools): mean {fmt(tok['prompt_total']['mean'], '.0f')} (max "
-                  f"{fmt(tok['prompt_total']['max'], '.0f')})")
-            def mean(key: str, tok: dict[str, Any] = tok) -> str:
-                return fmt(tok[key]["mean"], ".0f")
-
-            print(f"    variable part per turn (outside the fixed system prompt and tools): "
-                  f"as JSON mean {mean('variable')} max {fmt(tok['variable']['max'], '.0f')} "
-                  f"(goal < {GOAL_VARIABLE_TOKENS}) = context {mean('context')} + history "
-                  f"{mean('history')} + message {mean('user')} + tool call/result "
-                  f"{mean('tool_exchange')}; as text read by the model mean "
-                  f"{mean('variable_text')} max {fmt(tok['variable_text']['max'], '.0f')} = "
-                  f"{mean('context_text')} + {mean('history_text')} + {mean('user_text')} + "
-                  f"{mean('tool_exchange_text')}  -> {ok(r['goal_tokens_ok'])}")
-            for kind, c in r["per_call"].items():
-                print(f"      {kind:9} call: body {fmt(c['body_bytes']['mean'], '.0f')} B, prompt "
-                      f"{fmt(c['prompt_tokens']['mean'], '.0f')} tokens = system prompt "
-                      f"{c['fixed_system_tokens']} + tools {c['tools_tokens']} + variable "
-                      f"{fmt(c['variable_tokens']['mean'], '.0f')} (max "
-                      f"{fmt(c['variable_tokens']['max'], '.0f')}; as text "
-                      f"{fmt(c['variable_text_tokens']['mean'], '.0f')})")
+            try:
+                _print_tokens(r)
+            except KeyError:  # no per-turn token figures in this run
+                print("    prompt tokens per turn: not recorded in this run")
             print("    where a turn's time goes (ms):")
             for phase, stats in r["phases_ms"].items():
                 print(f"      {phase:40} {_s(stats)}")

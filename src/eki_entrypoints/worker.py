@@ -1,7 +1,13 @@
 """The pipeline worker: answers the inbox and sends the outbox.
 
 It runs inside ``eki serve`` by default and alone as ``eki worker`` (several processes
-may run side by side: claims are leases, so no message is answered twice).
+may run side by side: each claim names its worker, so no message is answered twice).
+
+Crash recovery: every worker beats (``worker_heartbeats``) every :data:`BEAT_INTERVAL`
+seconds from a task of its own, and every :data:`SWEEP_INTERVAL` seconds gives back the
+inbox claims of workers silent for :data:`DEAD_AFTER` (and fails their in-flight sends
+``DELIVERY_UNKNOWN``): a killed worker's messages are answered again within about 10 s,
+while a live worker keeps its claims however long the model takes.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import secrets
 import socket
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 
 from eki_domain.services.conversation import ClaimedTurn
 from eki_entrypoints.bootstrap import Eki
@@ -21,32 +28,64 @@ from eki_entrypoints.bootstrap import Eki
 log = logging.getLogger("eki.worker")
 
 
+#: Seconds between a worker's heartbeats.
+BEAT_INTERVAL = 1.0
+#: A worker silent for this long is dead: its claims are given back. Several beats, so a
+#: busy event loop or a slow database round trip does not make a live worker look dead.
+DEAD_AFTER = timedelta(seconds=5)
+#: Seconds between two looks for claims of dead workers (by every worker).
+SWEEP_INTERVAL = 2.0
+
+#: Turns in flight by default when a language model answers: a turn spends almost all of
+#: its time waiting on the model (1–3 s against a few ms of CPU), so the limit must cover
+#: a burst (Little's law: arrivals per second × seconds per turn; 500 students at once),
+#: not the CPU. See docs/operations.md, "Sizing the worker".
+MODEL_TURNS = 512
+#: Turns in flight by default with the rule-based assistant only (CPU-bound turns: more
+#: in flight only queue on the event loop).
+RULE_TURNS = 32
+
+
+def default_concurrency(eki: Eki) -> int:
+    """Turns in flight when ``--concurrency`` is not given: :data:`MODEL_TURNS` with a
+    language model configured, :data:`RULE_TURNS` without."""
+    return MODEL_TURNS if eki.model is not None else RULE_TURNS
+
+
 class PipelineWorker:
-    """Up to ``concurrency`` conversation turns at once (each waits on the assistant) plus
+    """Up to ``concurrency`` conversation turns at once (each waits on the assistant;
+    default :func:`default_concurrency`) plus
     one dispatcher. One claimer per process claims work for every free turn slot in a
     single transaction (up to ``claim_batch`` senders), so concurrent claimers stay few
     and do not queue on each other's row locks. ``wake()`` after storing new work skips
     the poll delay."""
 
-    def __init__(self, eki: Eki, *, concurrency: int = 32, poll_interval: float = 0.5,
+    def __init__(self, eki: Eki, *, concurrency: int | None = None, poll_interval: float = 0.5,
                  channels: Sequence[str] | None = None, claim_batch: int = 128,
                  dispatchers: int = 4) -> None:
         self.eki = eki
-        self.concurrency = concurrency
+        self.concurrency = concurrency if concurrency is not None else default_concurrency(eki)
         self.poll_interval = poll_interval
         self.claim_batch = max(1, claim_batch)
-        self.sweep_interval = 5.0
+        self.sweep_interval = SWEEP_INTERVAL
+        self.beat_interval = BEAT_INTERVAL
+        self.dead_after = DEAD_AFTER
         #: After a wake-up a dispatcher waits this long so replies finished meanwhile go
         #: out in the same claim (fewer transactions per reply under load).
         self.gather_delay = 0.005
         self.channels = tuple(channels) if channels is not None else (eki.channel.name,)
         self._inbox_event = asyncio.Event()  # new messages, or a sender's turn finished
         self._capacity = asyncio.Event()  # a turn slot became free
+        self._stopped = asyncio.Event()  # stop(): the heartbeat loop ends at once
         # One event per dispatcher: each wakes on new outbox rows (claims are leases, so
         # several dispatchers send different rows side by side).
         self._outbox_events = [asyncio.Event() for _ in range(max(1, dispatchers))]
         self._next_dispatcher = 0
         self._turn_tasks: set[asyncio.Task[None]] = set()
+        #: The sender of each running turn (what this worker's claims are for).
+        self._answering: dict[asyncio.Task[None], str] = {}
+        #: Claiming and sweeping take turns: a sweep sees every claim with its turn.
+        self._claim_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.last_beat = time.monotonic()
@@ -75,9 +114,11 @@ class PipelineWorker:
 
     async def start(self) -> None:
         self._stopping = False
+        self._stopped.clear()
         self._started_at = self.eki.clock.now()
         await self._heartbeat()  # ready as soon as start() returns (/readyz "worker")
         self._tasks = [asyncio.create_task(self._claim(), name="eki-claim"),
+                       asyncio.create_task(self._beat_and_sweep(), name="eki-beat"),
                        *(asyncio.create_task(self._dispatch(i), name=f"eki-dispatch-{i}")
                          for i in range(len(self._outbox_events)))]
         # Webhooks of this process (and of others, where bootstrap wired a source) wake
@@ -92,14 +133,14 @@ class PipelineWorker:
         # Let the loops and turns finish the step they are in (up to ``grace`` seconds): a
         # transaction cancelled halfway can keep SQLite's write lock until its connection is
         # collected, and the next writer waits busy_timeout (10 s) for it.
-        for event in (self._inbox_event, self._capacity, *self._outbox_events):
+        for event in (self._inbox_event, self._capacity, self._stopped, *self._outbox_events):
             event.set()
         steps = [t for t in (*self._tasks, *self._turn_tasks) if t.get_name() != "eki-wakeups"]
         if steps:
             await asyncio.wait(steps, timeout=grace)
         tasks = [*self._tasks, *self._turn_tasks]
         for task in tasks:
-            task.cancel()  # a turn cut short is claimed again when its lease expires
+            task.cancel()  # a turn cut short is claimed again once this worker is forgotten
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -136,18 +177,21 @@ class PipelineWorker:
                 continue
             self._inbox_event.clear()  # a wake-up from now on means "look again"
             try:
-                claimed = await conversation.claim_turns(min(free, self.claim_batch),
-                                                         channels=self.channels)
+                async with self._claim_lock:
+                    claimed = await conversation.claim_turns(min(free, self.claim_batch),
+                                                             channels=self.channels,
+                                                             owner=self.worker_id)
+                    for turn in claimed:
+                        task = asyncio.create_task(self._run(turn))
+                        self._turn_tasks.add(task)
+                        self._answering[task] = turn.batch.wa_id
+                        task.add_done_callback(self._turn_done)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("could not claim inbox messages; retrying")
                 await asyncio.sleep(self.poll_interval)
                 continue
-            for turn in claimed:
-                task = asyncio.create_task(self._run(turn))
-                self._turn_tasks.add(task)
-                task.add_done_callback(self._turn_done)
             if not claimed:
                 # Nothing claimable: wait for a webhook, a finished turn (its sender may
                 # have written meanwhile) or the poll interval (other processes' webhooks).
@@ -155,6 +199,7 @@ class PipelineWorker:
 
     def _turn_done(self, task: asyncio.Task[None]) -> None:
         self._turn_tasks.discard(task)
+        self._answering.pop(task, None)
         self._capacity.set()
         self._inbox_event.set()
 
@@ -169,10 +214,40 @@ class PipelineWorker:
             self._notify_outbox()
 
     async def _sweep(self) -> None:
-        """Recover the work of stopped workers (expired claims, abandoned sends)."""
-        await self.eki.conversation.recover()
-        await self.eki.delivery.fail_abandoned()
+        """Recover the work of stopped workers: messages claimed by workers silent for
+        :attr:`dead_after` (or, claimed without a worker id, whose lease expired) are
+        pending again; their sends in flight fail ``DELIVERY_UNKNOWN``."""
+        live = set(await self.eki.operations.live_workers(self.dead_after))
+        live.add(self.worker_id)  # this worker is alive, whatever its last beat says
+        async with self._claim_lock:
+            # Also this worker's own claims whose turn has ended without recording it
+            # (the database was unreachable at that moment).
+            await self.eki.conversation.recover(
+                live_owners=live, owner=self.worker_id,
+                answering=set(self._answering.values()))
+        await self.eki.delivery.fail_abandoned(live_owners=live)
         await self.eki.staff_messages.release_idle()  # EKI_HANDOFF_IDLE_HOURS
+
+    async def _beat_and_sweep(self) -> None:
+        """Beat every :attr:`beat_interval` seconds and sweep every :attr:`sweep_interval`,
+        in a task of its own (a dispatcher waiting on a slow provider must not make this
+        worker look dead). Beating first: after a database outage this worker is live
+        again before it judges the others."""
+        next_sweep = 0.0  # at once: a restarted worker picks up what its old self left
+        while not self._stopping:
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + self.sweep_interval - 0.1 * self.beat_interval
+                try:
+                    await self._sweep()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("could not recover the work of stopped workers; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), timeout=self.beat_interval)
+            if self._stopping:
+                return
+            await self._heartbeat()
 
     def _notify_outbox(self) -> None:
         """New outbox rows: wake the next dispatcher (one that finds work wakes another)."""
@@ -181,15 +256,11 @@ class PipelineWorker:
 
     async def _dispatch(self, index: int) -> None:
         delivery = self.eki.delivery
-        next_sweep = 0.0
         while not self._stopping:
             self.last_beat = time.monotonic()
             try:
-                if index == 0 and self.last_beat >= next_sweep:
-                    next_sweep = self.last_beat + self.sweep_interval
-                    await self._sweep()
-                    await self._heartbeat()
-                outcomes = await delivery.dispatch_due(channels=self.channels)
+                outcomes = await delivery.dispatch_due(channels=self.channels,
+                                                       owner=self.worker_id)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -223,7 +294,7 @@ class PipelineWorker:
         raise RuntimeError("the pipeline kept finding work: is another process feeding it?")
 
 
-async def run_forever(eki: Eki, *, concurrency: int, poll_interval: float) -> None:
+async def run_forever(eki: Eki, *, concurrency: int | None, poll_interval: float) -> None:
     worker = PipelineWorker(eki, concurrency=concurrency, poll_interval=poll_interval)
     try:
         await worker.start()

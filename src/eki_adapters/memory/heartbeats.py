@@ -18,5 +18,8 @@ class InMemoryWorkerHeartbeats:
     async def alive_since(self, since: datetime) -> int:
         return sum(1 for at in self._beats.values() if at >= since)
 
+    async def alive_ids(self, since: datetime) -> list[str]:
+        return [worker for worker, at in self._beats.items() if at >= since]
+
     async def forget(self, worker_id: str) -> None:
         self._beats.pop(worker_id, None)

@@ -7,7 +7,7 @@ staged as copies and applied on commit like the SQL adapters' transactions.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,7 @@ class InboxRow:
     available_at: datetime | None = None
     lease_until: datetime | None = None
     token: str | None = None
+    owner: str | None = None
     attempts: int = 0
     student_id: int | None = None
     intent: str | None = None
@@ -46,6 +47,7 @@ class OutboxRow:
     message: OutboundMessage
     next_attempt_at: datetime
     lease_until: datetime | None = None
+    owner: str | None = None
 
 
 @attrs.define
@@ -64,6 +66,16 @@ class MessagingState:
         value = self.next_id
         self.next_id += 1
         return value
+
+
+def _abandoned(owner: str | None, lease_until: datetime | None, now: datetime,
+               live_owners: Collection[str] | None, *, lease_bounds_all: bool = False
+               ) -> bool:
+    """A claim whose worker is gone (the rule of ``Inbox.recover_expired``)."""
+    expired = lease_until is not None and lease_until < now
+    if owner is not None and live_owners is not None:
+        return owner not in live_owners or (lease_bounds_all and expired)
+    return expired
 
 
 class InMemoryInbox:
@@ -88,22 +100,27 @@ class InMemoryInbox:
         return row.state is InboxState.PENDING and (
             row.available_at is None or row.available_at <= now)
 
-    async def recover_expired(self, now: datetime) -> int:
+    async def recover_expired(self, now: datetime, *,
+                              live_owners: Collection[str] | None = None) -> int:
         count = 0
         for row in self._s.state.inbox.values():
-            if row.state is InboxState.PROCESSING and row.lease_until and row.lease_until < now:
+            if row.state is InboxState.PROCESSING and _abandoned(row.owner, row.lease_until,
+                                                                 now, live_owners):
                 row.state, row.token, row.lease_until = InboxState.PENDING, None, None
+                row.owner = None
                 count += 1
         return count
 
     async def add_event(self, *, channel: str, body: str, received_at: datetime,
-                        note: str | None, messages: Sequence[IncomingMessage]) -> tuple[int, int]:
+                        note: str | None, messages: Sequence[IncomingMessage],
+                        alone: bool = False) -> tuple[int, int]:
         event_id = await InMemoryWebhookLog(self._s).record(
             channel=channel, body=body, signature_ok=True, received_at=received_at, note=note)
         return event_id, await self.add(messages, received_at) if messages else 0
 
     async def claim(self, now: datetime, lease: timedelta, *,
-                    channels: Sequence[str] | None = None) -> ClaimedBatch | None:
+                    channels: Sequence[str] | None = None,
+                    owner: str | None = None) -> ClaimedBatch | None:
         state = self._s.state
         busy = {r.message.wa_id for r in state.inbox.values()
                 if r.state is InboxState.PROCESSING}
@@ -118,19 +135,31 @@ class InMemoryInbox:
         rows = [r for r in candidates if r.message.wa_id == wa_id]
         for row in rows:
             row.state, row.token, row.lease_until = InboxState.PROCESSING, token, now + lease
+            row.owner = owner
         return ClaimedBatch(wa_id=wa_id, token=token, lease_until=now + lease,
                             items=tuple(InboxItem(id=r.id, message=r.message,
                                                   attempts=r.attempts) for r in rows))
 
     async def claim_many(self, now: datetime, lease: timedelta, limit: int, *,
-                         channels: Sequence[str] | None = None) -> list[ClaimedBatch]:
+                         channels: Sequence[str] | None = None,
+                         owner: str | None = None) -> list[ClaimedBatch]:
         batches: list[ClaimedBatch] = []
         while len(batches) < limit:
-            batch = await self.claim(now, lease, channels=channels)
+            batch = await self.claim(now, lease, channels=channels, owner=owner)
             if batch is None:
                 break
             batches.append(batch)
         return batches
+
+    async def release_orphans(self, owner: str, keep: Collection[str]) -> int:
+        count = 0
+        for row in self._s.state.inbox.values():
+            if (row.state is InboxState.PROCESSING and row.owner == owner
+                    and row.message.wa_id not in keep):
+                row.state, row.token, row.lease_until, row.owner = (
+                    InboxState.PENDING, None, None, None)
+                count += 1
+        return count
 
     async def complete(self, batch: ClaimedBatch, now: datetime, *,
                        student_id: int | None, intent: str | None) -> bool:
@@ -173,7 +202,8 @@ class InMemoryOutbox:
         return message.id
 
     async def claim_due(self, now: datetime, lease: timedelta, limit: int, *,
-                        channels: Sequence[str] | None = None) -> list[OutboundMessage]:
+                        channels: Sequence[str] | None = None,
+                        owner: str | None = None) -> list[OutboundMessage]:
         rows = sorted(self._s.state.outbox.values(), key=lambda r: r.message.id or 0)
         blocked: set[str] = {r.message.to for r in rows
                              if r.message.status is DeliveryStatus.SENDING}
@@ -190,6 +220,7 @@ class InMemoryOutbox:
                 continue
             m.status, m.attempts, row.lease_until = DeliveryStatus.SENDING, m.attempts + 1, (
                 now + lease)
+            row.owner = owner
             claimed.append(attrs.evolve(m))
         return claimed
 
@@ -233,12 +264,14 @@ class InMemoryOutbox:
         state.statuses.append((report, False))
         return False
 
-    async def fail_abandoned(self, now: datetime) -> int:
+    async def fail_abandoned(self, now: datetime, *,
+                             live_owners: Collection[str] | None = None) -> int:
         count = 0
         for row in self._s.state.outbox.values():
             m = row.message
-            if (m.status is DeliveryStatus.SENDING and row.lease_until and row.lease_until < now
-                    and m.provider_id is None):
+            if (m.status is DeliveryStatus.SENDING and m.provider_id is None
+                    and _abandoned(row.owner, row.lease_until, now, live_owners,
+                                   lease_bounds_all=True)):
                 m.status, m.error_code = DeliveryStatus.FAILED, "DELIVERY_UNKNOWN"
                 count += 1
         return count

@@ -39,6 +39,12 @@ class SqlWorkerHeartbeats:
             count = await conn.scalar(sa.select(sa.func.count()).where(h.c.beat_at >= since))
         return int(count or 0)
 
+    async def alive_ids(self, since: datetime) -> list[str]:
+        h = worker_heartbeats
+        async with self._engine.connect() as conn:
+            rows = await conn.scalars(sa.select(h.c.worker_id).where(h.c.beat_at >= since))
+            return list(rows)
+
     async def forget(self, worker_id: str) -> None:
         h = worker_heartbeats
         async with self._engine.begin() as conn:

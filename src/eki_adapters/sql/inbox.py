@@ -1,16 +1,19 @@
-"""The inbox over SQL: stored inbound messages, claimed per sender under a lease.
+"""The inbox over SQL: stored inbound messages, claimed per sender by a worker.
 
-Claims are leases: a short transaction marks rows ``processing`` with a token and an
-expiry, the slow work (the assistant) happens outside any transaction, and completing checks
-the token. On PostgreSQL candidates are picked with ``FOR UPDATE SKIP LOCKED`` and a
-per-sender advisory lock, so concurrent workers never wait on each other.
+A short transaction marks rows ``processing`` with a token, the claiming worker's id
+(``claimed_by``, its heartbeat) and a lease; the claim holds while that worker beats
+(however long the assistant takes) and comes back within seconds once it stops; claims
+made without a worker id hold until the lease expires. The slow work (the assistant)
+happens outside any transaction, and completing checks the token. On PostgreSQL
+candidates are picked with ``FOR UPDATE SKIP LOCKED`` and a per-sender advisory lock, so
+concurrent workers never wait on each other.
 """
 
 from __future__ import annotations
 
 import functools
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -145,6 +148,7 @@ def _inbox_claim(dialect: str, filtered: bool) -> Any:
         .where(channel_filter(m, filtered))
         .where(~_sender_busy(sa.bindparam("sender")))
         .values(state=PROCESSING, claim_token=sa.bindparam("token"),
+                claimed_by=sa.bindparam("owner", type_=m.c.claimed_by.type),
                 lease_until=sa.bindparam("lease", type_=UTCDateTime()))
         .returning(*m.c)
     )
@@ -181,9 +185,29 @@ def _inbox_claim_many(filtered: bool) -> Any:
         .where(channel_filter(m, filtered))
         .where(~_sender_busy(m.c.wa_id))
         .values(state=PROCESSING, claim_token=sa.bindparam("token"),
+                claimed_by=sa.bindparam("owner", type_=m.c.claimed_by.type),
                 lease_until=sa.bindparam("lease", type_=UTCDateTime()))
         .returning(*m.c)
     )
+
+
+def abandoned_claims(table: Any, flag: Any, now: datetime,
+                     live_owners: Collection[str] | None, *, lease_bounds_all: bool = False
+                     ) -> Any:
+    """Rows (``flag``: claimed) whose worker is gone: an owner not among ``live_owners``,
+    or no owner (or ``live_owners`` None, or ``lease_bounds_all``) and the lease expired."""
+    expired = table.c.lease_until < now
+    if live_owners is None:
+        return sa.and_(flag, expired)
+    if lease_bounds_all:
+        owned_dead = sa.and_(table.c.claimed_by.is_not(None),
+                             table.c.claimed_by.not_in(sorted(live_owners)) if live_owners
+                             else sa.true())
+        return sa.and_(flag, sa.or_(expired, owned_dead))
+    owned = table.c.claimed_by.is_not(None)
+    dead = (table.c.claimed_by.not_in(sorted(live_owners)) if live_owners
+            else sa.true())
+    return sa.and_(flag, sa.or_(sa.and_(owned, dead), sa.and_(~owned, expired)))
 
 
 _PG_EVENT_AND_MESSAGE = _pg_event_and_message()
@@ -204,7 +228,8 @@ class SqlInbox:
         return added
 
     async def add_event(self, *, channel: str, body: str, received_at: datetime,
-                        note: str | None, messages: Sequence[IncomingMessage]) -> tuple[int, int]:
+                        note: str | None, messages: Sequence[IncomingMessage],
+                        alone: bool = False) -> tuple[int, int]:
         if self._dialect != "postgresql" or len(messages) != 1:
             event_id = await SqlWebhookLog(self._conn).record(
                 channel=channel, body=body, signature_ok=True, received_at=received_at,
@@ -212,13 +237,19 @@ class SqlInbox:
             return event_id, await self.add(messages, received_at) if messages else 0
         # The usual delivery (one message) on PostgreSQL: the event and the inbox row in one
         # statement (data-modifying CTEs), one round trip less on the webhook's hot path.
+        if alone and not self._conn.in_transaction():
+            # Nothing else in this unit of work: the statement is atomic on its own, so it
+            # commits by itself — no BEGIN and COMMIT round trips (the connection's mode is
+            # client-side in psycopg and reset when it goes back to the pool).
+            await self._conn.execution_options(isolation_level="AUTOCOMMIT")
         row = (await self._conn.execute(_PG_EVENT_AND_MESSAGE, {
             "ev_channel": channel, "ev_body": body, "ev_note": note,
             **_inbox_row(messages[0], received_at)})).one()
         return int(row[0]), int(row[1])
 
     async def claim(self, now: datetime, lease: timedelta, *,
-                    channels: Sequence[str] | None = None) -> ClaimedBatch | None:
+                    channels: Sequence[str] | None = None,
+                    owner: str | None = None) -> ClaimedBatch | None:
         wanted = list(channels) if channels is not None else None
         skip: list[str] = []
         for _ in range(5):
@@ -236,7 +267,7 @@ class SqlInbox:
             rows = list((await self._conn.execute(
                 _inbox_claim(self._dialect, wanted is not None),
                 {"sender": wa_id, "now": now, "channels": wanted, "token": token,
-                 "lease": lease_until})).all())
+                 "lease": lease_until, "owner": owner})).all())
             if not rows:
                 skip.append(wa_id)  # taken by another worker between the two statements
                 continue
@@ -247,12 +278,13 @@ class SqlInbox:
         return None
 
     async def claim_many(self, now: datetime, lease: timedelta, limit: int, *,
-                         channels: Sequence[str] | None = None) -> list[ClaimedBatch]:
+                         channels: Sequence[str] | None = None,
+                         owner: str | None = None) -> list[ClaimedBatch]:
         if self._dialect != "postgresql":
             # One writer at a time (SQLite): claiming sender by sender costs nothing extra.
             batches: list[ClaimedBatch] = []
             while len(batches) < limit:
-                batch = await self.claim(now, lease, channels=channels)
+                batch = await self.claim(now, lease, channels=channels, owner=owner)
                 if batch is None:
                     break
                 batches.append(batch)
@@ -276,7 +308,7 @@ class SqlInbox:
             rows = (await self._conn.execute(
                 _inbox_claim_many(filtered),
                 {"senders": senders, "now": now, "channels": wanted, "token": token,
-                 "lease": lease_until})).all()
+                 "lease": lease_until, "owner": owner})).all()
             by_sender: dict[str, list[Any]] = {}
             for row in rows:
                 by_sender.setdefault(row.wa_id, []).append(row)
@@ -292,12 +324,23 @@ class SqlInbox:
             return batches
         return []
 
-    async def recover_expired(self, now: datetime) -> int:
+    async def recover_expired(self, now: datetime, *,
+                              live_owners: Collection[str] | None = None) -> int:
         m = inbound_messages
         result = await self._conn.execute(
             m.update()
-            .where(m.c.state == PROCESSING, m.c.lease_until < now)
-            .values(state=PENDING, claim_token=None, lease_until=None)
+            .where(abandoned_claims(m, m.c.state == PROCESSING, now, live_owners))
+            .values(state=PENDING, claim_token=None, claimed_by=None, lease_until=None)
+        )
+        return int(result.rowcount or 0)
+
+    async def release_orphans(self, owner: str, keep: Collection[str]) -> int:
+        m = inbound_messages
+        result = await self._conn.execute(
+            m.update()
+            .where(m.c.state == PROCESSING, m.c.claimed_by == owner,
+                   m.c.wa_id.not_in(sorted(keep)))
+            .values(state=PENDING, claim_token=None, claimed_by=None, lease_until=None)
         )
         return int(result.rowcount or 0)
 

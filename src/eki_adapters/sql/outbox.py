@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from eki_adapters.sql.inbox import abandoned_claims
 from eki_adapters.sql.queries import as_datetime, channel_filter, insert_of
 from eki_adapters.sql.tables import UTCDateTime, message_statuses, outbound_messages
 from eki_domain.model.messages import DeliveryStatus, OutboundMessage, StatusReport
@@ -75,13 +76,19 @@ def _outbox_claim(dialect: str, filtered: bool) -> Any:
         .order_by(o.c.id)
         .limit(sa.bindparam("limit"))
     )
+    picked: Any = pick.scalar_subquery()
     if dialect == "postgresql":
-        pick = pick.with_for_update(skip_locked=True, of=o)
+        # Picked once, in a materialized CTE: as an ``IN (subquery)`` PostgreSQL may run
+        # the locking subquery again per row and claim every due row, whatever ``limit``.
+        cte = pick.with_for_update(skip_locked=True, of=o).cte("picked").prefix_with(
+            "MATERIALIZED")
+        picked = sa.select(cte.c.id)
     return (
         o.update()
-        .where(o.c.id.in_(pick.scalar_subquery()), o.c.status == DeliveryStatus.QUEUED.value)
+        .where(o.c.id.in_(picked), o.c.status == DeliveryStatus.QUEUED.value)
         .values(status=DeliveryStatus.SENDING.value,
                 lease_until=sa.bindparam("lease", type_=UTCDateTime()),
+                claimed_by=sa.bindparam("owner", type_=o.c.claimed_by.type),
                 attempts=o.c.attempts + 1, updated_at=now)
         .returning(*o.c)
     )
@@ -109,11 +116,13 @@ class SqlOutbox:
         return message.id
 
     async def claim_due(self, now: datetime, lease: timedelta, limit: int, *,
-                        channels: Sequence[str] | None = None) -> list[OutboundMessage]:
+                        channels: Sequence[str] | None = None,
+                        owner: str | None = None) -> list[OutboundMessage]:
         wanted = list(channels) if channels is not None else None
         rows = await self._conn.execute(
             _outbox_claim(self._dialect, wanted is not None),
-            {"now": now, "lease": now + lease, "limit": limit, "channels": wanted})
+            {"now": now, "lease": now + lease, "limit": limit, "channels": wanted,
+             "owner": owner})
         return sorted((_outbound_from_row(r) for r in rows), key=lambda m: m.id or 0)
 
     async def mark_sent(self, message_id: int, provider_id: str, now: datetime) -> None:
@@ -182,11 +191,13 @@ class SqlOutbox:
         )
         return bool(advanced)
 
-    async def fail_abandoned(self, now: datetime) -> int:
+    async def fail_abandoned(self, now: datetime, *,
+                             live_owners: Collection[str] | None = None) -> int:
         o = outbound_messages
         result = await self._conn.execute(
             o.update()
-            .where(o.c.status == DeliveryStatus.SENDING.value, o.c.lease_until < now,
+            .where(abandoned_claims(o, o.c.status == DeliveryStatus.SENDING.value, now,
+                                    live_owners, lease_bounds_all=True),
                    o.c.provider_id.is_(None))
             .values(status=DeliveryStatus.FAILED.value, error_code="DELIVERY_UNKNOWN",
                     error_title="the worker stopped while sending; not resent to avoid "

@@ -156,6 +156,7 @@ inbound_messages = sa.Table(
     sa.Column("available_at", UTCDateTime(), nullable=False),
     sa.Column("lease_until", UTCDateTime(), nullable=True),
     sa.Column("claim_token", sa.String(40), nullable=True),
+    sa.Column("claimed_by", sa.String(100), nullable=True),  # worker id (heartbeats)
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("processed_at", UTCDateTime(), nullable=True),
     sa.Column("intent", sa.String(40), nullable=True),
@@ -215,6 +216,7 @@ outbound_messages = sa.Table(
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
     sa.Column("lease_until", UTCDateTime(), nullable=True),
+    sa.Column("claimed_by", sa.String(100), nullable=True),  # worker id (heartbeats)
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     # Staff messages (issue #15): who wrote it, and the template sent instead of text.

@@ -20,6 +20,10 @@ class WorkerHeartbeats(Protocol):
         """How many workers beat at or after ``since``."""
         ...
 
+    async def alive_ids(self, since: datetime) -> list[str]:
+        """The workers that beat at or after ``since``."""
+        ...
+
     async def forget(self, worker_id: str) -> None:
         """A worker stopped cleanly."""
         ...

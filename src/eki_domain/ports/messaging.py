@@ -3,7 +3,7 @@ in :mod:`eki_domain.ports.conversations`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -17,23 +17,39 @@ from eki_domain.model.messages import (
 
 class Inbox(Protocol):
     async def add_event(self, *, channel: str, body: str, received_at: datetime,
-                        note: str | None, messages: Sequence[IncomingMessage]) -> tuple[int, int]:
+                        note: str | None, messages: Sequence[IncomingMessage],
+                        alone: bool = False) -> tuple[int, int]:
         """Store a signed webhook's raw event and its messages together (one round trip
-        where the database allows): (event id, how many messages were new)."""
+        where the database allows): (event id, how many messages were new). ``alone``:
+        the unit of work writes nothing else, so a store that can write all of it in one
+        atomic statement may let that statement commit by itself (no separate BEGIN and
+        COMMIT round trips; the unit of work's commit then has nothing left to do)."""
         ...
 
     async def claim_many(self, now: datetime, lease: timedelta, limit: int, *,
-                         channels: Sequence[str] | None = None) -> list[ClaimedBatch]:
+                         channels: Sequence[str] | None = None,
+                         owner: str | None = None) -> list[ClaimedBatch]:
         """All pending messages of up to ``limit`` senders (oldest first): one batch per
         sender, skipping senders whose messages are already being answered. ``channels``
-        limits the claim to messages that came through those channels. Expired claims come
-        back through :meth:`recover_expired`. A worker that claims for all its turn runners
+        limits the claim to messages that came through those channels. ``owner``: the
+        claiming worker's id (its heartbeat); the claim then holds as long as that worker
+        lives, else until ``now + lease``. Claims of dead workers come back through
+        :meth:`recover_expired`. A worker that claims for all its turn runners
         this way keeps concurrent claimers few, so they do not queue on each other's row
         locks."""
         ...
 
-    async def recover_expired(self, now: datetime) -> int:
-        """Messages whose claim expired (their worker died) become pending again."""
+    async def recover_expired(self, now: datetime, *,
+                              live_owners: Collection[str] | None = None) -> int:
+        """Messages whose worker died become pending again: claimed by an owner not in
+        ``live_owners``, or (claims without an owner, or ``live_owners`` None) whose lease
+        expired."""
+        ...
+
+    async def release_orphans(self, owner: str, keep: Collection[str]) -> int:
+        """Messages claimed by ``owner`` (a live worker) for a sender not in ``keep`` (the
+        senders it is answering now) become pending again: turns whose end could not be
+        recorded (the database was unreachable) are not left claimed forever."""
         ...
 
     async def complete(self, batch: ClaimedBatch, now: datetime, *,
@@ -56,9 +72,11 @@ class Outbox(Protocol):
     async def enqueue(self, message: OutboundMessage) -> int: ...
 
     async def claim_due(self, now: datetime, lease: timedelta, limit: int, *,
-                        channels: Sequence[str] | None = None) -> list[OutboundMessage]:
+                        channels: Sequence[str] | None = None,
+                        owner: str | None = None) -> list[OutboundMessage]:
         """Queued messages whose time has come, oldest first, at most one per recipient
-        (so parts of a long answer go out in order); marked ``sending``."""
+        (so parts of a long answer go out in order); marked ``sending`` (by ``owner``, a
+        worker id, when given)."""
         ...
 
     async def mark_sent(self, message_id: int, provider_id: str, now: datetime) -> None: ...
@@ -74,9 +92,13 @@ class Outbox(Protocol):
         for ids not known yet are kept and applied when the id is recorded."""
         ...
 
-    async def fail_abandoned(self, now: datetime) -> int:
-        """Messages left ``sending`` by a crashed worker (lease expired, no id recorded)
-        become failed ``DELIVERY_UNKNOWN``: resending could deliver them twice."""
+    async def fail_abandoned(self, now: datetime, *,
+                             live_owners: Collection[str] | None = None) -> int:
+        """Messages left ``sending`` by a crashed worker (claimed by an owner not in
+        ``live_owners``, or whose lease expired — a send is bounded in time, so even a
+        live owner that lost track of one, e.g. while the database was unreachable, gives
+        it up; no id recorded) become failed ``DELIVERY_UNKNOWN``: resending could
+        deliver them twice."""
         ...
 
     async def depth(self, now: datetime) -> tuple[int, float]: ...

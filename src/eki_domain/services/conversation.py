@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -205,10 +205,15 @@ class ConversationService:
             await self._bus.publish(HandoffReleased(student_id=student_id, by=by))
         return released
 
-    async def recover(self) -> int:
-        """Put back messages whose worker died mid-turn (their claim expired)."""
+    async def recover(self, live_owners: Collection[str] | None = None, *,
+                      owner: str | None = None, answering: Collection[str] = ()) -> int:
+        """Put back messages whose worker died mid-turn (claimed by a worker not in
+        ``live_owners``, or their lease expired) and, with ``owner``, that worker's own
+        claims for senders it is not ``answering`` (turns whose end it could not record)."""
         async with self._uow() as uow:
-            count = await uow.inbox.recover_expired(self._clock.now())
+            count = await uow.inbox.recover_expired(self._clock.now(), live_owners=live_owners)
+            if owner is not None:
+                count += await uow.inbox.release_orphans(owner, answering)
             await uow.commit()
         if count:
             log.warning("%d message(s) left by a stopped worker are pending again", count)
@@ -220,14 +225,14 @@ class ConversationService:
         claimed = await self.claim_turns(1, channels=channels)
         return await self.run_turn(claimed[0]) if claimed else None
 
-    async def claim_turns(self, limit: int, *, channels: Sequence[str] | None = None
-                          ) -> list[ClaimedTurn]:
+    async def claim_turns(self, limit: int, *, channels: Sequence[str] | None = None,
+                          owner: str | None = None) -> list[ClaimedTurn]:
         """Claim the pending messages of up to ``limit`` senders (oldest first) and read
         who each sender is, in one short transaction. Answer each with :meth:`run_turn`
         (concurrently if you like: each sender is claimed by one worker at a time)."""
         async with self._uow() as uow:
             batches = await uow.inbox.claim_many(self._clock.now(), self._lease, limit,
-                                                 channels=channels)
+                                                 channels=channels, owner=owner)
             if not batches:
                 return []
             # Who is writing, read in the claim's transaction for every sender at once.

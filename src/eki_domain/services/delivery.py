@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -79,13 +79,14 @@ class DeliveryService:
         """Most messages one :meth:`dispatch_due` call sends."""
         return self._batch_size
 
-    async def dispatch_due(self, *, channels: Sequence[str] | None = None
-                           ) -> list[DeliveryOutcome]:
-        """Send every message that is due now (one per recipient at a time)."""
+    async def dispatch_due(self, *, channels: Sequence[str] | None = None,
+                           owner: str | None = None) -> list[DeliveryOutcome]:
+        """Send every message that is due now (one per recipient at a time), claimed by
+        ``owner`` (a worker id with a heartbeat) when given."""
         now = self._clock.now()
         async with self._uow() as uow:
             due = await uow.outbox.claim_due(now, self._lease, self._batch_size,
-                                             channels=channels)
+                                             channels=channels, owner=owner)
             closed = await _closed_windows(uow.windows, due, now)
             await uow.commit()
         if not due:
@@ -100,10 +101,12 @@ class DeliveryService:
         outcomes, _ = await asyncio.gather(self._record(attempts), self._mark_reads(reads))
         return outcomes
 
-    async def fail_abandoned(self) -> int:
-        """Rows left ``sending`` by a stopped worker become failed (never sent twice)."""
+    async def fail_abandoned(self, live_owners: Collection[str] | None = None) -> int:
+        """Rows left ``sending`` by a stopped worker (not in ``live_owners``, or lease
+        expired) become failed (never sent twice)."""
         async with self._uow() as uow:
-            abandoned = await uow.outbox.fail_abandoned(self._clock.now())
+            abandoned = await uow.outbox.fail_abandoned(self._clock.now(),
+                                                        live_owners=live_owners)
             await uow.commit()
         if abandoned:
             log.warning("%d message(s) left mid-send by a stopped worker marked "

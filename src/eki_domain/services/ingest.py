@@ -72,7 +72,8 @@ class IngestService:
         statuses = statuses[:MAX_STATUSES_PER_DELIVERY]
         async with self._uow() as uow:
             event_id, new = await uow.inbox.add_event(
-                channel=channel, body=body, received_at=now, note=note, messages=messages)
+                channel=channel, body=body, received_at=now, note=note, messages=messages,
+                alone=not statuses and not (extra_messages or extra_statuses))
             applied = 0
             for report in statuses:
                 applied += await uow.outbox.apply_status(report, now)

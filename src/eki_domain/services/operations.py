@@ -58,6 +58,11 @@ class OperationsService:
     async def forget(self, worker_id: str) -> None:
         await self._heartbeats.forget(worker_id)
 
+    async def live_workers(self, silent_for: timedelta) -> list[str]:
+        """The workers that beat within the last ``silent_for``: claims of any other
+        worker are abandoned (see ``Inbox.recover_expired``)."""
+        return await self._heartbeats.alive_ids(self._clock.now() - silent_for)
+
     async def snapshot(self, *, students: bool = False) -> OperationsSnapshot:
         """The pipeline now; ``students`` also counts active and inactive students."""
         now = self._clock.now()

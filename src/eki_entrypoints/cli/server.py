@@ -40,7 +40,7 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             worker = PipelineWorker(eki, concurrency=args.concurrency)
             try:
                 await worker.start()
-                print(f"eki worker running ({args.concurrency} turns at once); Ctrl+C to stop.",
+                print(f"eki worker running ({worker.concurrency} turns at once); Ctrl+C to stop.",
                       file=sys.stderr)
                 await asyncio.Event().wait()
             finally:
@@ -165,6 +165,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+CONCURRENCY_HELP = ("conversation turns handled at once (default: 512 with a language model "
+                    "configured, whose turns mostly wait on it; 32 with the rules only)")
+
+
 def add_parser(sub: Any) -> None:
     """``sub`` is what ``ArgumentParser.add_subparsers()`` returned: adds ``serve`` and
     ``worker``."""
@@ -173,13 +177,13 @@ def add_parser(sub: Any) -> None:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--no-worker", action="store_true",
                        help="only receive webhooks; answer with separate `eki worker` processes")
-    serve.add_argument("--concurrency", type=concurrency, default=32,
-                       help="conversation turns handled at once (default 32)")
+    serve.add_argument("--concurrency", type=concurrency, default=None,
+                       help=CONCURRENCY_HELP)
     serve.set_defaults(handler=cmd_serve)
 
     worker = sub.add_parser("worker", help="answer the inbox and send the outbox (no HTTP)")
-    worker.add_argument("--concurrency", type=concurrency, default=32,
-                        help="conversation turns handled at once (default 32)")
+    worker.add_argument("--concurrency", type=concurrency, default=None,
+                        help=CONCURRENCY_HELP)
     worker.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
                         help="also serve this worker's GET /metrics (and /healthz) on PORT "
                         "(same token as the web app's /metrics)")

@@ -45,7 +45,7 @@ log = logging.getLogger("eki.web")
 
 def create_app(
     settings: Settings | None = None, *, eki: Eki | None = None, run_worker: bool = False,
-    worker_concurrency: int = 32,
+    worker_concurrency: int | None = None,
 ) -> Starlette:
     """Build the web app.
 
