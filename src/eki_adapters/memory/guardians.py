@@ -55,6 +55,11 @@ class InMemoryGuardians:
                 return attrs.evolve(by_phone[e164])
         return None
 
+    async def phones_among(self, phones: Sequence[str]) -> Sequence[str]:
+        wanted = set(phones)
+        return [g.phone.e164 for g in self._staged.state.guardians.values()
+                if g.active and g.phone.e164 in wanted]
+
     async def list(self) -> Sequence[Guardian]:
         found = sorted(self._staged.state.guardians.values(), key=lambda g: (g.name, g.id or 0))
         return [attrs.evolve(g) for g in found]

@@ -75,6 +75,13 @@ class SqlGuardians:
                 return _guardian(by_phone[e164])
         return None
 
+    async def phones_among(self, phones: Sequence[str]) -> Sequence[str]:
+        if not phones:
+            return []
+        rows = await self._conn.scalars(sa.select(guardians.c.phone).where(
+            guardians.c.phone.in_(sorted(set(phones))), guardians.c.active.is_(True)))
+        return list(rows)
+
     async def list(self) -> Sequence[Guardian]:
         rows = await self._conn.execute(sa.select(guardians)
                                         .order_by(guardians.c.name, guardians.c.id))

@@ -24,6 +24,11 @@ class Guardians(Protocol):
         """The guardian stored under the first of ``candidates`` (E.164) that matches."""
         ...
 
+    async def phones_among(self, phones: Sequence[str]) -> Sequence[str]:
+        """Which of ``phones`` (E.164) belong to an active guardian: one look-up for the
+        senders a worker claims together."""
+        ...
+
     async def list(self) -> Sequence[Guardian]:
         """Every guardian, by name."""
         ...

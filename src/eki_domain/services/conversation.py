@@ -43,6 +43,7 @@ from eki_domain.model.student import Student
 from eki_domain.ports.assistant import Assistant, StudentToolbox, Turn
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.conversations import Handoffs, OptOuts
+from eki_domain.ports.guardians import Guardians
 from eki_domain.ports.messaging import Inbox, Outbox
 from eki_domain.ports.repositories import StudentRepository, Transaction
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
@@ -88,6 +89,8 @@ class Sender:
     phone: str  # the student's E.164, else the best reading of the wa_id
     opted_out: bool
     paused: bool  # a hand-off is open: a person answers
+    #: The phone is a guardian's (read with the claim); True when not looked up.
+    guardian: bool = True
 
 
 @attrs.frozen
@@ -141,6 +144,9 @@ class TurnUnitOfWork(_SenderStates, Transaction, Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def guardians(self) -> Guardians: ...
 
 
 class ConversationService:
@@ -264,18 +270,24 @@ class ConversationService:
             (sender,) = await self._identify(uow, [batch.wa_id])
         return await self._turn(batch, sender)
 
-    @staticmethod
-    async def _identify(uow: TurnUnitOfWork, wa_ids: Sequence[str]) -> list[Sender]:
-        """Who each sender is and their state, in a constant number of look-ups."""
+    async def _identify(self, uow: TurnUnitOfWork, wa_ids: Sequence[str]) -> list[Sender]:
+        """Who each sender is and their state, in a constant number of look-ups (whether
+        a phone is a guardian's too, when families are on: one more)."""
         candidates = [phone_candidates(wa_id) or ("+" + wa_id,) for wa_id in wa_ids]
         found = await uow.students.find_each_by_phones(candidates)
+        guardian_phones: frozenset[str] | None = None
+        if self._families is not None:
+            guardian_phones = frozenset(await uow.guardians.phones_among(
+                [phone for options in candidates for phone in options]))
         phones = [student.phone.e164 if student else options[0]
                   for student, options in zip(found, candidates, strict=True)]
         states = await sender_states(
             uow, [(phone, student.id if student else None)
                   for phone, student in zip(phones, found, strict=True)])
-        return [Sender(student, phone, opted_out, paused) for student, phone, (opted_out, paused)
-                in zip(found, phones, states, strict=True)]
+        return [Sender(student, phone, opted_out, paused,
+                       guardian=guardian_phones is None or bool(guardian_phones & set(options)))
+                for student, phone, (opted_out, paused), options
+                in zip(found, phones, states, candidates, strict=True)]
 
     async def _turn(self, batch: ClaimedBatch, sender: Sender) -> TurnResult:
         flood = FloodVerdict.OK
@@ -285,18 +297,20 @@ class ConversationService:
                 self._telemetry.sender_rate_limited()
                 log.warning("sender %s is over the flood limit; no assistant until the "
                             "window passes", mask_phone(batch.wa_id))
-        decision = await self._decide(batch.items, sender.student, opted_out=sender.opted_out,
+        decision = await self._decide(batch.items, sender.student, guardian=sender.guardian,
+                                      opted_out=sender.opted_out,
                                       paused=sender.paused, flood=flood)
         student = None if decision.guardian_turn else sender.student
         return await self._commit(batch, student, sender.phone, decision)
 
     async def _decide(self, items: Sequence[InboxItem], student: Student | None, *,
-                      opted_out: bool, paused: bool,
+                      opted_out: bool, paused: bool, guardian: bool = True,
                       flood: FloodVerdict = FloodVerdict.OK) -> _Decision:
         messages = [item.message for item in items]
         changed = next((m for m in messages if m.type is MessageType.SYSTEM
                         and m.system_type == "user_changed_number"), None)
         decision = await self._reply(items, student, opted_out=opted_out, paused=paused,
+                                     guardian=guardian,
                                      flood=flood)
         if changed is None:
             return decision
@@ -304,7 +318,7 @@ class ConversationService:
                             flag_number_change=True)
 
     async def _reply(self, items: Sequence[InboxItem], student: Student | None, *,
-                     opted_out: bool, paused: bool,
+                     opted_out: bool, paused: bool, guardian: bool = True,
                      flood: FloodVerdict = FloodVerdict.OK) -> _Decision:
         messages = [item.message for item in items]
         texts = [m.text.strip() for m in messages
@@ -339,7 +353,7 @@ class ConversationService:
         if intent is Intent.OPT_OUT:
             return _Decision(intent=str(intent), replies=(opt_out_confirmation(),),
                              opt_out=True)
-        if self._families is not None and not paused:
+        if self._families is not None and not paused and guardian:
             family = await self._family_turn(items[0].message.wa_id, student, text, payload,
                                              intent)
             if family is not None:
