@@ -17,8 +17,8 @@ from eki_domain.model.imports import (
     Severity,
     Sheet,
     is_blank,
-    json_safe,
     map_headers,
+    row_issue,
     unknown_column_issues,
 )
 from eki_domain.model.phone import PhoneNumber
@@ -58,11 +58,6 @@ class GuardianValidation:
     cells: Mapping[int, Sequence[object]]
 
 
-def _issue(row: int, column: str | None, value: object, code: str, message: str,
-           severity: Severity = Severity.ERROR) -> RowIssue:
-    return RowIssue(row=row, column=column, value=json_safe(value), normalized=None,
-                    severity=severity, code=code, message=message)
-
 
 def validate_guardian_rows(sheet: Sheet, default_region: str) -> GuardianValidation:
     """Validate every row; the same guardian and student twice keeps the first row."""
@@ -83,20 +78,20 @@ def validate_guardian_rows(sheet: Sheet, default_region: str) -> GuardianValidat
             try:
                 values[field] = PhoneNumber.parse(raw, default_region)
             except InvalidPhoneNumber as exc:
-                row_issues.append(_issue(number, mapping.column_label(field), raw, exc.code,
+                row_issues.append(row_issue(number, mapping.column_label(field), raw, exc.code,
                                          exc.message))
         raw_name = mapping.cell(cells, "name")
         try:
             values["name"] = normalize_name(raw_name)
         except InvalidStudentName as exc:
-            row_issues.append(_issue(number, mapping.column_label("name"), raw_name,
+            row_issues.append(row_issue(number, mapping.column_label("name"), raw_name,
                                      "NAME_REQUIRED" if is_blank(raw_name) else exc.code,
                                      exc.message.replace("del estudiante", "del acudiente")))
         raw_kind = mapping.cell(cells, "relationship")
         try:
             values["relationship"] = parse_relationship(raw_kind)
         except InvalidInput as exc:
-            row_issues.append(_issue(number, mapping.column_label("relationship"), raw_kind,
+            row_issues.append(row_issue(number, mapping.column_label("relationship"), raw_kind,
                                      "INVALID_RELATIONSHIP", exc.message))
         if not row_issues:
             student_phone = values["student_phone"]
@@ -104,12 +99,12 @@ def validate_guardian_rows(sheet: Sheet, default_region: str) -> GuardianValidat
             assert isinstance(student_phone, PhoneNumber) and isinstance(phone, PhoneNumber)
             key = (student_phone.e164, phone.e164)
             if student_phone.e164 == phone.e164:
-                row_issues.append(_issue(
+                row_issues.append(row_issue(
                     number, mapping.column_label("phone"), mapping.cell(cells, "phone"),
                     "SAME_PHONE", "El teléfono del acudiente es el mismo del estudiante. "
                     "Escriba el número del acudiente."))
             elif key in first_row_of:
-                row_issues.append(_issue(
+                row_issues.append(row_issue(
                     number, mapping.column_label("phone"), mapping.cell(cells, "phone"),
                     "DUPLICATE_IN_FILE",
                     f"Este acudiente ya está vinculado a ese estudiante en la fila "
@@ -180,12 +175,12 @@ def guardians_of_student_sheet(sheet: Sheet, mapping: HeaderMapping, default_reg
                 name = normalize_name(raw_name)
                 kind = parse_relationship(raw_kind)
             except InvalidInput as exc:
-                issues.append(_issue(number, column, raw_phone, "GUARDIAN_SKIPPED",
+                issues.append(row_issue(number, column, raw_phone, "GUARDIAN_SKIPPED",
                                      f"Acudiente no vinculado: {exc.message}",
                                      Severity.WARNING))
                 continue
             if phone.e164 == student_phone.e164:
-                issues.append(_issue(number, column, raw_phone, "GUARDIAN_SKIPPED",
+                issues.append(row_issue(number, column, raw_phone, "GUARDIAN_SKIPPED",
                                      "Acudiente no vinculado: tiene el mismo teléfono del "
                                      "estudiante.", Severity.WARNING))
                 continue

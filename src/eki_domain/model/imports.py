@@ -251,6 +251,13 @@ def json_safe(value: object) -> object:
     return str(value)
 
 
+def row_issue(row: int, column: str | None, value: object, code: str, message: str,
+              severity: Severity = Severity.ERROR, normalized: object = None) -> RowIssue:
+    """A problem found in one cell of an imported row (the value made JSON-safe)."""
+    return RowIssue(row=row, column=column, value=json_safe(value), normalized=normalized,
+                    severity=severity, code=code, message=message)
+
+
 def parse_yes_no(value: object) -> bool | None:
     """sí/si/no/true/false/1/0/x (and a few more); empty → None; anything else raises ValueError."""
     if is_blank(value):

@@ -21,9 +21,9 @@ from eki_domain.model.imports import (
     Severity,
     Sheet,
     is_blank,
-    json_safe,
     map_headers,
     parse_yes_no,
+    row_issue,
     unknown_column_issues,
 )
 from eki_domain.model.phone import PhoneNumber
@@ -106,11 +106,6 @@ class RosterValidation:
     cells: Mapping[int, Sequence[object]]
 
 
-def _issue(row: int, column: str | None, value: object, code: str, message: str,
-           severity: Severity = Severity.ERROR, normalized: object = None) -> RowIssue:
-    return RowIssue(row=row, column=column, value=json_safe(value), normalized=normalized,
-                    severity=severity, code=code, message=message)
-
 
 def split_tags(value: object) -> list[str]:
     if is_blank(value):
@@ -171,12 +166,12 @@ def validate_student_rows(
         try:
             phone = parse_phone(raw_phone, default_region)
         except InvalidPhoneNumber as exc:
-            row_issues = [_issue(number, phone_label, raw_phone, exc.code, exc.message)]
+            row_issues = [row_issue(number, phone_label, raw_phone, exc.code, exc.message)]
             failed = True
         else:
             if phone.warnings:
                 row_issues = [
-                    _issue(number, phone_label, raw_phone, warning.code, warning.message,
+                    row_issue(number, phone_label, raw_phone, warning.code, warning.message,
                            Severity.WARNING, phone.e164)
                     for warning in phone.warnings
                 ]
@@ -187,7 +182,7 @@ def validate_student_rows(
         except InvalidStudentName as exc:
             code = "NAME_REQUIRED" if is_blank(raw_name) else exc.code
             row_issues = (row_issues or []) + [
-                _issue(number, name_label, raw_name, code, exc.message)]
+                row_issue(number, name_label, raw_name, code, exc.message)]
             failed = True
 
         active: bool | None = None
@@ -200,7 +195,7 @@ def validate_student_rows(
                     parsed = parse_yes_no(raw_active)
                 except ValueError:
                     label = mapping.column_label("active")
-                    row_issues = (row_issues or []) + [_issue(
+                    row_issues = (row_issues or []) + [row_issue(
                         number, label, raw_active, "INVALID_ACTIVE",
                         f"«{raw_active}» no es un valor válido para «{label}». "
                         "Escriba sí o no (también valen 1/0, x, true/false); vacío = activo.")]
@@ -225,14 +220,14 @@ def validate_student_rows(
             if problems_found:
                 label = mapping.column_label("tags")
                 row_issues = (row_issues or []) + [
-                    _issue(number, label, raw_tags, "INVALID_TAG", message)
+                    row_issue(number, label, raw_tags, "INVALID_TAG", message)
                     for message in problems_found]
                 failed = True
 
         if phone is not None and not failed:
             first = first_row_of.get(phone.e164)
             if first is not None:
-                row_issues = (row_issues or []) + [_issue(
+                row_issues = (row_issues or []) + [row_issue(
                     number, phone_label, raw_phone, "DUPLICATE_IN_FILE",
                     f"Teléfono duplicado de la fila {first} ({phone.e164}): se conserva la "
                     f"fila {first} y esta se ignora. Corrija el número o borre una de las dos.",
