@@ -80,6 +80,18 @@ class DuplicateGuardianPhone(EkiError):
         self.e164 = e164
 
 
+class DuplicateGuardianLink(EkiError):
+    """The guardian is already linked to that student (change the link instead)."""
+
+    code = "DUPLICATE_LINK"
+
+    def __init__(self, e164: str) -> None:
+        super().__init__(
+            f"El acudiente {e164} ya está vinculado a ese estudiante. Cambie el vínculo "
+            "existente (parentesco, permisos, prioridad) en lugar de crearlo de nuevo.")
+        self.e164 = e164
+
+
 class GuardianNotFound(EkiError, LookupError):
     code = "GUARDIAN_NOT_FOUND"
 
@@ -87,6 +99,18 @@ class GuardianNotFound(EkiError, LookupError):
         super().__init__(
             f"No hay ningún acudiente registrado con {reference}. Revise el número.")
         self.reference = reference
+
+
+class CodeNotPending(EkiError, LookupError):
+    """No redemption with that id is waiting for approval (issue 17)."""
+
+    code = "CODE_NOT_PENDING"
+
+    def __init__(self, code_id: int) -> None:
+        super().__init__(
+            f"No hay un registro pendiente con el número {code_id}: ya se aprobó o se "
+            "rechazó, o no existe. Recargue la lista.")
+        self.code_id = code_id
 
 
 class StudentNotFound(EkiError, LookupError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 import attrs
@@ -11,6 +11,8 @@ from eki_adapters.memory.staging import Staged
 from eki_domain.errors import DuplicateGuardianPhone
 from eki_domain.model.codes import CodePurpose, VerificationCode
 from eki_domain.model.guardian import Guardian, GuardianLink, SubjectMemory
+from eki_domain.model.pagination import Page, PageRequest
+from eki_domain.model.student import Student, search_digits
 
 
 @attrs.define
@@ -22,9 +24,19 @@ class GuardianState:
     next_id: int = 1
 
 
+def _matches(guardian: Guardian, text: str) -> bool:
+    """The student listing's search rule, applied to a guardian."""
+    text = text.strip()
+    digits = search_digits(text)
+    return not text or text.casefold() in guardian.name.casefold() or bool(
+        digits and digits in guardian.phone.e164)
+
+
 class InMemoryGuardians:
-    def __init__(self, staged: Staged[GuardianState]) -> None:
+    def __init__(self, staged: Staged[GuardianState], *,
+                 students: Callable[[], Mapping[int, Student]] = dict) -> None:
         self._staged = staged
+        self._students = students
 
     async def add(self, guardian: Guardian) -> Guardian:
         state = self._staged.state
@@ -63,6 +75,29 @@ class InMemoryGuardians:
     async def list(self) -> Sequence[Guardian]:
         found = sorted(self._staged.state.guardians.values(), key=lambda g: (g.name, g.id or 0))
         return [attrs.evolve(g) for g in found]
+
+    async def page(self, *, search: str | None = None, student_id: int | None = None,
+                   any_tags: frozenset[str] | None = None,
+                   page: PageRequest = PageRequest(),  # noqa: B008 - frozen value object
+                   ) -> Page[Guardian]:
+        state = self._staged.state
+        tags_of = {sid: s.tags for sid, s in self._students().items()}
+
+        def keep(guardian: Guardian) -> bool:
+            linked = [k.student_id for k in state.links.values()
+                      if k.guardian_id == guardian.id]
+            if student_id is not None and student_id not in linked:
+                return False
+            if any_tags is not None and not any(
+                    any_tags & tags_of.get(sid, frozenset()) for sid in linked):
+                return False
+            return search is None or _matches(guardian, search)
+
+        rows = sorted((g for g in state.guardians.values() if keep(g)),
+                      key=lambda g: (g.name, g.id or 0))
+        window = rows[page.offset:page.offset + page.limit]
+        return Page(items=tuple(attrs.evolve(g) for g in window), total=len(rows),
+                    limit=page.limit, offset=page.offset)
 
     async def link(self, link: GuardianLink) -> None:
         self._staged.state.links[(link.guardian_id, link.student_id)] = link
@@ -118,9 +153,16 @@ class InMemoryVerificationCodes:
 
     async def approve(self, code_id: int, at: datetime) -> bool:
         code = self._staged.state.codes.get(code_id)
-        if code is None or code.used_at is None or code.approved_at is not None:
+        if code is None or not code.pending_approval:
             return False
         code.approved_at = at
+        return True
+
+    async def reject(self, code_id: int, at: datetime) -> bool:
+        code = self._staged.state.codes.get(code_id)
+        if code is None or not code.pending_approval:
+            return False
+        code.revoked_at = at
         return True
 
     async def pending(self, purpose: CodePurpose | None = None) -> Sequence[VerificationCode]:

@@ -71,7 +71,8 @@ class InMemoryUnitOfWork:
         self.setup_links = InMemorySetupLinks(self._staff)
         self.audit = InMemoryAuditLog(self._staff)
         self._families = Staged(store.guardian_state)
-        self.guardians = InMemoryGuardians(self._families)
+        self.guardians = InMemoryGuardians(self._families,
+                                           students=lambda: self.students._current())
         self.codes = InMemoryVerificationCodes(self._families)
         self._templates = Staged(store.templates_state)
         self.templates = InMemoryTemplates(self._templates)

@@ -49,12 +49,19 @@ class SqlVerificationCodes:
 
     async def approve(self, code_id: int, at: datetime) -> bool:
         result = await self._conn.execute(vc.update().where(
-            vc.c.id == code_id, vc.c.used_at.is_not(None), vc.c.approved_at.is_(None))
-            .values(approved_at=at))
+            vc.c.id == code_id, vc.c.used_at.is_not(None), vc.c.approved_at.is_(None),
+            vc.c.revoked_at.is_(None)).values(approved_at=at))
+        return bool(result.rowcount)
+
+    async def reject(self, code_id: int, at: datetime) -> bool:
+        result = await self._conn.execute(vc.update().where(
+            vc.c.id == code_id, vc.c.used_at.is_not(None), vc.c.approved_at.is_(None),
+            vc.c.revoked_at.is_(None)).values(revoked_at=at))
         return bool(result.rowcount)
 
     async def pending(self, purpose: CodePurpose | None = None) -> Sequence[VerificationCode]:
-        query = sa.select(vc).where(vc.c.used_at.is_not(None), vc.c.approved_at.is_(None))
+        query = sa.select(vc).where(vc.c.used_at.is_not(None), vc.c.approved_at.is_(None),
+                                    vc.c.revoked_at.is_(None))
         if purpose is not None:
             query = query.where(vc.c.purpose == purpose.value)
         rows = await self._conn.execute(query.order_by(vc.c.used_at, vc.c.id))

@@ -9,10 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from eki_adapters.sql.tables import guardian_links, guardians
+from eki_adapters.sql.tables import guardian_links, guardians, student_tags, tags
 from eki_domain.errors import DuplicateGuardianPhone, InvalidPhoneNumber
 from eki_domain.model.guardian import Guardian, GuardianLink, Relationship, SubjectMemory
+from eki_domain.model.pagination import Page, PageRequest
 from eki_domain.model.phone import PhoneKind, PhoneNumber
+from eki_domain.model.student import search_digits
 
 
 def _stored_phone(e164: str) -> PhoneNumber:
@@ -86,6 +88,36 @@ class SqlGuardians:
         rows = await self._conn.execute(sa.select(guardians)
                                         .order_by(guardians.c.name, guardians.c.id))
         return [_guardian(row) for row in rows]
+
+    async def page(self, *, search: str | None = None, student_id: int | None = None,
+                   any_tags: frozenset[str] | None = None,
+                   page: PageRequest = PageRequest(),  # noqa: B008 - frozen value object
+                   ) -> Page[Guardian]:
+        filters: list[sa.ColumnElement[bool]] = []
+        if search is not None and search.strip():
+            text = search.strip()
+            digits = search_digits(text)
+            matches = [guardians.c.name.icontains(text, autoescape=True)]
+            if digits:
+                matches.append(guardians.c.phone.contains(digits, autoescape=True))
+            filters.append(sa.or_(*matches))
+        if student_id is not None:
+            filters.append(sa.exists().where(guardian_links.c.guardian_id == guardians.c.id,
+                                             guardian_links.c.student_id == student_id))
+        if any_tags is not None:
+            filters.append(sa.exists().where(
+                guardian_links.c.guardian_id == guardians.c.id,
+                student_tags.c.student_id == guardian_links.c.student_id,
+                student_tags.c.tag_id.in_(
+                    sa.select(tags.c.id).where(tags.c.name.in_(sorted(any_tags)))))
+                if any_tags else sa.false())
+        rows = await self._conn.execute(
+            sa.select(guardians).where(*filters).order_by(guardians.c.name, guardians.c.id)
+            .limit(page.limit).offset(page.offset))
+        items = tuple(_guardian(row) for row in rows)
+        total = await self._conn.scalar(
+            sa.select(sa.func.count()).select_from(guardians).where(*filters))
+        return Page(items=items, total=int(total or 0), limit=page.limit, offset=page.offset)
 
     async def link(self, link: GuardianLink) -> None:
         values = {"relationship": link.relationship.value,

@@ -13,9 +13,11 @@ role          may
 ============  ===================================================================
 admin         everything, including staff accounts, the audit log and settings
 coordinator   all students, imports, progress imports, every conversation,
-              hand-offs, broadcasts, exports; not staff or audit
+              hand-offs, broadcasts, exports, guardians, verification codes; not staff
+              or audit
 teacher       only students carrying one of their tags: profile, progress,
-              conversations and hand-offs of those students
+              conversations and hand-offs of those students, and their guardians
+              (read only)
 viewer        the dashboard's aggregate figures only
 ============  ===================================================================
 
@@ -97,6 +99,11 @@ class Action(StrEnum):
     MANAGE_STAFF = "staff.manage"
     VIEW_AUDIT = "audit.view"
     MANAGE_SETTINGS = "settings.manage"
+    # issue 17 (families): link, unlink and change guardians' links (viewing a guardian is
+    # part of viewing the student: VIEW_STUDENT / LIST_STUDENTS, scoped for teachers)
+    MANAGE_GUARDIANS = "guardians.manage"
+    # issue 17: issue verification codes, approve or reject redemptions
+    MANAGE_CODES = "codes.manage"
 
 
 class Decision(Enum):

@@ -22,8 +22,16 @@ class VerificationCodes(Protocol):
         caller ever gets True)."""
         ...
 
-    async def approve(self, code_id: int, at: datetime) -> bool: ...
+    async def approve(self, code_id: int, at: datetime) -> bool:
+        """False unless the code was redeemed and is still waiting (neither approved nor
+        rejected)."""
+        ...
+
+    async def reject(self, code_id: int, at: datetime) -> bool:
+        """Refuse a redemption waiting for approval (``revoked_at`` on a used code): it
+        links nobody and leaves the pending list; False unless it was waiting."""
+        ...
 
     async def pending(self, purpose: CodePurpose | None = None) -> Sequence[VerificationCode]:
-        """Redeemed codes waiting for approval, oldest first."""
+        """Redeemed codes waiting for approval (not rejected), oldest first."""
         ...

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from eki_domain.model.guardian import Guardian, GuardianLink, SubjectMemory
+from eki_domain.model.pagination import Page, PageRequest
 
 
 class Guardians(Protocol):
@@ -31,6 +32,17 @@ class Guardians(Protocol):
 
     async def list(self) -> Sequence[Guardian]:
         """Every guardian, by name."""
+        ...
+
+    async def page(self, *, search: str | None = None, student_id: int | None = None,
+                   any_tags: frozenset[str] | None = None,
+                   page: PageRequest = PageRequest(),  # noqa: B008 - frozen value object
+                   ) -> Page[Guardian]:
+        """Guardians by name (then id). ``search`` keeps names containing it
+        (case-insensitive) or phones containing its digits (3 or more), like the student
+        listing; ``student_id`` keeps the guardians of that student; ``any_tags`` (when
+        not None) keeps guardians linked to a student carrying one of the tags (an empty
+        set keeps none): a teacher's scope (issue 17)."""
         ...
 
     async def link(self, link: GuardianLink) -> None:

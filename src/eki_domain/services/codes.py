@@ -10,7 +10,7 @@ from typing import Protocol
 
 import attrs
 
-from eki_domain.errors import EkiError
+from eki_domain.errors import CodeNotPending, EkiError
 from eki_domain.model.codes import (
     MAX_WRONG_CODES,
     CodePurpose,
@@ -35,6 +35,7 @@ CODE_REDEEMED = "code.redeemed"
 CODE_FAILED = "code.failed"
 CODE_LOCKED = "code.locked"
 CODE_APPROVED = "code.approved"
+CODE_REJECTED = "code.rejected"
 EKI = Caller(Principal.service())
 
 WRONG = ("Ese código no es válido o ya se usó. Revísalo (8 caracteres, como ABCD-2345) o "
@@ -186,3 +187,28 @@ class CodeDesk:
                                "Vea la lista con `eki codes pending`.", code="NOTHING_PENDING")
             await uow.commit()
         return approved
+
+    async def decide(self, caller: Caller, code_id: int, *, approve: bool,
+                     via: str = "cli") -> tuple[VerificationCode, Student]:
+        """Approve (link the number) or reject one redemption waiting for approval,
+        audited ``code.approved`` / ``code.rejected``. A code that is not waiting (never
+        redeemed, decided already, unknown) raises :class:`CodeNotPending`."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            code = next((c for c in await uow.codes.pending() if c.id == code_id), None)
+            student = await uow.students.get(code.student_id) if code is not None else None
+            if code is None or student is None or code.used_by is None:
+                raise CodeNotPending(code_id)
+            done = (await uow.codes.approve(code_id, now) if approve
+                    else await uow.codes.reject(code_id, now))
+            if not done:  # decided by someone else meanwhile
+                raise CodeNotPending(code_id)
+            await uow.audit.append(caller.entry(
+                now, CODE_APPROVED if approve else CODE_REJECTED, target_type="student",
+                target_id=str(student.id), code_id=code_id, purpose=code.purpose.value,
+                via=via))
+            if approve:
+                await self._link(uow, caller, code, student, code.used_by)
+            await uow.commit()
+        return code, student
+

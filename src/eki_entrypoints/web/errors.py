@@ -9,7 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from eki_domain.errors import (
+    CodeNotPending,
+    DuplicateGuardianLink,
+    DuplicateGuardianPhone,
     DuplicatePhone,
+    GuardianNotFound,
     EkiError,
     InvalidCredentials,
     InvalidInput,
@@ -46,7 +50,7 @@ def _status_for(exc: EkiError) -> int:
         return 422
     if isinstance(exc, ImportInProgress):
         return 409
-    if isinstance(exc, StudentNotFound):
+    if isinstance(exc, StudentNotFound | GuardianNotFound | CodeNotPending):
         return 404
     if isinstance(exc, PermissionDenied):
         return 403
@@ -54,7 +58,7 @@ def _status_for(exc: EkiError) -> int:
         return 401
     if isinstance(exc, SignInLocked):
         return 429
-    if isinstance(exc, DuplicatePhone):
+    if isinstance(exc, DuplicatePhone | DuplicateGuardianPhone | DuplicateGuardianLink):
         return 409
     if isinstance(exc, InvalidInput):
         return 422
