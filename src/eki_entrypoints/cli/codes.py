@@ -4,43 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from eki_adapters.spreadsheets.errors_file import inert_xlsx_cell
 from eki_domain.model.codes import CodePurpose
-from eki_domain.services.codes import CodeDesk, CodeUnitOfWork, IssuedCode
-from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.cli.common import EXIT_OK, CliError, open_eki, print_json
 from eki_entrypoints.cli.staff import cli_caller
+from eki_entrypoints.families import code_desk, codes_workbook
 from eki_entrypoints.settings import Settings
 
-HEADERS = ("Estudiante", "Etiquetas", "Código", "Vence", "Para")
-
-
-def code_desk(eki: Eki) -> CodeDesk:
-    return CodeDesk(cast(Callable[[], CodeUnitOfWork], eki.uow), eki.clock,
-                    days=eki.settings.code_days, approval=eki.settings.code_approval)
-
-
-def codes_workbook(codes: Sequence[IssuedCode], purpose: CodePurpose) -> bytes:
-    """One row per student; every text cell written inert (never a formula)."""
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("codigos")
-    sheet.append([inert_xlsx_cell(sheet, h) for h in HEADERS])
-    who = "acudientes" if purpose is CodePurpose.GUARDIAN else "estudiantes"
-    for item in codes:
-        sheet.append([inert_xlsx_cell(sheet, value) for value in (
-            item.student.name, ", ".join(sorted(item.student.tags)), item.code,
-            item.expires_at.date().isoformat(), who)])
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
-
+__all__ = ["add_parser", "code_desk", "codes_workbook"]
 
 async def cmd_codes_issue(settings: Settings, args: argparse.Namespace) -> int:
     out = Path(args.out)

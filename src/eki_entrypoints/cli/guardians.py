@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
-from eki_domain.services.families import FamilyLink, FamilyService, FamilyUnitOfWork
-from eki_entrypoints.bootstrap import Eki
+from eki_domain.services.families import FamilyLink
 from eki_entrypoints.cli.common import EXIT_FAILURE, EXIT_OK, open_eki, print_json
 from eki_entrypoints.cli.importing import import_file, import_options, no_gc
 from eki_entrypoints.cli.staff import cli_caller
+from eki_entrypoints.families import family_service, link_to_dict
 from eki_entrypoints.settings import Settings
 
-
-def family_service(eki: Eki) -> FamilyService:
-    return FamilyService(cast(Callable[[], FamilyUnitOfWork], eki.uow), eki.clock,
-                         region=eki.settings.default_country)
-
-
-def link_to_dict(item: FamilyLink) -> dict[str, Any]:
-    return {"guardian": item.guardian.name, "phone": item.guardian.phone.e164,
-            "active": item.guardian.active, "student": item.student.name,
-            "student_phone": item.student.phone.e164,
-            "relationship": item.link.relationship.value,
-            "may_see_grades": item.link.may_see_grades,
-            "may_receive_alerts": item.link.may_receive_alerts,
-            "priority": item.link.priority}
+__all__ = ["add_parser", "describe_link", "family_service", "link_to_dict"]
 
 
 def describe_link(item: FamilyLink, *, student: bool = True) -> str:

@@ -20,6 +20,7 @@ from eki_entrypoints.web.admin.session import session_store
 from eki_entrypoints.web.auth import auth_failure_limiter
 from eki_entrypoints.web.conversations import list_handoffs, release_handoff, student_messages
 from eki_entrypoints.web.errors import EXCEPTION_HANDLERS
+from eki_entrypoints.web.guardians import guardian_routes
 from eki_entrypoints.web.health import healthz, readyz
 from eki_entrypoints.web.imports import (
     import_errors_file,
@@ -99,6 +100,7 @@ def create_app(
         Route("/api/progress/import", import_progress, methods=["POST"]),
         Route("/api/students/{phone}/handoff/release", release_handoff, methods=["POST"]),
         Route("/api/students/{phone}", get_student, methods=["GET"]),
+        *guardian_routes(),
         Route("/webhooks/whatsapp", webhooks.verify, methods=["GET"]),
         Route("/webhooks/whatsapp", webhooks.receive, methods=["POST"]),
         Route("/webhooks/twilio", twilio_webhooks.receive, methods=["POST"]),

@@ -11,6 +11,7 @@ from eki_domain.model.permissions import Action
 from eki_domain.model.student import Student
 from eki_domain.services.progress import report_to_dict
 from eki_entrypoints.bootstrap import Eki
+from eki_entrypoints.families import family_service, guardian_link_dict
 from eki_entrypoints.serialize import student_to_dict
 from eki_entrypoints.web.access import api, audit, require_student
 
@@ -42,5 +43,9 @@ async def get_progress(request: Request) -> JSONResponse:
 
 @api(Action.VIEW_STUDENT)
 async def get_student(request: Request) -> JSONResponse:
+    """The profile, with the student's guardians (relationship, flags, priority)."""
+    eki: Eki = request.app.state.eki
     student = await visible_student(request, Action.VIEW_STUDENT, "profile")
-    return JSONResponse(student_to_dict(student))
+    links = await family_service(eki).of_student(student)
+    return JSONResponse({**student_to_dict(student),
+                         "guardians": [guardian_link_dict(item) for item in links]})
