@@ -2,7 +2,8 @@
 
 Sign-in per person (email, password, optional TOTP; the admin token only while no admin
 account exists), own account, the audit log, a dashboard, students, conversations, the webhook log,
-imports with a dry-run preview, and the hand-off queue. See docs/admin.md.
+imports with a dry-run preview, the hand-off queue, guardians and verification codes. See
+docs/admin.md and docs/families.md.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from eki_entrypoints.web.admin import account, auth, imports, pages
+from eki_entrypoints.web.admin import account, auth, families, imports, pages
 
 STATIC = Path(__file__).with_name("static")
 
@@ -30,6 +31,15 @@ def admin_routes() -> list[BaseRoute]:
         Route("/admin/", pages.dashboard, methods=["GET"]),
         Route("/admin/students", pages.students, methods=["GET"]),
         Route("/admin/students/{student_id:int}", pages.student, methods=["GET"]),
+        Route("/admin/students/{student_id:int}/acudientes", families.add_to_student,
+              methods=["POST"]),
+        Route("/admin/acudientes", families.guardians, methods=["GET"]),
+        Route("/admin/acudientes/{guardian}", families.guardian, methods=["GET"]),
+        Route("/admin/acudientes/{guardian}/vinculo", families.change_link, methods=["POST"]),
+        Route("/admin/codigos", families.codes, methods=["GET"]),
+        Route("/admin/codigos/emitir", families.issue_codes, methods=["POST"]),
+        Route("/admin/codigos/{code_id:int}/aprobar", families.decide_code, methods=["POST"]),
+        Route("/admin/codigos/{code_id:int}/rechazar", families.decide_code, methods=["POST"]),
         Route("/admin/webhooks", pages.webhooks, methods=["GET"]),
         Route("/admin/webhooks/{event_id:int}", pages.webhook, methods=["GET"]),
         Route("/admin/handoffs", pages.handoffs, methods=["GET"]),

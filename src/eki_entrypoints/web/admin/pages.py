@@ -14,10 +14,12 @@ from starlette.responses import RedirectResponse, Response
 
 from eki_domain.errors import InvalidTag
 from eki_domain.model.audit import AuditAction
+from eki_domain.model.guardian import Relationship
 from eki_domain.model.pagination import Page, PageRequest
 from eki_domain.model.permissions import Action, student_scope
 from eki_domain.model.student import Student, normalize_tag
 from eki_domain.services.dashboard import DashboardService
+from eki_entrypoints.families import family_service
 from eki_entrypoints.web.access import audit
 from eki_entrypoints.web.admin.auth import AdminContext, protected
 from eki_entrypoints.web.admin.charts import bar_chart, line_chart
@@ -105,12 +107,15 @@ async def student(request: Request, ctx: AdminContext) -> Response:
         paused = await uow.handoffs.has_open_handoff(student_id)
         tokens_today = await uow.usage.tokens_for(student_id, ctx.now.date())
     report = await ctx.eki.progress.report(student_id)
+    links = await family_service(ctx.eki).of_student(found)
     await audit(request, AuditAction.STUDENT_VIEWED, target_type="student",
                 target_id=str(student_id), page="admin")
     return page(request, "student.html", ctx.base(
         nav="students", student=found, history=history.items if may_read else (),
         pager=pager(request, history), paused=paused,
-        report=report, tokens_today=tokens_today,
+        report=report, tokens_today=tokens_today, guardians=links,
+        relationships=tuple(r.value for r in Relationship),
+        done=request.query_params.get("hecho", "")[:20],
         released=request.query_params.get("released")))
 
 
