@@ -17,6 +17,8 @@ from eki_domain.model.permissions import Action
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.web import create_app
 from eki_entrypoints.web.access import PUBLIC, SIGNED_IN, rule_of, undeclared
+from eki_domain.model.guardian import Guardian, GuardianLink
+from eki_domain.model.phone import PhoneNumber
 from tests.integration.admin_seed import ANA, BRUNO, seed_school
 from tests.integration.staff_web_support import (
     CLI,
@@ -64,9 +66,28 @@ def routes_under(app: Any) -> list[tuple[str, str, Any]]:
     return sorted(found, key=lambda item: item[1] == "/admin/logout")
 
 
+#: A guardian of Ana (inside the teacher's tags) and one of Bruno (outside).
+GUARDIAN_OF = {ANA: "+573105550001", BRUNO: "+573105550002"}
+
+
+async def seed_guardians(eki: Eki, ids: dict[str, int]) -> None:
+    """Each guardian linked to its student (again, after a DELETE of the matrix)."""
+    async with eki.uow() as uow:
+        for phone, student_id in ((ANA, ids["ana"]), (BRUNO, ids["bruno"])):
+            number = PhoneNumber.parse(GUARDIAN_OF[phone])
+            guardian = await uow.guardians.find_by_phones(number.match_candidates()) \
+                or await uow.guardians.add(Guardian.register(
+                    "Acudiente " + phone[-4:], number, created_at=eki.clock.now()))
+            assert guardian.id is not None
+            await uow.guardians.link(GuardianLink(guardian.id, student_id))
+        await uow.commit()
+
+
 def fill(path: str, student_id: int, phone: str) -> str:
     return (path.replace("{student_id:int}", str(student_id)).replace("{phone}", phone)
+            .replace("{guardian}", GUARDIAN_OF[phone].replace("+", "%2B"))
             .replace("{job_id:int}", "1").replace("{job_id}", "1")
+            .replace("{code_id:int}", "1")
             .replace("{event_id:int}", "1").replace("{token}", "no-such-link"))
 
 
@@ -118,6 +139,7 @@ def expected(who: str, rule: Any, inside: bool) -> set[str]:
 def test_the_matrix(eki: Eki) -> None:
     with client_for(eki) as probe:
         ids = probe.portal.call(seed_school, eki)  # type: ignore[union-attr]
+        probe.portal.call(seed_guardians, eki, ids)  # type: ignore[union-attr]
         emails = probe.portal.call(add_accounts, eki)  # type: ignore[union-attr]
         tokens = {role: probe.portal.call(  # type: ignore[union-attr]
             eki.staff.create_token, CLI, emails[role], "matriz").secret
@@ -166,7 +188,10 @@ def test_the_matrix(eki: Eki) -> None:
                         continue
                     url = fill(path, 0, phone)
                     response = (client.get(url, headers=headers) if method == "GET"
-                                else client.post(url, headers=headers, json=[]))
+                                else client.request(method, url, headers=headers, json=[]))
+                    if method == "DELETE" and response.status_code == 200:
+                        # an unlink that worked: put the link back for the next caller
+                        client.portal.call(seed_guardians, eki, ids)  # type: ignore[union-attr]
                     got = api_outcome(response)
                     want = expected("nobody" if who == "disabled" else who,
                                     rule_of(route), inside)
