@@ -79,4 +79,6 @@ class VerificationCode:
 
     @property
     def pending_approval(self) -> bool:
-        return self.used_at is not None and self.approved_at is None
+        """Redeemed, neither approved nor rejected (a rejection sets ``revoked_at``)."""
+        return (self.used_at is not None and self.approved_at is None
+                and self.revoked_at is None)
