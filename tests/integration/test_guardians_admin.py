@@ -60,10 +60,9 @@ def student_id(client: TestClient, eki: Eki, phone: str) -> int:
 
 def actions(client: TestClient, eki: Eki) -> list[tuple[str, str, dict[str, Any]]]:
     async def read() -> list[tuple[str, str, dict[str, Any]]]:
-        async with eki.uow() as uow:
-            page = await uow.audit.list(AuditFilter(), PageRequest(limit=200))
+        page = await eki.audit.list(CLI, AuditFilter(), PageRequest(limit=200))
         return [(e.action, e.actor, dict(e.details)) for e in page.items]
-    return client.portal.call(read)  # type: ignore[union-attr,no-any-return]
+    return client.portal.call(read)  # type: ignore[union-attr]
 
 
 def test_student_page_guardians_and_guardian_pages(eki: Eki) -> None:

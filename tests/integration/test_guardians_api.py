@@ -44,10 +44,9 @@ def api(eki: Eki) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
 
 def audit_actions(client: TestClient, eki: Eki) -> list[tuple[str, str, dict[str, Any]]]:
     async def read() -> list[tuple[str, str, dict[str, Any]]]:
-        async with eki.uow() as uow:
-            page = await uow.audit.list(AuditFilter(), PageRequest(limit=200))
+        page = await eki.audit.list(CLI, AuditFilter(), PageRequest(limit=200))
         return [(e.action, e.actor, dict(e.details)) for e in page.items]
-    return client.portal.call(read)  # type: ignore[union-attr,no-any-return]
+    return client.portal.call(read)  # type: ignore[union-attr]
 
 
 def test_add_show_change_unlink(eki: Eki, api: Any) -> None:

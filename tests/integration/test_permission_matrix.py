@@ -13,12 +13,12 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
+from eki_domain.model.guardian import Guardian, GuardianLink
 from eki_domain.model.permissions import Action
+from eki_domain.model.phone import PhoneNumber
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.web import create_app
 from eki_entrypoints.web.access import PUBLIC, SIGNED_IN, rule_of, undeclared
-from eki_domain.model.guardian import Guardian, GuardianLink
-from eki_domain.model.phone import PhoneNumber
 from tests.integration.admin_seed import ANA, BRUNO, seed_school
 from tests.integration.staff_web_support import (
     CLI,
