@@ -9,17 +9,19 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import openpyxl
 import pytest
 from starlette.testclient import TestClient
 
+from eki_adapters.system import FixedClock
 from eki_adapters.whatsapp import ConsoleChannel
 from eki_domain.model.audit import AuditFilter
 from eki_domain.model.imports import sheet_from_records
 from eki_domain.model.pagination import PageRequest
-from eki_domain.services.codes import PENDING
+from eki_domain.services.codes import PENDING, REJECTED
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.settings import Secret
 from eki_entrypoints.worker import PipelineWorker
@@ -34,7 +36,7 @@ from tests.integration.staff_web_support import (
 )
 
 ANA, LUIS, BRUNO = "573001112233", "573007778899", "573004445566"
-MOTHER, STRANGER = "573105550001", "573105550077"
+MOTHER, STRANGER, LATE = "573105550001", "573105550077", "573105550088"
 SECRET = "families-web-app-secret"
 
 
@@ -132,8 +134,10 @@ def test_student_page_guardians_and_guardian_pages(eki: Eki) -> None:
             key=str)
 
 
-def webhook(client: TestClient, wa_id: str, text: str) -> None:
-    body = meta.encode(meta.text_message(wa_id, text))
+def webhook(client: TestClient, eki: Eki, wa_id: str, text: str) -> None:
+    """A signed delivery from Meta, stamped with the test clock's time."""
+    stamp = int(eki.clock.now().timestamp())
+    body = meta.encode(meta.text_message(wa_id, text, timestamp=stamp))
     answer = client.post("/webhooks/whatsapp", content=body,
                          headers=meta.signed_headers(body, SECRET))
     assert answer.status_code == 200, answer.text
@@ -167,9 +171,9 @@ def test_code_approval_end_to_end(eki: Eki) -> None:
         assert client.post("/admin/codigos/emitir", data={
             "csrf": csrf, "tag": "grado 99"}).status_code == 404
 
-        webhook(client, MOTHER, f"código {codes['Ana Pérez']}")
+        webhook(client, eki, MOTHER, f"código {codes['Ana Pérez']}")
         assert replies_to(client, eki, MOTHER)[-1] == PENDING
-        webhook(client, MOTHER, "¿cómo van las notas?")
+        webhook(client, eki, MOTHER, "¿cómo van las notas?")
         waiting = replies_to(client, eki, MOTHER)[-1]
         assert "Matemáticas" not in waiting and "Ana" not in waiting
 
@@ -179,19 +183,22 @@ def test_code_approval_end_to_end(eki: Eki) -> None:
         assert code_id is not None
         approved = client.post(f"/admin/codigos/{code_id.group(1)}/aprobar",
                                data={"csrf": csrf_of(page)}, follow_redirects=False)
-        assert approved.headers["location"] == "/admin/codigos?hecho=aprobado"
+        assert approved.headers["location"] == "/admin/codigos?hecho=aprobado&avisado=1"
         after = client.get(approved.headers["location"]).text
         assert "Registro aprobado" in after and "No hay registros por aprobar" in after
+        assert "Se le avisó por WhatsApp" in after
+        told = replies_to(client, eki, MOTHER)[-1]  # the promise of PENDING is kept
+        assert told.startswith("¡Listo!") and "acudiente de Ana" in told
         again = client.post(f"/admin/codigos/{code_id.group(1)}/aprobar",
                             data={"csrf": csrf})
         assert again.status_code == 404
 
-        webhook(client, MOTHER, "¿cómo van las notas?")
+        webhook(client, eki, MOTHER, "¿cómo van las notas?")
         answer = replies_to(client, eki, MOTHER)[-1]
         assert "Ana" in answer and "Matemáticas" in answer
 
         # a second redemption is rejected through the API: nobody is linked
-        webhook(client, STRANGER, codes["Luis Pérez"])
+        webhook(client, eki, STRANGER, codes["Luis Pérez"])
         assert replies_to(client, eki, STRANGER)[-1] == PENDING
         token = client.portal.call(  # type: ignore[union-attr]
             eki.staff.create_token, CLI, emails["coordinator"], "codigos")
@@ -202,14 +209,31 @@ def test_code_approval_end_to_end(eki: Eki) -> None:
             ("+" + STRANGER, "Luis Pérez", "guardians")]
         rejected = client.post(f"/api/codes/pending/{pending['items'][0]['id']}/reject",
                                headers=bearer)
-        assert rejected.status_code == 200 and rejected.json()["state"] == "rejected"
+        assert rejected.status_code == 200
+        assert (rejected.json()["state"], rejected.json()["notified"]) == ("rejected", True)
+        assert replies_to(client, eki, STRANGER)[-1] == REJECTED
         assert client.get("/api/codes/pending", headers=bearer).json()["items"] == []
         assert client.post(f"/api/codes/pending/{pending['items'][0]['id']}/approve",
                            headers=bearer).status_code == 404
-        webhook(client, STRANGER, "notas")
+        webhook(client, eki, STRANGER, "notas")
         assert "Luis" not in replies_to(client, eki, STRANGER)[-1]
         luis = student_id(client, eki, LUIS)
         assert "Sin acudientes vinculados" in client.get(f"/admin/students/{luis}").text
+
+        # approved two days after the code was written: linked, but not told (the
+        # 24-hour window is closed, free text would not be delivered)
+        late = issued_codes(client, csrf, "grado 10")["Luis Pérez"]
+        webhook(client, eki, LATE, late)
+        assert replies_to(client, eki, LATE)[-1] == PENDING
+        clock = eki.clock
+        assert isinstance(clock, FixedClock)
+        clock.advance(timedelta(days=2))
+        waiting = client.get("/api/codes/pending", headers=bearer).json()["items"]
+        done = client.post(f"/api/codes/pending/{waiting[0]['id']}/approve", headers=bearer)
+        assert (done.json()["state"], done.json()["notified"]) == ("approved", False)
+        assert replies_to(client, eki, LATE)[-1] == PENDING
+        profile = client.get(f"/api/students/{LUIS}", headers=bearer).json()
+        assert [g["name"] for g in profile["guardians"]] == ["Acudiente de Luis Pérez"]
 
         entries = actions(client, eki)
         decided = [(a, actor, d.get("via")) for a, actor, d in entries
@@ -217,8 +241,10 @@ def test_code_approval_end_to_end(eki: Eki) -> None:
         assert sorted(decided) == sorted([
             ("code.approved", emails["coordinator"], "admin"),
             ("code.rejected", emails["coordinator"], "api"),
+            ("code.approved", emails["coordinator"], "api"),
+            ("code.issued", emails["coordinator"], None),
             ("code.issued", emails["coordinator"], None),
             ("code.issued", emails["coordinator"], None)])
         linked = [d for a, actor, d in entries
                   if a == "guardian.linked" and actor == emails["coordinator"]]
-        assert [d.get("via") for d in linked] == ["code"]
+        assert [d.get("via") for d in linked] == ["code", "code"]

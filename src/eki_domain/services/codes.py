@@ -21,12 +21,16 @@ from eki_domain.model.codes import (
     read_code,
 )
 from eki_domain.model.guardian import Relationship
+from eki_domain.model.messages import OutboundMessage
 from eki_domain.model.pagination import PageRequest
 from eki_domain.model.permissions import Principal
 from eki_domain.model.phone import PhoneNumber, phone_candidates
+from eki_domain.model.schedule import window_left
 from eki_domain.model.student import Student
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.codes import VerificationCodes
+from eki_domain.ports.messaging import Outbox
+from eki_domain.ports.outbound import ServiceWindows
 from eki_domain.services.families import FamilyUnitOfWork, link_guardian
 from eki_domain.services.staff import Caller
 
@@ -44,6 +48,8 @@ LOCKED = ("Este número escribió demasiados códigos equivocados hoy. Intenta d
           "o comunícate con el colegio.")
 PENDING = ("Recibimos tu código. El colegio debe aprobar el registro; te avisaremos cuando "
            "puedas consultar.")
+REJECTED = ("El colegio no aprobó el registro de este número. Si crees que es un error, "
+            "comunícate con el colegio.")
 
 
 def linked_reply(student: Student, purpose: CodePurpose) -> str:
@@ -57,6 +63,23 @@ def linked_reply(student: Student, purpose: CodePurpose) -> str:
 class CodeUnitOfWork(FamilyUnitOfWork, Protocol):
     @property
     def codes(self) -> VerificationCodes: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def windows(self) -> ServiceWindows: ...
+
+
+@attrs.frozen
+class CodeDecision:
+    """An approval or rejection, and whether the number was told (inside its 24-hour
+    window only: free text outside it would not be delivered)."""
+
+    code: VerificationCode
+    student: Student
+    approved: bool
+    notified: bool
 
 
 @attrs.frozen
@@ -188,11 +211,13 @@ class CodeDesk:
             await uow.commit()
         return approved
 
-    async def decide(self, caller: Caller, code_id: int, *, approve: bool,
-                     via: str = "cli") -> tuple[VerificationCode, Student]:
+    async def decide(self, caller: Caller, code_id: int, *, approve: bool, via: str = "cli",
+                     notify_channel: str | None = None) -> CodeDecision:
         """Approve (link the number) or reject one redemption waiting for approval,
-        audited ``code.approved`` / ``code.rejected``. A code that is not waiting (never
-        redeemed, decided already, unknown) raises :class:`CodeNotPending`."""
+        audited ``code.approved`` / ``code.rejected``; with ``notify_channel`` the number
+        is told (the linked reply, or :data:`REJECTED`) when its 24-hour window is open. A
+        code that is not waiting (never redeemed, decided already, unknown) raises
+        :class:`CodeNotPending`."""
         now = self._clock.now()
         async with self._uow() as uow:
             code = next((c for c in await uow.codes.pending() if c.id == code_id), None)
@@ -209,6 +234,28 @@ class CodeDesk:
                 via=via))
             if approve:
                 await self._link(uow, caller, code, student, code.used_by)
+            notified = False
+            if notify_channel is not None:
+                text = linked_reply(student, code.purpose) if approve else REJECTED
+                notified = await self._tell(uow, caller, code.used_by, text, now,
+                                            notify_channel, approve)
             await uow.commit()
-        return code, student
+        return CodeDecision(code, student, approve, notified)
 
+    @staticmethod
+    async def _tell(uow: CodeUnitOfWork, caller: Caller, e164: str, text: str,
+                    now: datetime, channel: str, approved: bool) -> bool:
+        """Queue ``text`` to the number that redeemed, if it wrote in the last 24 hours."""
+        wa_ids = [c.lstrip("+") for c in PhoneNumber.from_wa_id(e164.lstrip("+"))
+                  .match_candidates()]
+        last = await uow.windows.last_inbound_at(wa_ids)
+        if not last:
+            return False
+        to, at = max(last.items(), key=lambda item: item[1])
+        if window_left(at, now) <= timedelta(0):
+            return False
+        await uow.outbox.enqueue(OutboundMessage(
+            to=to, body=text, created_at=now, channel=channel,
+            intent="code_approved" if approved else "code_rejected",
+            author=caller.principal.actor))
+        return True

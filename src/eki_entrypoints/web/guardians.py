@@ -248,10 +248,11 @@ async def _decide(request: Request, *, approve: bool) -> JSONResponse:
     code_id: int = request.path_params["code_id"]
     if not 0 <= code_id <= MAX_SQL_INTEGER:
         raise CodeNotPending(code_id)
-    code, student = await code_desk(eki).decide(caller(request), code_id, approve=approve,
-                                                via="api")
-    return JSONResponse({**pending_to_dict(code, student),
-                         "state": "approved" if approve else "rejected"})
+    done = await code_desk(eki).decide(caller(request), code_id, approve=approve, via="api",
+                                       notify_channel=eki.channel.name)
+    return JSONResponse({**pending_to_dict(done.code, done.student),
+                         "state": "approved" if approve else "rejected",
+                         "notified": done.notified})
 
 
 @api(Action.MANAGE_CODES)

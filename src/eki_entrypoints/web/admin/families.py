@@ -157,7 +157,8 @@ async def codes(request: Request, ctx: AdminContext) -> Response:
     pending = await code_desk(ctx.eki).pending()
     return page(request, "codes.html", ctx.base(
         nav="codes", pending=pending, approval=ctx.eki.settings.code_approval,
-        days=ctx.eki.settings.code_days, done=request.query_params.get("hecho", "")[:20]))
+        days=ctx.eki.settings.code_days, done=request.query_params.get("hecho", "")[:20],
+        told=request.query_params.get("avisado", "")[:1]))
 
 
 @protected(Action.MANAGE_CODES)
@@ -166,12 +167,14 @@ async def decide_code(request: Request, ctx: AdminContext) -> Response:
     code_id: int = request.path_params["code_id"]
     approve = request.url.path.endswith("/aprobar")
     try:
-        await code_desk(ctx.eki).decide(caller(request), code_id, approve=approve,
-                                        via="admin")
+        done = await code_desk(ctx.eki).decide(caller(request), code_id, approve=approve,
+                                               via="admin",
+                                               notify_channel=ctx.eki.channel.name)
     except CodeNotPending as exc:
         return _failed(request, ctx, 404, exc.message, "/admin/codigos")
-    return RedirectResponse(
-        f"/admin/codigos?hecho={'aprobado' if approve else 'rechazado'}", status_code=303)
+    outcome = "aprobado" if approve else "rechazado"
+    return RedirectResponse(f"/admin/codigos?hecho={outcome}"
+                            f"&avisado={'1' if done.notified else '0'}", status_code=303)
 
 
 @protected(Action.MANAGE_CODES)
