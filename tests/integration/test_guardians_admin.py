@@ -108,6 +108,24 @@ def test_student_page_guardians_and_guardian_pages(eki: Eki) -> None:
             "csrf": csrf, "action": "update", "student": str(ana), "priority": "0"})
         assert out_of_range.status_code == 400
         assert client.get("/admin/acudientes/3109999999").status_code == 404
+        for path, form in (
+                ("/admin/acudientes/%2B573105550001/vinculo", {"action": "borrar",
+                                                               "student": str(ana)}),
+                ("/admin/acudientes/%2B573105550001/vinculo", {"action": "update",
+                                                               "student": "9" * 40}),
+                ("/admin/acudientes/%2B573105550001/vinculo", {"action": "update",
+                                                               "student": str(ana),
+                                                               "priority": "1",
+                                                               "relationship": "x" * 999}),
+                ("/admin/acudientes/abc/vinculo", {"action": "unlink", "student": str(ana)}),
+                ("/admin/acudientes/%00/vinculo", {"action": "unlink", "student": str(ana)}),
+                (f"/admin/students/{ana}/acudientes", {"name": "x" * 10_000,
+                                                       "phone": "9" * 10_000}),
+                ("/admin/codigos/emitir", {"purpose": "todos"}),
+                ("/admin/codigos/99999999999999999999999/aprobar", {})):
+            hostile = client.post(path, data={"csrf": csrf, **form})
+            assert 400 <= hostile.status_code < 500, (path, form, hostile.status_code)
+        assert client.get("/admin/acudientes/%00").status_code == 404
         assert client.get("/admin/acudientes/" + "9" * 300).status_code == 404
 
         # the teacher (grado 10) reads it, with no form to change it
