@@ -27,6 +27,7 @@ from eki_domain.services.staff import Caller
 GUARDIAN_LINKED = "guardian.linked"
 GUARDIAN_UNLINKED = "guardian.unlinked"
 GUARDIAN_CREATED = "guardian.created"
+GUARDIAN_VIEWED = "guardian.viewed"  # a guardian's page or API record read by staff
 
 
 class FamilyUnitOfWork(Transaction, Protocol):

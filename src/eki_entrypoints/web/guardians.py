@@ -22,7 +22,7 @@ from eki_domain.model.pagination import MAX_PAGE_SIZE, PageRequest
 from eki_domain.model.permissions import Action
 from eki_domain.model.phone import PhoneNumber
 from eki_domain.model.student import normalize_name
-from eki_domain.services.families import MAX_PRIORITY
+from eki_domain.services.families import GUARDIAN_VIEWED, MAX_PRIORITY
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.families import (
     card_to_dict,
@@ -173,7 +173,7 @@ async def get_guardian(request: Request) -> JSONResponse:
     eki: Eki = request.app.state.eki
     card = await family_service(eki).card(_path_phone(request, "guardian"),
                                           any_tags=scope(request))
-    await audit(request, "guardian.viewed", target_type="guardian",
+    await audit(request, GUARDIAN_VIEWED, target_type="guardian",
                 target_id=str(card.guardian.id), via="api")
     return JSONResponse(card_to_dict(card))
 

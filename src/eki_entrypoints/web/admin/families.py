@@ -22,7 +22,7 @@ from eki_domain.model.guardian import Relationship
 from eki_domain.model.pagination import PageRequest
 from eki_domain.model.permissions import Action, student_scope
 from eki_domain.model.student import normalize_tag
-from eki_domain.services.families import MAX_PRIORITY
+from eki_domain.services.families import GUARDIAN_VIEWED, MAX_PRIORITY
 from eki_entrypoints.families import code_desk, codes_workbook, family_service
 from eki_entrypoints.web.access import audit, caller
 from eki_entrypoints.web.admin.auth import AdminContext, form_error, protected
@@ -77,7 +77,7 @@ async def guardian(request: Request, ctx: AdminContext) -> Response:
         card = await family_service(ctx.eki).card(raw, any_tags=student_scope(ctx.principal))
     except (GuardianNotFound, InvalidInput):
         return not_found(request, ctx, "No existe ese acudiente.")
-    await audit(request, "guardian.viewed", target_type="guardian",
+    await audit(request, GUARDIAN_VIEWED, target_type="guardian",
                 target_id=str(card.guardian.id), page="admin")
     return page(request, "guardian.html", ctx.base(
         nav="guardians", card=card, relationships=RELATIONSHIPS, max_priority=MAX_PRIORITY,
