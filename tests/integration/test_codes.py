@@ -89,6 +89,17 @@ def test_approval_and_codes_for_students(eki, tmp_path: Path,  # type: ignore[no
     assert eki("codes", "approve", MOTHER)[0] == 0
     assert chat(eki, MOTHER, "notas")["about"] == "+573001112233"
     assert eki("codes", "approve", MOTHER)[0] == 2  # nothing left
+    assert eki("codes", "reject", "no es un número")[0] == 2
+
+    # a rejected redemption links nobody; the number (it just wrote) is told
+    father = "3105550077"
+    eki("codes", "issue", "--tag", "grado 5", "--out", str(out))
+    assert "aprobar" in chat(eki, father, _codes(out)["Ana Pérez"])["reply"]
+    code, said, _ = eki("codes", "reject", father)
+    assert code == 0 and "rechazado" in said and "se avisó" in said
+    assert chat(eki, father, "notas")["intent"] == "unknown_sender"
+    _, pending, _ = eki("codes", "pending", "--json")
+    assert json.loads(pending) == []
 
     monkeypatch.setenv("EKI_CODE_APPROVAL", "0")
     eki("codes", "issue", "--for", "students", "--tag", "grado 9", "--out", str(out))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from eki_domain.model.codes import CodePurpose
+from eki_domain.model.phone import PhoneNumber
 from eki_entrypoints.cli.common import EXIT_OK, CliError, open_eki, print_json
 from eki_entrypoints.cli.staff import cli_caller
 from eki_entrypoints.families import code_desk, codes_workbook
@@ -32,7 +33,7 @@ async def cmd_codes_pending(settings: Settings, args: argparse.Namespace) -> int
     async with open_eki(settings) as eki:
         pending = await code_desk(eki).pending()
     if args.json:
-        print_json([{"phone": code.used_by, "student": student.name,
+        print_json([{"id": code.id, "phone": code.used_by, "student": student.name,
                      "purpose": code.purpose.value,
                      "redeemed_at": code.used_at.isoformat() if code.used_at else None}
                     for code, student in pending])
@@ -44,12 +45,39 @@ async def cmd_codes_pending(settings: Settings, args: argparse.Namespace) -> int
     return EXIT_OK
 
 
-async def cmd_codes_approve(settings: Settings, args: argparse.Namespace) -> int:
+async def _decide_number(settings: Settings, phone: str, *, approve: bool) -> int:
+    """Approve or reject every redemption waiting from ``phone``; the number is told
+    (when its 24-hour window is open), as from the admin site."""
+    try:
+        number = PhoneNumber.parse(phone, settings.default_country)
+    except ValueError as exc:
+        raise CliError(f"Teléfono no válido: {exc}") from exc
     async with open_eki(settings) as eki:
-        count = await code_desk(eki).approve(cli_caller(), args.phone,
-                                             region=settings.default_country)
-    print(f"{count} registro(s) aprobado(s).")
+        desk = code_desk(eki)
+        waiting = [code for code, _ in await desk.pending()
+                   if code.used_by in number.match_candidates() and code.id is not None]
+        if not waiting:
+            raise CliError(f"No hay registros por aprobar del número {number.masked}. "
+                           "Vea la lista con `eki codes pending`.")
+        told = 0
+        for code in waiting:
+            assert code.id is not None
+            decision = await desk.decide(cli_caller(), code.id, approve=approve, via="cli",
+                                         notify_channel=eki.channel.name)
+            told += decision.notified
+    verb = "aprobado(s)" if approve else "rechazado(s)"
+    print(f"{len(waiting)} registro(s) {verb}; "
+          + ("se avisó al número por WhatsApp." if told else
+             "no se avisó por WhatsApp (el número no escribió en las últimas 24 horas)."))
     return EXIT_OK
+
+
+async def cmd_codes_approve(settings: Settings, args: argparse.Namespace) -> int:
+    return await _decide_number(settings, args.phone, approve=True)
+
+
+async def cmd_codes_reject(settings: Settings, args: argparse.Namespace) -> int:
+    return await _decide_number(settings, args.phone, approve=False)
 
 
 def add_parser(sub: Any) -> None:
@@ -72,3 +100,7 @@ def add_parser(sub: Any) -> None:
     approve = codes.add_parser("approve", help="approve the redemptions of a number")
     approve.add_argument("phone", metavar="PHONE")
     approve.set_defaults(handler=cmd_codes_approve)
+    reject = codes.add_parser("reject", help="reject the redemptions of a number (nobody is "
+                                              "linked; the number is told)")
+    reject.add_argument("phone", metavar="PHONE")
+    reject.set_defaults(handler=cmd_codes_reject)
