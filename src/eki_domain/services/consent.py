@@ -24,14 +24,18 @@ from eki_domain.model.consent import (
     ConsentRecord,
     ConsentRole,
 )
+from eki_domain.model.phone import phone_candidates
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.consent import ConsentLedger
 from eki_domain.ports.guardians import Guardians
 from eki_domain.ports.repositories import StudentRepository, Transaction
+from eki_domain.services import consent_texts
 from eki_domain.services.lexicon import normalize_text
+from eki_domain.services.understanding import detect_language
 
-__all__ = ["KEEP_QUESTION_FOR", "ConsentAnswer", "ConsentDesk", "ConsentUnitOfWork",
-           "ConsentView", "consent_answer", "consent_records"]
+__all__ = ["KEEP_QUESTION_FOR", "ConsentAnswer", "ConsentDesk", "ConsentStep",
+           "ConsentUnitOfWork",
+           "ConsentView", "answered_in_english", "consent_answer", "consent_records"]
 
 #: A question asked before consenting is answered after ACEPTO if it is this recent.
 KEEP_QUESTION_FOR: Final = timedelta(hours=24)
@@ -64,19 +68,37 @@ _PHRASES: Final[dict[str, ConsentAnswer]] = {
 }
 
 
-def consent_answer(text: str) -> ConsentAnswer | None:
-    """What the last line of ``text`` answers to the consent notice: "ACEPTO", "sí, acepto",
-    "NO ACEPTO", "REVOCAR", "I accept"… (None: it is something else)."""
+_ENGLISH: Final = frozenset({
+    "accept", "i accept", "accepted", "agree", "i agree", "decline", "i decline",
+    "do not accept", "i do not accept", "don t accept", "i don t accept", "no accept",
+    "not accept", "i do not agree", "i don t agree", "disagree", "revoke", "i revoke",
+    "withdraw consent", "revoke consent"})
+
+
+def _answer_key(text: str) -> str | None:
+    """The phrase the last line of ``text`` says, as a key of ``_PHRASES`` (None: none)."""
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         return None
     words = normalize_text(lines[-1]).split()
     if len(words) > 8:
         return None
-    found = _PHRASES.get(" ".join(words))
-    if found is None:
-        found = _PHRASES.get(" ".join(w for w in words if w not in _FILLER))
-    return found
+    for key in (" ".join(words), " ".join(w for w in words if w not in _FILLER)):
+        if key in _PHRASES:
+            return key
+    return None
+
+
+def consent_answer(text: str) -> ConsentAnswer | None:
+    """What the last line of ``text`` answers to the consent notice: "ACEPTO", "sí, acepto",
+    "NO ACEPTO", "REVOCAR", "I accept"… (None: it is something else)."""
+    key = _answer_key(text)
+    return None if key is None else _PHRASES[key]
+
+
+def answered_in_english(text: str) -> bool:
+    """The answer is an English phrase ("I accept", "decline")."""
+    return _answer_key(text) in _ENGLISH
 
 
 @attrs.frozen
@@ -92,6 +114,20 @@ class ConsentView:
     @property
     def granted(self) -> bool:
         return self.decision is ConsentDecision.GRANTED
+
+
+@attrs.frozen
+class ConsentStep:
+    """What the gate does with a known sender's turn: ``reply``; add ``decision`` to the
+    ledger; keep or forget their question; after ACEPTO, ``answer_kept`` (the question asked
+    before) is answered right away, after ``reply``."""
+
+    intent: str
+    reply: str
+    decision: ConsentDecision | None = None
+    keep_question: str | None = None
+    forget_question: bool = False
+    answer_kept: str | None = None
 
 
 class ConsentUnitOfWork(Transaction, Protocol):
@@ -170,3 +206,51 @@ class ConsentDesk:
         async with self._uow() as uow:
             return await uow.consents.kept_question(phone,
                                                     self._clock.now() - KEEP_QUESTION_FOR)
+
+    async def gate(self, consent: ConsentView, text: str, answer: ConsentAnswer | None
+                   ) -> ConsentStep | None:
+        """Consent before data: ACEPTO / NO ACEPTO are recorded; anything else from someone
+        without consent gets the notice (their question is kept) or, after a refusal, a
+        short reminder. None: the sender consented and wrote something else (it passes)."""
+        policy = self.policy
+        if answer is ConsentAnswer.ACCEPT:
+            english = answered_in_english(text)
+            if consent.granted:
+                return ConsentStep("consent_granted",
+                                   consent_texts.already_granted(english=english))
+            kept = await self.kept_question(consent.phone)
+            english = english or (kept is not None and detect_language(kept) == "en")
+            return ConsentStep("consent_granted", consent_texts.accepted(
+                policy, english=english, question=kept is not None),
+                ConsentDecision.GRANTED, forget_question=True, answer_kept=kept)
+        if answer is ConsentAnswer.REFUSE:
+            return ConsentStep("consent_refused", consent_texts.refused(
+                policy, english=answered_in_english(text)), ConsentDecision.REFUSED,
+                forget_question=True)
+        if consent.granted:
+            return None
+        english = bool(text) and detect_language(text) == "en"
+        if consent.decision is None:  # never asked under this version: the full notice
+            return ConsentStep("consent_required", consent_texts.notice(
+                policy, english=english, guardian=consent.guardian),
+                keep_question=text or None)
+        return ConsentStep("consent_required", consent_texts.reminder(policy, english=english))
+
+    async def record_turn(self, uow: ConsentUnitOfWork, phone: str, wa_id: str, *,
+                          decision: ConsentDecision | None, keep_question: str | None,
+                          forget_question: bool, message_id: str | None,
+                          now: datetime) -> int:
+        """A conversation turn's consent effects, in the turn's transaction: the kept
+        question, and the ledger rows of ``decision`` (returns how many)."""
+        if forget_question:
+            await uow.consents.forget_question(phone)
+        elif keep_question:
+            await uow.consents.keep_question(phone, keep_question[:1000], now)
+        if decision is None:
+            return 0
+        rows = await consent_records(
+            uow, (phone, *phone_candidates(wa_id)), decision=decision,
+            medium=ConsentMedium.WHATSAPP, version=self.policy.version, decided_at=now,
+            recorded_at=now, message_id=message_id)
+        await uow.consents.append(*rows)
+        return len(rows)
