@@ -47,6 +47,7 @@ from eki_domain.ports.wakeups import InboxWakeups
 from eki_domain.services import RegistrationService, StudentImportService
 from eki_domain.services.audit import AuditTrail
 from eki_domain.services.codes import CodeDesk, CodeUnitOfWork
+from eki_domain.services.consent import ConsentDesk, ConsentUnitOfWork
 from eki_domain.services.conversation import ConversationService
 from eki_domain.services.delivery import DeliveryService
 from eki_domain.services.flood import FloodGuard
@@ -58,7 +59,6 @@ from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.staff import StaffService
 from eki_domain.services.staff_messages import StaffMessages, StaffMessagesUnitOfWork
-from eki_domain.services.consent import ConsentDesk, ConsentUnitOfWork
 from eki_domain.services.subject import FamilyDesk, SubjectUnitOfWork
 from eki_domain.services.templates import TemplateService, TemplatesUnitOfWork
 from eki_domain.services.tools import StudentTools
