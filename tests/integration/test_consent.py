@@ -254,3 +254,23 @@ async def test_no_model_call_and_no_tool_before_acepto(llm_eki: Eki,
     assert accepted.tools == ("get_my_progress",)
     first = server.requests[0]
     assert first["messages"][-1] == {"role": "user", "content": "¿cómo voy en mate?"}
+
+
+# -- the whole service: signed Meta webhooks, the worker, the fake Graph API -----------------
+
+
+def test_over_the_webhook_the_wamid_is_the_proof(database_url: str, graph: Any) -> None:
+    from eki_testing.harness import EkiHarness, harness_settings
+
+    with EkiHarness(harness_settings(database_url, graph, consent_required=True,
+                                     school_name=SCHOOL), graph) as harness:
+        harness.register("Ana Pérez", ANA)
+        notice = harness.say(ANA, "hola, ¿cómo voy?")
+        assert SCHOOL in notice and "ACEPTO" in notice
+        before = len(harness.replies(ANA))
+        wamid = harness.send(ANA, "ACEPTO")
+        thanks = harness.wait_for_reply(ANA, after=before)
+        assert thanks.startswith("Gracias, quedó registrada tu autorización")
+        harness.wait_for_reply(ANA, after=before + 1)  # then the kept question's answer
+        (record,) = harness.call(harness.eki.consent.history, [ANA_E164])
+        assert record.message_id == wamid and record.granted
