@@ -394,16 +394,16 @@ class ConversationService:
             return _Decision(intent="unsupported", replies=(unsupported_reply(),))
 
         intent = detect_intent(text, payload)
-        if intent is Intent.OPT_IN:
-            return _Decision(intent=str(intent), replies=(opt_in_confirmation(),), opt_in=True)
         answer = consent_answer(text) if consent is not None else None
+        if intent is Intent.OPT_IN and answer is None:
+            return _Decision(intent=str(intent), replies=(opt_in_confirmation(),), opt_in=True)
         if consent is not None and answer is ConsentAnswer.REVOKE:  # withdraws, like BAJA
             return _Decision(intent="consent_withdrawn", replies=(revoked(
                 english=answered_in_english(text)),), opt_out=True,
                 consent=ConsentDecision.WITHDRAWN, consent_phone=consent.phone)
         if opted_out:
             return _Decision(intent=str(intent))  # silence until ALTA/START
-        if intent is Intent.OPT_OUT:
+        if intent is Intent.OPT_OUT and answer is None:  # "NO ACEPTO" is no BAJA
             return _Decision(intent=str(intent), replies=(opt_out_confirmation(),),
                              opt_out=True)
         accepted: _Decision | None = None
