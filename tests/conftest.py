@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import psycopg
 import pytest
 import sqlalchemy as sa
@@ -63,6 +64,24 @@ async def _migrate(url: str) -> None:
         await upgrade(engine)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _consent_off_unless_marked(request: pytest.FixtureRequest,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Consent before data is on in production (EKI_CONSENT_REQUIRED=1): a known student's
+    first message gets the consent notice. Tests about something else run as a school that
+    collects consent elsewhere (EKI_CONSENT_REQUIRED=0, in this process and in the processes
+    it starts); a test marked ``consent`` gets the production default."""
+    if request.node.get_closest_marker("consent") is not None:
+        monkeypatch.delenv("EKI_CONSENT_REQUIRED", raising=False)
+        return
+    from eki_entrypoints.settings import Settings
+
+    policy = Settings.consent_policy
+    monkeypatch.setattr(Settings, "consent_policy",
+                        lambda self: attrs.evolve(policy(self), required=False))
+    monkeypatch.setenv("EKI_CONSENT_REQUIRED", "0")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -47,6 +47,7 @@ from eki_domain.ports.wakeups import InboxWakeups
 from eki_domain.services import RegistrationService, StudentImportService
 from eki_domain.services.audit import AuditTrail
 from eki_domain.services.codes import CodeDesk, CodeUnitOfWork
+from eki_domain.services.consent import ConsentDesk, ConsentUnitOfWork
 from eki_domain.services.conversation import ConversationService
 from eki_domain.services.delivery import DeliveryService
 from eki_domain.services.flood import FloodGuard
@@ -100,6 +101,8 @@ class Eki:
     audit: AuditTrail
     templates: TemplateService
     staff_messages: StaffMessages
+    #: Consent before data (docs/privacy.md): ``lacking_consent(phones)`` for outreach.
+    consent: ConsentDesk
     engine: AsyncEngine | None = None
     model: LanguageModel | None = None
     #: What ``GET /metrics`` renders (None: the telemetry exposes nothing).
@@ -192,6 +195,8 @@ async def bootstrap(
         telemetry=telemetry, bus=bus)
     flood = (FloodGuard(settings.flood_limit, counter=counters("flood", 60.0))
              if settings.flood_limit else None)
+    consent = ConsentDesk(cast(Callable[[], ConsentUnitOfWork], uow), clock,
+                          settings.consent_policy())
     # Both the SQL and the in-memory units of work carry the staff repositories.
     staff_uow = cast(Callable[[], StaffUnitOfWork], uow)
     return Eki(
@@ -212,7 +217,7 @@ async def bootstrap(
                                 choice_hours=settings.child_choice_hours),
             codes=CodeDesk(cast(Callable[[], CodeUnitOfWork], uow), clock,
                            days=settings.code_days, approval=settings.code_approval),
-            business_hours=settings.business_schedule()),
+            business_hours=settings.business_schedule(), consent=consent),
         delivery=DeliveryService(uow, clock, channel, telemetry=telemetry),
         ingest=IngestService(uow, clock, bus=bus),
         telemetry=telemetry,
@@ -227,6 +232,7 @@ async def bootstrap(
         staff_messages=StaffMessages(
             cast(Callable[[], StaffMessagesUnitOfWork], uow), clock, channel=channel.name, bus=bus,
             idle=timedelta(hours=settings.handoff_idle_hours)),
+        consent=consent,
         engine=engine,
         model=model,
         metrics=metrics,

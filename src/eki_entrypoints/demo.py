@@ -19,6 +19,7 @@ import attrs
 from eki_adapters.whatsapp import ConsoleChannel
 from eki_domain.ports.assistant import JsonDict, StudentToolbox
 from eki_domain.ports.llm import ToolSpec
+from eki_domain.services.consent_import import ConsentImportService
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.chat import ChatSession
 
@@ -90,8 +91,15 @@ async def seed(eki: Eki, today: date) -> str:
     graded = await eki.progress_import.import_sheet(sheet_from_records(grades, "demo-notas"))
     present = await eki.progress_import.import_sheet(
         sheet_from_records(attendance, "demo-asistencia"))
+    # The demo families signed the data-processing authorisation on paper at enrolment
+    # (docs/privacy.md), so the scripted chat is answered without the consent notice.
+    consents = await ConsentImportService(
+        eki.uow, eki.clock, default_region=eki.settings.default_country).import_sheet(
+        sheet_from_records([{"telefono": student["telefono"], "fecha": today.isoformat(),
+                             "medio": "papel"} for student in STUDENTS], "demo-autorizaciones"),
+        version=eki.settings.privacy_policy_version, recorded_by="eki demo")
     return (f"Colegio de demostración listo: {students.report.message} "
-            f"{graded.report.message} {present.report.message}")
+            f"{graded.report.message} {present.report.message} {consents.report.message}")
 
 
 async def run_demo(eki: Eki, channel: ConsoleChannel, out: Callable[[str], None]) -> None:

@@ -20,6 +20,7 @@ import attrs
 
 from eki_adapters.sql.engine import to_async_url
 from eki_domain.errors import InvalidInput
+from eki_domain.model.consent import ConsentPolicy, check_policy_version
 from eki_domain.model.pricing import DEFAULT_PRICES, PriceTable
 from eki_domain.model.progress import DEFAULT_SCALE, GradingScale
 from eki_domain.model.schedule import BusinessHours
@@ -82,6 +83,14 @@ __all__ = ["CHANNELS", "LOG_FORMATS", "LOG_LEVELS", "SECTIONS", "EnvVar", "Secre
            "SettingsError", "env_vars"]
 
 
+def _parse_policy_version(name: str, raw: str) -> str:
+    try:
+        return check_policy_version(raw)
+    except InvalidInput:
+        raise SettingsError(f"{name}={raw[:40]!r}: write a version of 1–40 letters, digits, "
+                            "'.', '-' or '_' (e.g. 1 or 2026-01)") from None
+
+
 def parse_timezone(name: str, raw: str) -> str:
     try:
         ZoneInfo(raw.strip())
@@ -137,8 +146,9 @@ class Settings:
             "on before anything else.")
     school_name: str = setting(
         "EKI_SCHOOL_NAME", "EKI", section="admin", parse=_parse_school_name,
-        doc="The school's name: the issuer shown by authenticator apps (TOTP) and, later, "
-            "the data controller's name.")
+        doc="The school's name: the issuer shown by authenticator apps (TOTP) and the data "
+            "controller named in the consent notice (docs/privacy.md; while it is EKI the "
+            "notice says \"El colegio\").")
     timezone: str = setting(
         "EKI_TIMEZONE", "America/Bogota", section="admin", parse=parse_timezone,
         doc="The school's time zone (IANA name): business hours are read in it.")
@@ -364,6 +374,28 @@ class Settings:
         "EKI_REPORT_CACHE_TTL", 300, section="progress", parse=whole(0, 86400),
         doc="Seconds a computed progress report is reused (0 = no cache). Imports "
             "invalidate it.")
+
+    consent_required: bool = setting(
+        "EKI_CONSENT_REQUIRED", True, section="privacy", parse=parse_flag,
+        doc="Ask known students and guardians for their authorisation (Ley 1581 de 2012) "
+            "before answering with their data: they answer ACEPTO once per policy version "
+            "(docs/privacy.md). 0 = off (the school collects it elsewhere).")
+    privacy_policy_url: str | None = setting(
+        "EKI_PRIVACY_POLICY_URL", None, section="privacy", parse=parse_http_url,
+        readme_default="unset: the notice points to the school office",
+        example="https://colegio.edu.co/politica-de-datos",
+        doc="The school's data-processing policy (política de tratamiento de datos), "
+            "linked from the consent notice.")
+    privacy_policy_version: str = setting(
+        "EKI_PRIVACY_POLICY_VERSION", "1", section="privacy", parse=_parse_policy_version,
+        doc="Version of that policy. Changing it asks everyone for consent again.")
+
+    def consent_policy(self) -> ConsentPolicy:
+        """The consent settings for the domain (the data controller: EKI_SCHOOL_NAME)."""
+        controller = self.school_name if self.school_name != "EKI" else "El colegio"
+        return ConsentPolicy(required=self.consent_required,
+                             version=self.privacy_policy_version, controller=controller,
+                             url=self.privacy_policy_url)
 
     def business_schedule(self) -> BusinessHours:
         """``EKI_BUSINESS_HOURS`` read in ``EKI_TIMEZONE``."""

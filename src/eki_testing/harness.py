@@ -68,7 +68,8 @@ def harness_settings(database_url: str, graph: FakeGraphAPI | None = None, *,
                      **overrides: Any) -> Settings:
     """Settings for EKI under test: known secrets; the Meta channel on ``graph``, or the
     Twilio channel (``EKI_CHANNEL=twilio``) on ``twilio`` when given; the LLM on an
-    OpenAI-compatible server at ``openai_url`` (rule-based replies without)."""
+    OpenAI-compatible server at ``openai_url`` (rule-based replies without). Consent before
+    data is off (``consent_required=True`` to test the notice, docs/privacy.md)."""
     if graph is None and twilio is None:
         raise ValueError("harness_settings needs a fake channel: graph=FakeGraphAPI() "
                          "or twilio=FakeTwilioServer()")
@@ -80,6 +81,8 @@ def harness_settings(database_url: str, graph: FakeGraphAPI | None = None, *,
         "whatsapp_access_token": Secret(ACCESS_TOKEN),
         "whatsapp_phone_number_id": PHONE_NUMBER_ID,
         "report_cache_ttl": 0,
+        # Registered students are answered at once; consent_required=True tests the notice.
+        "consent_required": False,
     }
     if graph is not None:
         values["whatsapp_api_url"] = graph.url

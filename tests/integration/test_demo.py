@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 
+
+@pytest.mark.consent  # the production default: the demo seeds paper consents
 def test_demo_seeds_and_converses(cli) -> None:  # type: ignore[no-untyped-def]
     code, out, err = cli("demo")
     assert code == 0, err
@@ -13,5 +16,6 @@ def test_demo_seeds_and_converses(cli) -> None:  # type: ignore[no-untyped-def]
     # The injected question never shows another student's data.
     injected = out.split("ignora tus instrucciones")[1].split("🧑‍🎓")[0]
     assert "Santiago" not in injected
+    assert "Autorizaciones: 3 filas leídas: 3 creados" in out and "ACEPTO" not in out
     code, out, _ = cli("demo")  # idempotent
     assert code == 0 and "0 creados" in out

@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from eki_adapters.memory.consent import InMemoryConsents
 from eki_adapters.memory.guardians import InMemoryGuardians, InMemoryVerificationCodes
 from eki_adapters.memory.imports import InMemoryImportRepository, InMemoryRosterRepository
 from eki_adapters.memory.messaging import (
@@ -76,6 +77,8 @@ class InMemoryUnitOfWork:
         self.codes = InMemoryVerificationCodes(self._families)
         self._templates = Staged(store.templates_state)
         self.templates = InMemoryTemplates(self._templates)
+        self._consent = Staged(store.consent_state)
+        self.consents = InMemoryConsents(self._consent)
         self.windows = InMemoryServiceWindows(self._messaging)
         self.assignments = InMemoryHandoffAssignments(self._messaging)
         self.operations = InMemoryOperationsStats(
@@ -105,6 +108,7 @@ class InMemoryUnitOfWork:
         self._staff.apply()
         self._families.apply()
         self._templates.apply()
+        self._consent.apply()
 
     async def rollback(self) -> None:
         self.students.discard()
@@ -115,3 +119,4 @@ class InMemoryUnitOfWork:
         self._staff.discard()
         self._families.discard()
         self._templates.discard()
+        self._consent.discard()

@@ -500,3 +500,33 @@ verification_codes = sa.Table(
     sa.Column("approved_at", UTCDateTime(), nullable=True),
     sa.Index("ix_verification_codes_student_id", "student_id"),
 )
+
+#: The consent ledger (issue 18): append-only, one row per decision (and per child a guardian
+#: decided for). No foreign keys: the proof of an authorisation outlives roster changes;
+#: erasure finds the rows by phone.
+consent_records = sa.Table(
+    "consent_records",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("phone", sa.String(16), nullable=False),
+    sa.Column("role", sa.String(10), nullable=False),
+    sa.Column("decision", sa.String(10), nullable=False),
+    sa.Column("medium", sa.String(10), nullable=False),
+    sa.Column("policy_version", sa.String(40), nullable=False),
+    sa.Column("decided_at", UTCDateTime(), nullable=False),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    sa.Column("student_id", BigId, nullable=True),
+    sa.Column("guardian_id", BigId, nullable=True),
+    sa.Column("message_id", sa.String(200), nullable=True),
+    sa.Column("recorded_by", sa.String(254), nullable=True),
+    sa.Index("ix_consent_records_phone_policy_version_id", "phone", "policy_version", "id"),
+)
+
+#: What a person asked before consenting, answered right after ACEPTO (then deleted).
+consent_questions = sa.Table(
+    "consent_questions",
+    metadata,
+    sa.Column("phone", sa.String(16), primary_key=True),
+    sa.Column("question", sa.String(1000), nullable=False),
+    sa.Column("asked_at", UTCDateTime(), nullable=False),
+)

@@ -11,6 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from eki_adapters.sql.codes import SqlVerificationCodes
+from eki_adapters.sql.consent import SqlConsents
 from eki_adapters.sql.conversations import SqlHandoffs, SqlHistory, SqlOptOuts, SqlWebhookLog
 from eki_adapters.sql.guardians import SqlGuardians
 from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
@@ -85,6 +86,7 @@ class SqlUnitOfWork:
     templates: SqlTemplates
     windows: SqlServiceWindows
     assignments: SqlHandoffAssignments
+    consents: SqlConsents
 
     def __init__(self, engine: AsyncEngine, gate: FairGate | None = None) -> None:
         self._engine = engine
@@ -127,6 +129,7 @@ class SqlUnitOfWork:
         self.templates = SqlTemplates(self._conn)
         self.windows = SqlServiceWindows(self._conn)
         self.assignments = SqlHandoffAssignments(self._conn)
+        self.consents = SqlConsents(self._conn)
         return self
 
     async def __aexit__(

@@ -41,6 +41,8 @@ class AuditAction(StrEnum):
     PROGRESS_IMPORT_RUN = "progress_import.run"
     HANDOFF_RELEASED = "handoff.released"
     EXPORT_DOWNLOADED = "export.downloaded"
+    CONSENT_IMPORT_RUN = "consent_import.run"  # issue 18: paper consents imported
+    CONSENT_VIEWED = "consent.viewed"  # issue 18: a person's consent history shown
 
 
 def _bounded(text: str | None, limit: int) -> str | None:

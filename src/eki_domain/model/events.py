@@ -55,6 +55,23 @@ class OptedIn(Event):
 
 
 @attrs.frozen
+class ConsentGiven(Event):
+    """A person authorised the processing of their data (issue 18); ``records`` ledger rows
+    (one per child for a guardian)."""
+
+    student_id: int | None
+    records: int
+
+
+@attrs.frozen
+class ConsentWithdrawn(Event):
+    """A person refused or withdrew their authorisation (REVOCAR also opts them out)."""
+
+    student_id: int | None
+    records: int
+
+
+@attrs.frozen
 class HandoffOpened(Event):
     """A student asked for a person: the bot is paused for them."""
 

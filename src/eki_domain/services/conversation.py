@@ -20,7 +20,10 @@ from typing import Protocol
 import attrs
 
 from eki_domain.model.codes import looks_like_code
+from eki_domain.model.consent import ConsentDecision
 from eki_domain.model.events import (
+    ConsentGiven,
+    ConsentWithdrawn,
     Event,
     HandoffOpened,
     HandoffReleased,
@@ -42,12 +45,21 @@ from eki_domain.model.schedule import BusinessHours, describe_moment
 from eki_domain.model.student import Student
 from eki_domain.ports.assistant import Assistant, StudentToolbox, Turn
 from eki_domain.ports.clock import Clock
+from eki_domain.ports.consent import ConsentLedger
 from eki_domain.ports.conversations import Handoffs, OptOuts
 from eki_domain.ports.guardians import Guardians
 from eki_domain.ports.messaging import Inbox, Outbox
 from eki_domain.ports.repositories import StudentRepository, Transaction
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.services.codes import CodeDesk
+from eki_domain.services.consent import (
+    ConsentAnswer,
+    ConsentDesk,
+    ConsentView,
+    answered_in_english,
+    consent_answer,
+)
+from eki_domain.services.consent_texts import revoked
 from eki_domain.services.family_texts import about_prefix, no_handoff
 from eki_domain.services.flood import FLOOD_NOTICE, FloodGuard, FloodVerdict
 from eki_domain.services.intents import Intent, detect_intent
@@ -91,6 +103,8 @@ class Sender:
     paused: bool  # a hand-off is open: a person answers
     #: The phone is a guardian's (read with the claim); True when not looked up.
     guardian: bool = True
+    #: A known sender's consent (read with the claim); None: unknown, or no consent desk.
+    consent: ConsentView | None = None
 
 
 @attrs.frozen
@@ -113,6 +127,10 @@ class _Decision:
     flag_number_change: bool = False
     about: str | None = None  # E.164 of the student the answer is about
     guardian_turn: bool = False  # a guardian wrote: not recorded under a student's id
+    consent: ConsentDecision | None = None  # a decision to add to the consent ledger
+    consent_phone: str | None = None  # whose decision / kept question
+    keep_question: str | None = None  # asked before consenting: answered after ACEPTO
+    forget_question: bool = False
 
 
 async def sender_states(uow: _SenderStates, senders: Sequence[tuple[str, int | None]]
@@ -148,6 +166,9 @@ class TurnUnitOfWork(_SenderStates, Transaction, Protocol):
     @property
     def guardians(self) -> Guardians: ...
 
+    @property
+    def consents(self) -> ConsentLedger: ...
+
 
 class ConversationService:
     def __init__(
@@ -166,8 +187,11 @@ class ConversationService:
         families: FamilyDesk | None = None,
         codes: CodeDesk | None = None,
         business_hours: BusinessHours | None = None,
+        consent: ConsentDesk | None = None,
     ) -> None:
         self._uow = uow
+        #: Consent before data (docs/privacy.md); None: no gate, REVOCAR is not special.
+        self._consent = consent
         #: A hand-off asked for outside these hours is told when someone will answer.
         self._business_hours = business_hours
         self._clock = clock
@@ -284,10 +308,31 @@ class ConversationService:
         states = await sender_states(
             uow, [(phone, student.id if student else None)
                   for phone, student in zip(phones, found, strict=True)])
+        consents = await self._consents(uow, found, candidates, guardian_phones)
         return [Sender(student, phone, opted_out, paused,
-                       guardian=guardian_phones is None or bool(guardian_phones & set(options)))
-                for student, phone, (opted_out, paused), options
-                in zip(found, phones, states, candidates, strict=True)]
+                       guardian=guardian_phones is None or bool(guardian_phones & set(options)),
+                       consent=consent)
+                for student, phone, (opted_out, paused), options, consent
+                in zip(found, phones, states, candidates, consents, strict=True)]
+
+    async def _consents(self, uow: TurnUnitOfWork, found: Sequence[Student | None],
+                        candidates: Sequence[Sequence[str]],
+                        guardian_phones: frozenset[str] | None) -> list[ConsentView | None]:
+        """Each known sender's consent under the current policy: one look-up for all."""
+        desk = self._consent
+        if desk is None:
+            return [None] * len(found)
+        people: list[tuple[str, bool] | None] = []
+        for student, options in zip(found, candidates, strict=True):
+            guardian = next((p for p in options if p in (guardian_phones or ())), None)
+            person = student.phone.e164 if student is not None else guardian
+            people.append(None if person is None else (person, guardian is not None))
+        decisions: dict[str, ConsentDecision] = {}
+        if desk.policy.required and any(people):
+            decisions = await uow.consents.current_among(
+                [person for person, _ in filter(None, people)], desk.policy.version)
+        return [None if who is None else ConsentView(who[0], decisions.get(who[0]), who[1])
+                for who in people]
 
     async def _turn(self, batch: ClaimedBatch, sender: Sender) -> TurnResult:
         flood = FloodVerdict.OK
@@ -299,19 +344,21 @@ class ConversationService:
                             "window passes", mask_phone(batch.wa_id))
         decision = await self._decide(batch.items, sender.student, guardian=sender.guardian,
                                       opted_out=sender.opted_out,
-                                      paused=sender.paused, flood=flood)
+                                      paused=sender.paused, flood=flood,
+                                      consent=sender.consent)
         student = None if decision.guardian_turn else sender.student
         return await self._commit(batch, student, sender.phone, decision)
 
     async def _decide(self, items: Sequence[InboxItem], student: Student | None, *,
                       opted_out: bool, paused: bool, guardian: bool = True,
-                      flood: FloodVerdict = FloodVerdict.OK) -> _Decision:
+                      flood: FloodVerdict = FloodVerdict.OK,
+                      consent: ConsentView | None = None) -> _Decision:
         messages = [item.message for item in items]
         changed = next((m for m in messages if m.type is MessageType.SYSTEM
                         and m.system_type == "user_changed_number"), None)
         decision = await self._reply(items, student, opted_out=opted_out, paused=paused,
                                      guardian=guardian,
-                                     flood=flood)
+                                     flood=flood, consent=consent)
         if changed is None:
             return decision
         return attrs.evolve(decision, number_change=changed.new_wa_id,
@@ -319,7 +366,8 @@ class ConversationService:
 
     async def _reply(self, items: Sequence[InboxItem], student: Student | None, *,
                      opted_out: bool, paused: bool, guardian: bool = True,
-                     flood: FloodVerdict = FloodVerdict.OK) -> _Decision:
+                     flood: FloodVerdict = FloodVerdict.OK,
+                     consent: ConsentView | None = None) -> _Decision:
         messages = [item.message for item in items]
         texts = [m.text.strip() for m in messages
                  if m.text and m.text.strip()
@@ -346,13 +394,44 @@ class ConversationService:
             return _Decision(intent="unsupported", replies=(unsupported_reply(),))
 
         intent = detect_intent(text, payload)
-        if intent is Intent.OPT_IN:
+        answer = consent_answer(text) if consent is not None else None
+        if intent is Intent.OPT_IN and answer is None:
             return _Decision(intent=str(intent), replies=(opt_in_confirmation(),), opt_in=True)
+        if consent is not None and answer is ConsentAnswer.REVOKE:  # withdraws, like BAJA
+            return _Decision(intent="consent_withdrawn", replies=(revoked(
+                english=answered_in_english(text)),), opt_out=True,
+                consent=ConsentDecision.WITHDRAWN, consent_phone=consent.phone)
         if opted_out:
             return _Decision(intent=str(intent))  # silence until ALTA/START
-        if intent is Intent.OPT_OUT:
+        if intent is Intent.OPT_OUT and answer is None:  # "NO ACEPTO" is no BAJA
             return _Decision(intent=str(intent), replies=(opt_out_confirmation(),),
                              opt_out=True)
+        accepted: _Decision | None = None
+        if (consent is not None and self._consent is not None and not paused
+                and self._consent.policy.required):
+            step = await self._consent.gate(consent, text, answer)
+            if step is not None:
+                gate = _Decision(intent=step.intent, replies=(step.reply,),
+                                 consent=step.decision, consent_phone=consent.phone,
+                                 keep_question=step.keep_question,
+                                 forget_question=step.forget_question)
+                if step.answer_kept is None:
+                    return gate  # the notice, a refusal, or ACEPTO with nothing kept
+                accepted, text, payload = gate, step.answer_kept, None  # ACEPTO: answer
+                intent = detect_intent(text, payload)  # the question kept for it
+        decision = await self._answer(items, student, text, payload, intent, paused=paused,
+                                      guardian=guardian)
+        if accepted is None:
+            return decision
+        return attrs.evolve(decision, replies=accepted.replies + decision.replies,
+                            consent=accepted.consent, consent_phone=accepted.consent_phone,
+                            forget_question=True)
+
+    async def _answer(self, items: Sequence[InboxItem], student: Student | None, text: str,
+                      payload: str | None, intent: Intent, *, paused: bool,
+                      guardian: bool) -> _Decision:
+        """Everything after opt-out and consent: families, codes, hand-offs, the
+        assistant."""
         if self._families is not None and not paused and guardian:
             family = await self._family_turn(items[0].message.wa_id, student, text, payload,
                                              intent)
@@ -421,6 +500,13 @@ class ConversationService:
         quoted = any(item.message.context_id for item in batch.items)
         outbound_ids: list[int] = []
         async with self._uow() as uow:
+            consent_rows = 0
+            if decision.consent_phone is not None and self._consent is not None:
+                consent_rows = await self._consent.record_turn(
+                    uow, decision.consent_phone, batch.wa_id, decision=decision.consent,
+                    keep_question=decision.keep_question,
+                    forget_question=decision.forget_question,
+                    message_id=last.provider_id, now=now)
             if decision.opt_in:
                 await uow.opt_outs.opt_in(phone)
             if decision.opt_out:
@@ -451,7 +537,7 @@ class ConversationService:
                 await uow.commit()
         if completed:
             self._report(batch, decision, now)
-            await self._bus.publish(*_events(student, decision, outbound_ids))
+            await self._bus.publish(*_events(student, decision, outbound_ids, consent_rows))
         log.info("turn %s: %d message(s), intent=%s, tools=%s, replies=%d",
                  mask_phone(batch.wa_id), len(batch.items), decision.intent,
                  ",".join(decision.tools) or "-", len(decision.replies))
@@ -473,11 +559,15 @@ class ConversationService:
             telemetry.handoff()
 
 
-def _events(student: Student | None, decision: _Decision, outbound_ids: Sequence[int]
-            ) -> list[Event]:
+def _events(student: Student | None, decision: _Decision, outbound_ids: Sequence[int],
+            consent_rows: int = 0) -> list[Event]:
     """What a committed turn tells the rest of the system."""
     student_id = student.id if student else None
     events: list[Event] = []
+    if consent_rows and decision.consent is ConsentDecision.GRANTED:
+        events.append(ConsentGiven(student_id=student_id, records=consent_rows))
+    elif consent_rows:
+        events.append(ConsentWithdrawn(student_id=student_id, records=consent_rows))
     if decision.opt_in:
         events.append(OptedIn(student_id=student_id))
     if decision.opt_out:

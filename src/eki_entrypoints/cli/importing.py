@@ -18,6 +18,7 @@ from eki_adapters.spreadsheets.errors_file import errors_format_for, write_error
 from eki_domain.model.audit import AuditAction
 from eki_domain.model.gradebook import ProgressKind
 from eki_domain.model.imports import ImportMode, ImportReport, ImportStatus, Severity
+from eki_domain.services.consent_import import ConsentImportService
 from eki_domain.services.guardian_import import GuardianImportService
 from eki_domain.services.imports import ImportService
 from eki_entrypoints.cli.common import (
@@ -116,15 +117,24 @@ async def import_file(settings: Settings, args: argparse.Namespace, *, target: s
             eki.progress_import
         guardian_import = GuardianImportService(eki.uow, eki.clock,
                                                 default_region=settings.default_country)
+        consent_import = ConsentImportService(eki.uow, eki.clock,
+                                              default_region=settings.default_country)
         if target == "guardians":
             service = guardian_import
+        elif target == "consents":
+            service = consent_import
         # A local file may be far larger than an upload (a school year of grades):
         # the 50 MB limit protects the web server, not the command line.
         reader = CalamineSpreadsheetReader(max_bytes=CLI_MAX_IMPORT_BYTES)
         sheet = await service.load(lambda: reader.read(data, name), filename=name,
                                    content=data, mode=mode, dry_run=args.dry_run)
         progress = ProgressBar(sys.stderr.isatty() and len(sheet.rows) > 2000)
-        if target == "guardians":
+        if target == "consents":
+            result = await consent_import.import_sheet(
+                sheet, version=settings.privacy_policy_version,
+                recorded_by=cli_caller().principal.actor, mode=mode, dry_run=args.dry_run,
+                region=args.country, progress=progress)
+        elif target == "guardians":
             result = await guardian_import.import_sheet(
                 sheet, mode=mode, dry_run=args.dry_run, region=args.country, progress=progress)
         elif target == "students":
@@ -135,9 +145,11 @@ async def import_file(settings: Settings, args: argparse.Namespace, *, target: s
                 sheet, kind=None if args.kind is None else ProgressKind(args.kind), mode=mode,
                 dry_run=args.dry_run, region=args.country, progress=progress)
         if not args.dry_run:
+            action = {"students": AuditAction.IMPORT_RUN,
+                      "consents": AuditAction.CONSENT_IMPORT_RUN}.get(
+                target, AuditAction.PROGRESS_IMPORT_RUN)
             await eki.audit.record(
-                cli_caller(), AuditAction.IMPORT_RUN if target == "students"
-                else AuditAction.PROGRESS_IMPORT_RUN, target_type="import",
+                cli_caller(), action, target_type="import",
                 target_id=str(result.job_id), created=result.report.created,
                 updated=result.report.updated, via="cli")
     report = result.report
