@@ -79,6 +79,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("logs", "Logs and the event loop"),
     ("operations", "Operations (see docs/operations.md)"),
     ("progress", "Progress reports (see docs/progress.md)"),
+    ("privacy", "Privacy and retention (see docs/privacy.md)"),
 )
 
 

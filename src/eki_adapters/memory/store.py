@@ -10,6 +10,7 @@ import itertools
 from eki_adapters.memory.guardians import GuardianState
 from eki_adapters.memory.messaging import MessagingState
 from eki_adapters.memory.outbound import TemplatesState
+from eki_adapters.memory.privacy import PrivacyState
 from eki_adapters.memory.progress import SchoolState
 from eki_adapters.memory.staff import StaffState
 from eki_domain.model.student import Student
@@ -34,3 +35,4 @@ class StoreState:
         self.staff_state = [StaffState()]
         self.guardian_state = [GuardianState()]
         self.templates_state = [TemplatesState()]
+        self.privacy_state = [PrivacyState()]

@@ -26,6 +26,7 @@ from eki_adapters.memory.outbound import (
     InMemoryServiceWindows,
     InMemoryTemplates,
 )
+from eki_adapters.memory.privacy import InMemoryPrivacyRequests
 from eki_adapters.memory.progress import InMemoryProgressRepository
 from eki_adapters.memory.staff import (
     InMemoryApiTokens,
@@ -75,6 +76,8 @@ class InMemoryUnitOfWork:
         self.codes = InMemoryVerificationCodes(self._families)
         self._templates = Staged(store.templates_state)
         self.templates = InMemoryTemplates(self._templates)
+        self._privacy = Staged(store.privacy_state)
+        self.privacy_requests = InMemoryPrivacyRequests(self._privacy)
         self.windows = InMemoryServiceWindows(self._messaging)
         self.assignments = InMemoryHandoffAssignments(self._messaging)
         self.operations = InMemoryOperationsStats(
@@ -104,6 +107,7 @@ class InMemoryUnitOfWork:
         self._staff.apply()
         self._families.apply()
         self._templates.apply()
+        self._privacy.apply()
 
     async def rollback(self) -> None:
         self.students.discard()
@@ -114,3 +118,4 @@ class InMemoryUnitOfWork:
         self._staff.discard()
         self._families.discard()
         self._templates.discard()
+        self._privacy.discard()

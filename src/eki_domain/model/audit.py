@@ -41,6 +41,11 @@ class AuditAction(StrEnum):
     PROGRESS_IMPORT_RUN = "progress_import.run"
     HANDOFF_RELEASED = "handoff.released"
     EXPORT_DOWNLOADED = "export.downloaded"
+    PRIVACY_EXPORTED = "privacy.exported"  # issue 18: target is the person's ref:…
+    PRIVACY_ERASED = "privacy.erased"
+    PRIVACY_REQUEST_OPENED = "privacy.request_opened"
+    PRIVACY_REQUEST_CLOSED = "privacy.request_closed"
+    PRIVACY_PURGED = "privacy.purged"
 
 
 def _bounded(text: str | None, limit: int) -> str | None:

@@ -97,6 +97,9 @@ class Action(StrEnum):
     MANAGE_STAFF = "staff.manage"
     VIEW_AUDIT = "audit.view"
     MANAGE_SETTINGS = "settings.manage"
+    # Issue 18: export or erase a person's data, the register of data requests, the purge.
+    # Admins and coordinators (not admin-only: coordinators answer the families).
+    MANAGE_PRIVACY = "privacy.manage"
 
 
 class Decision(Enum):

@@ -27,6 +27,7 @@ from eki_entrypoints.cli import (
     imports,
     intents,
     oneroster,
+    privacy,
     progress,
     send,
     server,
@@ -40,7 +41,7 @@ from eki_entrypoints.settings import Settings, SettingsError
 
 #: The command groups, in the order ``eki --help`` lists them.
 GROUPS = (db, server, chat, demo, handoff, students, progress, oneroster, imports, intents,
-          staff, audit, guardians, codes, templates, send)
+          staff, audit, guardians, codes, templates, send, privacy)
 
 
 def build_parser() -> argparse.ArgumentParser:
