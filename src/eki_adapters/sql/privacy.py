@@ -124,9 +124,9 @@ class SqlPersonalData:
                 scrubbed[name] = column
             result = await self._conn.execute(
                 sa.update(table).where(where).values(**scrubbed))
-            return TableCount(entry.name, anonymised=result.rowcount or 0,
-                              note="conservado como prueba, el número reemplazado por la "
-                                   "referencia")
+            return TableCount(entry.name, kept=result.rowcount or 0,
+                              note="conservado como prueba, sin el número (reemplazado por "
+                                   "la referencia)")
         result = await self._conn.execute(sa.delete(table).where(where))
         return TableCount(entry.name, deleted=result.rowcount or 0)
 

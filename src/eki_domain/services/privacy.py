@@ -149,10 +149,11 @@ class PrivacyDesk:
                     "intentarlo.")
             tables = await uow.personal_data.erase(person, keep_academic=keep_academic,
                                                    reference=reference)
-            tables.append(TableCount(
+            requests = TableCount(
                 "privacy_requests",
                 anonymised=await uow.privacy_requests.forget_phone(person.e164s),
-                note="las solicitudes se conservan con la referencia, sin el número"))
+                note="las solicitudes se conservan con la referencia, sin el número")
+            tables = [t for t in tables if t.table != requests.table] + [requests]
             # What is still found under the number (0: the academic rows kept are no
             # longer anyone's).
             remaining = await uow.personal_data.count(await uow.personal_data.find(phone))
@@ -247,11 +248,11 @@ class PrivacyDesk:
         report = PurgeReport(dry_run=dry_run, counts=counts, batches=batches)
         if not dry_run and report.total:
             who = caller or Caller(Principal.service())
-            per_table: dict[str, str | int | bool | None] = {
-                table: n for table, n in counts.items() if n}
+            per_table = ", ".join(f"{table}={n}" for table, n in counts.items() if n)
             async with self._uow() as uow:
                 await uow.audit.append(who.entry(
-                    self._clock.now(), PRIVACY_PURGED, target_type="retention", **per_table))
+                    self._clock.now(), PRIVACY_PURGED, target_type="retention", deleted=report.total,
+                    tables=per_table))
                 await uow.commit()
             log.info("retention purge: %d rows in %d batch(es)", report.total, batches)
         return report
