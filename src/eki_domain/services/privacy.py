@@ -251,8 +251,8 @@ class PrivacyDesk:
             per_table = ", ".join(f"{table}={n}" for table, n in counts.items() if n)
             async with self._uow() as uow:
                 await uow.audit.append(who.entry(
-                    self._clock.now(), PRIVACY_PURGED, target_type="retention", deleted=report.total,
-                    tables=per_table))
+                    self._clock.now(), PRIVACY_PURGED, target_type="retention",
+                    deleted=report.total, tables=per_table))
                 await uow.commit()
             log.info("retention purge: %d rows in %d batch(es)", report.total, batches)
         return report
