@@ -119,7 +119,8 @@ class SqlPersonalData:
             scrubbed: dict[str, Any] = {}
             for name in entry.scrub:
                 column: Any = table.c[name]
-                for form in (*person.e164s, *person.wa_ids):  # "+57…" before "57…"
+                # "+57300…" before "57300…" before "300…": nothing of the number is left.
+                for form in (*person.e164s, *person.digit_forms):
                     column = sa.func.replace(column, form, reference)
                 scrubbed[name] = column
             result = await self._conn.execute(

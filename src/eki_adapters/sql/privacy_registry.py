@@ -12,7 +12,8 @@ How rows are found (:class:`Finder`, any of an entry's finders matches):
 - ``e164``: a column holding the number as ``+573001112233`` (any of its forms);
 - ``wa_id``: a column holding the WhatsApp id ``573001112233`` (any of its forms);
 - ``contains``: a text or JSON column whose text contains the digits of the number (raw
-  webhook bodies: both ``573…`` and ``+573…`` contain them);
+  webhook bodies: ``573…``, ``+573…`` and a spreadsheet's ``300…`` all contain the national
+  number; a number written with spaces inside is not found);
 - ``audit_target``: audit entries about the person's student or guardian record.
 
 What erasure does (:class:`Erase`): ``DELETE`` the rows; ``ACADEMIC`` deletes them unless
@@ -70,8 +71,9 @@ class Finder:
         if self.how == "wa_id":
             return column.in_(person.wa_ids)
         if self.how == "contains":
-            # Digits only (E.164 without "+"): nothing to escape in the pattern.
-            return sa.or_(*(column.like(f"%{digits}%") for digits in person.wa_ids))
+            # Digits only: nothing to escape in the pattern. "57300…" and "+57300…" contain
+            # the national number, so it alone would do; the ids are listed for clarity.
+            return sa.or_(*(column.like(f"%{digits}%") for digits in person.digit_forms))
         raise ValueError(f"unknown finder {self.how!r}")
 
 

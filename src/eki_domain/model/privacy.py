@@ -159,6 +159,18 @@ class Person:
         return tuple(e[1:] for e in self.e164s)
 
     @property
+    def digit_forms(self) -> tuple[str, ...]:
+        """Digit strings whose presence in a text means the number is there: the WhatsApp
+        ids and the national numbers (a spreadsheet cell holds ``3001112233``); longest
+        first, so a replacement never leaves a country code behind."""
+        nationals = []
+        for e164 in self.e164s:
+            national = PhoneNumber.parse(e164).national_number
+            if len(national) >= 7:
+                nationals.append(national)
+        return tuple(dict.fromkeys(sorted([*self.wa_ids, *nationals], key=len, reverse=True)))
+
+    @property
     def known(self) -> bool:
         return bool(self.student_ids or self.guardian_ids)
 
