@@ -94,6 +94,7 @@ def test_erasure_leaves_the_number_in_no_table(h: EkiHarness) -> None:
     assert by_table["students"].deleted == 1 and by_table["results"].deleted == 2
     assert by_table["webhook_events"].deleted >= 3
     assert by_table["privacy_requests"].anonymised == 1
+    assert by_table["guardians.subject"].anonymised == 1
     # Nothing anywhere: both forms of the number, what she wrote, her name.
     leftovers = h.call(scan, h.eki.engine, [ANA, ANA_WA, ANA_E164, ANA_SECRET_TEXT, ANA_NAME])
     assert leftovers == {}
@@ -101,6 +102,9 @@ def test_erasure_leaves_the_number_in_no_table(h: EkiHarness) -> None:
     assert h.call(h.eki.registration.find, LUIS).name == "Luis Gómez"
     marta = h.call(h.eki.privacy.export, CLI, PhoneNumber.parse(MARTA)).as_dict()
     assert _rows(marta, "guardians") and not _rows(marta, "guardian_links")
+    # Marta's conversation no longer remembers Ana as the child she asked about.
+    assert _rows(marta, "guardians")[0]["subject_student_id"] is None
+    assert _rows(marta, "guardians")[0]["question"] is None
     assert h.call(h.eki.privacy.requests, CLI)[0].phone is None
     [erased] = h.call(_audit, h, "privacy.erased")
     assert erased["target_id"] == report.reference and ANA not in erased["details"]

@@ -115,6 +115,11 @@ class SqlPersonalData:
                 changed += result.rowcount or 0
             return TableCount(entry.name, anonymised=changed,
                               note="sin nombre ni teléfono; las notas siguen contando")
+        if entry.erase is Erase.CLEAR:
+            result = await self._conn.execute(sa.update(table).where(where).values(
+                **dict.fromkeys(entry.scrub)))
+            return TableCount(entry.name, anonymised=result.rowcount or 0,
+                              note="registros de otras personas: se olvidó la referencia")
         if entry.erase is Erase.SCRUB:
             scrubbed: dict[str, Any] = {}
             for name in entry.scrub:

@@ -21,7 +21,9 @@ What erasure does (:class:`Erase`): ``DELETE`` the rows; ``ACADEMIC`` deletes th
 ``STUDENT`` deletes the student record or, with ``--keep-academic``, anonymises it
 (:data:`ANONYMOUS_STUDENT`); ``SCRUB`` keeps the rows (the audit trail, import history) and
 replaces every form of the number in the ``scrub`` columns with the person's hashed
-reference; ``OWNED`` rows are handled by their own port (the request register).
+reference; ``CLEAR`` keeps someone else's row and empties the ``scrub`` columns that point
+at the person (a guardian's remembered child and question); ``OWNED`` rows are handled by
+their own port (the request register).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Erase(Enum):
     ACADEMIC = "academic"
     STUDENT = "student"
     SCRUB = "scrub"
+    CLEAR = "clear"
     OWNED = "owned"
 
 
@@ -104,14 +107,17 @@ class PersonalTable:
     explanation: str
     finders: tuple[Finder, ...]
     erase: Erase = Erase.DELETE
-    #: Columns whose text has the number replaced by the reference (``Erase.SCRUB``).
+    #: Columns whose text has the number replaced by the reference (``Erase.SCRUB``), or
+    #: that are emptied (``Erase.CLEAR``).
     scrub: tuple[str, ...] = ()
+    #: The export section's and the report's name when a table has two entries.
+    section: str = ""
     #: Extra columns shown in the export (e.g. a tag's name): ``name → scalar subquery``.
     shown: Callable[[sa.Table], dict[str, Any]] | None = None
 
     @property
     def name(self) -> str:
-        return self.table.name
+        return self.section or self.table.name
 
     def where(self, person: Person) -> sa.ColumnElement[bool] | None:
         parts = [w for f in self.finders if (w := f.where(self.table, person)) is not None]
@@ -148,6 +154,13 @@ PERSONAL_TABLES: tuple[PersonalTable, ...] = (
         "Nombre y teléfono del acudiente, y el estudiante sobre el que preguntó por última "
         "vez (para responder sin volver a preguntar).",
         (Finder("guardian", "id"),)),
+    PersonalTable(
+        t.guardians, "Consultas de acudientes sobre el estudiante",
+        "Acudientes cuya última consulta en curso era sobre este estudiante (se olvida al "
+        "borrar sus datos; el registro del acudiente es suyo y se conserva).",
+        (student("subject_student_id"),), Erase.CLEAR,
+        scrub=("subject_student_id", "subject_chosen_at", "question", "question_at"),
+        section="guardians.subject"),
     PersonalTable(
         t.guardian_links, "Vínculos acudiente–estudiante",
         "Qué acudientes pueden consultar a qué estudiantes y qué pueden ver o recibir.",
