@@ -12,7 +12,7 @@ The table (docs/admin.md shows the same):
 role          may
 ============  ===================================================================
 admin         everything, including staff accounts, the audit log and settings
-coordinator   all students, imports, progress imports, every conversation,
+coordinator   all students, imports, progress imports, every conversation, data requests,
               hand-offs, broadcasts, exports; not staff or audit
 teacher       only students carrying one of their tags: profile, progress,
               conversations and hand-offs of those students
