@@ -4,6 +4,7 @@ PostgreSQL with 200,000 webhook rows."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -141,3 +142,25 @@ async def test_a_webhook_retention_of_zero_keeps_nothing(database_url: str) -> N
         assert (await app.privacy.purge()).counts["webhook_events"] == 1
     finally:
         await app.aclose()
+
+
+async def test_the_worker_purges_on_its_own(eki: Eki) -> None:
+    from eki_entrypoints.worker import PURGE_DELAY, PURGE_EVERY, PipelineWorker
+
+    assert (PURGE_DELAY, PURGE_EVERY) == (300.0, 86400.0)
+    engine = eki.engine
+    assert engine is not None
+    async with engine.begin() as conn:
+        await conn.execute(sa.insert(t.webhook_events).values(
+            channel="meta", received_at=OLD, signature_ok=True, body="{}"))
+    worker = PipelineWorker(eki, concurrency=1, poll_interval=0.05)
+    worker.purge_delay = 0.05
+    await worker.start()
+    try:
+        for _ in range(200):
+            if await _count(engine, t.webhook_events) == 0:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+    assert await _count(engine, t.webhook_events) == 0
