@@ -181,3 +181,30 @@ def test_the_cli_exports_erases_and_keeps_the_register(
     assert json.loads(cli("privacy", "request", "list", "--json")[1]) == []
     code, stdout, _ = cli("audit", "list", "--json", "--action", "privacy.erased")
     assert ANA not in stdout and json.loads(stdout)[0]["target_id"] == report["reference"]
+
+
+def test_an_erasure_is_all_or_nothing_and_bounded(
+        h: EkiHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eki_adapters.sql.privacy import SqlPrivacyRequests
+    from eki_domain.model.privacy import TooMuchToErase
+    from eki_domain.services import privacy as service
+
+    seed(h)
+    before = h.call(scan, h.eki.engine, [ANA_WA])
+
+    async def broken(self: Any, phones: Any) -> int:
+        raise RuntimeError("the disk is full")
+
+    # A failure after every table was erased, before the commit: nothing is erased.
+    with monkeypatch.context() as patch:
+        patch.setattr(SqlPrivacyRequests, "forget_phone", broken)
+        with pytest.raises(RuntimeError, match="disk"):
+            h.call(h.eki.privacy.erase, CLI, PhoneNumber.parse(ANA))
+    assert h.call(scan, h.eki.engine, [ANA_WA]) == before
+    assert h.call(h.eki.registration.find, ANA).name == ANA_NAME
+    # More rows than one erasure may touch: refused before anything is deleted.
+    monkeypatch.setattr(service, "ERASE_MAX_ROWS", 5)
+    with pytest.raises(TooMuchToErase, match="eki privacy purge"):
+        h.call(h.eki.privacy.erase, CLI, PhoneNumber.parse(ANA))
+    assert h.call(scan, h.eki.engine, [ANA_WA]) == before
+    assert h.call(_audit, h, "privacy.erased") == []
