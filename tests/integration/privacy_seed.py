@@ -55,6 +55,10 @@ def seed(h: EkiHarness) -> dict[str, Any]:
     h.post_webhook(meta.media_message("audio", ANA_WA, "media-ana-1", voice=True))
     h.wait_for_reply(ANA, after=1)
     h.post_webhook(meta.status_update("wamid.ana-reply", "delivered", ANA_WA))
+    # WhatsApp says Luis moved to a number that turns out to be Ana's.
+    h.post_webhook(meta.user_changed_number("57" + LUIS, ANA_WA))
+    h.wait_until(lambda: h.call(h.eki.registration.find, LUIS).new_wa_id == ANA_WA,
+                 what="Luis's number change recorded")
     assert h.say(MARTA, "¿cómo va en notas?")
     now = h.eki.clock.now()
 

@@ -70,7 +70,11 @@ def test_the_export_holds_every_kind_of_data(h: EkiHarness) -> None:
     assert any(ANA_WA in r["body"] for r in _rows(ana_doc, "webhook_events"))
     assert any(r["action"] == "student.viewed" for r in _rows(ana_doc, "audit_log"))
     assert [r["name"] for r in _rows(marta_doc, "guardians")] == [MARTA_NAME]
-    assert not any(LUIS in json.dumps(r) for r in _rows(ana_doc, "inbound_messages"))
+    # Only her messages, and the notice that someone moved to her number.
+    assert all(ANA_WA in (r["wa_id"], r["new_wa_id"])
+               for r in _rows(ana_doc, "inbound_messages"))
+    [moved] = _rows(ana_doc, "students.new_number")
+    assert moved["name"] == "Luis Gómez" and moved["new_wa_id"] == ANA_WA
     # Exporting is itself audited, with the reference and not the number.
     entries = h.call(_audit, h, "privacy.exported")
     assert [e["target_id"] for e in entries] == [ana_doc["referencia"], marta_doc["referencia"]]

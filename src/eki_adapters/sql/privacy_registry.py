@@ -150,6 +150,12 @@ PERSONAL_TABLES: tuple[PersonalTable, ...] = (
         "por WhatsApp y responderle sobre su propio progreso.",
         (Finder("student", "id"),), Erase.STUDENT),
     PersonalTable(
+        t.students, "Cambios de número hacia este número",
+        "Estudiantes de quienes WhatsApp avisó que cambiaron a este número (para que el "
+        "colegio lo revise).",
+        (wa_id("new_wa_id"),), Erase.CLEAR, scrub=("new_wa_id", "number_changed_at"),
+        section="students.new_number"),
+    PersonalTable(
         t.guardians, "Registro de acudiente",
         "Nombre y teléfono del acudiente, y el estudiante sobre el que preguntó por última "
         "vez (para responder sin volver a preguntar).",
