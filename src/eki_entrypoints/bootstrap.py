@@ -11,6 +11,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol, cast
+from zoneinfo import ZoneInfo
 
 import attrs
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -40,6 +41,7 @@ from eki_domain.ports.heartbeats import WorkerHeartbeats
 from eki_domain.ports.limits import WindowCounters
 from eki_domain.ports.llm import LanguageModel
 from eki_domain.ports.outbound import TemplateCatalog
+from eki_domain.ports.privacy import PrivacyUnitOfWork
 from eki_domain.ports.progress import ReportCache
 from eki_domain.ports.staff import StaffUnitOfWork
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
@@ -54,6 +56,7 @@ from eki_domain.services.flood import FloodGuard
 from eki_domain.services.ingest import IngestService
 from eki_domain.services.messagebus import MessageBus
 from eki_domain.services.operations import OperationsService, OperationsSnapshot
+from eki_domain.services.privacy import PrivacyDesk
 from eki_domain.services.progress import ProgressService
 from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
@@ -103,6 +106,8 @@ class Eki:
     staff_messages: StaffMessages
     #: Consent before data (docs/privacy.md): ``lacking_consent(phones)`` for outreach.
     consent: ConsentDesk
+    #: Data requests and retention (issue 18); export, erasure and the purge need SQL.
+    privacy: PrivacyDesk
     engine: AsyncEngine | None = None
     model: LanguageModel | None = None
     #: What ``GET /metrics`` renders (None: the telemetry exposes nothing).
@@ -233,6 +238,9 @@ async def bootstrap(
             cast(Callable[[], StaffMessagesUnitOfWork], uow), clock, channel=channel.name, bus=bus,
             idle=timedelta(hours=settings.handoff_idle_hours)),
         consent=consent,
+        privacy=PrivacyDesk(cast(Callable[[], PrivacyUnitOfWork], uow), clock,
+                            secret_key_loader(settings, engine),
+                            zone=ZoneInfo(settings.timezone), retention=settings.retention()),
         engine=engine,
         model=model,
         metrics=metrics,

@@ -79,7 +79,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("logs", "Logs and the event loop"),
     ("operations", "Operations (see docs/operations.md)"),
     ("progress", "Progress reports (see docs/progress.md)"),
-    ("privacy", "Privacy and consent (see docs/privacy.md)"),
+    ("privacy", "Privacy: consent and retention (see docs/privacy.md)"),
 )
 
 

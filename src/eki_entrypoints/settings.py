@@ -22,6 +22,7 @@ from eki_adapters.sql.engine import to_async_url
 from eki_domain.errors import InvalidInput
 from eki_domain.model.consent import ConsentPolicy, check_policy_version
 from eki_domain.model.pricing import DEFAULT_PRICES, PriceTable
+from eki_domain.model.privacy import RetentionPolicy
 from eki_domain.model.progress import DEFAULT_SCALE, GradingScale
 from eki_domain.model.schedule import BusinessHours
 from eki_entrypoints.envvars import (
@@ -396,6 +397,25 @@ class Settings:
         return ConsentPolicy(required=self.consent_required,
                              version=self.privacy_policy_version, controller=controller,
                              url=self.privacy_policy_url)
+    retention_webhook_days: int = setting(
+        "EKI_RETENTION_WEBHOOK_DAYS", 30, section="privacy", parse=whole(0, 3650),
+        doc="Days the raw webhook bodies and delivery statuses (the largest store of "
+            "personal data) are kept; 0 = none survives the next purge. The worker purges "
+            "daily; eki privacy purge does it on demand.")
+    retention_message_days: int = setting(
+        "EKI_RETENTION_MESSAGE_DAYS", 730, section="privacy", parse=whole(31, 36500),
+        doc="Days conversations (messages in and out) and model usage records are kept "
+            "(31–36500: the dashboard reads the last 30 days; older days survive as daily "
+            "counts).")
+    retention_audit_days: int = setting(
+        "EKI_RETENTION_AUDIT_DAYS", 1825, section="privacy", parse=whole(30, 36500),
+        doc="Days audit log entries (who saw or changed what) are kept.")
+
+    def retention(self) -> RetentionPolicy:
+        """The ``EKI_RETENTION_*_DAYS`` settings."""
+        return RetentionPolicy(webhook_days=self.retention_webhook_days,
+                               message_days=self.retention_message_days,
+                               audit_days=self.retention_audit_days)
 
     def business_schedule(self) -> BusinessHours:
         """``EKI_BUSINESS_HOURS`` read in ``EKI_TIMEZONE``."""

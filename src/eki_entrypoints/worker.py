@@ -36,6 +36,11 @@ DEAD_AFTER = timedelta(seconds=5)
 #: Seconds between two looks for claims of dead workers (by every worker).
 SWEEP_INTERVAL = 2.0
 
+#: The retention purge (issue 18): first this many seconds after the worker starts (a
+#: restart loop does not purge in a loop), then every :data:`PURGE_EVERY` seconds.
+PURGE_DELAY = 300.0
+PURGE_EVERY = 24 * 3600.0
+
 #: Turns in flight by default when a language model answers: a turn spends almost all of
 #: its time waiting on the model (1–3 s against a few ms of CPU), so the limit must cover
 #: a burst (Little's law: arrivals per second × seconds per turn; 500 students at once),
@@ -70,6 +75,8 @@ class PipelineWorker:
         self.sweep_interval = SWEEP_INTERVAL
         self.beat_interval = BEAT_INTERVAL
         self.dead_after = DEAD_AFTER
+        self.purge_delay = PURGE_DELAY
+        self.purge_every = PURGE_EVERY
         #: After a wake-up a dispatcher waits this long so replies finished meanwhile go
         #: out in the same claim (fewer transactions per reply under load).
         self.gather_delay = 0.005
@@ -119,6 +126,7 @@ class PipelineWorker:
         await self._heartbeat()  # ready as soon as start() returns (/readyz "worker")
         self._tasks = [asyncio.create_task(self._claim(), name="eki-claim"),
                        asyncio.create_task(self._beat_and_sweep(), name="eki-beat"),
+                       asyncio.create_task(self._purge_daily(), name="eki-purge"),
                        *(asyncio.create_task(self._dispatch(i), name=f"eki-dispatch-{i}")
                          for i in range(len(self._outbox_events)))]
         # Webhooks of this process (and of others, where bootstrap wired a source) wake
@@ -248,6 +256,26 @@ class PipelineWorker:
             if self._stopping:
                 return
             await self._heartbeat()
+
+    async def _purge_daily(self) -> None:
+        """Delete what is past its retention (EKI_RETENTION_*_DAYS), in batches of at most
+        10,000 rows per transaction, every :attr:`purge_every` seconds. Several workers may
+        purge at once: each batch deletes rows that still exist."""
+        if self.eki.engine is None:
+            return  # in-memory storage: nothing kept past the process
+        delay = self.purge_delay
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), timeout=delay)
+            if self._stopping:
+                return
+            delay = self.purge_every
+            try:
+                await self.eki.privacy.purge()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("retention purge failed; trying again at the next one")
 
     def _notify_outbox(self) -> None:
         """New outbox rows: wake the next dispatcher (one that finds work wakes another)."""

@@ -88,7 +88,8 @@ def fill(path: str, student_id: int, phone: str) -> str:
             .replace("{guardian}", GUARDIAN_OF[phone].replace("+", "%2B"))
             .replace("{job_id:int}", "1").replace("{job_id}", "1")
             .replace("{code_id:int}", "1")
-            .replace("{event_id:int}", "1").replace("{token}", "no-such-link"))
+            .replace("{event_id:int}", "1").replace("{token}", "no-such-link")
+            .replace("{request_id:int}", "1"))
 
 
 def test_every_route_declares_a_rule(eki: Eki) -> None:

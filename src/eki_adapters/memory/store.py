@@ -11,6 +11,7 @@ from eki_adapters.memory.consent import ConsentState
 from eki_adapters.memory.guardians import GuardianState
 from eki_adapters.memory.messaging import MessagingState
 from eki_adapters.memory.outbound import TemplatesState
+from eki_adapters.memory.privacy import PrivacyState
 from eki_adapters.memory.progress import SchoolState
 from eki_adapters.memory.staff import StaffState
 from eki_domain.model.student import Student
@@ -36,3 +37,4 @@ class StoreState:
         self.guardian_state = [GuardianState()]
         self.templates_state = [TemplatesState()]
         self.consent_state = [ConsentState()]
+        self.privacy_state = [PrivacyState()]

@@ -27,6 +27,7 @@ from eki_adapters.memory.outbound import (
     InMemoryServiceWindows,
     InMemoryTemplates,
 )
+from eki_adapters.memory.privacy import InMemoryPrivacyRequests
 from eki_adapters.memory.progress import InMemoryProgressRepository
 from eki_adapters.memory.staff import (
     InMemoryApiTokens,
@@ -79,6 +80,8 @@ class InMemoryUnitOfWork:
         self.templates = InMemoryTemplates(self._templates)
         self._consent = Staged(store.consent_state)
         self.consents = InMemoryConsents(self._consent)
+        self._privacy = Staged(store.privacy_state)
+        self.privacy_requests = InMemoryPrivacyRequests(self._privacy)
         self.windows = InMemoryServiceWindows(self._messaging)
         self.assignments = InMemoryHandoffAssignments(self._messaging)
         self.operations = InMemoryOperationsStats(
@@ -109,6 +112,7 @@ class InMemoryUnitOfWork:
         self._families.apply()
         self._templates.apply()
         self._consent.apply()
+        self._privacy.apply()
 
     async def rollback(self) -> None:
         self.students.discard()
@@ -120,3 +124,4 @@ class InMemoryUnitOfWork:
         self._families.discard()
         self._templates.discard()
         self._consent.discard()
+        self._privacy.discard()

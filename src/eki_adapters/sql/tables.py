@@ -194,6 +194,7 @@ message_statuses = sa.Table(
     sa.Column("received_at", UTCDateTime(), nullable=False),
     sa.Column("applied", sa.Boolean(), nullable=False),
     sa.Index("ix_message_statuses_provider_id", "provider_id"),
+    sa.Index("ix_message_statuses_received_at", "received_at"),  # the retention purge
 )
 
 outbound_messages = sa.Table(
@@ -501,6 +502,8 @@ verification_codes = sa.Table(
     sa.Index("ix_verification_codes_student_id", "student_id"),
 )
 
+# -- consent (issue 18; migration 0017) -----------------------------------------------------
+
 #: The consent ledger (issue 18): append-only, one row per decision (and per child a guardian
 #: decided for). No foreign keys: the proof of an authorisation outlives roster changes;
 #: erasure finds the rows by phone.
@@ -529,4 +532,39 @@ consent_questions = sa.Table(
     sa.Column("phone", sa.String(16), primary_key=True),
     sa.Column("question", sa.String(1000), nullable=False),
     sa.Column("asked_at", UTCDateTime(), nullable=False),
+)
+
+# -- privacy (issue 18; migration 0018) -----------------------------------------------------
+
+#: The register of data requests (Ley 1581): consultas (10 business days) and reclamos (15).
+#: ``phone`` is cleared when the person's data is erased; ``reference`` (an HMAC of the
+#: number) stays as proof the request was handled.
+privacy_requests = sa.Table(
+    "privacy_requests",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("phone", sa.String(16), nullable=True),
+    sa.Column("reference", sa.String(40), nullable=False),
+    sa.Column("opened_at", UTCDateTime(), nullable=False),
+    sa.Column("opened_by", sa.String(254), nullable=False),
+    sa.Column("due_on", sa.Date(), nullable=False),
+    sa.Column("note", sa.String(500), nullable=False),
+    sa.Column("closed_at", UTCDateTime(), nullable=True),
+    sa.Column("closed_by", sa.String(254), nullable=True),
+    sa.Index("ix_privacy_requests_closed_at_due_on", "closed_at", "due_on"),
+    sa.Index("ix_privacy_requests_phone", "phone"),
+)
+
+#: Daily counts of what the retention purge deleted (UTC days): messages in and out, model
+#: calls, tokens and spend survive the raw rows.
+daily_counts = sa.Table(
+    "daily_counts",
+    metadata,
+    sa.Column("day", sa.Date(), primary_key=True),
+    sa.Column("inbound", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("outbound", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("llm_calls", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("llm_tokens", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("llm_cost_usd", sa.Float(), nullable=False, server_default="0"),
 )

@@ -19,6 +19,7 @@ from eki_adapters.sql.inbox import SqlInbox
 from eki_adapters.sql.operations import SqlOperationsStats
 from eki_adapters.sql.outbound import SqlHandoffAssignments, SqlServiceWindows, SqlTemplates
 from eki_adapters.sql.outbox import SqlOutbox
+from eki_adapters.sql.privacy import SqlPersonalData, SqlPrivacyRequests, SqlRetention
 from eki_adapters.sql.progress import SqlProgressRepository
 from eki_adapters.sql.staff import SqlApiTokens, SqlAuditLog, SqlSetupLinks, SqlStaffDirectory
 from eki_adapters.sql.students import SqlStudentRepository
@@ -87,6 +88,9 @@ class SqlUnitOfWork:
     windows: SqlServiceWindows
     assignments: SqlHandoffAssignments
     consents: SqlConsents
+    personal_data: SqlPersonalData
+    retention: SqlRetention
+    privacy_requests: SqlPrivacyRequests
 
     def __init__(self, engine: AsyncEngine, gate: FairGate | None = None) -> None:
         self._engine = engine
@@ -130,6 +134,9 @@ class SqlUnitOfWork:
         self.windows = SqlServiceWindows(self._conn)
         self.assignments = SqlHandoffAssignments(self._conn)
         self.consents = SqlConsents(self._conn)
+        self.personal_data = SqlPersonalData(self._conn)
+        self.retention = SqlRetention(self._conn)
+        self.privacy_requests = SqlPrivacyRequests(self._conn)
         return self
 
     async def __aexit__(

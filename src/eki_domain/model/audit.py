@@ -43,6 +43,11 @@ class AuditAction(StrEnum):
     EXPORT_DOWNLOADED = "export.downloaded"
     CONSENT_IMPORT_RUN = "consent_import.run"  # issue 18: paper consents imported
     CONSENT_VIEWED = "consent.viewed"  # issue 18: a person's consent history shown
+    PRIVACY_EXPORTED = "privacy.exported"  # issue 18: target is the person's ref:…
+    PRIVACY_ERASED = "privacy.erased"
+    PRIVACY_REQUEST_OPENED = "privacy.request_opened"
+    PRIVACY_REQUEST_CLOSED = "privacy.request_closed"
+    PRIVACY_PURGED = "privacy.purged"
 
 
 def _bounded(text: str | None, limit: int) -> str | None:

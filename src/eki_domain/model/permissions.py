@@ -8,11 +8,10 @@ listings are filtered in the query by :func:`student_scope`, not after it.
 
 The table (docs/admin.md shows the same):
 
-============  ===================================================================
-role          may
+============  ============================================================role          may
 ============  ===================================================================
 admin         everything, including staff accounts, the audit log and settings
-coordinator   all students, imports, progress imports, every conversation,
+coordinator   all students, imports, progress imports, every conversation, data requests,
               hand-offs, broadcasts, exports, guardians, verification codes; not staff
               or audit
 teacher       only students carrying one of their tags: profile, progress,
@@ -104,6 +103,9 @@ class Action(StrEnum):
     MANAGE_GUARDIANS = "guardians.manage"
     # issue 17: issue verification codes, approve or reject redemptions
     MANAGE_CODES = "codes.manage"
+    # Issue 18: export or erase a person's data, the register of data requests, the purge.
+    # Admins and coordinators (not admin-only: coordinators answer the families).
+    MANAGE_PRIVACY = "privacy.manage"
 
 
 class Decision(Enum):

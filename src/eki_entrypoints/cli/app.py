@@ -28,6 +28,7 @@ from eki_entrypoints.cli import (
     imports,
     intents,
     oneroster,
+    privacy,
     progress,
     send,
     server,
@@ -41,7 +42,7 @@ from eki_entrypoints.settings import Settings, SettingsError
 
 #: The command groups, in the order ``eki --help`` lists them.
 GROUPS = (db, server, chat, demo, handoff, students, progress, oneroster, imports, intents,
-          staff, audit, guardians, codes, templates, send, consent)
+          staff, audit, guardians, codes, templates, send, consent, privacy)
 
 
 def build_parser() -> argparse.ArgumentParser:

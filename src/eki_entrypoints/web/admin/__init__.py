@@ -13,7 +13,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from eki_entrypoints.web.admin import account, auth, families, imports, pages
+from eki_entrypoints.web.admin import account, auth, families, imports, pages, privacy
 
 STATIC = Path(__file__).with_name("static")
 
@@ -49,6 +49,12 @@ def admin_routes() -> list[BaseRoute]:
         Route("/admin/imports/preview", imports.preview, methods=["POST"]),
         Route("/admin/imports/confirm", imports.confirm, methods=["POST"]),
         Route("/admin/imports/{job_id:int}/errors", imports.errors_file, methods=["GET"]),
+        Route("/admin/privacidad", privacy.register, methods=["GET"]),
+        Route("/admin/privacidad/solicitudes", privacy.open_request, methods=["POST"]),
+        Route("/admin/privacidad/solicitudes/{request_id:int}/cerrar", privacy.close_request,
+              methods=["POST"]),
+        Route("/admin/privacidad/exportar", privacy.export, methods=["POST"]),
+        Route("/admin/privacidad/borrar", privacy.erase, methods=["POST"]),
     ]
 
 

@@ -65,8 +65,11 @@ async def dashboard(request: Request, ctx: AdminContext) -> Response:
     latency = line_chart("Tiempo de respuesta por hora, últimas 24 horas (UTC)", labels, [
         ("max", [h.max_reply_seconds for h in board.hours]),
         ("avg", [h.avg_reply_seconds for h in board.hours])], unit=" s")
+    # Data requests (issue 18) due within 3 days or late: no person named, only deadlines.
+    privacy_due = await ctx.eki.privacy.due_soon()
     return page(request, "dashboard.html", ctx.base(
-        nav="panel", board=board, traffic_chart=traffic, latency_chart=latency))
+        nav="panel", board=board, traffic_chart=traffic, latency_chart=latency,
+        privacy_due=privacy_due, today=ctx.eki.privacy.today()))
 
 
 @protected(Action.LIST_STUDENTS)
