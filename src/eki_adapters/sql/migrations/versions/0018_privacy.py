@@ -3,7 +3,7 @@ when the retention purge deletes raw rows. Indexes for the purge's "older than" 
 message statuses and the audit log.
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0017
 Create Date: 2026-12-06
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from eki_adapters.sql.tables import BigId, UTCDateTime
 
 revision = "0018"
-down_revision = "0014"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
