@@ -57,6 +57,7 @@ from eki_domain.services.progress import ProgressService
 from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.staff import StaffService
+from eki_domain.services.staff_inbox import InboxUnitOfWork, StaffInbox
 from eki_domain.services.staff_messages import StaffMessages, StaffMessagesUnitOfWork
 from eki_domain.services.subject import FamilyDesk, SubjectUnitOfWork
 from eki_domain.services.templates import TemplateService, TemplatesUnitOfWork
@@ -100,6 +101,7 @@ class Eki:
     audit: AuditTrail
     templates: TemplateService
     staff_messages: StaffMessages
+    inbox: StaffInbox
     engine: AsyncEngine | None = None
     model: LanguageModel | None = None
     #: What ``GET /metrics`` renders (None: the telemetry exposes nothing).
@@ -227,6 +229,9 @@ async def bootstrap(
         staff_messages=StaffMessages(
             cast(Callable[[], StaffMessagesUnitOfWork], uow), clock, channel=channel.name, bus=bus,
             idle=timedelta(hours=settings.handoff_idle_hours)),
+        inbox=StaffInbox(cast(Callable[[], InboxUnitOfWork], uow), clock,
+                         business_hours=settings.business_schedule(), bus=bus,
+                         sla=timedelta(minutes=settings.handoff_sla_minutes)),
         engine=engine,
         model=model,
         metrics=metrics,

@@ -141,7 +141,8 @@ class Settings:
             "the data controller's name.")
     timezone: str = setting(
         "EKI_TIMEZONE", "America/Bogota", section="admin", parse=parse_timezone,
-        doc="The school's time zone (IANA name): business hours are read in it.")
+        doc="The school's time zone (IANA name): business hours are read in it and every "
+            "time in the admin site is shown in it.")
     business_hours: str = setting(
         "EKI_BUSINESS_HOURS", "lun-vie 07:00-17:00", section="admin",
         parse=parse_business_hours,
@@ -152,6 +153,10 @@ class Settings:
         "EKI_HANDOFF_IDLE_HOURS", 24, section="admin", parse=whole(1, 720),
         doc="Hours without staff activity after which a hand-off goes back to the bot "
             "(1–720).")
+    handoff_sla_minutes: int = setting(
+        "EKI_HANDOFF_SLA_MINUTES", 120, section="admin", parse=whole(1, 10_080),
+        doc="Business minutes a hand-off may wait for its first answer; the dashboard and "
+            "the inbox count those waiting longer (1–10080).")
     whatsapp_app_secret: Secret | None = setting(
         "EKI_WHATSAPP_APP_SECRET", None, section="meta", secret=True,
         doc="App secret: verifies X-Hub-Signature-256 on every webhook POST (unset = the "

@@ -12,6 +12,7 @@ from eki_adapters.memory.messaging import MessagingState
 from eki_adapters.memory.outbound import TemplatesState
 from eki_adapters.memory.progress import SchoolState
 from eki_adapters.memory.staff import StaffState
+from eki_adapters.memory.staff_inbox import StaffInboxState
 from eki_domain.model.student import Student
 from eki_domain.ports.imports import FailedRows, ImportRecord
 from eki_domain.ports.llm import UsageRecord
@@ -34,3 +35,4 @@ class StoreState:
         self.staff_state = [StaffState()]
         self.guardian_state = [GuardianState()]
         self.templates_state = [TemplatesState()]
+        self.staff_inbox_state = [StaffInboxState()]

@@ -33,6 +33,11 @@ from eki_adapters.memory.staff import (
     InMemorySetupLinks,
     InMemoryStaffDirectory,
 )
+from eki_adapters.memory.staff_inbox import (
+    InMemoryInboxNotes,
+    InMemoryInboxViews,
+    InMemoryQuickReplies,
+)
 from eki_adapters.memory.staging import Staged
 from eki_adapters.memory.store import StoreState
 from eki_adapters.memory.students import InMemoryStudentRepository
@@ -77,6 +82,11 @@ class InMemoryUnitOfWork:
         self.templates = InMemoryTemplates(self._templates)
         self.windows = InMemoryServiceWindows(self._messaging)
         self.assignments = InMemoryHandoffAssignments(self._messaging)
+        self._staff_inbox = Staged(store.staff_inbox_state)
+        self.inbox_notes = InMemoryInboxNotes(self._staff_inbox)
+        self.quick_replies = InMemoryQuickReplies(self._staff_inbox)
+        self.inbox_views = InMemoryInboxViews(self._staff_inbox, self._messaging,
+                                              lambda: self.students._current().values())
         self.operations = InMemoryOperationsStats(
             self._messaging, lambda: self.students._current().values(), store.usage_records)
 
@@ -104,6 +114,7 @@ class InMemoryUnitOfWork:
         self._staff.apply()
         self._families.apply()
         self._templates.apply()
+        self._staff_inbox.apply()
 
     async def rollback(self) -> None:
         self.students.discard()
@@ -114,3 +125,4 @@ class InMemoryUnitOfWork:
         self._staff.discard()
         self._families.discard()
         self._templates.discard()
+        self._staff_inbox.discard()

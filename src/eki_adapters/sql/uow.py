@@ -20,6 +20,7 @@ from eki_adapters.sql.outbound import SqlHandoffAssignments, SqlServiceWindows, 
 from eki_adapters.sql.outbox import SqlOutbox
 from eki_adapters.sql.progress import SqlProgressRepository
 from eki_adapters.sql.staff import SqlApiTokens, SqlAuditLog, SqlSetupLinks, SqlStaffDirectory
+from eki_adapters.sql.staff_inbox import SqlInboxNotes, SqlInboxViews, SqlQuickReplies
 from eki_adapters.sql.students import SqlStudentRepository
 from eki_adapters.sql.usage import SqlUsageLedger
 
@@ -85,6 +86,9 @@ class SqlUnitOfWork:
     templates: SqlTemplates
     windows: SqlServiceWindows
     assignments: SqlHandoffAssignments
+    inbox_notes: SqlInboxNotes
+    quick_replies: SqlQuickReplies
+    inbox_views: SqlInboxViews
 
     def __init__(self, engine: AsyncEngine, gate: FairGate | None = None) -> None:
         self._engine = engine
@@ -127,6 +131,9 @@ class SqlUnitOfWork:
         self.templates = SqlTemplates(self._conn)
         self.windows = SqlServiceWindows(self._conn)
         self.assignments = SqlHandoffAssignments(self._conn)
+        self.inbox_notes = SqlInboxNotes(self._conn)
+        self.quick_replies = SqlQuickReplies(self._conn)
+        self.inbox_views = SqlInboxViews(self._conn)
         return self
 
     async def __aexit__(
