@@ -63,8 +63,10 @@ async def dashboard(request: Request, ctx: AdminContext) -> Response:
     latency = line_chart("Tiempo de respuesta por hora, últimas 24 horas (UTC)", labels, [
         ("max", [h.max_reply_seconds for h in board.hours]),
         ("avg", [h.avg_reply_seconds for h in board.hours])], unit=" s")
+    responses = await ctx.eki.inbox.response_figures(ctx.principal)
     return page(request, "dashboard.html", ctx.base(
-        nav="panel", board=board, traffic_chart=traffic, latency_chart=latency))
+        nav="panel", board=board, traffic_chart=traffic, latency_chart=latency,
+        responses=responses, business_hours=ctx.eki.settings.business_hours))
 
 
 @protected(Action.LIST_STUDENTS)

@@ -1,0 +1,77 @@
+/* The staff inbox (/admin/inbox): live updates and quick replies.
+ * Served from the package (no CDN, the CSP allows only 'self'). On every event of
+ * /admin/events (Server-Sent Events) the server-rendered fragment of the list or of the
+ * thread is fetched again and swapped in; forms stay untouched, so nothing typed is lost.
+ * Without EventSource, or when the stream closes for good, it polls every 5 seconds. */
+(function () {
+  "use strict";
+
+  var quick = {};
+  document.querySelectorAll("#quick-replies li[data-shortcut]").forEach(function (li) {
+    var body = li.querySelector("span");
+    quick[li.getAttribute("data-shortcut")] = body ? body.textContent : "";
+  });
+  document.querySelectorAll("textarea[data-quick]").forEach(function (area) {
+    area.addEventListener("input", function () {
+      var value = area.value;
+      var match = /(^|\s)\/([a-z0-9][a-z0-9_-]{0,29})(\s)$/.exec(value);
+      if (match && Object.prototype.hasOwnProperty.call(quick, match[2])) {
+        area.value = value.slice(0, match.index + match[1].length) + quick[match[2]] + match[3];
+      }
+    });
+  });
+  document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+
+  var live = document.querySelector("[data-live]");
+  if (!live) { return; }
+  var url = live.getAttribute("data-fragment");
+  var phone = live.getAttribute("data-phone");
+  var busy = false, again = false, timer = null, polling = null;
+
+  function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    fetch(url, {credentials: "same-origin", cache: "no-store", headers: {"Accept": "text/html"}})
+      .then(function (response) {
+        if (response.redirected) { window.location.reload(); return null; }
+        return response.ok ? response.text() : null;
+      })
+      .then(function (html) {
+        if (typeof html === "string") {
+          live.innerHTML = html;
+          live.setAttribute("data-refreshed", String(Date.now()));
+        }
+      })
+      .catch(function () { /* the next event or poll tries again */ })
+      .then(function () {
+        busy = false;
+        if (again) { again = false; refresh(); }
+      });
+  }
+
+  function soon() { window.clearTimeout(timer); timer = window.setTimeout(refresh, 100); }
+  function poll() { if (!polling) { polling = window.setInterval(refresh, 5000); } }
+
+  if (!window.EventSource) { poll(); return; }
+  var source = new EventSource("/admin/events");
+  function onEvent(event) {
+    var data = null;
+    try { data = JSON.parse(event.data); } catch (error) { return; }
+    if (phone && data && data.phone && data.phone !== phone) { return; }
+    soon();
+  }
+  source.onmessage = onEvent;
+  ["message.received", "message.sent", "message.status", "handoff.opened", "handoff.taken",
+   "handoff.assigned", "handoff.released", "note.added"].forEach(function (type) {
+    source.addEventListener(type, onEvent);
+  });
+  source.onopen = function () {
+    if (polling) { window.clearInterval(polling); polling = null; }
+    live.setAttribute("data-stream", "open");
+  };
+  source.onerror = function () {
+    if (source.readyState === EventSource.CLOSED) { poll(); }
+  };
+}());
