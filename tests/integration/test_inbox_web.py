@@ -43,7 +43,8 @@ async def write(eki: Eki, phone: str, text: str) -> None:
 
 @pytest.fixture
 async def eki(database_url: str) -> AsyncIterator[Eki]:
-    app = await make_eki(database_url)  # 2026-01-15 07:00 in Bogotá, a Thursday
+    # 2026-01-15 07:00 in Bogotá, a Thursday; hand-offs are not released for idleness.
+    app = await make_eki(database_url, handoff_idle_hours=720)
     await add_accounts(app)
     await app.registration.register("Ana María Pérez", ANA, tags=["grado 10"])
     await app.registration.register("Carla Gómez", CARLA, tags=["grado 10"])
@@ -227,3 +228,5 @@ async def test_the_dashboard_shows_first_response_and_waiting_beyond_the_sla(
         over = re.search(r'id="over-sla".*?<span class="value[^"]*">(\d+)<', board, re.S)
         assert over and over.group(1) == "0"
         assert "1 atenciones respondidas" in board
+        # Thursday 07:01 → the answer on Sunday: Thursday's and Friday's business minutes.
+        assert "p50 1199 min · p90 1199 min" in board
