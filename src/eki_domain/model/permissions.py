@@ -97,6 +97,9 @@ class Action(StrEnum):
     MANAGE_STAFF = "staff.manage"
     VIEW_AUDIT = "audit.view"
     MANAGE_SETTINGS = "settings.manage"
+    # Issue #15 (staff inbox): the school's saved answers ("/atajo"), shared by everyone who
+    # replies; admins and coordinators manage them, teachers use them.
+    MANAGE_QUICK_REPLIES = "quick_replies.manage"
 
 
 class Decision(Enum):

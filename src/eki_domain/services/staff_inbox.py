@@ -279,7 +279,7 @@ class StaffInbox:
         return expand_shortcuts(text, found)
 
     async def save_quick_reply(self, caller: Caller, shortcut: str, body: str) -> bool:
-        require(caller.principal, Action.MANAGE_HANDOFF)
+        require(caller.principal, Action.MANAGE_QUICK_REPLIES)
         now = self._clock.now()
         reply = QuickReply.create(shortcut, body, caller.principal.actor, now)
         async with self._uow() as uow:
@@ -291,7 +291,7 @@ class StaffInbox:
         return new
 
     async def delete_quick_reply(self, caller: Caller, shortcut: str) -> bool:
-        require(caller.principal, Action.MANAGE_HANDOFF)
+        require(caller.principal, Action.MANAGE_QUICK_REPLIES)
         name = normalize_shortcut(shortcut)
         now = self._clock.now()
         async with self._uow() as uow:

@@ -31,7 +31,7 @@ async def _page(request: Request, ctx: AdminContext, *, status: int = 200,
         max_chars=MAX_MESSAGE_CHARS, ok=request.query_params.get("ok")), status=status)
 
 
-@protected(Action.MANAGE_HANDOFF)
+@protected(Action.MANAGE_QUICK_REPLIES)
 async def quick_replies(request: Request, ctx: AdminContext) -> Response:
     if request.method != "POST":
         return await _page(request, ctx)
@@ -46,7 +46,7 @@ async def quick_replies(request: Request, ctx: AdminContext) -> Response:
                             status_code=303)
 
 
-@protected(Action.MANAGE_HANDOFF)
+@protected(Action.MANAGE_QUICK_REPLIES)
 async def delete_quick_reply(request: Request, ctx: AdminContext) -> Response:
     try:
         deleted = await ctx.eki.inbox.delete_quick_reply(
