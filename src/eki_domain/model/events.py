@@ -85,26 +85,3 @@ class GradesImported(Event):
     stale)."""
 
     student_ids: tuple[int, ...]
-
-
-@attrs.frozen
-class HandoffTaken(Event):
-    """A person of the school took the conversation (issue #15)."""
-
-    student_id: int
-    by: str
-
-
-@attrs.frozen
-class HandoffAssigned(Event):
-    """A person assigned the conversation to a colleague (issue #15)."""
-
-    student_id: int
-    to: str
-
-
-@attrs.frozen
-class NoteAdded(Event):
-    """An internal note was added to the student's thread (never sent; issue #15)."""
-
-    student_id: int

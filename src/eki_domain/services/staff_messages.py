@@ -21,13 +21,7 @@ from typing import Protocol
 import attrs
 
 from eki_domain.errors import EkiError, InvalidInput, StudentNotFound
-from eki_domain.model.events import (
-    Event,
-    HandoffOpened,
-    HandoffReleased,
-    HandoffTaken,
-    ReplyQueued,
-)
+from eki_domain.model.events import Event, HandoffOpened, HandoffReleased, ReplyQueued
 from eki_domain.model.inbox import InboxNote, ThreadEvent
 from eki_domain.model.messages import MAX_MESSAGE_CHARS, OutboundMessage
 from eki_domain.model.permissions import Action, Principal, require
@@ -191,7 +185,6 @@ class StaffMessages:
             await uow.commit()
         if opened:
             await self._bus.publish(HandoffOpened(student_id=student.id))
-        await self._bus.publish(HandoffTaken(student_id=student.id, by=caller.principal.actor))
         return opened
 
     async def _take_over(self, uow: StaffMessagesUnitOfWork, principal: Principal,
