@@ -35,7 +35,7 @@ ROLE_TABLE: dict[str, frozenset[Action]] = {
                                  Action.MANAGE_SETTINGS},
     "teacher": frozenset({Action.VIEW_DASHBOARD, Action.LIST_STUDENTS, Action.VIEW_STUDENT,
                           Action.VIEW_CONVERSATION, Action.MANAGE_HANDOFF,
-                          Action.VIEW_HANDOFFS}),
+                          Action.VIEW_HANDOFFS, Action.WATCH_EVENTS}),
     "viewer": frozenset({Action.VIEW_DASHBOARD}),
 }
 SCOPED = frozenset({Action.VIEW_STUDENT, Action.VIEW_CONVERSATION, Action.MANAGE_HANDOFF})
@@ -78,6 +78,15 @@ def test_every_route_declares_a_rule(eki: Eki) -> None:
         return Response("x")
     assert undeclared([*app.routes, Route("/admin/nueva", new_page)]) == ["/admin/nueva"]
     assert undeclared([Mount("/api/otra", app=new_page)]) == ["/api/otra"]
+
+
+def get(client: TestClient, url: str, **kwargs: Any) -> Any:
+    """GET ``url``; an event stream (``/api/events``, ``/admin/events``) is closed once its
+    status and headers came (it never ends by itself)."""
+    with client.stream("GET", url, **kwargs) as response:
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            response.read()
+    return response
 
 
 def admin_outcome(response: Any) -> str:
@@ -146,7 +155,7 @@ def test_the_matrix(eki: Eki) -> None:
                     if not path.startswith("/admin"):
                         continue
                     url = fill(path, student_id, phone)
-                    response = (client.get(url, follow_redirects=False) if method == "GET"
+                    response = (get(client, url, follow_redirects=False) if method == "GET"
                                 else client.post(url, data={"csrf": csrf},
                                                  follow_redirects=False))
                     got = admin_outcome(response)
@@ -165,7 +174,7 @@ def test_the_matrix(eki: Eki) -> None:
                     if not path.startswith("/api"):
                         continue
                     url = fill(path, 0, phone)
-                    response = (client.get(url, headers=headers) if method == "GET"
+                    response = (get(client, url, headers=headers) if method == "GET"
                                 else client.post(url, headers=headers, json=[]))
                     got = api_outcome(response)
                     want = expected("nobody" if who == "disabled" else who,

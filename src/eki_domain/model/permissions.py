@@ -88,6 +88,9 @@ class Action(StrEnum):
     VIEW_CONVERSATION = "conversation.view"  # target: the student's tags
     MANAGE_HANDOFF = "handoff.manage"  # take / release / reply; target: the student's tags
     VIEW_HANDOFFS = "handoffs.list"  # filtered by student_scope()
+    #: Issue 15: the live events (GET /api/events, /admin/events), each filtered by the
+    #: conversation rule (a teacher: her students' events only).
+    WATCH_EVENTS = "events.watch"
     RUN_IMPORT = "import.run"
     RUN_PROGRESS_IMPORT = "progress_import.run"
     VIEW_IMPORTS = "imports.view"  # import history and error files (they hold rows)
@@ -114,7 +117,8 @@ class Decision(Enum):
 STUDENT_SCOPED = frozenset({Action.VIEW_STUDENT, Action.VIEW_CONVERSATION,
                             Action.MANAGE_HANDOFF})
 #: Listings a teacher sees filtered to their students.
-SCOPED_LISTINGS = frozenset({Action.LIST_STUDENTS, Action.VIEW_HANDOFFS})
+SCOPED_LISTINGS = frozenset({Action.LIST_STUDENTS, Action.VIEW_HANDOFFS,
+                             Action.WATCH_EVENTS})
 
 _ADMIN_ONLY = frozenset({Action.MANAGE_STAFF, Action.VIEW_AUDIT, Action.MANAGE_SETTINGS})
 _ROLE_ACTIONS: dict[Role, frozenset[Action]] = {

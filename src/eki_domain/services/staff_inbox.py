@@ -232,7 +232,8 @@ class StaffInbox:
             await uow.audit.append(caller.entry(now, "inbox.noted", target_type="student",
                                                 target_id=str(sid), note_id=note_id))
             await uow.commit()
-        await self._bus.publish(NoteAdded(student_id=sid))
+        await self._bus.publish(NoteAdded(student_id=sid, note_id=note_id,
+                                          by=caller.principal.actor))
         return note_id
 
     async def assign(self, caller: Caller, student: Student, email: str) -> StaffMember:
@@ -260,7 +261,8 @@ class StaffInbox:
             await uow.commit()
         if opened:
             await self._bus.publish(HandoffOpened(student_id=sid))
-        await self._bus.publish(HandoffAssigned(student_id=sid, to=member.email))
+        await self._bus.publish(HandoffAssigned(student_id=sid, to=member.email,
+                                               by=caller.principal.actor))
         return member
 
     # -- quick replies ------------------------------------------------------------------

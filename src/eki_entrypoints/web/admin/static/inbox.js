@@ -1,8 +1,9 @@
 /* The staff inbox (/admin/inbox): live updates and quick replies.
- * Served from the package (no CDN, the CSP allows only 'self'). On every event of
- * /admin/events (Server-Sent Events) the server-rendered fragment of the list or of the
- * thread is fetched again and swapped in; forms stay untouched, so nothing typed is lost.
- * Without EventSource, or when the stream closes for good, it polls every 5 seconds. */
+ * Served from the package (no CDN, the CSP allows only 'self'); needs live.js before it.
+ * On every event of /admin/events (window.EkiLive) the server-rendered fragment of the list
+ * or of the thread is fetched again and swapped in; forms stay untouched, so nothing typed
+ * is lost. Without EventSource it polls every 5 seconds; while the stream is down, every
+ * 10 seconds. */
 (function () {
   "use strict";
 
@@ -53,25 +54,19 @@
 
   function soon() { window.clearTimeout(timer); timer = window.setTimeout(refresh, 100); }
   function poll() { if (!polling) { polling = window.setInterval(refresh, 5000); } }
+  if (!url) { return; }
 
-  if (!window.EventSource) { poll(); return; }
-  var source = new EventSource("/admin/events");
-  function onEvent(event) {
-    var data = null;
-    try { data = JSON.parse(event.data); } catch (error) { return; }
-    if (phone && data && data.phone && data.phone !== phone) { return; }
+  var live_events = window.EkiLive;
+  if (!window.EventSource || !live_events) { poll(); return; }
+  live_events.subscribe(function (event) {
+    if (phone && event && event.phone && event.phone !== phone) { return; }
     soon();
-  }
-  source.onmessage = onEvent;
-  ["message.received", "message.sent", "message.status", "handoff.opened", "handoff.taken",
-   "handoff.assigned", "handoff.released", "note.added"].forEach(function (type) {
-    source.addEventListener(type, onEvent);
   });
-  source.onopen = function () {
-    if (polling) { window.clearInterval(polling); polling = null; }
-    live.setAttribute("data-stream", "open");
-  };
-  source.onerror = function () {
-    if (source.readyState === EventSource.CLOSED) { poll(); }
-  };
+  live_events.onReset(soon);  // events of a gap are not replayed: read the state again
+  // A safety net while the stream is down (signed out, server restarting): poll slowly.
+  window.setInterval(function () {
+    var open = live_events.status() === "open";
+    live.setAttribute("data-stream", open ? "open" : "down");
+    if (!open) { refresh(); }
+  }, 10000);
 }());
