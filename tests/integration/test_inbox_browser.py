@@ -133,7 +133,8 @@ def test_two_people_see_the_conversation_live_take_it_reply_and_see_delivery(
             took = time.monotonic() - started
             teacher.screenshot(path=str(ARTIFACTS / "01-teacher-phone-list.png"),
                                full_page=True)
-            assert took < LIVE_MS / 1000 + 3, f"the list updated after {took:.1f} s"
+            print(f"list updated live after {took:.2f} s")
+            assert took < LIVE_MS / 1000, f"the list updated after {took:.1f} s"
 
             # 2. The secretary opens it, takes it and replies.
             secretary.locator('[data-section="waiting"] a', has_text="Ana María Pérez").click()
@@ -170,7 +171,8 @@ def test_two_people_see_the_conversation_live_take_it_reply_and_see_delivery(
             took = time.monotonic() - started
             secretary.screenshot(path=str(ARTIFACTS / "02-secretary-thread.png"),
                                  full_page=True)
-            assert took < LIVE_MS / 1000 + 3, f"the status appeared after {took:.1f} s"
+            print(f"delivered shown live after {took:.2f} s")
+            assert took < LIVE_MS / 1000, f"the status appeared after {took:.1f} s"
             assert secretary.evaluate("() => performance.getEntriesByType('navigation')"
                                       ".length") == 1  # never reloaded
         finally:

@@ -63,6 +63,11 @@
     soon();
   });
   live_events.onReset(soon);  // events of a gap are not replayed: read the state again
+  // What happened between rendering the page and the stream opening is not replayed
+  // either: read the state once when the stream first opens.
+  var opening = window.setInterval(function () {
+    if (live_events.status() === "open") { window.clearInterval(opening); soon(); }
+  }, 100);
   // A safety net while the stream is down (signed out, server restarting): poll slowly.
   window.setInterval(function () {
     var open = live_events.status() === "open";
