@@ -259,3 +259,27 @@ async def test_first_response_in_business_minutes_and_the_sla(
         assert teacher.answered == 1  # Diego is grado 11
     finally:
         await eki.aclose()
+
+
+async def test_a_message_shows_as_soon_as_it_is_stored_before_the_bot_answers(
+        uow_factory: UnitOfWorkFactory) -> None:
+    eki, clock, _ = await _eki(uow_factory)
+    try:
+        s = await _school(eki, clock)
+        await eki.ingest.ingest(channel="meta", body="{}", statuses=(), messages=[
+            IncomingMessage(channel="meta", provider_id="wamid.slow", wa_id=ANA,
+                            type=MessageType.TEXT, sent_at=clock.now(), text="¿y mi nota?")])
+        rows = {r.student.name: r for r in (await eki.inbox.overview(SECRETARY.principal)).rows}
+        ana = rows["Ana María Pérez"]
+        assert (ana.activity.last_text, ana.activity.last_direction) == ("¿y mi nota?", "in")
+        assert ana.activity.unread == 2 and ana.window_left == timedelta(hours=24)
+        thread = await eki.inbox.thread(SECRETARY.principal, s["ana"])
+        assert (thread[-1].kind, thread[-1].text, thread[-1].state) == (
+            "in", "¿y mi nota?", "pending")
+        await eki.conversation.process_next()  # once answered it is counted once
+        rows = {r.student.name: r for r in (await eki.inbox.overview(TEACHER.principal)).rows}
+        assert rows["Ana María Pérez"].activity.unread == 2
+        thread = await eki.inbox.thread(SECRETARY.principal, s["ana"])
+        assert [i.text for i in thread].count("¿y mi nota?") == 1
+    finally:
+        await eki.aclose()

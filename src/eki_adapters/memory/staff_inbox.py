@@ -109,6 +109,15 @@ class InMemoryInboxViews:
         return [sid for sid, _ in sorted(newest.items(), key=lambda t: (t[1], t[0]),
                                          reverse=True)][:limit]
 
+    async def pending_inbound(self, since: datetime, limit: int
+                              ) -> list[tuple[str, datetime, datetime, str | None, str]]:
+        rows = sorted((r for r in self._m.state.inbox.values()
+                       if r.student_id is None and r.received_at >= since
+                       and str(r.state) in ("pending", "processing")),
+                      key=lambda r: (r.received_at, r.id))
+        return [(r.message.wa_id, r.received_at, r.message.sent_at, r.message.text,
+                 str(r.message.type)) for r in rows[:limit]]
+
     async def mark_seen(self, reader: str, student_id: int, at: datetime) -> None:
         self._s.state.seen[(reader, student_id)] = at
 

@@ -176,6 +176,16 @@ class SqlInboxViews:
             .limit(limit))
         return [int(r.student_id) for r in rows]
 
+    async def pending_inbound(self, since: datetime, limit: int
+                              ) -> list[tuple[str, datetime, datetime, str | None, str]]:
+        i = inbound_messages
+        rows = await self._conn.execute(
+            sa.select(i.c.wa_id, i.c.received_at, i.c.sent_at, i.c.text, i.c.type)
+            .where(i.c.student_id.is_(None), i.c.state.in_(("pending", "processing")),
+                   i.c.received_at >= since)
+            .order_by(i.c.received_at, i.c.id).limit(limit))
+        return [(r.wa_id, r.received_at, r.sent_at, r.text, r.type) for r in rows]
+
     async def mark_seen(self, reader: str, student_id: int, at: datetime) -> None:
         s = inbox_seen
         result = await self._conn.execute(

@@ -51,6 +51,13 @@ class InboxViews(Protocol):
         """Students who wrote since ``since`` (newest first), within ``any_tags``."""
         ...
 
+    async def pending_inbound(self, since: datetime, limit: int
+                              ) -> list[tuple[str, datetime, datetime, str | None, str]]:
+        """(wa_id, received at, sent at, text, type) of inbound messages received since
+        ``since`` that no turn has attributed to a student yet (the worker has not finished
+        them), oldest first, at most ``limit``."""
+        ...
+
     async def mark_seen(self, reader: str, student_id: int, at: datetime) -> None:
         """``reader`` opened the conversation at ``at`` (its messages are read)."""
         ...

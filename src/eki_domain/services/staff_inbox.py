@@ -31,6 +31,7 @@ from eki_domain.model.inbox import (
     used_shortcuts,
 )
 from eki_domain.model.permissions import Action, Principal, can, require, student_scope
+from eki_domain.model.phone import phone_candidates
 from eki_domain.model.schedule import BusinessHours, window_left
 from eki_domain.model.staff import StaffMember
 from eki_domain.model.student import Student
@@ -143,10 +144,14 @@ class StaffInbox:
             handoffs = await uow.assignments.open_with_assignees()
             recent = await uow.inbox_views.recent_students(
                 now - timedelta(days=RECENT_DAYS), tags, RECENT_LIMIT)
-            ids = list(dict.fromkeys([h[0] for h in handoffs] + recent))
+            unclaimed = await _unclaimed(uow, now)
+            ids = list(dict.fromkeys([*unclaimed, *(h[0] for h in handoffs), *recent]))
             students = {sid: s for sid in ids if (s := await uow.students.get(sid)) is not None
                         and can(principal, Action.VIEW_CONVERSATION, s.tags)}
             activity = await uow.inbox_views.activity(list(students), principal.actor)
+        for sid, lines in unclaimed.items():
+            if sid in activity:
+                activity[sid] = _with_unclaimed(activity[sid], lines)
         open_by_id = {sid: (at, owner) for sid, _wa, at, owner in handoffs}
         rows: dict[int, InboxRow] = {}
         for sid, student in students.items():
@@ -187,6 +192,8 @@ class StaffInbox:
             since = messages[0].at if len(messages) >= THREAD_LIMIT else datetime.min.replace(
                 tzinfo=now.tzinfo)
             notes = await uow.inbox_notes.for_student(sid, since)
+            messages += [ThreadItem(kind="in", at=at, text=text, state="pending", type=kind)
+                         for at, _sent, text, kind in (await _unclaimed(uow, now)).get(sid, [])]
             spans = await uow.inbox_views.handoff_spans(sid, since)
             opted = await uow.opt_outs.opted_out_among([student.phone.e164])
             if mark_seen:
@@ -332,6 +339,46 @@ class StaffInbox:
         return ResponseFigures(answered=len(minutes), p50=percentile(minutes, 0.5),
                                p90=percentile(minutes, 0.9), over_sla=over,
                                sla_minutes=int(sla))
+
+
+#: Messages the worker has not attributed yet, looked at per listing (they are few: the
+#: worker finishes them within seconds).
+UNCLAIMED_LIMIT = 500
+Unclaimed = list[tuple[datetime, datetime, str | None, str]]
+
+
+async def _unclaimed(uow: InboxUnitOfWork, now: datetime) -> dict[int, Unclaimed]:
+    """Inbound messages no turn attributed yet, by the student their sender is: the list and
+    the thread show a message as soon as the webhook stored it, not only once the bot (or
+    the model) answered."""
+    rows = await uow.inbox_views.pending_inbound(now - timedelta(days=1), UNCLAIMED_LIMIT)
+    senders = list(dict.fromkeys(wa_id for wa_id, *_ in rows))
+    if not senders:
+        return {}
+    found = await uow.students.find_each_by_phones(
+        [phone_candidates(w) or ("+" + w,) for w in senders])
+    owner = {w: s.id for w, s in zip(senders, found, strict=True)
+             if s is not None and s.id is not None}
+    by_student: dict[int, Unclaimed] = {}
+    for wa_id, received, sent, text, kind in rows:
+        if wa_id in owner:
+            by_student.setdefault(owner[wa_id], []).append((received, sent, text, kind))
+    return by_student
+
+
+def _with_unclaimed(act: Activity, lines: Unclaimed) -> Activity:
+    newest = max(lines, key=lambda line: line[0])
+    later = act.last_at is None or newest[0] >= act.last_at
+    sent = max(line[1] for line in lines)
+    first = min(line[0] for line in lines)
+    return attrs.evolve(
+        act, unread=act.unread + len(lines),
+        last_at=newest[0] if later else act.last_at,
+        last_direction="in" if later else act.last_direction,
+        last_text=(newest[2] if later else act.last_text),
+        last_inbound_at=sent if act.last_inbound_at is None else max(sent,
+                                                                     act.last_inbound_at),
+        first_unanswered_at=act.first_unanswered_at or first)
 
 
 def _id(student: Student) -> int:
