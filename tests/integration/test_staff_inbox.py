@@ -283,3 +283,18 @@ async def test_a_message_shows_as_soon_as_it_is_stored_before_the_bot_answers(
         assert [i.text for i in thread].count("¿y mi nota?") == 1
     finally:
         await eki.aclose()
+
+
+async def test_an_opt_out_is_an_event_of_the_thread_at_its_time(
+        uow_factory: UnitOfWorkFactory) -> None:
+    eki, clock, _ = await _eki(uow_factory)
+    try:
+        s = await _school(eki, clock)
+        asked = clock.now()
+        await _write(eki, ANA, "BAJA", 2)
+        clock.advance(timedelta(hours=1))
+        thread = await eki.inbox.thread(SECRETARY.principal, s["ana"])
+        [event] = [i for i in thread if i.event == "opt_out"]
+        assert event.at == asked and "BAJA" in (event.text or "")
+    finally:
+        await eki.aclose()

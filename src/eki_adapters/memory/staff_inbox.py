@@ -118,6 +118,9 @@ class InMemoryInboxViews:
         return [(r.message.wa_id, r.received_at, r.message.sent_at, r.message.text,
                  str(r.message.type)) for r in rows[:limit]]
 
+    async def opted_out_at(self, phone: str) -> datetime | None:
+        return self._m.state.opt_outs.get(phone)
+
     async def mark_seen(self, reader: str, student_id: int, at: datetime) -> None:
         self._s.state.seen[(reader, student_id)] = at
 

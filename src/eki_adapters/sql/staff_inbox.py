@@ -16,6 +16,7 @@ from eki_adapters.sql.tables import (
     inbound_messages,
     inbox_notes,
     inbox_seen,
+    opt_outs,
     outbound_messages,
     quick_replies,
     student_tags,
@@ -185,6 +186,11 @@ class SqlInboxViews:
                    i.c.received_at >= since)
             .order_by(i.c.received_at, i.c.id).limit(limit))
         return [(r.wa_id, r.received_at, r.sent_at, r.text, r.type) for r in rows]
+
+    async def opted_out_at(self, phone: str) -> datetime | None:
+        found = await self._conn.scalar(sa.select(opt_outs.c.opted_out_at)
+                                        .where(opt_outs.c.phone == phone[:20]))
+        return _maybe(found)
 
     async def mark_seen(self, reader: str, student_id: int, at: datetime) -> None:
         s = inbox_seen

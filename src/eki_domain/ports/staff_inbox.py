@@ -58,6 +58,10 @@ class InboxViews(Protocol):
         them), oldest first, at most ``limit``."""
         ...
 
+    async def opted_out_at(self, phone: str) -> datetime | None:
+        """When ``phone`` (E.164) asked not to be written to (None: it did not)."""
+        ...
+
     async def mark_seen(self, reader: str, student_id: int, at: datetime) -> None:
         """``reader`` opened the conversation at ``at`` (its messages are read)."""
         ...

@@ -36,7 +36,7 @@ from eki_domain.model.schedule import BusinessHours, window_left
 from eki_domain.model.staff import StaffMember
 from eki_domain.model.student import Student
 from eki_domain.ports.clock import Clock
-from eki_domain.ports.conversations import Handoffs, OptOuts
+from eki_domain.ports.conversations import Handoffs
 from eki_domain.ports.outbound import HandoffAssignments, ServiceWindows
 from eki_domain.ports.repositories import StudentRepository, Transaction
 from eki_domain.ports.staff import AuditLog, StaffDirectory
@@ -64,9 +64,6 @@ class InboxUnitOfWork(Transaction, Protocol):
 
     @property
     def windows(self) -> ServiceWindows: ...
-
-    @property
-    def opt_outs(self) -> OptOuts: ...
 
     @property
     def staff(self) -> StaffDirectory: ...
@@ -195,7 +192,7 @@ class StaffInbox:
             messages += [ThreadItem(kind="in", at=at, text=text, state="pending", type=kind)
                          for at, _sent, text, kind in (await _unclaimed(uow, now)).get(sid, [])]
             spans = await uow.inbox_views.handoff_spans(sid, since)
-            opted = await uow.opt_outs.opted_out_among([student.phone.e164])
+            opted = await uow.inbox_views.opted_out_at(student.phone.e164)
             if mark_seen:
                 await uow.inbox_views.mark_seen(principal.actor, sid, now)
                 await uow.commit()
@@ -210,8 +207,8 @@ class StaffInbox:
                 items.append(ThreadItem(kind="event", at=released, author=by,
                                         text="Devuelta al bot.",
                                         event=ThreadEvent.RELEASED.value))
-        if opted:
-            items.append(ThreadItem(kind="event", at=now, event=ThreadEvent.OPTED_OUT.value,
+        if opted is not None:
+            items.append(ThreadItem(kind="event", at=opted, event=ThreadEvent.OPTED_OUT.value,
                                     text="Pidió no recibir mensajes (BAJA): no se le puede "
                                     "escribir hasta que envíe ALTA."))
         order = {"in": 0, "event": 1, "out": 2, "note": 3}
