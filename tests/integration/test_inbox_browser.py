@@ -56,6 +56,7 @@ async def _prepare(url: str) -> None:
                             password=PASSWORD)
         await eki.staff.add(cli, TEACHER, "Paula Profe", "teacher", tags=["grado 10"],
                             password=PASSWORD)
+        await eki.inbox.save_quick_reply(cli, "soy", "soy Sara de secretaría.")
     finally:
         await eki.aclose()
 
@@ -143,7 +144,9 @@ def test_two_people_see_the_conversation_live_take_it_reply_and_see_delivery(
                 "() => window.EkiLive && window.EkiLive.status() === 'open'")
             secretary.get_by_role("button", name="Tomar").click()
             expect(secretary.locator("#thread-live")).to_contain_text("atiende usted")
-            secretary.get_by_label("Responder").fill("Hola Ana, soy Sara de secretaría.")
+            box = secretary.get_by_label("Responder")
+            box.press_sequentially("Hola Ana, /soy ")  # the quick reply expands as typed
+            expect(box).to_have_value("Hola Ana, soy Sara de secretaría. ")
             secretary.get_by_role("button", name="Enviar").click()
             expect(secretary.locator(".notice.ok")).to_contain_text("Mensaje en cola")
             secretary.wait_for_function(

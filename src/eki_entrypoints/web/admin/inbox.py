@@ -175,7 +175,8 @@ async def reply(request: Request, ctx: AdminContext) -> Response:
                       if t.name == name and t.language == language), 0)
         choice = TemplateChoice(name, language or "es", params[:count])
     else:
-        text = await ctx.eki.inbox.expand(_field(ctx, "text", MAX_MESSAGE_CHARS + 1000))
+        text = (await ctx.eki.inbox.expand(_field(ctx, "text", MAX_MESSAGE_CHARS + 1000))
+                ).strip()
     try:
         await ctx.eki.staff_messages.send(caller(request), student, text=text, template=choice)
     except WindowClosed:

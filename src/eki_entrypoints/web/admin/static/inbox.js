@@ -55,6 +55,8 @@
   function soon() { window.clearTimeout(timer); timer = window.setTimeout(refresh, 100); }
   function poll() { if (!polling) { polling = window.setInterval(refresh, 5000); } }
   if (!url) { return; }
+  // Waiting times and the 24-hour badges move with the clock: re-read once a minute.
+  window.setInterval(refresh, 60000);
 
   var live_events = window.EkiLive;
   if (!window.EventSource || !live_events) { poll(); return; }
