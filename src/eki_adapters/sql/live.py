@@ -71,9 +71,15 @@ class PostgresLiveFeed:
         if self._closed:
             raise RuntimeError("the live feed is closed")
         subscription = self.hub.subscribe(accept, limit=limit)
-        if self._listener is None or self._listener.done():
-            self._listener = asyncio.get_running_loop().create_task(
-                self._listen(), name="eki-live-listener")
+        loop = asyncio.get_running_loop()
+        task = self._listener
+        # One listener per process; a new one when the last ended or belonged to another
+        # (closed) event loop — an app restarted in the same process.
+        if task is None or task.done() or task.get_loop() is not loop:
+            if task is not None and not task.done() and not task.get_loop().is_closed():
+                task.get_loop().call_soon_threadsafe(task.cancel)
+            self.listening = asyncio.Event()
+            self._listener = loop.create_task(self._listen(), name="eki-live-listener")
         return subscription
 
     @property
@@ -87,7 +93,7 @@ class PostgresLiveFeed:
         self._closed = True
         self.hub.close()
         task, self._listener = self._listener, None
-        if task is not None:
+        if task is not None and task.get_loop() is asyncio.get_running_loop():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task

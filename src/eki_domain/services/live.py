@@ -117,13 +117,15 @@ class LiveBridge:
                             self.dropped)
             return
         self._pending.append(event)
-        if self._drain is None or self._drain.done():
-            self._drain = asyncio.get_running_loop().create_task(
-                self._run(), name="eki-live-bridge")
+        loop = asyncio.get_running_loop()
+        if self._drain is None or self._drain.done() or self._drain.get_loop() is not loop:
+            self._drain = loop.create_task(self._run(), name="eki-live-bridge")
 
     async def flush(self) -> None:
         """Wait until every queued domain event was published (or given up)."""
-        while self._drain is not None and not self._drain.done():
+        loop = asyncio.get_running_loop()
+        while (self._drain is not None and not self._drain.done()
+               and self._drain.get_loop() is loop):
             await asyncio.shield(self._drain)
 
     async def _run(self) -> None:
