@@ -182,3 +182,14 @@ class SignInLocked(EkiError):
             "Demasiados intentos fallidos. Por seguridad, espere "
             f"{minutes} minuto{'s' if minutes != 1 else ''} antes de intentarlo de nuevo.")
         self.retry_after_seconds = retry_after_seconds
+
+
+class LiveFeedClosed(EkiError):
+    """A live-feed subscription ended: it fell too far behind (its queue filled up) or the
+    feed closed. The client reconnects and reads the current state again (issue #15)."""
+
+    code = "LIVE_FEED_CLOSED"
+
+    def __init__(self, reason: str = "closed") -> None:
+        super().__init__(f"La suscripción en vivo terminó ({reason}); vuelva a conectarse.")
+        self.reason = reason

@@ -30,6 +30,7 @@ from eki_adapters.spreadsheets import CalamineSpreadsheetReader
 from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, is_at_head, upgrade
 from eki_adapters.sql.heartbeats import SqlWorkerHeartbeats
 from eki_adapters.system import ProcessWakeups, SystemClock
+from eki_adapters.system.live import ProcessLiveFeed
 from eki_adapters.system.wakeups import RemoteSource
 from eki_adapters.understanding import default_classifier
 from eki_adapters.whatsapp import ConsoleChannel
@@ -39,6 +40,7 @@ from eki_domain.ports.assistant import Assistant, StudentToolbox
 from eki_domain.ports.channel import MessageChannel
 from eki_domain.ports.heartbeats import WorkerHeartbeats
 from eki_domain.ports.limits import WindowCounters
+from eki_domain.ports.live import LiveFeed
 from eki_domain.ports.llm import LanguageModel
 from eki_domain.ports.outbound import TemplateCatalog
 from eki_domain.ports.privacy import PrivacyUnitOfWork
@@ -54,6 +56,7 @@ from eki_domain.services.conversation import ConversationService
 from eki_domain.services.delivery import DeliveryService
 from eki_domain.services.flood import FloodGuard
 from eki_domain.services.ingest import IngestService
+from eki_domain.services.live import LiveBridge, LiveUnitOfWork
 from eki_domain.services.messagebus import MessageBus
 from eki_domain.services.operations import OperationsService, OperationsSnapshot
 from eki_domain.services.privacy import PrivacyDesk
@@ -61,6 +64,7 @@ from eki_domain.services.progress import ProgressService
 from eki_domain.services.progress_import import ProgressImportService
 from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.staff import StaffService
+from eki_domain.services.staff_inbox import InboxUnitOfWork, StaffInbox
 from eki_domain.services.staff_messages import StaffMessages, StaffMessagesUnitOfWork
 from eki_domain.services.subject import FamilyDesk, SubjectUnitOfWork
 from eki_domain.services.templates import TemplateService, TemplatesUnitOfWork
@@ -108,6 +112,9 @@ class Eki:
     consent: ConsentDesk
     #: Data requests and retention (issue 18); export, erasure and the purge need SQL.
     privacy: PrivacyDesk
+    inbox: StaffInbox
+    #: Live events (issue #15): the bridge from domain events, and its feed (``live.feed``).
+    live: LiveBridge
     engine: AsyncEngine | None = None
     model: LanguageModel | None = None
     #: What ``GET /metrics`` renders (None: the telemetry exposes nothing).
@@ -192,7 +199,8 @@ async def bootstrap(
     tools = functools.partial(_student_tools, uow=uow, progress=progress)
     bus = MessageBus()
     wakeups = ProcessWakeups(remote=_remote_wakeups(engine))
-    register_handlers(bus, progress=progress, wakeups=wakeups)
+    live = LiveBridge(cast(Callable[[], LiveUnitOfWork], uow), clock, build_live_feed(engine))
+    register_handlers(bus, progress=progress, wakeups=wakeups, live=live)
     student_import = StudentImportService(uow, clock, default_region=settings.default_country,
                                           telemetry=telemetry, bus=bus)
     progress_import = ProgressImportService(
@@ -223,7 +231,7 @@ async def bootstrap(
             codes=CodeDesk(cast(Callable[[], CodeUnitOfWork], uow), clock,
                            days=settings.code_days, approval=settings.code_approval),
             business_hours=settings.business_schedule(), consent=consent),
-        delivery=DeliveryService(uow, clock, channel, telemetry=telemetry),
+        delivery=DeliveryService(uow, clock, channel, telemetry=telemetry, bus=bus),
         ingest=IngestService(uow, clock, bus=bus),
         telemetry=telemetry,
         operations=OperationsService(uow, clock, heartbeats),
@@ -241,22 +249,29 @@ async def bootstrap(
         privacy=PrivacyDesk(cast(Callable[[], PrivacyUnitOfWork], uow), clock,
                             secret_key_loader(settings, engine),
                             zone=ZoneInfo(settings.timezone), retention=settings.retention()),
+        inbox=StaffInbox(cast(Callable[[], InboxUnitOfWork], uow), clock,
+                         business_hours=settings.business_schedule(), bus=bus,
+                         sla=timedelta(minutes=settings.handoff_sla_minutes)),
+        live=live,
         engine=engine,
         model=model,
         metrics=metrics,
         counters=counters,
-        resources=_closing(engine if owns_engine else None, model, channel, redis),
+        resources=_closing(engine if owns_engine else None, model, channel, redis, live),
     )
 
 
 def _closing(engine: AsyncEngine | None, model: LanguageModel | None,
-               channel: MessageChannel, redis: RedisLink | None = None
-               ) -> contextlib.AsyncExitStack:
-    """Closed by ``Eki.aclose`` in reverse order: the channel, the model, Redis, the
-    engine."""
+               channel: MessageChannel, redis: RedisLink | None = None,
+               live: LiveBridge | None = None) -> contextlib.AsyncExitStack:
+    """Closed by ``Eki.aclose`` in reverse order: the channel, the model, Redis, the live
+    feed (its pending events published first), the engine."""
     stack = contextlib.AsyncExitStack()
     if engine is not None:
         stack.push_async_callback(engine.dispose)
+    if live is not None:
+        stack.push_async_callback(live.feed.aclose)
+        stack.push_async_callback(live.flush)
     if redis is not None:
         stack.push_async_callback(redis.aclose)
     if model is not None:
@@ -280,7 +295,7 @@ def shared_state(settings: Settings
 
 
 def register_handlers(bus: MessageBus, *, progress: ProgressService,
-                      wakeups: InboxWakeups) -> None:
+                      wakeups: InboxWakeups, live: LiveBridge | None = None) -> None:
     """Who reacts to which domain event (:mod:`eki_domain.model.events`), in one place.
 
     Handlers run after the publishing transaction committed, in order; a failing handler
@@ -290,6 +305,20 @@ def register_handlers(bus: MessageBus, *, progress: ProgressService,
     bus.subscribe(GradesImported, lambda event: progress.invalidate(event.student_ids))
     # New inbox messages: this process's worker looks at the inbox now, not at its next poll.
     bus.subscribe(MessageReceived, lambda event: wakeups.notify(event.new_messages))
+    # Messages, delivery states and hand-offs: pushed to the staff screens and integrators
+    # watching (GET /admin/events, /api/events), across processes on PostgreSQL.
+    if live is not None:
+        live.register(bus)
+
+
+def build_live_feed(engine: AsyncEngine | None) -> LiveFeed:
+    """PostgreSQL: every process's events reach every process's watchers (NOTIFY
+    eki_events); SQLite and memory: this process's own."""
+    if engine is None or engine.dialect.name != "postgresql":
+        return ProcessLiveFeed()
+    from eki_adapters.sql.live import PostgresLiveFeed
+
+    return PostgresLiveFeed(engine)
 
 
 def _remote_wakeups(engine: AsyncEngine | None) -> RemoteSource | None:

@@ -152,7 +152,8 @@ class Settings:
             "notice says \"El colegio\").")
     timezone: str = setting(
         "EKI_TIMEZONE", "America/Bogota", section="admin", parse=parse_timezone,
-        doc="The school's time zone (IANA name): business hours are read in it.")
+        doc="The school's time zone (IANA name): business hours are read in it and every "
+            "time in the admin site is shown in it.")
     business_hours: str = setting(
         "EKI_BUSINESS_HOURS", "lun-vie 07:00-17:00", section="admin",
         parse=parse_business_hours,
@@ -163,6 +164,28 @@ class Settings:
         "EKI_HANDOFF_IDLE_HOURS", 24, section="admin", parse=whole(1, 720),
         doc="Hours without staff activity after which a hand-off goes back to the bot "
             "(1–720).")
+    handoff_sla_minutes: int = setting(
+        "EKI_HANDOFF_SLA_MINUTES", 120, section="admin", parse=whole(1, 10_080),
+        doc="Business minutes a hand-off may wait for its first answer; the dashboard and "
+            "the inbox count those waiting longer (1–10080).")
+    events_max_streams: int = setting(
+        "EKI_EVENTS_MAX_STREAMS", 200, section="admin", parse=whole(1, 100_000),
+        doc="Most live-event streams (GET /api/events and /admin/events, Server-Sent "
+            "Events) one web process serves at once; one more gets 503 TOO_MANY_STREAMS.")
+    events_keepalive_seconds: int = setting(
+        "EKI_EVENTS_KEEPALIVE_SECONDS", 15, section="admin", parse=whole(1, 300),
+        doc="Seconds between keep-alive comments on a quiet live-event stream (proxies "
+            "close idle connections).")
+    events_stream_minutes: int = setting(
+        "EKI_EVENTS_STREAM_MINUTES", 30, section="admin", parse=whole(1, 1440),
+        doc="Minutes after which the server ends a live-event stream; the client "
+            "reconnects at once and is authenticated again (a revoked token or ended "
+            "session stops receiving).")
+    events_queue: int = setting(
+        "EKI_EVENTS_QUEUE", 256, section="admin", parse=whole(8, 100_000),
+        doc="Live events that may wait for one slow stream; past that the stream is ended "
+            "(the client reconnects and reads the current state) instead of memory "
+            "growing.")
     whatsapp_app_secret: Secret | None = setting(
         "EKI_WHATSAPP_APP_SECRET", None, section="meta", secret=True,
         doc="App secret: verifies X-Hub-Signature-256 on every webhook POST (unset = the "

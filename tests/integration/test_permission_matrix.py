@@ -37,7 +37,7 @@ ROLE_TABLE: dict[str, frozenset[Action]] = {
                                  Action.MANAGE_SETTINGS},
     "teacher": frozenset({Action.VIEW_DASHBOARD, Action.LIST_STUDENTS, Action.VIEW_STUDENT,
                           Action.VIEW_CONVERSATION, Action.MANAGE_HANDOFF,
-                          Action.VIEW_HANDOFFS}),
+                          Action.VIEW_HANDOFFS, Action.WATCH_EVENTS}),
     "viewer": frozenset({Action.VIEW_DASHBOARD}),
 }
 SCOPED = frozenset({Action.VIEW_STUDENT, Action.VIEW_CONVERSATION, Action.MANAGE_HANDOFF})
@@ -100,6 +100,15 @@ def test_every_route_declares_a_rule(eki: Eki) -> None:
         return Response("x")
     assert undeclared([*app.routes, Route("/admin/nueva", new_page)]) == ["/admin/nueva"]
     assert undeclared([Mount("/api/otra", app=new_page)]) == ["/api/otra"]
+
+
+def get(client: TestClient, url: str, **kwargs: Any) -> Any:
+    """GET ``url``; an event stream (``/api/events``, ``/admin/events``) is closed once its
+    status and headers came (it never ends by itself)."""
+    with client.stream("GET", url, **kwargs) as response:
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            response.read()
+    return response
 
 
 def admin_outcome(response: Any) -> str:
@@ -169,7 +178,7 @@ def test_the_matrix(eki: Eki) -> None:
                     if not path.startswith("/admin"):
                         continue
                     url = fill(path, student_id, phone)
-                    response = (client.get(url, follow_redirects=False) if method == "GET"
+                    response = (get(client, url, follow_redirects=False) if method == "GET"
                                 else client.post(url, data={"csrf": csrf},
                                                  follow_redirects=False))
                     got = admin_outcome(response)
@@ -188,7 +197,7 @@ def test_the_matrix(eki: Eki) -> None:
                     if not path.startswith("/api"):
                         continue
                     url = fill(path, 0, phone)
-                    response = (client.get(url, headers=headers) if method == "GET"
+                    response = (get(client, url, headers=headers) if method == "GET"
                                 else client.request(method, url, headers=headers, json=[]))
                     if method == "DELETE" and response.status_code == 200:
                         # an unlink that worked: put the link back for the next caller

@@ -287,6 +287,13 @@ class InMemoryOutbox:
         row = self._s.state.outbox.get(message_id)
         return None if row is None else attrs.evolve(row.message)
 
+    async def find_by_provider_ids(self, provider_ids: Sequence[str]
+                                   ) -> dict[str, OutboundMessage]:
+        wanted = set(provider_ids)
+        return {row.message.provider_id: attrs.evolve(row.message)
+                for row in self._s.state.outbox.values()
+                if row.message.provider_id is not None and row.message.provider_id in wanted}
+
 
 class InMemoryWebhookLog:
     def __init__(self, staged: Staged[MessagingState]) -> None:

@@ -14,6 +14,7 @@ from eki_adapters.memory.outbound import TemplatesState
 from eki_adapters.memory.privacy import PrivacyState
 from eki_adapters.memory.progress import SchoolState
 from eki_adapters.memory.staff import StaffState
+from eki_adapters.memory.staff_inbox import StaffInboxState
 from eki_domain.model.student import Student
 from eki_domain.ports.imports import FailedRows, ImportRecord
 from eki_domain.ports.llm import UsageRecord
@@ -38,3 +39,4 @@ class StoreState:
         self.templates_state = [TemplatesState()]
         self.consent_state = [ConsentState()]
         self.privacy_state = [PrivacyState()]
+        self.staff_inbox_state = [StaffInboxState()]

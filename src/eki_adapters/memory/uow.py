@@ -35,6 +35,11 @@ from eki_adapters.memory.staff import (
     InMemorySetupLinks,
     InMemoryStaffDirectory,
 )
+from eki_adapters.memory.staff_inbox import (
+    InMemoryInboxNotes,
+    InMemoryInboxViews,
+    InMemoryQuickReplies,
+)
 from eki_adapters.memory.staging import Staged
 from eki_adapters.memory.store import StoreState
 from eki_adapters.memory.students import InMemoryStudentRepository
@@ -84,6 +89,11 @@ class InMemoryUnitOfWork:
         self.privacy_requests = InMemoryPrivacyRequests(self._privacy)
         self.windows = InMemoryServiceWindows(self._messaging)
         self.assignments = InMemoryHandoffAssignments(self._messaging)
+        self._staff_inbox = Staged(store.staff_inbox_state)
+        self.inbox_notes = InMemoryInboxNotes(self._staff_inbox)
+        self.quick_replies = InMemoryQuickReplies(self._staff_inbox)
+        self.inbox_views = InMemoryInboxViews(self._staff_inbox, self._messaging,
+                                              lambda: self.students._current().values())
         self.operations = InMemoryOperationsStats(
             self._messaging, lambda: self.students._current().values(), store.usage_records)
 
@@ -113,6 +123,7 @@ class InMemoryUnitOfWork:
         self._templates.apply()
         self._consent.apply()
         self._privacy.apply()
+        self._staff_inbox.apply()
 
     async def rollback(self) -> None:
         self.students.discard()
@@ -125,3 +136,4 @@ class InMemoryUnitOfWork:
         self._templates.discard()
         self._consent.discard()
         self._privacy.discard()
+        self._staff_inbox.discard()

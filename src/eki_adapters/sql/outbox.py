@@ -220,3 +220,13 @@ class SqlOutbox:
             sa.select(outbound_messages).where(outbound_messages.c.id == message_id)
         )).first()
         return None if row is None else _outbound_from_row(row)
+
+    async def find_by_provider_ids(self, provider_ids: Sequence[str]
+                                   ) -> dict[str, OutboundMessage]:
+        wanted = list(dict.fromkeys(provider_ids))[:1000]
+        if not wanted:
+            return {}
+        rows = (await self._conn.execute(
+            sa.select(outbound_messages).where(outbound_messages.c.provider_id.in_(wanted))
+        )).all()
+        return {row.provider_id: _outbound_from_row(row) for row in rows}

@@ -240,6 +240,15 @@ PERSONAL_TABLES: tuple[PersonalTable, ...] = (
         "La pregunta hecha antes de aceptar, guardada para responderla después.",
         (e164("phone"),)),
     PersonalTable(
+        t.inbox_notes, "Notas internas del colegio",
+        "Notas que el personal escribió sobre la conversación (nunca enviadas) y eventos de "
+        "la atención (tomada, asignada, devuelta al bot).",
+        (student(),)),
+    PersonalTable(
+        t.inbox_seen, "Lecturas de la conversación por el personal",
+        "Cuándo cada persona del colegio leyó por última vez la conversación.",
+        (student(),)),
+    PersonalTable(
         t.privacy_requests, "Solicitudes de habeas data",
         "Consultas y reclamos que la persona presentó y sus plazos legales.",
         (e164("phone"),), Erase.OWNED),

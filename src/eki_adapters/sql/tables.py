@@ -568,3 +568,37 @@ daily_counts = sa.Table(
     sa.Column("llm_tokens", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("llm_cost_usd", sa.Float(), nullable=False, server_default="0"),
 )
+
+# -- the staff inbox (issue #15) ----------------------------------------------------------
+
+inbox_notes = sa.Table(
+    "inbox_notes",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("student_id", BigId, nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),  # note | event
+    sa.Column("event", sa.String(40), nullable=True),
+    sa.Column("author", sa.String(254), nullable=True),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index("ix_inbox_notes_student_id_at", "student_id", "at"),
+)
+
+quick_replies = sa.Table(
+    "quick_replies",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("shortcut", sa.String(30), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("updated_by", sa.String(254), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("shortcut", name="uq_quick_replies_shortcut"),
+)
+
+inbox_seen = sa.Table(
+    "inbox_seen",
+    metadata,
+    sa.Column("reader", sa.String(254), primary_key=True),
+    sa.Column("student_id", BigId, primary_key=True),
+    sa.Column("seen_at", UTCDateTime(), nullable=False),
+)

@@ -22,6 +22,7 @@ from eki_adapters.sql.outbox import SqlOutbox
 from eki_adapters.sql.privacy import SqlPersonalData, SqlPrivacyRequests, SqlRetention
 from eki_adapters.sql.progress import SqlProgressRepository
 from eki_adapters.sql.staff import SqlApiTokens, SqlAuditLog, SqlSetupLinks, SqlStaffDirectory
+from eki_adapters.sql.staff_inbox import SqlInboxNotes, SqlInboxViews, SqlQuickReplies
 from eki_adapters.sql.students import SqlStudentRepository
 from eki_adapters.sql.usage import SqlUsageLedger
 
@@ -91,6 +92,9 @@ class SqlUnitOfWork:
     personal_data: SqlPersonalData
     retention: SqlRetention
     privacy_requests: SqlPrivacyRequests
+    inbox_notes: SqlInboxNotes
+    quick_replies: SqlQuickReplies
+    inbox_views: SqlInboxViews
 
     def __init__(self, engine: AsyncEngine, gate: FairGate | None = None) -> None:
         self._engine = engine
@@ -137,6 +141,9 @@ class SqlUnitOfWork:
         self.personal_data = SqlPersonalData(self._conn)
         self.retention = SqlRetention(self._conn)
         self.privacy_requests = SqlPrivacyRequests(self._conn)
+        self.inbox_notes = SqlInboxNotes(self._conn)
+        self.quick_replies = SqlQuickReplies(self._conn)
+        self.inbox_views = SqlInboxViews(self._conn)
         return self
 
     async def __aexit__(

@@ -24,6 +24,9 @@ class MessageReceived(Event):
     channel: str
     new_messages: int
     event_id: int
+    #: The senders (``wa_id`` as the channel gave it) of the delivery's messages, for the
+    #: live feed. Not in the repr: events are logged, full phones never are.
+    senders: tuple[str, ...] = attrs.field(default=(), repr=False)
 
 
 @attrs.frozen
@@ -33,6 +36,8 @@ class StatusChanged(Event):
     channel: str
     statuses: int
     applied: int
+    #: ``(provider id, status)`` of each report that moved a message forward.
+    moved: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen
@@ -102,3 +107,38 @@ class GradesImported(Event):
     stale)."""
 
     student_ids: tuple[int, ...]
+
+
+@attrs.frozen
+class HandoffTaken(Event):
+    """A person of the school took the conversation (it is now assigned to them)."""
+
+    student_id: int
+    by: str
+
+
+@attrs.frozen
+class HandoffAssigned(Event):
+    """A person assigned the student's open hand-off to a colleague (``to``)."""
+
+    student_id: int
+    to: str
+    by: str
+
+
+@attrs.frozen
+class NoteAdded(Event):
+    """An internal note was added to the student's conversation (never sent)."""
+
+    student_id: int
+    note_id: int
+    by: str
+
+
+@attrs.frozen
+class MessagesDispatched(Event):
+    """The dispatcher recorded sends: outbound rows now ``sent`` and rows that failed for
+    good (retries are not events)."""
+
+    sent: tuple[int, ...] = ()
+    failed: tuple[int, ...] = ()

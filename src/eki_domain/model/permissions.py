@@ -89,6 +89,9 @@ class Action(StrEnum):
     VIEW_CONVERSATION = "conversation.view"  # target: the student's tags
     MANAGE_HANDOFF = "handoff.manage"  # take / release / reply; target: the student's tags
     VIEW_HANDOFFS = "handoffs.list"  # filtered by student_scope()
+    #: Issue 15: the live events (GET /api/events, /admin/events), each filtered by the
+    #: conversation rule (a teacher: her students' events only).
+    WATCH_EVENTS = "events.watch"
     RUN_IMPORT = "import.run"
     RUN_PROGRESS_IMPORT = "progress_import.run"
     VIEW_IMPORTS = "imports.view"  # import history and error files (they hold rows)
@@ -106,6 +109,9 @@ class Action(StrEnum):
     # Issue 18: export or erase a person's data, the register of data requests, the purge.
     # Admins and coordinators (not admin-only: coordinators answer the families).
     MANAGE_PRIVACY = "privacy.manage"
+    # Issue #15 (staff inbox): the school's saved answers ("/atajo"), shared by everyone who
+    # replies; admins and coordinators manage them, teachers use them.
+    MANAGE_QUICK_REPLIES = "quick_replies.manage"
 
 
 class Decision(Enum):
@@ -120,7 +126,8 @@ class Decision(Enum):
 STUDENT_SCOPED = frozenset({Action.VIEW_STUDENT, Action.VIEW_CONVERSATION,
                             Action.MANAGE_HANDOFF})
 #: Listings a teacher sees filtered to their students.
-SCOPED_LISTINGS = frozenset({Action.LIST_STUDENTS, Action.VIEW_HANDOFFS})
+SCOPED_LISTINGS = frozenset({Action.LIST_STUDENTS, Action.VIEW_HANDOFFS,
+                             Action.WATCH_EVENTS})
 
 _ADMIN_ONLY = frozenset({Action.MANAGE_STAFF, Action.VIEW_AUDIT, Action.MANAGE_SETTINGS})
 _ROLE_ACTIONS: dict[Role, frozenset[Action]] = {

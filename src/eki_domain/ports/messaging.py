@@ -104,3 +104,9 @@ class Outbox(Protocol):
     async def depth(self, now: datetime) -> tuple[int, float]: ...
 
     async def get(self, message_id: int) -> OutboundMessage | None: ...
+
+    async def find_by_provider_ids(self, provider_ids: Sequence[str]
+                                   ) -> dict[str, OutboundMessage]:
+        """The messages the channel knows by these ids (unknown ids are left out; the live
+        feed names the outbound row of a delivery report)."""
+        ...

@@ -18,6 +18,7 @@ from typing import Protocol
 import attrs
 
 from eki_domain.errors import DeliveryError
+from eki_domain.model.events import MessagesDispatched
 from eki_domain.model.messages import OutboundMessage
 from eki_domain.model.phone import mask_phone
 from eki_domain.model.schedule import window_open
@@ -27,6 +28,7 @@ from eki_domain.ports.messaging import Outbox
 from eki_domain.ports.outbound import ServiceWindows
 from eki_domain.ports.repositories import Transaction
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
+from eki_domain.services.messagebus import MessageBus
 
 log = logging.getLogger("eki.delivery")
 
@@ -63,8 +65,10 @@ class DeliveryService:
         retry_max: timedelta = timedelta(minutes=30),
         batch_size: int = 20,
         telemetry: Telemetry = NO_TELEMETRY,
+        bus: MessageBus | None = None,
     ) -> None:
         self._uow = uow
+        self._bus = bus or MessageBus()
         self._clock = clock
         self.channel = channel
         self._lease = lease
@@ -173,6 +177,10 @@ class DeliveryService:
                 outcomes.append(DeliveryOutcome(message.id, "failed" if give_up else "retry",
                                                 error_code=result.code))
             await uow.commit()
+        sent = tuple(o.message_id for o in outcomes if o.status == "sent")
+        failed = tuple(o.message_id for o in outcomes if o.status == "failed")
+        if sent or failed:
+            await self._bus.publish(MessagesDispatched(sent=sent, failed=failed))
         for (message, _), outcome in zip(attempts, outcomes, strict=True):
             self._telemetry.outbound_result(
                 outcome.status, outcome.error_code,

@@ -74,9 +74,11 @@ class IngestService:
             event_id, new = await uow.inbox.add_event(
                 channel=channel, body=body, received_at=now, note=note, messages=messages,
                 alone=not statuses and not (extra_messages or extra_statuses))
-            applied = 0
+            moved: list[tuple[str, str]] = []
             for report in statuses:
-                applied += await uow.outbox.apply_status(report, now)
+                if await uow.outbox.apply_status(report, now):
+                    moved.append((report.provider_id, report.status.value))
+            applied = len(moved)
             if extra_messages or extra_statuses:
                 await uow.webhook_log.record(
                     channel=channel, body="", signature_ok=True, received_at=now,
@@ -87,10 +89,12 @@ class IngestService:
             await uow.commit()
         events: list[Event] = []
         if new:
-            events.append(MessageReceived(channel=channel, new_messages=new, event_id=event_id))
+            events.append(MessageReceived(
+                channel=channel, new_messages=new, event_id=event_id,
+                senders=tuple(dict.fromkeys(m.wa_id for m in messages))))
         if statuses:
             events.append(StatusChanged(channel=channel, statuses=len(statuses),
-                                        applied=applied))
+                                        applied=applied, moved=tuple(moved)))
         await self._bus.publish(*events)
         return IngestResult(event_id=event_id, messages=len(messages), new_messages=new,
                             statuses=len(statuses), statuses_applied=applied)

@@ -21,7 +21,14 @@ from typing import Protocol
 import attrs
 
 from eki_domain.errors import EkiError, InvalidInput, StudentNotFound
-from eki_domain.model.events import Event, HandoffOpened, HandoffReleased, ReplyQueued
+from eki_domain.model.events import (
+    Event,
+    HandoffOpened,
+    HandoffReleased,
+    HandoffTaken,
+    ReplyQueued,
+)
+from eki_domain.model.inbox import InboxNote, ThreadEvent
 from eki_domain.model.messages import MAX_MESSAGE_CHARS, OutboundMessage
 from eki_domain.model.permissions import Action, Principal, require
 from eki_domain.model.phone import mask_phone
@@ -34,6 +41,7 @@ from eki_domain.ports.messaging import Outbox
 from eki_domain.ports.outbound import HandoffAssignments, ServiceWindows, Templates
 from eki_domain.ports.repositories import Transaction
 from eki_domain.ports.staff import AuditLog
+from eki_domain.ports.staff_inbox import InboxNotes
 from eki_domain.services.messagebus import MessageBus
 from eki_domain.services.staff import Caller
 from eki_domain.services.templates import resolve_sendable
@@ -74,6 +82,9 @@ class StaffMessagesUnitOfWork(Transaction, Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def inbox_notes(self) -> InboxNotes: ...
 
 
 @attrs.frozen
@@ -140,7 +151,7 @@ class StaffMessages:
                 if not window_open(last_in, now):
                     raise WindowClosed()
                 message = attrs.evolve(message, body=str(text))
-            took_over = await self._take_over(uow, principal, student.id, to, now)
+            took_over, assigned = await self._take_over(uow, principal, student.id, to, now)
             message_id = await uow.outbox.enqueue(message)
             await uow.audit.append(caller.entry(
                 now, "inbox.replied", target_type="student", target_id=str(student.id),
@@ -149,6 +160,8 @@ class StaffMessages:
             await uow.commit()
         if took_over:
             events.append(HandoffOpened(student_id=student.id))
+        if assigned:
+            events.append(HandoffTaken(student_id=student.id, by=principal.actor))
         events.append(ReplyQueued(student_id=student.id, outbound_ids=(message_id,),
                                   intent=STAFF_INTENT))
         await self._bus.publish(*events)
@@ -169,26 +182,31 @@ class StaffMessages:
         async with self._uow() as uow:
             contact = await uow.windows.last_contact(student.id)
             to = contact[0] if contact else student.phone.e164.lstrip("+")
-            opened = await self._take_over(uow, caller.principal, student.id, to, now,
-                                           reassign=True)
+            opened, _assigned = await self._take_over(uow, caller.principal, student.id, to,
+                                                      now, reassign=True)
+            await uow.inbox_notes.add(InboxNote.system(
+                student.id, ThreadEvent.TAKEN, f"Tomada por {caller.principal.actor}.", now,
+                author=caller.principal.actor))
             await uow.audit.append(caller.entry(
                 now, "handoff.taken", target_type="student", target_id=str(student.id),
                 opened=opened))
             await uow.commit()
-        if opened:
-            await self._bus.publish(HandoffOpened(student_id=student.id))
+        taken = HandoffTaken(student_id=student.id, by=caller.principal.actor)
+        await self._bus.publish(
+            *((HandoffOpened(student_id=student.id), taken) if opened else (taken,)))
         return opened
 
     async def _take_over(self, uow: StaffMessagesUnitOfWork, principal: Principal,
                          student_id: int, to: str, now: datetime, *,
-                         reassign: bool = False) -> bool:
-        """Open the hand-off if needed and record the staff activity."""
+                         reassign: bool = False) -> tuple[bool, bool]:
+        """Open the hand-off if needed and record the staff activity: (opened, assigned
+        to ``principal`` now)."""
         opened = await uow.handoffs.open_handoff(student_id, to, now)
         if opened or reassign or await uow.assignments.assignee(student_id) is None:
             await uow.assignments.assign(student_id, principal.actor, now)
-        else:
-            await uow.assignments.touch(student_id, now)
-        return opened
+            return opened, True
+        await uow.assignments.touch(student_id, now)
+        return opened, False
 
     async def release_idle(self) -> list[int]:
         """Give back to the bot every hand-off without staff activity for ``idle``; the
@@ -200,6 +218,9 @@ class StaffMessages:
             for student_id in idle:
                 if await uow.handoffs.release_handoff(student_id, now, IDLE_RELEASER):
                     released.append(student_id)
+                    await uow.inbox_notes.add(InboxNote.system(
+                        student_id, ThreadEvent.IDLE_RELEASED,
+                        "Devuelta al bot por inactividad.", now))
                     await uow.audit.append(Caller(Principal.service()).entry(
                         now, "handoff.released", target_type="student",
                         target_id=str(student_id), reason="idle",

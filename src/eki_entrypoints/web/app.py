@@ -21,6 +21,7 @@ from eki_entrypoints.web.auth import auth_failure_limiter
 from eki_entrypoints.web.conversations import list_handoffs, release_handoff, student_messages
 from eki_entrypoints.web.errors import EXCEPTION_HANDLERS
 from eki_entrypoints.web.guardians import guardian_routes
+from eki_entrypoints.web.events import admin_events, api_events, stream_slots
 from eki_entrypoints.web.health import healthz, readyz
 from eki_entrypoints.web.imports import (
     import_errors_file,
@@ -94,6 +95,8 @@ def create_app(
         Route("/api/imports", import_history, methods=["GET"]),
         Route("/api/imports/{job_id}/errors", import_errors_file, methods=["GET"]),
         Route("/api/handoffs", list_handoffs, methods=["GET"]),
+        Route("/api/events", api_events, methods=["GET"]),
+        Route("/admin/events", admin_events, methods=["GET"]),
         Route("/api/students/{phone}/messages", student_messages, methods=["GET"]),
         *message_routes(),
         Route("/api/students/{phone}/progress", get_progress, methods=["GET"]),
@@ -115,6 +118,7 @@ def create_app(
     )
     app.state.auth_failures = auth_failure_limiter(config)
     app.state.body_budget = BodyBudget(config.unsigned_body_budget)
+    app.state.event_streams = stream_slots(config)
     return app
 
 

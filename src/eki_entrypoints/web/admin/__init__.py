@@ -13,7 +13,8 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from eki_entrypoints.web.admin import account, auth, families, imports, pages, privacy
+from eki_entrypoints.web.admin import (account, auth, families, imports, inbox, pages, privacy,
+                                       quick_replies)
 
 STATIC = Path(__file__).with_name("static")
 
@@ -44,6 +45,18 @@ def admin_routes() -> list[BaseRoute]:
         Route("/admin/webhooks/{event_id:int}", pages.webhook, methods=["GET"]),
         Route("/admin/handoffs", pages.handoffs, methods=["GET"]),
         Route("/admin/handoffs/{student_id:int}/release", pages.release_handoff,
+              methods=["POST"]),
+        Route("/admin/inbox", inbox.inbox_page, methods=["GET"]),
+        Route("/admin/inbox/fragmento", inbox.inbox_fragment, methods=["GET"]),
+        Route("/admin/inbox/{phone}", inbox.thread_page, methods=["GET"]),
+        Route("/admin/inbox/{phone}/fragmento", inbox.thread_fragment, methods=["GET"]),
+        Route("/admin/inbox/{phone}/responder", inbox.reply, methods=["POST"]),
+        Route("/admin/inbox/{phone}/nota", inbox.note, methods=["POST"]),
+        Route("/admin/inbox/{phone}/tomar", inbox.take, methods=["POST"]),
+        Route("/admin/inbox/{phone}/asignar", inbox.assign, methods=["POST"]),
+        Route("/admin/inbox/{phone}/devolver", inbox.release, methods=["POST"]),
+        Route("/admin/respuestas", quick_replies.quick_replies, methods=["GET", "POST"]),
+        Route("/admin/respuestas/{shortcut}/borrar", quick_replies.delete_quick_reply,
               methods=["POST"]),
         Route("/admin/imports", imports.imports_page, methods=["GET"]),
         Route("/admin/imports/preview", imports.preview, methods=["POST"]),

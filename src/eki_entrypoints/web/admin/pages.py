@@ -67,9 +67,11 @@ async def dashboard(request: Request, ctx: AdminContext) -> Response:
         ("avg", [h.avg_reply_seconds for h in board.hours])], unit=" s")
     # Data requests (issue 18) due within 3 days or late: no person named, only deadlines.
     privacy_due = await ctx.eki.privacy.due_soon()
+    responses = await ctx.eki.inbox.response_figures(ctx.principal)
     return page(request, "dashboard.html", ctx.base(
         nav="panel", board=board, traffic_chart=traffic, latency_chart=latency,
-        privacy_due=privacy_due, today=ctx.eki.privacy.today()))
+        privacy_due=privacy_due, today=ctx.eki.privacy.today(),
+        responses=responses, business_hours=ctx.eki.settings.business_hours))
 
 
 @protected(Action.LIST_STUDENTS)

@@ -1,0 +1,139 @@
+"""The live feed across processes over PostgreSQL ``LISTEN``/``NOTIFY`` (issue #15).
+
+Publishing sends one ``pg_notify('eki_events', json)`` per event (one statement, one short
+transaction for a batch); each process that has subscribers keeps ONE listening connection
+and fans the notifications out to them through a :class:`LiveHub`. The publishing process
+hears its own notifications too, so an event reaches every subscriber exactly once through
+the same path. After a lost connection (PostgreSQL restarted, network blip) the listener
+reconnects with a growing delay; what was published meanwhile is not replayed (the clients
+read the state again when they reconnect).
+
+A payload is at most :data:`~eki_domain.model.live.MAX_WIRE_BYTES` bytes (PostgreSQL's limit
+is 8000): events carry ids and states, never message texts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from eki_domain.model.live import LiveEvent
+from eki_domain.services.livehub import HubSubscription, LiveHub
+
+log = logging.getLogger("eki.live")
+
+EVENTS_CHANNEL = "eki_events"
+_NOTIFY = sa.text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p")
+
+
+def _conninfo(database_url: str) -> str:
+    return make_url(database_url).set(drivername="postgresql").render_as_string(
+        hide_password=False)
+
+
+class PostgresLiveFeed:
+    """:class:`~eki_domain.ports.live.LiveFeed` shared by every process on one database."""
+
+    def __init__(self, engine: AsyncEngine, *, channel: str = EVENTS_CHANNEL,
+                 retry_delay: float = 1.0, max_retry_delay: float = 15.0,
+                 ping_interval: float = 30.0, hub: LiveHub | None = None) -> None:
+        self._engine = engine
+        self._conninfo = _conninfo(engine.url.render_as_string(hide_password=False))
+        self._channel = channel
+        self._retry_delay = retry_delay
+        self._max_retry_delay = max_retry_delay
+        self._ping_interval = ping_interval
+        self.hub = hub or LiveHub()
+        self._listener: asyncio.Task[None] | None = None
+        #: Set while the listening connection is up (tests wait for it).
+        self.listening = asyncio.Event()
+        self.reconnects = 0
+        self._closed = False
+
+    async def publish(self, events: Sequence[LiveEvent]) -> None:
+        payloads = [event.to_wire() for event in events]
+        if not payloads:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(_NOTIFY, {"channel": self._channel, "payloads": payloads})
+
+    def subscribe(self, accept: Callable[[LiveEvent], bool], *, limit: int = 256
+                  ) -> HubSubscription:
+        """A subscription; the first one starts this process's listening connection."""
+        if self._closed:
+            raise RuntimeError("the live feed is closed")
+        subscription = self.hub.subscribe(accept, limit=limit)
+        loop = asyncio.get_running_loop()
+        task = self._listener
+        # One listener per process; a new one when the last ended or belonged to another
+        # (closed) event loop — an app restarted in the same process.
+        if task is None or task.done() or task.get_loop() is not loop:
+            if task is not None and not task.done() and not task.get_loop().is_closed():
+                task.get_loop().call_soon_threadsafe(task.cancel)
+            self.listening = asyncio.Event()
+            self._listener = loop.create_task(self._listen(), name="eki-live-listener")
+        return subscription
+
+    @property
+    def wanted(self) -> bool:
+        return True  # other processes may be listening: PostgreSQL does not tell
+
+    async def wait_listening(self, within: float = 5.0) -> None:
+        await asyncio.wait_for(self.listening.wait(), within)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self.hub.close()
+        task, self._listener = self._listener, None
+        if task is not None and task.get_loop() is asyncio.get_running_loop():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _listen(self) -> None:
+        delay = self._retry_delay
+        failing = False
+        while not self._closed:
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self._conninfo, autocommit=True, connect_timeout=10)
+                async with conn:
+                    await conn.execute(f"LISTEN {self._channel}")
+                    self.listening.set()
+                    if failing:
+                        log.info("live events: listening again")
+                    failing, delay = False, self._retry_delay
+                    await self._receive(conn)
+            except asyncio.CancelledError:
+                self.listening.clear()
+                raise
+            except Exception as exc:
+                self.listening.clear()
+                self.reconnects += 1
+                if not failing:
+                    log.warning("live events: the listening connection failed (%s); "
+                                "reconnecting", type(exc).__name__)
+                failing = True
+            await asyncio.sleep(delay)
+            delay = min(self._max_retry_delay, delay * 2)
+
+    async def _receive(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Deliver notifications until the connection fails; a quiet connection is
+        pinged every ``ping_interval`` seconds so a dead one is noticed."""
+        while True:
+            async for notice in conn.notifies(timeout=self._ping_interval):
+                try:
+                    event = LiveEvent.from_wire(notice.payload)
+                except (ValueError, TypeError, KeyError):
+                    log.warning("live events: ignored a malformed notification")
+                    continue
+                self.hub.deliver(event)
+            await conn.execute("SELECT 1")

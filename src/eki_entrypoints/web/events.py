@@ -1,0 +1,150 @@
+"""Live events over Server-Sent Events (issue #15).
+
+``GET /api/events`` (bearer token, for other school systems) and ``GET /admin/events``
+(the admin session, for the staff screens: ``/admin/static/live.js``) stream one JSON object
+per ``data:`` line — ``{"type", "phone", "at", "student_id", ...}``, see docs/events.md —
+filtered by the same rule as the conversations themselves: a teacher receives only the
+events of students carrying one of their tags.
+
+Each stream holds a bounded subscription on the live feed (``EKI_EVENTS_QUEUE``; a stream
+that falls that far behind is ended with an ``event: reset`` and the client reconnects), a
+keep-alive comment every ``EKI_EVENTS_KEEPALIVE_SECONDS``, a ``retry:`` hint, and ends after
+``EKI_EVENTS_STREAM_MINUTES`` so the client reconnects and is authenticated again. At most
+``EKI_EVENTS_MAX_STREAMS`` streams per process; one more gets 503 ``TOO_MANY_STREAMS``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from eki_domain.errors import LiveFeedClosed
+from eki_domain.model.live import visible_to
+from eki_domain.model.permissions import Action, Principal
+from eki_domain.ports.live import LiveSubscription
+from eki_entrypoints.bootstrap import Eki
+from eki_entrypoints.settings import Settings
+from eki_entrypoints.web.access import api, principal_of
+from eki_entrypoints.web.admin.auth import AdminContext, protected
+from eki_entrypoints.web.errors import ApiError
+
+log = logging.getLogger("eki.web")
+
+#: The browser waits this long before reconnecting after the stream ended.
+RETRY_MS = 3000
+
+
+class StreamSlots:
+    """How many event streams this process serves, bounded."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+
+    def take(self) -> bool:
+        if self.open >= self.limit:
+            return False
+        self.open += 1
+        return True
+
+    def give(self) -> None:
+        self.open = max(0, self.open - 1)
+
+
+def stream_slots(settings: Settings) -> StreamSlots:
+    return StreamSlots(settings.events_max_streams)
+
+
+class EventStream(Response):
+    """A ``text/event-stream`` response over one subscription; ends when the client goes,
+    the subscription is dropped, or the stream's lifetime is over. ``release`` runs once,
+    however it ends."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, subscription: LiveSubscription, release: functools.partial[None], *,
+                 keepalive: float, lifetime: float) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = b""
+        self.raw_headers = [(b"content-type", b"text/event-stream; charset=utf-8"),
+                            (b"cache-control", b"no-store"), (b"x-accel-buffering", b"no")]
+        self._subscription = subscription
+        self._release = release
+        self._keepalive = keepalive
+        self._lifetime = lifetime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await send({"type": "http.response.start", "status": self.status_code,
+                        "headers": self.raw_headers})
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._pump, send, group.cancel_scope)
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                group.cancel_scope.cancel()
+        except OSError:  # the client went away mid-write
+            pass
+        finally:
+            self._subscription.close()
+            self._release()
+
+    async def _pump(self, send: Send, scope: anyio.CancelScope) -> None:
+        async def write(text: str) -> None:
+            await send({"type": "http.response.body", "body": text.encode(),
+                        "more_body": True})
+
+        await write(f"retry: {RETRY_MS}\n: eki live events\n\n")
+        deadline = time.monotonic() + self._lifetime
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                event = await self._subscription.next(min(self._keepalive, left))
+            except LiveFeedClosed as closed:
+                await write("event: reset\ndata: "
+                            + json.dumps({"reason": closed.reason}) + "\n\n")
+                break
+            await write(": keep-alive\n\n" if event is None
+                        else f"data: {event.to_json()}\n\n")
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        scope.cancel()
+
+
+def event_stream(request: Request, principal: Principal) -> EventStream:
+    """Open a stream of the events ``principal`` may see (503 when every slot is taken)."""
+    eki: Eki = request.app.state.eki
+    settings: Settings = request.app.state.settings
+    slots: StreamSlots = request.app.state.event_streams
+    if not slots.take():
+        log.warning("live events: %d streams open, refusing one more", slots.open)
+        raise ApiError(503, "TOO_MANY_STREAMS",
+                       f"this server already serves {slots.limit} live-event streams "
+                       "(EKI_EVENTS_MAX_STREAMS); retry later",
+                       headers={"Retry-After": "30"})
+    try:
+        subscription = eki.live.feed.subscribe(functools.partial(visible_to, principal),
+                                               limit=settings.events_queue)
+    except BaseException:
+        slots.give()
+        raise
+    return EventStream(subscription, functools.partial(slots.give),
+                       keepalive=settings.events_keepalive_seconds,
+                       lifetime=settings.events_stream_minutes * 60.0)
+
+
+@api(Action.WATCH_EVENTS)
+async def api_events(request: Request) -> Response:
+    """``GET /api/events``: the live events the token's principal may see."""
+    return event_stream(request, principal_of(request))
+
+
+@protected(Action.WATCH_EVENTS)
+async def admin_events(request: Request, ctx: AdminContext) -> Response:
+    """``GET /admin/events``: the live events of the signed-in person (``live.js``)."""
+    return event_stream(request, ctx.principal)
