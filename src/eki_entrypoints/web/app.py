@@ -20,8 +20,8 @@ from eki_entrypoints.web.admin.session import session_store
 from eki_entrypoints.web.auth import auth_failure_limiter
 from eki_entrypoints.web.conversations import list_handoffs, release_handoff, student_messages
 from eki_entrypoints.web.errors import EXCEPTION_HANDLERS
-from eki_entrypoints.web.guardians import guardian_routes
 from eki_entrypoints.web.events import admin_events, api_events, stream_slots
+from eki_entrypoints.web.guardians import guardian_routes
 from eki_entrypoints.web.health import healthz, readyz
 from eki_entrypoints.web.imports import (
     import_errors_file,

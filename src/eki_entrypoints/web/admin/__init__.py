@@ -13,8 +13,16 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from eki_entrypoints.web.admin import (account, auth, families, imports, inbox, pages, privacy,
-                                       quick_replies)
+from eki_entrypoints.web.admin import (
+    account,
+    auth,
+    families,
+    imports,
+    inbox,
+    pages,
+    privacy,
+    quick_replies,
+)
 
 STATIC = Path(__file__).with_name("static")
 
