@@ -75,3 +75,33 @@ def test_retention_cutoffs() -> None:
     cut = RetentionPolicy(webhook_days=0, message_days=730, audit_days=1825).cutoffs(AT)
     assert cut == {"webhooks": AT, "messages": AT - timedelta(days=730),
                    "audit": AT - timedelta(days=1825)}
+
+
+async def test_export_erase_and_purge_on_memory_say_they_need_the_database() -> None:
+    """The in-memory store has no tables to walk: a clear error, not an AttributeError."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    import pytest
+
+    from eki_adapters.memory import InMemoryStore
+    from eki_adapters.system.clock import FixedClock
+    from eki_domain.errors import EkiError
+    from eki_domain.model.permissions import Principal
+    from eki_domain.model.phone import PhoneNumber
+    from eki_domain.services.privacy import PrivacyDesk
+    from eki_domain.services.staff import Caller
+
+    async def key() -> bytes:
+        return b"k" * 32
+
+    store = InMemoryStore()
+    desk = PrivacyDesk(store.uow, FixedClock(datetime(2026, 12, 1, tzinfo=UTC)), key,
+                       zone=ZoneInfo("America/Bogota"))
+    caller = Caller(Principal.system())
+    phone = PhoneNumber.parse("3001112233")
+    for attempt in (desk.export(caller, phone), desk.erase(caller, phone),
+                    desk.preview_erase(caller, phone), desk.purge()):
+        with pytest.raises(EkiError) as raised:
+            await attempt
+        assert raised.value.code == "NEEDS_DATABASE"

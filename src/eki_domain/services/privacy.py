@@ -15,6 +15,7 @@ from datetime import date, datetime, tzinfo
 
 import attrs
 
+from eki_domain.errors import EkiError
 from eki_domain.model.audit import AuditAction
 from eki_domain.model.permissions import Action, Principal, require
 from eki_domain.model.phone import PhoneNumber
@@ -105,6 +106,15 @@ class PrivacyDesk:
     def today(self) -> date:
         return self._clock.now().astimezone(self._zone).date()
 
+    @staticmethod
+    def _sql_only(uow: object, port: str) -> None:
+        """Export, erasure and the purge walk the database's tables: an in-memory store
+        (tests, library demos) has none — say so instead of failing obscurely."""
+        if getattr(uow, port, None) is None:
+            raise EkiError("Exportar, borrar o purgar datos personales necesita la base de "
+                           "datos de EKI (EKI_DATABASE_URL); el almacenamiento en memoria no "
+                           "lo permite.", code="NEEDS_DATABASE")
+
     async def reference(self, phone: PhoneNumber) -> str:
         return person_reference(await self._key(), phone)
 
@@ -115,6 +125,7 @@ class PrivacyDesk:
         reference = await self.reference(phone)
         now = self._clock.now()
         async with self._uow() as uow:
+            self._sql_only(uow, "personal_data")
             person = await uow.personal_data.find(phone)
             sections = await uow.personal_data.export(person)
             await uow.audit.append(caller.entry(
@@ -131,6 +142,7 @@ class PrivacyDesk:
         """Who would be erased and how many rows it touches (the confirmation step)."""
         require(caller.principal, Action.MANAGE_PRIVACY)
         async with self._uow() as uow:
+            self._sql_only(uow, "personal_data")
             person = await uow.personal_data.find(phone)
             return person, await uow.personal_data.count(person)
 
@@ -140,6 +152,7 @@ class PrivacyDesk:
         require(caller.principal, Action.MANAGE_PRIVACY)
         reference = await self.reference(phone)
         async with self._uow() as uow:
+            self._sql_only(uow, "personal_data")
             person = await uow.personal_data.find(phone)
             rows = await uow.personal_data.count(person)
             if rows > ERASE_MAX_ROWS:
@@ -229,6 +242,7 @@ class PrivacyDesk:
         counts: dict[str, int] = {}
         batches = 0
         async with self._uow() as uow:
+            self._sql_only(uow, "retention")
             kinds = list(uow.retention.kinds())
         for table, kind in kinds:
             cutoff = cutoffs[kind]
