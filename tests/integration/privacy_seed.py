@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eki_domain.model.codes import CodePurpose
+from eki_domain.model.consent import ConsentDecision, ConsentMedium, ConsentRecord, ConsentRole
+from eki_domain.model.inbox import InboxNote
 from eki_domain.model.permissions import Principal
 from eki_domain.model.phone import PhoneNumber
 from eki_domain.model.privacy import RequestKind
@@ -71,6 +73,16 @@ def seed(h: EkiHarness) -> dict[str, Any]:
                 outcome="ok", tools=("get_my_progress",)))
             await uow.handoffs.open_handoff(ana.id, ANA_WA, now)
             await uow.opt_outs.opt_out(ANA_E164, ana.id, now + timedelta(seconds=1))
+            # Consent (paper at enrolment) and a question kept before a new version's ACEPTO.
+            await uow.consents.append(ConsentRecord(
+                phone=ANA_E164, role=ConsentRole.STUDENT, decision=ConsentDecision.GRANTED,
+                medium=ConsentMedium.PAPER, policy_version="1", decided_at=now,
+                recorded_at=now, student_id=ana.id, recorded_by="cli:tests"))
+            await uow.consents.keep_question(ANA_E164, "¿cómo voy en biología?", now)
+            # The staff inbox: a note about Ana, and when a coordinator last read her thread.
+            await uow.inbox_notes.add(InboxNote.note(ana.id, "Llamar a la mamá", "rectora@x.co",
+                                                     now))
+            await uow.inbox_views.mark_seen("rectora@x.co", ana.id, now)
             await uow.commit()
 
     h.call(direct)
