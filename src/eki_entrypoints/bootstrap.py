@@ -45,6 +45,7 @@ from eki_domain.ports.staff import StaffUnitOfWork
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.ports.wakeups import InboxWakeups
 from eki_domain.services import RegistrationService, StudentImportService
+from eki_domain.services.alerts import AlertService, AlertsUnitOfWork
 from eki_domain.services.audit import AuditTrail
 from eki_domain.services.codes import CodeDesk, CodeUnitOfWork
 from eki_domain.services.conversation import ConversationService
@@ -62,6 +63,7 @@ from eki_domain.services.subject import FamilyDesk, SubjectUnitOfWork
 from eki_domain.services.templates import TemplateService, TemplatesUnitOfWork
 from eki_domain.services.tools import StudentTools
 from eki_domain.services.windows import InProcessCounters
+from eki_entrypoints.alerting import AlertTrigger, build_alerts
 from eki_entrypoints.secret_key import secret_key_loader
 from eki_entrypoints.settings import Settings, SettingsError
 
@@ -100,6 +102,9 @@ class Eki:
     audit: AuditTrail
     templates: TemplateService
     staff_messages: StaffMessages
+    #: Academic alerts (issue 16) and what makes the worker evaluate them at once.
+    alerts: AlertService
+    alert_trigger: AlertTrigger
     engine: AsyncEngine | None = None
     model: LanguageModel | None = None
     #: What ``GET /metrics`` renders (None: the telemetry exposes nothing).
@@ -194,6 +199,9 @@ async def bootstrap(
              if settings.flood_limit else None)
     # Both the SQL and the in-memory units of work carry the staff repositories.
     staff_uow = cast(Callable[[], StaffUnitOfWork], uow)
+    alert_trigger = AlertTrigger()
+    alerts = build_alerts(settings, cast(Callable[[], AlertsUnitOfWork], uow), clock,
+                          channel=channel.name, bus=bus, trigger=alert_trigger)
     return Eki(
         settings=settings,
         uow=uow,
@@ -227,6 +235,8 @@ async def bootstrap(
         staff_messages=StaffMessages(
             cast(Callable[[], StaffMessagesUnitOfWork], uow), clock, channel=channel.name, bus=bus,
             idle=timedelta(hours=settings.handoff_idle_hours)),
+        alerts=alerts,
+        alert_trigger=alert_trigger,
         engine=engine,
         model=model,
         metrics=metrics,

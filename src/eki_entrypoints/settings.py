@@ -22,7 +22,8 @@ from eki_adapters.sql.engine import to_async_url
 from eki_domain.errors import InvalidInput
 from eki_domain.model.pricing import DEFAULT_PRICES, PriceTable
 from eki_domain.model.progress import DEFAULT_SCALE, GradingScale
-from eki_domain.model.schedule import BusinessHours
+from eki_domain.model.alerts import AlertRule, parse_template_ref
+from eki_domain.model.schedule import BusinessHours, QuietHours
 from eki_entrypoints.envvars import (
     CHANNELS,
     ENV_KEY,
@@ -97,6 +98,36 @@ def parse_business_hours(name: str, raw: str) -> str:
     except InvalidInput as exc:
         raise SettingsError(f"{name}={raw!r}: {exc.message}") from None
     return raw.strip()
+
+def parse_alert_rules(name: str, raw: str) -> tuple[AlertRule, ...]:
+    """``falla,entrega,nota_baja`` (any of them)."""
+    out: list[AlertRule] = []
+    for part in (p for p in raw.split(",") if p.strip()):
+        try:
+            out.append(AlertRule.parse(part))
+        except ValueError:
+            raise SettingsError(f"{name}: {part.strip()[:30]!r} is not an alert rule: write "
+                                "some of falla, entrega, nota_baja, comma separated") from None
+    return tuple(dict.fromkeys(out))
+
+
+def parse_template_setting(name: str, raw: str) -> str:
+    try:
+        found, language = parse_template_ref(raw)
+    except InvalidInput:
+        raise SettingsError(f"{name}={raw[:60]!r}: write a template name, optionally with its "
+                            "language (alerta_falla or alerta_falla:es_CO)") from None
+    return f"{found}:{language}"
+
+
+def parse_quiet_hours(name: str, raw: str) -> str:
+    text = "" if raw.strip().lower() in ("", "off", "no", "none") else raw.strip()
+    try:
+        QuietHours.parse(text, UTC)
+    except InvalidInput as exc:
+        raise SettingsError(f"{name}={raw!r}: {exc.message}") from None
+    return text
+
 
 @attrs.frozen
 class Settings:
@@ -365,6 +396,53 @@ class Settings:
         doc="Seconds a computed progress report is reused (0 = no cache). Imports "
             "invalidate it.")
 
+    alert_rules: tuple[AlertRule, ...] = setting(
+        "EKI_ALERT_RULES", (), section="alerts", parse=parse_alert_rules, shown="",
+        readme_default="none", example="falla,entrega,nota_baja",
+        doc="Academic alert rules on by default, comma separated: falla (an imported "
+            "unexcused absence), entrega (an assignment due soon), nota_baja (a grade below "
+            "the passing mark). What a coordinator switches at /admin/alertas or with `eki "
+            "alerts rules` is stored and wins over this.")
+    alert_template_falla: str = setting(
+        "EKI_ALERT_TEMPLATE_FALLA", "alerta_falla:es", section="alerts",
+        parse=parse_template_setting,
+        doc="The utility template of the falla alert, name[:language]; its {{1}}, {{2}}, "
+            "{{3}} receive the student's first name, the course and the day (hoy, ayer…).")
+    alert_template_entrega: str = setting(
+        "EKI_ALERT_TEMPLATE_ENTREGA", "alerta_entrega:es", section="alerts",
+        parse=parse_template_setting,
+        doc="The utility template of the entrega alert, name[:language]; parameters: the "
+            "student's first name, the assignment, the course, the due day.")
+    alert_template_nota_baja: str = setting(
+        "EKI_ALERT_TEMPLATE_NOTA_BAJA", "alerta_nota_baja:es", section="alerts",
+        parse=parse_template_setting,
+        doc="The utility template of the nota_baja alert, name[:language]; parameters: the "
+            "student's first name, the course, the assignment, the grade.")
+    alert_due_hours: int = setting(
+        "EKI_ALERT_DUE_HOURS", 24, section="alerts", parse=whole(1, 336),
+        doc="Entrega alert: a pending assignment whose due day starts within this many "
+            "hours (1–336).")
+    alerts_per_day: int = setting(
+        "EKI_ALERTS_PER_DAY", 3, section="alerts", parse=whole(1, 50),
+        doc="At most this many alerts per recipient and day (in EKI_TIMEZONE); the rest "
+            "wait for the next day.")
+    quiet_hours: str = setting(
+        "EKI_QUIET_HOURS", "20:00-07:00", section="alerts", parse=parse_quiet_hours,
+        blank=True,
+        doc="No alert goes out between these hours (in EKI_TIMEZONE; across midnight is "
+            "fine): they wait for the end. Empty (EKI_QUIET_HOURS=) or off: no quiet hours.")
+
+    def alert_templates(self) -> dict[AlertRule, tuple[str, str]]:
+        """(name, language) of each rule's template."""
+        raw = {AlertRule.FALLA: self.alert_template_falla,
+               AlertRule.ENTREGA: self.alert_template_entrega,
+               AlertRule.NOTA_BAJA: self.alert_template_nota_baja}
+        return {rule: parse_template_ref(value) for rule, value in raw.items()}
+
+    def quiet_schedule(self) -> QuietHours:
+        """``EKI_QUIET_HOURS`` read in ``EKI_TIMEZONE``."""
+        return QuietHours.parse(self.quiet_hours, ZoneInfo(self.timezone))
+
     def business_schedule(self) -> BusinessHours:
         """``EKI_BUSINESS_HOURS`` read in ``EKI_TIMEZONE``."""
         return BusinessHours.parse(self.business_hours, ZoneInfo(self.timezone))
@@ -412,7 +490,7 @@ class Settings:
         values: dict[str, Any] = {}
         for field, var in env_vars():
             raw = env.get(var.name)
-            if raw is None or not raw.strip():
+            if raw is None or (not raw.strip() and not var.blank):
                 continue
             values[field.name] = var.parse(var.name, raw.strip())
         values["production"] = "channel" in values

@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 
+from eki_domain.services.alerts import EVALUATE_EVERY
 from eki_domain.services.conversation import ClaimedTurn
 from eki_entrypoints.bootstrap import Eki
 
@@ -93,6 +94,10 @@ class PipelineWorker:
         self.worker_id = f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
         self._started_at = eki.clock.now()
         self._beat_failed = False
+        #: Seconds between two evaluations of the alert rules (issue 16); a progress
+        #: import of this process triggers one at once. None: this worker does not
+        #: evaluate them.
+        self.alert_interval: float | None = EVALUATE_EVERY
 
     def wake(self, messages: int = 1) -> None:
         """New messages arrived: look at the inbox now."""
@@ -121,6 +126,9 @@ class PipelineWorker:
                        asyncio.create_task(self._beat_and_sweep(), name="eki-beat"),
                        *(asyncio.create_task(self._dispatch(i), name=f"eki-dispatch-{i}")
                          for i in range(len(self._outbox_events)))]
+        if self.alert_interval is not None:
+            self._tasks.append(asyncio.create_task(self._alerts(self.alert_interval),
+                                                   name="eki-alerts"))
         # Webhooks of this process (and of others, where bootstrap wired a source) wake
         # the claimer at once.
         self._tasks.append(asyncio.create_task(self.eki.wakeups.listen(self._woken),
@@ -248,6 +256,21 @@ class PipelineWorker:
             if self._stopping:
                 return
             await self._heartbeat()
+
+    async def _alerts(self, interval: float) -> None:
+        """Evaluate the alert rules now, every ``interval`` seconds and after each progress
+        import of this process (docs/alerts.md)."""
+        while not self._stopping:
+            try:
+                run = await self.eki.alerts.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not evaluate the alert rules; retrying later")
+            else:
+                if run.outbound_ids:
+                    self._notify_outbox()
+            await self.eki.alert_trigger.wait(interval, stop=self._stopped)
 
     def _notify_outbox(self) -> None:
         """New outbox rows: wake the next dispatcher (one that finds work wakes another)."""

@@ -10,6 +10,12 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from eki_adapters.memory.alerts import (
+    InMemoryAlertFacts,
+    InMemoryAlertLog,
+    InMemoryAlertOptOuts,
+    InMemoryAlertRules,
+)
 from eki_adapters.memory.guardians import InMemoryGuardians, InMemoryVerificationCodes
 from eki_adapters.memory.imports import InMemoryImportRepository, InMemoryRosterRepository
 from eki_adapters.memory.messaging import (
@@ -77,6 +83,12 @@ class InMemoryUnitOfWork:
         self.templates = InMemoryTemplates(self._templates)
         self.windows = InMemoryServiceWindows(self._messaging)
         self.assignments = InMemoryHandoffAssignments(self._messaging)
+        self._alerts = Staged(store.alerts_state)  # issue 16
+        self.alerts = InMemoryAlertLog(self._alerts)
+        self.alert_rules = InMemoryAlertRules(self._alerts)
+        self.alert_opt_outs = InMemoryAlertOptOuts(self._alerts)
+        self.alert_facts = InMemoryAlertFacts(self._school, self._families,
+                                              lambda: self.students._current().values())
         self.operations = InMemoryOperationsStats(
             self._messaging, lambda: self.students._current().values(), store.usage_records)
 
@@ -104,6 +116,7 @@ class InMemoryUnitOfWork:
         self._staff.apply()
         self._families.apply()
         self._templates.apply()
+        self._alerts.apply()
 
     async def rollback(self) -> None:
         self.students.discard()
@@ -114,3 +127,4 @@ class InMemoryUnitOfWork:
         self._staff.discard()
         self._families.discard()
         self._templates.discard()
+        self._alerts.discard()

@@ -500,3 +500,48 @@ verification_codes = sa.Table(
     sa.Column("approved_at", UTCDateTime(), nullable=True),
     sa.Index("ix_verification_codes_student_id", "student_id"),
 )
+
+# -- academic alerts (issue 16) ----------------------------------------------------------------
+
+#: A rule's stored switch and template (NULL columns follow the settings).
+alert_rules = sa.Table(
+    "alert_rules",
+    metadata,
+    sa.Column("rule", sa.String(20), primary_key=True),
+    sa.Column("enabled", sa.Boolean(), nullable=True),
+    sa.Column("template", sa.String(512), nullable=True),
+    sa.Column("language", sa.String(15), nullable=True),
+    sa.Column("enabled_since", UTCDateTime(), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=True),
+    sa.Column("updated_by", sa.String(254), nullable=True),
+)
+
+#: One row per alert and recipient: the unique key makes each alert go out at most once.
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("student_id", BigId, sa.ForeignKey("students.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("rule", sa.String(20), nullable=False),
+    sa.Column("item", sa.String(100), nullable=False),
+    sa.Column("recipient", sa.String(16), nullable=False),
+    sa.Column("recipient_kind", sa.String(10), nullable=False),
+    sa.Column("guardian_id", BigId, nullable=True),
+    sa.Column("outbound_id", BigId, nullable=True),
+    sa.Column("template", sa.String(512), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("student_id", "rule", "item", "recipient",
+                        name="uq_alerts_student_id_rule_item_recipient"),
+    sa.Index("ix_alerts_recipient_created_at", "recipient", "created_at"),
+    sa.Index("ix_alerts_created_at", "created_at"),
+)
+
+#: "no más alertas de …": the rules a person (phone) asked not to receive.
+alert_opt_outs = sa.Table(
+    "alert_opt_outs",
+    metadata,
+    sa.Column("phone", sa.String(16), primary_key=True),
+    sa.Column("rule", sa.String(20), primary_key=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)

@@ -10,6 +10,7 @@ from typing import Self
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from eki_adapters.sql.alerts import SqlAlertFacts, SqlAlertLog, SqlAlertOptOuts, SqlAlertRules
 from eki_adapters.sql.codes import SqlVerificationCodes
 from eki_adapters.sql.conversations import SqlHandoffs, SqlHistory, SqlOptOuts, SqlWebhookLog
 from eki_adapters.sql.guardians import SqlGuardians
@@ -85,6 +86,10 @@ class SqlUnitOfWork:
     templates: SqlTemplates
     windows: SqlServiceWindows
     assignments: SqlHandoffAssignments
+    alerts: SqlAlertLog
+    alert_rules: SqlAlertRules
+    alert_opt_outs: SqlAlertOptOuts
+    alert_facts: SqlAlertFacts
 
     def __init__(self, engine: AsyncEngine, gate: FairGate | None = None) -> None:
         self._engine = engine
@@ -127,6 +132,10 @@ class SqlUnitOfWork:
         self.templates = SqlTemplates(self._conn)
         self.windows = SqlServiceWindows(self._conn)
         self.assignments = SqlHandoffAssignments(self._conn)
+        self.alerts = SqlAlertLog(self._conn)  # issue 16
+        self.alert_rules = SqlAlertRules(self._conn)
+        self.alert_opt_outs = SqlAlertOptOuts(self._conn)
+        self.alert_facts = SqlAlertFacts(self._conn)
         return self
 
     async def __aexit__(

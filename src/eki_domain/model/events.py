@@ -85,3 +85,10 @@ class GradesImported(Event):
     stale)."""
 
     student_ids: tuple[int, ...]
+
+
+@attrs.frozen
+class AlertsQueued(Event):
+    """Academic alerts were queued in the outbox (issue 16)."""
+
+    outbound_ids: tuple[int, ...]

@@ -13,7 +13,7 @@ role          may
 ============  ===================================================================
 admin         everything, including staff accounts, the audit log and settings
 coordinator   all students, imports, progress imports, every conversation,
-              hand-offs, broadcasts, exports; not staff or audit
+              hand-offs, broadcasts, alerts, exports; not staff or audit
 teacher       only students carrying one of their tags: profile, progress,
               conversations and hand-offs of those students
 viewer        the dashboard's aggregate figures only
@@ -93,6 +93,8 @@ class Action(StrEnum):
     VIEW_IMPORTS = "imports.view"  # import history and error files (they hold rows)
     EXPORT = "export.download"
     MANAGE_BROADCASTS = "broadcast.manage"
+    #: Issue 16: switch academic alert rules, see what went out (admins, coordinators).
+    MANAGE_ALERTS = "alerts.manage"
     VIEW_WEBHOOK_LOG = "webhooks.view"  # raw deliveries: every student's messages
     MANAGE_STAFF = "staff.manage"
     VIEW_AUDIT = "audit.view"

@@ -8,6 +8,7 @@ from typing import Protocol, Self
 
 from eki_domain.model.pagination import Page, PageRequest
 from eki_domain.model.student import Student
+from eki_domain.ports.alerts import AlertOptOuts
 from eki_domain.ports.conversations import Handoffs, History, OptOuts, WebhookLog
 from eki_domain.ports.guardians import Guardians
 from eki_domain.ports.imports import ImportRepository, RosterRepository
@@ -138,6 +139,11 @@ class UnitOfWork(Transaction, Protocol):
 
     @property
     def assignments(self) -> HandoffAssignments: ...
+
+    @property
+    def alert_opt_outs(self) -> AlertOptOuts:
+        """Issue 16: the alert rules each person asked not to receive."""
+        ...
 
 
 #: Something that makes a fresh unit of work each time it is called.

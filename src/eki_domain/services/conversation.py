@@ -40,6 +40,7 @@ from eki_domain.model.messages import (
 from eki_domain.model.phone import mask_phone, phone_candidates
 from eki_domain.model.schedule import BusinessHours, describe_moment
 from eki_domain.model.student import Student
+from eki_domain.ports.alerts import AlertOptOuts
 from eki_domain.ports.assistant import Assistant, StudentToolbox, Turn
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.conversations import Handoffs, OptOuts
@@ -47,6 +48,11 @@ from eki_domain.ports.guardians import Guardians
 from eki_domain.ports.messaging import Inbox, Outbox
 from eki_domain.ports.repositories import StudentRepository, Transaction
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
+from eki_domain.services.alert_commands import (
+    AlertCommand,
+    command_confirmation,
+    parse_alert_command,
+)
 from eki_domain.services.codes import CodeDesk
 from eki_domain.services.family_texts import about_prefix, no_handoff
 from eki_domain.services.flood import FLOOD_NOTICE, FloodGuard, FloodVerdict
@@ -113,6 +119,7 @@ class _Decision:
     flag_number_change: bool = False
     about: str | None = None  # E.164 of the student the answer is about
     guardian_turn: bool = False  # a guardian wrote: not recorded under a student's id
+    alerts: AlertCommand | None = None  # "no más alertas de …" / "activar alertas"
 
 
 async def sender_states(uow: _SenderStates, senders: Sequence[tuple[str, int | None]]
@@ -147,6 +154,9 @@ class TurnUnitOfWork(_SenderStates, Transaction, Protocol):
 
     @property
     def guardians(self) -> Guardians: ...
+
+    @property
+    def alert_opt_outs(self) -> AlertOptOuts: ...
 
 
 class ConversationService:
@@ -345,6 +355,11 @@ class ConversationService:
                     media_reply(str(media.type), media.is_voice),))
             return _Decision(intent="unsupported", replies=(unsupported_reply(),))
 
+        command = parse_alert_command(text) if payload is None else None
+        if command is not None:  # an explicit command, read before the classifier (BAJA too)
+            return _Decision(intent="alerts_on" if command.enable else "alerts_off",
+                             replies=() if opted_out else (command_confirmation(command),),
+                             alerts=command)
         intent = detect_intent(text, payload)
         if intent is Intent.OPT_IN:
             return _Decision(intent=str(intent), replies=(opt_in_confirmation(),), opt_in=True)
@@ -425,6 +440,8 @@ class ConversationService:
                 await uow.opt_outs.opt_in(phone)
             if decision.opt_out:
                 await uow.opt_outs.opt_out(phone, student.id if student else None, now)
+            if decision.alerts is not None:
+                await _record_alert_choice(uow, decision.alerts, batch.wa_id, phone, now)
             if decision.handoff and student is not None and student.id is not None:
                 await uow.handoffs.open_handoff(student.id, batch.wa_id, now)
             if decision.flag_number_change and student is not None and student.id is not None:
@@ -471,6 +488,17 @@ class ConversationService:
             telemetry.opt_out()
         if decision.handoff:
             telemetry.handoff()
+
+
+async def _record_alert_choice(uow: TurnUnitOfWork, command: AlertCommand, wa_id: str,
+                               phone: str, now: datetime) -> None:
+    """Store a person's alert choice under every reading of their number (alerts go to
+    the E.164 stored for a guardian or a student)."""
+    for candidate in dict.fromkeys((phone, *phone_candidates(wa_id))):
+        if command.enable:
+            await uow.alert_opt_outs.accept(candidate, command.rules)
+        else:
+            await uow.alert_opt_outs.refuse(candidate, command.rules, now)
 
 
 def _events(student: Student | None, decision: _Decision, outbound_ids: Sequence[int]
