@@ -39,14 +39,14 @@ class AlertTrigger:
         if event.kind == "progress":
             self.notify()
 
-    async def wait(self, timeout: float, *, stop: asyncio.Event | None = None) -> bool:
-        """Until notified (True), ``timeout`` seconds passed or ``stop`` is set (False)."""
+    async def wait(self, seconds: float, *, stop: asyncio.Event | None = None) -> bool:
+        """Until notified (True), ``seconds`` passed or ``stop`` is set (False)."""
         event = self._event()
         waiters = [asyncio.ensure_future(event.wait())]
         if stop is not None:
             waiters.append(asyncio.ensure_future(stop.wait()))
         try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()

@@ -20,9 +20,9 @@ import attrs
 
 from eki_adapters.sql.engine import to_async_url
 from eki_domain.errors import InvalidInput
+from eki_domain.model.alerts import AlertRule, parse_template_ref
 from eki_domain.model.pricing import DEFAULT_PRICES, PriceTable
 from eki_domain.model.progress import DEFAULT_SCALE, GradingScale
-from eki_domain.model.alerts import AlertRule, parse_template_ref
 from eki_domain.model.schedule import BusinessHours, QuietHours
 from eki_entrypoints.envvars import (
     CHANNELS,

@@ -17,6 +17,7 @@ import attrs
 
 from eki_domain.model.templates import check_language, check_name
 
+
 class AlertRule(enum.StrEnum):
     FALLA = "falla"  # an unexcused absence was imported
     ENTREGA = "entrega"  # a pending assignment is due soon
