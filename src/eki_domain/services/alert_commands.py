@@ -27,13 +27,13 @@ _WORDS = {
     "nota": AlertRule.NOTA_BAJA, "notas": AlertRule.NOTA_BAJA,
     "calificaciones": AlertRule.NOTA_BAJA, "notas bajas": AlertRule.NOTA_BAJA,
 }
-_STOP = (r"(?:no (?:quiero |deseo )?(?:recibir )?(?:mas|más)|ya no (?:quiero |mandes |envies )?"
-         r"(?:mas )?|desactivar|desactiva|quitar|quita|parar|para|detener|cancelar|sin)")
-_START = (r"(?:activar|activa|reactivar|reactiva|volver a recibir|quiero|si|enviar|"
-          r"enviame|mandame)")
+_STOP = (r"(?:no (?:quiero |deseo )?(?:recibir )?mas|ya no(?: quiero| deseo)?(?: recibir)?"
+         r"(?: mas)?|desactivar|desactiva|quitar|quita|parar|detener|cancelar|sin)")
+_START = (r"(?:activar|activa|reactivar|reactiva|volver a recibir|quiero|enviar|enviame|"
+          r"mandame)")
 _TAIL = r"(?: (?:de|sobre|por) (?P<what>[a-z ,y]+?))?"
 _COMMAND = re.compile(
-    rf"^(?:por favor )?(?:(?P<stop>{_STOP})|(?P<start>{_START})) (?:las |mas |más )?alertas"
+    rf"^(?:por favor )?(?:(?P<stop>{_STOP})|(?P<start>{_START})) (?:las |mas )?alertas"
     rf"{_TAIL}(?: por favor)?$")
 
 
