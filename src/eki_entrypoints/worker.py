@@ -219,6 +219,8 @@ class PipelineWorker:
         pending again; their sends in flight fail ``DELIVERY_UNKNOWN``."""
         live = set(await self.eki.operations.live_workers(self.dead_after))
         live.add(self.worker_id)  # this worker is alive, whatever its last beat says
+        # Broadcasts and alerts: each live worker sends its share of EKI_BROADCAST_RATE.
+        self.eki.delivery.share_rate(len(live))
         async with self._claim_lock:
             # Also this worker's own claims whose turn has ended without recording it
             # (the database was unreachable at that moment).

@@ -16,6 +16,7 @@ from eki_adapters.memory.messaging import (
     InMemoryHandoffs,
     InMemoryHistory,
     InMemoryInbox,
+    InMemoryNoWhatsApp,
     InMemoryOptOuts,
     InMemoryOutbox,
     InMemoryWebhookLog,
@@ -58,6 +59,7 @@ class InMemoryUnitOfWork:
         self._messaging = Staged(store.messaging)
         self.inbox = InMemoryInbox(self._messaging)
         self.outbox = InMemoryOutbox(self._messaging)
+        self.no_whatsapp = InMemoryNoWhatsApp(self._messaging)
         self.webhook_log = InMemoryWebhookLog(self._messaging)
         self.opt_outs = InMemoryOptOuts(self._messaging)
         self.handoffs = InMemoryHandoffs(self._messaging)

@@ -17,7 +17,7 @@ from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
 from eki_adapters.sql.inbox import SqlInbox
 from eki_adapters.sql.operations import SqlOperationsStats
 from eki_adapters.sql.outbound import SqlHandoffAssignments, SqlServiceWindows, SqlTemplates
-from eki_adapters.sql.outbox import SqlOutbox
+from eki_adapters.sql.outbox import SqlNoWhatsApp, SqlOutbox
 from eki_adapters.sql.progress import SqlProgressRepository
 from eki_adapters.sql.staff import SqlApiTokens, SqlAuditLog, SqlSetupLinks, SqlStaffDirectory
 from eki_adapters.sql.students import SqlStudentRepository
@@ -69,6 +69,7 @@ class SqlUnitOfWork:
     imports: SqlImportRepository
     inbox: SqlInbox
     outbox: SqlOutbox
+    no_whatsapp: SqlNoWhatsApp
     webhook_log: SqlWebhookLog
     opt_outs: SqlOptOuts
     handoffs: SqlHandoffs
@@ -111,6 +112,7 @@ class SqlUnitOfWork:
         self.imports = SqlImportRepository(self._conn)
         self.inbox = SqlInbox(self._conn)
         self.outbox = SqlOutbox(self._conn)
+        self.no_whatsapp = SqlNoWhatsApp(self._conn)
         self.webhook_log = SqlWebhookLog(self._conn)
         self.opt_outs = SqlOptOuts(self._conn)
         self.handoffs = SqlHandoffs(self._conn)
