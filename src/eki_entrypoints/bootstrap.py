@@ -46,6 +46,7 @@ from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.ports.wakeups import InboxWakeups
 from eki_domain.services import RegistrationService, StudentImportService
 from eki_domain.services.audit import AuditTrail
+from eki_domain.services.broadcasts import BroadcastService, BroadcastUnitOfWork
 from eki_domain.services.codes import CodeDesk, CodeUnitOfWork
 from eki_domain.services.conversation import ConversationService
 from eki_domain.services.delivery import DeliveryService
@@ -100,6 +101,7 @@ class Eki:
     audit: AuditTrail
     templates: TemplateService
     staff_messages: StaffMessages
+    broadcasts: BroadcastService
     engine: AsyncEngine | None = None
     model: LanguageModel | None = None
     #: What ``GET /metrics`` renders (None: the telemetry exposes nothing).
@@ -192,6 +194,9 @@ async def bootstrap(
         telemetry=telemetry, bus=bus)
     flood = (FloodGuard(settings.flood_limit, counter=counters("flood", 60.0))
              if settings.flood_limit else None)
+    delivery = DeliveryService(uow, clock, channel, telemetry=telemetry,
+                               broadcast_rate=settings.broadcast_rate,
+                               daily_limit=settings.whatsapp_daily_limit)
     # Both the SQL and the in-memory units of work carry the staff repositories.
     staff_uow = cast(Callable[[], StaffUnitOfWork], uow)
     return Eki(
@@ -213,9 +218,7 @@ async def bootstrap(
             codes=CodeDesk(cast(Callable[[], CodeUnitOfWork], uow), clock,
                            days=settings.code_days, approval=settings.code_approval),
             business_hours=settings.business_schedule()),
-        delivery=DeliveryService(uow, clock, channel, telemetry=telemetry,
-                                 broadcast_rate=settings.broadcast_rate,
-                                 daily_limit=settings.whatsapp_daily_limit),
+        delivery=delivery,
         ingest=IngestService(uow, clock, bus=bus),
         telemetry=telemetry,
         operations=OperationsService(uow, clock, heartbeats),
@@ -229,6 +232,10 @@ async def bootstrap(
         staff_messages=StaffMessages(
             cast(Callable[[], StaffMessagesUnitOfWork], uow), clock, channel=channel.name, bus=bus,
             idle=timedelta(hours=settings.handoff_idle_hours)),
+        # The lead wires the privacy work's consent register here (consent=…).
+        broadcasts=BroadcastService(
+            cast(Callable[[], BroadcastUnitOfWork], uow), clock, channel=channel.name,
+            daily_limit=settings.whatsapp_daily_limit, on_queued=delivery.wake_bulk),
         engine=engine,
         model=model,
         metrics=metrics,

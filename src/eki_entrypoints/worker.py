@@ -229,6 +229,8 @@ class PipelineWorker:
                 answering=set(self._answering.values()))
         await self.eki.delivery.fail_abandoned(live_owners=live)
         await self.eki.staff_messages.release_idle()  # EKI_HANDOFF_IDLE_HOURS
+        # Scheduled broadcasts whose time came, interrupted queueing, finished ones.
+        await self.eki.broadcasts.tick()
 
     async def _beat_and_sweep(self) -> None:
         """Beat every :attr:`beat_interval` seconds and sweep every :attr:`sweep_interval`,

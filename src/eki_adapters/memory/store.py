@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
+from eki_adapters.memory.broadcasts import BroadcastsState
 from eki_adapters.memory.guardians import GuardianState
 from eki_adapters.memory.messaging import MessagingState
 from eki_adapters.memory.outbound import TemplatesState
@@ -34,3 +35,4 @@ class StoreState:
         self.staff_state = [StaffState()]
         self.guardian_state = [GuardianState()]
         self.templates_state = [TemplatesState()]
+        self.broadcasts_state = [BroadcastsState()]

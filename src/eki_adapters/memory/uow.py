@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from eki_adapters.memory.broadcasts import InMemoryAudiences, InMemoryBroadcasts
 from eki_adapters.memory.guardians import InMemoryGuardians, InMemoryVerificationCodes
 from eki_adapters.memory.imports import InMemoryImportRepository, InMemoryRosterRepository
 from eki_adapters.memory.messaging import (
@@ -79,6 +80,10 @@ class InMemoryUnitOfWork:
         self.templates = InMemoryTemplates(self._templates)
         self.windows = InMemoryServiceWindows(self._messaging)
         self.assignments = InMemoryHandoffAssignments(self._messaging)
+        self._broadcasts = Staged(store.broadcasts_state)
+        self.broadcasts = InMemoryBroadcasts(self._broadcasts, self._messaging,
+                                             self.students._current)
+        self.audiences = InMemoryAudiences(self.students._current, self._families)
         self.operations = InMemoryOperationsStats(
             self._messaging, lambda: self.students._current().values(), store.usage_records)
 
@@ -106,6 +111,7 @@ class InMemoryUnitOfWork:
         self._staff.apply()
         self._families.apply()
         self._templates.apply()
+        self._broadcasts.apply()
 
     async def rollback(self) -> None:
         self.students.discard()
@@ -116,3 +122,4 @@ class InMemoryUnitOfWork:
         self._staff.discard()
         self._families.discard()
         self._templates.discard()
+        self._broadcasts.discard()

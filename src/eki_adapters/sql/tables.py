@@ -257,6 +257,30 @@ outbound_messages = sa.Table(
     sa.Index("ix_outbound_messages_created_at", "created_at"),  # the dashboard's window
 )
 
+#: Template broadcasts (issue #16); their recipients are outbox rows with ``broadcast_id``.
+broadcasts = sa.Table(
+    "broadcasts",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("template_name", sa.String(512), nullable=False),
+    sa.Column("template_language", sa.String(15), nullable=False),
+    sa.Column("params", sa.Text(), nullable=False),  # a JSON list of strings
+    sa.Column("tags", sa.Text(), nullable=False),  # a JSON list of tag names
+    sa.Column("all_tags", sa.Boolean(), nullable=False),
+    sa.Column("recipients_kind", sa.String(10), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("scheduled_at", UTCDateTime(), nullable=True),
+    sa.Column("started_at", UTCDateTime(), nullable=True),
+    sa.Column("queued_at", UTCDateTime(), nullable=True),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(254), nullable=False),
+    sa.Column("recipients", sa.Integer(), nullable=False),
+    sa.Column("excluded", sa.Text(), nullable=False),  # a JSON object: reason → count
+    sa.Index("ix_broadcasts_state", "state"),
+)
+
 #: Numbers Meta said are not on WhatsApp (error 131026): left out of broadcast audiences.
 no_whatsapp = sa.Table(
     "no_whatsapp",

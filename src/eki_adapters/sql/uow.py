@@ -10,6 +10,7 @@ from typing import Self
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from eki_adapters.sql.broadcasts import SqlAudiences, SqlBroadcasts
 from eki_adapters.sql.codes import SqlVerificationCodes
 from eki_adapters.sql.conversations import SqlHandoffs, SqlHistory, SqlOptOuts, SqlWebhookLog
 from eki_adapters.sql.guardians import SqlGuardians
@@ -70,6 +71,8 @@ class SqlUnitOfWork:
     inbox: SqlInbox
     outbox: SqlOutbox
     no_whatsapp: SqlNoWhatsApp
+    broadcasts: SqlBroadcasts
+    audiences: SqlAudiences
     webhook_log: SqlWebhookLog
     opt_outs: SqlOptOuts
     handoffs: SqlHandoffs
@@ -113,6 +116,8 @@ class SqlUnitOfWork:
         self.inbox = SqlInbox(self._conn)
         self.outbox = SqlOutbox(self._conn)
         self.no_whatsapp = SqlNoWhatsApp(self._conn)
+        self.broadcasts = SqlBroadcasts(self._conn)
+        self.audiences = SqlAudiences(self._conn)
         self.webhook_log = SqlWebhookLog(self._conn)
         self.opt_outs = SqlOptOuts(self._conn)
         self.handoffs = SqlHandoffs(self._conn)

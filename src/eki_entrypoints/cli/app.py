@@ -18,6 +18,7 @@ from eki_domain.errors import EkiError
 from eki_entrypoints import loops
 from eki_entrypoints.cli import (
     audit,
+    broadcasts,
     chat,
     codes,
     db,
@@ -40,7 +41,7 @@ from eki_entrypoints.settings import Settings, SettingsError
 
 #: The command groups, in the order ``eki --help`` lists them.
 GROUPS = (db, server, chat, demo, handoff, students, progress, oneroster, imports, intents,
-          staff, audit, guardians, codes, templates, send)
+          staff, audit, guardians, codes, templates, send, broadcasts)
 
 
 def build_parser() -> argparse.ArgumentParser:

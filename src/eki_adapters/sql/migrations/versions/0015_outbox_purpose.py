@@ -51,7 +51,32 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "broadcasts",
+        sa.Column("id", BigId, sa.Identity(), primary_key=True),
+        sa.Column("name", sa.String(120), nullable=False),
+        sa.Column("template_name", sa.String(512), nullable=False),
+        sa.Column("template_language", sa.String(15), nullable=False),
+        sa.Column("params", sa.Text(), nullable=False),
+        sa.Column("tags", sa.Text(), nullable=False),
+        sa.Column("all_tags", sa.Boolean(), nullable=False),
+        sa.Column("recipients_kind", sa.String(10), nullable=False),
+        sa.Column("state", sa.String(10), nullable=False),
+        sa.Column("scheduled_at", UTCDateTime(), nullable=True),
+        sa.Column("started_at", UTCDateTime(), nullable=True),
+        sa.Column("queued_at", UTCDateTime(), nullable=True),
+        sa.Column("finished_at", UTCDateTime(), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("created_by", sa.String(254), nullable=False),
+        sa.Column("recipients", sa.Integer(), nullable=False),
+        sa.Column("excluded", sa.Text(), nullable=False),
+    )
+    op.create_index("ix_broadcasts_state", "broadcasts", ["state"])
+
+
 def downgrade() -> None:
+    op.drop_index("ix_broadcasts_state", "broadcasts")
+    op.drop_table("broadcasts")
     op.drop_table("no_whatsapp")
     op.drop_index("ix_outbound_messages_initiated", "outbound_messages")
     op.drop_index("ix_outbound_messages_due_bulk", "outbound_messages")
