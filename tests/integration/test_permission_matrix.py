@@ -67,7 +67,8 @@ def routes_under(app: Any) -> list[tuple[str, str, Any]]:
 def fill(path: str, student_id: int, phone: str) -> str:
     return (path.replace("{student_id:int}", str(student_id)).replace("{phone}", phone)
             .replace("{job_id:int}", "1").replace("{job_id}", "1")
-            .replace("{event_id:int}", "1").replace("{token}", "no-such-link"))
+            .replace("{event_id:int}", "1").replace("{token}", "no-such-link")
+            .replace("{broadcast_id:int}", "1").replace("{action}", "pause"))
 
 
 def test_every_route_declares_a_rule(eki: Eki) -> None:
