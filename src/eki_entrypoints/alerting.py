@@ -8,7 +8,7 @@ import contextlib
 import weakref
 from collections.abc import Callable
 
-from eki_domain.model.events import ImportLanded
+from eki_domain.model.events import AlertsQueued, ImportLanded
 from eki_domain.ports.alerts import ConsentCheck
 from eki_domain.ports.clock import Clock
 from eki_domain.services.alerts import AlertPolicy, AlertService, AlertsUnitOfWork, default_rules
@@ -66,8 +66,13 @@ def alert_policy(settings: Settings, channel: str) -> AlertPolicy:
 
 def build_alerts(settings: Settings, uow: Callable[[], AlertsUnitOfWork], clock: Clock, *,
                  channel: str, bus: MessageBus, trigger: AlertTrigger,
-                 consent: ConsentCheck | None = None) -> AlertService:
-    """The alert service; progress imports published on ``bus`` pull ``trigger``."""
+                 consent: ConsentCheck | None = None,
+                 on_queued: Callable[[], None] | None = None) -> AlertService:
+    """The alert service; progress imports published on ``bus`` pull ``trigger``;
+    ``on_queued`` (the dispatcher's bulk lane) hears of queued alerts."""
     bus.subscribe(ImportLanded, trigger.on_import)
+    if on_queued is not None:
+        wake = on_queued
+        bus.subscribe(AlertsQueued, lambda _event: wake())
     return AlertService(uow, clock, alert_policy(settings, channel), consent=consent,
                         bus=bus)

@@ -47,6 +47,7 @@ from eki_domain.ports.wakeups import InboxWakeups
 from eki_domain.services import RegistrationService, StudentImportService
 from eki_domain.services.alerts import AlertService, AlertsUnitOfWork
 from eki_domain.services.audit import AuditTrail
+from eki_domain.services.broadcasts import BroadcastService, BroadcastUnitOfWork
 from eki_domain.services.codes import CodeDesk, CodeUnitOfWork
 from eki_domain.services.conversation import ConversationService
 from eki_domain.services.delivery import DeliveryService
@@ -102,6 +103,7 @@ class Eki:
     audit: AuditTrail
     templates: TemplateService
     staff_messages: StaffMessages
+    broadcasts: BroadcastService
     #: Academic alerts (issue 16) and what makes the worker evaluate them at once.
     alerts: AlertService
     alert_trigger: AlertTrigger
@@ -197,11 +199,15 @@ async def bootstrap(
         telemetry=telemetry, bus=bus)
     flood = (FloodGuard(settings.flood_limit, counter=counters("flood", 60.0))
              if settings.flood_limit else None)
+    delivery = DeliveryService(uow, clock, channel, telemetry=telemetry,
+                               broadcast_rate=settings.broadcast_rate,
+                               daily_limit=settings.whatsapp_daily_limit)
     # Both the SQL and the in-memory units of work carry the staff repositories.
     staff_uow = cast(Callable[[], StaffUnitOfWork], uow)
     alert_trigger = AlertTrigger()
     alerts = build_alerts(settings, cast(Callable[[], AlertsUnitOfWork], uow), clock,
-                          channel=channel.name, bus=bus, trigger=alert_trigger)
+                          channel=channel.name, bus=bus, trigger=alert_trigger,
+                          on_queued=delivery.wake_bulk)
     return Eki(
         settings=settings,
         uow=uow,
@@ -221,7 +227,7 @@ async def bootstrap(
             codes=CodeDesk(cast(Callable[[], CodeUnitOfWork], uow), clock,
                            days=settings.code_days, approval=settings.code_approval),
             business_hours=settings.business_schedule()),
-        delivery=DeliveryService(uow, clock, channel, telemetry=telemetry),
+        delivery=delivery,
         ingest=IngestService(uow, clock, bus=bus),
         telemetry=telemetry,
         operations=OperationsService(uow, clock, heartbeats),
@@ -235,6 +241,10 @@ async def bootstrap(
         staff_messages=StaffMessages(
             cast(Callable[[], StaffMessagesUnitOfWork], uow), clock, channel=channel.name, bus=bus,
             idle=timedelta(hours=settings.handoff_idle_hours)),
+        # The lead wires the privacy work's consent register here (consent=…).
+        broadcasts=BroadcastService(
+            cast(Callable[[], BroadcastUnitOfWork], uow), clock, channel=channel.name,
+            daily_limit=settings.whatsapp_daily_limit, on_queued=delivery.wake_bulk),
         alerts=alerts,
         alert_trigger=alert_trigger,
         engine=engine,

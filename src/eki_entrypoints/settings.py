@@ -212,6 +212,16 @@ class Settings:
             "Meta is used, and without Meta's keys replies are only logged. Setting it is "
             "production mode: EKI refuses to start (one line naming what is missing) unless "
             "that provider's settings are complete.")
+    broadcast_rate: int = setting(
+        "EKI_BROADCAST_RATE", 20, section="channel", parse=whole(1, 1000),
+        doc="Broadcast and alert messages sent per second, all workers together (1–1000; "
+            "Meta's default throughput is 80/s per number). Conversation replies are "
+            "always sent first and are never paced.")
+    whatsapp_daily_limit: int = setting(
+        "EKI_WHATSAPP_DAILY_LIMIT", 2000, section="channel", parse=whole(1, 10_000_000),
+        doc="Meta's messaging limit: unique people who may receive broadcasts and alerts "
+            "in any rolling 24 hours (2000 after business verification). What does not "
+            "fit waits for the window to free up.")
     #: Production mode: EKI_CHANNEL was set explicitly, so the chosen channel must have all
     #: its credentials (no console stand-in). Unset EKI_CHANNEL = Meta, or the console
     #: channel when Meta's keys are missing (a local run).

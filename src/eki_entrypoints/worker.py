@@ -227,6 +227,8 @@ class PipelineWorker:
         pending again; their sends in flight fail ``DELIVERY_UNKNOWN``."""
         live = set(await self.eki.operations.live_workers(self.dead_after))
         live.add(self.worker_id)  # this worker is alive, whatever its last beat says
+        # Broadcasts and alerts: each live worker sends its share of EKI_BROADCAST_RATE.
+        self.eki.delivery.share_rate(len(live))
         async with self._claim_lock:
             # Also this worker's own claims whose turn has ended without recording it
             # (the database was unreachable at that moment).
@@ -235,6 +237,8 @@ class PipelineWorker:
                 answering=set(self._answering.values()))
         await self.eki.delivery.fail_abandoned(live_owners=live)
         await self.eki.staff_messages.release_idle()  # EKI_HANDOFF_IDLE_HOURS
+        # Scheduled broadcasts whose time came, interrupted queueing, finished ones.
+        await self.eki.broadcasts.tick()
 
     async def _beat_and_sweep(self) -> None:
         """Beat every :attr:`beat_interval` seconds and sweep every :attr:`sweep_interval`,

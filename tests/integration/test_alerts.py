@@ -19,7 +19,7 @@ from eki_domain.model.alerts import AlertRule, HoldReason, RecipientKind
 from eki_domain.model.audit import AuditFilter
 from eki_domain.model.gradebook import ProgressKind
 from eki_domain.model.imports import sheet_from_records
-from eki_domain.model.messages import IncomingMessage, MessageType
+from eki_domain.model.messages import IncomingMessage, MessageType, Purpose
 from eki_domain.model.pagination import PageRequest
 from eki_domain.model.permissions import PermissionDenied, Principal
 from eki_domain.model.staff import Role, StaffMember
@@ -81,6 +81,7 @@ async def _bodies(eki: Eki, run: AlertRun) -> list[tuple[str, str]]:
         for outbound_id in run.outbound_ids:
             message = await uow.outbox.get(outbound_id)
             assert message is not None and message.intent == "alert"
+            assert message.purpose is Purpose.ALERT and message.template is not None
             out.append((message.to, message.body))
     return sorted(out)
 

@@ -68,6 +68,7 @@ def fill(path: str, student_id: int, phone: str) -> str:
     return (path.replace("{student_id:int}", str(student_id)).replace("{phone}", phone)
             .replace("{job_id:int}", "1").replace("{job_id}", "1")
             .replace("{event_id:int}", "1").replace("{token}", "no-such-link")
+            .replace("{broadcast_id:int}", "1").replace("{action}", "pause")
             .replace("{rule}", "falla"))
 
 

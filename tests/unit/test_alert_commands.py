@@ -60,7 +60,7 @@ def test_confirmations_say_how_to_undo() -> None:
 def test_rule_names_and_template_refs() -> None:
     assert AlertRule.parse("Nota baja") is AlertRule.NOTA_BAJA
     assert AlertRule.parse("entrega-proxima") is AlertRule.ENTREGA
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not an alert rule"):
         AlertRule.parse("tardanza")
     assert parse_template_ref("alerta_falla") == ("alerta_falla", "es")
     assert parse_template_ref(" alerta_falla:es_CO ") == ("alerta_falla", "es_CO")

@@ -8,6 +8,7 @@ import asyncio
 import itertools
 
 from eki_adapters.memory.alerts import AlertsState
+from eki_adapters.memory.broadcasts import BroadcastsState
 from eki_adapters.memory.guardians import GuardianState
 from eki_adapters.memory.messaging import MessagingState
 from eki_adapters.memory.outbound import TemplatesState
@@ -35,4 +36,5 @@ class StoreState:
         self.staff_state = [StaffState()]
         self.guardian_state = [GuardianState()]
         self.templates_state = [TemplatesState()]
+        self.broadcasts_state = [BroadcastsState()]
         self.alerts_state = [AlertsState()]

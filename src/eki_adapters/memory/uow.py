@@ -16,12 +16,14 @@ from eki_adapters.memory.alerts import (
     InMemoryAlertOptOuts,
     InMemoryAlertRules,
 )
+from eki_adapters.memory.broadcasts import InMemoryAudiences, InMemoryBroadcasts
 from eki_adapters.memory.guardians import InMemoryGuardians, InMemoryVerificationCodes
 from eki_adapters.memory.imports import InMemoryImportRepository, InMemoryRosterRepository
 from eki_adapters.memory.messaging import (
     InMemoryHandoffs,
     InMemoryHistory,
     InMemoryInbox,
+    InMemoryNoWhatsApp,
     InMemoryOptOuts,
     InMemoryOutbox,
     InMemoryWebhookLog,
@@ -64,6 +66,7 @@ class InMemoryUnitOfWork:
         self._messaging = Staged(store.messaging)
         self.inbox = InMemoryInbox(self._messaging)
         self.outbox = InMemoryOutbox(self._messaging)
+        self.no_whatsapp = InMemoryNoWhatsApp(self._messaging)
         self.webhook_log = InMemoryWebhookLog(self._messaging)
         self.opt_outs = InMemoryOptOuts(self._messaging)
         self.handoffs = InMemoryHandoffs(self._messaging)
@@ -83,6 +86,10 @@ class InMemoryUnitOfWork:
         self.templates = InMemoryTemplates(self._templates)
         self.windows = InMemoryServiceWindows(self._messaging)
         self.assignments = InMemoryHandoffAssignments(self._messaging)
+        self._broadcasts = Staged(store.broadcasts_state)
+        self.broadcasts = InMemoryBroadcasts(self._broadcasts, self._messaging,
+                                             self.students._current)
+        self.audiences = InMemoryAudiences(self.students._current, self._families)
         self._alerts = Staged(store.alerts_state)  # issue 16
         self.alerts = InMemoryAlertLog(self._alerts)
         self.alert_rules = InMemoryAlertRules(self._alerts)
@@ -116,6 +123,7 @@ class InMemoryUnitOfWork:
         self._staff.apply()
         self._families.apply()
         self._templates.apply()
+        self._broadcasts.apply()
         self._alerts.apply()
 
     async def rollback(self) -> None:
@@ -127,4 +135,5 @@ class InMemoryUnitOfWork:
         self._staff.discard()
         self._families.discard()
         self._templates.discard()
+        self._broadcasts.discard()
         self._alerts.discard()

@@ -196,6 +196,11 @@ message_statuses = sa.Table(
     sa.Index("ix_message_statuses_provider_id", "provider_id"),
 )
 
+#: The outbox's two lanes (issue #16), as partial-index predicates the claims repeat
+#: word for word (the planner then uses the index).
+PRIORITY_DUE = "status = 'queued' AND purpose IN ('reply', 'staff')"
+BULK_DUE = "status = 'queued' AND purpose IN ('broadcast', 'alert')"
+
 outbound_messages = sa.Table(
     "outbound_messages",
     metadata,
@@ -225,7 +230,22 @@ outbound_messages = sa.Table(
     sa.Column("template_language", sa.String(15), nullable=True),
     sa.Column("template_params", sa.Text(), nullable=True),  # a JSON list of strings
     sa.Column("content_sid", sa.String(34), nullable=True),
+    # Broadcasts and alerts (issue #16): why the row exists (reply|staff|broadcast|alert),
+    # the broadcast it belongs to, and when a business-initiated row was first claimed
+    # (the daily limit counts unique recipients over a rolling 24 h of it).
+    sa.Column("purpose", sa.String(10), nullable=False, server_default="reply"),
+    sa.Column("broadcast_id", BigId, nullable=True),
+    sa.Column("initiated_at", UTCDateTime(), nullable=True),
     sa.UniqueConstraint("provider_id", name="uq_outbound_messages_provider_id"),
+    sa.UniqueConstraint("broadcast_id", "to_wa_id",
+                        name="uq_outbound_messages_broadcast_recipient"),
+    sa.Index("ix_outbound_messages_due_priority", "next_attempt_at", "id",
+             postgresql_where=sa.text(PRIORITY_DUE), sqlite_where=sa.text(PRIORITY_DUE)),
+    sa.Index("ix_outbound_messages_due_bulk", "next_attempt_at", "id",
+             postgresql_where=sa.text(BULK_DUE), sqlite_where=sa.text(BULK_DUE)),
+    sa.Index("ix_outbound_messages_initiated", "initiated_at", "to_wa_id",
+             postgresql_where=sa.text("initiated_at IS NOT NULL"),
+             sqlite_where=sa.text("initiated_at IS NOT NULL")),
     sa.Index("ix_outbound_messages_due", "next_attempt_at", "id",
              postgresql_where=sa.text("status = 'queued'"),
              sqlite_where=sa.text("status = 'queued'")),
@@ -235,6 +255,39 @@ outbound_messages = sa.Table(
     sa.Index("ix_outbound_messages_student_id_created_at", "student_id",
              sa.text("created_at DESC")),
     sa.Index("ix_outbound_messages_created_at", "created_at"),  # the dashboard's window
+)
+
+#: Template broadcasts (issue #16); their recipients are outbox rows with ``broadcast_id``.
+broadcasts = sa.Table(
+    "broadcasts",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("template_name", sa.String(512), nullable=False),
+    sa.Column("template_language", sa.String(15), nullable=False),
+    sa.Column("params", sa.Text(), nullable=False),  # a JSON list of strings
+    sa.Column("tags", sa.Text(), nullable=False),  # a JSON list of tag names
+    sa.Column("all_tags", sa.Boolean(), nullable=False),
+    sa.Column("recipients_kind", sa.String(10), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("scheduled_at", UTCDateTime(), nullable=True),
+    sa.Column("started_at", UTCDateTime(), nullable=True),
+    sa.Column("queued_at", UTCDateTime(), nullable=True),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(254), nullable=False),
+    sa.Column("recipients", sa.Integer(), nullable=False),
+    sa.Column("excluded", sa.Text(), nullable=False),  # a JSON object: reason → count
+    sa.Index("ix_broadcasts_state", "state"),
+)
+
+#: Numbers Meta said are not on WhatsApp (error 131026): left out of broadcast audiences.
+no_whatsapp = sa.Table(
+    "no_whatsapp",
+    metadata,
+    sa.Column("wa_id", sa.String(64), primary_key=True),
+    sa.Column("marked_at", UTCDateTime(), nullable=False),
+    sa.Column("error_code", sa.String(20), nullable=False),
 )
 
 opt_outs = sa.Table(

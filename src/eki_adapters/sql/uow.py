@@ -11,6 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from eki_adapters.sql.alerts import SqlAlertFacts, SqlAlertLog, SqlAlertOptOuts, SqlAlertRules
+from eki_adapters.sql.broadcasts import SqlAudiences, SqlBroadcasts
 from eki_adapters.sql.codes import SqlVerificationCodes
 from eki_adapters.sql.conversations import SqlHandoffs, SqlHistory, SqlOptOuts, SqlWebhookLog
 from eki_adapters.sql.guardians import SqlGuardians
@@ -18,7 +19,7 @@ from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
 from eki_adapters.sql.inbox import SqlInbox
 from eki_adapters.sql.operations import SqlOperationsStats
 from eki_adapters.sql.outbound import SqlHandoffAssignments, SqlServiceWindows, SqlTemplates
-from eki_adapters.sql.outbox import SqlOutbox
+from eki_adapters.sql.outbox import SqlNoWhatsApp, SqlOutbox
 from eki_adapters.sql.progress import SqlProgressRepository
 from eki_adapters.sql.staff import SqlApiTokens, SqlAuditLog, SqlSetupLinks, SqlStaffDirectory
 from eki_adapters.sql.students import SqlStudentRepository
@@ -70,6 +71,9 @@ class SqlUnitOfWork:
     imports: SqlImportRepository
     inbox: SqlInbox
     outbox: SqlOutbox
+    no_whatsapp: SqlNoWhatsApp
+    broadcasts: SqlBroadcasts
+    audiences: SqlAudiences
     webhook_log: SqlWebhookLog
     opt_outs: SqlOptOuts
     handoffs: SqlHandoffs
@@ -116,6 +120,9 @@ class SqlUnitOfWork:
         self.imports = SqlImportRepository(self._conn)
         self.inbox = SqlInbox(self._conn)
         self.outbox = SqlOutbox(self._conn)
+        self.no_whatsapp = SqlNoWhatsApp(self._conn)
+        self.broadcasts = SqlBroadcasts(self._conn)
+        self.audiences = SqlAudiences(self._conn)
         self.webhook_log = SqlWebhookLog(self._conn)
         self.opt_outs = SqlOptOuts(self._conn)
         self.handoffs = SqlHandoffs(self._conn)

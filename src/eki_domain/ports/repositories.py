@@ -13,7 +13,7 @@ from eki_domain.ports.conversations import Handoffs, History, OptOuts, WebhookLo
 from eki_domain.ports.guardians import Guardians
 from eki_domain.ports.imports import ImportRepository, RosterRepository
 from eki_domain.ports.llm import UsageLedger
-from eki_domain.ports.messaging import Inbox, Outbox
+from eki_domain.ports.messaging import Inbox, NoWhatsApp, Outbox
 from eki_domain.ports.operations import OperationsStats
 from eki_domain.ports.outbound import HandoffAssignments, ServiceWindows, Templates
 from eki_domain.ports.progress import ProgressRepository
@@ -106,6 +106,9 @@ class UnitOfWork(Transaction, Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def no_whatsapp(self) -> NoWhatsApp: ...
 
     @property
     def webhook_log(self) -> WebhookLog: ...

@@ -41,7 +41,7 @@ from eki_domain.model.alerts import (
     parse_template_ref,
 )
 from eki_domain.model.events import AlertsQueued
-from eki_domain.model.messages import OutboundMessage
+from eki_domain.model.messages import OutboundMessage, Purpose
 from eki_domain.model.permissions import Action, require
 from eki_domain.model.phone import mask_phone
 from eki_domain.model.progress import DEFAULT_SCALE, GradingScale
@@ -373,6 +373,7 @@ def alert_message(plan: PlannedAlert, template: MessageTemplate, now: datetime,
     return OutboundMessage(
         to=plan.recipient.lstrip("+"), body=template.render(params), created_at=now,
         channel=channel, student_id=plan.item.student_id, intent=ALERT_INTENT,
+        purpose=Purpose.ALERT,
         author=ALERT_AUTHOR, template=template.name, template_language=template.language,
         template_params=template.check_params(params), content_sid=template.content_sid)
 

@@ -19,6 +19,7 @@ from eki_entrypoints import loops
 from eki_entrypoints.cli import (
     alerts,
     audit,
+    broadcasts,
     chat,
     codes,
     db,
@@ -41,7 +42,7 @@ from eki_entrypoints.settings import Settings, SettingsError
 
 #: The command groups, in the order ``eki --help`` lists them.
 GROUPS = (db, server, chat, demo, handoff, students, progress, oneroster, imports, intents,
-          staff, audit, guardians, codes, templates, send, alerts)
+          staff, audit, guardians, codes, templates, send, broadcasts, alerts)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from eki_entrypoints.web.admin import account, alerts, auth, imports, pages
+from eki_entrypoints.web.admin import account, alerts, auth, broadcasts, imports, pages
 
 STATIC = Path(__file__).with_name("static")
 
@@ -39,6 +39,15 @@ def admin_routes() -> list[BaseRoute]:
         Route("/admin/imports/preview", imports.preview, methods=["POST"]),
         Route("/admin/imports/confirm", imports.confirm, methods=["POST"]),
         Route("/admin/imports/{job_id:int}/errors", imports.errors_file, methods=["GET"]),
+        Route("/admin/difusiones", broadcasts.broadcasts_page, methods=["GET"]),
+        Route("/admin/difusiones", broadcasts.create, methods=["POST"]),
+        Route("/admin/difusiones/{broadcast_id:int}", broadcasts.follow, methods=["GET"]),
+        Route("/admin/difusiones/{broadcast_id:int}/estado", broadcasts.progress,
+              methods=["GET"]),
+        Route("/admin/difusiones/{broadcast_id:int}/resultados.csv", broadcasts.results,
+              methods=["GET"]),
+        Route("/admin/difusiones/{broadcast_id:int}/{action}", broadcasts.change,
+              methods=["POST"]),
         Route("/admin/alertas", alerts.alerts_page, methods=["GET"]),
         Route("/admin/alertas/{rule}", alerts.switch_rule, methods=["POST"]),
     ]
