@@ -425,3 +425,26 @@ async def test_progress_import_pulls_the_trigger(uow_factory: UnitOfWorkFactory)
         assert await eki.alert_trigger.wait(0.01) is False
     finally:
         await eki.aclose()
+
+
+async def test_the_worker_evaluates_after_a_progress_import(
+        uow_factory: UnitOfWorkFactory) -> None:
+    from eki_entrypoints.worker import PipelineWorker
+
+    eki, clock = await _eki(uow_factory)
+    worker = PipelineWorker(eki, poll_interval=0.05)
+    try:
+        await _family(eki)
+        await eki.alerts.switch(CLI, AlertRule.FALLA, enabled=True)
+        clock.advance(timedelta(minutes=1))
+        await worker.start()  # evaluates at once (nothing yet), then every 15 minutes
+        await asyncio.sleep(0.2)
+        await _attendance(eki, [(LUIS, "Química", "2026-12-07", "ausente")])
+        async with asyncio.timeout(10):  # long before the 15 minutes: the import triggered it
+            while not await eki.alerts.sent():  # noqa: ASYNC110 - polling the log is the point
+                await asyncio.sleep(0.05)
+        [alert] = await eki.alerts.sent()
+        assert alert.recipient == LUIS and alert.outbound_id is not None
+    finally:
+        await worker.stop()
+        await eki.aclose()
