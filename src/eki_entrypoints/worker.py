@@ -98,6 +98,9 @@ class PipelineWorker:
         #: import of this process triggers one at once. None: this worker does not
         #: evaluate them.
         self.alert_interval: float | None = EVALUATE_EVERY
+        #: Seconds between two looks for a progress import of another process (e.g. `eki
+        #: progress import`): a new one makes the rules be evaluated at once.
+        self.alert_import_poll = 60.0
 
     def wake(self, messages: int = 1) -> None:
         """New messages arrived: look at the inbox now."""
@@ -262,19 +265,35 @@ class PipelineWorker:
             await self._heartbeat()
 
     async def _alerts(self, interval: float) -> None:
-        """Evaluate the alert rules now, every ``interval`` seconds and after each progress
-        import of this process (docs/alerts.md)."""
+        """Evaluate the alert rules now, every ``interval`` seconds, right after each
+        progress import of this process, and within :attr:`alert_import_poll` seconds of
+        one by another process (docs/alerts.md)."""
+        alerts = self.eki.alerts
         while not self._stopping:
             try:
-                run = await self.eki.alerts.run()
+                seen = await alerts.latest_import()
+                run = await alerts.run()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("could not evaluate the alert rules; retrying later")
+                seen = None
             else:
                 if run.outbound_ids:
                     self._notify_outbox()
-            await self.eki.alert_trigger.wait(interval, stop=self._stopped)
+            deadline = time.monotonic() + interval
+            while not self._stopping:
+                left = deadline - time.monotonic()
+                if left <= 0 or await self.eki.alert_trigger.wait(
+                        min(left, self.alert_import_poll), stop=self._stopped):
+                    break
+                try:
+                    if await alerts.latest_import() != seen:
+                        break
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.warning("could not look for new progress imports; retrying")
 
     def _notify_outbox(self) -> None:
         """New outbox rows: wake the next dispatcher (one that finds work wakes another)."""

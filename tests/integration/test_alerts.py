@@ -448,3 +448,29 @@ async def test_the_worker_evaluates_after_a_progress_import(
     finally:
         await worker.stop()
         await eki.aclose()
+
+
+async def test_the_worker_sees_an_import_of_another_process(
+        uow_factory: UnitOfWorkFactory) -> None:
+    from eki_entrypoints.worker import PipelineWorker
+
+    eki, clock = await _eki(uow_factory)
+    # Another process (its own bus: `eki progress import` on the command line).
+    other = await bootstrap(Settings(database_url="sqlite://"), uow=uow_factory,  # type: ignore[arg-type]
+                            clock=clock, channel=ConsoleChannel(name="meta"))
+    worker = PipelineWorker(eki, poll_interval=0.05)
+    worker.alert_import_poll = 0.1
+    try:
+        await _family(eki)
+        await eki.alerts.switch(CLI, AlertRule.FALLA, enabled=True)
+        clock.advance(timedelta(minutes=1))
+        await worker.start()
+        await asyncio.sleep(0.3)
+        await _attendance(other, [(LUIS, "Química", "2026-12-07", "ausente")])
+        async with asyncio.timeout(10):
+            while not await eki.alerts.sent():  # noqa: ASYNC110 - polling the log is the point
+                await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+        await other.aclose()
+        await eki.aclose()

@@ -50,6 +50,7 @@ from eki_domain.model.templates import MessageTemplate, TemplateCategory
 from eki_domain.ports.alerts import AlertFacts, AlertLog, AlertOptOuts, AlertRules, ConsentCheck
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.conversations import OptOuts
+from eki_domain.ports.imports import ImportRepository
 from eki_domain.ports.messaging import Outbox
 from eki_domain.ports.outbound import Templates
 from eki_domain.ports.repositories import Transaction
@@ -94,6 +95,9 @@ class AlertsUnitOfWork(Transaction, Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def imports(self) -> ImportRepository: ...
 
 
 def default_rules(enabled: Sequence[AlertRule] = (),
@@ -358,6 +362,13 @@ class AlertService:
                 log.debug("alert %s/%s for %s", plan.item.rule.value, plan.item.item,
                           mask_phone(plan.recipient))
         return outbound_ids
+
+    async def latest_import(self) -> int | None:
+        """The id of the newest progress import (any process): the worker evaluates again
+        when it changes."""
+        async with self._uow() as uow:
+            recent = await uow.imports.recent(kind="progress", limit=1)
+        return recent[0].id if recent else None
 
     # -- the people's own choices -----------------------------------------------------------
     async def preferences(self, phone: str) -> frozenset[AlertRule]:
