@@ -291,10 +291,16 @@ async def test_rule_opt_out_and_back_by_message(uow_factory: UnitOfWorkFactory) 
 
 
 class _NoConsent:
-    def __init__(self, phones: set[str]) -> None:
+    """A consent register that reads through a unit of work of its own (as a real one
+    would): asked outside the evaluation's, so the in-memory store's lock is free."""
+
+    def __init__(self, phones: set[str], uow: Any) -> None:
         self.phones = phones
+        self.uow = uow
 
     async def lacking_consent(self, phones: Sequence[str]) -> set[str]:
+        async with asyncio.timeout(5), self.uow() as uow:
+            await uow.opt_outs.opted_out_among(list(phones))
         return self.phones & set(phones)
 
 
@@ -312,7 +318,7 @@ async def test_inactive_and_no_consent_are_held(uow_factory: UnitOfWorkFactory) 
             luis.deactivate()
             await uow.students.save(luis)
             await uow.commit()
-        eki.alerts.consent = _NoConsent({MOM})
+        eki.alerts.consent = _NoConsent({MOM}, eki.uow)
         run = await eki.alerts.run()
         assert run.send == () and run.outbound_ids == ()
         assert _held(run) == [(LUIS, HoldReason.INACTIVE), (MOM, HoldReason.NO_CONSENT),

@@ -221,7 +221,13 @@ class AlertService:
             for config in configs:
                 if config.enabled:
                     items += await self._items(uow, config, now)
-            plans = await self._plan(uow, configs, items, now, quiet)
+            plans = await self._candidates(uow, items)
+        # Outside the unit of work: a consent register may open one of its own.
+        phones = sorted({p.recipient for p in plans})
+        lacking = (await self.consent.lacking_consent(phones)
+                   if self.consent is not None and phones else set())
+        async with self._uow() as uow:
+            plans = await self._decide(uow, configs, plans, now, quiet, lacking)
         send = tuple(p for p in plans if p.held is None)
         held = tuple(p for p in plans if p.held is not None)
         run = AlertRun(at=now, dry_run=dry_run, quiet=quiet, rules=tuple(configs),
@@ -275,12 +281,11 @@ class AlertService:
                           "y aún no tiene nota")
                 for d in due if _day_start(d.due_date, zone) <= horizon]
 
-    async def _plan(self, uow: AlertsUnitOfWork, configs: Sequence[RuleConfig],
-                    items: Sequence[AlertItem], now: datetime, quiet: bool
-                    ) -> list[PlannedAlert]:
+    async def _candidates(self, uow: AlertsUnitOfWork, items: Sequence[AlertItem]
+                          ) -> list[PlannedAlert]:
+        """Each item for each recipient, minus what was already recorded."""
         if not items:
             return []
-        policy = self.policy
         student_ids = {item.student_id for item in items}
         audiences = await uow.alert_facts.audiences(student_ids)
         done: set[tuple[int, AlertRule, str, str]] = set()
@@ -297,15 +302,22 @@ class AlertService:
             for plan in _recipients(item, audience):
                 if (item.student_id, item.rule, item.item, plan.recipient) not in done:
                     plans.append(plan)
+        return plans
+
+    async def _decide(self, uow: AlertsUnitOfWork, configs: Sequence[RuleConfig],
+                      plans: Sequence[PlannedAlert], now: datetime, quiet: bool,
+                      lacking: set[str]) -> list[PlannedAlert]:
+        """Why each may not go out now (None: it goes)."""
+        if not plans:
+            return []
+        policy = self.policy
         phones = sorted({p.recipient for p in plans})
-        opted = await uow.opt_outs.opted_out_among(phones) if phones else set()
-        refused = await uow.alert_opt_outs.rules_refused(phones) if phones else {}
-        lacking = (await self.consent.lacking_consent(phones)
-                   if self.consent is not None and phones else set())
+        opted = await uow.opt_outs.opted_out_among(phones)
+        refused = await uow.alert_opt_outs.rules_refused(phones)
         usable = {c.rule: await _usable_template(uow.templates, c) for c in configs
                   if c.enabled}
         day_start = _day_start(now.astimezone(policy.zone).date(), policy.zone)
-        counts = dict(await uow.alerts.counts_since(phones, day_start)) if phones else {}
+        counts = dict(await uow.alerts.counts_since(phones, day_start))
         out: list[PlannedAlert] = []
         order = {rule: index for index, rule in enumerate(RULE_ORDER)}
         for plan in sorted(plans, key=lambda p: (order[p.item.rule], p.item.student_id,
