@@ -49,7 +49,9 @@ from eki_domain.ports.staff import StaffUnitOfWork
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.ports.wakeups import InboxWakeups
 from eki_domain.services import RegistrationService, StudentImportService
+from eki_domain.services.alerts import AlertService, AlertsUnitOfWork
 from eki_domain.services.audit import AuditTrail
+from eki_domain.services.broadcasts import BroadcastService, BroadcastUnitOfWork
 from eki_domain.services.codes import CodeDesk, CodeUnitOfWork
 from eki_domain.services.consent import ConsentDesk, ConsentUnitOfWork
 from eki_domain.services.conversation import ConversationService
@@ -70,6 +72,7 @@ from eki_domain.services.subject import FamilyDesk, SubjectUnitOfWork
 from eki_domain.services.templates import TemplateService, TemplatesUnitOfWork
 from eki_domain.services.tools import StudentTools
 from eki_domain.services.windows import InProcessCounters
+from eki_entrypoints.alerting import AlertTrigger, build_alerts
 from eki_entrypoints.secret_key import secret_key_loader
 from eki_entrypoints.settings import Settings, SettingsError
 
@@ -115,6 +118,10 @@ class Eki:
     inbox: StaffInbox
     #: Live events (issue #15): the bridge from domain events, and its feed (``live.feed``).
     live: LiveBridge
+    broadcasts: BroadcastService
+    #: Academic alerts (issue 16) and what makes the worker evaluate them at once.
+    alerts: AlertService
+    alert_trigger: AlertTrigger
     engine: AsyncEngine | None = None
     model: LanguageModel | None = None
     #: What ``GET /metrics`` renders (None: the telemetry exposes nothing).
@@ -210,8 +217,15 @@ async def bootstrap(
              if settings.flood_limit else None)
     consent = ConsentDesk(cast(Callable[[], ConsentUnitOfWork], uow), clock,
                           settings.consent_policy())
+    delivery = DeliveryService(uow, clock, channel, telemetry=telemetry, bus=bus,
+                               broadcast_rate=settings.broadcast_rate,
+                               daily_limit=settings.whatsapp_daily_limit)
     # Both the SQL and the in-memory units of work carry the staff repositories.
     staff_uow = cast(Callable[[], StaffUnitOfWork], uow)
+    alert_trigger = AlertTrigger()
+    alerts = build_alerts(settings, cast(Callable[[], AlertsUnitOfWork], uow), clock,
+                          channel=channel.name, bus=bus, trigger=alert_trigger,
+                          consent=consent, on_queued=delivery.wake_bulk)
     return Eki(
         settings=settings,
         uow=uow,
@@ -231,7 +245,7 @@ async def bootstrap(
             codes=CodeDesk(cast(Callable[[], CodeUnitOfWork], uow), clock,
                            days=settings.code_days, approval=settings.code_approval),
             business_hours=settings.business_schedule(), consent=consent),
-        delivery=DeliveryService(uow, clock, channel, telemetry=telemetry, bus=bus),
+        delivery=delivery,
         ingest=IngestService(uow, clock, bus=bus),
         telemetry=telemetry,
         operations=OperationsService(uow, clock, heartbeats),
@@ -253,6 +267,12 @@ async def bootstrap(
                          business_hours=settings.business_schedule(), bus=bus,
                          sla=timedelta(minutes=settings.handoff_sla_minutes)),
         live=live,
+        broadcasts=BroadcastService(
+            cast(Callable[[], BroadcastUnitOfWork], uow), clock, channel=channel.name,
+            daily_limit=settings.whatsapp_daily_limit, on_queued=delivery.wake_bulk,
+            consent=consent),
+        alerts=alerts,
+        alert_trigger=alert_trigger,
         engine=engine,
         model=model,
         metrics=metrics,

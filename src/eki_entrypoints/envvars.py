@@ -80,6 +80,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("operations", "Operations (see docs/operations.md)"),
     ("progress", "Progress reports (see docs/progress.md)"),
     ("privacy", "Privacy: consent and retention (see docs/privacy.md)"),
+    ("alerts", "Academic alerts (see docs/alerts.md)"),
 )
 
 
@@ -98,6 +99,8 @@ class EnvVar:
     readme_default: str | None = None
     #: A commented-out example written below the variable in ``.env.example``.
     example: str | None = None
+    #: A blank value is a value (given to ``parse`` as ""), not "use the default".
+    blank: bool = False
 
 
 ENV_KEY = "eki_env"
@@ -105,16 +108,17 @@ ENV_KEY = "eki_env"
 
 def setting(name: str, default: Any, doc: str, *, section: str, parse: Parser | None = None,
             secret: bool = False, shown: str | None = None, readme_default: str | None = None,
-            example: str | None = None) -> Any:
+            example: str | None = None, blank: bool = False) -> Any:
     """Declare one setting: an attrs field of :class:`Settings` carrying its :class:`EnvVar`.
 
     ``parse`` defaults to plain text (or to :class:`Secret` when ``secret``); an unset or
-    blank variable gives ``default``.
+    blank variable gives ``default`` (with ``blank``, a set but blank variable is parsed
+    as "").
     """
     reader = parse or (_secret if secret else _text)
     return attrs.field(default=default, metadata={ENV_KEY: EnvVar(
         name=name, doc=doc, section=section, parse=reader, secret=secret, shown=shown,
-        readme_default=readme_default, example=example)})
+        readme_default=readme_default, example=example, blank=blank)})
 
 
 # --- parsers ------------------------------------------------------------------------------

@@ -20,11 +20,12 @@ import attrs
 
 from eki_adapters.sql.engine import to_async_url
 from eki_domain.errors import InvalidInput
+from eki_domain.model.alerts import AlertRule, parse_template_ref
 from eki_domain.model.consent import ConsentPolicy, check_policy_version
 from eki_domain.model.pricing import DEFAULT_PRICES, PriceTable
 from eki_domain.model.privacy import RetentionPolicy
 from eki_domain.model.progress import DEFAULT_SCALE, GradingScale
-from eki_domain.model.schedule import BusinessHours
+from eki_domain.model.schedule import BusinessHours, QuietHours
 from eki_entrypoints.envvars import (
     CHANNELS,
     ENV_KEY,
@@ -107,6 +108,36 @@ def parse_business_hours(name: str, raw: str) -> str:
     except InvalidInput as exc:
         raise SettingsError(f"{name}={raw!r}: {exc.message}") from None
     return raw.strip()
+
+def parse_alert_rules(name: str, raw: str) -> tuple[AlertRule, ...]:
+    """``falla,entrega,nota_baja`` (any of them)."""
+    out: list[AlertRule] = []
+    for part in (p for p in raw.split(",") if p.strip()):
+        try:
+            out.append(AlertRule.parse(part))
+        except ValueError:
+            raise SettingsError(f"{name}: {part.strip()[:30]!r} is not an alert rule: write "
+                                "some of falla, entrega, nota_baja, comma separated") from None
+    return tuple(dict.fromkeys(out))
+
+
+def parse_template_setting(name: str, raw: str) -> str:
+    try:
+        found, language = parse_template_ref(raw)
+    except InvalidInput:
+        raise SettingsError(f"{name}={raw[:60]!r}: write a template name, optionally with its "
+                            "language (alerta_falla or alerta_falla:es_CO)") from None
+    return f"{found}:{language}"
+
+
+def parse_quiet_hours(name: str, raw: str) -> str:
+    text = "" if raw.strip().lower() in ("", "off", "no", "none") else raw.strip()
+    try:
+        QuietHours.parse(text, UTC)
+    except InvalidInput as exc:
+        raise SettingsError(f"{name}={raw!r}: {exc.message}") from None
+    return text
+
 
 @attrs.frozen
 class Settings:
@@ -215,6 +246,16 @@ class Settings:
             "Meta is used, and without Meta's keys replies are only logged. Setting it is "
             "production mode: EKI refuses to start (one line naming what is missing) unless "
             "that provider's settings are complete.")
+    broadcast_rate: int = setting(
+        "EKI_BROADCAST_RATE", 20, section="channel", parse=whole(1, 1000),
+        doc="Broadcast and alert messages sent per second, all workers together (1–1000; "
+            "Meta's default throughput is 80/s per number). Conversation replies are "
+            "always sent first and are never paced.")
+    whatsapp_daily_limit: int = setting(
+        "EKI_WHATSAPP_DAILY_LIMIT", 2000, section="channel", parse=whole(1, 10_000_000),
+        doc="Meta's messaging limit: unique people who may receive broadcasts and alerts "
+            "in any rolling 24 hours (2000 after business verification). What does not "
+            "fit waits for the window to free up.")
     #: Production mode: EKI_CHANNEL was set explicitly, so the chosen channel must have all
     #: its credentials (no console stand-in). Unset EKI_CHANNEL = Meta, or the console
     #: channel when Meta's keys are missing (a local run).
@@ -439,6 +480,52 @@ class Settings:
         return RetentionPolicy(webhook_days=self.retention_webhook_days,
                                message_days=self.retention_message_days,
                                audit_days=self.retention_audit_days)
+    alert_rules: tuple[AlertRule, ...] = setting(
+        "EKI_ALERT_RULES", (), section="alerts", parse=parse_alert_rules, shown="",
+        readme_default="none", example="falla,entrega,nota_baja",
+        doc="Academic alert rules on by default, comma separated: falla (an imported "
+            "unexcused absence), entrega (an assignment due soon), nota_baja (a grade below "
+            "the passing mark). What a coordinator switches at /admin/alertas or with `eki "
+            "alerts rules` is stored and wins over this.")
+    alert_template_falla: str = setting(
+        "EKI_ALERT_TEMPLATE_FALLA", "alerta_falla:es", section="alerts",
+        parse=parse_template_setting,
+        doc="The utility template of the falla alert, name[:language]; its {{1}}, {{2}}, "
+            "{{3}} receive the student's first name, the course and the day (hoy, ayer…).")
+    alert_template_entrega: str = setting(
+        "EKI_ALERT_TEMPLATE_ENTREGA", "alerta_entrega:es", section="alerts",
+        parse=parse_template_setting,
+        doc="The utility template of the entrega alert, name[:language]; parameters: the "
+            "student's first name, the assignment, the course, the due day.")
+    alert_template_nota_baja: str = setting(
+        "EKI_ALERT_TEMPLATE_NOTA_BAJA", "alerta_nota_baja:es", section="alerts",
+        parse=parse_template_setting,
+        doc="The utility template of the nota_baja alert, name[:language]; parameters: the "
+            "student's first name, the course, the assignment, the grade.")
+    alert_due_hours: int = setting(
+        "EKI_ALERT_DUE_HOURS", 24, section="alerts", parse=whole(1, 336),
+        doc="Entrega alert: a pending assignment whose due day starts within this many "
+            "hours (1–336).")
+    alerts_per_day: int = setting(
+        "EKI_ALERTS_PER_DAY", 3, section="alerts", parse=whole(1, 50),
+        doc="At most this many alerts per recipient and day (in EKI_TIMEZONE); the rest "
+            "wait for the next day.")
+    quiet_hours: str = setting(
+        "EKI_QUIET_HOURS", "20:00-07:00", section="alerts", parse=parse_quiet_hours,
+        blank=True,
+        doc="No alert goes out between these hours (in EKI_TIMEZONE; across midnight is "
+            "fine): they wait for the end. Empty (EKI_QUIET_HOURS=) or off: no quiet hours.")
+
+    def alert_templates(self) -> dict[AlertRule, tuple[str, str]]:
+        """(name, language) of each rule's template."""
+        raw = {AlertRule.FALLA: self.alert_template_falla,
+               AlertRule.ENTREGA: self.alert_template_entrega,
+               AlertRule.NOTA_BAJA: self.alert_template_nota_baja}
+        return {rule: parse_template_ref(value) for rule, value in raw.items()}
+
+    def quiet_schedule(self) -> QuietHours:
+        """``EKI_QUIET_HOURS`` read in ``EKI_TIMEZONE``."""
+        return QuietHours.parse(self.quiet_hours, ZoneInfo(self.timezone))
 
     def business_schedule(self) -> BusinessHours:
         """``EKI_BUSINESS_HOURS`` read in ``EKI_TIMEZONE``."""
@@ -487,7 +574,7 @@ class Settings:
         values: dict[str, Any] = {}
         for field, var in env_vars():
             raw = env.get(var.name)
-            if raw is None or not raw.strip():
+            if raw is None or (not raw.strip() and not var.blank):
                 continue
             values[field.name] = var.parse(var.name, raw.strip())
         values["production"] = "channel" in values

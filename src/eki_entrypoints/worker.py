@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 
+from eki_domain.services.alerts import EVALUATE_EVERY
 from eki_domain.services.conversation import ClaimedTurn
 from eki_entrypoints.bootstrap import Eki
 
@@ -100,6 +101,13 @@ class PipelineWorker:
         self.worker_id = f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
         self._started_at = eki.clock.now()
         self._beat_failed = False
+        #: Seconds between two evaluations of the alert rules (issue 16); a progress
+        #: import of this process triggers one at once. None: this worker does not
+        #: evaluate them.
+        self.alert_interval: float | None = EVALUATE_EVERY
+        #: Seconds between two looks for a progress import of another process (e.g. `eki
+        #: progress import`): a new one makes the rules be evaluated at once.
+        self.alert_import_poll = 60.0
 
     def wake(self, messages: int = 1) -> None:
         """New messages arrived: look at the inbox now."""
@@ -129,6 +137,9 @@ class PipelineWorker:
                        asyncio.create_task(self._purge_daily(), name="eki-purge"),
                        *(asyncio.create_task(self._dispatch(i), name=f"eki-dispatch-{i}")
                          for i in range(len(self._outbox_events)))]
+        if self.alert_interval is not None:
+            self._tasks.append(asyncio.create_task(self._alerts(self.alert_interval),
+                                                   name="eki-alerts"))
         # Webhooks of this process (and of others, where bootstrap wired a source) wake
         # the claimer at once.
         self._tasks.append(asyncio.create_task(self.eki.wakeups.listen(self._woken),
@@ -227,6 +238,8 @@ class PipelineWorker:
         pending again; their sends in flight fail ``DELIVERY_UNKNOWN``."""
         live = set(await self.eki.operations.live_workers(self.dead_after))
         live.add(self.worker_id)  # this worker is alive, whatever its last beat says
+        # Broadcasts and alerts: each live worker sends its share of EKI_BROADCAST_RATE.
+        self.eki.delivery.share_rate(len(live))
         async with self._claim_lock:
             # Also this worker's own claims whose turn has ended without recording it
             # (the database was unreachable at that moment).
@@ -235,6 +248,8 @@ class PipelineWorker:
                 answering=set(self._answering.values()))
         await self.eki.delivery.fail_abandoned(live_owners=live)
         await self.eki.staff_messages.release_idle()  # EKI_HANDOFF_IDLE_HOURS
+        # Scheduled broadcasts whose time came, interrupted queueing, finished ones.
+        await self.eki.broadcasts.tick()
 
     async def _beat_and_sweep(self) -> None:
         """Beat every :attr:`beat_interval` seconds and sweep every :attr:`sweep_interval`,
@@ -276,6 +291,37 @@ class PipelineWorker:
                 raise
             except Exception:
                 log.exception("retention purge failed; trying again at the next one")
+
+    async def _alerts(self, interval: float) -> None:
+        """Evaluate the alert rules now, every ``interval`` seconds, right after each
+        progress import of this process, and within :attr:`alert_import_poll` seconds of
+        one by another process (docs/alerts.md)."""
+        alerts = self.eki.alerts
+        while not self._stopping:
+            try:
+                seen = await alerts.latest_import()
+                run = await alerts.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not evaluate the alert rules; retrying later")
+                seen = None
+            else:
+                if run.outbound_ids:
+                    self._notify_outbox()
+            deadline = time.monotonic() + interval
+            while not self._stopping:
+                left = deadline - time.monotonic()
+                if left <= 0 or await self.eki.alert_trigger.wait(
+                        min(left, self.alert_import_poll), stop=self._stopped):
+                    break
+                try:
+                    if await alerts.latest_import() != seen:
+                        break
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.warning("could not look for new progress imports; retrying")
 
     def _notify_outbox(self) -> None:
         """New outbox rows: wake the next dispatcher (one that finds work wakes another)."""

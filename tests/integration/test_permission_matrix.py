@@ -89,7 +89,9 @@ def fill(path: str, student_id: int, phone: str) -> str:
             .replace("{job_id:int}", "1").replace("{job_id}", "1")
             .replace("{code_id:int}", "1")
             .replace("{event_id:int}", "1").replace("{token}", "no-such-link")
-            .replace("{request_id:int}", "1"))
+            .replace("{request_id:int}", "1")
+            .replace("{broadcast_id:int}", "1").replace("{action}", "pause")
+            .replace("{rule}", "falla"))
 
 
 def test_every_route_declares_a_rule(eki: Eki) -> None:

@@ -24,6 +24,7 @@ from eki_domain.model.messages import (
     OutboundMessage,
     StatusReport,
 )
+from eki_domain.model.pacing import DEFER_AT_LEAST, BulkClaim
 from eki_domain.model.pagination import Page, PageRequest
 
 
@@ -48,6 +49,7 @@ class OutboxRow:
     next_attempt_at: datetime
     lease_until: datetime | None = None
     owner: str | None = None
+    initiated_at: datetime | None = None  # business-initiated rows: first claimed at
 
 
 @attrs.define
@@ -58,6 +60,7 @@ class MessagingState:
     outbox: dict[int, OutboxRow] = attrs.Factory(dict)
     statuses: list[tuple[StatusReport, bool]] = attrs.Factory(list)
     webhooks: list[dict[str, Any]] = attrs.Factory(list)
+    no_whatsapp: dict[str, tuple[datetime, str]] = attrs.Factory(dict)
     opt_outs: dict[str, datetime] = attrs.Factory(dict)
     handoffs: list[dict[str, Any]] = attrs.Factory(list)
     next_id: int = 1
@@ -201,28 +204,110 @@ class InMemoryOutbox:
                                              next_attempt_at=message.created_at)
         return message.id
 
-    async def claim_due(self, now: datetime, lease: timedelta, limit: int, *,
-                        channels: Sequence[str] | None = None,
-                        owner: str | None = None) -> list[OutboundMessage]:
+    async def enqueue_many(self, messages: Sequence[OutboundMessage]) -> int:
+        state = self._s.state
+        taken: set[tuple[int | None, str]] = {
+            (r.message.broadcast_id, r.message.to) for r in state.outbox.values()
+            if r.message.broadcast_id is not None}
+        new = 0
+        for message in messages:
+            key = (message.broadcast_id, message.to)
+            if message.broadcast_id is not None and key in taken:
+                continue
+            taken.add(key)
+            await self.enqueue(attrs.evolve(message, status=DeliveryStatus.QUEUED,
+                                            attempts=0))
+            new += 1
+        return new
+
+    def _due(self, now: datetime, channels: Sequence[str] | None,
+             lane: str | None) -> list[OutboxRow]:
+        """Due queued rows of the lane, oldest first, at most one per recipient."""
         rows = sorted(self._s.state.outbox.values(), key=lambda r: r.message.id or 0)
         blocked: set[str] = {r.message.to for r in rows
                              if r.message.status is DeliveryStatus.SENDING}
-        claimed: list[OutboundMessage] = []
+        if lane == "bulk":  # conversations go first, even when queued later
+            blocked |= {r.message.to for r in rows if r.message.status is DeliveryStatus.QUEUED
+                        and not r.message.purpose.business_initiated}
+        due: list[OutboxRow] = []
         for row in rows:
             m = row.message
             if m.status is not DeliveryStatus.QUEUED or (
                     channels is not None and m.channel not in channels):
                 continue
+            in_lane = (lane is None or (lane == "bulk") == m.purpose.business_initiated)
             if m.to in blocked:
                 continue
-            blocked.add(m.to)  # later parts wait for this one
-            if row.next_attempt_at > now or len(claimed) >= limit:
-                continue
-            m.status, m.attempts, row.lease_until = DeliveryStatus.SENDING, m.attempts + 1, (
-                now + lease)
-            row.owner = owner
-            claimed.append(attrs.evolve(m))
-        return claimed
+            if in_lane or lane == "bulk":  # a queued reply does not hold a broadcast back
+                blocked.add(m.to)  # later parts wait for this one
+            if in_lane and row.next_attempt_at <= now:
+                due.append(row)
+        if lane == "bulk":
+            due.sort(key=lambda r: (r.next_attempt_at, r.message.id or 0))
+        return due
+
+    def _claim(self, row: OutboxRow, now: datetime, lease: timedelta,
+               owner: str | None) -> OutboundMessage:
+        m = row.message
+        m.status, m.attempts, row.lease_until = DeliveryStatus.SENDING, m.attempts + 1, (
+            now + lease)
+        row.owner = owner
+        if m.purpose.business_initiated and row.initiated_at is None:
+            row.initiated_at = now
+        return attrs.evolve(m)
+
+    async def claim_due(self, now: datetime, lease: timedelta, limit: int, *,
+                        channels: Sequence[str] | None = None,
+                        owner: str | None = None,
+                        priority_only: bool = False) -> list[OutboundMessage]:
+        due = self._due(now, channels, "priority" if priority_only else None)
+        return [self._claim(row, now, lease, owner) for row in due[:limit]]
+
+    async def claim_bulk(self, now: datetime, lease: timedelta, limit: int, *,
+                         daily_limit: int, window: timedelta,
+                         channels: Sequence[str] | None = None,
+                         owner: str | None = None) -> BulkClaim:
+        if limit <= 0:
+            return BulkClaim()
+        candidates = self._due(now, channels, "bulk")[:limit]
+        if not candidates:
+            return BulkClaim()
+        since = now - window
+        used, in_window = await self.daily_usage(since, [r.message.to for r in candidates])
+        quota = daily_limit - used
+        claimed: list[OutboundMessage] = []
+        deferred = 0
+        for row in candidates:
+            if row.message.to in in_window:
+                claimed.append(self._claim(row, now, lease, owner))
+            elif quota > 0:
+                quota -= 1
+                claimed.append(self._claim(row, now, lease, owner))
+            else:
+                deferred += 1
+        if not deferred:
+            return BulkClaim(messages=claimed)
+        window_rows = self._initiated(since)
+        until = now + DEFER_AT_LEAST
+        if window_rows:
+            until = max(until, min(r.initiated_at for r in window_rows
+                                   if r.initiated_at is not None) + window)
+        seen = {r.message.to for r in window_rows}
+        for row in self._s.state.outbox.values():
+            m = row.message
+            if (m.status is DeliveryStatus.QUEUED and m.purpose.business_initiated
+                    and row.next_attempt_at <= now and m.to not in seen):
+                row.next_attempt_at = until
+        return BulkClaim(messages=claimed, deferred=deferred, deferred_until=until)
+
+    def _initiated(self, since: datetime) -> list[OutboxRow]:
+        return [r for r in self._s.state.outbox.values()
+                if r.initiated_at is not None and r.initiated_at > since
+                and r.message.purpose.business_initiated]
+
+    async def daily_usage(self, since: datetime, among: Sequence[str]) -> tuple[int, set[str]]:
+        seen = {r.message.to for r in self._initiated(since)}
+        return len(seen), seen & set(among)
 
     def _row(self, message_id: int) -> OutboxRow:
         return self._s.state.outbox[message_id]
@@ -293,6 +378,17 @@ class InMemoryOutbox:
         return {row.message.provider_id: attrs.evolve(row.message)
                 for row in self._s.state.outbox.values()
                 if row.message.provider_id is not None and row.message.provider_id in wanted}
+
+
+class InMemoryNoWhatsApp:
+    def __init__(self, staged: Staged[MessagingState]) -> None:
+        self._s = staged
+
+    async def mark(self, wa_id: str, at: datetime, code: str) -> None:
+        self._s.state.no_whatsapp.setdefault(wa_id, (at, code))
+
+    async def among(self, wa_ids: Sequence[str]) -> set[str]:
+        return set(wa_ids) & self._s.state.no_whatsapp.keys()
 
 
 class InMemoryWebhookLog:

@@ -30,6 +30,9 @@ class SchoolState:
     results: dict[tuple[int, int], tuple[float | None, ResultStatus]] = attrs.Factory(dict)
     attendance: dict[tuple[int, int, date], AttendanceStatus] = attrs.Factory(dict)
     enrollments: set[tuple[int, int]] = attrs.Factory(set)
+    #: When each result / attendance row was last created or changed (SQL's updated_at).
+    results_at: dict[tuple[int, int], datetime] = attrs.Factory(dict)
+    attendance_at: dict[tuple[int, int, date], datetime] = attrs.Factory(dict)
     next_id: int = 1
 
     def new_id(self) -> int:
@@ -113,6 +116,8 @@ class InMemoryProgressRepository:
                 updated += 1
             else:
                 unchanged += 1
+            if previous != value:
+                state.results_at[result_key] = now
             state.results[result_key] = value
         return WriteCounts(created, updated, unchanged)
 
@@ -131,6 +136,8 @@ class InMemoryProgressRepository:
                 updated += 1
             else:
                 unchanged += 1
+            if previous != row.status:
+                state.attendance_at[key] = now
             state.attendance[key] = row.status
         return WriteCounts(created, updated, unchanged)
 

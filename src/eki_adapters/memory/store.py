@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 
+from eki_adapters.memory.alerts import AlertsState
+from eki_adapters.memory.broadcasts import BroadcastsState
 from eki_adapters.memory.consent import ConsentState
 from eki_adapters.memory.guardians import GuardianState
 from eki_adapters.memory.messaging import MessagingState
@@ -40,3 +42,5 @@ class StoreState:
         self.consent_state = [ConsentState()]
         self.privacy_state = [PrivacyState()]
         self.staff_inbox_state = [StaffInboxState()]
+        self.broadcasts_state = [BroadcastsState()]
+        self.alerts_state = [AlertsState()]

@@ -10,6 +10,13 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from eki_adapters.memory.alerts import (
+    InMemoryAlertFacts,
+    InMemoryAlertLog,
+    InMemoryAlertOptOuts,
+    InMemoryAlertRules,
+)
+from eki_adapters.memory.broadcasts import InMemoryAudiences, InMemoryBroadcasts
 from eki_adapters.memory.consent import InMemoryConsents
 from eki_adapters.memory.guardians import InMemoryGuardians, InMemoryVerificationCodes
 from eki_adapters.memory.imports import InMemoryImportRepository, InMemoryRosterRepository
@@ -17,6 +24,7 @@ from eki_adapters.memory.messaging import (
     InMemoryHandoffs,
     InMemoryHistory,
     InMemoryInbox,
+    InMemoryNoWhatsApp,
     InMemoryOptOuts,
     InMemoryOutbox,
     InMemoryWebhookLog,
@@ -65,6 +73,7 @@ class InMemoryUnitOfWork:
         self._messaging = Staged(store.messaging)
         self.inbox = InMemoryInbox(self._messaging)
         self.outbox = InMemoryOutbox(self._messaging)
+        self.no_whatsapp = InMemoryNoWhatsApp(self._messaging)
         self.webhook_log = InMemoryWebhookLog(self._messaging)
         self.opt_outs = InMemoryOptOuts(self._messaging)
         self.handoffs = InMemoryHandoffs(self._messaging)
@@ -93,6 +102,16 @@ class InMemoryUnitOfWork:
         self.inbox_notes = InMemoryInboxNotes(self._staff_inbox)
         self.quick_replies = InMemoryQuickReplies(self._staff_inbox)
         self.inbox_views = InMemoryInboxViews(self._staff_inbox, self._messaging,
+                                              lambda: self.students._current().values())
+        self._broadcasts = Staged(store.broadcasts_state)
+        self.broadcasts = InMemoryBroadcasts(self._broadcasts, self._messaging,
+                                             self.students._current)
+        self.audiences = InMemoryAudiences(self.students._current, self._families)
+        self._alerts = Staged(store.alerts_state)  # issue 16
+        self.alerts = InMemoryAlertLog(self._alerts)
+        self.alert_rules = InMemoryAlertRules(self._alerts)
+        self.alert_opt_outs = InMemoryAlertOptOuts(self._alerts)
+        self.alert_facts = InMemoryAlertFacts(self._school, self._families,
                                               lambda: self.students._current().values())
         self.operations = InMemoryOperationsStats(
             self._messaging, lambda: self.students._current().values(), store.usage_records)
@@ -124,6 +143,8 @@ class InMemoryUnitOfWork:
         self._consent.apply()
         self._privacy.apply()
         self._staff_inbox.apply()
+        self._broadcasts.apply()
+        self._alerts.apply()
 
     async def rollback(self) -> None:
         self.students.discard()
@@ -137,3 +158,5 @@ class InMemoryUnitOfWork:
         self._consent.discard()
         self._privacy.discard()
         self._staff_inbox.discard()
+        self._broadcasts.discard()
+        self._alerts.discard()

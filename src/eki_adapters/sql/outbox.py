@@ -10,12 +10,29 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eki_adapters.sql.inbox import abandoned_claims
 from eki_adapters.sql.queries import as_datetime, channel_filter, insert_of
-from eki_adapters.sql.tables import UTCDateTime, message_statuses, outbound_messages
-from eki_domain.model.messages import DeliveryStatus, OutboundMessage, StatusReport
+from eki_adapters.sql.tables import (
+    BULK_DUE,
+    PRIORITY_DUE,
+    UTCDateTime,
+    message_statuses,
+    no_whatsapp,
+    outbound_messages,
+)
+from eki_domain.model.messages import (
+    BULK_PURPOSES,
+    PRIORITY_PURPOSES,
+    DeliveryStatus,
+    OutboundMessage,
+    Purpose,
+    StatusReport,
+)
+from eki_domain.model.pacing import DEFER_AT_LEAST, BulkClaim
 
 
 def _outbound_from_row(row: Any) -> OutboundMessage:
@@ -29,7 +46,8 @@ def _outbound_from_row(row: Any) -> OutboundMessage:
         error_code=row.error_code, error_title=row.error_title, attempts=row.attempts,
         author=row.author, template=row.template_name, template_language=row.template_language,
         template_params=tuple(json.loads(row.template_params)) if row.template_params else (),
-        content_sid=row.content_sid,
+        content_sid=row.content_sid, purpose=Purpose(row.purpose),
+        broadcast_id=row.broadcast_id,
     )
 
 
@@ -37,6 +55,7 @@ _OUTBOX_INSERT = insert_of(outbound_messages, (
     "student_id", "inbound_id", "channel", "to_wa_id", "body", "reply_to", "mark_read",
     "intent", "tools", "status", "attempts", "next_attempt_at", "created_at", "updated_at",
     "author", "template_name", "template_language", "template_params", "content_sid",
+    "purpose", "broadcast_id",
 )).returning(outbound_messages.c.id)
 _OUTBOX_SENT = (
     outbound_messages.update()
@@ -56,10 +75,17 @@ _EARLY_STATUSES = (
     .order_by(message_statuses.c.id)
 )
 
+def _purposes(purposes: Sequence[Purpose]) -> list[Any]:
+    """Literals, not bind parameters: the planner matches them to the partial indexes."""
+    return [sa.literal_column(f"'{p.value}'") for p in purposes]
+
+
 @functools.cache
-def _outbox_claim(dialect: str, filtered: bool) -> Any:
+def _outbox_claim(dialect: str, filtered: bool, lane: str | None = None) -> Any:
     """Claim due messages, oldest first, one per recipient: a message waits while an
-    earlier one to the same recipient is queued or being sent (parts stay in order)."""
+    earlier one to the same recipient is queued or being sent (parts stay in order).
+    ``lane`` "priority": replies and staff messages only, held back by an earlier
+    broadcast or alert to the same person only while that one is being sent."""
     o = outbound_messages
     ahead = o.alias("ahead")
     now = sa.bindparam("now", type_=UTCDateTime())
@@ -68,14 +94,33 @@ def _outbox_claim(dialect: str, filtered: bool) -> Any:
         .where(ahead.c.to_wa_id == o.c.to_wa_id, ahead.c.id < o.c.id)
         .where(ahead.c.status.in_([DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value]))
     )
+    pick = sa.select(o.c.id)
+    if lane == "priority":
+        blocked = blocked.where(sa.or_(ahead.c.purpose.in_(_purposes(PRIORITY_PURPOSES)),
+                                       ahead.c.status == DeliveryStatus.SENDING.value))
+        pick = pick.where(sa.text(PRIORITY_DUE))
+    elif lane == "bulk":
+        # Behind any message to the same person being sent or queued before it, and behind
+        # a reply or staff message queued after it too (conversations go first).
+        blocked = sa.exists().where(
+            ahead.c.to_wa_id == o.c.to_wa_id, ahead.c.id != o.c.id,
+            sa.or_(ahead.c.status == DeliveryStatus.SENDING.value,
+                   sa.and_(ahead.c.status == DeliveryStatus.QUEUED.value,
+                           sa.or_(ahead.c.id < o.c.id,
+                                  ahead.c.purpose.in_(_purposes(PRIORITY_PURPOSES))))))
+        pick = pick.where(sa.text(BULK_DUE))
     pick = (
-        sa.select(o.c.id)
+        pick
         .where(o.c.status == DeliveryStatus.QUEUED.value, o.c.next_attempt_at <= now)
         .where(channel_filter(o, filtered))
         .where(~blocked)
-        .order_by(o.c.id)
+        .order_by(*((o.c.next_attempt_at, o.c.id) if lane == "bulk" else (o.c.id,)))
         .limit(sa.bindparam("limit"))
     )
+    if lane == "bulk":  # the candidates; claim_bulk decides which fit the daily limit
+        pick = pick.add_columns(o.c.to_wa_id)
+        return (pick.with_for_update(skip_locked=True, of=o) if dialect == "postgresql"
+                else pick)
     picked: Any = pick.scalar_subquery()
     if dialect == "postgresql":
         # Picked once, in a materialized CTE: as an ``IN (subquery)`` PostgreSQL may run
@@ -92,6 +137,50 @@ def _outbox_claim(dialect: str, filtered: bool) -> Any:
                 attempts=o.c.attempts + 1, updated_at=now)
         .returning(*o.c)
     )
+
+
+#: Serialises the claims of business-initiated rows across processes (PostgreSQL), so the
+#: daily-limit count each one reads stays true until it commits.
+BULK_LOCK_KEY = 0x0E1B_16
+
+_BULK_CLAIM = (
+    outbound_messages.update()
+    .where(outbound_messages.c.id.in_(sa.bindparam("ids", expanding=True)),
+           outbound_messages.c.status == DeliveryStatus.QUEUED.value)
+    .values(status=DeliveryStatus.SENDING.value,
+            lease_until=sa.bindparam("lease", type_=UTCDateTime()),
+            claimed_by=sa.bindparam("owner", type_=outbound_messages.c.claimed_by.type),
+            attempts=outbound_messages.c.attempts + 1,
+            updated_at=sa.bindparam("now", type_=UTCDateTime()),
+            initiated_at=sa.func.coalesce(outbound_messages.c.initiated_at,
+                                          sa.bindparam("now", type_=UTCDateTime())))
+    .returning(*outbound_messages.c)
+)
+
+
+def _initiated_since() -> sa.ColumnElement[bool]:
+    o = outbound_messages
+    return sa.and_(o.c.initiated_at > sa.bindparam("since", type_=UTCDateTime()),
+                   o.c.purpose.in_(_purposes(BULK_PURPOSES)))
+
+
+#: Rows per INSERT when a broadcast is queued (15 columns: well under the bind-parameter
+#: limits of SQLite and PostgreSQL).
+ENQUEUE_BATCH = 500
+
+
+def _bulk_row(m: OutboundMessage) -> dict[str, Any]:
+    return {
+        "student_id": m.student_id, "channel": m.channel, "to_wa_id": m.to, "body": m.body,
+        "status": DeliveryStatus.QUEUED.value, "attempts": 0,
+        "next_attempt_at": m.created_at, "created_at": m.created_at,
+        "updated_at": m.created_at, "author": m.author, "template_name": m.template,
+        "template_language": m.template_language,
+        "template_params": (json.dumps(list(m.template_params), ensure_ascii=False)
+                            if m.template else None),
+        "content_sid": m.content_sid, "purpose": m.purpose.value,
+        "broadcast_id": m.broadcast_id,
+    }
 
 
 class SqlOutbox:
@@ -111,19 +200,107 @@ class SqlOutbox:
             "template_name": message.template, "template_language": message.template_language,
             "template_params": (json.dumps(list(message.template_params), ensure_ascii=False)
                                 if message.template else None),
-            "content_sid": message.content_sid})
+            "content_sid": message.content_sid, "purpose": message.purpose.value,
+            "broadcast_id": message.broadcast_id})
         message.id = int(result.scalar_one())
         return message.id
 
     async def claim_due(self, now: datetime, lease: timedelta, limit: int, *,
                         channels: Sequence[str] | None = None,
-                        owner: str | None = None) -> list[OutboundMessage]:
+                        owner: str | None = None,
+                        priority_only: bool = False) -> list[OutboundMessage]:
         wanted = list(channels) if channels is not None else None
         rows = await self._conn.execute(
-            _outbox_claim(self._dialect, wanted is not None),
+            _outbox_claim(self._dialect, wanted is not None,
+                          "priority" if priority_only else None),
             {"now": now, "lease": now + lease, "limit": limit, "channels": wanted,
              "owner": owner})
         return sorted((_outbound_from_row(r) for r in rows), key=lambda m: m.id or 0)
+
+    async def claim_bulk(self, now: datetime, lease: timedelta, limit: int, *,
+                         daily_limit: int, window: timedelta,
+                         channels: Sequence[str] | None = None,
+                         owner: str | None = None) -> BulkClaim:
+        if limit <= 0:
+            return BulkClaim()
+        if self._dialect == "postgresql":
+            await self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(BULK_LOCK_KEY)))
+        wanted = list(channels) if channels is not None else None
+        candidates = (await self._conn.execute(
+            _outbox_claim(self._dialect, wanted is not None, "bulk"),
+            {"now": now, "limit": limit, "channels": wanted})).all()
+        if not candidates:
+            return BulkClaim()
+        since = now - window
+        used, in_window = await self.daily_usage(since, [c.to_wa_id for c in candidates])
+        quota = daily_limit - used
+        chosen: list[int] = []
+        deferred = 0
+        for candidate in candidates:
+            if candidate.to_wa_id in in_window:
+                chosen.append(candidate.id)
+            elif quota > 0:
+                quota -= 1
+                chosen.append(candidate.id)
+            else:
+                deferred += 1
+        messages: list[OutboundMessage] = []
+        if chosen:
+            rows = await self._conn.execute(_BULK_CLAIM, {
+                "ids": chosen, "lease": now + lease, "owner": owner, "now": now})
+            messages = sorted((_outbound_from_row(r) for r in rows),
+                              key=lambda m: m.id or 0)
+        if not deferred:
+            return BulkClaim(messages=messages)
+        until = await self._defer_outside_window(now, since, window)
+        return BulkClaim(messages=messages, deferred=deferred, deferred_until=until)
+
+    async def _defer_outside_window(self, now: datetime, since: datetime,
+                                    window: timedelta) -> datetime:
+        """The daily limit is reached: every due business-initiated row of a recipient not
+        messaged in the window waits until the oldest message of the window leaves it."""
+        o = outbound_messages
+        oldest = await self._conn.scalar(
+            sa.select(sa.func.min(o.c.initiated_at)).where(_initiated_since()),
+            {"since": since})
+        until = now + DEFER_AT_LEAST
+        if oldest is not None:
+            until = max(until, as_datetime(oldest) + window)
+        seen = o.alias("seen")
+        await self._conn.execute(
+            o.update()
+            .where(sa.text(BULK_DUE), o.c.next_attempt_at <= now)
+            .where(~sa.exists().where(seen.c.to_wa_id == o.c.to_wa_id,
+                                      seen.c.initiated_at > since,
+                                      seen.c.purpose.in_(_purposes(BULK_PURPOSES))))
+            .values(next_attempt_at=until), {"since": since})
+        return until
+
+    async def daily_usage(self, since: datetime, among: Sequence[str]) -> tuple[int, set[str]]:
+        o = outbound_messages
+        used = await self._conn.scalar(
+            sa.select(sa.func.count(sa.distinct(o.c.to_wa_id))).where(_initiated_since()),
+            {"since": since})
+        found: set[str] = set()
+        wanted = list(dict.fromkeys(among))
+        for start in range(0, len(wanted), 1000):
+            rows = await self._conn.execute(
+                sa.select(o.c.to_wa_id).distinct()
+                .where(_initiated_since(), o.c.to_wa_id.in_(wanted[start:start + 1000])),
+                {"since": since})
+            found.update(r.to_wa_id for r in rows)
+        return int(used or 0), found
+
+    async def enqueue_many(self, messages: Sequence[OutboundMessage]) -> int:
+        new = 0
+        for start in range(0, len(messages), ENQUEUE_BATCH):
+            rows = [_bulk_row(m) for m in messages[start:start + ENQUEUE_BATCH]]
+            insert = (pg_insert if self._dialect == "postgresql" else sqlite_insert)(
+                outbound_messages).values(rows).on_conflict_do_nothing(
+                    index_elements=["broadcast_id", "to_wa_id"])
+            result = await self._conn.execute(insert.returning(outbound_messages.c.id))
+            new += len(result.all())
+        return new
 
     async def mark_sent(self, message_id: int, provider_id: str, now: datetime) -> None:
         raced = await self._conn.scalar(_OUTBOX_SENT, {"mid": message_id, "pid": provider_id,
@@ -230,3 +407,24 @@ class SqlOutbox:
             sa.select(outbound_messages).where(outbound_messages.c.provider_id.in_(wanted))
         )).all()
         return {row.provider_id: _outbound_from_row(row) for row in rows}
+
+class SqlNoWhatsApp:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+        self._dialect = connection.dialect.name
+
+    async def mark(self, wa_id: str, at: datetime, code: str) -> None:
+        insert = (pg_insert if self._dialect == "postgresql" else sqlite_insert)(no_whatsapp)
+        await self._conn.execute(
+            insert.values(wa_id=wa_id, marked_at=at, error_code=code)
+            .on_conflict_do_nothing(index_elements=["wa_id"]))
+
+    async def among(self, wa_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        wanted = list(dict.fromkeys(wa_ids))
+        for start in range(0, len(wanted), 1000):
+            rows = await self._conn.execute(
+                sa.select(no_whatsapp.c.wa_id)
+                .where(no_whatsapp.c.wa_id.in_(wanted[start:start + 1000])))
+            found.update(r.wa_id for r in rows)
+        return found

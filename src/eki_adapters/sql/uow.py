@@ -10,6 +10,8 @@ from typing import Self
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from eki_adapters.sql.alerts import SqlAlertFacts, SqlAlertLog, SqlAlertOptOuts, SqlAlertRules
+from eki_adapters.sql.broadcasts import SqlAudiences, SqlBroadcasts
 from eki_adapters.sql.codes import SqlVerificationCodes
 from eki_adapters.sql.consent import SqlConsents
 from eki_adapters.sql.conversations import SqlHandoffs, SqlHistory, SqlOptOuts, SqlWebhookLog
@@ -18,7 +20,7 @@ from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
 from eki_adapters.sql.inbox import SqlInbox
 from eki_adapters.sql.operations import SqlOperationsStats
 from eki_adapters.sql.outbound import SqlHandoffAssignments, SqlServiceWindows, SqlTemplates
-from eki_adapters.sql.outbox import SqlOutbox
+from eki_adapters.sql.outbox import SqlNoWhatsApp, SqlOutbox
 from eki_adapters.sql.privacy import SqlPersonalData, SqlPrivacyRequests, SqlRetention
 from eki_adapters.sql.progress import SqlProgressRepository
 from eki_adapters.sql.staff import SqlApiTokens, SqlAuditLog, SqlSetupLinks, SqlStaffDirectory
@@ -72,6 +74,9 @@ class SqlUnitOfWork:
     imports: SqlImportRepository
     inbox: SqlInbox
     outbox: SqlOutbox
+    no_whatsapp: SqlNoWhatsApp
+    broadcasts: SqlBroadcasts
+    audiences: SqlAudiences
     webhook_log: SqlWebhookLog
     opt_outs: SqlOptOuts
     handoffs: SqlHandoffs
@@ -95,6 +100,10 @@ class SqlUnitOfWork:
     inbox_notes: SqlInboxNotes
     quick_replies: SqlQuickReplies
     inbox_views: SqlInboxViews
+    alerts: SqlAlertLog
+    alert_rules: SqlAlertRules
+    alert_opt_outs: SqlAlertOptOuts
+    alert_facts: SqlAlertFacts
 
     def __init__(self, engine: AsyncEngine, gate: FairGate | None = None) -> None:
         self._engine = engine
@@ -121,6 +130,9 @@ class SqlUnitOfWork:
         self.imports = SqlImportRepository(self._conn)
         self.inbox = SqlInbox(self._conn)
         self.outbox = SqlOutbox(self._conn)
+        self.no_whatsapp = SqlNoWhatsApp(self._conn)
+        self.broadcasts = SqlBroadcasts(self._conn)
+        self.audiences = SqlAudiences(self._conn)
         self.webhook_log = SqlWebhookLog(self._conn)
         self.opt_outs = SqlOptOuts(self._conn)
         self.handoffs = SqlHandoffs(self._conn)
@@ -144,6 +156,10 @@ class SqlUnitOfWork:
         self.inbox_notes = SqlInboxNotes(self._conn)
         self.quick_replies = SqlQuickReplies(self._conn)
         self.inbox_views = SqlInboxViews(self._conn)
+        self.alerts = SqlAlertLog(self._conn)  # issue 16
+        self.alert_rules = SqlAlertRules(self._conn)
+        self.alert_opt_outs = SqlAlertOptOuts(self._conn)
+        self.alert_facts = SqlAlertFacts(self._conn)
         return self
 
     async def __aexit__(

@@ -142,3 +142,10 @@ class MessagesDispatched(Event):
 
     sent: tuple[int, ...] = ()
     failed: tuple[int, ...] = ()
+
+
+@attrs.frozen
+class AlertsQueued(Event):
+    """Academic alerts were queued in the outbox (issue 16)."""
+
+    outbound_ids: tuple[int, ...]

@@ -105,6 +105,27 @@ _RANK = {
 }
 
 
+class Purpose(enum.StrEnum):
+    """Why an outbound message exists (issue #16): the dispatcher sends replies and staff
+    messages first and paces the business-initiated ones (broadcasts and alerts)."""
+
+    REPLY = "reply"  # the bot's answer to an inbound message
+    STAFF = "staff"  # written by a member of staff (the inbox, the API, `eki send`)
+    BROADCAST = "broadcast"  # one recipient of a template broadcast
+    ALERT = "alert"  # an academic alert to a family
+
+    @property
+    def business_initiated(self) -> bool:
+        """Paced at ``EKI_BROADCAST_RATE`` and counted in ``EKI_WHATSAPP_DAILY_LIMIT``."""
+        return self in BULK_PURPOSES
+
+
+#: The purposes sent first, unpaced.
+PRIORITY_PURPOSES = (Purpose.REPLY, Purpose.STAFF)
+#: The business-initiated purposes: paced, and counted against the daily limit.
+BULK_PURPOSES = (Purpose.BROADCAST, Purpose.ALERT)
+
+
 @attrs.frozen
 class StatusReport:
     """A delivery report from the channel about one outbound message."""
@@ -147,6 +168,9 @@ class OutboundMessage:
     template_language: str | None = None
     template_params: tuple[str, ...] = ()
     content_sid: str | None = None  # Twilio's Content SID of the template
+    purpose: Purpose = Purpose.REPLY
+    #: The broadcast this row sends (one row per recipient: unique with ``to``).
+    broadcast_id: int | None = None
 
     def record_status(self, new: DeliveryStatus, *, error_code: str | None = None,
                       error_title: str | None = None) -> bool:

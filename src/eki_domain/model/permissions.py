@@ -12,8 +12,8 @@ The table (docs/admin.md shows the same):
 ============  ===================================================================
 admin         everything, including staff accounts, the audit log and settings
 coordinator   all students, imports, progress imports, every conversation, data requests,
-              hand-offs, broadcasts, exports, guardians, verification codes; not staff
-              or audit
+              hand-offs, broadcasts, alerts, exports, guardians, verification codes; not
+              staff or audit
 teacher       only students carrying one of their tags: profile, progress,
               conversations and hand-offs of those students, and their guardians
               (read only)
@@ -97,6 +97,8 @@ class Action(StrEnum):
     VIEW_IMPORTS = "imports.view"  # import history and error files (they hold rows)
     EXPORT = "export.download"
     MANAGE_BROADCASTS = "broadcast.manage"
+    #: Issue 16: switch academic alert rules, see what went out (admins, coordinators).
+    MANAGE_ALERTS = "alerts.manage"
     VIEW_WEBHOOK_LOG = "webhooks.view"  # raw deliveries: every student's messages
     MANAGE_STAFF = "staff.manage"
     VIEW_AUDIT = "audit.view"

@@ -13,6 +13,7 @@ from eki_domain.model.messages import (
     OutboundMessage,
     StatusReport,
 )
+from eki_domain.model.pacing import BulkClaim
 
 
 class Inbox(Protocol):
@@ -73,10 +74,35 @@ class Outbox(Protocol):
 
     async def claim_due(self, now: datetime, lease: timedelta, limit: int, *,
                         channels: Sequence[str] | None = None,
-                        owner: str | None = None) -> list[OutboundMessage]:
+                        owner: str | None = None,
+                        priority_only: bool = False) -> list[OutboundMessage]:
         """Queued messages whose time has come, oldest first, at most one per recipient
         (so parts of a long answer go out in order); marked ``sending`` (by ``owner``, a
-        worker id, when given)."""
+        worker id, when given). ``priority_only``: replies and staff messages only (a
+        broadcast row queued earlier to the same person does not hold a reply back)."""
+        ...
+
+    async def claim_bulk(self, now: datetime, lease: timedelta, limit: int, *,
+                         daily_limit: int, window: timedelta,
+                         channels: Sequence[str] | None = None,
+                         owner: str | None = None) -> BulkClaim:
+        """Business-initiated rows (broadcasts, alerts) whose time has come, oldest first,
+        at most ``limit``, only as many new recipients as fit ``daily_limit`` unique
+        recipients per ``window`` (recipients already messaged in the window are free);
+        when some do not fit, every due business-initiated row of a recipient outside the
+        window waits (``next_attempt_at``) until the window frees up (at least
+        :data:`~eki_domain.model.pacing.DEFER_AT_LEAST`). Claims by several processes are
+        serialised (the count stays true)."""
+        ...
+
+    async def enqueue_many(self, messages: Sequence[OutboundMessage]) -> int:
+        """Queue rows of a broadcast; a (broadcast, recipient) already queued is skipped
+        (a restarted queueing resumes without duplicates). Returns how many were new."""
+        ...
+
+    async def daily_usage(self, since: datetime, among: Sequence[str]) -> tuple[int, set[str]]:
+        """(unique recipients of business-initiated messages claimed since ``since``,
+        those of ``among`` that are among them)."""
         ...
 
     async def mark_sent(self, message_id: int, provider_id: str, now: datetime) -> None: ...
@@ -110,3 +136,11 @@ class Outbox(Protocol):
         """The messages the channel knows by these ids (unknown ids are left out; the live
         feed names the outbound row of a delivery report)."""
         ...
+
+class NoWhatsApp(Protocol):
+    """Numbers known not to have WhatsApp (Meta's error 131026): left out of future
+    audiences (``uow.no_whatsapp``)."""
+
+    async def mark(self, wa_id: str, at: datetime, code: str) -> None: ...
+
+    async def among(self, wa_ids: Sequence[str]) -> set[str]: ...

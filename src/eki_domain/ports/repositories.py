@@ -8,12 +8,13 @@ from typing import Protocol, Self
 
 from eki_domain.model.pagination import Page, PageRequest
 from eki_domain.model.student import Student
+from eki_domain.ports.alerts import AlertOptOuts
 from eki_domain.ports.consent import ConsentLedger
 from eki_domain.ports.conversations import Handoffs, History, OptOuts, WebhookLog
 from eki_domain.ports.guardians import Guardians
 from eki_domain.ports.imports import ImportRepository, RosterRepository
 from eki_domain.ports.llm import UsageLedger
-from eki_domain.ports.messaging import Inbox, Outbox
+from eki_domain.ports.messaging import Inbox, NoWhatsApp, Outbox
 from eki_domain.ports.operations import OperationsStats
 from eki_domain.ports.outbound import HandoffAssignments, ServiceWindows, Templates
 from eki_domain.ports.progress import ProgressRepository
@@ -108,6 +109,9 @@ class UnitOfWork(Transaction, Protocol):
     def outbox(self) -> Outbox: ...
 
     @property
+    def no_whatsapp(self) -> NoWhatsApp: ...
+
+    @property
     def webhook_log(self) -> WebhookLog: ...
 
     @property
@@ -142,6 +146,11 @@ class UnitOfWork(Transaction, Protocol):
 
     @property
     def consents(self) -> ConsentLedger: ...
+
+    @property
+    def alert_opt_outs(self) -> AlertOptOuts:
+        """Issue 16: the alert rules each person asked not to receive."""
+        ...
 
 
 #: Something that makes a fresh unit of work each time it is called.

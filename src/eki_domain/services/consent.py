@@ -183,14 +183,20 @@ class ConsentDesk:
         self._clock = clock
         self.policy = policy
 
-    async def lacking_consent(self, phones: Iterable[str]) -> set[str]:
+    async def lacking_consent(self, phones: Iterable[str],
+                              ledger: ConsentLedger | None = None) -> set[str]:
         """The E.164 phones of ``phones`` without a current consent (never asked, refused or
-        withdrawn under the current policy version); empty when consent is not required."""
+        withdrawn under the current policy version); empty when consent is not required.
+        ``ledger``: read it in the caller's unit of work (one already open) instead of a
+        new one."""
         wanted = list(dict.fromkeys(phones))
         if not self.policy.required or not wanted:
             return set()
-        async with self._uow() as uow:
-            current = await uow.consents.current_among(wanted, self.policy.version)
+        if ledger is not None:
+            current = await ledger.current_among(wanted, self.policy.version)
+        else:
+            async with self._uow() as uow:
+                current = await uow.consents.current_among(wanted, self.policy.version)
         return {phone for phone in wanted if current.get(phone) is not ConsentDecision.GRANTED}
 
     async def history(self, candidates: Sequence[str]) -> list[ConsentRecord]:

@@ -43,6 +43,7 @@ from eki_domain.model.messages import (
 from eki_domain.model.phone import mask_phone, phone_candidates
 from eki_domain.model.schedule import BusinessHours, describe_moment
 from eki_domain.model.student import Student
+from eki_domain.ports.alerts import AlertOptOuts
 from eki_domain.ports.assistant import Assistant, StudentToolbox, Turn
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.consent import ConsentLedger
@@ -51,6 +52,11 @@ from eki_domain.ports.guardians import Guardians
 from eki_domain.ports.messaging import Inbox, Outbox
 from eki_domain.ports.repositories import StudentRepository, Transaction
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
+from eki_domain.services.alert_commands import (
+    AlertCommand,
+    command_confirmation,
+    parse_alert_command,
+)
 from eki_domain.services.codes import CodeDesk
 from eki_domain.services.consent import (
     ConsentAnswer,
@@ -131,6 +137,7 @@ class _Decision:
     consent_phone: str | None = None  # whose decision / kept question
     keep_question: str | None = None  # asked before consenting: answered after ACEPTO
     forget_question: bool = False
+    alerts: AlertCommand | None = None  # "no más alertas de …" / "activar alertas"
 
 
 async def sender_states(uow: _SenderStates, senders: Sequence[tuple[str, int | None]]
@@ -168,6 +175,9 @@ class TurnUnitOfWork(_SenderStates, Transaction, Protocol):
 
     @property
     def consents(self) -> ConsentLedger: ...
+
+    @property
+    def alert_opt_outs(self) -> AlertOptOuts: ...
 
 
 class ConversationService:
@@ -393,6 +403,11 @@ class ConversationService:
                     media_reply(str(media.type), media.is_voice),))
             return _Decision(intent="unsupported", replies=(unsupported_reply(),))
 
+        command = parse_alert_command(text) if payload is None else None
+        if command is not None:  # an explicit command, read before the classifier (BAJA too)
+            return _Decision(intent="alerts_on" if command.enable else "alerts_off",
+                             replies=() if opted_out else (command_confirmation(command),),
+                             alerts=command)
         intent = detect_intent(text, payload)
         answer = consent_answer(text) if consent is not None else None
         if intent is Intent.OPT_IN and answer is None:
@@ -511,6 +526,8 @@ class ConversationService:
                 await uow.opt_outs.opt_in(phone)
             if decision.opt_out:
                 await uow.opt_outs.opt_out(phone, student.id if student else None, now)
+            if decision.alerts is not None:
+                await _record_alert_choice(uow, decision.alerts, batch.wa_id, phone, now)
             if decision.handoff and student is not None and student.id is not None:
                 await uow.handoffs.open_handoff(student.id, batch.wa_id, now)
             if decision.flag_number_change and student is not None and student.id is not None:
@@ -557,6 +574,17 @@ class ConversationService:
             telemetry.opt_out()
         if decision.handoff:
             telemetry.handoff()
+
+
+async def _record_alert_choice(uow: TurnUnitOfWork, command: AlertCommand, wa_id: str,
+                               phone: str, now: datetime) -> None:
+    """Store a person's alert choice under every reading of their number (alerts go to
+    the E.164 stored for a guardian or a student)."""
+    for candidate in dict.fromkeys((phone, *phone_candidates(wa_id))):
+        if command.enable:
+            await uow.alert_opt_outs.accept(candidate, command.rules)
+        else:
+            await uow.alert_opt_outs.refuse(candidate, command.rules, now)
 
 
 def _events(student: Student | None, decision: _Decision, outbound_ids: Sequence[int],

@@ -5,6 +5,11 @@ after it. Transient failures come back later with growing delays; permanent ones
 (outside the 24 h window, undeliverable, bad token…) are recorded with their code.
 A row whose worker died mid-call is not resent (``DELIVERY_UNKNOWN``): a second send
 could reach the student twice.
+
+Replies and staff messages are claimed first; broadcasts and alerts (business-initiated)
+fill what is left of a batch, paced by a token bucket (``EKI_BROADCAST_RATE``, shared by
+the live workers) and within ``EKI_WHATSAPP_DAILY_LIMIT`` unique recipients per rolling
+24 h (:mod:`eki_domain.model.pacing`).
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ import attrs
 from eki_domain.errors import DeliveryError
 from eki_domain.model.events import MessagesDispatched
 from eki_domain.model.messages import OutboundMessage
+from eki_domain.model.pacing import DAILY_WINDOW, NO_WHATSAPP_CODE, TokenBucket
 from eki_domain.model.phone import mask_phone
 from eki_domain.model.schedule import window_open
 from eki_domain.ports.channel import MessageChannel, SendReceipt
 from eki_domain.ports.clock import Clock
-from eki_domain.ports.messaging import Outbox
+from eki_domain.ports.messaging import NoWhatsApp, Outbox
 from eki_domain.ports.outbound import ServiceWindows
 from eki_domain.ports.repositories import Transaction
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
@@ -51,6 +57,9 @@ class DeliveryUnitOfWork(Transaction, Protocol):
     @property
     def windows(self) -> ServiceWindows: ...
 
+    @property
+    def no_whatsapp(self) -> NoWhatsApp: ...
+
 
 class DeliveryService:
     def __init__(
@@ -66,6 +75,9 @@ class DeliveryService:
         batch_size: int = 20,
         telemetry: Telemetry = NO_TELEMETRY,
         bus: MessageBus | None = None,
+        broadcast_rate: float = 20.0,
+        daily_limit: int = 2000,
+        bulk_idle: timedelta = timedelta(seconds=1),
     ) -> None:
         self._uow = uow
         self._bus = bus or MessageBus()
@@ -77,6 +89,25 @@ class DeliveryService:
         self._retry_max = retry_max
         self._batch_size = batch_size
         self._telemetry = telemetry
+        self.bucket = TokenBucket.per_second(broadcast_rate)
+        self.daily_limit = daily_limit
+        #: No business-initiated row was due: do not look again before this (a reply's
+        #: dispatch does not pay for the broadcast lane while there is no broadcast).
+        self._bulk_idle = bulk_idle
+        self._bulk_next: datetime | None = None
+
+    def share_rate(self, workers: int) -> None:
+        """``workers`` live workers send broadcasts side by side: each takes its share of
+        ``EKI_BROADCAST_RATE``."""
+        self.bucket.share(workers)
+
+    def wake_bulk(self) -> None:
+        """New broadcast or alert rows: look at them at the next dispatch."""
+        self._bulk_next = None
+
+    def bulk_wait(self) -> float:
+        """Seconds until the next broadcast token (how long a dispatcher may sleep)."""
+        return self.bucket.wait(self._clock.now())
 
     @property
     def batch_size(self) -> int:
@@ -90,7 +121,23 @@ class DeliveryService:
         now = self._clock.now()
         async with self._uow() as uow:
             due = await uow.outbox.claim_due(now, self._lease, self._batch_size,
-                                             channels=channels, owner=owner)
+                                             channels=channels, owner=owner,
+                                             priority_only=True)
+            room = self._batch_size - len(due)
+            if room > 0 and (self._bulk_next is None or now >= self._bulk_next):
+                tokens = min(room, self.bucket.available(now))
+                if tokens > 0:
+                    bulk = await uow.outbox.claim_bulk(
+                        now, self._lease, tokens, daily_limit=self.daily_limit,
+                        window=DAILY_WINDOW, channels=channels, owner=owner)
+                    self.bucket.take(len(bulk.messages), now)
+                    due.extend(bulk.messages)
+                    if not bulk.messages:
+                        self._bulk_next = now + self._bulk_idle
+                    if bulk.deferred:
+                        log.info("daily limit of %d recipients reached: %d message(s) wait "
+                                 "until %s", self.daily_limit, bulk.deferred,
+                                 bulk.deferred_until)
             closed = await _closed_windows(uow.windows, due, now)
             await uow.commit()
         if not due:
@@ -166,6 +213,8 @@ class DeliveryService:
                 if give_up:
                     await uow.outbox.mark_failed(message.id, error_code=result.code,
                                                  error_title=title, now=now)
+                    if result.code == NO_WHATSAPP_CODE:
+                        await uow.no_whatsapp.mark(message.to, now, result.code)
                 else:
                     await uow.outbox.mark_retry(
                         message.id, error_code=result.code, error_title=title,

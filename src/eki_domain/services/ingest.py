@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import attrs
 
 from eki_domain.model.events import Event, MessageReceived, StatusChanged
-from eki_domain.model.messages import IncomingMessage, StatusReport
+from eki_domain.model.messages import DeliveryStatus, IncomingMessage, StatusReport
+from eki_domain.model.pacing import NO_WHATSAPP_CODE
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.limits import WindowCounter
 from eki_domain.ports.repositories import UnitOfWorkFactory
@@ -78,6 +79,9 @@ class IngestService:
             for report in statuses:
                 if await uow.outbox.apply_status(report, now):
                     moved.append((report.provider_id, report.status.value))
+                if (report.status is DeliveryStatus.FAILED and report.recipient
+                        and report.error_code == NO_WHATSAPP_CODE):
+                    await uow.no_whatsapp.mark(report.recipient, now, report.error_code)
             applied = len(moved)
             if extra_messages or extra_statuses:
                 await uow.webhook_log.record(

@@ -29,7 +29,7 @@ from eki_domain.model.events import (
     ReplyQueued,
 )
 from eki_domain.model.inbox import InboxNote, ThreadEvent
-from eki_domain.model.messages import MAX_MESSAGE_CHARS, OutboundMessage
+from eki_domain.model.messages import MAX_MESSAGE_CHARS, OutboundMessage, Purpose
 from eki_domain.model.permissions import Action, Principal, require
 from eki_domain.model.phone import mask_phone
 from eki_domain.model.schedule import window_left, window_open
@@ -138,7 +138,7 @@ class StaffMessages:
             last_in = (await uow.windows.last_inbound_at([to])).get(to)
             message = OutboundMessage(to=to, body="", created_at=now, channel=channel,
                                       student_id=student.id, intent=STAFF_INTENT,
-                                      author=principal.actor)
+                                      author=principal.actor, purpose=Purpose.STAFF)
             if template is not None:
                 chosen = await resolve_sendable(uow.templates, template.name,
                                                 template.language)

@@ -17,7 +17,9 @@ from eki_domain import __version__
 from eki_domain.errors import EkiError
 from eki_entrypoints import loops
 from eki_entrypoints.cli import (
+    alerts,
     audit,
+    broadcasts,
     chat,
     codes,
     consent,
@@ -42,7 +44,8 @@ from eki_entrypoints.settings import Settings, SettingsError
 
 #: The command groups, in the order ``eki --help`` lists them.
 GROUPS = (db, server, chat, demo, handoff, students, progress, oneroster, imports, intents,
-          staff, audit, guardians, codes, templates, send, consent, privacy)
+          staff, audit, guardians, codes, templates, send, consent, privacy, broadcasts,
+          alerts)
 
 
 def build_parser() -> argparse.ArgumentParser:

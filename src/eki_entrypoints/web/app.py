@@ -18,6 +18,7 @@ from eki_entrypoints.web.access_log import AccessLogMiddleware
 from eki_entrypoints.web.admin import admin_routes
 from eki_entrypoints.web.admin.session import session_store
 from eki_entrypoints.web.auth import auth_failure_limiter
+from eki_entrypoints.web.broadcasts import broadcast_routes
 from eki_entrypoints.web.conversations import list_handoffs, release_handoff, student_messages
 from eki_entrypoints.web.errors import EXCEPTION_HANDLERS
 from eki_entrypoints.web.events import admin_events, api_events, stream_slots
@@ -99,6 +100,7 @@ def create_app(
         Route("/admin/events", admin_events, methods=["GET"]),
         Route("/api/students/{phone}/messages", student_messages, methods=["GET"]),
         *message_routes(),
+        *broadcast_routes(),
         Route("/api/students/{phone}/progress", get_progress, methods=["GET"]),
         Route("/api/progress/import", import_progress, methods=["POST"]),
         Route("/api/students/{phone}/handoff/release", release_handoff, methods=["POST"]),

@@ -46,6 +46,9 @@ def _body(code: str, message: str) -> dict[str, dict[str, str]]:
 
 
 def _status_for(exc: EkiError) -> int:
+    declared = getattr(exc, "http_status", None)  # errors that name their own status
+    if isinstance(declared, int):
+        return declared
     if isinstance(exc, ImportFileError):
         return 422
     if isinstance(exc, ImportInProgress):

@@ -15,7 +15,9 @@ from starlette.staticfiles import StaticFiles
 
 from eki_entrypoints.web.admin import (
     account,
+    alerts,
     auth,
+    broadcasts,
     families,
     imports,
     inbox,
@@ -76,6 +78,17 @@ def admin_routes() -> list[BaseRoute]:
               methods=["POST"]),
         Route("/admin/privacidad/exportar", privacy.export, methods=["POST"]),
         Route("/admin/privacidad/borrar", privacy.erase, methods=["POST"]),
+        Route("/admin/difusiones", broadcasts.broadcasts_page, methods=["GET"]),
+        Route("/admin/difusiones", broadcasts.create, methods=["POST"]),
+        Route("/admin/difusiones/{broadcast_id:int}", broadcasts.follow, methods=["GET"]),
+        Route("/admin/difusiones/{broadcast_id:int}/estado", broadcasts.progress,
+              methods=["GET"]),
+        Route("/admin/difusiones/{broadcast_id:int}/resultados.csv", broadcasts.results,
+              methods=["GET"]),
+        Route("/admin/difusiones/{broadcast_id:int}/{action}", broadcasts.change,
+              methods=["POST"]),
+        Route("/admin/alertas", alerts.alerts_page, methods=["GET"]),
+        Route("/admin/alertas/{rule}", alerts.switch_rule, methods=["POST"]),
     ]
 
 

@@ -1,7 +1,7 @@
 """The consent ledger and the questions kept until consent (issue 18).
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from eki_adapters.sql.tables import BigId, UTCDateTime
 
 revision = "0017"
-down_revision = "0014"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
