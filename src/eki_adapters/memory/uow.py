@@ -83,7 +83,8 @@ class InMemoryUnitOfWork:
         self._broadcasts = Staged(store.broadcasts_state)
         self.broadcasts = InMemoryBroadcasts(self._broadcasts, self._messaging,
                                              self.students._current)
-        self.audiences = InMemoryAudiences(self.students._current, self._families)
+        self.audiences = InMemoryAudiences(self.students._current, self._families,
+                                           self._messaging)
         self.operations = InMemoryOperationsStats(
             self._messaging, lambda: self.students._current().values(), store.usage_records)
 

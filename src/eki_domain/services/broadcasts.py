@@ -34,8 +34,7 @@ from eki_domain.model.pacing import DAILY_WINDOW
 from eki_domain.model.permissions import Action, require
 from eki_domain.ports.broadcasts import AudienceSource, Broadcasts, ConsentCheck
 from eki_domain.ports.clock import Clock
-from eki_domain.ports.conversations import OptOuts
-from eki_domain.ports.messaging import NoWhatsApp, Outbox
+from eki_domain.ports.messaging import Outbox
 from eki_domain.ports.outbound import Templates
 from eki_domain.ports.repositories import Transaction
 from eki_domain.ports.staff import AuditLog
@@ -45,8 +44,8 @@ from eki_domain.services.templates import resolve_sendable
 log = logging.getLogger("eki.broadcasts")
 
 #: Recipients queued per transaction.
-QUEUE_BATCH = 1000
-#: Phones per look-up of opt-outs, numbers without WhatsApp and consent.
+QUEUE_BATCH = 2500
+#: Phones per consent look-up.
 LOOKUP_CHUNK = 1000
 #: A broadcast whose queueing started this long ago and did not finish was interrupted
 #: (a crash, a kill -9): the worker queues the rest.
@@ -64,12 +63,6 @@ class BroadcastUnitOfWork(Transaction, Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
-
-    @property
-    def opt_outs(self) -> OptOuts: ...
-
-    @property
-    def no_whatsapp(self) -> NoWhatsApp: ...
 
     @property
     def templates(self) -> Templates: ...
@@ -151,20 +144,16 @@ class BroadcastService:
                 excluded[reason or Exclusion.INACTIVE] += 1
             else:
                 chosen.append(person)
-        opted: set[str] = set()
-        no_wa: set[str] = set()
         lacking: set[str] = set()
-        for start in range(0, len(chosen), LOOKUP_CHUNK):
-            part = chosen[start:start + LOOKUP_CHUNK]
-            opted |= await uow.opt_outs.opted_out_among([c.phone for c in part])
-            no_wa |= await uow.no_whatsapp.among([c.wa_id for c in part])
-            if self.consent is not None:
-                lacking |= await self.consent.lacking_consent([c.phone for c in part])
+        if self.consent is not None:
+            for start in range(0, len(chosen), LOOKUP_CHUNK):
+                lacking |= await self.consent.lacking_consent(
+                    [c.phone for c in chosen[start:start + LOOKUP_CHUNK]])
         recipients: list[Recipient] = []
         for person in chosen:
-            if person.phone in opted:
+            if person.opted_out:
                 excluded[Exclusion.OPTED_OUT] += 1
-            elif person.wa_id in no_wa:
+            elif person.no_whatsapp:
                 excluded[Exclusion.NO_WHATSAPP] += 1
             elif person.phone in lacking:
                 excluded[Exclusion.NO_CONSENT] += 1
