@@ -303,10 +303,12 @@ class SqlOutbox:
         wanted = set(among)
         if not used or not wanted:
             return int(used or 0), found
-        # The window holds at most about the daily limit of recipients: read them all and
-        # intersect here (no statement with thousands of parameters).
-        rows = await self._conn.execute(
-            sa.select(o.c.to_wa_id).distinct().where(_initiated_since()), {"since": since})
+        query = sa.select(o.c.to_wa_id).distinct().where(_initiated_since())
+        if len(wanted) <= 100:  # a claim's candidates
+            query = query.where(o.c.to_wa_id.in_(sorted(wanted)))
+        # Else (a preview): the window holds about the daily limit of recipients at most;
+        # read them all and intersect here (no statement with thousands of parameters).
+        rows = await self._conn.execute(query, {"since": since})
         found.update(r.to_wa_id for r in rows if r.to_wa_id in wanted)
         return int(used), found
 
