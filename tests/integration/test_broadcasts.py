@@ -293,3 +293,27 @@ async def test_only_coordinators_and_admins_manage_broadcasts(
                                    role=Role.COORDINATOR))
     broadcast, _ = await svc.create(coordinator, spec())
     assert broadcast.created_by == "c@colegio.edu.co"
+
+
+async def test_a_send_cut_by_a_crash_is_never_repeated(uow_factory: UnitOfWorkFactory) -> None:
+    await seed(uow_factory)
+    clock = FixedClock(T0)
+    svc = service(uow_factory, clock)
+    broadcast, _ = await svc.create(ADMIN, spec(audience=Audience.of([], to="students")))
+    assert broadcast.id is not None
+    async with uow_factory() as uow:  # a worker claims two rows, then is killed (kill -9)
+        claim = await uow.outbox.claim_bulk(T0, timedelta(seconds=90), 2, daily_limit=100,
+                                            window=DAILY_WINDOW, owner="worker-killed")
+        await uow.commit()
+    async with uow_factory() as uow:  # the next worker's sweep
+        assert await uow.outbox.fail_abandoned(T0, live_owners={"worker-new"}) == 2
+        rest = await uow.outbox.claim_bulk(T0, timedelta(seconds=90), 10, daily_limit=100,
+                                           window=DAILY_WINDOW, owner="worker-new")
+        await uow.commit()
+    assert {m.to for m in rest.messages}.isdisjoint({m.to for m in claim.messages})
+    assert len(rest.messages) == 1
+    view = await svc.get(ADMIN, broadcast.id)
+    assert view.counts["failed"] == 2 and view.counts["queued"] == 1
+    results = await svc.results(ADMIN, broadcast.id)
+    assert sorted(r.error_code or "" for r in results) == ["", "DELIVERY_UNKNOWN",
+                                                          "DELIVERY_UNKNOWN"]
