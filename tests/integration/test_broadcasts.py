@@ -134,6 +134,7 @@ async def test_queued_once_per_recipient_with_their_own_parameters(
     sent = {m.to: m for m in claim.messages}
     assert set(sent) == {phone(0).e164[1:], phone(1).e164[1:], phone(100).e164[1:]}
     assert sent[phone(0).e164[1:]].template_params == ("Ana", "10a")
+    assert sent[phone(0).e164[1:]].body == "Hola Ana: reunión de 10a el viernes."
     rosa = sent[phone(100).e164[1:]]
     assert rosa.template_params == ("Rosa", "10a")
     assert (rosa.student_id, rosa.purpose, rosa.broadcast_id) == (ids["Ana"],

@@ -32,6 +32,7 @@ from eki_domain.model.broadcasts import (
 from eki_domain.model.messages import OutboundMessage, Purpose
 from eki_domain.model.pacing import DAILY_WINDOW
 from eki_domain.model.permissions import Action, require
+from eki_domain.model.templates import InvalidTemplate, MessageTemplate
 from eki_domain.ports.broadcasts import AudienceSource, Broadcasts, ConsentCheck
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.messaging import Outbox
@@ -114,6 +115,17 @@ def _choose(candidates: Sequence[Candidate]) -> tuple[Candidate | None, Exclusio
     if any(c.active for c in ordered):
         return None, Exclusion.GUARDIAN_NOT_ALLOWED
     return None, Exclusion.INACTIVE
+
+
+def _rendered(template: MessageTemplate | None, params: Sequence[str]) -> str:
+    """What the person reads (the conversation history shows it); empty when the
+    parameters do not fit (the provider then refuses the send, and the row says why)."""
+    if template is None:
+        return ""
+    try:
+        return template.render(params)
+    except InvalidTemplate:
+        return ""
 
 
 class BroadcastService:
@@ -231,14 +243,16 @@ class BroadcastService:
             broadcast = await uow.broadcasts.get(broadcast_id)
             if broadcast is None or broadcast.state is not BroadcastState.SENDING:
                 return 0
+            template = await uow.templates.get(broadcast.template, broadcast.language)
             if resolution is None:
                 resolution = await self._resolve(uow, broadcast)
         now = self._clock.now()
         rows = [OutboundMessage(
-            to=r.candidate.wa_id, body="", created_at=now, channel=self._channel,
-            student_id=r.candidate.student_id, intent="broadcast",
+            to=r.candidate.wa_id, body=_rendered(template, r.params), created_at=now,
+            channel=self._channel, student_id=r.candidate.student_id, intent="broadcast",
             author=broadcast.created_by, template=broadcast.template,
             template_language=broadcast.language, template_params=r.params,
+            content_sid=template.content_sid if template is not None else None,
             purpose=Purpose.BROADCAST, broadcast_id=broadcast_id)
             for r in resolution.recipients]
         new = 0
