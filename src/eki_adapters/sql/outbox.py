@@ -421,7 +421,9 @@ class SqlOutbox:
         o = outbound_messages
         count, oldest = (await self._conn.execute(
             sa.select(sa.func.count(), sa.func.min(o.c.created_at))
-            .where(o.c.status.in_([DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value]))
+            .where(o.c.status.in_([DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value]),
+                   # Broadcasts and alerts wait on purpose (pacing, the daily limit).
+                   o.c.purpose.in_(_purposes(PRIORITY_PURPOSES)))
         )).one()
         if not count or oldest is None:
             return 0, 0.0
