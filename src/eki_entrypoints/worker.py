@@ -34,6 +34,8 @@ BEAT_INTERVAL = 1.0
 #: A worker silent for this long is dead: its claims are given back. Several beats, so a
 #: busy event loop or a slow database round trip does not make a live worker look dead.
 DEAD_AFTER = timedelta(seconds=5)
+#: Shortest wait of a dispatcher for the next broadcast tokens (a few rows per claim).
+BULK_STEP = 0.2
 #: Seconds between two looks for claims of dead workers (by every worker).
 SWEEP_INTERVAL = 2.0
 
@@ -181,9 +183,9 @@ class PipelineWorker:
         else:
             self._beat_failed = False
 
-    async def _sleep(self, event: asyncio.Event) -> None:
+    async def _sleep(self, event: asyncio.Event, seconds: float | None = None) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout=self.poll_interval)
+            await asyncio.wait_for(event.wait(), timeout=seconds or self.poll_interval)
         event.clear()
 
     async def _claim(self) -> None:
@@ -348,9 +350,12 @@ class PipelineWorker:
                     # Later parts to the same recipients waited behind these: look again
                     # (after the gather delay) instead of leaving them to the poll.
                     self._outbox_events[index].set()
-                # Drained for now: wait for new rows (set meanwhile: no wait) or the poll,
-                # then let a few more replies gather so one claim sends them together.
-                await self._sleep(self._outbox_events[index])
+                # Drained for now: wait for new rows (set meanwhile: no wait) or the poll
+                # (sooner when paced broadcast rows wait for their next tokens), then let a
+                # few more replies gather so one claim sends them together.
+                paced = delivery.bulk_wait()
+                await self._sleep(self._outbox_events[index], None if paced is None else
+                                  min(self.poll_interval, max(BULK_STEP, paced)))
                 await asyncio.sleep(self.gather_delay)
 
     async def drain(self, max_rounds: int = 1000) -> None:

@@ -134,6 +134,7 @@ async def test_queued_once_per_recipient_with_their_own_parameters(
     sent = {m.to: m for m in claim.messages}
     assert set(sent) == {phone(0).e164[1:], phone(1).e164[1:], phone(100).e164[1:]}
     assert sent[phone(0).e164[1:]].template_params == ("Ana", "10a")
+    assert sent[phone(0).e164[1:]].body == "Hola Ana: reunión de 10a el viernes."
     rosa = sent[phone(100).e164[1:]]
     assert rosa.template_params == ("Rosa", "10a")
     assert (rosa.student_id, rosa.purpose, rosa.broadcast_id) == (ids["Ana"],
@@ -293,3 +294,27 @@ async def test_only_coordinators_and_admins_manage_broadcasts(
                                    role=Role.COORDINATOR))
     broadcast, _ = await svc.create(coordinator, spec())
     assert broadcast.created_by == "c@colegio.edu.co"
+
+
+async def test_a_send_cut_by_a_crash_is_never_repeated(uow_factory: UnitOfWorkFactory) -> None:
+    await seed(uow_factory)
+    clock = FixedClock(T0)
+    svc = service(uow_factory, clock)
+    broadcast, _ = await svc.create(ADMIN, spec(audience=Audience.of([], to="students")))
+    assert broadcast.id is not None
+    async with uow_factory() as uow:  # a worker claims two rows, then is killed (kill -9)
+        claim = await uow.outbox.claim_bulk(T0, timedelta(seconds=90), 2, daily_limit=100,
+                                            window=DAILY_WINDOW, owner="worker-killed")
+        await uow.commit()
+    async with uow_factory() as uow:  # the next worker's sweep
+        assert await uow.outbox.fail_abandoned(T0, live_owners={"worker-new"}) == 2
+        rest = await uow.outbox.claim_bulk(T0, timedelta(seconds=90), 10, daily_limit=100,
+                                           window=DAILY_WINDOW, owner="worker-new")
+        await uow.commit()
+    assert {m.to for m in rest.messages}.isdisjoint({m.to for m in claim.messages})
+    assert len(rest.messages) == 1
+    view = await svc.get(ADMIN, broadcast.id)
+    assert view.counts["failed"] == 2 and view.counts["queued"] == 1
+    results = await svc.results(ADMIN, broadcast.id)
+    assert sorted(r.error_code or "" for r in results) == ["", "DELIVERY_UNKNOWN",
+                                                          "DELIVERY_UNKNOWN"]

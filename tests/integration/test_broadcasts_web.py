@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from eki_adapters.system.clock import FixedClock
 from eki_domain.model.phone import PhoneNumber
 from eki_domain.model.student import Student
 from eki_domain.model.templates import TemplateStatus
@@ -156,3 +157,31 @@ def test_cli_create_show_pause(eki: Eki, cli: CliCall) -> None:
     assert "Aviso" in out
     code, _, err = cli("broadcast", "show", "424242")
     assert code != 0 and "No existe la difusión" in err
+
+
+async def test_the_worker_starts_a_scheduled_broadcast_and_finishes_it(eki: Eki) -> None:
+    from datetime import timedelta
+
+    from eki_domain.model.broadcasts import Audience, BroadcastState
+    from eki_domain.services.broadcasts import BroadcastSpec
+    from eki_entrypoints.worker import PipelineWorker
+
+    clock = eki.clock
+    assert isinstance(clock, FixedClock)
+    broadcast, _ = await eki.broadcasts.create(CLI, BroadcastSpec(
+        name="Mañana", template="aviso_general", params=("{nombre}", "mañana"),
+        audience=Audience.of(["grado 10"]), scheduled_at=clock.now() + timedelta(hours=1)))
+    assert broadcast.id is not None
+    worker = PipelineWorker(eki)
+    await worker.drain()
+    assert (await eki.broadcasts.get(CLI, broadcast.id)).broadcast.state is (
+        BroadcastState.SCHEDULED)
+    clock.advance(timedelta(hours=1))
+    await worker.drain()  # the sweep starts it; the dispatcher sends it (tokens saved up)
+    view = await eki.broadcasts.get(CLI, broadcast.id)
+    assert view.broadcast.state is BroadcastState.SENDING
+    assert (view.counts["sent"], view.counts["queued"]) == (2, 0)
+    clock.advance(timedelta(seconds=1))
+    await worker.drain()  # the next sweep sees nothing left: done
+    view = await eki.broadcasts.get(CLI, broadcast.id)
+    assert (view.broadcast.state, view.counts["sent"]) == (BroadcastState.DONE, 2)

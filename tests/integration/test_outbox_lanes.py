@@ -125,3 +125,14 @@ async def test_numbers_without_whatsapp_are_remembered(uow_factory: UnitOfWorkFa
         await uow.commit()
     async with uow_factory() as uow:
         assert await uow.no_whatsapp.among(["573001", "573002"]) == {"573001"}
+
+
+async def test_a_paced_broadcast_does_not_look_like_a_stuck_queue(
+        uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        await uow.outbox.enqueue_many([bulk(f"57B{n}", 9) for n in range(3)])
+        await uow.outbox.enqueue(OutboundMessage(to="57R", body="hola", created_at=T0))
+        await uow.commit()
+    async with uow_factory() as uow:
+        count, oldest = await uow.outbox.depth(T0 + timedelta(minutes=10))
+    assert (count, oldest) == (1, 600.0)

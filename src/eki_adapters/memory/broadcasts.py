@@ -110,9 +110,15 @@ class InMemoryBroadcasts:
 
 class InMemoryAudiences:
     def __init__(self, students: Callable[[], dict[int, Student]],
-                 families: Staged[GuardianState]) -> None:
+                 families: Staged[GuardianState], messaging: Staged[MessagingState]) -> None:
         self._students = students
         self._families = families
+        self._m = messaging
+
+    def _flags(self, candidate: Candidate) -> Candidate:
+        state = self._m.state
+        return attrs.evolve(candidate, opted_out=candidate.phone in state.opt_outs,
+                            no_whatsapp=candidate.wa_id in state.no_whatsapp)
 
     async def candidates(self, audience: Audience) -> list[Candidate]:
         chosen = {sid: s for sid, s in self._students().items() if audience.matches(s.tags)}
@@ -135,4 +141,4 @@ class InMemoryAudiences:
                     student_name=student.name, student_tags=student.tags,
                     active=guardian.active and student.active,
                     allowed=link.may_receive_alerts, priority=link.priority))
-        return out
+        return [self._flags(c) for c in out]

@@ -363,7 +363,8 @@ class InMemoryOutbox:
 
     async def depth(self, now: datetime) -> tuple[int, float]:
         waiting = [r.message for r in self._s.state.outbox.values()
-                   if r.message.status in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)]
+                   if r.message.status in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
+                   and not r.message.purpose.business_initiated]
         if not waiting:
             return 0, 0.0
         return len(waiting), max(0.0, (now - min(m.created_at for m in waiting)).total_seconds())

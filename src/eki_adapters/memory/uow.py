@@ -106,7 +106,8 @@ class InMemoryUnitOfWork:
         self._broadcasts = Staged(store.broadcasts_state)
         self.broadcasts = InMemoryBroadcasts(self._broadcasts, self._messaging,
                                              self.students._current)
-        self.audiences = InMemoryAudiences(self.students._current, self._families)
+        self.audiences = InMemoryAudiences(self.students._current, self._families,
+                                           self._messaging)
         self._alerts = Staged(store.alerts_state)  # issue 16
         self.alerts = InMemoryAlertLog(self._alerts)
         self.alert_rules = InMemoryAlertRules(self._alerts)

@@ -13,6 +13,8 @@ from eki_adapters.sql.tables import (
     broadcasts,
     guardian_links,
     guardians,
+    no_whatsapp,
+    opt_outs,
     outbound_messages,
     student_tags,
     students,
@@ -125,6 +127,14 @@ class SqlBroadcasts:
         return int(result.rowcount or 0)
 
 
+def _opted(phone: Any) -> Any:
+    return sa.exists().where(opt_outs.c.phone == phone).label("opted")
+
+
+def _no_whatsapp(wa_id: Any) -> Any:
+    return sa.exists().where(no_whatsapp.c.wa_id == wa_id).label("nowa")
+
+
 class SqlAudiences:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
@@ -140,7 +150,9 @@ class SqlAudiences:
                     sa.func.count(sa.distinct(t.c.id)) == len(audience.tags))
             selected = tagged
         rows = await self._conn.execute(
-            sa.select(s.c.id, s.c.name, s.c.phone, s.c.wa_id, s.c.active, t.c.name.label("tag"))
+            sa.select(s.c.id, s.c.name, s.c.phone, s.c.wa_id, s.c.active, t.c.name.label("tag"),
+                      _opted(s.c.phone), _no_whatsapp(sa.func.coalesce(
+                          s.c.wa_id, sa.func.ltrim(s.c.phone, "+"))))
             .select_from(s.outerjoin(st, st.c.student_id == s.c.id)
                          .outerjoin(t, t.c.id == st.c.tag_id))
             .where(s.c.id.in_(selected)))
@@ -148,7 +160,8 @@ class SqlAudiences:
         for r in rows:
             entry = found.setdefault(int(r.id), {"name": r.name, "phone": r.phone,
                                                  "wa_id": r.wa_id, "active": bool(r.active),
-                                                 "tags": set()})
+                                                 "tags": set(), "opted": bool(r.opted),
+                                                 "nowa": bool(r.nowa)})
             if r.tag is not None:
                 entry["tags"].add(r.tag)
         out: list[Candidate] = []
@@ -157,12 +170,14 @@ class SqlAudiences:
                 kind="student", name=e["name"], phone=e["phone"],
                 wa_id=e["wa_id"] or e["phone"].lstrip("+"), student_id=sid,
                 student_name=e["name"], student_tags=frozenset(e["tags"]),
-                active=e["active"]) for sid, e in found.items())
+                active=e["active"], opted_out=e["opted"], no_whatsapp=e["nowa"])
+                for sid, e in found.items())
         if audience.to in (RecipientKind.GUARDIANS, RecipientKind.BOTH) and found:
             g, link = guardians, guardian_links
             links = await self._conn.execute(
                 sa.select(g.c.name, g.c.phone, g.c.active, link.c.student_id,
-                          link.c.may_receive_alerts, link.c.priority)
+                          link.c.may_receive_alerts, link.c.priority, _opted(g.c.phone),
+                          _no_whatsapp(sa.func.ltrim(g.c.phone, "+")))
                 .select_from(link.join(g, g.c.id == link.c.guardian_id))
                 .where(link.c.student_id.in_(selected)))
             for r in links:
@@ -174,5 +189,6 @@ class SqlAudiences:
                     wa_id=r.phone.lstrip("+"), student_id=int(r.student_id),
                     student_name=e["name"], student_tags=frozenset(e["tags"]),
                     active=bool(r.active) and e["active"],
-                    allowed=bool(r.may_receive_alerts), priority=int(r.priority)))
+                    allowed=bool(r.may_receive_alerts), priority=int(r.priority),
+                    opted_out=bool(r.opted), no_whatsapp=bool(r.nowa)))
         return out

@@ -164,9 +164,27 @@ def _initiated_since() -> sa.ColumnElement[bool]:
                    o.c.purpose.in_(_purposes(BULK_PURPOSES)))
 
 
-#: Rows per INSERT when a broadcast is queued (15 columns: well under the bind-parameter
-#: limits of SQLite and PostgreSQL).
-ENQUEUE_BATCH = 500
+_BULK_COLUMNS = (
+    "student_id", "channel", "to_wa_id", "body", "status", "attempts", "next_attempt_at",
+    "created_at", "updated_at", "author", "template_name", "template_language",
+    "template_params", "content_sid", "purpose", "broadcast_id",
+)
+#: What differs from one recipient to the next (arrays); the rest is the same for every
+#: row of one statement (scalars).
+_PER_ROW = ("student_id", "to_wa_id", "template_params")
+_SHARED = tuple(c for c in _BULK_COLUMNS if c not in _PER_ROW)
+#: Fixed column names only; every value is bound.
+_PG_BULK_INSERT = sa.text(
+    "INSERT INTO outbound_messages (" + ", ".join(_PER_ROW + _SHARED) + ") "  # noqa: S608
+    "SELECT u.student_id, u.to_wa_id, u.template_params, "
+    + ", ".join(f":{c}" for c in _SHARED)
+    + " FROM unnest(CAST(:student_ids AS bigint[]), CAST(:to_wa_ids AS text[]), "
+    "CAST(:params AS text[])) AS u(student_id, to_wa_id, template_params) "
+    "ON CONFLICT (broadcast_id, to_wa_id) DO NOTHING RETURNING id"
+).bindparams(*(sa.bindparam(c, type_=outbound_messages.c[c].type) for c in _SHARED))
+_SQLITE_BULK_INSERT = sqlite_insert(outbound_messages).values(
+    {c: sa.bindparam(c, type_=outbound_messages.c[c].type) for c in _BULK_COLUMNS}
+).on_conflict_do_nothing(index_elements=["broadcast_id", "to_wa_id"])
 
 
 def _bulk_row(m: OutboundMessage) -> dict[str, Any]:
@@ -282,24 +300,41 @@ class SqlOutbox:
             sa.select(sa.func.count(sa.distinct(o.c.to_wa_id))).where(_initiated_since()),
             {"since": since})
         found: set[str] = set()
-        wanted = list(dict.fromkeys(among))
-        for start in range(0, len(wanted), 1000):
-            rows = await self._conn.execute(
-                sa.select(o.c.to_wa_id).distinct()
-                .where(_initiated_since(), o.c.to_wa_id.in_(wanted[start:start + 1000])),
-                {"since": since})
-            found.update(r.to_wa_id for r in rows)
-        return int(used or 0), found
+        wanted = set(among)
+        if not used or not wanted:
+            return int(used or 0), found
+        query = sa.select(o.c.to_wa_id).distinct().where(_initiated_since())
+        if len(wanted) <= 100:  # a claim's candidates
+            query = query.where(o.c.to_wa_id.in_(sorted(wanted)))
+        # Else (a preview): the window holds about the daily limit of recipients at most;
+        # read them all and intersect here (no statement with thousands of parameters).
+        rows = await self._conn.execute(query, {"since": since})
+        found.update(r.to_wa_id for r in rows if r.to_wa_id in wanted)
+        return int(used), found
 
     async def enqueue_many(self, messages: Sequence[OutboundMessage]) -> int:
+        if not messages:
+            return 0
+        rows = [_bulk_row(m) for m in messages]
+        if self._dialect == "postgresql":
+            # One statement per group of rows sharing everything but the recipient (one
+            # group for a broadcast): three arrays, no per-row parameters.
+            groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+            for row in rows:
+                groups.setdefault(tuple(row[c] for c in _SHARED), []).append(row)
+            new = 0
+            for group in groups.values():
+                values = {c: group[0][c] for c in _SHARED}
+                result = await self._conn.execute(_PG_BULK_INSERT, {
+                    **values, "student_ids": [r["student_id"] for r in group],
+                    "to_wa_ids": [r["to_wa_id"] for r in group],
+                    "params": [r["template_params"] for r in group]})
+                new += len(result.all())
+            return new
         new = 0
-        for start in range(0, len(messages), ENQUEUE_BATCH):
-            rows = [_bulk_row(m) for m in messages[start:start + ENQUEUE_BATCH]]
-            insert = (pg_insert if self._dialect == "postgresql" else sqlite_insert)(
-                outbound_messages).values(rows).on_conflict_do_nothing(
-                    index_elements=["broadcast_id", "to_wa_id"])
-            result = await self._conn.execute(insert.returning(outbound_messages.c.id))
-            new += len(result.all())
+        for row in rows:  # SQLite: one prepared statement, executed per row
+            result = await self._conn.execute(_SQLITE_BULK_INSERT, row)
+            new += int(result.rowcount or 0)
         return new
 
     async def mark_sent(self, message_id: int, provider_id: str, now: datetime) -> None:
@@ -386,7 +421,9 @@ class SqlOutbox:
         o = outbound_messages
         count, oldest = (await self._conn.execute(
             sa.select(sa.func.count(), sa.func.min(o.c.created_at))
-            .where(o.c.status.in_([DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value]))
+            .where(o.c.status.in_([DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value]),
+                   # Broadcasts and alerts wait on purpose (pacing, the daily limit).
+                   o.c.purpose.in_(_purposes(PRIORITY_PURPOSES)))
         )).one()
         if not count or oldest is None:
             return 0, 0.0

@@ -154,6 +154,8 @@ class Candidate:
     active: bool  # the person and, for a guardian, the student
     allowed: bool = True  # a guardian's link allows messages (may_receive_alerts)
     priority: int = 0  # among a guardian's links: lower first
+    opted_out: bool = False  # the phone asked for no messages
+    no_whatsapp: bool = False  # Meta said the number has no WhatsApp (131026)
 
 
 def first_name(name: str) -> str:
@@ -183,8 +185,13 @@ def check_params(params: Sequence[str]) -> tuple[str, ...]:
 
 def render_params(params: Sequence[str], values: Mapping[str, str]) -> tuple[str, ...]:
     """Each parameter with its placeholders filled in for one recipient."""
-    return tuple(_PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), p)
-                 for p in params)
+    out = []
+    for param in params:
+        if "{" in param:
+            for key in PLACEHOLDERS:
+                param = param.replace("{" + key + "}", values.get(key, ""))
+        out.append(param)
+    return tuple(out)
 
 
 def recipient_values(candidate: Candidate, audience: Audience) -> dict[str, str]:

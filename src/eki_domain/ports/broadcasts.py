@@ -54,7 +54,8 @@ class Broadcasts(Protocol):
 class AudienceSource(Protocol):
     async def candidates(self, audience: Audience) -> list[Candidate]:
         """Every student the audience's tags select (active or not) and, when it names
-        guardians, one candidate per (guardian, selected student) link."""
+        guardians, one candidate per (guardian, selected student) link; each says whether
+        its phone opted out and whether it is known to have no WhatsApp (one query)."""
         ...
 
 

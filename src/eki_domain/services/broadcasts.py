@@ -32,11 +32,11 @@ from eki_domain.model.broadcasts import (
 from eki_domain.model.messages import OutboundMessage, Purpose
 from eki_domain.model.pacing import DAILY_WINDOW
 from eki_domain.model.permissions import Action, require
+from eki_domain.model.templates import InvalidTemplate, MessageTemplate
 from eki_domain.ports.broadcasts import AudienceSource, Broadcasts, ConsentCheck
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.consent import ConsentLedger
-from eki_domain.ports.conversations import OptOuts
-from eki_domain.ports.messaging import NoWhatsApp, Outbox
+from eki_domain.ports.messaging import Outbox
 from eki_domain.ports.outbound import Templates
 from eki_domain.ports.repositories import Transaction
 from eki_domain.ports.staff import AuditLog
@@ -46,8 +46,8 @@ from eki_domain.services.templates import resolve_sendable
 log = logging.getLogger("eki.broadcasts")
 
 #: Recipients queued per transaction.
-QUEUE_BATCH = 1000
-#: Phones per look-up of opt-outs, numbers without WhatsApp and consent.
+QUEUE_BATCH = 2500
+#: Phones per consent look-up.
 LOOKUP_CHUNK = 1000
 #: A broadcast whose queueing started this long ago and did not finish was interrupted
 #: (a crash, a kill -9): the worker queues the rest.
@@ -65,12 +65,6 @@ class BroadcastUnitOfWork(Transaction, Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
-
-    @property
-    def opt_outs(self) -> OptOuts: ...
-
-    @property
-    def no_whatsapp(self) -> NoWhatsApp: ...
 
     @property
     def templates(self) -> Templates: ...
@@ -127,6 +121,17 @@ def _choose(candidates: Sequence[Candidate]) -> tuple[Candidate | None, Exclusio
     return None, Exclusion.INACTIVE
 
 
+def _rendered(template: MessageTemplate | None, params: Sequence[str]) -> str:
+    """What the person reads (the conversation history shows it); empty when the
+    parameters do not fit (the provider then refuses the send, and the row says why)."""
+    if template is None:
+        return ""
+    try:
+        return template.render(params)
+    except InvalidTemplate:
+        return ""
+
+
 class BroadcastService:
     def __init__(self, uow: Callable[[], BroadcastUnitOfWork], clock: Clock, *,
                  channel: str, daily_limit: int = 2000,
@@ -155,21 +160,16 @@ class BroadcastService:
                 excluded[reason or Exclusion.INACTIVE] += 1
             else:
                 chosen.append(person)
-        opted: set[str] = set()
-        no_wa: set[str] = set()
         lacking: set[str] = set()
-        for start in range(0, len(chosen), LOOKUP_CHUNK):
-            part = chosen[start:start + LOOKUP_CHUNK]
-            opted |= await uow.opt_outs.opted_out_among([c.phone for c in part])
-            no_wa |= await uow.no_whatsapp.among([c.wa_id for c in part])
-            if self.consent is not None:
-                lacking |= await self.consent.lacking_consent([c.phone for c in part],
-                                                              uow.consents)
+        if self.consent is not None:
+            for start in range(0, len(chosen), LOOKUP_CHUNK):
+                lacking |= await self.consent.lacking_consent(
+                    [c.phone for c in chosen[start:start + LOOKUP_CHUNK]], uow.consents)
         recipients: list[Recipient] = []
         for person in chosen:
-            if person.phone in opted:
+            if person.opted_out:
                 excluded[Exclusion.OPTED_OUT] += 1
-            elif person.wa_id in no_wa:
+            elif person.no_whatsapp:
                 excluded[Exclusion.NO_WHATSAPP] += 1
             elif person.phone in lacking:
                 excluded[Exclusion.NO_CONSENT] += 1
@@ -247,14 +247,16 @@ class BroadcastService:
             broadcast = await uow.broadcasts.get(broadcast_id)
             if broadcast is None or broadcast.state is not BroadcastState.SENDING:
                 return 0
+            template = await uow.templates.get(broadcast.template, broadcast.language)
             if resolution is None:
                 resolution = await self._resolve(uow, broadcast)
         now = self._clock.now()
         rows = [OutboundMessage(
-            to=r.candidate.wa_id, body="", created_at=now, channel=self._channel,
-            student_id=r.candidate.student_id, intent="broadcast",
+            to=r.candidate.wa_id, body=_rendered(template, r.params), created_at=now,
+            channel=self._channel, student_id=r.candidate.student_id, intent="broadcast",
             author=broadcast.created_by, template=broadcast.template,
             template_language=broadcast.language, template_params=r.params,
+            content_sid=template.content_sid if template is not None else None,
             purpose=Purpose.BROADCAST, broadcast_id=broadcast_id)
             for r in resolution.recipients]
         new = 0

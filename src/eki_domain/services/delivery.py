@@ -95,6 +95,8 @@ class DeliveryService:
         #: dispatch does not pay for the broadcast lane while there is no broadcast).
         self._bulk_idle = bulk_idle
         self._bulk_next: datetime | None = None
+        #: The last claim took every token while more rows were due.
+        self.bulk_backlog = False
 
     def share_rate(self, workers: int) -> None:
         """``workers`` live workers send broadcasts side by side: each takes its share of
@@ -105,9 +107,10 @@ class DeliveryService:
         """New broadcast or alert rows: look at them at the next dispatch."""
         self._bulk_next = None
 
-    def bulk_wait(self) -> float:
-        """Seconds until the next broadcast token (how long a dispatcher may sleep)."""
-        return self.bucket.wait(self._clock.now())
+    def bulk_wait(self) -> float | None:
+        """Seconds until the next broadcast token when rows wait for one (how long a
+        dispatcher may sleep), else None."""
+        return self.bucket.wait(self._clock.now()) if self.bulk_backlog else None
 
     @property
     def batch_size(self) -> int:
@@ -132,6 +135,8 @@ class DeliveryService:
                         window=DAILY_WINDOW, channels=channels, owner=owner)
                     self.bucket.take(len(bulk.messages), now)
                     due.extend(bulk.messages)
+                    # Paced, not drained: the dispatcher comes back for the next tokens.
+                    self.bulk_backlog = len(bulk.messages) == tokens < room
                     if not bulk.messages:
                         self._bulk_next = now + self._bulk_idle
                     if bulk.deferred:

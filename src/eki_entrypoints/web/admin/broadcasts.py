@@ -56,7 +56,8 @@ async def _page(request: Request, ctx: AdminContext, *, values: dict[str, str] |
     templates = [t for t in await ctx.eki.templates.list() if t.sendable]
     return page(request, "broadcasts.html", ctx.base(
         nav="broadcasts", broadcasts=views, templates=templates,
-        values=values or {"language": "es", "to": "students"}, preview=preview,
+        values=values or {**dict.fromkeys(FIELDS, ""), "language": "es", "to": "students"},
+        preview=preview,
         exclusions=list(Exclusion), to_labels=TO_LABELS, error=error,
         daily_limit=ctx.eki.broadcasts.daily_limit), status=status)
 
