@@ -15,10 +15,12 @@ keep-alive comment every ``EKI_EVENTS_KEEPALIVE_SECONDS``, a ``retry:`` hint, an
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
 import time
+from collections.abc import Callable
 
 import anyio
 from starlette.requests import Request
@@ -42,20 +44,59 @@ RETRY_MS = 3000
 
 
 class StreamSlots:
-    """How many event streams this process serves, bounded."""
+    """The event streams this process serves, bounded; :meth:`close_all` ends them (the
+    server is stopping: an open stream would otherwise hold its shutdown)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.open = 0
+        self.closing = False
+        self._streams: set[LiveSubscription] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    def take(self) -> bool:
-        if self.open >= self.limit:
-            return False
-        self.open += 1
-        return True
+    @property
+    def open(self) -> int:
+        return len(self._streams)
 
-    def give(self) -> None:
-        self.open = max(0, self.open - 1)
+    def take(self, subscribe: Callable[[], LiveSubscription]) -> LiveSubscription | None:
+        """A new subscription from ``subscribe``; None when every slot is taken or the
+        server is stopping."""
+        if self.closing or len(self._streams) >= self.limit:
+            return None
+        subscription = subscribe()
+        self._streams.add(subscription)
+        self._loop = asyncio.get_running_loop()
+        return subscription
+
+    def give(self, subscription: LiveSubscription) -> None:
+        subscription.close()
+        self._streams.discard(subscription)
+
+    def close_all(self) -> None:
+        """End every stream and refuse new ones; callable from any thread (a signal
+        handler)."""
+        self.closing = True
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+
+        def close() -> None:
+            for subscription in list(self._streams):
+                subscription.close()
+
+        try:
+            if _running_loop() is loop:
+                close()
+            else:
+                loop.call_soon_threadsafe(close)
+        except RuntimeError:  # the loop just closed
+            pass
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def stream_slots(settings: Settings) -> StreamSlots:
@@ -69,7 +110,7 @@ class EventStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, subscription: LiveSubscription, release: functools.partial[None], *,
+    def __init__(self, subscription: LiveSubscription, release: Callable[[], None], *,
                  keepalive: float, lifetime: float) -> None:
         self.status_code = 200
         self.background = None
@@ -93,7 +134,6 @@ class EventStream(Response):
         except OSError:  # the client went away mid-write
             pass
         finally:
-            self._subscription.close()
             self._release()
 
     async def _pump(self, send: Send, scope: anyio.CancelScope) -> None:
@@ -121,19 +161,19 @@ def event_stream(request: Request, principal: Principal) -> EventStream:
     eki: Eki = request.app.state.eki
     settings: Settings = request.app.state.settings
     slots: StreamSlots = request.app.state.event_streams
-    if not slots.take():
+    subscription = slots.take(functools.partial(
+        eki.live.feed.subscribe, functools.partial(visible_to, principal),
+        limit=settings.events_queue))
+    if subscription is None:
+        if slots.closing:
+            raise ApiError(503, "SHUTTING_DOWN", "this server is stopping; retry later",
+                           headers={"Retry-After": "5"})
         log.warning("live events: %d streams open, refusing one more", slots.open)
         raise ApiError(503, "TOO_MANY_STREAMS",
                        f"this server already serves {slots.limit} live-event streams "
                        "(EKI_EVENTS_MAX_STREAMS); retry later",
                        headers={"Retry-After": "30"})
-    try:
-        subscription = eki.live.feed.subscribe(functools.partial(visible_to, principal),
-                                               limit=settings.events_queue)
-    except BaseException:
-        slots.give()
-        raise
-    return EventStream(subscription, functools.partial(slots.give),
+    return EventStream(subscription, functools.partial(slots.give, subscription),
                        keepalive=settings.events_keepalive_seconds,
                        lifetime=settings.events_stream_minutes * 60.0)
 
