@@ -13,7 +13,13 @@ import pytest
 
 from eki_domain.model.messages import IncomingMessage, MessageType
 from eki_entrypoints.bootstrap import Eki
-from tests.integration.staff_web_support import add_accounts, client_for, make_eki, sign_in
+from tests.integration.staff_web_support import (
+    TOKEN,
+    add_accounts,
+    client_for,
+    make_eki,
+    sign_in,
+)
 
 ANA, BRUNO = "573001234567", "573009876543"
 
@@ -91,3 +97,11 @@ def test_live_js_is_served_from_the_package(eki: Eki) -> None:
     assert "unsafe-inline" not in script.headers["content-security-policy"].split(
         "script-src")[1].split(";")[0]
 
+
+
+def test_head_answers_the_headers_without_a_stream(eki: Eki) -> None:
+    with client_for(eki) as client:
+        head = client.head("/api/events", headers={"Authorization": "Bearer " + TOKEN})
+        assert head.status_code == 200
+        assert head.headers["content-type"].startswith("text/event-stream")
+        assert client.app.state.event_streams.open == 0  # type: ignore[attr-defined]

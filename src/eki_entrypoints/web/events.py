@@ -156,8 +156,12 @@ class EventStream(Response):
         scope.cancel()
 
 
-def event_stream(request: Request, principal: Principal) -> EventStream:
-    """Open a stream of the events ``principal`` may see (503 when every slot is taken)."""
+def event_stream(request: Request, principal: Principal) -> Response:
+    """Open a stream of the events ``principal`` may see (503 when every slot is taken).
+    A HEAD request gets the headers alone (no subscription, no slot)."""
+    if request.method == "HEAD":
+        return Response(media_type="text/event-stream",
+                        headers={"Cache-Control": "no-store"})
     eki: Eki = request.app.state.eki
     settings: Settings = request.app.state.settings
     slots: StreamSlots = request.app.state.event_streams
