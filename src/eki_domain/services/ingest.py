@@ -74,10 +74,10 @@ class IngestService:
             event_id, new = await uow.inbox.add_event(
                 channel=channel, body=body, received_at=now, note=note, messages=messages,
                 alone=not statuses and not (extra_messages or extra_statuses))
-            moved: list[tuple[str, str]] = []
+            moved: list[tuple[str, str, str | None]] = []
             for report in statuses:
                 if await uow.outbox.apply_status(report, now):
-                    moved.append((report.provider_id, report.status.value))
+                    moved.append((report.provider_id, report.status.value, report.error_code))
             applied = len(moved)
             if extra_messages or extra_statuses:
                 await uow.webhook_log.record(
