@@ -27,9 +27,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from eki_domain.errors import LiveFeedClosed
-from eki_domain.model.live import visible_to
+from eki_domain.errors import InvalidPhoneNumber, LiveFeedClosed
+from eki_domain.model.live import LiveEvent, LiveEventType, visible_to
 from eki_domain.model.permissions import Action, Principal
+from eki_domain.model.phone import PhoneNumber
 from eki_domain.ports.live import LiveSubscription
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.settings import Settings
@@ -156,17 +157,49 @@ class EventStream(Response):
         scope.cancel()
 
 
+#: At most this many types in ``?types=``.
+MAX_TYPES = len(LiveEventType)
+
+
+def _filters(request: Request, settings: Settings) -> tuple[frozenset[str] | None, str | None]:
+    """``?types=message.status,handoff.opened`` and ``?phone=+57…`` (400 when invalid)."""
+    raw_types, raw_phone = request.query_params.get("types"), request.query_params.get("phone")
+    types: frozenset[str] | None = None
+    if raw_types is not None:
+        names = [name.strip() for name in raw_types[:400].split(",") if name.strip()]
+        known = {kind.value for kind in LiveEventType}
+        if not names or len(names) > MAX_TYPES or not set(names) <= known:
+            raise ApiError(400, "BAD_FILTER",
+                           "types: a comma-separated list of " + ", ".join(sorted(known)))
+        types = frozenset(names)
+    phone: str | None = None
+    if raw_phone is not None:
+        try:
+            phone = PhoneNumber.parse(raw_phone[:64], settings.default_country).e164
+        except (InvalidPhoneNumber, ValueError):
+            raise ApiError(400, "BAD_FILTER", "phone: not a phone number") from None
+    return types, phone
+
+
+def _accepts(principal: Principal, types: frozenset[str] | None, phone: str | None,
+             event: LiveEvent) -> bool:
+    return ((types is None or event.type.value in types)
+            and (phone is None or event.phone == phone) and visible_to(principal, event))
+
+
 def event_stream(request: Request, principal: Principal) -> Response:
-    """Open a stream of the events ``principal`` may see (503 when every slot is taken).
-    A HEAD request gets the headers alone (no subscription, no slot)."""
+    """Open a stream of the events ``principal`` may see, optionally only some types or
+    one phone's (503 when every slot is taken). A HEAD request gets the headers alone (no
+    subscription, no slot)."""
+    settings: Settings = request.app.state.settings
+    types, phone = _filters(request, settings)
     if request.method == "HEAD":
         return Response(media_type="text/event-stream",
                         headers={"Cache-Control": "no-store"})
     eki: Eki = request.app.state.eki
-    settings: Settings = request.app.state.settings
     slots: StreamSlots = request.app.state.event_streams
     subscription = slots.take(functools.partial(
-        eki.live.feed.subscribe, functools.partial(visible_to, principal),
+        eki.live.feed.subscribe, functools.partial(_accepts, principal, types, phone),
         limit=settings.events_queue))
     if subscription is None:
         if slots.closing:
