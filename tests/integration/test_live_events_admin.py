@@ -11,9 +11,16 @@ from typing import Any
 
 import pytest
 
+from eki_domain.model.live import LiveEvent, LiveEventType
 from eki_domain.model.messages import IncomingMessage, MessageType
 from eki_entrypoints.bootstrap import Eki
-from tests.integration.staff_web_support import add_accounts, client_for, make_eki, sign_in
+from tests.integration.staff_web_support import (
+    TOKEN,
+    add_accounts,
+    client_for,
+    make_eki,
+    sign_in,
+)
 
 ANA, BRUNO = "573001234567", "573009876543"
 
@@ -91,3 +98,35 @@ def test_live_js_is_served_from_the_package(eki: Eki) -> None:
     assert "unsafe-inline" not in script.headers["content-security-policy"].split(
         "script-src")[1].split(";")[0]
 
+
+
+def test_head_answers_the_headers_without_a_stream(eki: Eki) -> None:
+    with client_for(eki) as client:
+        head = client.head("/api/events", headers={"Authorization": "Bearer " + TOKEN})
+        assert head.status_code == 200
+        assert head.headers["content-type"].startswith("text/event-stream")
+        assert client.app.state.event_streams.open == 0  # type: ignore[attr-defined]
+
+
+def test_an_integrator_filters_by_type_and_phone(eki: Eki) -> None:
+    auth = {"Authorization": "Bearer " + TOKEN}
+    with client_for(eki) as client:
+        for bad in ("types=message.nope", "types=", "phone=12", "phone=" + "9" * 70):
+            refused = client.get("/api/events?" + bad, headers=auth)
+            assert refused.status_code == 400, bad
+            assert refused.json()["error"]["code"] == "BAD_FILTER"
+
+        async def happen() -> None:
+            at = eki.clock.now()
+            await eki.live.feed.publish([
+                LiveEvent(type=LiveEventType.HANDOFF_OPENED, phone="+" + BRUNO, at=at),
+                LiveEvent(type=LiveEventType.MESSAGE_STATUS, phone="+" + ANA, at=at,
+                          extra={"status": "read", "outbound_id": 1}),
+                LiveEvent(type=LiveEventType.HANDOFF_OPENED, phone="+" + ANA, at=at)])
+
+        with client.stream("GET", "/api/events?types=handoff.opened,handoff.taken"
+                           "&phone=300%20123%204567", headers=auth) as response:
+            assert response.status_code == 200
+            client.portal.call(happen)  # type: ignore[union-attr]
+            (event,) = _data_lines(response, 1)
+        assert (event["type"], event["phone"]) == ("handoff.opened", "+" + ANA)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from eki_adapters.sql import create_engine
 from eki_adapters.sql.live import EVENTS_CHANNEL, PostgresLiveFeed
 from eki_adapters.whatsapp import ConsoleChannel
+from eki_domain.errors import LiveFeedClosed
 from eki_domain.model.live import LiveEvent, LiveEventType
 from eki_domain.model.messages import IncomingMessage, MessageType
 from eki_entrypoints.bootstrap import Eki, bootstrap
@@ -95,8 +96,14 @@ async def test_the_listener_reconnects_after_its_connection_dies(own_database: s
                 break
             await asyncio.sleep(0.05)
         assert feed.reconnects >= 1 and feed.listening.is_set()
+        # what was published meanwhile is lost: the old subscription ends ("gap") so its
+        # client reads the state again; a new one receives
+        with pytest.raises(LiveFeedClosed) as gap:
+            await subscription.next(2)
+        assert gap.value.reason == "gap"
+        again = feed.subscribe(lambda e: True)
         await feed.publish([_event(7)])
-        assert await subscription.next(2) == _event(7)
+        assert await again.next(2) == _event(7)
     finally:
         await feed.aclose()
         await engine.dispose()

@@ -100,6 +100,23 @@ async def test_a_reply_whose_window_closed_in_the_queue_fails_live(eki: Eki) -> 
         ("message.status", "failed", queued.id, "WINDOW_CLOSED")]
 
 
+async def test_a_failure_reported_by_whatsapp_carries_its_code(eki: Eki) -> None:
+    ana = await eki.registration.register("Ana María Pérez", ANA)
+    subscription = eki.live.feed.subscribe(lambda e: True)
+    await eki.ingest.ingest(channel="meta", body="{}", statuses=(),
+                            messages=[_message(eki, ANA, "wamid.F")])
+    queued = await eki.staff_messages.send(CLI, ana, text="Hola")
+    (outcome,) = await eki.delivery.dispatch_due()
+    await _drain(eki, subscription)
+    failed = StatusReport(channel="meta", provider_id=outcome.provider_id or "",
+                          status=DeliveryStatus.FAILED, at=eki.clock.now(),
+                          error_code="131047", error_title="Re-engagement message")
+    await eki.ingest.ingest(channel="meta", body="{}", messages=(), statuses=[failed])
+    assert [(e["type"], e["status"], e["outbound_id"], e["error_code"])
+            for e in await _drain(eki, subscription)] == [
+        ("message.status", "failed", queued.id, "131047")]
+
+
 async def test_assignments_and_notes_published_by_other_features(eki: Eki) -> None:
     ana = await eki.registration.register("Ana María Pérez", ANA, tags=["grado 10"])
     assert ana.id is not None

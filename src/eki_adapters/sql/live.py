@@ -5,8 +5,9 @@ transaction for a batch); each process that has subscribers keeps ONE listening 
 and fans the notifications out to them through a :class:`LiveHub`. The publishing process
 hears its own notifications too, so an event reaches every subscriber exactly once through
 the same path. After a lost connection (PostgreSQL restarted, network blip) the listener
-reconnects with a growing delay; what was published meanwhile is not replayed (the clients
-read the state again when they reconnect).
+reconnects with a growing delay; what was published meanwhile is not replayed: once
+listening again it ends the open subscriptions (reason ``gap``), so the clients reconnect
+and read the state again.
 
 A payload is at most :data:`~eki_domain.model.live.MAX_WIRE_BYTES` bytes (PostgreSQL's limit
 is 8000): events carry ids and states, never message texts.
@@ -110,6 +111,9 @@ class PostgresLiveFeed:
                     self.listening.set()
                     if failing:
                         log.info("live events: listening again")
+                        # Events of the outage are lost: every stream ends ("gap") so its
+                        # client reconnects and reads the current state again.
+                        self.hub.close("gap")
                     failing, delay = False, self._retry_delay
                     await self._receive(conn)
             except asyncio.CancelledError:

@@ -36,8 +36,8 @@ class StatusChanged(Event):
     channel: str
     statuses: int
     applied: int
-    #: ``(provider id, status)`` of each report that moved a message forward.
-    moved: tuple[tuple[str, str], ...] = ()
+    #: ``(provider id, status, error code)`` of each report that moved a message forward.
+    moved: tuple[tuple[str, str, str | None], ...] = ()
 
 
 @attrs.frozen

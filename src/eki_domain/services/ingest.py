@@ -75,10 +75,10 @@ class IngestService:
             event_id, new = await uow.inbox.add_event(
                 channel=channel, body=body, received_at=now, note=note, messages=messages,
                 alone=not statuses and not (extra_messages or extra_statuses))
-            moved: list[tuple[str, str]] = []
+            moved: list[tuple[str, str, str | None]] = []
             for report in statuses:
                 if await uow.outbox.apply_status(report, now):
-                    moved.append((report.provider_id, report.status.value))
+                    moved.append((report.provider_id, report.status.value, report.error_code))
                 if (report.status is DeliveryStatus.FAILED and report.recipient
                         and report.error_code == NO_WHATSAPP_CODE):
                     await uow.no_whatsapp.mark(report.recipient, now, report.error_code)

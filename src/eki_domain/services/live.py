@@ -160,7 +160,7 @@ class LiveBridge:
             elif isinstance(event, MessagesDispatched):
                 outbound_ids.update(dict.fromkeys((*event.sent, *event.failed)))
             elif isinstance(event, StatusChanged):
-                provider_ids.update(dict.fromkeys(p for p, _status in event.moved))
+                provider_ids.update(dict.fromkeys(p for p, _status, _code in event.moved))
             elif isinstance(event, HandoffOpened | HandoffTaken | HandoffAssigned
                             | HandoffReleased | NoteAdded):
                 student_ids[event.student_id] = None
@@ -231,11 +231,12 @@ def _live(event: Event, lookups: _Lookups, now: datetime) -> list[LiveEvent]:
         return out
     if isinstance(event, StatusChanged):
         out = []
-        for provider_id, status in event.moved:
+        for provider_id, status, code in event.moved:
             message = lookups.provider.get(provider_id)
             if message is not None and message.id is not None:
+                failed = {"error_code": code} if status == "failed" else {}
                 out += _outbound(kinds.MESSAGE_STATUS, message, message.id, lookups, now,
-                                 status=status)
+                                 status=status, **failed)
         return out
     kind = _HANDOFFS.get(type(event))
     if kind is None or not isinstance(event, HandoffOpened | HandoffTaken | HandoffAssigned

@@ -111,6 +111,7 @@ class LiveHub:
                 log.warning("a live-events subscriber fell behind (%d events queued) and "
                             "was dropped; it will reconnect", subscription._limit)
 
-    def close(self) -> None:
+    def close(self, reason: str = "feed closed") -> None:
+        """End every current subscription (new ones may still come)."""
         for subscription in list(self._subscribers):
-            subscription._end("feed closed")
+            subscription._end(reason)

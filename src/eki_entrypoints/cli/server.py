@@ -11,12 +11,16 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
+from types import FrameType
 from typing import Any
 
 from eki_entrypoints import loops
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.cli.common import EXIT_FAILURE, EXIT_OK, CliError, concurrency, open_eki
 from eki_entrypoints.settings import Settings
+
+#: uvicorn's exit status when the server could not start.
+STARTUP_FAILURE = 3
 
 
 def tune_gc() -> None:
@@ -150,9 +154,19 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     logging.getLogger("eki").info(
         "serving on %s:%d: event loop %s, HTTP parser %s", args.host, args.port,
         loops.resolve(settings.event_loop), loops.http_parser())
-    uvicorn.run(
-        create_app(settings, run_worker=not args.no_worker,
-                   worker_concurrency=args.concurrency),
+    app = create_app(settings, run_worker=not args.no_worker,
+                     worker_concurrency=args.concurrency)
+    streams = app.state.event_streams
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # Open live-event streams (GET /api/events, /admin/events) never end by
+            # themselves: end them now, or the graceful shutdown would wait for them.
+            streams.close_all()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        app,
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),
@@ -162,6 +176,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         http="auto",  # httptools when installed (a dependency), else h11
         log_config=None,  # uvicorn's records go through EKI's handlers (JSON lines)
     )
+    server = Server(config)
+    with suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:  # what uvicorn.run does: the port was taken, the app failed…
+        sys.exit(STARTUP_FAILURE)
     return EXIT_OK
 
 

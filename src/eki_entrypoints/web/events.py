@@ -15,19 +15,22 @@ keep-alive comment every ``EKI_EVENTS_KEEPALIVE_SECONDS``, a ``retry:`` hint, an
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
 import time
+from collections.abc import Callable
 
 import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from eki_domain.errors import LiveFeedClosed
-from eki_domain.model.live import visible_to
+from eki_domain.errors import InvalidPhoneNumber, LiveFeedClosed
+from eki_domain.model.live import LiveEvent, LiveEventType, visible_to
 from eki_domain.model.permissions import Action, Principal
+from eki_domain.model.phone import PhoneNumber
 from eki_domain.ports.live import LiveSubscription
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.settings import Settings
@@ -42,20 +45,59 @@ RETRY_MS = 3000
 
 
 class StreamSlots:
-    """How many event streams this process serves, bounded."""
+    """The event streams this process serves, bounded; :meth:`close_all` ends them (the
+    server is stopping: an open stream would otherwise hold its shutdown)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.open = 0
+        self.closing = False
+        self._streams: set[LiveSubscription] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    def take(self) -> bool:
-        if self.open >= self.limit:
-            return False
-        self.open += 1
-        return True
+    @property
+    def open(self) -> int:
+        return len(self._streams)
 
-    def give(self) -> None:
-        self.open = max(0, self.open - 1)
+    def take(self, subscribe: Callable[[], LiveSubscription]) -> LiveSubscription | None:
+        """A new subscription from ``subscribe``; None when every slot is taken or the
+        server is stopping."""
+        if self.closing or len(self._streams) >= self.limit:
+            return None
+        subscription = subscribe()
+        self._streams.add(subscription)
+        self._loop = asyncio.get_running_loop()
+        return subscription
+
+    def give(self, subscription: LiveSubscription) -> None:
+        subscription.close()
+        self._streams.discard(subscription)
+
+    def close_all(self) -> None:
+        """End every stream and refuse new ones; callable from any thread (a signal
+        handler)."""
+        self.closing = True
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+
+        def close() -> None:
+            for subscription in list(self._streams):
+                subscription.close()
+
+        try:
+            if _running_loop() is loop:
+                close()
+            else:
+                loop.call_soon_threadsafe(close)
+        except RuntimeError:  # the loop just closed
+            pass
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def stream_slots(settings: Settings) -> StreamSlots:
@@ -69,7 +111,7 @@ class EventStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, subscription: LiveSubscription, release: functools.partial[None], *,
+    def __init__(self, subscription: LiveSubscription, release: Callable[[], None], *,
                  keepalive: float, lifetime: float) -> None:
         self.status_code = 200
         self.background = None
@@ -93,7 +135,6 @@ class EventStream(Response):
         except OSError:  # the client went away mid-write
             pass
         finally:
-            self._subscription.close()
             self._release()
 
     async def _pump(self, send: Send, scope: anyio.CancelScope) -> None:
@@ -116,24 +157,60 @@ class EventStream(Response):
         scope.cancel()
 
 
-def event_stream(request: Request, principal: Principal) -> EventStream:
-    """Open a stream of the events ``principal`` may see (503 when every slot is taken)."""
-    eki: Eki = request.app.state.eki
+#: At most this many types in ``?types=``.
+MAX_TYPES = len(LiveEventType)
+
+
+def _filters(request: Request, settings: Settings) -> tuple[frozenset[str] | None, str | None]:
+    """``?types=message.status,handoff.opened`` and ``?phone=+57…`` (400 when invalid)."""
+    raw_types, raw_phone = request.query_params.get("types"), request.query_params.get("phone")
+    types: frozenset[str] | None = None
+    if raw_types is not None:
+        names = [name.strip() for name in raw_types[:400].split(",") if name.strip()]
+        known = {kind.value for kind in LiveEventType}
+        if not names or len(names) > MAX_TYPES or not set(names) <= known:
+            raise ApiError(400, "BAD_FILTER",
+                           "types: a comma-separated list of " + ", ".join(sorted(known)))
+        types = frozenset(names)
+    phone: str | None = None
+    if raw_phone is not None:
+        try:
+            phone = PhoneNumber.parse(raw_phone[:64], settings.default_country).e164
+        except (InvalidPhoneNumber, ValueError):
+            raise ApiError(400, "BAD_FILTER", "phone: not a phone number") from None
+    return types, phone
+
+
+def _accepts(principal: Principal, types: frozenset[str] | None, phone: str | None,
+             event: LiveEvent) -> bool:
+    return ((types is None or event.type.value in types)
+            and (phone is None or event.phone == phone) and visible_to(principal, event))
+
+
+def event_stream(request: Request, principal: Principal) -> Response:
+    """Open a stream of the events ``principal`` may see, optionally only some types or
+    one phone's (503 when every slot is taken). A HEAD request gets the headers alone (no
+    subscription, no slot)."""
     settings: Settings = request.app.state.settings
+    types, phone = _filters(request, settings)
+    if request.method == "HEAD":
+        return Response(media_type="text/event-stream",
+                        headers={"Cache-Control": "no-store"})
+    eki: Eki = request.app.state.eki
     slots: StreamSlots = request.app.state.event_streams
-    if not slots.take():
+    subscription = slots.take(functools.partial(
+        eki.live.feed.subscribe, functools.partial(_accepts, principal, types, phone),
+        limit=settings.events_queue))
+    if subscription is None:
+        if slots.closing:
+            raise ApiError(503, "SHUTTING_DOWN", "this server is stopping; retry later",
+                           headers={"Retry-After": "5"})
         log.warning("live events: %d streams open, refusing one more", slots.open)
         raise ApiError(503, "TOO_MANY_STREAMS",
                        f"this server already serves {slots.limit} live-event streams "
                        "(EKI_EVENTS_MAX_STREAMS); retry later",
                        headers={"Retry-After": "30"})
-    try:
-        subscription = eki.live.feed.subscribe(functools.partial(visible_to, principal),
-                                               limit=settings.events_queue)
-    except BaseException:
-        slots.give()
-        raise
-    return EventStream(subscription, functools.partial(slots.give),
+    return EventStream(subscription, functools.partial(slots.give, subscription),
                        keepalive=settings.events_keepalive_seconds,
                        lifetime=settings.events_stream_minutes * 60.0)
 

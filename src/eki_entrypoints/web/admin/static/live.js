@@ -8,8 +8,9 @@
  *   window.EkiLive.onReset(function () { ... read the page's data again ... });
  *   window.EkiLive.status();  // "connecting" | "open" | "closed"
  *
- * After a gap (the stream was reset, the connection dropped and came back) the "reset"
- * listeners run: events of the gap are not replayed, so read the current state again.
+ * After a gap (the server reset the stream, the connection dropped) the "reset" listeners
+ * run once the stream is open again: events of the gap are not replayed, so read the
+ * current state again then.
  */
 (function () {
   "use strict";
@@ -43,9 +44,9 @@
       try { event = JSON.parse(message.data); } catch (err) { return; }
       call(listeners, event);
     };
-    source.addEventListener("reset", function () {
-      call(resetListeners, { reason: "reset" });
-    });
+    // "event: reset" (the stream fell behind, the server lost events or is stopping) is
+    // followed by the end of the stream: the reset listeners run once the browser is
+    // connected again (onopen), when the state can be read again.
     source.onerror = function () {
       // The browser retries by itself unless the stream is closed for good (signed out:
       // the answer was not an event stream, or a 503). Then try again later, slower.
