@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eki_domain.model.codes import CodePurpose
 from eki_domain.model.consent import ConsentDecision, ConsentMedium, ConsentRecord, ConsentRole
+from eki_domain.model.alerts import AlertRule, RecipientKind, SentAlert
 from eki_domain.model.inbox import InboxNote
 from eki_domain.model.permissions import Principal
 from eki_domain.model.phone import PhoneNumber
@@ -83,6 +84,13 @@ def seed(h: EkiHarness) -> dict[str, Any]:
             await uow.inbox_notes.add(InboxNote.note(ana.id, "Llamar a la mamá", "rectora@x.co",
                                                      now))
             await uow.inbox_views.mark_seen("rectora@x.co", ana.id, now)
+            # Outreach: an alert about Ana, her opt-out of task alerts, and WhatsApp's
+            # 131026 for one of her number's forms.
+            await uow.alerts.claim(SentAlert(
+                student_id=ana.id, rule=AlertRule.FALLA, item="2026-03-02:matematicas",
+                recipient=ANA_E164, kind=RecipientKind.STUDENT, created_at=now))
+            await uow.alert_opt_outs.refuse(ANA_E164, [AlertRule.ENTREGA], now)
+            await uow.no_whatsapp.mark(ANA_WA, now, "131026")
             await uow.commit()
 
     h.call(direct)

@@ -249,6 +249,19 @@ PERSONAL_TABLES: tuple[PersonalTable, ...] = (
         "Cuándo cada persona del colegio leyó por última vez la conversación.",
         (student(),)),
     PersonalTable(
+        t.alerts, "Alertas académicas",
+        "Avisos enviados a la familia o al estudiante: fallas, entregas próximas y notas "
+        "bajas.",
+        (student(), e164("recipient"), guardian())),
+    PersonalTable(
+        t.alert_opt_outs, "Alertas que no quiere recibir",
+        "Las alertas que la persona pidió no recibir («no más alertas de …»).",
+        (e164("phone"),)),
+    PersonalTable(
+        t.no_whatsapp, "Número sin WhatsApp",
+        "WhatsApp respondió que el número no tiene WhatsApp; no se le envían difusiones.",
+        (wa_id("wa_id"),)),
+    PersonalTable(
         t.privacy_requests, "Solicitudes de habeas data",
         "Consultas y reclamos que la persona presentó y sus plazos legales.",
         (e164("phone"),), Erase.OWNED),

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime
 
 import attrs
 
 from eki_domain.model.alerts import AlertRule
+from eki_domain.model.phone import phone_candidates
+from eki_domain.ports.alerts import AlertOptOuts
 
 #: Longest message read as a command (anything longer is a conversation).
 MAX_COMMAND_CHARS = 80
@@ -103,3 +106,14 @@ def command_confirmation(command: AlertCommand) -> str:
                 f"recibirlas escribe «no más alertas de {words}».")
     return (f"Listo ✅ No te enviaremos más alertas de {_listing(command.rules)}. Si cambias "
             f"de opinión escribe «activar alertas de {words}».")
+
+
+async def record_alert_choice(opt_outs: AlertOptOuts, command: AlertCommand, wa_id: str,
+                              phone: str, now: datetime) -> None:
+    """Store a person's alert choice under every reading of their number (alerts go to
+    the E.164 stored for a guardian or a student)."""
+    for candidate in dict.fromkeys((phone, *phone_candidates(wa_id))):
+        if command.enable:
+            await opt_outs.accept(candidate, command.rules)
+        else:
+            await opt_outs.refuse(candidate, command.rules, now)

@@ -56,6 +56,7 @@ from eki_domain.services.alert_commands import (
     AlertCommand,
     command_confirmation,
     parse_alert_command,
+    record_alert_choice,
 )
 from eki_domain.services.codes import CodeDesk
 from eki_domain.services.consent import (
@@ -527,7 +528,8 @@ class ConversationService:
             if decision.opt_out:
                 await uow.opt_outs.opt_out(phone, student.id if student else None, now)
             if decision.alerts is not None:
-                await _record_alert_choice(uow, decision.alerts, batch.wa_id, phone, now)
+                await record_alert_choice(uow.alert_opt_outs, decision.alerts, batch.wa_id,
+                                          phone, now)
             if decision.handoff and student is not None and student.id is not None:
                 await uow.handoffs.open_handoff(student.id, batch.wa_id, now)
             if decision.flag_number_change and student is not None and student.id is not None:
@@ -574,17 +576,6 @@ class ConversationService:
             telemetry.opt_out()
         if decision.handoff:
             telemetry.handoff()
-
-
-async def _record_alert_choice(uow: TurnUnitOfWork, command: AlertCommand, wa_id: str,
-                               phone: str, now: datetime) -> None:
-    """Store a person's alert choice under every reading of their number (alerts go to
-    the E.164 stored for a guardian or a student)."""
-    for candidate in dict.fromkeys((phone, *phone_candidates(wa_id))):
-        if command.enable:
-            await uow.alert_opt_outs.accept(candidate, command.rules)
-        else:
-            await uow.alert_opt_outs.refuse(candidate, command.rules, now)
 
 
 def _events(student: Student | None, decision: _Decision, outbound_ids: Sequence[int],
