@@ -219,7 +219,8 @@ async def bootstrap(
                           settings.consent_policy())
     delivery = DeliveryService(uow, clock, channel, telemetry=telemetry, bus=bus,
                                broadcast_rate=settings.broadcast_rate,
-                               daily_limit=settings.whatsapp_daily_limit)
+                               daily_limit=settings.whatsapp_daily_limit,
+                               quiet=settings.quiet_schedule())
     # Both the SQL and the in-memory units of work carry the staff repositories.
     staff_uow = cast(Callable[[], StaffUnitOfWork], uow)
     alert_trigger = AlertTrigger()

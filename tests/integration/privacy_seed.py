@@ -11,9 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from eki_domain.model.alerts import AlertRule, RecipientKind, SentAlert
 from eki_domain.model.codes import CodePurpose
 from eki_domain.model.consent import ConsentDecision, ConsentMedium, ConsentRecord, ConsentRole
-from eki_domain.model.alerts import AlertRule, RecipientKind, SentAlert
 from eki_domain.model.inbox import InboxNote
 from eki_domain.model.permissions import Principal
 from eki_domain.model.phone import PhoneNumber

@@ -136,3 +136,27 @@ async def test_a_paced_broadcast_does_not_look_like_a_stuck_queue(
     async with uow_factory() as uow:
         count, oldest = await uow.outbox.depth(T0 + timedelta(minutes=10))
     assert (count, oldest) == (1, 600.0)
+
+
+async def test_quiet_hours_hold_queued_alerts_only(uow_factory: UnitOfWorkFactory) -> None:
+    morning = T0 + timedelta(hours=10)
+    async with uow_factory() as uow:
+        await uow.outbox.enqueue(bulk("57A", None, Purpose.ALERT))
+        await uow.outbox.enqueue(bulk("57B", None, Purpose.ALERT))
+        await uow.outbox.enqueue_many([bulk("57C", 3)])
+        await uow.outbox.enqueue(OutboundMessage(to="57D", body="hola", created_at=T0))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.outbox.hold_alerts(T0, morning) == 2
+        await uow.commit()
+    async with uow_factory() as uow:
+        got = await uow.outbox.claim_bulk(T0, LEASE, 10, daily_limit=100,
+                                          window=DAILY_WINDOW)
+        assert [m.to for m in got.messages] == ["57C"]  # the broadcast row is not held
+        assert [m.to for m in await uow.outbox.claim_due(T0, LEASE, 10,
+                                                         priority_only=True)] == ["57D"]
+        await uow.commit()
+    async with uow_factory() as uow:
+        got = await uow.outbox.claim_bulk(morning, LEASE, 10, daily_limit=100,
+                                          window=DAILY_WINDOW)
+        assert sorted(m.to for m in got.messages) == ["57A", "57B"]

@@ -124,3 +124,36 @@ def test_token_bucket_never_saves_more_than_a_second() -> None:
     assert bucket.available(T0 + timedelta(minutes=10)) == 5
     bucket.take(5, T0 + timedelta(minutes=10))
     assert bucket.wait(T0 + timedelta(minutes=10)) == pytest.approx(0.2)
+
+
+async def test_an_alert_queued_before_quiet_hours_waits_for_their_end() -> None:
+    """EKI_QUIET_HOURS is re-checked at sending time: an alert queued at 19:59 behind a
+    broadcast is not sent at 20:00 but at 07:00 (America/Bogota); broadcasts and replies
+    are not held."""
+    from zoneinfo import ZoneInfo
+
+    from eki_domain.model.schedule import QuietHours
+
+    bogota = ZoneInfo("America/Bogota")
+    evening = datetime(2026, 12, 7, 20, 0, 30, tzinfo=bogota)  # quiet hours began 30 s ago
+    store, clock, channel = InMemoryStore(), FixedClock(evening), RecordingChannel()
+    service = DeliveryService(store.uow, clock, channel, broadcast_rate=50,
+                              daily_limit=10_000,
+                              quiet=QuietHours.parse("20:00-07:00", bogota))
+    async with store.uow() as uow:
+        await uow.outbox.enqueue(OutboundMessage(
+            to="573100777", body="Hoy Ana no asistió", created_at=evening - timedelta(
+                seconds=90), purpose=Purpose.ALERT, template="alerta_falla",
+            template_language="es"))
+        await uow.commit()
+    await queue(store, broadcast=2, replies=1)
+    await run_for(service, clock, 2.0)
+    assert ("573100777", "alerta_falla") not in channel.sent
+    assert len(channel.sent) == 3  # the reply and the two broadcast rows went out
+    [alert] = [r for r in store.messaging[0].outbox.values()
+               if r.message.purpose is Purpose.ALERT]
+    assert alert.message.status is DeliveryStatus.QUEUED
+    assert alert.next_attempt_at == datetime(2026, 12, 8, 7, 0, tzinfo=bogota)
+    clock.set(datetime(2026, 12, 8, 7, 0, 1, tzinfo=bogota))
+    await run_for(service, clock, 1.0)
+    assert ("573100777", "alerta_falla") in channel.sent

@@ -22,6 +22,7 @@ from eki_domain.model.messages import (
     InboxState,
     IncomingMessage,
     OutboundMessage,
+    Purpose,
     StatusReport,
 )
 from eki_domain.model.pacing import DEFER_AT_LEAST, BulkClaim
@@ -304,6 +305,16 @@ class InMemoryOutbox:
         return [r for r in self._s.state.outbox.values()
                 if r.initiated_at is not None and r.initiated_at > since
                 and r.message.purpose.business_initiated]
+
+    async def hold_alerts(self, now: datetime, until: datetime) -> int:
+        held = 0
+        for row in self._s.state.outbox.values():
+            m = row.message
+            if (m.status is DeliveryStatus.QUEUED and m.purpose is Purpose.ALERT
+                    and row.next_attempt_at <= now):
+                row.next_attempt_at = until
+                held += 1
+        return held
 
     async def daily_usage(self, since: datetime, among: Sequence[str]) -> tuple[int, set[str]]:
         seen = {r.message.to for r in self._initiated(since)}

@@ -294,6 +294,15 @@ class SqlOutbox:
             .values(next_attempt_at=until), {"since": since})
         return until
 
+    async def hold_alerts(self, now: datetime, until: datetime) -> int:
+        o = outbound_messages
+        done = await self._conn.execute(
+            o.update()
+            .where(sa.text(BULK_DUE), o.c.purpose == Purpose.ALERT.value,
+                   o.c.next_attempt_at <= now)
+            .values(next_attempt_at=until))
+        return int(done.rowcount or 0)
+
     async def daily_usage(self, since: datetime, among: Sequence[str]) -> tuple[int, set[str]]:
         o = outbound_messages
         used = await self._conn.scalar(

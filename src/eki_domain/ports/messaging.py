@@ -100,6 +100,11 @@ class Outbox(Protocol):
         (a restarted queueing resumes without duplicates). Returns how many were new."""
         ...
 
+    async def hold_alerts(self, now: datetime, until: datetime) -> int:
+        """Quiet hours: queued alert rows due by ``now`` wait until ``until`` (the end of
+        the quiet hours); returns how many."""
+        ...
+
     async def daily_usage(self, since: datetime, among: Sequence[str]) -> tuple[int, set[str]]:
         """(unique recipients of business-initiated messages claimed since ``since``,
         those of ``among`` that are among them)."""

@@ -27,7 +27,7 @@ from eki_domain.model.events import MessagesDispatched
 from eki_domain.model.messages import OutboundMessage
 from eki_domain.model.pacing import DAILY_WINDOW, NO_WHATSAPP_CODE, TokenBucket
 from eki_domain.model.phone import mask_phone
-from eki_domain.model.schedule import window_open
+from eki_domain.model.schedule import QuietHours, window_open
 from eki_domain.ports.channel import MessageChannel, SendReceipt
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.messaging import NoWhatsApp, Outbox
@@ -78,6 +78,7 @@ class DeliveryService:
         broadcast_rate: float = 20.0,
         daily_limit: int = 2000,
         bulk_idle: timedelta = timedelta(seconds=1),
+        quiet: QuietHours | None = None,
     ) -> None:
         self._uow = uow
         self._bus = bus or MessageBus()
@@ -91,6 +92,8 @@ class DeliveryService:
         self._telemetry = telemetry
         self.bucket = TokenBucket.per_second(broadcast_rate)
         self.daily_limit = daily_limit
+        #: EKI_QUIET_HOURS: alerts queued before they began wait for their end.
+        self._quiet = quiet
         #: No business-initiated row was due: do not look again before this (a reply's
         #: dispatch does not pay for the broadcast lane while there is no broadcast).
         self._bulk_idle = bulk_idle
@@ -129,6 +132,11 @@ class DeliveryService:
             room = self._batch_size - len(due)
             if room > 0 and (self._bulk_next is None or now >= self._bulk_next):
                 tokens = min(room, self.bucket.available(now))
+                if tokens > 0 and self._quiet is not None and self._quiet.is_quiet(now):
+                    held = await uow.outbox.hold_alerts(now, self._quiet.next_allowed(now))
+                    if held:
+                        log.info("quiet hours: %d alert(s) wait until %s", held,
+                                 self._quiet.next_allowed(now))
                 if tokens > 0:
                     bulk = await uow.outbox.claim_bulk(
                         now, self._lease, tokens, daily_limit=self.daily_limit,
