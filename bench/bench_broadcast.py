@@ -77,6 +77,12 @@ def seed(dbs: Databases, name: str, audience: int, repliers: int) -> None:
             cur.execute("INSERT INTO message_templates (name, language, category, status, "
                         "body, source, updated_at) VALUES (%s, 'es', 'utility', 'approved', "
                         "%s, 'local', %s)", (TEMPLATE[0], TEMPLATE[1], now))
+            # Paper consents collected at enrolment (`eki consent import`): everyone may be
+            # written to (the audience still looks each one up).
+            cur.execute("INSERT INTO consent_records (phone, role, decision, medium, "
+                        "policy_version, decided_at, recorded_at, student_id, recorded_by) "
+                        "SELECT phone, 'student', 'granted', 'papel', '1', now(), now(), id, "
+                        "'bench' FROM students")
         conn.commit()
 
 

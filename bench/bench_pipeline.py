@@ -89,6 +89,12 @@ EKI = str(Path(sys.executable).with_name("eki"))
 PHONE_NUMBER_ID = "106540352242922"
 
 
+#: Every student's paper consent (policy version 1), as `eki consent import` records it.
+PAPER_CONSENTS = ("INSERT INTO consent_records (phone, role, decision, medium, policy_version, "
+                 "decided_at, recorded_at, student_id, recorded_by) SELECT phone, 'student', "
+                 "'granted', 'papel', '1', now(), now(), id, 'bench' FROM students")
+
+
 def eki_argv(args: argparse.Namespace, phase: str, *rest: str) -> list[str]:
     if args.trace:
         return [PYTHON, SUPPORT, "eki-traced", str(Path(args.trace) / f"eki-{phase}.json"),
@@ -240,6 +246,10 @@ def prepare_template(args: argparse.Namespace, dbs: Databases, workdir: Path,
     if count != args.turns:
         raise RuntimeError(f"imported {count} students, expected {args.turns}")
     args.import_s = time.monotonic() - started
+    # The school collected the data-processing authorisation on paper at enrolment
+    # (`eki consent import`, docs/privacy.md): known students are answered, not asked.
+    with psycopg.connect(conninfo(dbs.url(name)), autocommit=True) as conn:
+        conn.execute(PAPER_CONSENTS)
     return name
 
 

@@ -48,6 +48,9 @@ def worker_env(database_url: str, graph: FakeGraphAPI, openai_url: str | None = 
                EKI_WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN,
                EKI_WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,
                EKI_WHATSAPP_API_URL=graph.url, EKI_LOG_LEVEL="INFO", EKI_REPORT_CACHE_TTL="0")
+    # tests/conftest.py decides whether consent is asked (off unless @pytest.mark.consent).
+    if "EKI_CONSENT_REQUIRED" in os.environ:
+        env["EKI_CONSENT_REQUIRED"] = os.environ["EKI_CONSENT_REQUIRED"]
     if openai_url is not None:
         env.update(OPENAI_API_KEY="sk-eki-test", OPENAI_BASE_URL=openai_url)
     env.update(extra)
