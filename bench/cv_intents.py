@@ -7,6 +7,9 @@ Usage::
 
 This is the tool to tune with: it never reads the held-out fifth (``corpus.held_out``).
 ``--repeats R`` reshuffles the training split R times (fixed seeds) and averages;
+``--base CORPUS.tsv`` measures what new utterances bring: only the training utterances that
+are also in that (older) corpus are cross-validated, the others are always trained on (so a
+sentence is never tested against its own author's near-copies);
 ``--set module.NAME=value`` overrides a constant of ``eki_adapters.understanding.linear`` or
 ``eki_domain.services.understanding`` for the run; ``--misses`` lists the cross-validation
 misses (training utterances only).
@@ -26,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from eki_adapters.understanding import linear
-from eki_adapters.understanding.corpus import load_corpus, split
+from eki_adapters.understanding.corpus import Utterance, load_corpus, split
 from eki_adapters.understanding.evaluation import cross_validate
 from eki_domain.services import understanding
 
@@ -47,12 +50,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE")
+    parser.add_argument("--base", type=Path, metavar="CORPUS.tsv",
+                        help="cross-validate only the utterances of this older corpus")
     parser.add_argument("--misses", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     for spec in args.set:
         _override(spec)
     training, _ = split(load_corpus())  # the held-out fifth is dropped here, unread
+    extra: list[Utterance] = []
+    if args.base is not None:
+        old = {item.text for item in load_corpus(args.base)}
+        extra = [item for item in training if item.text not in old]
+        training = [item for item in training if item.text in old]
     started = time.process_time()
     accuracies: list[float] = []
     confusion: Counter[tuple[str, str]] = Counter()
@@ -60,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     for repeat in range(args.repeats):
         items = list(training)
         if repeat:
-            random.Random(repeat).shuffle(items)  # noqa: S311 - reproducible folds
-        result = cross_validate(items, args.folds)
+            random.Random(repeat).shuffle(items)
+        result = cross_validate(items, args.folds, always=extra)
         accuracies.append(result.accuracy)
         confusion.update(result.confusion)
         if repeat == 0:
@@ -69,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     mean = sum(accuracies) / len(accuracies)
     report = {
         "training": len(training),
+        "always_trained": len(extra),
         "folds": args.folds,
         "accuracies": [round(a, 4) for a in accuracies],
         "mean": round(mean, 4),
