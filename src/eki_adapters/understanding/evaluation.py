@@ -117,11 +117,15 @@ def evaluate(classifier: IntentClassifier | None, utterances: Sequence[Utterance
     )
 
 
-def cross_validate(utterances: Sequence[Utterance], folds: int = 5) -> Evaluation:
-    """K-fold evaluation inside the training split (for tuning without the held-out part)."""
+def cross_validate(
+    utterances: Sequence[Utterance], folds: int = 5, *, always: Sequence[Utterance] = ()
+) -> Evaluation:
+    """K-fold evaluation inside the training split (for tuning without the held-out part);
+    ``always``: utterances added to every fold's training part, never tested."""
     parts: list[Evaluation] = []
     for fold in range(folds):
         train_part = [u for i, u in enumerate(utterances) if i % folds != fold]
+        train_part.extend(always)
         test_part = [u for i, u in enumerate(utterances) if i % folds == fold]
         model = train((u.text, u.intent) for u in train_part)
         parts.append(evaluate(model, test_part))
