@@ -83,6 +83,10 @@ def create_app(
         finally:
             if worker is not None:
                 await worker.stop()
+            # Live events still being published from this event loop go out before it ends
+            # (an Eki given by the caller outlives this app; its bridge must not be left
+            # mid-lookup in a loop that is closing).
+            await current.live.flush()
             if owned:
                 await current.aclose()
 
