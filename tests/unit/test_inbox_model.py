@@ -13,11 +13,11 @@ from eki_domain.model.inbox import (
     InboxNote,
     QuickReply,
     expand_shortcuts,
-    failure_reason,
     normalize_shortcut,
     percentile,
     window_badge,
 )
+from eki_domain.model.pacing import failure_reason
 from eki_domain.model.schedule import window_left
 
 NOW = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)

@@ -141,44 +141,6 @@ class Activity:
     first_unanswered_at: datetime | None = None
 
 
-#: Spanish reasons of delivery failures (Meta's codes, Twilio's and EKI's own).
-FAILURE_REASONS = {
-    "WINDOW_CLOSED": "ventana de 24 horas cerrada",
-    "131047": "ventana de 24 horas cerrada",
-    "63016": "ventana de 24 horas cerrada",
-    "131026": "el número no puede recibir mensajes de WhatsApp",
-    "131049": "Meta no lo entregó para cuidar la experiencia de la persona",
-    "131050": "la persona dejó de recibir mensajes de marketing",
-    "131051": "tipo de mensaje no admitido",
-    "131021": "el destinatario es el mismo número del colegio",
-    "130429": "límite de envíos de WhatsApp alcanzado",
-    "131056": "demasiados mensajes seguidos a esta persona",
-    "131048": "límite por spam: WhatsApp frenó los envíos",
-    "132000": "la plantilla no tiene los parámetros correctos",
-    "132001": "la plantilla no existe o no está aprobada",
-    "132015": "la plantilla está en pausa",
-    "132016": "la plantilla está deshabilitada",
-    "131000": "error de WhatsApp; se puede intentar de nuevo",
-    "131016": "WhatsApp no está disponible por ahora",
-    "DELIVERY_UNKNOWN": "no se supo si salió (el envío se interrumpió)",
-    "OPTED_OUT": "la persona pidió no recibir mensajes (BAJA)",
-    "21610": "la persona pidió no recibir mensajes (STOP)",
-    "30003": "el teléfono no está disponible",
-    "30005": "número desconocido",
-    "30006": "el número no puede recibir mensajes",
-    "30008": "error desconocido del operador",
-}
-
-
-def failure_reason(code: str | None, title: str | None = None) -> str:
-    """A Spanish reason for a failed message (the provider's title when the code is new)."""
-    if code is not None and code in FAILURE_REASONS:
-        return FAILURE_REASONS[code]
-    if title:
-        return f"error {code}: {title}" if code else title
-    return f"error {code}" if code else "error desconocido"
-
-
 def percentile(values: list[float], fraction: float) -> float | None:
     """Nearest-rank percentile (``fraction`` 0..1) of ``values``; None when empty."""
     if not values:

@@ -32,26 +32,46 @@ NO_WHATSAPP_CODE = "131026"
 #: Meta's per-user marketing limit ("healthy ecosystem engagement").
 MARKETING_LIMIT_CODE = "131049"
 
-_REASONS = {
-    NO_WHATSAPP_CODE: "El número no tiene WhatsApp o no puede recibir el mensaje",
+#: Spanish reasons of delivery failures (Meta's codes, Twilio's and EKI's own), shown to
+#: staff in the inbox, the broadcast results and their CSV.
+FAILURE_REASONS = {
+    "WINDOW_CLOSED": "ventana de 24 horas cerrada",
+    "131047": "ventana de 24 horas cerrada",
+    "63016": "ventana de 24 horas cerrada",
+    NO_WHATSAPP_CODE: "el número no puede recibir mensajes de WhatsApp",
     MARKETING_LIMIT_CODE: "Meta limitó los mensajes de marketing a esta persona",
-    "131047": "Pasaron más de 24 horas desde el último mensaje de la persona",
-    "131051": "Tipo de mensaje no admitido",
-    "132000": "Los parámetros no coinciden con la plantilla",
-    "132001": "La plantilla no existe o no está aprobada en ese idioma",
-    "132015": "La plantilla está pausada por baja calidad",
-    "132016": "La plantilla está desactivada por baja calidad",
-    "130472": "El número participa en un experimento de Meta: no recibe marketing",
-    "DELIVERY_UNKNOWN": "El envío se interrumpió: no se reintentó para no duplicarlo",
-    "WINDOW_CLOSED": "Ventana de 24 horas cerrada",
+    "131050": "la persona dejó de recibir mensajes de marketing",
+    "131051": "tipo de mensaje no admitido",
+    "131021": "el destinatario es el mismo número del colegio",
+    "130429": "límite de envíos de WhatsApp alcanzado",
+    "130472": "el número participa en un experimento de Meta: no recibe marketing",
+    "131056": "demasiados mensajes seguidos a esta persona",
+    "131048": "límite por spam: WhatsApp frenó los envíos",
+    "132000": "la plantilla no tiene los parámetros correctos",
+    "132001": "la plantilla no existe o no está aprobada en ese idioma",
+    "132015": "la plantilla está en pausa por baja calidad",
+    "132016": "la plantilla está deshabilitada por baja calidad",
+    "131000": "error de WhatsApp; se puede intentar de nuevo",
+    "131016": "WhatsApp no está disponible por ahora",
+    "DELIVERY_UNKNOWN": "no se supo si salió (el envío se interrumpió; no se reintentó para "
+                        "no duplicarlo)",
+    "CANCELLED": "difusión cancelada",
+    "OPTED_OUT": "la persona pidió no recibir mensajes (BAJA)",
+    "21610": "la persona pidió no recibir mensajes (STOP)",
+    "30003": "el teléfono no está disponible",
+    "30005": "número desconocido",
+    "30006": "el número no puede recibir mensajes",
+    "30008": "error desconocido del operador",
 }
 
 
 def failure_reason(code: str | None, title: str | None = None) -> str:
-    """The Spanish reason shown to staff for a failed send."""
-    if code is None:
-        return ""
-    return _REASONS.get(code) or (title or f"Error {code}")
+    """A Spanish reason for a failed message (the provider's title when the code is new)."""
+    if code is not None and code in FAILURE_REASONS:
+        return FAILURE_REASONS[code]
+    if title:
+        return f"error {code}: {title}" if code else title
+    return f"error {code}" if code else "error desconocido"
 
 
 @attrs.define

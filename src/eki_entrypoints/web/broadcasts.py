@@ -152,7 +152,8 @@ def results_csv(results: list[RecipientResult]) -> str:
     for r in results:
         writer.writerow([inert_csv_cell(v) for v in (
             "+" + r.to if r.to.isdigit() else r.to, r.student_id or "", r.student_name or "",
-            r.status, r.error_code or "", failure_reason(r.error_code, r.error_title),
+            r.status, r.error_code or "",
+            failure_reason(r.error_code, r.error_title) if r.error_code else "",
             r.updated_at.isoformat())])
     return out.getvalue()
 

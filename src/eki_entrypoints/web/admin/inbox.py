@@ -18,8 +18,9 @@ from starlette.responses import RedirectResponse, Response
 
 from eki_domain.errors import EkiError
 from eki_domain.model.audit import AuditAction
-from eki_domain.model.inbox import failure_reason, window_badge
+from eki_domain.model.inbox import window_badge
 from eki_domain.model.messages import MAX_MESSAGE_CHARS
+from eki_domain.model.pacing import failure_reason
 from eki_domain.model.permissions import Action
 from eki_domain.model.schedule import window_left
 from eki_domain.model.student import Student
