@@ -9,8 +9,8 @@ import weakref
 from collections.abc import Callable
 
 from eki_domain.model.events import AlertsQueued, ImportLanded
-from eki_domain.ports.alerts import ConsentCheck
 from eki_domain.ports.clock import Clock
+from eki_domain.ports.consent import ConsentCheck
 from eki_domain.services.alerts import AlertPolicy, AlertService, AlertsUnitOfWork, default_rules
 from eki_domain.services.messagebus import MessageBus
 from eki_entrypoints.settings import Settings

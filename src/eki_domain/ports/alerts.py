@@ -89,11 +89,3 @@ class AlertOptOuts(Protocol):
         ...
 
     async def accept(self, phone: str, rules: Collection[AlertRule]) -> None: ...
-
-
-class ConsentCheck(Protocol):
-    """Who may not be written to for lack of consent (the consent issue provides it)."""
-
-    async def lacking_consent(self, phones: Sequence[str]) -> set[str]:
-        """E.164 strings of the people with no current consent."""
-        ...

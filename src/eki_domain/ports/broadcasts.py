@@ -4,12 +4,10 @@ reaches, and the consent check the privacy work plugs in (``uow.broadcasts``,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
 from eki_domain.model.broadcasts import Audience, Broadcast, Candidate, RecipientResult
-from eki_domain.ports.consent import ConsentLedger
 
 
 class Broadcasts(Protocol):
@@ -56,14 +54,4 @@ class AudienceSource(Protocol):
         """Every student the audience's tags select (active or not) and, when it names
         guardians, one candidate per (guardian, selected student) link; each says whether
         its phone opted out and whether it is known to have no WhatsApp (one query)."""
-        ...
-
-
-class ConsentCheck(Protocol):
-    """The consent register (:class:`eki_domain.services.consent.ConsentDesk`)."""
-
-    async def lacking_consent(self, phones: Sequence[str],
-                              ledger: ConsentLedger | None = None) -> set[str]:
-        """The E.164 phones of ``phones`` with no current consent, read through ``ledger``
-        (the caller's open unit of work) when given."""
         ...

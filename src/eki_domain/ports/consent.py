@@ -35,3 +35,14 @@ class ConsentLedger(Protocol):
         ...
 
     async def forget_question(self, phone: str) -> None: ...
+
+
+class ConsentCheck(Protocol):
+    """Who may not be written to for lack of consent (broadcasts and alerts ask it;
+    :class:`eki_domain.services.consent.ConsentDesk` is it)."""
+
+    async def lacking_consent(self, phones: Sequence[str],
+                              ledger: ConsentLedger | None = None) -> set[str]:
+        """The E.164 phones of ``phones`` with no current consent, read through ``ledger``
+        (the caller's open unit of work) when given."""
+        ...

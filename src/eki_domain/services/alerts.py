@@ -47,8 +47,9 @@ from eki_domain.model.phone import mask_phone
 from eki_domain.model.progress import DEFAULT_SCALE, GradingScale
 from eki_domain.model.schedule import QuietHours
 from eki_domain.model.templates import MessageTemplate, TemplateCategory
-from eki_domain.ports.alerts import AlertFacts, AlertLog, AlertOptOuts, AlertRules, ConsentCheck
+from eki_domain.ports.alerts import AlertFacts, AlertLog, AlertOptOuts, AlertRules
 from eki_domain.ports.clock import Clock
+from eki_domain.ports.consent import ConsentCheck
 from eki_domain.ports.conversations import OptOuts
 from eki_domain.ports.imports import ImportRepository
 from eki_domain.ports.messaging import Outbox

@@ -33,9 +33,9 @@ from eki_domain.model.messages import OutboundMessage, Purpose
 from eki_domain.model.pacing import DAILY_WINDOW
 from eki_domain.model.permissions import Action, require
 from eki_domain.model.templates import InvalidTemplate, MessageTemplate
-from eki_domain.ports.broadcasts import AudienceSource, Broadcasts, ConsentCheck
+from eki_domain.ports.broadcasts import AudienceSource, Broadcasts
 from eki_domain.ports.clock import Clock
-from eki_domain.ports.consent import ConsentLedger
+from eki_domain.ports.consent import ConsentCheck, ConsentLedger
 from eki_domain.ports.messaging import Outbox
 from eki_domain.ports.outbound import Templates
 from eki_domain.ports.repositories import Transaction
