@@ -7,31 +7,18 @@ from starlette.responses import JSONResponse
 
 from eki_domain.errors import StudentNotFound
 from eki_domain.model.audit import AuditAction
-from eki_domain.model.pagination import MAX_PAGE_SIZE, PageRequest
 from eki_domain.model.permissions import Action
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.web.access import api, audit, require_student, scope
-from eki_entrypoints.web.errors import MAX_SQL_INTEGER, ApiError
+from eki_entrypoints.web.errors import page_request
 from eki_entrypoints.web.students import visible_student
-
-
-def _page(request: Request) -> PageRequest:
-    try:
-        limit = int(request.query_params.get("limit", "50"))
-        offset = int(request.query_params.get("offset", "0"))
-        if offset > MAX_SQL_INTEGER:
-            raise ValueError("offset out of range")
-        return PageRequest(limit=limit, offset=offset)
-    except ValueError:
-        raise ApiError(400, "BAD_PAGE", f"limit must be 1..{MAX_PAGE_SIZE}, offset >= 0"
-                       ) from None
 
 
 @api(Action.VIEW_CONVERSATION)
 async def student_messages(request: Request) -> JSONResponse:
     """Inbound and outbound messages of one student, newest first, paginated."""
     eki: Eki = request.app.state.eki
-    page = _page(request)
+    page = page_request(request)
     student = await visible_student(request, Action.VIEW_CONVERSATION, "messages")
     assert student.id is not None
     async with eki.uow() as uow:

@@ -21,6 +21,7 @@ from eki_domain.errors import (
     StudentNotFound,
 )
 from eki_domain.model.imports import ImportFileError, ImportInProgress
+from eki_domain.model.pagination import MAX_PAGE_SIZE, PageRequest
 from eki_domain.model.permissions import PermissionDenied
 
 log = logging.getLogger("eki.web")
@@ -102,3 +103,16 @@ EXCEPTION_HANDLERS = {
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }
+
+
+def page_request(request: Request) -> PageRequest:
+    """``?limit=&offset=`` of a paginated /api listing (400 ``BAD_PAGE`` when out of range)."""
+    try:
+        limit = int(request.query_params.get("limit", "50"))
+        offset = int(request.query_params.get("offset", "0"))
+        if offset > MAX_SQL_INTEGER:
+            raise ValueError("offset out of range")
+        return PageRequest(limit=limit, offset=offset)
+    except ValueError:
+        raise ApiError(400, "BAD_PAGE", f"limit must be 1..{MAX_PAGE_SIZE}, offset >= 0"
+                       ) from None

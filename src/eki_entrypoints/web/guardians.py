@@ -18,7 +18,6 @@ from starlette.routing import Route
 
 from eki_domain.errors import CodeNotPending, InvalidInput, InvalidPhoneNumber, StudentNotFound
 from eki_domain.model.guardian import parse_relationship
-from eki_domain.model.pagination import MAX_PAGE_SIZE, PageRequest
 from eki_domain.model.permissions import Action
 from eki_domain.model.phone import PhoneNumber
 from eki_domain.model.student import normalize_name
@@ -31,7 +30,7 @@ from eki_entrypoints.families import (
     pending_to_dict,
 )
 from eki_entrypoints.web.access import api, audit, caller, scope
-from eki_entrypoints.web.errors import MAX_SQL_INTEGER, ApiError
+from eki_entrypoints.web.errors import MAX_SQL_INTEGER, ApiError, page_request
 from eki_entrypoints.web.limits import read_body
 
 #: A guardian request is a handful of short fields.
@@ -139,23 +138,11 @@ def _path_phone(request: Request, name: str) -> str:
     return raw
 
 
-def _page(request: Request) -> PageRequest:
-    try:
-        limit = int(request.query_params.get("limit", "50"))
-        offset = int(request.query_params.get("offset", "0"))
-        if offset > MAX_SQL_INTEGER:
-            raise ValueError("offset out of range")
-        return PageRequest(limit=limit, offset=offset)
-    except ValueError:
-        raise ApiError(400, "BAD_PAGE", f"limit must be 1..{MAX_PAGE_SIZE}, offset >= 0"
-                       ) from None
-
-
 @api(Action.LIST_STUDENTS)
 async def list_guardians(request: Request) -> JSONResponse:
     """``GET /api/guardians[?student=PHONE&q=TEXT&limit=&offset=]``, by name."""
     eki: Eki = request.app.state.eki
-    page = _page(request)
+    page = page_request(request)
     student = request.query_params.get("student") or None
     if student is not None and len(student) > MAX_PHONE_CHARS:
         raise InvalidPhoneNumber("El número es demasiado largo.", code="TOO_LONG")
