@@ -185,3 +185,14 @@ async def test_the_worker_starts_a_scheduled_broadcast_and_finishes_it(eki: Eki)
     await worker.drain()  # the next sweep sees nothing left: done
     view = await eki.broadcasts.get(CLI, broadcast.id)
     assert (view.broadcast.state, view.counts["sent"]) == (BroadcastState.DONE, 2)
+
+
+def test_api_answers_400_to_json_nested_too_deep(eki: Eki) -> None:
+    with client_for(eki) as client:
+        deep = client.post("/api/broadcasts", content=b"[" * 30_000 + b"]" * 30_000,
+                           headers={"Authorization": f"Bearer {TOKEN}",
+                                    "Content-Type": "application/json"})
+        assert deep.status_code == 400 and deep.json()["error"]["code"] == "BAD_JSON"
+        big = client.post("/api/broadcasts", content=b" " * 70_000,
+                          headers={"Authorization": f"Bearer {TOKEN}"})
+        assert big.status_code == 413

@@ -83,7 +83,8 @@ def test_templates(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("body", [b"", b"[]", b"{", b'{"text": 5}', b'{"text": "a", '
-                                  b'"template": "b"}', b'{"template": "x", "params": [1]}'])
+                                  b'"template": "b"}', b'{"template": "x", "params": [1]}',
+                                  b"[" * 30_000 + b"]" * 30_000])  # too deep for json
 def test_bad_bodies_are_400(client: TestClient, body: bytes) -> None:
     response = client.post(URL, content=body, headers={**AUTH,
                                                        "Content-Type": "application/json"})

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,25 +29,11 @@ from eki_domain.services.broadcasts import BroadcastSpec, BroadcastView
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.web.access import api, caller
 from eki_entrypoints.web.errors import MAX_SQL_INTEGER, ApiError
+from eki_entrypoints.web.limits import json_object
 
 MAX_BODY_BYTES = 64 * 1024
 #: Parameters a template may have (WhatsApp allows a handful; bounded anyway).
 MAX_PARAMS = 20
-
-
-async def json_object(request: Request) -> dict[str, Any]:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise ApiError(413, "BODY_TOO_LARGE", "the broadcast request is too large")
-    try:
-        data = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "BAD_JSON", "the body must be a JSON object") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "BAD_JSON", "the body must be a JSON object")
-    return data
 
 
 def _strings(data: dict[str, Any], key: str, limit: int) -> tuple[str, ...]:
@@ -105,7 +90,7 @@ def broadcast_id(request: Request) -> int:
 @api(Action.MANAGE_BROADCASTS)
 async def create_broadcast(request: Request) -> JSONResponse:
     eki: Eki = request.app.state.eki
-    data = await json_object(request)
+    data = await json_object(request, MAX_BODY_BYTES)
     dry_run = data.get("dry_run", False)
     if not isinstance(dry_run, bool):
         raise ApiError(400, "BAD_BROADCAST", "dry_run must be true or false")

@@ -9,7 +9,6 @@ those students; a guardian of none of them is 404. Changing links needs
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -31,7 +30,7 @@ from eki_entrypoints.families import (
 )
 from eki_entrypoints.web.access import api, audit, caller, scope
 from eki_entrypoints.web.errors import MAX_SQL_INTEGER, ApiError, page_request
-from eki_entrypoints.web.limits import read_body
+from eki_entrypoints.web.limits import json_object
 
 #: A guardian request is a handful of short fields.
 MAX_BODY_BYTES = 16 * 1024
@@ -54,17 +53,6 @@ class FieldErrors(ApiError):
 def field_errors_response(exc: FieldErrors) -> JSONResponse:
     return JSONResponse({"error": {"code": exc.code, "message": exc.message,
                                    "fields": exc.fields}}, status_code=422)
-
-
-async def json_object(request: Request) -> dict[str, Any]:
-    body = await read_body(request, MAX_BODY_BYTES, unauthenticated=False)
-    try:
-        data = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise ApiError(400, "BAD_JSON", "the body must be a JSON object") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "BAD_JSON", "the body must be a JSON object")
-    return data
 
 
 def _phone(value: object, region: str) -> PhoneNumber:
@@ -171,7 +159,7 @@ async def add_guardian(request: Request) -> JSONResponse:
     link existing already is 409 (change it with PATCH)."""
     eki: Eki = request.app.state.eki
     try:
-        clean = validate(await json_object(request), NEW_FIELDS,
+        clean = validate(await json_object(request, MAX_BODY_BYTES), NEW_FIELDS,
                          ("name", "phone", "student"), eki.settings.default_country)
     except FieldErrors as exc:
         return field_errors_response(exc)
@@ -196,7 +184,7 @@ async def update_link(request: Request) -> JSONResponse:
     eki: Eki = request.app.state.eki
     guardian, student = _path_phone(request, "guardian"), _path_phone(request, "phone")
     try:
-        clean = validate(await json_object(request), LINK_FIELDS, (),
+        clean = validate(await json_object(request, MAX_BODY_BYTES), LINK_FIELDS, (),
                          eki.settings.default_country)
     except FieldErrors as exc:
         return field_errors_response(exc)

@@ -11,7 +11,9 @@ byte and wait cannot pin memory for ever.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message
@@ -140,3 +142,16 @@ async def read_body(request: Request, limit: int, *, unauthenticated: bool = Tru
     finally:
         held.release()
     return b"".join(chunks)
+
+
+async def json_object(request: Request, limit: int) -> dict[str, Any]:
+    """An authenticated /api request's JSON object body, at most ``limit`` bytes (413
+    beyond); anything else — not JSON, not an object, nested too deep — is a 400."""
+    body = await read_body(request, limit, unauthenticated=False)
+    try:
+        data = json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ApiError(400, "BAD_JSON", "the body must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "BAD_JSON", "the body must be a JSON object")
+    return data

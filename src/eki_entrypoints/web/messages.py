@@ -10,7 +10,6 @@ Answers 202 ``{"id", "state": "queued"}``; 409 ``WINDOW_CLOSED`` for free text o
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -24,24 +23,10 @@ from eki_domain.services.staff_messages import RecipientOptedOut, TemplateChoice
 from eki_entrypoints.bootstrap import Eki
 from eki_entrypoints.web.access import api, caller, require_student, scope
 from eki_entrypoints.web.errors import ApiError
+from eki_entrypoints.web.limits import json_object
 
 #: A message body is at most 4096 characters; the JSON around it is small.
 MAX_BODY_BYTES = 64 * 1024
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise ApiError(413, "BODY_TOO_LARGE", "the message request is too large")
-    try:
-        data = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "BAD_JSON", "the body must be a JSON object") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "BAD_JSON", "the body must be a JSON object")
-    return data
 
 
 def _choice(data: dict[str, Any]) -> tuple[str | None, TemplateChoice | None]:
@@ -65,7 +50,7 @@ async def send_message(request: Request) -> JSONResponse:
     eki: Eki = request.app.state.eki
     student = await eki.registration.find(request.path_params["phone"])
     require_student(request, Action.MANAGE_HANDOFF, student, request.path_params["phone"])
-    text, template = _choice(await _json_body(request))
+    text, template = _choice(await json_object(request, MAX_BODY_BYTES))
     try:
         queued = await eki.staff_messages.send(caller(request), student, text=text,
                                                template=template)
