@@ -97,17 +97,15 @@ _EXCLUSION_LABELS = {
 
 class BroadcastNotFound(EkiError):
     code = "BROADCAST_NOT_FOUND"
-    http_status = 404
 
     def __init__(self, broadcast_id: int) -> None:
         super().__init__(f"No existe la difusión {broadcast_id}.")
 
 
 class BroadcastStateError(EkiError):
-    """The action does not apply in the broadcast's state (409)."""
+    """The action does not apply in the broadcast's state."""
 
     code = "BROADCAST_STATE"
-    http_status = 409
 
     def __init__(self, action: str, state: BroadcastState) -> None:
         super().__init__(f"No se puede {action} una difusión {state.label}.")

@@ -20,6 +20,7 @@ from eki_domain.errors import (
     SignInLocked,
     StudentNotFound,
 )
+from eki_domain.model.broadcasts import BroadcastNotFound, BroadcastStateError
 from eki_domain.model.imports import ImportFileError, ImportInProgress
 from eki_domain.model.pagination import MAX_PAGE_SIZE, PageRequest
 from eki_domain.model.permissions import PermissionDenied
@@ -47,14 +48,11 @@ def _body(code: str, message: str) -> dict[str, dict[str, str]]:
 
 
 def _status_for(exc: EkiError) -> int:
-    declared = getattr(exc, "http_status", None)  # errors that name their own status
-    if isinstance(declared, int):
-        return declared
     if isinstance(exc, ImportFileError):
         return 422
-    if isinstance(exc, ImportInProgress):
+    if isinstance(exc, ImportInProgress | BroadcastStateError):
         return 409
-    if isinstance(exc, StudentNotFound | GuardianNotFound | CodeNotPending):
+    if isinstance(exc, StudentNotFound | GuardianNotFound | CodeNotPending | BroadcastNotFound):
         return 404
     if isinstance(exc, PermissionDenied):
         return 403
