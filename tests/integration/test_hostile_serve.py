@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx2
 import openpyxl
+import pytest
 
 from tests.integration.ods import cell, empty, ods, row
 from tests.integration.processes import Served, eki_serve
@@ -44,6 +45,7 @@ def env_for(tmp_path: Path) -> dict[str, str]:
             "EKI_DATABASE_URL": f"sqlite:///{tmp_path / 'eki.db'}"}
 
 
+@pytest.mark.serial  # a 1 s bound on a child process's parse: not beside other tests
 def test_a_5kb_spreadsheet_cannot_kill_the_service(tmp_path: Path) -> None:
     """A1…XFD1048576 (512 GiB as a dense grid) and A1…Z1000000 (1.2 GB), and an .ods
     whose repeated rows do the same: 422 in under a second each, the server keeps

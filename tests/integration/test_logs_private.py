@@ -95,6 +95,8 @@ def test_no_phone_text_or_name_in_the_logs(
              if needle in captured]
     assert leaks == [], "\n".join(line for line in handler.lines
                                   if any(n in line for n in leaks))
-    # No run of 10+ digits at all (a number in any other spelling).
-    assert re.findall(r"\d{10,}", captured) == []
+    # No run of 10+ digits at all (a number in any other spelling). The keyed pseudonyms
+    # (``ref:`` + 16 hex digits of an HMAC) are not numbers, though one can begin with ten
+    # decimal digits by chance (CI met 'ref:7623057936ea6b4f'): they are left out first.
+    assert re.findall(r"\d{10,}", re.sub(r"ref:[0-9a-f]{16}\b", "ref:…", captured)) == []
     del capsys
