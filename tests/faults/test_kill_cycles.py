@@ -34,7 +34,7 @@ from tests.integration.workers import (
 pytestmark = pytest.mark.postgres
 
 SENDERS = 150
-CYCLES = 6  # kills, alternating web and worker
+CYCLES = 10  # kills, alternating web and worker (the 10 cycles)
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_kill_9_cycles_of_web_and_worker_lose_nothing_and_answer_once(
         poster.start()
         kills = 0
         for cycle in range(CYCLES):
-            time.sleep(2.5)
+            time.sleep(2.0)
             role = "worker" if cycle % 2 == 0 else "web"
             processes[role].send_signal(signal.SIGKILL)
             processes[role].wait(timeout=10)
