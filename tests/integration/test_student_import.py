@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 
 from eki_adapters.spreadsheets import CalamineSpreadsheetReader, write_errors_file
+from eki_adapters.sql import imports as sql_imports
 from eki_domain import ImportInProgress, ImportMode, ImportStatus, PageRequest
 from eki_domain.model.roster import plan_roster, validate_student_rows
 from eki_entrypoints.bootstrap import Eki, bootstrap
@@ -192,3 +193,17 @@ async def test_a_student_registered_between_lookup_and_write_is_updated_not_dupl
     assert (await eki.registration.list(page=PageRequest(limit=10))).total == 2
     again = (await run(eki, rows)).report
     assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+
+
+async def test_the_big_file_lookup_settings_give_the_same_counts(
+        eki: Eki, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files over PG_HASH_JOIN_THRESHOLD phones look students up with planner settings of
+    their own (SET LOCAL, reset after): the same answers, and the transaction goes on."""
+    monkeypatch.setattr(sql_imports, "PG_HASH_JOIN_THRESHOLD", 1)
+    first = (await run(eki, ROWS)).report
+    assert (first.created, first.updated, first.unchanged) == (3, 0, 0)
+    changed = [*ROWS[:2], ["Beto Ruiz", "+57 310 987 6543", "sí", "coro"], *ROWS[3:]]
+    again = (await run(eki, changed)).report
+    assert (again.created, again.updated, again.unchanged) == (0, 1, 2)
+    beto = await eki.registration.find("3109876543")
+    assert (beto.active, beto.tags) == (True, {"coro"})

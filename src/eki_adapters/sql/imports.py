@@ -59,6 +59,13 @@ def _tags_text(tags: frozenset[str]) -> str:
     return TAG_SEPARATOR.join(sorted(tags))
 
 
+def _tags_copy_text(cache: dict[frozenset[str], str], tags: frozenset[str]) -> str:
+    text = cache.get(tags)
+    if text is None:
+        text = cache[tags] = _copy_text(_tags_text(tags))
+    return text
+
+
 def _tag_set(cache: dict[str | None, frozenset[str]], names: str | None) -> frozenset[str]:
     """Tag sets repeat across thousands of students: build each distinct one once."""
     found = cache.get(names)
@@ -86,9 +93,12 @@ class SqlRosterRepository:
             # Read through the driver's cursor: 100k plain tuples, without SQLAlchemy's
             # per-row Result processing (about 0.15 s of CPU for 100,000 students).
             big = len(phones) > PG_HASH_JOIN_THRESHOLD
+            # JIT compilation off too: the planner's cost of a 100k lookup passes
+            # jit_above_cost, and compiling costs more than the query (15-450 ms).
             if big:
-                await self._conn.exec_driver_sql("SET LOCAL enable_nestloop = off")
-                await self._conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+                await self._conn.exec_driver_sql(
+                    "SET LOCAL enable_nestloop = off; SET LOCAL work_mem = '64MB'; "
+                    "SET LOCAL jit = off")
             raw = await self._conn.get_raw_connection()
             driver = raw.driver_connection
             assert driver is not None
@@ -107,8 +117,7 @@ class SqlRosterRepository:
             for sid, phone, name, active, tag_names in rows:
                 found[phone] = ExistingStudent(sid, name, active, _tag_set(tag_sets, tag_names))
             if big:
-                await self._conn.exec_driver_sql("RESET enable_nestloop")
-                await self._conn.exec_driver_sql("RESET work_mem")
+                await self._conn.exec_driver_sql("RESET enable_nestloop; RESET work_mem; RESET jit")
             return found
         # SQLite: the same shape, the phones passed as one JSON array (json_each).
         rows = await self._conn.exec_driver_sql(
@@ -145,10 +154,12 @@ class SqlRosterRepository:
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
-        # COPY text format, built in one buffer: one write instead of 100k awaits.
+        # COPY text format, built in one buffer: one write instead of 100k awaits. The tag
+        # sets repeat (one frozenset per distinct cell): each is written out once.
+        tag_texts: dict[frozenset[str], str] = {}
         lines = [
             f"{c.phone.e164}\t{c.phone.wa_id}\t{_copy_text(c.name)}\t"
-            f"{'t' if c.active else 'f'}\t{_copy_text(_tags_text(c.tags))}\t"
+            f"{'t' if c.active else 'f'}\t{_tags_copy_text(tag_texts, c.tags)}\t"
             f"{'t' if c.replace_tags else 'f'}\t{'t' if c.student_id is None else 'f'}\n"
             for c in changes
         ]
