@@ -115,7 +115,10 @@ class SqlRosterRepository:
                 )
                 rows = await cursor.fetchall()
             for sid, phone, name, active, tag_names in rows:
-                found[phone] = ExistingStudent(sid, name, active, _tag_set(tag_sets, tag_names))
+                tags = tag_sets.get(tag_names)
+                if tags is None:
+                    tags = _tag_set(tag_sets, tag_names)
+                found[phone] = ExistingStudent(sid, name, active, tags)
             if big:
                 await self._conn.exec_driver_sql("RESET enable_nestloop; RESET work_mem; RESET jit")
             return found
