@@ -113,8 +113,8 @@ class SqlRosterRepository:
                     "GROUP BY s.id",
                     {"phones": ",".join(phones), "sep": TAG_SEPARATOR},
                 )
-                rows = await cursor.fetchall()
-            for sid, phone, name, active, tag_names in rows:
+                fetched = await cursor.fetchall()
+            for sid, phone, name, active, tag_names in fetched:
                 tags = tag_sets.get(tag_names)
                 if tags is None:
                     tags = _tag_set(tag_sets, tag_names)
