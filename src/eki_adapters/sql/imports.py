@@ -123,7 +123,7 @@ class SqlRosterRepository:
                 await self._conn.exec_driver_sql("RESET enable_nestloop; RESET work_mem; RESET jit")
             return found
         # SQLite: the same shape, the phones passed as one JSON array (json_each).
-        rows = await self._conn.exec_driver_sql(
+        rows: Any = await self._conn.exec_driver_sql(
             "SELECT s.id, s.phone, s.name, s.active, group_concat(t.name, ?) "
             "FROM json_each(?) AS w JOIN students s ON s.phone = w.value "
             "LEFT JOIN student_tags st ON st.student_id = s.id "
