@@ -157,8 +157,12 @@ async def bootstrap(
     telemetry: Telemetry | None = None,
     heartbeats: WorkerHeartbeats | None = None,
     auto_upgrade: bool = False,
+    warm_model: bool = True,
 ) -> Eki:
     """Build the application. ``auto_upgrade`` migrates the database first.
+    ``warm_model``: train the intent classifier at once in a background thread (what a
+    process that answers messages wants); False: at the first message that needs it, so a
+    command that answers none (an import) does not spend a second of CPU on it.
 
     The assistant: the one given; else the LLM (``language_model``, or OpenAI when
     ``OPENAI_API_KEY`` is set) with the rule-based responder as its fallback; else the
@@ -199,7 +203,8 @@ async def bootstrap(
     model: LanguageModel | None = None
     if assistant is None:
         assistant, model = build_assistant(settings, uow, clock, language_model, telemetry,
-                                           safety_key=secret_key_loader(settings, engine))
+                                           safety_key=secret_key_loader(settings, engine),
+                                           warm_model=warm_model)
     counters, cache, redis = shared_state(settings)
     progress = ProgressService(uow, clock, scale=settings.grading_scale, cache=cache,
                                books=BatchedRecordBooks(uow))
@@ -407,10 +412,10 @@ def _twilio_channel(settings: Settings) -> MessageChannel:
 def build_assistant(
     settings: Settings, uow: BatchingUnitOfWorkFactory, clock: Clock,
     language_model: LanguageModel | None = None, telemetry: Telemetry | None = None,
-    safety_key: Callable[[], Awaitable[bytes]] | None = None,
+    safety_key: Callable[[], Awaitable[bytes]] | None = None, *, warm_model: bool = True,
 ) -> tuple[Assistant, LanguageModel | None]:
     """The assistant ladder: the model with tools, falling back to the rules."""
-    rules = RuleBasedAssistant(clock=clock, classifier=default_classifier(warm=True))
+    rules = RuleBasedAssistant(clock=clock, classifier=default_classifier(warm=warm_model))
     model = language_model
     if model is None and settings.openai_api_key is not None:
         from eki_adapters.openai import OpenAIChatModel  # imported only when configured

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 
 import openpyxl
 import pytest
 
 from eki_adapters.spreadsheets import CalamineSpreadsheetReader, write_errors_file
+from eki_adapters.sql import imports as sql_imports
 from eki_domain import ImportInProgress, ImportMode, ImportStatus, PageRequest
+from eki_domain.model.roster import plan_roster, validate_student_rows
 from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.settings import Settings
 from tests.integration.workbooks import xlsx
@@ -167,3 +170,40 @@ async def test_names_with_backslashes_and_quotes_survive_bulk_writes(eki: Eki) -
     assert ana.name == 'Ana \\ Pérez "la mona"'
     assert ana.tags == {"a\\b", "c'd"}
     assert (await run(eki, rows)).report.unchanged == 1
+
+
+async def test_a_student_registered_between_lookup_and_write_is_updated_not_duplicated(
+        eki: Eki) -> None:
+    """The write runs with what the lookup saw: a phone that was free then but taken now
+    (a registration in between) is updated, its tags replaced, next to real new rows."""
+    await eki.registration.register("Ana Vieja", "3001234567", tags=["coro", "grado 9"])
+    rows = [["nombre", "telefono", "etiquetas"],
+            ["Ana Pérez", 3001234567, "grado 10"], ["Beto Ruiz", 3109876543, "grado 10"]]
+    sheet = READER.read(xlsx(rows), "estudiantes.xlsx")
+    validation = validate_student_rows(sheet, "CO")
+    stale = plan_roster(validation.records, {})  # as if nobody had either phone yet
+    assert len(stale.creates) == 2
+    async with eki.uow() as uow:
+        await uow.roster.write(stale, datetime.now(UTC))
+        await uow.commit()
+    ana = await eki.registration.find("3001234567")
+    assert (ana.name, ana.tags) == ("Ana Pérez", {"grado 10"})
+    beto = await eki.registration.find("3109876543")
+    assert (beto.name, beto.tags) == ("Beto Ruiz", {"grado 10"})
+    assert (await eki.registration.list(page=PageRequest(limit=10))).total == 2
+    again = (await run(eki, rows)).report
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+
+
+async def test_the_big_file_lookup_settings_give_the_same_counts(
+        eki: Eki, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files over PG_HASH_JOIN_THRESHOLD phones look students up with planner settings of
+    their own (SET LOCAL, reset after): the same answers, and the transaction goes on."""
+    monkeypatch.setattr(sql_imports, "PG_HASH_JOIN_THRESHOLD", 1)
+    first = (await run(eki, ROWS)).report
+    assert (first.created, first.updated, first.unchanged) == (3, 0, 0)
+    changed = [*ROWS[:2], ["Beto Ruiz", "+57 310 987 6543", "sí", "coro"], *ROWS[3:]]
+    again = (await run(eki, changed)).report
+    assert (again.created, again.updated, again.unchanged) == (0, 1, 2)
+    beto = await eki.registration.find("3109876543")
+    assert (beto.active, beto.tags) == (True, {"coro"})

@@ -38,11 +38,14 @@ class CliError(Exception):
 
 
 @asynccontextmanager
-async def open_eki(settings: Settings, *, channel: MessageChannel | None = None
-                   ) -> AsyncIterator[Eki]:
+async def open_eki(settings: Settings, *, channel: MessageChannel | None = None,
+                   warm_model: bool = False) -> AsyncIterator[Eki]:
     """Bootstrap for a CLI command: embedded SQLite is migrated on the fly,
-    a server database must already be at the latest schema."""
-    eki = await bootstrap(settings, auto_upgrade=settings.is_sqlite, channel=channel)
+    a server database must already be at the latest schema. ``warm_model``: train the intent
+    classifier in the background from the start (the worker); other commands train it at
+    their first message, if any (``eki chat``), so an import or a listing does not pay for it."""
+    eki = await bootstrap(settings, auto_upgrade=settings.is_sqlite, channel=channel,
+                          warm_model=warm_model)
     try:
         if not settings.is_sqlite and not await eki.migrations_at_head():
             raise CliError("the database schema is not up to date: run `eki db upgrade` first")

@@ -39,7 +39,7 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
         tune_gc()
         # Metrics first: once the worker's heartbeat makes /readyz green, /metrics answers.
-        async with (open_eki(settings) as eki,
+        async with (open_eki(settings, warm_model=True) as eki,
                     _metrics_server(eki, args.metrics_host, args.metrics_port)):
             worker = PipelineWorker(eki, concurrency=args.concurrency)
             try:
