@@ -41,6 +41,7 @@ import unicodedata
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 from typing import Final
 
 from eki_domain.model.intent import Intent
@@ -221,6 +222,14 @@ def _naive_bayes(
     return out
 
 
+def _gatherer(ids: Sequence[int]) -> Callable[[list[float]], Sequence[float]]:
+    """A function that picks ``ids`` out of a row, as a tuple."""
+    if len(ids) == 1:
+        only = ids[0]
+        return lambda row: (row[only],)
+    return itemgetter(*ids)
+
+
 def _fit(
     rows: Sequence[tuple[list[int], float, int]], size: int, features_count: int, passes: int,
     pause: Callable[[], None] | None = None,
@@ -232,6 +241,8 @@ def _fit(
     diagonal = 1.0 / (2.0 * C)  # the squared hinge's term of the dual
     curvature = 2.0 + diagonal  # |x|² = 1, plus the bias feature's 1
     alphas = [0.0] * (len(rows) * size)
+    # C-level gathering of a message's weights from a row (a third faster than map()).
+    gather = [_gatherer(ids) for ids, _, _ in rows]
     active = [(n, k) for n in range(len(rows)) for k in range(size)]
     shuffler = random.Random(SEED)  # noqa: S311 - a reproducible shuffle, not a secret
     every = PAUSE_EVERY * size
@@ -246,7 +257,7 @@ def _fit(
             sign = 1.0 if k == gold else -1.0
             slot = n * size + k
             old = alphas[slot]
-            gradient = sign * (scale * sum(map(row.__getitem__, ids)) + bias[k]) - 1.0
+            gradient = sign * (scale * sum(gather[n](row)) + bias[k]) - 1.0
             gradient += diagonal * old
             if old == 0.0 and gradient >= 0.0:
                 if number and gradient > 0.0:
