@@ -14,9 +14,13 @@ Measures, on the corpus shipped in ``eki_adapters.understanding``:
   also counts the time other processes held the CPU;
 * ``answer_p50_ms`` / ``answer_p99_ms``: CPU time of ``RuleBasedAssistant.answer`` end to
   end with an in-memory toolbox (our own CPU per turn, classification included);
-* ``train_s``: CPU time of training on the whole corpus from cold caches, best of 3 (goal
-  <= 2 s); ``train_wall_s`` the same in wall-clock time;
-* ``model_mb``: memory held by the trained model (tracemalloc, after collection; goal <= 20).
+* ``load_s``: CPU time of loading the shipped trained model (``intent_model.bin``), what EKI
+  does at start, best of 3 (the issue's "shipped as a small file or trained at first use in
+  under 2 s": goal <= 2 s);
+* ``train_s``: CPU time of training on the whole corpus from cold caches, best of 3 (what
+  ``scripts/build_intent_model`` does, and EKI at start only when the file is stale);
+  ``train_wall_s`` the same in wall-clock time;
+* ``model_mb``: memory held by the loaded model (tracemalloc, after collection; goal <= 20).
 
 The machine this runs on may be shared: run it several times and read the spread.
 """
@@ -37,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from eki_adapters.understanding import load_corpus, split, train
+from eki_adapters.understanding import load_corpus, split, stored, train
 from eki_domain.model.phone import PhoneNumber
 from eki_domain.model.student import Student
 from eki_domain.ports.assistant import JsonDict, Turn
@@ -45,7 +49,7 @@ from eki_domain.services import intents, slots
 from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.understanding import understand
 
-GOALS = {"classify_p99_ms": 1.0, "train_s": 2.0, "model_mb": 20.0}
+GOALS = {"classify_p99_ms": 1.0, "load_s": 2.0, "model_mb": 20.0}
 
 _TOOLS: dict[str, JsonDict] = {
     "get_my_profile": {"found": True, "name": "Ana Pérez", "phone": "+57300***4567",
@@ -105,13 +109,28 @@ def bench_train() -> tuple[float, float]:
     return best_wall, best_cpu
 
 
+def _shipped() -> Any:
+    model = stored.load_shipped()
+    if model is None:
+        raise SystemExit("the shipped intent model is stale: run scripts/build_intent_model")
+    return model
+
+
+def bench_load() -> float:
+    """CPU seconds, best of 3."""
+    best = float("inf")
+    for _ in range(3):
+        best = min(best, _timed(_shipped)[1])
+    return best
+
+
 def bench_memory() -> float:
-    examples = [(u.text, u.intent) for u in load_corpus()]
+    _shipped()  # imports and caches outside the measure
     _cold()
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    model = train(examples)
+    model = _shipped()
     _cold()  # keep only what the model holds
     gc.collect()
     held = tracemalloc.get_traced_memory()[0] - before
@@ -172,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         "classify_wall_p99_ms": round(wall_p99, 3),
         "answer_p50_ms": round(answer_p50, 3),
         "answer_p99_ms": round(answer_p99, 3),
+        "load_s": round(bench_load(), 3),
         "train_s": round(train_cpu, 3),
         "train_wall_s": round(train_wall, 3),
         "model_mb": round(bench_memory(), 2),

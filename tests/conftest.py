@@ -86,7 +86,7 @@ def _consent_off_unless_marked(request: pytest.FixtureRequest,
 
 @pytest.fixture(scope="session", autouse=True)
 def _intent_model() -> None:
-    """Train the intent classifier once, before any test: ``bootstrap`` warms it in a
+    """Load (or train) the intent classifier once, before any test: ``bootstrap`` warms it in a
     background thread, and a message answered before it is ready gets the rules alone."""
     from eki_adapters.understanding import trained_model
 

@@ -1,6 +1,8 @@
 """The intent classifier: a linear model trained from the labelled corpus (package data).
 
-:func:`default_classifier` trains it from the shipped corpus at first use (well under 2 s)
+:func:`default_classifier` loads it at first use from the file shipped with the package
+(``stored.py``: a few hundredths of a second), or — when that file is missing or stale, i.e.
+built from another corpus or other rules — trains it from the shipped corpus (a few seconds),
 and keeps it for the life of the process; nothing happens at import time.
 """
 
@@ -11,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+from eki_adapters.understanding import stored
 from eki_adapters.understanding.corpus import Utterance, held_out, load_corpus, split
 from eki_adapters.understanding.linear import LinearIntentModel, features, train
 from eki_domain.ports.understanding import IntentScore
@@ -46,11 +49,12 @@ class _Trained:
 
 
 def trained_model(pause: Callable[[], None] | None = None) -> LinearIntentModel:
-    """The production model: trained on the whole corpus, once per process (``pause``: see
-    :func:`~eki_adapters.understanding.linear.train`)."""
+    """The production model, trained on the whole corpus: the shipped file's, or trained here
+    when the file is stale (``pause``: see :func:`~eki_adapters.understanding.linear.train`);
+    once per process."""
     with _Trained.lock:
         if _Trained.model is None:
-            _Trained.model = train(
+            _Trained.model = stored.load_shipped() or train(
                 ((item.text, item.intent) for item in load_corpus()), pause=pause)
         return _Trained.model
 
@@ -76,7 +80,8 @@ def cached_model() -> LinearIntentModel | None:
 class LazyClassifier:
     """An :class:`~eki_domain.ports.understanding.IntentClassifier` that is cheap to construct.
 
-    Its model is trained (about a second) either at the first message, blocking it, or —
+    Its model is loaded (or, when the shipped file is stale, trained) either at the first
+    message, blocking it, or —
     after :meth:`start_warming`, which the application does at start — in a background
     thread, off the event loop: a message that arrives before the model is ready gets no
     ranking (``[]``), so :func:`~eki_domain.services.understanding.understand` uses the

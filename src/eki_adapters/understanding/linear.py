@@ -1,10 +1,12 @@
-"""A small intent model in pure Python: a multinomial logistic regression over character
-n-grams and words, mixed with a multinomial naive Bayes over the same features.
+"""A small intent model in pure Python: a linear support-vector machine (one against the
+rest, squared hinge loss) over character n-grams and words, mixed with a multinomial naive
+Bayes over the same features.
 
-Why not scikit-learn: the corpus is ~5,000 short messages and 13 intents. This model trains
-here in under 2 s, classifies one message in ~0.1 ms (scikit-learn's per-call overhead of
-building a sparse matrix is larger than that), and keeps EKI free of numpy/scipy/scikit-learn
-(~40 MB installed).
+Why not scikit-learn: the corpus is ~6,000 short messages and 13 intents. This model trains
+here in a few seconds (and is shipped trained, see ``stored.py``), classifies one message in
+~0.1 ms (scikit-learn's per-call overhead of building a sparse matrix is larger than that), and
+keeps EKI free of numpy/scipy/scikit-learn (~40 MB installed). scikit-learn's ``LinearSVC``
+on the same features gives the same cross-validated accuracy (93.4% against 93.3%).
 
 Features of a message:
 
@@ -17,16 +19,17 @@ Features of a message:
 * the word classes (``WORD_CLASSES``), the rules' keyword hits and the rules' own reading;
 * emoji and other symbols, one feature each; a length bucket (1, 2, 3-5, 6+ words).
 
-Scores: the regression's logits (features weighted 1/√n, n = how many the message has) plus
-:data:`NB_WEIGHT` × the naive Bayes' mean log-likelihood per feature (Laplace smoothing
-:data:`NB_ALPHA`); a softmax of the sum. Every constant here was chosen by 5-fold
+Scores: :data:`TEMPERATURE` × the machine's margins (features counted, the vector scaled to
+length 1) plus :data:`NB_WEIGHT` × the naive Bayes' mean log-likelihood per feature (Laplace
+smoothing :data:`NB_ALPHA`); a softmax of the sum. Every constant here was chosen by 5-fold
 cross-validation on the training split (``evaluation.cross_validate``), never on the held-out
 fifth.
 
-Training: SGD on the cross-entropy with a decaying learning rate, a fixed number of epochs
-and a fixed shuffling seed (the same corpus always gives the same model); examples the model
-already gets right with probability ≥ :data:`CONFIDENT` are skipped (a margin method: it
-regularises, and it is fast). The naive Bayes is counting.
+Training: dual coordinate descent (the method of LIBLINEAR, Hsieh et al. 2008) for each intent
+against the rest, with the bias as a feature of value 1, a fixed number of passes in an order
+shuffled with a fixed seed (the same corpus always gives the same model), and shrinking:
+from the second pass on, a (message, intent) pair whose margin is met with no weight on it is
+not visited again. The naive Bayes is counting.
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ import math
 import random
 import unicodedata
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from operator import add
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 from typing import Final
 
 from eki_domain.model.intent import Intent
@@ -47,10 +51,11 @@ from eki_domain.services.wordlists import WORD_CLASSES
 
 __all__ = ["LinearIntentModel", "features", "train"]
 
-EPOCHS: Final = 3
-LEARNING_RATE: Final = 4.0
-DECAY: Final = 0.7
-CONFIDENT: Final = 0.9
+#: The machine's regularisation (LIBLINEAR's C) and passes of coordinate descent.
+C: Final = 3.0
+PASSES: Final = 15
+#: The margins are multiplied by this before the softmax.
+TEMPERATURE: Final = 5.0
 SEED: Final = 20
 #: The rules' reading of the message is a feature too, counted this many times.
 RULE_WEIGHT: Final = 1
@@ -62,7 +67,8 @@ NGRAMS: Final = (3, 4)
 #: (0: off) and Laplace smoothing NB_ALPHA.
 NB_WEIGHT: Final = 1.0
 NB_ALPHA: Final = 0.03
-#: How many examples training handles between two calls of its ``pause`` (when given).
+#: How many examples (or, in coordinate descent, 13 times as many updates) training handles
+#: between two calls of its ``pause`` (when given).
 PAUSE_EVERY: Final = 32
 #: Pairs of adjacent words with each word replaced by its class ("como voy <subject>").
 CLASS_PAIRS: Final = True
@@ -110,18 +116,36 @@ def _softmax(scores: Sequence[float]) -> list[float]:
     return [value / total for value in exps]
 
 
+def _scale(items: Sequence[int] | Sequence[str]) -> float:
+    """1 / the length of the vector of feature counts (the vector is scaled to length 1)."""
+    if len(set(items)) == len(items):  # the common case: no feature twice
+        return 1.0 / math.sqrt(len(items))
+    return 1.0 / math.sqrt(sum(n * n for n in Counter(items).values()))
+
+
 class LinearIntentModel:
-    """An :class:`~eki_domain.ports.understanding.IntentClassifier` (weights per feature)."""
+    """An :class:`~eki_domain.ports.understanding.IntentClassifier`: per feature, the machine's
+    weight for each intent, then the naive Bayes' log-likelihood for each (packed doubles)."""
 
     def __init__(
-        self, labels: Sequence[Intent], weights: Mapping[str, Sequence[float]],
-        bias: list[float],
-        *, nb_weight: float = 0.0,
+        self, labels: Sequence[Intent], vocabulary: dict[str, int],
+        svm: Sequence[array[float]], bias: Sequence[float],
+        bayes: Sequence[array[float]] = (),
+        *, temperature: float = TEMPERATURE, nb_weight: float = NB_WEIGHT,
     ) -> None:
+        """``svm``/``bayes``: one row per label, indexed by the ``vocabulary``'s ids."""
+        if len(svm) != len(labels) or (bayes and len(bayes) != len(labels)):
+            raise ValueError("one row of weights per label")
         self._labels = tuple(labels)
-        self._weights = weights
-        self._bias = bias
-        self._nb_weight = nb_weight
+        self._bias = tuple(bias)
+        self._temperature = temperature
+        self._with_bayes = bool(bayes)
+        self._nb_weight = nb_weight if bayes else 0.0
+        columns = [*svm, *bayes]
+        names = sorted(vocabulary, key=vocabulary.__getitem__)
+        # One packed row per feature: a message's scores are the sums of its features' rows.
+        self._rows = {name: array("d", column)
+                      for name, column in zip(names, zip(*columns, strict=True), strict=True)}
 
     @property
     def labels(self) -> tuple[Intent, ...]:
@@ -129,23 +153,44 @@ class LinearIntentModel:
 
     @property
     def feature_count(self) -> int:
-        return len(self._weights)
+        return len(self._rows)
+
+    @property
+    def bias(self) -> tuple[float, ...]:
+        return self._bias
+
+    @property
+    def temperature(self) -> float:
+        return self._temperature
+
+    @property
+    def nb_weight(self) -> float:
+        return self._nb_weight
+
+    def columns(self) -> tuple[dict[str, int], list[array[float]], list[array[float]]]:
+        """(vocabulary, the machine's rows, the naive Bayes' rows): the constructor's
+        arguments (to store the model)."""
+        names = list(self._rows)
+        size = len(self._labels)
+        columns = [array("d", column) for column in zip(*self._rows.values(), strict=True)]
+        vocabulary = {name: i for i, name in enumerate(names)}
+        return vocabulary, columns[:size], columns[size:] if self._with_bayes else []
 
     def scores(self, text: str) -> list[float]:
         """The probability of each label, in :attr:`labels` order."""
-        weights = self._weights
-        feats = [weights[f] for f in features(text) if f in weights]
-        total = list(self._bias)
-        if feats:
-            size = len(total)
-            scale = 1.0 / math.sqrt(len(feats))
-            raw = [sum(column) for column in zip(*feats, strict=True)]
-            total = [b + scale * r for b, r in zip(total, raw[:size], strict=True)]
-            if self._nb_weight:
-                mean = self._nb_weight / len(feats)
-                bayes = [mean * r for r in raw[size:]]
-                top = max(bayes)
-                total = [t + b - top for t, b in zip(total, bayes, strict=True)]
+        rows = self._rows
+        feats = [f for f in features(text) if f in rows]
+        heat = self._temperature
+        if not feats:
+            return _softmax([heat * b for b in self._bias])
+        scale = heat * _scale(feats)
+        raw = [sum(column) for column in zip(*map(rows.__getitem__, feats), strict=True)]
+        total = [heat * b + scale * r for b, r in zip(self._bias, raw, strict=False)]
+        if self._nb_weight:
+            mean = self._nb_weight / len(feats)
+            bayes = [mean * r for r in raw[len(total) :]]
+            top = max(bayes)
+            total = [t + b - top for t, b in zip(total, bayes, strict=True)]
         return _softmax(total)
 
     def classify(self, text: str) -> list[IntentScore]:
@@ -157,67 +202,83 @@ class LinearIntentModel:
 
 
 def _naive_bayes(
-    data: Sequence[tuple[list[str], int]], size: int, alpha: float
-) -> dict[str, list[float]]:
+    rows: Sequence[tuple[list[int], float, int]], size: int, features_count: int, alpha: float
+) -> list[array[float]]:
     """Multinomial naive Bayes: log P(feature | intent), Laplace-smoothed with ``alpha``."""
-    counts: dict[str, list[float]] = {}
-    totals = [0.0] * size
-    for feats, gold in data:
-        for feat in feats:
-            row = counts.get(feat)
-            if row is None:
-                row = counts[feat] = [0.0] * size
-            row[gold] += 1.0
-        totals[gold] += len(feats)
-    vocabulary = len(counts)
-    denominators = [math.log(total + alpha * vocabulary) for total in totals]
-    return {
-        feat: [math.log(n + alpha) - d for n, d in zip(row, denominators, strict=True)]
-        for feat, row in counts.items()
-    }
+    counts = [[0] * features_count for _ in range(size)]
+    totals = [0] * size
+    for ids, _, gold in rows:
+        row = counts[gold]
+        for i in ids:
+            row[i] += 1
+        totals[gold] += len(ids)
+    out: list[array[float]] = []
+    for row, total in zip(counts, totals, strict=True):
+        denominator = math.log(total + alpha * features_count)
+        logs: dict[int, float] = {}  # most counts are 0 or small: one log per distinct count
+        for n in set(row):
+            logs[n] = math.log(n + alpha) - denominator
+        out.append(array("d", map(logs.__getitem__, row)))
+    return out
+
+
+def _gatherer(ids: Sequence[int]) -> Callable[[list[float]], Sequence[float]]:
+    """A function that picks ``ids`` out of a row, as a tuple."""
+    if len(ids) == 1:
+        only = ids[0]
+        return lambda row: (row[only],)
+    return itemgetter(*ids)
 
 
 def _fit(
-    data: Sequence[tuple[list[str], Intent]], index: dict[Intent, int], size: int, epochs: int,
+    rows: Sequence[tuple[list[int], float, int]], size: int, features_count: int, passes: int,
     pause: Callable[[], None] | None = None,
-) -> tuple[dict[str, list[float]], list[float]]:
-    """The logistic regression: SGD on the cross-entropy (see the module's docstring)."""
-    weights: dict[str, list[float]] = {}
-    for feats, _ in data:
-        for feat in feats:
-            if feat not in weights:
-                weights[feat] = [0.0] * size
+) -> tuple[list[array[float]], list[float]]:
+    """The machine: dual coordinate descent, one intent against the rest (see the module's
+    docstring). ``rows``: (feature ids with repeats, 1 / length, gold label index)."""
+    weights = [[0.0] * features_count for _ in range(size)]
     bias = [0.0] * size
-    rows = [([weights[f] for f in feats], index[intent]) for feats, intent in data]
-    order = list(range(len(rows)))
+    diagonal = 1.0 / (2.0 * C)  # the squared hinge's term of the dual
+    curvature = 2.0 + diagonal  # |x|² = 1, plus the bias feature's 1
+    alphas = [0.0] * (len(rows) * size)
+    # C-level gathering of a message's weights from a row (a third faster than map()).
+    gather = [_gatherer(ids) for ids, _, _ in rows]
+    active = [(n, k) for n in range(len(rows)) for k in range(size)]
     shuffler = random.Random(SEED)  # noqa: S311 - a reproducible shuffle, not a secret
-    rate = LEARNING_RATE
-    for _ in range(epochs):
-        shuffler.shuffle(order)
-        for number, position in enumerate(order):
-            if pause is not None and number % PAUSE_EVERY == 0:
+    every = PAUSE_EVERY * size
+    for number in range(passes):
+        shuffler.shuffle(active)
+        kept: list[tuple[int, int]] = []
+        for visited, (n, k) in enumerate(active):
+            if pause is not None and visited % every == 0:
                 pause()
-            vectors, gold = rows[position]
-            if not vectors:
-                continue  # nothing to learn from
-            scale = 1.0 / math.sqrt(len(vectors))
-            raw = [sum(column) for column in zip(*vectors, strict=True)]
-            probabilities = _softmax([b + scale * r for b, r in zip(bias, raw, strict=True)])
-            if probabilities[gold] >= CONFIDENT:
+            ids, scale, gold = rows[n]
+            row = weights[k]
+            sign = 1.0 if k == gold else -1.0
+            slot = n * size + k
+            old = alphas[slot]
+            gradient = sign * (scale * sum(gather[n](row)) + bias[k]) - 1.0
+            gradient += diagonal * old
+            if old == 0.0 and gradient >= 0.0:
+                if number and gradient > 0.0:
+                    continue  # shrunk: its margin is met and it carries no weight
+                kept.append((n, k))
                 continue
-            gradient = list(probabilities)
-            gradient[gold] -= 1.0
-            step = [-rate * scale * g for g in gradient]
-            for row in vectors:
-                row[:] = map(add, row, step)
-            for i in range(size):
-                bias[i] -= rate * 0.1 * gradient[i]
-        rate *= DECAY
-    return weights, bias
+            kept.append((n, k))
+            new = max(old - gradient / curvature, 0.0)
+            delta = (new - old) * sign
+            if delta:
+                alphas[slot] = new
+                bias[k] += delta
+                step = delta * scale
+                for i in ids:
+                    row[i] += step
+        active = kept
+    return [array("d", row) for row in weights], bias
 
 
 def train(
-    examples: Iterable[tuple[str, Intent]], *, epochs: int = EPOCHS,
+    examples: Iterable[tuple[str, Intent]], *, passes: int = PASSES,
     pause: Callable[[], None] | None = None,
 ) -> LinearIntentModel:
     """Fit the model on (text, intent) pairs. Deterministic for a given input order.
@@ -233,11 +294,14 @@ def train(
         raise ValueError("nothing to train on")
     labels = sorted({intent for _, intent in data}, key=lambda intent: intent.value)
     index = {label: i for i, label in enumerate(labels)}
-    size = len(labels)
-    weights, bias = _fit(data, index, size, epochs, pause)
-    if NB_WEIGHT:
-        bayes = _naive_bayes([(feats, index[intent]) for feats, intent in data], size, NB_ALPHA)
-        weights = {feat: row + bayes[feat] for feat, row in weights.items()}
-    # Packed doubles: a third of the memory of lists of float objects, read as fast.
-    packed = {feat: array("d", row) for feat, row in weights.items()}
-    return LinearIntentModel(labels, packed, bias, nb_weight=NB_WEIGHT)
+    vocabulary: dict[str, int] = {}
+    rows: list[tuple[list[int], float, int]] = []
+    for feats, intent in data:
+        if feats:
+            ids = [vocabulary.setdefault(f, len(vocabulary)) for f in feats]
+            rows.append((ids, _scale(ids), index[intent]))
+    size, count = len(labels), len(vocabulary)
+    svm, bias = _fit(rows, size, count, passes, pause)
+    bayes = _naive_bayes(rows, size, count, NB_ALPHA) if NB_WEIGHT else []
+    return LinearIntentModel(labels, vocabulary, svm, bias, bayes,
+                             temperature=TEMPERATURE, nb_weight=NB_WEIGHT)
