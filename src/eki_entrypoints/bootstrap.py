@@ -175,11 +175,15 @@ async def bootstrap(
                 pool_recycle=settings.db_pool_recycle,
             )
             owns_engine = True
-        # Our own PostgreSQL pool: waiters for a connection are served in arrival order.
+        # Our own PostgreSQL pool: waiters for a connection are served in arrival order,
+        # at most EKI_DB_POOL_SIZE units of work at once. The overflow is left to what
+        # bypasses the gate (worker heartbeats, live-event NOTIFY): gating at size +
+        # overflow opened and closed the overflow connections over and over under load
+        # (93 connections opened per 18 s of webhooks at 100 connections; docs/capacity.md).
         fair = owns_engine and engine.dialect.name == "postgresql"
         uow = SqlUnitOfWorkFactory(
             engine, pool_timeout=settings.db_pool_timeout,
-            max_connections=settings.db_pool_size + settings.db_max_overflow if fair else None)
+            max_connections=settings.db_pool_size if fair else None)
     if engine is not None and auto_upgrade:
         try:
             await upgrade(engine)

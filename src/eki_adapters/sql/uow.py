@@ -195,8 +195,9 @@ class SqlUnitOfWork:
 class SqlUnitOfWorkFactory:
     """Callable that makes a fresh :class:`SqlUnitOfWork` on the shared engine.
 
-    ``max_connections`` (the pool's size + overflow) puts a :class:`FairGate` in front of the
-    pool: units of work wait for a connection in arrival order (``pool_timeout`` seconds at
+    ``max_connections`` (the application passes the pool's size, leaving the overflow to
+    connections taken outside units of work) puts a :class:`FairGate` in front of the pool:
+    units of work wait for a connection in arrival order (``pool_timeout`` seconds at
     most). Without it, the pool's own queue decides."""
 
     def __init__(self, engine: AsyncEngine, *, max_connections: int | None = None,
