@@ -283,7 +283,8 @@ def run_eki_traced(out_path: str, argv: list[str]) -> None:
     timed(messaging.SqlOutbox, "enqueue", "outbox.enqueue")
     timed(messaging.SqlOutbox, "mark_sent", "outbox.mark_sent")
     timed(messaging.SqlOutbox, "fail_abandoned", "outbox.fail_abandoned")
-    timed(messaging.SqlConversationStore, "record_webhook", "webhook_events insert")
+    timed(messaging.SqlInbox, "add_event", "inbox.add_event (event + message)")
+    timed(messaging.SqlWebhookLog, "record", "webhook_events insert")
     timed(ingest.IngestService, "ingest", "IngestService.ingest (one transaction)")
     timed(conversation.ConversationService, "claim_turns", "turn: claim_turns (claim+identify)",
           outcome=lambda r: "idle" if not r else "claimed")
