@@ -157,8 +157,12 @@ async def bootstrap(
     telemetry: Telemetry | None = None,
     heartbeats: WorkerHeartbeats | None = None,
     auto_upgrade: bool = False,
+    warm_intents: bool = True,
 ) -> Eki:
     """Build the application. ``auto_upgrade`` migrates the database first.
+    ``warm_intents``: train the intent classifier now, in a background thread (about 2 s
+    of CPU); False where no conversation turn runs (``eki serve --no-worker``) — it is
+    then trained at its first use, if ever.
 
     The assistant: the one given; else the LLM (``language_model``, or OpenAI when
     ``OPENAI_API_KEY`` is set) with the rule-based responder as its fallback; else the
@@ -203,7 +207,8 @@ async def bootstrap(
     model: LanguageModel | None = None
     if assistant is None:
         assistant, model = build_assistant(settings, uow, clock, language_model, telemetry,
-                                           safety_key=secret_key_loader(settings, engine))
+                                           safety_key=secret_key_loader(settings, engine),
+                                           warm_intents=warm_intents)
     counters, cache, redis = shared_state(settings)
     progress = ProgressService(uow, clock, scale=settings.grading_scale, cache=cache,
                                books=BatchedRecordBooks(uow))
@@ -411,10 +416,10 @@ def _twilio_channel(settings: Settings) -> MessageChannel:
 def build_assistant(
     settings: Settings, uow: BatchingUnitOfWorkFactory, clock: Clock,
     language_model: LanguageModel | None = None, telemetry: Telemetry | None = None,
-    safety_key: Callable[[], Awaitable[bytes]] | None = None,
+    safety_key: Callable[[], Awaitable[bytes]] | None = None, *, warm_intents: bool = True,
 ) -> tuple[Assistant, LanguageModel | None]:
     """The assistant ladder: the model with tools, falling back to the rules."""
-    rules = RuleBasedAssistant(clock=clock, classifier=default_classifier(warm=True))
+    rules = RuleBasedAssistant(clock=clock, classifier=default_classifier(warm=warm_intents))
     model = language_model
     if model is None and settings.openai_api_key is not None:
         from eki_adapters.openai import OpenAIChatModel  # imported only when configured

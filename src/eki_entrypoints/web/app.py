@@ -65,7 +65,10 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = eki is None
         if eki is None:
-            current = await bootstrap(config, auto_upgrade=config.is_sqlite)
+            # Without the worker no turn runs here: no intent model to train (it took
+            # ~2 s of CPU from the first acknowledgements; issue 19).
+            current = await bootstrap(config, auto_upgrade=config.is_sqlite,
+                                      warm_intents=run_worker)
         else:
             current = eki
         app.state.eki = current
