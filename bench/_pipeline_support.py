@@ -128,6 +128,22 @@ class CpuWatch:
         return out
 
 
+def wait_quiet(pids: list[int], *, below_pct: float = 10.0, window: float = 0.5,
+               timeout: float = 30.0) -> tuple[float, float]:
+    """Wait until ``pids`` together use less than ``below_pct`` of a core over ``window``
+    seconds: a freshly started ``eki serve`` trains its intent classifier in a background
+    thread (~2 s of CPU). Returns (seconds waited, CPU seconds they used meanwhile)."""
+    started = time.monotonic()
+    first = last = now = sum(proc_cpu(pid) for pid in pids)
+    while time.monotonic() - started < timeout:
+        time.sleep(window)
+        now = sum(proc_cpu(pid) for pid in pids)
+        if 100 * (now - last) / window < below_pct:
+            break
+        last = now
+    return time.monotonic() - started, now - first
+
+
 def signature(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
