@@ -99,7 +99,8 @@ def print_report(result: dict[str, Any]) -> None:
                   f"{r['db_transactions_per_turn']:.1f} transactions, "
                   f"{r['db_rows_read_per_turn']:.0f} rows read, database grew "
                   f"{r['db_bytes_per_turn'] / 1024:.1f} KiB; connections opened "
-                  f"{r['db_connections_opened']}")
+                  f"{r['db_connections_opened']}; before the load, warm-up "
+                  f"{r.get('warmup_cpu_s', 0):.1f} s of CPU in {r.get('warmup_wait_s', 0):.1f} s")
     for phase, summary in (result.get("profiles") or {}).items():
         if not summary:
             continue

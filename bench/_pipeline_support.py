@@ -128,6 +128,22 @@ class CpuWatch:
         return out
 
 
+def wait_quiet(pids: list[int], *, below_pct: float = 10.0, window: float = 0.5,
+               timeout: float = 30.0) -> tuple[float, float]:
+    """Wait until ``pids`` together use less than ``below_pct`` of a core over ``window``
+    seconds: a freshly started ``eki serve`` trains its intent classifier in a background
+    thread (~2 s of CPU). Returns (seconds waited, CPU seconds they used meanwhile)."""
+    started = time.monotonic()
+    first = last = now = sum(proc_cpu(pid) for pid in pids)
+    while time.monotonic() - started < timeout:
+        time.sleep(window)
+        now = sum(proc_cpu(pid) for pid in pids)
+        if 100 * (now - last) / window < below_pct:
+            break
+        last = now
+    return time.monotonic() - started, now - first
+
+
 def signature(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
@@ -283,7 +299,8 @@ def run_eki_traced(out_path: str, argv: list[str]) -> None:
     timed(messaging.SqlOutbox, "enqueue", "outbox.enqueue")
     timed(messaging.SqlOutbox, "mark_sent", "outbox.mark_sent")
     timed(messaging.SqlOutbox, "fail_abandoned", "outbox.fail_abandoned")
-    timed(messaging.SqlConversationStore, "record_webhook", "webhook_events insert")
+    timed(messaging.SqlInbox, "add_event", "inbox.add_event (event + message)")
+    timed(messaging.SqlWebhookLog, "record", "webhook_events insert")
     timed(ingest.IngestService, "ingest", "IngestService.ingest (one transaction)")
     timed(conversation.ConversationService, "claim_turns", "turn: claim_turns (claim+identify)",
           outcome=lambda r: "idle" if not r else "claimed")

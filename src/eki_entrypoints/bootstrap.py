@@ -160,9 +160,10 @@ async def bootstrap(
     warm_model: bool = True,
 ) -> Eki:
     """Build the application. ``auto_upgrade`` migrates the database first.
-    ``warm_model``: train the intent classifier at once in a background thread (what a
-    process that answers messages wants); False: at the first message that needs it, so a
-    command that answers none (an import) does not spend a second of CPU on it.
+    ``warm_model``: load (or, when the shipped file is stale, train) the intent classifier
+    at once in a background thread (what a process that answers messages wants); False:
+    at the first message that needs it, so a process that answers none (an import,
+    ``eki serve --no-worker``) spends nothing on it.
 
     The assistant: the one given; else the LLM (``language_model``, or OpenAI when
     ``OPENAI_API_KEY`` is set) with the rule-based responder as its fallback; else the
@@ -179,11 +180,15 @@ async def bootstrap(
                 pool_recycle=settings.db_pool_recycle,
             )
             owns_engine = True
-        # Our own PostgreSQL pool: waiters for a connection are served in arrival order.
+        # Our own PostgreSQL pool: waiters for a connection are served in arrival order,
+        # at most EKI_DB_POOL_SIZE units of work at once. The overflow is left to what
+        # bypasses the gate (worker heartbeats, live-event NOTIFY): gating at size +
+        # overflow opened and closed the overflow connections over and over under load
+        # (93 connections opened per 18 s of webhooks at 100 connections; docs/capacity.md).
         fair = owns_engine and engine.dialect.name == "postgresql"
         uow = SqlUnitOfWorkFactory(
             engine, pool_timeout=settings.db_pool_timeout,
-            max_connections=settings.db_pool_size + settings.db_max_overflow if fair else None)
+            max_connections=settings.db_pool_size if fair else None)
     if engine is not None and auto_upgrade:
         try:
             await upgrade(engine)

@@ -319,10 +319,12 @@ class Settings:
             "never logged at INFO.")
     db_pool_size: int = setting(
         "EKI_DB_POOL_SIZE", 30, section="database", parse=whole(1, 200),
-        doc="Connection pool (PostgreSQL only): connections kept open.")
+        doc="Connection pool (PostgreSQL only): connections kept open; at most this many "
+            "units of work use the database at once, the others wait in arrival order.")
     db_max_overflow: int = setting(
         "EKI_DB_MAX_OVERFLOW", 10, section="database", parse=whole(0, 200),
-        doc="Connection pool (PostgreSQL only): extra connections allowed under load.")
+        doc="Connection pool (PostgreSQL only): extra connections for what runs outside "
+            "units of work (heartbeats, health checks, live events) when the pool is busy.")
     db_pool_timeout: float = setting(
         "EKI_DB_POOL_TIMEOUT", 30.0, section="database", parse=seconds(1, 600),
         doc="Seconds to wait for a free pooled connection before failing.")

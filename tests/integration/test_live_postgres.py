@@ -124,6 +124,41 @@ async def test_a_malformed_notification_is_ignored(own_database: str) -> None:
         await engine.dispose()
 
 
+async def test_a_process_hears_whether_anyone_listens(own_database: str) -> None:
+    """has_audience: False while no process listens on the database, True once one does
+    (another process's listening connection, seen in pg_stat_activity), and a bridge with
+    no audience sends no NOTIFY at all."""
+    engines = [create_engine(own_database), create_engine(own_database)]
+    publisher, listener = (PostgresLiveFeed(e) for e in engines)
+    web = await _app(own_database)
+    raw = await psycopg.AsyncConnection.connect(_conninfo(own_database), autocommit=True)
+    try:
+        await raw.execute(f"LISTEN {EVENTS_CHANNEL}")  # not an EKI listener: not counted
+        assert not await publisher.has_audience()
+        await web.ingest.ingest(channel="meta", body="{}", statuses=(), messages=[
+            IncomingMessage(channel="meta", provider_id="wamid.UNHEARD", wa_id="573001234567",
+                            type=MessageType.TEXT, sent_at=web.clock.now(), text="hola")])
+        await web.live.flush()
+        assert web.live.unheard == 1
+        assert [n async for n in raw.notifies(timeout=0.3)] == []  # nothing was sent
+        subscription = listener.subscribe(lambda e: True)
+        await listener.wait_listening()
+        assert await publisher.has_audience() and await web.live.feed.has_audience()
+        await web.ingest.ingest(channel="meta", body="{}", statuses=(), messages=[
+            IncomingMessage(channel="meta", provider_id="wamid.HEARD", wa_id="573001234567",
+                            type=MessageType.TEXT, sent_at=web.clock.now(), text="hola")])
+        event = await subscription.next(2)
+        assert event is not None and event.type is LiveEventType.MESSAGE_RECEIVED
+        assert web.live.unheard == 1
+    finally:
+        await raw.close()
+        await web.aclose()
+        for feed in (publisher, listener):
+            await feed.aclose()
+        for engine in engines:
+            await engine.dispose()
+
+
 async def _app(url: str) -> Eki:
     return await bootstrap(Settings(database_url=url), channel=ConsoleChannel(name="meta"))
 

@@ -31,6 +31,17 @@ def register(client: TestClient, name: str, phone: str, **kwargs: object) -> Non
     client.portal.call(lambda: registry.register(name, phone, **kwargs))  # type: ignore[union-attr]
 
 
+def test_only_a_process_that_runs_turns_trains_the_intent_model(sqlite_url: str) -> None:
+    """``eki serve --no-worker`` answers webhooks and never classifies a message: it must
+    not spend ~2 s of CPU training the classifier (it did, during its first deliveries)."""
+    for run_worker in (False, True):
+        with TestClient(create_app(Settings(database_url=sqlite_url),
+                                   run_worker=run_worker)) as client:
+            classifier = client.app.state.eki.assistant._classifier  # type: ignore[attr-defined]
+            warming = classifier.ready or classifier._warming is not None
+            assert warming is run_worker
+
+
 def test_healthz_and_readyz(database_url: str) -> None:
     settings = Settings(database_url=database_url, admin_token=Secret(TOKEN))
     with TestClient(create_app(settings, run_worker=True)) as client:

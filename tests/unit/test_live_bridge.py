@@ -148,6 +148,9 @@ class SlowFeed(ProcessLiveFeed):
     def wanted(self) -> bool:
         return True
 
+    async def has_audience(self) -> bool:
+        return True
+
     async def publish(self, events: Sequence[LiveEvent]) -> None:
         self.published.extend(events)
 
@@ -162,3 +165,33 @@ async def test_the_backlog_is_bounded(eki: Eki) -> None:
     await bridge.flush()
     assert [e.phone for e in feed.published] == [
         "+573000000000", "+573000000001", "+573000000002"]
+
+
+class UnheardFeed(SlowFeed):
+    """Might be wanted (another process could listen) but nobody does."""
+
+    async def has_audience(self) -> bool:
+        return False
+
+
+async def test_nobody_listening_anywhere_costs_no_lookup(eki: Eki) -> None:
+    opened = 0
+
+    def counting_uow() -> object:
+        nonlocal opened
+        opened += 1
+        return eki.uow()
+
+    feed = UnheardFeed()
+    bridge = LiveBridge(counting_uow, eki.clock, feed)  # type: ignore[arg-type]
+    for i in range(3):
+        bridge.accept(MessageReceived(channel="meta", new_messages=1, event_id=i,
+                                      senders=(f"57300000000{i}",)))
+    await bridge.flush()
+    assert (opened, feed.published, bridge.unheard) == (0, [], 3)
+    # the same events with an audience: looked up (one unit of work) and published
+    feed.has_audience = SlowFeed.has_audience.__get__(feed)  # type: ignore[method-assign]
+    bridge.accept(MessageReceived(channel="meta", new_messages=1, event_id=9,
+                                  senders=("573000000009",)))
+    await bridge.flush()
+    assert opened == 1 and [e.phone for e in feed.published] == ["+573000000009"]

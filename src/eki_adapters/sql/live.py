@@ -33,6 +33,16 @@ log = logging.getLogger("eki.live")
 
 EVENTS_CHANNEL = "eki_events"
 _NOTIFY = sa.text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p")
+#: Is any session of this database listening? PostgreSQL does not show other sessions'
+#: LISTENs, but it shows their application_name, which the listening connection sets
+#: (visible from its start, before its LISTEN runs).
+_LISTENERS = sa.text("SELECT EXISTS (SELECT 1 FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND application_name = :name)")
+
+
+def listener_name(channel: str) -> str:
+    """The ``application_name`` of a connection listening on ``channel`` (63 bytes max)."""
+    return f"eki-listen {channel}"[:63]
 
 
 def _conninfo(database_url: str) -> str:
@@ -49,6 +59,7 @@ class PostgresLiveFeed:
         self._engine = engine
         self._conninfo = _conninfo(engine.url.render_as_string(hide_password=False))
         self._channel = channel
+        self._name = listener_name(channel)
         self._retry_delay = retry_delay
         self._max_retry_delay = max_retry_delay
         self._ping_interval = ping_interval
@@ -85,7 +96,20 @@ class PostgresLiveFeed:
 
     @property
     def wanted(self) -> bool:
-        return True  # other processes may be listening: PostgreSQL does not tell
+        return True  # other processes may be listening: has_audience asks
+
+    async def has_audience(self) -> bool:
+        """True when this process has a subscriber, else when any process's listening
+        connection is in ``pg_stat_activity`` (one autocommit SELECT, no transaction).
+
+        Safe to skip publishing on False: it is asked after the events' transactions
+        committed, so a listener it did not see connected after those commits, and its
+        subscribers read the state they left (what a late subscriber does anyway)."""
+        if len(self.hub):
+            return True
+        async with self._engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return bool(await conn.scalar(_LISTENERS, {"name": self._name}))
 
     async def wait_listening(self, within: float = 5.0) -> None:
         await asyncio.wait_for(self.listening.wait(), within)
@@ -105,7 +129,8 @@ class PostgresLiveFeed:
         while not self._closed:
             try:
                 conn = await psycopg.AsyncConnection.connect(
-                    self._conninfo, autocommit=True, connect_timeout=10)
+                    self._conninfo, autocommit=True, connect_timeout=10,
+                    application_name=self._name)  # how publishers see it (has_audience)
                 async with conn:
                     await conn.execute(f"LISTEN {self._channel}")
                     self.listening.set()

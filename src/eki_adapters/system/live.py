@@ -28,5 +28,8 @@ class ProcessLiveFeed:
     def wanted(self) -> bool:
         return len(self.hub) > 0
 
+    async def has_audience(self) -> bool:
+        return len(self.hub) > 0
+
     async def aclose(self) -> None:
         self.hub.close()

@@ -44,7 +44,14 @@ class LiveFeed(Protocol):
     @property
     def wanted(self) -> bool:
         """False when nobody can receive an event now (no subscriber in this process and
-        no other process listening): publishers may skip the work of building them."""
+        no other process listening): publishers may skip the work of building them.
+        Answered without I/O, so it may say True when :meth:`has_audience` would not."""
+        ...
+
+    async def has_audience(self) -> bool:
+        """Whether anyone (in any process) would receive an event published now; may ask
+        the database, so publishers ask once per batch, after the events' transactions
+        committed (whoever starts listening later reads the state they committed)."""
         ...
 
     async def aclose(self) -> None:

@@ -9,8 +9,10 @@ the :class:`~eki_domain.ports.live.LiveFeed`.
 The publisher never waits for it: :meth:`LiveBridge.accept` only queues the domain event
 (bounded: past ``backlog`` pending events, new ones are dropped and counted) and a task of
 the running loop drains the queue in batches (one unit of work per batch). When nobody can
-receive anything (:attr:`LiveFeed.wanted` false: in-process feed, no subscriber) the
-events are dropped at once, at no cost.
+receive anything the events are dropped: at once when the feed knows it without asking
+(:attr:`LiveFeed.wanted` false: in-process feed, no subscriber), else per batch before any
+lookup (:meth:`LiveFeed.has_audience`: across processes, one question to the database) —
+a busy pipeline that nobody watches pays nothing for its live events (issue 19).
 
 ========================  =================================  ==============================
 domain event              live event                          extra fields
@@ -100,6 +102,7 @@ class LiveBridge:
         self._pending: collections.deque[Event] = collections.deque()
         self._drain: asyncio.Task[None] | None = None
         self.dropped = 0  # domain events dropped because the backlog was full
+        self.unheard = 0  # domain events skipped because nobody was listening
 
     def register(self, bus: MessageBus) -> None:
         """Subscribe to every bridged domain event."""
@@ -132,6 +135,9 @@ class LiveBridge:
         while self._pending:
             batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
             try:
+                if not await self.feed.has_audience():
+                    self.unheard += len(batch)
+                    continue
                 events = await self.translate(batch)
                 if events:
                     await self.feed.publish(events)

@@ -65,7 +65,10 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = eki is None
         if eki is None:
-            current = await bootstrap(config, auto_upgrade=config.is_sqlite)
+            # Without the worker no turn runs here: no intent model to train (it took
+            # ~2 s of CPU from the first acknowledgements; issue 19).
+            current = await bootstrap(config, auto_upgrade=config.is_sqlite,
+                                      warm_model=run_worker)
         else:
             current = eki
         app.state.eki = current
@@ -91,6 +94,13 @@ def create_app(
                 await current.aclose()
 
     routes = [
+        # The webhooks first: Starlette tries the routes in order, and a delivery is most
+        # of what the server handles (it was behind 33 other routes, ~30-50 µs of matching
+        # per acknowledgement; issue 19). No other path starts with /webhooks/.
+        Route("/webhooks/whatsapp", webhooks.receive, methods=["POST"]),
+        Route("/webhooks/whatsapp", webhooks.verify, methods=["GET"]),
+        Route("/webhooks/twilio", twilio_webhooks.receive, methods=["POST"]),
+        Route("/webhooks/twilio/status", twilio_webhooks.receive_status, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
@@ -110,10 +120,6 @@ def create_app(
         Route("/api/students/{phone}/handoff/release", release_handoff, methods=["POST"]),
         Route("/api/students/{phone}", get_student, methods=["GET"]),
         *guardian_routes(),
-        Route("/webhooks/whatsapp", webhooks.verify, methods=["GET"]),
-        Route("/webhooks/whatsapp", webhooks.receive, methods=["POST"]),
-        Route("/webhooks/twilio", twilio_webhooks.receive, methods=["POST"]),
-        Route("/webhooks/twilio/status", twilio_webhooks.receive_status, methods=["POST"]),
         *admin_routes(),
     ]
     app = Starlette(
