@@ -91,4 +91,6 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def main() -> None:
-    sys.exit(run())
+    from eki_entrypoints.cli import main as cli_main
+
+    cli_main()
