@@ -164,3 +164,36 @@ def test_an_unreadable_path_raises_what_reading_it_raises(tmp_path: Path) -> Non
             ahead.data()
         with pytest.raises(error):
             ahead.sheet()
+
+
+@pytest.mark.parametrize("argv", [["students", "list"], ["students", "import", "lista.xlsx"]])
+def test_the_eki_script_runs_the_command_with_the_collector_on(
+        argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """main() pauses the cyclic collector while the commands load, freezes what they made
+    and turns it back on before the command runs; a file import gets its read-ahead."""
+    import gc
+    import sys
+
+    from eki_entrypoints.cli import app, main
+
+    small_workbook(tmp_path / "lista.xlsx")
+    monkeypatch.chdir(tmp_path)
+    seen: dict[str, object] = {}
+
+    def fake_run(args: list[str], *, read_ahead: object = None) -> int:
+        seen.update(argv=args, enabled=gc.isenabled(), frozen=gc.get_freeze_count(),
+                    file=getattr(read_ahead, "file", None))
+        return 0
+
+    monkeypatch.setattr(app, "run", fake_run)
+    monkeypatch.setattr(sys, "argv", ["eki", *argv])
+    try:
+        with pytest.raises(SystemExit) as done:
+            main()
+    finally:
+        gc.unfreeze()
+        gc.enable()
+    assert done.value.code == 0
+    assert seen["argv"] == argv and seen["enabled"] is True
+    assert isinstance(seen["frozen"], int) and seen["frozen"] > 0
+    assert seen["file"] == ("lista.xlsx" if argv[1] == "import" else None)
