@@ -40,13 +40,15 @@ CliCall = Callable[..., tuple[int, str, str]]
 @pytest.fixture
 def cli(database_url: str, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> CliCall:
-    """Run `eki ARGS…` in-process against the test database: (exit code, stdout, stderr)."""
+    """Run `eki ARGS…` in-process against the test database: (exit code, stdout, stderr).
+    As the `eki` script does, a file import's file is read ahead (cli/readahead.py)."""
     from eki_entrypoints.cli import run
+    from eki_entrypoints.cli.readahead import start_read_ahead
 
     monkeypatch.setenv("EKI_DATABASE_URL", database_url)
 
     def call(*argv: str) -> tuple[int, str, str]:
-        code = run(list(argv))
+        code = run(list(argv), read_ahead=start_read_ahead(argv))
         out, err = capsys.readouterr()
         return code, out, err
 

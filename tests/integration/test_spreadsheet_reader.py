@@ -158,3 +158,36 @@ def test_phone_pitfalls_survive_the_reader() -> None:
         PhoneNumber.parse(p) for p in
         ("+573001234567", "+573001234569", "+573001234570", "+573001234571")]
     assert [i.code for i in result.issues] == ["SECOND_NUMBER_IGNORED"]
+
+
+def test_before_parse_is_called_once_the_sizes_are_checked() -> None:
+    """The hook (the CLI's read-ahead lets its main thread go on) runs after the size
+    check and before the parse: never for a sheet the check refuses, nor for a CSV."""
+    import python_calamine
+
+    calls: list[str] = []
+    parsed = python_calamine.CalamineWorkbook.from_filelike
+
+    def spy_parse(filelike):  # type: ignore[no-untyped-def]
+        calls.append("parse")
+        return parsed(filelike)
+
+    reader = CalamineSpreadsheetReader(before_parse=lambda: calls.append("before_parse"))
+    original = python_calamine.CalamineWorkbook
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(original, "from_filelike", staticmethod(spy_parse), raising=False)
+        sheet = reader.read(xlsx([["nombre", "telefono"], ["Ana", 3001234567]]), "a.xlsx")
+        assert calls == ["before_parse", "parse"] and len(sheet.rows) == 2
+        calls.clear()
+        book = openpyxl.Workbook()
+        active = book.active
+        assert active is not None
+        active["A1"] = "Nombre"
+        active["XFD1048576"] = "x"
+        buffer = io.BytesIO()
+        book.save(buffer)
+        with pytest.raises(ImportFileError) as refused:
+            reader.read(buffer.getvalue(), "ancho.xlsx")
+        assert refused.value.code == "SHEET_TOO_LARGE" and calls == []
+        reader.read(b"nombre,telefono\nAna,3001234567\n", "a.csv")
+        assert calls == []

@@ -10,7 +10,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
 from pathlib import PurePath
 from typing import Any
@@ -57,9 +57,15 @@ class CalamineSpreadsheetReader:
     encoding and delimiter detection, and a JSON array of objects."""
 
     def __init__(self, max_bytes: int = MAX_UPLOAD_BYTES,
-                 limits: SheetLimits | None = None) -> None:
+                 limits: SheetLimits | None = None,
+                 before_parse: Callable[[], None] | None = None) -> None:
         self.max_bytes = max_bytes
         self.limits = limits or SheetLimits()
+        #: Called when a workbook's sizes are checked, right before it is parsed (by
+        #: calamine, which releases the interpreter lock, or in a child process): the CLI
+        #: reads a file in a thread and lets its main thread go on from there
+        #: (``eki_entrypoints/cli/readahead.py``).
+        self.before_parse = before_parse
 
     def read(self, data: bytes, filename: str) -> Sheet:
         name = PurePath(filename or "archivo").name
@@ -96,7 +102,11 @@ class CalamineSpreadsheetReader:
         """.xlsx/.xlsm here once their sheet sizes are checked; other workbooks (.xls,
         .xlsb, .ods) in a memory-capped child process (``isolated.py``)."""
         if data.startswith(ZIP_MAGIC) and check_xlsx_bounds(data, name, self.limits):
+            if self.before_parse is not None:
+                self.before_parse()
             return self.read_workbook_here(data, name, digest)
+        if self.before_parse is not None:
+            self.before_parse()
         return read_isolated(data, name, digest, self.limits)
 
     def read_workbook_here(self, data: bytes, name: str, digest: str) -> Sheet:

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -42,6 +43,9 @@ from eki_entrypoints.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliErr
 from eki_entrypoints.logs import configure_logging
 from eki_entrypoints.settings import Settings, SettingsError
 
+if TYPE_CHECKING:
+    from eki_entrypoints.cli.readahead import ReadAhead
+
 #: The command groups, in the order ``eki --help`` lists them.
 GROUPS = (db, server, chat, demo, handoff, students, progress, oneroster, imports, intents,
           staff, audit, guardians, codes, templates, send, consent, privacy, broadcasts,
@@ -61,9 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(argv: Sequence[str] | None = None) -> int:
+def run(argv: Sequence[str] | None = None, *, read_ahead: ReadAhead | None = None) -> int:
+    """Run one command. ``read_ahead``: the file of a file import, already being read
+    (:func:`eki_entrypoints.cli.readahead.start_read_ahead` of the same ``argv``)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if read_ahead is not None and getattr(args, "file", None) == read_ahead.file \
+            and hasattr(args, "read_ahead"):
+        args.read_ahead = read_ahead
     try:
         settings = Settings.from_env()
         configure_logging(settings)
@@ -91,4 +100,6 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def main() -> None:
-    sys.exit(run())
+    from eki_entrypoints.cli import main as cli_main
+
+    cli_main()

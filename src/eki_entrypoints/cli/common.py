@@ -14,12 +14,14 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
-import phonenumbers
-
 from eki_domain.model.pagination import MAX_PAGE_SIZE
 from eki_domain.ports.channel import MessageChannel
 from eki_entrypoints.bootstrap import Eki, bootstrap
+from eki_entrypoints.cli.args import region
 from eki_entrypoints.settings import Settings
+
+__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "CliError", "Handler", "concurrency",
+           "non_negative", "open_eki", "page_size", "print_json", "region"]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -73,13 +75,6 @@ def concurrency(raw: str) -> int:
     if not 1 <= value <= 1000:
         raise argparse.ArgumentTypeError("must be between 1 and 1000")
     return value
-
-
-def region(raw: str) -> str:
-    code = raw.strip().upper()
-    if code not in phonenumbers.SUPPORTED_REGIONS:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a region code such as CO, MX, AR")
-    return code
 
 
 def non_negative(raw: str) -> int:

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from eki_adapters.spreadsheets import CalamineSpreadsheetReader
 from eki_adapters.spreadsheets.errors_file import errors_format_for, write_errors_file
 from eki_domain.model.audit import AuditAction
 from eki_domain.model.gradebook import ProgressKind
@@ -21,31 +20,19 @@ from eki_domain.model.imports import ImportMode, ImportReport, ImportStatus, Sev
 from eki_domain.services.consent_import import ConsentImportService
 from eki_domain.services.guardian_import import GuardianImportService
 from eki_domain.services.imports import ImportService
+from eki_entrypoints.cli.args import import_options
 from eki_entrypoints.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
     CliError,
     open_eki,
     print_json,
-    region,
 )
+from eki_entrypoints.cli.readahead import ReadAhead, cli_reader
 from eki_entrypoints.cli.staff import cli_caller
 from eki_entrypoints.settings import Settings
 
-CLI_MAX_IMPORT_BYTES = 2 * 1024**3
-
-
-def import_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="do everything, then roll back: see what would happen")
-    parser.add_argument("--strict", action="store_true", help="any error: write nothing")
-    parser.add_argument("--country", type=region, default=None, metavar="CC",
-                        help="region for phones without a country code (default "
-                        "EKI_DEFAULT_COUNTRY)")
-    parser.add_argument("--json", action="store_true", help="print the full report as JSON")
-    parser.add_argument("--errors-out", metavar="FILE",
-                        help="write the rejected rows (.xlsx or .csv) to fix and re-import")
+__all__ = ["ProgressBar", "import_file", "import_options", "no_gc", "print_report"]
 
 
 class ProgressBar:
@@ -83,10 +70,10 @@ def print_report(report: ImportReport, limit: int = 20) -> None:
               "todos).")
 
 
-def _read_input(path_text: str) -> tuple[bytes, str]:
+def _read_input(path_text: str, read_ahead: ReadAhead | None = None) -> tuple[bytes, str]:
     path = Path(path_text)
     try:
-        return path.read_bytes(), path.name
+        return (path.read_bytes() if read_ahead is None else read_ahead.data()), path.name
     except FileNotFoundError:
         raise CliError(f"file not found: {path_text}") from None
     except IsADirectoryError:
@@ -110,7 +97,8 @@ def no_gc() -> Iterator[None]:
 async def import_file(settings: Settings, args: argparse.Namespace, *, target: str) -> int:
     """Shared by `eki students import` and `eki progress import`: same reader, modes,
     report, errors file and exit codes."""
-    data, name = await asyncio.to_thread(_read_input, args.file)
+    read_ahead: ReadAhead | None = args.read_ahead
+    data, name = await asyncio.to_thread(_read_input, args.file, read_ahead)
     mode = ImportMode.STRICT if args.strict else ImportMode.DEFAULT
     async with open_eki(settings) as eki:
         service: ImportService = eki.student_import if target == "students" else \
@@ -123,11 +111,11 @@ async def import_file(settings: Settings, args: argparse.Namespace, *, target: s
             service = guardian_import
         elif target == "consents":
             service = consent_import
-        # A local file may be far larger than an upload (a school year of grades):
-        # the 50 MB limit protects the web server, not the command line.
-        reader = CalamineSpreadsheetReader(max_bytes=CLI_MAX_IMPORT_BYTES)
-        sheet = await service.load(lambda: reader.read(data, name), filename=name,
-                                   content=data, mode=mode, dry_run=args.dry_run)
+        # Read ahead: parsed in a thread while EKI loaded (readahead.py), the same reader.
+        reader = cli_reader()
+        sheet = await service.load(
+            (lambda: reader.read(data, name)) if read_ahead is None else read_ahead.sheet,
+            filename=name, content=data, mode=mode, dry_run=args.dry_run)
         progress = ProgressBar(sys.stderr.isatty() and len(sheet.rows) > 2000)
         if target == "consents":
             result = await consent_import.import_sheet(

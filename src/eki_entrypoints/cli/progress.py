@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from eki_domain.model.gradebook import ProgressKind
-from eki_entrypoints.cli.importing import import_file, import_options, no_gc
+from eki_entrypoints.cli.args import progress_options
+from eki_entrypoints.cli.importing import import_file, no_gc
 from eki_entrypoints.settings import Settings
 
 
@@ -28,7 +28,5 @@ def add_parser(sub: Any) -> None:
         "per enrolment (telefono, curso, periodo). The kind is detected from the headers. "
         "Same modes and exit codes as `eki students import`.",
     )
-    import_options(pimp)
-    pimp.add_argument("--kind", choices=[k.value for k in ProgressKind],
-                      help="skip detection: grades, attendance or enrollments")
+    progress_options(pimp)
     pimp.set_defaults(handler=cmd_progress_import)
