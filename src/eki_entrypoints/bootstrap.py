@@ -206,9 +206,13 @@ async def bootstrap(
         heartbeats = (SqlWorkerHeartbeats(engine) if engine is not None
                       else InMemoryWorkerHeartbeats())
     model: LanguageModel | None = None
+    # One loader of the secret key (its process fallback is random): the assistant's
+    # safety key and the privacy desk's pseudonyms read the same key.
+    secret_key = secret_key_loader(settings, engine)
+    business_hours = settings.business_schedule()
     if assistant is None:
         assistant, model = build_assistant(settings, uow, clock, language_model, telemetry,
-                                           safety_key=secret_key_loader(settings, engine),
+                                           safety_key=secret_key,
                                            warm_model=warm_model)
     counters, cache, redis = shared_state(settings)
     progress = ProgressService(uow, clock, scale=settings.grading_scale, cache=cache,
@@ -255,7 +259,7 @@ async def bootstrap(
                                 choice_hours=settings.child_choice_hours),
             codes=CodeDesk(cast(Callable[[], CodeUnitOfWork], uow), clock,
                            days=settings.code_days, approval=settings.code_approval),
-            business_hours=settings.business_schedule(), consent=consent),
+            business_hours=business_hours, consent=consent),
         delivery=delivery,
         ingest=IngestService(uow, clock, bus=bus),
         telemetry=telemetry,
@@ -272,10 +276,10 @@ async def bootstrap(
             idle=timedelta(hours=settings.handoff_idle_hours)),
         consent=consent,
         privacy=PrivacyDesk(cast(Callable[[], PrivacyUnitOfWork], uow), clock,
-                            secret_key_loader(settings, engine),
+                            secret_key,
                             zone=ZoneInfo(settings.timezone), retention=settings.retention()),
         inbox=StaffInbox(cast(Callable[[], InboxUnitOfWork], uow), clock,
-                         business_hours=settings.business_schedule(), bus=bus,
+                         business_hours=business_hours, bus=bus,
                          sla=timedelta(minutes=settings.handoff_sla_minutes)),
         live=live,
         broadcasts=BroadcastService(
