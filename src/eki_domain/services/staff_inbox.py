@@ -266,8 +266,9 @@ class StaffInbox:
         names = used_shortcuts(text)
         if not names:
             return text
-        async with self._uow() as uow:
-            found = {n: r.body for n in names if (r := await uow.quick_replies.get(n))}
+        async with self._uow() as uow:  # one read: a text may name many shortcuts
+            found = {r.shortcut: r.body for r in await uow.quick_replies.list()
+                     if r.shortcut in names}
         return expand_shortcuts(text, found)
 
     async def save_quick_reply(self, caller: Caller, shortcut: str, body: str) -> bool:
