@@ -48,9 +48,6 @@ class InMemoryQuickReplies:
     async def list(self) -> list[QuickReply]:
         return [r for _, r in sorted(self._s.state.replies.items())]
 
-    async def get(self, shortcut: str) -> QuickReply | None:
-        return self._s.state.replies.get(shortcut)
-
     async def save(self, reply: QuickReply) -> bool:
         old = self._s.state.replies.get(reply.shortcut)
         self._s.state.replies[reply.shortcut] = attrs.evolve(

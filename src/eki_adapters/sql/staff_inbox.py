@@ -72,11 +72,6 @@ class SqlQuickReplies:
                                         .order_by(quick_replies.c.shortcut))
         return [_reply(r) for r in rows]
 
-    async def get(self, shortcut: str) -> QuickReply | None:
-        q = quick_replies
-        row = (await self._conn.execute(sa.select(q).where(q.c.shortcut == shortcut))).first()
-        return None if row is None else _reply(row)
-
     async def save(self, reply: QuickReply) -> bool:
         q = quick_replies
         values = {"body": reply.body, "updated_by": reply.updated_by,

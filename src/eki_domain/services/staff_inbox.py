@@ -36,14 +36,17 @@ from eki_domain.model.schedule import BusinessHours, window_left
 from eki_domain.model.staff import StaffMember
 from eki_domain.model.student import Student
 from eki_domain.ports.clock import Clock
-from eki_domain.ports.conversations import Handoffs
-from eki_domain.ports.outbound import HandoffAssignments, ServiceWindows
-from eki_domain.ports.repositories import StudentRepository, Transaction
-from eki_domain.ports.staff import AuditLog, StaffDirectory
-from eki_domain.ports.staff_inbox import InboxNotes, InboxViews, QuickReplies
+from eki_domain.ports.repositories import StudentRepository
+from eki_domain.ports.staff import StaffDirectory
+from eki_domain.ports.staff_inbox import InboxViews, QuickReplies
 from eki_domain.services.messagebus import MessageBus
 from eki_domain.services.staff import Caller
-from eki_domain.services.staff_messages import IDLE_RELEASER
+from eki_domain.services.staff_messages import (
+    IDLE_RELEASER,
+    HandoffUnitOfWork,
+    contact_wa_id,
+    take_over,
+)
 
 #: Messages of a thread shown at once (the newest).
 THREAD_LIMIT = 200
@@ -52,27 +55,12 @@ RECENT_DAYS = 30
 RECENT_LIMIT = 100
 
 
-class InboxUnitOfWork(Transaction, Protocol):
+class InboxUnitOfWork(HandoffUnitOfWork, Protocol):
     @property
     def students(self) -> StudentRepository: ...
 
     @property
-    def handoffs(self) -> Handoffs: ...
-
-    @property
-    def assignments(self) -> HandoffAssignments: ...
-
-    @property
-    def windows(self) -> ServiceWindows: ...
-
-    @property
     def staff(self) -> StaffDirectory: ...
-
-    @property
-    def audit(self) -> AuditLog: ...
-
-    @property
-    def inbox_notes(self) -> InboxNotes: ...
 
     @property
     def quick_replies(self) -> QuickReplies: ...
@@ -252,10 +240,8 @@ class StaffInbox:
                     Principal.staff(member), Action.MANAGE_HANDOFF, student.tags)):
                 raise InvalidInput("Esa persona no existe, está desactivada o no puede "
                                    "atender a este estudiante.")
-            contact = await uow.windows.last_contact(sid)
-            to = contact[0] if contact else student.phone.e164.lstrip("+")
-            opened = await uow.handoffs.open_handoff(sid, to, now)
-            await uow.assignments.assign(sid, member.email, now)
+            opened, _ = await take_over(uow, sid, await contact_wa_id(uow.windows, sid, student),
+                                        member.email, now, reassign=True)
             await uow.inbox_notes.add(InboxNote.system(
                 sid, ThreadEvent.ASSIGNED, f"Asignada a {member.name} por "
                 f"{caller.principal.actor}.", now, author=caller.principal.actor))
@@ -280,8 +266,9 @@ class StaffInbox:
         names = used_shortcuts(text)
         if not names:
             return text
-        async with self._uow() as uow:
-            found = {n: r.body for n in names if (r := await uow.quick_replies.get(n))}
+        async with self._uow() as uow:  # one read: a text may name many shortcuts
+            found = {r.shortcut: r.body for r in await uow.quick_replies.list()
+                     if r.shortcut in names}
         return expand_shortcuts(text, found)
 
     async def save_quick_reply(self, caller: Caller, shortcut: str, body: str) -> bool:

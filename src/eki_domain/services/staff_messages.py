@@ -61,9 +61,8 @@ class RecipientOptedOut(EkiError):
                          "escribir hasta que envíe ALTA.")
 
 
-class StaffMessagesUnitOfWork(Transaction, Protocol):
-    @property
-    def outbox(self) -> Outbox: ...
+class HandoffUnitOfWork(Transaction, Protocol):
+    """What taking a conversation over needs (here and in the staff inbox)."""
 
     @property
     def handoffs(self) -> Handoffs: ...
@@ -75,16 +74,39 @@ class StaffMessagesUnitOfWork(Transaction, Protocol):
     def windows(self) -> ServiceWindows: ...
 
     @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def inbox_notes(self) -> InboxNotes: ...
+
+
+class StaffMessagesUnitOfWork(HandoffUnitOfWork, Protocol):
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
     def templates(self) -> Templates: ...
 
     @property
     def opt_outs(self) -> OptOuts: ...
 
-    @property
-    def audit(self) -> AuditLog: ...
 
-    @property
-    def inbox_notes(self) -> InboxNotes: ...
+async def contact_wa_id(windows: ServiceWindows, student_id: int, student: Student) -> str:
+    """The WhatsApp id the student last wrote from (their phone when they never wrote)."""
+    contact = await windows.last_contact(student_id)
+    return contact[0] if contact else student.phone.e164.lstrip("+")
+
+
+async def take_over(uow: HandoffUnitOfWork, student_id: int, to: str, assignee: str,
+                    now: datetime, *, reassign: bool = False) -> tuple[bool, bool]:
+    """Open the hand-off if needed and record the staff activity: (opened, assigned to
+    ``assignee`` now). Without ``reassign`` an assigned conversation keeps its owner."""
+    opened = await uow.handoffs.open_handoff(student_id, to, now)
+    if opened or reassign or await uow.assignments.assignee(student_id) is None:
+        await uow.assignments.assign(student_id, assignee, now)
+        return opened, True
+    await uow.assignments.touch(student_id, now)
+    return opened, False
 
 
 @attrs.frozen
@@ -151,7 +173,7 @@ class StaffMessages:
                 if not window_open(last_in, now):
                     raise WindowClosed()
                 message = attrs.evolve(message, body=str(text))
-            took_over, assigned = await self._take_over(uow, principal, student.id, to, now)
+            took_over, assigned = await take_over(uow, student.id, to, principal.actor, now)
             message_id = await uow.outbox.enqueue(message)
             await uow.audit.append(caller.entry(
                 now, "inbox.replied", target_type="student", target_id=str(student.id),
@@ -180,10 +202,9 @@ class StaffMessages:
                 reference=student.phone.e164)
         now = self._clock.now()
         async with self._uow() as uow:
-            contact = await uow.windows.last_contact(student.id)
-            to = contact[0] if contact else student.phone.e164.lstrip("+")
-            opened, _assigned = await self._take_over(uow, caller.principal, student.id, to,
-                                                      now, reassign=True)
+            to = await contact_wa_id(uow.windows, student.id, student)
+            opened, _assigned = await take_over(uow, student.id, to, caller.principal.actor,
+                                                now, reassign=True)
             await uow.inbox_notes.add(InboxNote.system(
                 student.id, ThreadEvent.TAKEN, f"Tomada por {caller.principal.actor}.", now,
                 author=caller.principal.actor))
@@ -195,18 +216,6 @@ class StaffMessages:
         await self._bus.publish(
             *((HandoffOpened(student_id=student.id), taken) if opened else (taken,)))
         return opened
-
-    async def _take_over(self, uow: StaffMessagesUnitOfWork, principal: Principal,
-                         student_id: int, to: str, now: datetime, *,
-                         reassign: bool = False) -> tuple[bool, bool]:
-        """Open the hand-off if needed and record the staff activity: (opened, assigned
-        to ``principal`` now)."""
-        opened = await uow.handoffs.open_handoff(student_id, to, now)
-        if opened or reassign or await uow.assignments.assignee(student_id) is None:
-            await uow.assignments.assign(student_id, principal.actor, now)
-            return opened, True
-        await uow.assignments.touch(student_id, now)
-        return opened, False
 
     async def release_idle(self) -> list[int]:
         """Give back to the bot every hand-off without staff activity for ``idle``; the

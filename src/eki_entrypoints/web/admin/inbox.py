@@ -26,7 +26,7 @@ from eki_domain.model.schedule import window_left
 from eki_domain.model.student import Student
 from eki_domain.model.templates import WindowClosed
 from eki_domain.services.staff_inbox import Tab
-from eki_domain.services.staff_messages import TemplateChoice
+from eki_domain.services.staff_messages import TemplateChoice, contact_wa_id
 from eki_entrypoints.web.access import audit, caller
 from eki_entrypoints.web.admin.auth import AdminContext, protected
 from eki_entrypoints.web.admin.render import page
@@ -103,8 +103,7 @@ async def _thread_context(request: Request, ctx: AdminContext, student: Student,
     assert student.id is not None
     items = await ctx.eki.inbox.thread(ctx.principal, student)
     async with ctx.eki.uow() as uow:
-        contact = await uow.windows.last_contact(student.id)
-        wa_id = contact[0] if contact else student.phone.e164.lstrip("+")
+        wa_id = await contact_wa_id(uow.windows, student.id, student)
         last_in = (await uow.windows.last_inbound_at([wa_id])).get(wa_id)
         owner = await uow.assignments.assignee(student.id)
         paused = await uow.handoffs.has_open_handoff(student.id)
