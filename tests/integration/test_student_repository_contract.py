@@ -152,6 +152,21 @@ async def test_find_each_by_phones_answers_every_list_in_order(
     assert nothing == []
 
 
+async def test_get_many_answers_the_stored_ones_by_id(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await add(uow_factory, make("Ana", "3001234567", tags=("grado 10",)),
+              make("Beto", "3109876543"))
+    async with uow_factory() as uow:
+        page = await uow.students.list()
+        ids = {s.name: s.id for s in page.items}
+        found = await uow.students.get_many([ids["Beto"], 999_999, ids["Ana"], ids["Beto"]])
+        nothing = await uow.students.get_many([])
+    assert {sid: s.name for sid, s in found.items()} == {ids["Ana"]: "Ana", ids["Beto"]: "Beto"}
+    assert found[ids["Ana"]].tags == frozenset({"grado 10"})
+    assert nothing == {}
+
+
 async def test_list_filters_orders_and_paginates(uow_factory: UnitOfWorkFactory) -> None:
     students = [
         make(f"Estudiante {i}", f"30012345{i:02d}", minutes=i,

@@ -72,6 +72,11 @@ class InMemoryStudentRepository:
         found = self._current().get(student_id)
         return None if found is None else _copy(found)
 
+    async def get_many(self, student_ids: Sequence[int]) -> dict[int, Student]:
+        current = self._current()
+        return {sid: _copy(current[sid]) for sid in dict.fromkeys(student_ids)
+                if sid in current}
+
     async def get_by_phone(self, e164: str) -> Student | None:
         owner = self._phone_owner(e164)
         return None if owner is None else await self.get(owner)

@@ -97,8 +97,20 @@ def _by_phones(dialect_name: str) -> sa.Select[Any]:
 
 
 @functools.cache
+def _by_ids(dialect_name: str) -> sa.Select[Any]:
+    return _student_select(dialect_name).where(
+        students.c.id.in_(sa.bindparam("student_ids", expanding=True))
+    )
+
+
+@functools.cache
 def _by_id(dialect_name: str) -> sa.Select[Any]:
     return _student_select(dialect_name).where(students.c.id == sa.bindparam("student_id"))
+
+
+#: Ids per ``IN`` list of :meth:`SqlStudentRepository.get_many` (SQLite allows 32,766
+#: parameters; PostgreSQL's planner prefers short lists).
+_IDS_PER_QUERY = 1000
 
 
 class SqlStudentRepository:
@@ -193,6 +205,17 @@ class SqlStudentRepository:
     async def get(self, student_id: int) -> Student | None:
         row = (await self._conn.execute(_by_id(self._dialect), {"student_id": student_id})).first()
         return None if row is None else student_from_row(row)
+
+    async def get_many(self, student_ids: Sequence[int]) -> dict[int, Student]:
+        wanted = list(dict.fromkeys(student_ids))
+        found: dict[int, Student] = {}
+        for start in range(0, len(wanted), _IDS_PER_QUERY):  # bounded IN lists
+            rows = await self._conn.execute(
+                _by_ids(self._dialect), {"student_ids": wanted[start:start + _IDS_PER_QUERY]})
+            for row in rows:
+                student = student_from_row(row)
+                found[row.id] = student
+        return found
 
     async def get_by_phone(self, e164: str) -> Student | None:
         row = (await self._conn.execute(_by_phone(self._dialect), {"phone": e164})).first()

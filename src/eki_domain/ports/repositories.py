@@ -40,6 +40,11 @@ class StudentRepository(Protocol):
 
     async def get(self, student_id: int) -> Student | None: ...
 
+    async def get_many(self, student_ids: Sequence[int]) -> dict[int, Student]:
+        """The stored students among ``student_ids``, by id, in one look-up (ids not found
+        are left out)."""
+        ...
+
     async def find_by_phones(self, candidates: Sequence[str]) -> Student | None:
         """The student stored under the first of ``candidates`` (E.164 strings) that matches."""
         ...

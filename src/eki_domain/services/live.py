@@ -179,8 +179,9 @@ class LiveBridge:
             for message in (*found.outbound.values(), *found.provider.values()):
                 if message is not None and message.student_id is not None:
                     student_ids[message.student_id] = None
+            stored = await uow.students.get_many(list(student_ids))
             for student_id in student_ids:
-                found.students[student_id] = await uow.students.get(student_id)
+                found.students[student_id] = stored.get(student_id)
             if senders:
                 candidates = [phone_candidates(wa_id) or ("+" + wa_id,) for wa_id in senders]
                 matches = await uow.students.find_each_by_phones(candidates)

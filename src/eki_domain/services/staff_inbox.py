@@ -131,8 +131,9 @@ class StaffInbox:
                 now - timedelta(days=RECENT_DAYS), tags, RECENT_LIMIT)
             unclaimed = await _unclaimed(uow, now)
             ids = list(dict.fromkeys([*unclaimed, *(h[0] for h in handoffs), *recent]))
-            students = {sid: s for sid in ids if (s := await uow.students.get(sid)) is not None
-                        and can(principal, Action.VIEW_CONVERSATION, s.tags)}
+            found = await uow.students.get_many(ids)
+            students = {sid: found[sid] for sid in ids if sid in found
+                        and can(principal, Action.VIEW_CONVERSATION, found[sid].tags)}
             activity = await uow.inbox_views.activity(list(students), principal.actor)
         for sid, lines in unclaimed.items():
             if sid in activity:
@@ -309,12 +310,8 @@ class StaffInbox:
             oldest = min([period, *(at for _, _, at, _ in open_rows)])
             spans = await uow.inbox_views.first_responses(oldest)
             if tags is not None:
-                keep: set[int] = set()
-                for sid in {s[0] for s in spans}:
-                    found = await uow.students.get(sid)
-                    if found is not None and tags & found.tags:
-                        keep.add(sid)
-                spans = [s for s in spans if s[0] in keep]
+                found = await uow.students.get_many([s[0] for s in spans])
+                spans = [s for s in spans if s[0] in found and tags & found[s[0]].tags]
         minutes = [self._hours.minutes_between(at, first) for _, at, _, first in spans
                    if first is not None and at >= period]
         sla = self._sla.total_seconds() / 60
