@@ -59,7 +59,7 @@ def pct(samples: list[float], q: float) -> float | None:
 
 # -- CPU accounting (Linux /proc) ------------------------------------------------------------
 
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def proc_cpu(pid: int, *, reaped_children: bool = False) -> float:
@@ -71,7 +71,7 @@ def proc_cpu(pid: int, *, reaped_children: bool = False) -> float:
         return 0.0
     own = int(fields[11]) + int(fields[12])
     children = int(fields[13]) + int(fields[14]) if reaped_children else 0
-    return (own + children) / _TICK
+    return (own + children) / TICK
 
 
 def postgres_cpu() -> dict[int, float]:

@@ -42,6 +42,8 @@ import openpyxl
 import psycopg
 from sqlalchemy.engine import make_url
 
+from _pipeline_support import TICK, postgres_cpu, system_cpu
+
 EKI = str(Path(sys.executable).with_name("eki"))
 FIRST = ["Ana", "Luis", "María", "José", "Camila", "Andrés", "Valentina", "Juan", "Sofía",
          "Santiago", "Daniela", "Mateo", "Isabella", "Samuel", "Mariana"]
@@ -98,49 +100,22 @@ _PEAK_WRAPPER = (
 )
 
 
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+def postgres_cpu_seconds() -> float | None:
+    """CPU seconds used so far by the local PostgreSQL cluster (a backend that has exited is
+    counted in the postmaster's reaped children). Two readings, before and after an import,
+    give what PostgreSQL spent on it (plus its background processes, a few ms) — without a
+    sampling thread competing with the import for the two cores."""
+    found = postgres_cpu() if os.path.isdir("/proc") else {}
+    return sum(found.values()) if found else None
 
 
 def _busy_seconds() -> float | None:
     """CPU seconds the whole machine has been busy (all cores), from /proc/stat."""
     try:
-        with open("/proc/stat") as stat:
-            fields = [int(v) for v in stat.readline().split()[1:]]
+        busy, _ = system_cpu()
     except OSError:
         return None
-    return (sum(fields) - fields[3] - fields[4]) / _TICK
-
-
-def postgres_cpu_seconds() -> float | None:
-    """CPU seconds used so far by the local PostgreSQL cluster: every ``postgres`` process's
-    own time plus the postmaster's reaped children (a backend that has exited is counted
-    there), from /proc. Two readings, before and after an import, give what PostgreSQL
-    spent on it (plus its background processes, a few ms) — without a sampling thread
-    competing with the import for the two cores."""
-    if not os.path.isdir("/proc"):
-        return None
-    total, found = 0, False
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                data = stat.read()
-        except OSError:
-            continue
-        if data[data.find("(") + 1:data.rfind(")")] != "postgres":
-            continue
-        fields = data.rsplit(")", 1)[1].split()
-        try:
-            with open(f"/proc/{fields[1]}/comm") as parent:
-                postmaster = parent.read().strip() != "postgres"
-        except OSError:
-            postmaster = False
-        found = True
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-        if postmaster:
-            total += int(fields[13]) + int(fields[14])  # cutime, cstime: reaped backends
-    return total / _TICK if found else None
+    return busy / TICK
 
 
 def timed_import(path: Path, database_url: str) -> dict[str, object]:

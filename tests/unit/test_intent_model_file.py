@@ -54,6 +54,14 @@ def test_a_stale_or_broken_file_is_not_used(monkeypatch: pytest.MonkeyPatch) -> 
     assert stored.load_shipped() is None  # the caller trains instead
 
 
+def test_unreadable_sources_mean_training_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(corpus: bytes | None = None) -> str:
+        raise FileNotFoundError("linear.py")
+
+    monkeypatch.setattr(stored, "fingerprint", missing)
+    assert stored.load_shipped() is None  # the caller trains instead
+
+
 def test_malformed_files_are_refused() -> None:
     good = _shipped_bytes()
     raw = zlib.decompress(good)

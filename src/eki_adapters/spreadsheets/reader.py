@@ -101,12 +101,11 @@ class CalamineSpreadsheetReader:
     def _read_workbook(self, data: bytes, name: str, digest: str) -> Sheet:
         """.xlsx/.xlsm here once their sheet sizes are checked; other workbooks (.xls,
         .xlsb, .ods) in a memory-capped child process (``isolated.py``)."""
-        if data.startswith(ZIP_MAGIC) and check_xlsx_bounds(data, name, self.limits):
-            if self.before_parse is not None:
-                self.before_parse()
-            return self.read_workbook_here(data, name, digest)
+        here = data.startswith(ZIP_MAGIC) and check_xlsx_bounds(data, name, self.limits)
         if self.before_parse is not None:
             self.before_parse()
+        if here:
+            return self.read_workbook_here(data, name, digest)
         return read_isolated(data, name, digest, self.limits)
 
     def read_workbook_here(self, data: bytes, name: str, digest: str) -> Sheet:

@@ -6,7 +6,7 @@ import asyncio
 import weakref
 from collections.abc import Callable
 from types import TracebackType
-from typing import ClassVar, Generic, Self, TypeVar, overload
+from typing import Final, Generic, Self, TypeVar, overload
 
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -77,15 +77,12 @@ class _Repository(Generic[R]):
     kept in the instance until it exits (a non-data descriptor: later reads are plain
     attribute reads)."""
 
-    names: ClassVar[set[str]] = set()
-
     def __init__(self, make: Callable[[AsyncConnection], R]) -> None:
         self._make = make
         self._name = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
         self._name = name
-        _Repository.names.add(name)
 
     @overload
     def __get__(self, uow: None, owner: type) -> Self: ...
@@ -171,7 +168,7 @@ class SqlUnitOfWork:
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        for name in _Repository.names & self.__dict__.keys():
+        for name in _REPOSITORIES.intersection(self.__dict__):
             del self.__dict__[name]  # bound to this connection: made again next time
         try:
             if conn.in_transaction():
@@ -192,6 +189,11 @@ class SqlUnitOfWork:
 
     async def rollback(self) -> None:
         await self.connection.rollback()
+
+
+#: The names of :class:`SqlUnitOfWork`'s repositories (dropped from an instance as it exits).
+_REPOSITORIES: Final = frozenset(
+    name for name, value in vars(SqlUnitOfWork).items() if isinstance(value, _Repository))
 
 
 class SqlUnitOfWorkFactory:

@@ -143,10 +143,11 @@ def load_shipped() -> LinearIntentModel | None:
     source = resources.files(_package()) / MODEL_FILE
     try:
         model, print_ = load(source.read_bytes())
+        current = fingerprint()  # reads the sources: absent from a byte-code-only install
     except (OSError, ValueError) as error:
         log.warning("intent model file not used (%s): training at start instead", error)
         return None
-    if print_ != fingerprint():
+    if print_ != current:
         log.warning("intent model file is stale (corpus or rules changed since it was "
                     "built; run scripts/build_intent_model): training at start instead")
         return None

@@ -112,9 +112,8 @@ async def import_file(settings: Settings, args: argparse.Namespace, *, target: s
         elif target == "consents":
             service = consent_import
         # Read ahead: parsed in a thread while EKI loaded (readahead.py), the same reader.
-        reader = cli_reader()
         sheet = await service.load(
-            (lambda: reader.read(data, name)) if read_ahead is None else read_ahead.sheet,
+            (lambda: cli_reader().read(data, name)) if read_ahead is None else read_ahead.sheet,
             filename=name, content=data, mode=mode, dry_run=args.dry_run)
         progress = ProgressBar(sys.stderr.isatty() and len(sheet.rows) > 2000)
         if target == "consents":

@@ -101,7 +101,6 @@ class ReadAhead:
         self._read_error: BaseException | None = None
         self._parse_error: BaseException | None = None
         self._read = threading.Event()
-        self._parsed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="eki-read-ahead", daemon=True)
 
     def start(self) -> ReadAhead:
@@ -122,9 +121,7 @@ class ReadAhead:
             except BaseException as exc:  # raised again in the main thread by sheet()
                 self._parse_error = exc
         finally:
-            self._read.set()
             self._parsing.set()
-            self._parsed.set()
 
     def wait_for_parse(self, timeout: float) -> None:
         """Until the workbook's sizes are checked and calamine parses it (or the read is
@@ -141,7 +138,7 @@ class ReadAhead:
 
     def sheet(self) -> Sheet:
         """The parsed sheet (what ``cli_reader().read(data, name)`` returned or raised)."""
-        self._parsed.wait()
+        self._thread.join()
         if self._read_error is not None:
             raise self._read_error
         if self._parse_error is not None:
