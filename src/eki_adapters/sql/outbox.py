@@ -340,11 +340,10 @@ class SqlOutbox:
                     "params": [r["template_params"] for r in group]})
                 new += len(result.all())
             return new
-        new = 0
-        for row in rows:  # SQLite: one prepared statement, executed per row
-            result = await self._conn.execute(_SQLITE_BULK_INSERT, row)
-            new += int(result.rowcount or 0)
-        return new
+        # SQLite: one executemany call; its rowcount sums the rows each execution inserted
+        # (a conflicting recipient counts 0).
+        result = await self._conn.execute(_SQLITE_BULK_INSERT, rows)
+        return int(result.rowcount or 0)
 
     async def mark_sent(self, message_id: int, provider_id: str, now: datetime) -> None:
         raced = await self._conn.scalar(_OUTBOX_SENT, {"mid": message_id, "pid": provider_id,
