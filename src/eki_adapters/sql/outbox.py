@@ -32,7 +32,7 @@ from eki_domain.model.messages import (
     Purpose,
     StatusReport,
 )
-from eki_domain.model.pacing import DEFER_AT_LEAST, BulkClaim
+from eki_domain.model.pacing import DEFER_AT_LEAST, BulkClaim, fit_daily_limit
 
 
 def _outbound_from_row(row: Any) -> OutboundMessage:
@@ -251,21 +251,13 @@ class SqlOutbox:
             return BulkClaim()
         since = now - window
         used, in_window = await self.daily_usage(since, [c.to_wa_id for c in candidates])
-        quota = daily_limit - used
-        chosen: list[int] = []
-        deferred = 0
-        for candidate in candidates:
-            if candidate.to_wa_id in in_window:
-                chosen.append(candidate.id)
-            elif quota > 0:
-                quota -= 1
-                chosen.append(candidate.id)
-            else:
-                deferred += 1
+        fit, deferred = fit_daily_limit([c.to_wa_id for c in candidates], in_window,
+                                        daily_limit - used)
         messages: list[OutboundMessage] = []
-        if chosen:
+        if fit:
             rows = await self._conn.execute(_BULK_CLAIM, {
-                "ids": chosen, "lease": now + lease, "owner": owner, "now": now})
+                "ids": [candidates[i].id for i in fit], "lease": now + lease,
+                "owner": owner, "now": now})
             messages = sorted((_outbound_from_row(r) for r in rows),
                               key=lambda m: m.id or 0)
         if not deferred:
