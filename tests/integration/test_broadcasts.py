@@ -217,6 +217,22 @@ async def test_counts_roll_up_and_the_broadcast_finishes(uow_factory: UnitOfWork
     assert sorted(r.error_code or "" for r in results) == ["", "", "131049"]
 
 
+async def test_the_list_gives_each_broadcast_its_own_counts(
+        uow_factory: UnitOfWorkFactory) -> None:
+    await seed(uow_factory)
+    clock = FixedClock(T0)
+    svc = service(uow_factory, clock)
+    students, _ = await svc.create(ADMIN, spec(audience=Audience.of([], to="students")))
+    futbol, _ = await svc.create(ADMIN, spec(audience=Audience.of(["futbol"])))
+    later, _ = await svc.create(ADMIN, spec(scheduled_at=T0 + timedelta(days=1)))
+    assert students.id is not None and futbol.id is not None
+    await svc.cancel(ADMIN, futbol.id)
+    views = await svc.recent(ADMIN)
+    assert [(v.broadcast.id, v.counts["queued"], v.counts["failed"]) for v in views] == [
+        (later.id, 0, 0), (futbol.id, 0, 1), (students.id, 3, 0)]  # Luis; Ana, Luis, Eva
+    assert views[-1].counts == (await svc.get(ADMIN, students.id)).counts
+
+
 async def test_pause_resume_cancel_hold_the_rows_and_are_audited(
         uow_factory: UnitOfWorkFactory) -> None:
     await seed(uow_factory)

@@ -13,7 +13,7 @@ from eki_adapters.memory import InMemoryStore
 from eki_adapters.system.clock import FixedClock
 from eki_domain.errors import DeliveryError
 from eki_domain.model.messages import DeliveryStatus, OutboundMessage, Purpose
-from eki_domain.model.pacing import TokenBucket, failure_reason
+from eki_domain.model.pacing import TokenBucket, failure_reason, fit_daily_limit
 from eki_domain.ports.channel import SendReceipt
 from eki_domain.services.delivery import DeliveryService
 
@@ -157,3 +157,11 @@ async def test_an_alert_queued_before_quiet_hours_waits_for_their_end() -> None:
     clock.set(datetime(2026, 12, 8, 7, 0, 1, tzinfo=bogota))
     await run_for(service, clock, 1.0)
     assert ("573100777", "alerta_falla") in channel.sent
+
+
+def test_the_daily_limit_lets_known_recipients_through_and_counts_new_ones() -> None:
+    # Room for one new recipient: 57A and 57C were messaged in the window already.
+    fit, deferred = fit_daily_limit(["57A", "57B", "57C", "57D", "57E"], {"57A", "57C"}, 1)
+    assert (fit, deferred) == ([0, 1, 2], 2)
+    assert fit_daily_limit(["57B", "57D"], set(), 0) == ([], 2)
+    assert fit_daily_limit(["57B", "57D"], set(), -3) == ([], 2)  # over the limit already

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -67,11 +67,13 @@ class InMemoryBroadcasts:
         return sorted((r for r in rows if r.message.broadcast_id == broadcast_id),
                       key=lambda r: r.message.id or 0)
 
-    async def status_counts(self, broadcast_id: int) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for row in self._rows(broadcast_id):
-            key = row.message.status.value
-            counts[key] = counts.get(key, 0) + 1
+    async def status_counts(self, broadcast_ids: Collection[int]
+                            ) -> dict[int, dict[str, int]]:
+        counts: dict[int, dict[str, int]] = {}
+        for broadcast_id in set(broadcast_ids):
+            for row in self._rows(broadcast_id):
+                of = counts.setdefault(broadcast_id, {})
+                of[row.message.status.value] = of.get(row.message.status.value, 0) + 1
         return counts
 
     async def results(self, broadcast_id: int, limit: int) -> list[RecipientResult]:

@@ -25,7 +25,7 @@ from eki_domain.model.messages import (
     Purpose,
     StatusReport,
 )
-from eki_domain.model.pacing import DEFER_AT_LEAST, BulkClaim
+from eki_domain.model.pacing import DEFER_AT_LEAST, BulkClaim, fit_daily_limit
 from eki_domain.model.pagination import Page, PageRequest
 
 
@@ -275,17 +275,9 @@ class InMemoryOutbox:
             return BulkClaim()
         since = now - window
         used, in_window = await self.daily_usage(since, [r.message.to for r in candidates])
-        quota = daily_limit - used
-        claimed: list[OutboundMessage] = []
-        deferred = 0
-        for row in candidates:
-            if row.message.to in in_window:
-                claimed.append(self._claim(row, now, lease, owner))
-            elif quota > 0:
-                quota -= 1
-                claimed.append(self._claim(row, now, lease, owner))
-            else:
-                deferred += 1
+        fit, deferred = fit_daily_limit([r.message.to for r in candidates], in_window,
+                                        daily_limit - used)
+        claimed = [self._claim(candidates[i], now, lease, owner) for i in fit]
         if not deferred:
             return BulkClaim(messages=claimed)
         window_rows = self._initiated(since)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -89,12 +90,19 @@ class SqlBroadcasts:
                 b.c.state == BroadcastState.SENDING.value)).order_by(b.c.id))
         return [int(r.id) for r in rows]
 
-    async def status_counts(self, broadcast_id: int) -> dict[str, int]:
+    async def status_counts(self, broadcast_ids: Collection[int]
+                            ) -> dict[int, dict[str, int]]:
         o = outbound_messages
+        counts: dict[int, dict[str, int]] = {}
+        if not broadcast_ids:
+            return counts
         rows = await self._conn.execute(
-            sa.select(o.c.status, sa.func.count()).where(o.c.broadcast_id == broadcast_id)
-            .group_by(o.c.status))
-        return {str(status): int(n) for status, n in rows}
+            sa.select(o.c.broadcast_id, o.c.status, sa.func.count())
+            .where(o.c.broadcast_id.in_(sorted(set(broadcast_ids))))
+            .group_by(o.c.broadcast_id, o.c.status))
+        for broadcast_id, status, n in rows:
+            counts.setdefault(int(broadcast_id), {})[str(status)] = int(n)
+        return counts
 
     async def results(self, broadcast_id: int, limit: int) -> list[RecipientResult]:
         o, s = outbound_messages, students

@@ -32,7 +32,7 @@ from eki_domain.model.messages import (
     Purpose,
     StatusReport,
 )
-from eki_domain.model.pacing import DEFER_AT_LEAST, BulkClaim
+from eki_domain.model.pacing import DEFER_AT_LEAST, BulkClaim, fit_daily_limit
 
 
 def _outbound_from_row(row: Any) -> OutboundMessage:
@@ -251,21 +251,13 @@ class SqlOutbox:
             return BulkClaim()
         since = now - window
         used, in_window = await self.daily_usage(since, [c.to_wa_id for c in candidates])
-        quota = daily_limit - used
-        chosen: list[int] = []
-        deferred = 0
-        for candidate in candidates:
-            if candidate.to_wa_id in in_window:
-                chosen.append(candidate.id)
-            elif quota > 0:
-                quota -= 1
-                chosen.append(candidate.id)
-            else:
-                deferred += 1
+        fit, deferred = fit_daily_limit([c.to_wa_id for c in candidates], in_window,
+                                        daily_limit - used)
         messages: list[OutboundMessage] = []
-        if chosen:
+        if fit:
             rows = await self._conn.execute(_BULK_CLAIM, {
-                "ids": chosen, "lease": now + lease, "owner": owner, "now": now})
+                "ids": [candidates[i].id for i in fit], "lease": now + lease,
+                "owner": owner, "now": now})
             messages = sorted((_outbound_from_row(r) for r in rows),
                               key=lambda m: m.id or 0)
         if not deferred:
@@ -340,11 +332,10 @@ class SqlOutbox:
                     "params": [r["template_params"] for r in group]})
                 new += len(result.all())
             return new
-        new = 0
-        for row in rows:  # SQLite: one prepared statement, executed per row
-            result = await self._conn.execute(_SQLITE_BULK_INSERT, row)
-            new += int(result.rowcount or 0)
-        return new
+        # SQLite: one executemany call; its rowcount sums the rows each execution inserted
+        # (a conflicting recipient counts 0).
+        result = await self._conn.execute(_SQLITE_BULK_INSERT, rows)
+        return int(result.rowcount or 0)
 
     async def mark_sent(self, message_id: int, provider_id: str, now: datetime) -> None:
         raced = await self._conn.scalar(_OUTBOX_SENT, {"mid": message_id, "pid": provider_id,

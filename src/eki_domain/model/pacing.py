@@ -15,6 +15,7 @@ Two limits apply to them, never to conversation replies:
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 import attrs
@@ -126,6 +127,24 @@ class TokenBucket:
         self.rate = self.total_rate / workers
         self.burst = max(1.0, self.rate)
         self.tokens = min(self.tokens, self.burst)
+
+
+def fit_daily_limit(recipients: Sequence[str], in_window: Collection[str],
+                    room: int) -> tuple[list[int], int]:
+    """Which candidates (their recipients, in claim order) go now: everyone already messaged
+    in the window, and new recipients while ``room`` (the daily limit minus the window's
+    unique recipients) lasts. Returns their positions and how many must wait."""
+    chosen: list[int] = []
+    deferred = 0
+    for position, to in enumerate(recipients):
+        if to in in_window:
+            chosen.append(position)
+        elif room > 0:
+            room -= 1
+            chosen.append(position)
+        else:
+            deferred += 1
+    return chosen, deferred
 
 
 @attrs.frozen

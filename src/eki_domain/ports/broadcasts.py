@@ -4,6 +4,7 @@ reaches, and the consent check the privacy work plugs in (``uow.broadcasts``,
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Protocol
 
@@ -28,8 +29,10 @@ class Broadcasts(Protocol):
         whose rows are not all queued yet or may have finished."""
         ...
 
-    async def status_counts(self, broadcast_id: int) -> dict[str, int]:
-        """How many of its outbox rows are in each delivery status."""
+    async def status_counts(self, broadcast_ids: Collection[int]
+                            ) -> dict[int, dict[str, int]]:
+        """For each broadcast, how many of its outbox rows are in each delivery status
+        (one query for all; a broadcast without rows is absent)."""
         ...
 
     async def results(self, broadcast_id: int, limit: int) -> list[RecipientResult]:

@@ -321,14 +321,16 @@ class BroadcastService:
             broadcast = await uow.broadcasts.get(broadcast_id)
             if broadcast is None:
                 raise BroadcastNotFound(broadcast_id)
-            counts = roll_up(await uow.broadcasts.status_counts(broadcast_id))
-        return BroadcastView(broadcast, counts)
+            counts = await uow.broadcasts.status_counts([broadcast_id])
+        return BroadcastView(broadcast, roll_up(counts.get(broadcast_id, {})))
 
     async def recent(self, caller: Caller, limit: int = 50) -> list[BroadcastView]:
         require(caller.principal, Action.MANAGE_BROADCASTS)
         async with self._uow() as uow:
             found = await uow.broadcasts.recent(max(1, min(limit, 200)))
-            return [BroadcastView(b, roll_up(await uow.broadcasts.status_counts(b.id)))
+            # One query for the counts of every listed broadcast (not one per broadcast).
+            counts = await uow.broadcasts.status_counts([b.id for b in found if b.id])
+            return [BroadcastView(b, roll_up(counts.get(b.id, {})))
                     for b in found if b.id is not None]
 
     async def results(self, caller: Caller, broadcast_id: int) -> list[RecipientResult]:
@@ -361,7 +363,8 @@ class BroadcastService:
                       and now - broadcast.started_at < RESUME_AFTER):
                     continue  # being queued right now by whoever created it
                 elif broadcast.state is BroadcastState.SENDING and broadcast.queued_at:
-                    counts = roll_up(await uow.broadcasts.status_counts(broadcast_id))
+                    counts = roll_up((await uow.broadcasts.status_counts(
+                        [broadcast_id])).get(broadcast_id, {}))
                     if counts["queued"] == 0:
                         broadcast.finish(now)
                         await uow.broadcasts.save(broadcast)

@@ -17,6 +17,8 @@ from eki_entrypoints.web.admin.render import page
 
 #: Alerts listed as sent on the page.
 RECENT = 50
+#: Rows of each preview list (would send, held back) shown on the page; the counts are whole.
+PREVIEW_ROWS = 200
 _KIND = {"guardian": "acudiente", "student": "estudiante"}
 
 
@@ -30,6 +32,7 @@ async def _render(request: Request, ctx: AdminContext, *, error: str | None = No
     return page(request, "alerts.html", ctx.base(
         nav="alerts", rules=rules, preview=preview, recent=recent, error=error,
         switched=request.query_params.get("switched"), mask=mask_phone, kinds=_KIND,
+        shown=PREVIEW_ROWS,
         per_day=policy.per_day, due_hours=policy.due_hours,
         quiet=(f"{policy.quiet.start:%H:%M}–{policy.quiet.end:%H:%M}"
                if policy.quiet.start and policy.quiet.end else None)), status=status)
