@@ -212,3 +212,19 @@ def test_an_erasure_is_all_or_nothing_and_bounded(
         h.call(h.eki.privacy.erase, CLI, PhoneNumber.parse(ANA))
     assert h.call(scan, h.eki.engine, [ANA_WA]) == before
     assert h.call(_audit, h, "privacy.erased") == []
+
+
+def test_an_export_says_when_a_table_was_cut(
+        h: EkiHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eki_adapters.sql import privacy as sql_privacy
+
+    seed(h)
+    full = h.call(h.eki.privacy.export, CLI, PhoneNumber.parse(ANA)).as_dict()
+    assert not any("incompleta" in s for s in full["secciones"])
+    assert len(_rows(full, "results")) == 2
+    monkeypatch.setattr(sql_privacy, "EXPORT_MAX_ROWS", 1)
+    cut = h.call(h.eki.privacy.export, CLI, PhoneNumber.parse(ANA)).as_dict()
+    [results] = [s for s in cut["secciones"] if s["seccion"] == "results"]
+    assert len(results["filas"]) == 1 and "primeras 1 filas" in results["incompleta"]
+    [student] = [s for s in cut["secciones"] if s["seccion"] == "students"]
+    assert len(student["filas"]) == 1 and "incompleta" not in student
