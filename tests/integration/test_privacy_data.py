@@ -157,6 +157,11 @@ def test_the_cli_exports_erases_and_keeps_the_register(
     assert code == 0, stderr
     assert "+57***2233" in stdout and ANA not in stdout
     assert out.stat().st_mode & 0o077 == 0  # readable by its owner only
+    existing = tmp_path / "existing.json"
+    existing.write_text("{}", encoding="utf-8")
+    existing.chmod(0o644)  # an export over a readable file narrows it too
+    assert cli("privacy", "export", ANA, "--out", str(existing))[0] == 0
+    assert existing.stat().st_mode & 0o077 == 0 and ANA_E164 in existing.read_text("utf-8")
     document = json.loads(out.read_text(encoding="utf-8"))
     assert _rows(document, "students")[0]["name"] == ANA_NAME
     assert cli("privacy", "export", ANA, "--out", str(tmp_path / "x.csv"))[0] == 2
