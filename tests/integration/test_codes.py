@@ -4,7 +4,9 @@ PostgreSQL (the CLI) and the service on every backend (expiry, re-issue)."""
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,8 +19,9 @@ from eki_domain.model.permissions import Principal
 from eki_domain.model.phone import PhoneNumber
 from eki_domain.model.student import Student
 from eki_domain.ports import UnitOfWorkFactory
-from eki_domain.services.codes import LOCKED, WRONG, CodeDesk
+from eki_domain.services.codes import LOCKED, WRONG, CodeDesk, IssuedCode
 from eki_domain.services.staff import Caller
+from eki_entrypoints.families import codes_workbook
 
 MOTHER, STRANGER = "3105550001", "3105550077"
 
@@ -136,3 +139,21 @@ async def test_codes_expire_and_reissue_revokes(uow_factory: UnitOfWorkFactory) 
     assert await desk.redeem("573105550001", second.code) == WRONG  # expired
     (third,) = await desk.issue(cli)
     assert "acudiente de Ana" in await desk.redeem("573105550001", third.code)
+
+
+def test_codes_workbook_cells_are_inert(tmp_path: Path) -> None:
+    """A name or tag that looks like a formula is written as text, never as ``<f>``."""
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    name, tag = '=HYPERLINK("http://x.test","clic")', "+grado"
+    student = Student(name=name, phone=PhoneNumber.parse("3001112233", "CO"),
+                      registered_at=now, tags=frozenset({tag}))
+    data = codes_workbook([IssuedCode(student, "ABCD-2345", now)], CodePurpose.GUARDIAN)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        sheet_xml = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet_xml
+    path = tmp_path / "codigos.xlsx"
+    path.write_bytes(data)
+    sheet = openpyxl.load_workbook(path).active
+    assert sheet is not None
+    row = next(sheet.iter_rows(min_row=2, max_row=2))
+    assert [(c.value, c.data_type) for c in row[:2]] == [(name, "s"), (tag, "s")]

@@ -157,6 +157,11 @@ def test_the_cli_exports_erases_and_keeps_the_register(
     assert code == 0, stderr
     assert "+57***2233" in stdout and ANA not in stdout
     assert out.stat().st_mode & 0o077 == 0  # readable by its owner only
+    existing = tmp_path / "existing.json"
+    existing.write_text("{}", encoding="utf-8")
+    existing.chmod(0o644)  # an export over a readable file narrows it too
+    assert cli("privacy", "export", ANA, "--out", str(existing))[0] == 0
+    assert existing.stat().st_mode & 0o077 == 0 and ANA_E164 in existing.read_text("utf-8")
     document = json.loads(out.read_text(encoding="utf-8"))
     assert _rows(document, "students")[0]["name"] == ANA_NAME
     assert cli("privacy", "export", ANA, "--out", str(tmp_path / "x.csv"))[0] == 2
@@ -212,3 +217,19 @@ def test_an_erasure_is_all_or_nothing_and_bounded(
         h.call(h.eki.privacy.erase, CLI, PhoneNumber.parse(ANA))
     assert h.call(scan, h.eki.engine, [ANA_WA]) == before
     assert h.call(_audit, h, "privacy.erased") == []
+
+
+def test_an_export_says_when_a_table_was_cut(
+        h: EkiHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eki_adapters.sql import privacy as sql_privacy
+
+    seed(h)
+    full = h.call(h.eki.privacy.export, CLI, PhoneNumber.parse(ANA)).as_dict()
+    assert not any("incompleta" in s for s in full["secciones"])
+    assert len(_rows(full, "results")) == 2
+    monkeypatch.setattr(sql_privacy, "EXPORT_MAX_ROWS", 1)
+    cut = h.call(h.eki.privacy.export, CLI, PhoneNumber.parse(ANA)).as_dict()
+    [results] = [s for s in cut["secciones"] if s["seccion"] == "results"]
+    assert len(results["filas"]) == 1 and "primeras 1 filas" in results["incompleta"]
+    [student] = [s for s in cut["secciones"] if s["seccion"] == "students"]
+    assert len(student["filas"]) == 1 and "incompleta" not in student

@@ -65,11 +65,14 @@ class SqlPersonalData:
                 extra = entry.shown(entry.table) if entry.shown else {}
                 columns = [*entry.table.c, *(v.label(k) for k, v in extra.items())]
                 order = list(entry.table.primary_key.columns)
-                result = await self._conn.execute(
-                    sa.select(*columns).where(where).order_by(*order).limit(EXPORT_MAX_ROWS))
+                # one row past the bound tells a cut table from one that fits exactly
+                result = await self._conn.execute(sa.select(*columns).where(where)
+                                                  .order_by(*order).limit(EXPORT_MAX_ROWS + 1))
                 rows = [{k: _plain(v) for k, v in row._mapping.items()} for row in result]
             sections.append(ExportSection(name=entry.name, title=entry.title,
-                                          explanation=entry.explanation, rows=tuple(rows)))
+                                          explanation=entry.explanation,
+                                          rows=tuple(rows[:EXPORT_MAX_ROWS]),
+                                          truncated=len(rows) > EXPORT_MAX_ROWS))
         return sections
 
     async def count(self, person: Person) -> int:

@@ -183,10 +183,17 @@ class ExportSection:
     title: str
     explanation: str
     rows: tuple[Mapping[str, object], ...]
+    #: The table held more rows than an export lists: the document says so.
+    truncated: bool = False
 
     def as_dict(self) -> dict[str, object]:
-        return {"seccion": self.name, "titulo": self.title, "explicacion": self.explanation,
-                "filas": [dict(r) for r in self.rows]}
+        out: dict[str, object] = {"seccion": self.name, "titulo": self.title,
+                                  "explicacion": self.explanation,
+                                  "filas": [dict(r) for r in self.rows]}
+        if self.truncated:
+            out["incompleta"] = (f"Solo se incluyen las primeras {len(self.rows)} filas; "
+                                 "pida el resto a la institución.")
+        return out
 
 
 @attrs.frozen

@@ -54,10 +54,10 @@ class ConsentImportService(ImportService):
             issues: list[RowIssue] = []
             rejected: set[int] = set()
             label = validation.mapping.column_label("phone")
-            for record in validation.records:
-                candidates = record.phone.match_candidates()
-                (student,) = await uow.students.find_each_by_phones([candidates])
-                guardian = await uow.guardians.find_by_phones(candidates)
+            students = await uow.students.find_each_by_phones(
+                [record.phone.match_candidates() for record in validation.records])
+            for record, student in zip(validation.records, students, strict=True):
+                guardian = await uow.guardians.find_by_phones(record.phone.match_candidates())
                 if student is None and guardian is None:
                     issues.append(row_issue(
                         record.row, label, record.phone.e164, "PERSON_NOT_FOUND",

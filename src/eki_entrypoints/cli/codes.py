@@ -14,7 +14,8 @@ from eki_entrypoints.cli.staff import cli_caller
 from eki_entrypoints.families import code_desk, codes_workbook
 from eki_entrypoints.settings import Settings
 
-__all__ = ["add_parser", "code_desk", "codes_workbook"]
+__all__ = ["add_parser"]
+
 
 async def cmd_codes_issue(settings: Settings, args: argparse.Namespace) -> int:
     out = Path(args.out)

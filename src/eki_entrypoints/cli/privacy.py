@@ -30,6 +30,7 @@ def _phone(settings: Settings, raw: str) -> PhoneNumber:
 def _write_private(path: Path, text: str) -> None:
     """Written readable by its owner only: it holds a person's data."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # the mode above only applies to a new file
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text)
 

@@ -4,6 +4,7 @@ an .xlsx, approve or reject redemptions when ``EKI_CODE_APPROVAL=1``)."""
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -194,7 +195,9 @@ async def issue_codes(request: Request, ctx: AdminContext) -> Response:
         return _failed(request, ctx, 404, "No hay estudiantes activos"
                        + (f" con la etiqueta «{tags[0]}»." if tags else "."),
                        "/admin/codigos")
+    # openpyxl builds the file in CPU for a whole school: off the event loop
+    body = await asyncio.to_thread(codes_workbook, issued, purpose)
     name = "codigos.xlsx"
-    return Response(codes_workbook(issued, purpose), media_type=(
+    return Response(body, media_type=(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), headers={
         "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})

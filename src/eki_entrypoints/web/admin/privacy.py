@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from starlette.requests import Request
@@ -96,7 +97,9 @@ async def export(request: Request, ctx: AdminContext) -> Response:
         message = exc.message if isinstance(exc, EkiError) else "Escriba el teléfono."
         return await _register(request, ctx, status=400, error=message)
     document = await _desk(ctx).export(caller(request), phone)
-    body = json.dumps(document.as_dict(), ensure_ascii=False, indent=2)
+    # up to EXPORT_MAX_ROWS rows a section: serialised off the event loop
+    body = await asyncio.to_thread(
+        lambda: json.dumps(document.as_dict(), ensure_ascii=False, indent=2))
     name = f"datos-{document.reference.removeprefix('ref:')}.json"
     return Response(body, media_type="application/json; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{name}"',
