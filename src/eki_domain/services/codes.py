@@ -182,12 +182,10 @@ class CodeDesk:
 
     async def pending(self) -> Sequence[tuple[VerificationCode, Student]]:
         async with self._uow() as uow:
-            out = []
-            for code in await uow.codes.pending():
-                student = await uow.students.get(code.student_id)
-                if student is not None:
-                    out.append((code, student))
-            return out
+            codes = await uow.codes.pending()
+            students = await uow.students.get_many([code.student_id for code in codes])
+        return [(code, students[code.student_id]) for code in codes
+                if code.student_id in students]
 
     async def approve(self, caller: Caller, phone: object, *, region: str = "CO") -> int:
         """Approve every redemption waiting from this number; returns how many."""
