@@ -166,14 +166,20 @@ class InMemoryInbox:
         return count
 
     async def complete(self, batch: ClaimedBatch, now: datetime, *,
-                       student_id: int | None, intent: str | None) -> bool:
+                       student_id: int | None, intent: str | None,
+                       replies: Sequence[OutboundMessage] = (), alone: bool = False) -> bool:
         rows = [r for r in self._s.state.inbox.values()
                 if r.token == batch.token and r.message.wa_id == batch.wa_id
                 and r.state is InboxState.PROCESSING]
         for row in rows:
             row.state, row.student_id, row.intent, row.lease_until = (
                 InboxState.DONE, student_id, intent, None)
-        return len(rows) == len(batch.items)
+        if len(rows) != len(batch.items):
+            return False
+        outbox = InMemoryOutbox(self._s)
+        for message in replies:
+            await outbox.enqueue(message)
+        return True
 
     async def release(self, batch: ClaimedBatch, now: datetime, *, retry_at: datetime,
                       max_attempts: int) -> None:
@@ -328,6 +334,10 @@ class InMemoryOutbox:
                 row.message.record_status(report.status, error_code=report.error_code,
                                           error_title=report.error_title)
                 statuses[index] = (report, True)
+
+    async def mark_sent_many(self, sent: Sequence[tuple[int, str]], now: datetime) -> None:
+        for message_id, provider_id in sent:
+            await self.mark_sent(message_id, provider_id, now)
 
     async def mark_retry(self, message_id: int, *, error_code: str, error_title: str | None,
                          next_attempt_at: datetime) -> None:

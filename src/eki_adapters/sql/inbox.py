@@ -22,8 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eki_adapters.sql.conversations import SqlWebhookLog
 from eki_adapters.sql.dialect import upsert_into
-from eki_adapters.sql.queries import as_datetime, channel_filter
-from eki_adapters.sql.tables import UTCDateTime, inbound_messages, webhook_events
+from eki_adapters.sql.outbox import REPLY_SHARED, SqlOutbox, reply_columns
+from eki_adapters.sql.queries import abandoned_claims, as_datetime, channel_filter
+from eki_adapters.sql.tables import (
+    UTCDateTime,
+    inbound_messages,
+    outbound_messages,
+    webhook_events,
+)
 from eki_adapters.sql.wakeups import INBOX_CHANNEL
 from eki_domain.model.messages import (
     ClaimedBatch,
@@ -31,6 +37,7 @@ from eki_domain.model.messages import (
     InboxState,
     IncomingMessage,
     MessageType,
+    OutboundMessage,
 )
 
 PENDING, PROCESSING, DONE, FAILED = (InboxState.PENDING.value, InboxState.PROCESSING.value,
@@ -191,26 +198,34 @@ def _inbox_claim_many(filtered: bool) -> Any:
     )
 
 
-def abandoned_claims(table: Any, flag: Any, now: datetime,
-                     live_owners: Collection[str] | None, *, lease_bounds_all: bool = False
-                     ) -> Any:
-    """Rows (``flag``: claimed) whose worker is gone: an owner not among ``live_owners``,
-    or no owner (or ``live_owners`` None, or ``lease_bounds_all``) and the lease expired."""
-    expired = table.c.lease_until < now
-    if live_owners is None:
-        return sa.and_(flag, expired)
-    if lease_bounds_all:
-        owned_dead = sa.and_(table.c.claimed_by.is_not(None),
-                             table.c.claimed_by.not_in(sorted(live_owners)) if live_owners
-                             else sa.true())
-        return sa.and_(flag, sa.or_(expired, owned_dead))
-    owned = table.c.claimed_by.is_not(None)
-    dead = (table.c.claimed_by.not_in(sorted(live_owners)) if live_owners
-            else sa.true())
-    return sa.and_(flag, sa.or_(sa.and_(owned, dead), sa.and_(~owned, expired)))
-
-
 _PG_EVENT_AND_MESSAGE = _pg_event_and_message()
+
+
+def _pg_complete_and_reply() -> Any:
+    """``_INBOX_COMPLETE`` and the answer's outbox rows in one statement (PostgreSQL's
+    data-modifying CTEs): the rows are inserted only when every message of the batch was
+    still claimed; RETURNING gives their ids, none when the claim was lost."""
+    m = inbound_messages
+    # Fixed column names only; every value is bound.
+    done = ("WITH done AS (UPDATE inbound_messages SET state = :done, processed_at = :now, "
+            "student_id = :sid, intent = :why, lease_until = NULL "
+            "WHERE claim_token = :token AND wa_id = :sender AND state = :processing "
+            "RETURNING id), held AS (SELECT count(*) = :n AS whole FROM done) ")
+    insert = ("INSERT INTO outbound_messages (body, reply_to, mark_read, " + ", ".join(  # noqa: S608
+        REPLY_SHARED) + ") SELECT u.body, u.reply_to, u.mark_read, "
+        + ", ".join(f":{c}" for c in REPLY_SHARED)
+        + " FROM held, unnest(CAST(:bodies AS text[]), CAST(:reply_tos AS text[]), "
+        "CAST(:mark_reads AS text[])) WITH ORDINALITY AS u(body, reply_to, mark_read, part) "
+        "WHERE held.whole ORDER BY u.part RETURNING id")
+    sql = done + insert
+    return sa.text(sql).bindparams(
+        sa.bindparam("now", type_=UTCDateTime()),
+        sa.bindparam("done", DONE, type_=m.c.state.type),
+        sa.bindparam("processing", PROCESSING, type_=m.c.state.type),
+        *(sa.bindparam(c, type_=outbound_messages.c[c].type) for c in REPLY_SHARED))
+
+
+_PG_COMPLETE_AND_REPLY = _pg_complete_and_reply()
 
 
 class SqlInbox:
@@ -345,11 +360,34 @@ class SqlInbox:
         return int(result.rowcount or 0)
 
     async def complete(self, batch: ClaimedBatch, now: datetime, *,
-                       student_id: int | None, intent: str | None) -> bool:
+                       student_id: int | None, intent: str | None,
+                       replies: Sequence[OutboundMessage] = (), alone: bool = False) -> bool:
+        columns = (reply_columns(replies) if replies and self._dialect == "postgresql"
+                   else None)
+        if columns is not None:
+            # The turn's usual end on PostgreSQL: one statement, one round trip.
+            if alone and len(batch.items) == 1 and not self._conn.in_transaction():
+                # Nothing else in this unit of work and nothing half-done possible (one
+                # message: claimed or not): the statement commits by itself, no BEGIN and
+                # COMMIT round trips (as ``add_event``).
+                await self._conn.execution_options(isolation_level="AUTOCOMMIT")
+            rows = (await self._conn.execute(_PG_COMPLETE_AND_REPLY, {
+                **columns, "token": batch.token, "sender": batch.wa_id, "now": now,
+                "sid": student_id, "why": intent, "n": len(batch.items)})).all()
+            if len(rows) != len(replies):
+                return False
+            for message, row in zip(replies, sorted(int(r[0]) for r in rows), strict=True):
+                message.id = row
+            return True
         result = await self._conn.execute(_INBOX_COMPLETE, {
             "token": batch.token, "sender": batch.wa_id, "now": now, "sid": student_id,
             "why": intent})
-        return (result.rowcount or 0) == len(batch.items)
+        if (result.rowcount or 0) != len(batch.items):
+            return False
+        outbox = SqlOutbox(self._conn)
+        for message in replies:
+            await outbox.enqueue(message)
+        return True
 
     async def release(self, batch: ClaimedBatch, now: datetime, *, retry_at: datetime,
                       max_attempts: int) -> None:

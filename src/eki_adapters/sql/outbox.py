@@ -14,8 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from eki_adapters.sql.inbox import abandoned_claims
-from eki_adapters.sql.queries import as_datetime, channel_filter, insert_of
+from eki_adapters.sql.queries import abandoned_claims, as_datetime, channel_filter, insert_of
 from eki_adapters.sql.tables import (
     BULK_DUE,
     PRIORITY_DUE,
@@ -51,12 +50,17 @@ def _outbound_from_row(row: Any) -> OutboundMessage:
     )
 
 
-_OUTBOX_INSERT = insert_of(outbound_messages, (
+_OUTBOX_COLUMNS = (
     "student_id", "inbound_id", "channel", "to_wa_id", "body", "reply_to", "mark_read",
     "intent", "tools", "status", "attempts", "next_attempt_at", "created_at", "updated_at",
     "author", "template_name", "template_language", "template_params", "content_sid",
     "purpose", "broadcast_id",
-)).returning(outbound_messages.c.id)
+)
+_OUTBOX_INSERT = insert_of(outbound_messages, _OUTBOX_COLUMNS).returning(outbound_messages.c.id)
+#: The parts of one turn's answer differ only in these columns (see ``reply_columns``).
+REPLY_PER_PART = ("body", "reply_to", "mark_read")
+#: What the parts of one turn's answer share.
+REPLY_SHARED = tuple(c for c in _OUTBOX_COLUMNS if c not in REPLY_PER_PART)
 _OUTBOX_SENT = (
     outbound_messages.update()
     .where(outbound_messages.c.id == sa.bindparam("mid"),
@@ -68,6 +72,16 @@ _OUTBOX_SENT = (
     .returning(sa.exists().where(message_statuses.c.provider_id == sa.bindparam("pid"),
                                  message_statuses.c.applied.is_(False)))
 )
+#: ``_OUTBOX_SENT`` for a batch: the provider ids that a status raced ahead of.
+_PG_SENT_MANY = sa.text(
+    "UPDATE outbound_messages AS o SET status = :sent, provider_id = u.pid, "
+    "lease_until = NULL, updated_at = :now, error_code = NULL, error_title = NULL "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:pids AS text[])) AS u(id, pid) "
+    "WHERE o.id = u.id AND o.status = :sending "
+    "RETURNING o.provider_id, EXISTS (SELECT 1 FROM message_statuses AS s "
+    "WHERE s.provider_id = u.pid AND s.applied = false) AS raced"
+).bindparams(sa.bindparam("now", type_=UTCDateTime()),
+             sent=DeliveryStatus.SENT.value, sending=DeliveryStatus.SENDING.value)
 _EARLY_STATUSES = (
     sa.select(message_statuses)
     .where(message_statuses.c.provider_id == sa.bindparam("pid"),
@@ -187,6 +201,37 @@ _SQLITE_BULK_INSERT = sqlite_insert(outbound_messages).values(
 ).on_conflict_do_nothing(index_elements=["broadcast_id", "to_wa_id"])
 
 
+def outbox_row(message: OutboundMessage) -> dict[str, Any]:
+    """The bound values of one ``outbound_messages`` row."""
+    return {
+        "student_id": message.student_id, "inbound_id": message.inbound_id,
+        "channel": message.channel, "to_wa_id": message.to, "body": message.body,
+        "reply_to": message.reply_to, "mark_read": message.mark_read,
+        "intent": message.intent, "tools": ",".join(message.tools) or None,
+        "status": str(message.status), "attempts": message.attempts,
+        "next_attempt_at": message.created_at, "created_at": message.created_at,
+        "updated_at": message.created_at, "author": message.author,
+        "template_name": message.template, "template_language": message.template_language,
+        "template_params": (json.dumps(list(message.template_params), ensure_ascii=False)
+                            if message.template else None),
+        "content_sid": message.content_sid, "purpose": message.purpose.value,
+        "broadcast_id": message.broadcast_id}
+
+
+def reply_columns(messages: Sequence[OutboundMessage]) -> dict[str, Any] | None:
+    """The parts of one answer as one set of parameters — the shared columns as scalars,
+    :data:`REPLY_PER_PART` as arrays (``bodies``, ``reply_tos``, ``mark_reads``) — or None
+    when they differ in anything else."""
+    rows = [outbox_row(m) for m in messages]
+    first = rows[0]
+    if any(row[c] != first[c] for row in rows[1:] for c in REPLY_SHARED):
+        return None
+    return {**{c: first[c] for c in REPLY_SHARED},
+            "bodies": [row["body"] for row in rows],
+            "reply_tos": [row["reply_to"] for row in rows],
+            "mark_reads": [row["mark_read"] for row in rows]}
+
+
 def _bulk_row(m: OutboundMessage) -> dict[str, Any]:
     return {
         "student_id": m.student_id, "channel": m.channel, "to_wa_id": m.to, "body": m.body,
@@ -207,19 +252,7 @@ class SqlOutbox:
         self._dialect = connection.dialect.name
 
     async def enqueue(self, message: OutboundMessage) -> int:
-        result = await self._conn.execute(_OUTBOX_INSERT, {
-            "student_id": message.student_id, "inbound_id": message.inbound_id,
-            "channel": message.channel, "to_wa_id": message.to, "body": message.body,
-            "reply_to": message.reply_to, "mark_read": message.mark_read,
-            "intent": message.intent, "tools": ",".join(message.tools) or None,
-            "status": str(message.status), "attempts": message.attempts,
-            "next_attempt_at": message.created_at, "created_at": message.created_at,
-            "updated_at": message.created_at, "author": message.author,
-            "template_name": message.template, "template_language": message.template_language,
-            "template_params": (json.dumps(list(message.template_params), ensure_ascii=False)
-                                if message.template else None),
-            "content_sid": message.content_sid, "purpose": message.purpose.value,
-            "broadcast_id": message.broadcast_id})
+        result = await self._conn.execute(_OUTBOX_INSERT, outbox_row(message))
         message.id = int(result.scalar_one())
         return message.id
 
@@ -340,8 +373,22 @@ class SqlOutbox:
     async def mark_sent(self, message_id: int, provider_id: str, now: datetime) -> None:
         raced = await self._conn.scalar(_OUTBOX_SENT, {"mid": message_id, "pid": provider_id,
                                                        "now": now})
-        if not raced:
+        if raced:
+            await self._apply_early(provider_id, now)
+
+    async def mark_sent_many(self, sent: Sequence[tuple[int, str]], now: datetime) -> None:
+        if self._dialect != "postgresql" or len(sent) < 2:
+            for message_id, provider_id in sent:
+                await self.mark_sent(message_id, provider_id, now)
             return
+        # One statement for the batch (one round trip instead of one per row).
+        rows = (await self._conn.execute(_PG_SENT_MANY, {
+            "ids": [m for m, _ in sent], "pids": [p for _, p in sent], "now": now})).all()
+        for row in rows:
+            if row.raced:
+                await self._apply_early(row.provider_id, now)
+
+    async def _apply_early(self, provider_id: str, now: datetime) -> None:
         # Statuses that raced ahead of the id (possible with fast channels) apply now.
         early = await self._conn.execute(_EARLY_STATUSES, {"pid": provider_id})
         for row in early.all():

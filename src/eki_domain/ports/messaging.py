@@ -54,8 +54,13 @@ class Inbox(Protocol):
         ...
 
     async def complete(self, batch: ClaimedBatch, now: datetime, *,
-                       student_id: int | None, intent: str | None) -> bool:
-        """Mark the batch done if the claim still holds (False: the lease was lost)."""
+                       student_id: int | None, intent: str | None,
+                       replies: Sequence[OutboundMessage] = (), alone: bool = False) -> bool:
+        """Mark the batch done and queue ``replies`` in the outbox (setting their ids) if
+        the claim still holds; False: the lease was lost — the replies are not queued and
+        the caller rolls the unit of work back (a batch may be half marked). ``alone``: the
+        unit of work writes nothing else, so a store that can do all of it in one atomic
+        statement may let that statement commit by itself (as :meth:`add_event`)."""
         ...
 
     async def release(self, batch: ClaimedBatch, now: datetime, *, retry_at: datetime,
@@ -111,6 +116,11 @@ class Outbox(Protocol):
         ...
 
     async def mark_sent(self, message_id: int, provider_id: str, now: datetime) -> None: ...
+
+    async def mark_sent_many(self, sent: Sequence[tuple[int, str]], now: datetime) -> None:
+        """:meth:`mark_sent` for each (message id, provider id) of a batch (one statement
+        where the database allows)."""
+        ...
 
     async def mark_retry(self, message_id: int, *, error_code: str, error_title: str | None,
                          next_attempt_at: datetime) -> None: ...

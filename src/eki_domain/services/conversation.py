@@ -140,6 +140,12 @@ class _Decision:
     forget_question: bool = False
     alerts: AlertCommand | None = None  # "no más alertas de …" / "activar alertas"
 
+    @property
+    def replies_only(self) -> bool:
+        """The turn writes nothing but its replies (the store may do it in one step)."""
+        return not (self.consent_phone is not None or self.opt_in or self.opt_out
+                    or self.alerts is not None or self.handoff or self.flag_number_change)
+
 
 async def sender_states(uow: _SenderStates, senders: Sequence[tuple[str, int | None]]
                         ) -> list[tuple[bool, bool]]:
@@ -537,22 +543,22 @@ class ConversationService:
                 if stored is not None:
                     stored.flag_number_change(decision.number_change, now)
                     await uow.students.save(stored)
-            for index, text in enumerate(decision.replies):
-                outbound_ids.append(await uow.outbox.enqueue(OutboundMessage(
-                    to=batch.wa_id, body=text, created_at=now, channel=last.channel,
-                    student_id=student.id if student else None, inbound_id=batch.items[-1].id,
-                    reply_to=last.provider_id if quoted and index == 0 else None,
-                    mark_read=last.provider_id if index == 0 else None,
-                    intent=decision.intent, tools=decision.tools,
-                )))
+            replies = [OutboundMessage(
+                to=batch.wa_id, body=text, created_at=now, channel=last.channel,
+                student_id=student.id if student else None, inbound_id=batch.items[-1].id,
+                reply_to=last.provider_id if quoted and index == 0 else None,
+                mark_read=last.provider_id if index == 0 else None,
+                intent=decision.intent, tools=decision.tools,
+            ) for index, text in enumerate(decision.replies)]
             completed = await uow.inbox.complete(
-                batch, now, student_id=student.id if student else None, intent=decision.intent)
+                batch, now, student_id=student.id if student else None, intent=decision.intent,
+                replies=replies, alone=decision.replies_only)
             if not completed:
                 await uow.rollback()
                 log.warning("lost the claim on %s's messages; another worker answers them",
                             mask_phone(batch.wa_id))
-                outbound_ids = []
             else:
+                outbound_ids = [m.id for m in replies if m.id is not None]
                 await uow.commit()
         if completed:
             self._report(batch, decision, now)

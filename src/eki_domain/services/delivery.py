@@ -212,10 +212,12 @@ class DeliveryService:
         now = self._clock.now()
         outcomes: list[DeliveryOutcome] = []
         async with self._uow() as uow:
+            await uow.outbox.mark_sent_many(
+                [(message.id, result.provider_id) for message, result in attempts
+                 if isinstance(result, SendReceipt) and message.id is not None], now)
             for message, result in attempts:
                 assert message.id is not None
                 if isinstance(result, SendReceipt):
-                    await uow.outbox.mark_sent(message.id, result.provider_id, now)
                     outcomes.append(DeliveryOutcome(message.id, "sent",
                                                     provider_id=result.provider_id))
                     log.info("sent outbox row %s to %s (%d chars)", message.id,
