@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Self
 
 import httpx2
 
-from eki_adapters.http_client import provider_client
+from eki_adapters.http_client import ProviderHttp, ProviderResponse, channel_client
 from eki_adapters.http_retry import DeliveryRetry
 from eki_domain.errors import DeliveryError
 from eki_domain.model.messages import MAX_MESSAGE_CHARS
@@ -22,9 +22,10 @@ class HttpChannel:
     """Base of :class:`~eki_adapters.whatsapp.MetaCloudChannel` and
     :class:`~eki_adapters.twilio.TwilioChannel`.
 
-    Pass ``client`` to share an ``httpx2.AsyncClient`` (then the caller closes it);
-    otherwise the channel creates one (:func:`~eki_adapters.http_client.provider_client`)
-    and :meth:`aclose` closes it.
+    Pass ``client`` to share an ``httpx2.AsyncClient`` or any
+    :class:`~eki_adapters.http_client.ProviderHttp` (then the caller closes it); otherwise
+    the channel creates one (:func:`~eki_adapters.http_client.channel_client`) and
+    :meth:`aclose` closes it.
     """
 
     #: The provider as school staff read it in delivery errors ("WhatsApp", "Twilio").
@@ -32,7 +33,7 @@ class HttpChannel:
     #: The longest body one message may have (the port's ``max_body_chars``).
     max_body_chars: int = MAX_MESSAGE_CHARS
 
-    def __init__(self, messages_url: str, *, client: httpx2.AsyncClient | None,
+    def __init__(self, messages_url: str, *, client: ProviderHttp | None,
                  timeout: float, max_attempts: int, backoff_initial: float,
                  backoff_max: float, logger: logging.Logger) -> None:
         self._messages_url = messages_url
@@ -41,7 +42,7 @@ class HttpChannel:
         self._retry = DeliveryRetry(max_attempts=max_attempts, backoff_initial=backoff_initial,
                                     backoff_max=backoff_max, logger=logger)
         self._owns_client = client is None
-        self._client = client if client is not None else provider_client(timeout)
+        self._client: ProviderHttp = client if client is not None else channel_client(timeout)
 
     async def _post_message(self, payload: Any) -> str:
         """Send ``payload`` once; the provider's id of the message."""
@@ -59,7 +60,7 @@ class HttpChannel:
         self._logger.info("sent %d chars to %s as %s", length, masked, provider_id)
         return SendReceipt(provider_id=provider_id)
 
-    async def _post(self, **request: Any) -> httpx2.Response:
+    async def _post(self, **request: Any) -> ProviderResponse:
         """POST to the messages endpoint; a network failure is a transient DeliveryError."""
         try:
             return await self._client.post(self._messages_url, timeout=self._timeout,

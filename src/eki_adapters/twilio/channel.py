@@ -18,9 +18,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import httpx2
-
 from eki_adapters.http_channel import HttpChannel
+from eki_adapters.http_client import ProviderHttp, ProviderResponse
 from eki_adapters.http_retry import header_retry_after
 from eki_adapters.twilio.address import whatsapp_address
 from eki_adapters.twilio.errors import HINTS, PERMANENT_CODES, TRANSIENT_CODES, parse_code
@@ -56,7 +55,7 @@ class TwilioChannel(HttpChannel):
         *,
         api_url: str = DEFAULT_API_URL,
         status_callback: str | None = None,
-        client: httpx2.AsyncClient | None = None,
+        client: ProviderHttp | None = None,
         timeout: float = 10.0,
         max_attempts: int = 4,
         backoff_initial: float = 0.5,
@@ -68,7 +67,7 @@ class TwilioChannel(HttpChannel):
             f"{api_url.rstrip('/')}/Accounts/{account_sid}/Messages.json", client=client,
             timeout=timeout, max_attempts=max_attempts, backoff_initial=backoff_initial,
             backoff_max=backoff_max, logger=logger)
-        self._auth = httpx2.BasicAuth(account_sid, auth_token)
+        self._auth = (account_sid, auth_token)  # HTTP Basic
         self._from = whatsapp_address(from_)
         self._status_callback = status_callback
 
@@ -143,7 +142,7 @@ class TwilioChannel(HttpChannel):
         return self._accepted(_sid(response), "el id (sid)")
 
 
-def _json(response: httpx2.Response) -> dict[str, Any]:
+def _json(response: ProviderResponse) -> dict[str, Any]:
     try:
         data = response.json()
     except ValueError:
@@ -151,12 +150,12 @@ def _json(response: httpx2.Response) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _sid(response: httpx2.Response) -> str | None:
+def _sid(response: ProviderResponse) -> str | None:
     sid = _json(response).get("sid")
     return sid if isinstance(sid, str) and sid else None
 
 
-def error_from_response(response: httpx2.Response) -> DeliveryError:
+def error_from_response(response: ProviderResponse) -> DeliveryError:
     """A failed Messages API call as a DeliveryError (permanent unless worth retrying)."""
     status = response.status_code
     data = _json(response)

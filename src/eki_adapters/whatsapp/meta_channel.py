@@ -15,6 +15,7 @@ from typing import Any
 import httpx2
 
 from eki_adapters.http_channel import HttpChannel
+from eki_adapters.http_client import ProviderHttp, ProviderResponse
 from eki_adapters.http_retry import header_retry_after
 from eki_domain.errors import DeliveryError
 from eki_domain.model.messages import MAX_MESSAGE_CHARS
@@ -109,7 +110,7 @@ class MetaCloudChannel(HttpChannel):
         phone_number_id: str,
         access_token: str,
         *,
-        client: httpx2.AsyncClient | None = None,
+        client: ProviderHttp | None = None,
         timeout: float = 10.0,
         max_attempts: int = 4,
         backoff_initial: float = 0.5,
@@ -181,7 +182,7 @@ class MetaCloudChannel(HttpChannel):
         return self._accepted(_provider_id(response))
 
 
-def _provider_id(response: httpx2.Response) -> str | None:
+def _provider_id(response: ProviderResponse) -> str | None:
     try:
         data = response.json()
         provider_id = data["messages"][0]["id"]
@@ -190,7 +191,7 @@ def _provider_id(response: httpx2.Response) -> str | None:
     return provider_id if isinstance(provider_id, str) and provider_id else None
 
 
-def _meta_error(response: httpx2.Response) -> dict[str, Any]:
+def _meta_error(response: ProviderResponse) -> dict[str, Any]:
     try:
         data = response.json()
     except ValueError:
@@ -209,7 +210,7 @@ def _int(value: object) -> int | None:
     return None
 
 
-def _error_from_response(response: httpx2.Response) -> DeliveryError:
+def _error_from_response(response: ProviderResponse) -> DeliveryError:
     status = response.status_code
     error = _meta_error(response)
     meta_code = _int(error.get("code"))
