@@ -5,6 +5,8 @@ through the loader ports (:mod:`eki_domain.ports.loaders`); :mod:`eki_adapters.l
 implements them with the two helpers below, and ``bootstrap`` wires those.
 
 :class:`GroupCommit` — rows handed in by concurrent callers share one transaction.
+:class:`GroupWrite` does the same for writes whose callers each need a result back (the
+webhook's stored deliveries: each answers with its event id).
 
 When hundreds of conversation turns finish in the same instant (a class asks at once, the
 model answers them all ~1.5 s later), each writing its own few rows in its own transaction
@@ -154,6 +156,62 @@ class GroupCommit(_Batcher[U, Sequence[T]], Generic[U, T]):
         for _, future in round_:
             if not future.done():
                 future.set_result(None)
+
+
+class GroupWrite(_Batcher[U, T], Generic[U, T, V]):
+    """``await submit(item)``: ``write(uow, items)`` of the items submitted while the previous
+    write ran, then a commit; each caller gets its item's result (``write`` returns one per
+    item, in order) once committed. When a write of several items fails, each is written
+    again alone, so one bad item fails only its own caller.
+    """
+
+    def __init__(self, uow: Callable[[], U],
+                 write: Callable[[U, Sequence[T]], Awaitable[Sequence[V]]], *,
+                 max_items: int = 200) -> None:
+        if max_items < 1:
+            raise ValueError("max_items must be at least 1")
+        super().__init__(uow, "eki-group-write")
+        self._write = write
+        self._max_items = max_items
+        #: Transactions committed and items written (for tests and diagnostics).
+        self.transactions = 0
+        self.items = 0
+
+    async def submit(self, item: T) -> V:
+        result: V = await self._submit(item)
+        return result
+
+    def _take(self) -> list[tuple[T, asyncio.Future[Any]]]:
+        round_ = self._queue[:self._max_items]
+        self._queue = self._queue[self._max_items:]
+        return round_
+
+    async def _serve(self, round_: list[tuple[T, asyncio.Future[Any]]]) -> None:
+        try:
+            results = await self._commit([item for item, _ in round_])
+        except Exception:
+            if len(round_) == 1:
+                raise
+            for item, future in round_:  # find the one that failed; the others go in
+                try:
+                    (result,) = await self._commit([item])
+                except Exception as exc:
+                    _fail([future], exc)
+                else:
+                    if not future.done():
+                        future.set_result(result)
+            return
+        for (_, future), result in zip(round_, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    async def _commit(self, items: Sequence[T]) -> Sequence[V]:
+        async with self._uow() as uow:
+            results = await self._write(uow, items)
+            await uow.commit()
+        self.transactions += 1
+        self.items += len(items)
+        return results
 
 
 class GroupLoad(_Batcher[U, K], Generic[U, K, V]):

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date
 from typing import Generic, Protocol, TypeVar
 
-from eki_adapters.batching import GroupCommit, GroupLoad
-from eki_domain.model.messages import HistoryEntry
+from eki_adapters.batching import GroupCommit, GroupLoad, GroupWrite
+from eki_domain.model.messages import HistoryEntry, WebhookDelivery
 from eki_domain.model.progress import StudentRecordBook
 from eki_domain.ports.conversations import History
 from eki_domain.ports.llm import UsageLedger, UsageRecord
@@ -152,3 +152,22 @@ class BatchedUsageRecorder:
 
 async def _write_usage(uow: BatchingUnitOfWork, records: Sequence[UsageRecord]) -> None:
     await uow.usage.record(*records)
+
+
+class BatchedDeliveryWriter:
+    """:class:`~eki_domain.ports.loaders.DeliveryWriter`: the webhooks of one instant are
+    stored with one statement (PostgreSQL), self-committing — under a burst of deliveries one
+    round trip for many instead of one each; a lone delivery is written at once. ``store``
+    returns once its delivery is committed; a delivery the database refuses fails alone."""
+
+    def __init__(self, uow: Factory, *, max_items: int = 200) -> None:
+        self.group: GroupWrite[BatchingUnitOfWork, WebhookDelivery, tuple[int, int]] = (
+            GroupWrite(uow, _write_deliveries, max_items=max_items))
+
+    async def store(self, delivery: WebhookDelivery) -> tuple[int, int]:
+        return await self.group.submit(delivery)
+
+
+async def _write_deliveries(uow: BatchingUnitOfWork, deliveries: Sequence[WebhookDelivery]
+                            ) -> list[tuple[int, int]]:
+    return await uow.inbox.add_events(deliveries, alone=True)

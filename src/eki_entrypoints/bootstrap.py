@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eki_adapters.cache import TTLReportCache
 from eki_adapters.loaders import (
+    BatchedDeliveryWriter,
     BatchedRecordBooks,
     BatchedTurnContext,
     BatchedUsageRecorder,
@@ -261,7 +262,7 @@ async def bootstrap(
                            days=settings.code_days, approval=settings.code_approval),
             business_hours=business_hours, consent=consent),
         delivery=delivery,
-        ingest=IngestService(uow, clock, bus=bus),
+        ingest=IngestService(uow, clock, bus=bus, deliveries=BatchedDeliveryWriter(uow)),
         telemetry=telemetry,
         operations=OperationsService(uow, clock, heartbeats),
         bus=bus,

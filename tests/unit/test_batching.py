@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from eki_adapters.batching import GroupCommit, GroupLoad
+from eki_adapters.batching import GroupCommit, GroupLoad, GroupWrite
 from eki_adapters.memory import InMemoryStore
 from eki_domain.ports.repositories import UnitOfWork
 
@@ -177,3 +177,41 @@ def test_loads_from_one_event_loop_after_another() -> None:
     loader: GroupLoad[int, str] = GroupLoad(InMemoryStore().uow, reader)
     assert asyncio.run(loader.load(1)) == "uno"
     assert asyncio.run(loader.load(1)) == "uno"
+
+
+class Writer:
+    """A write that answers each item (its upper-case) and refuses items marked bad."""
+
+    def __init__(self) -> None:
+        self.transactions: list[list[str]] = []
+
+    async def __call__(self, uow: UnitOfWork, items: Sequence[str]) -> list[str]:
+        if any(item.startswith("bad") for item in items):
+            raise ValueError("the database refused a row")
+        self.transactions.append(list(items))
+        return [item.upper() for item in items]
+
+
+async def test_group_write_answers_each_caller_from_shared_transactions() -> None:
+    store = InMemoryStore()
+    writer = Writer()
+    group: GroupWrite[UnitOfWork, str, str] = GroupWrite(store.uow, writer, max_items=4)
+    assert await group.submit("solo") == "SOLO"  # a lone caller: written at once
+    answers = await asyncio.gather(*(group.submit(f"m{n}") for n in range(10)))
+    assert answers == [f"M{n}" for n in range(10)]
+    # The first caller of the burst starts a write; the rest join the next ones (≤ 4 each).
+    assert len(writer.transactions) <= 1 + 4
+    assert all(len(t) <= 4 for t in writer.transactions)
+    assert (group.transactions, group.items) == (len(writer.transactions), 11)
+
+
+async def test_group_write_fails_only_the_caller_whose_item_was_refused() -> None:
+    store = InMemoryStore()
+    writer = Writer()
+    group: GroupWrite[UnitOfWork, str, str] = GroupWrite(store.uow, writer)
+    outcomes = await asyncio.gather(group.submit("a"), group.submit("b"),
+                                    group.submit("bad-c"), group.submit("d"),
+                                    return_exceptions=True)
+    assert outcomes[0] == "A" and outcomes[1] == "B" and outcomes[3] == "D"
+    assert isinstance(outcomes[2], ValueError)
+    assert sorted(item for t in writer.transactions for item in t) == ["a", "b", "d"]

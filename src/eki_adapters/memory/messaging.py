@@ -24,6 +24,7 @@ from eki_domain.model.messages import (
     OutboundMessage,
     Purpose,
     StatusReport,
+    WebhookDelivery,
 )
 from eki_domain.model.pacing import DEFER_AT_LEAST, BulkClaim, fit_daily_limit
 from eki_domain.model.pagination import Page, PageRequest
@@ -121,6 +122,12 @@ class InMemoryInbox:
         event_id = await InMemoryWebhookLog(self._s).record(
             channel=channel, body=body, signature_ok=True, received_at=received_at, note=note)
         return event_id, await self.add(messages, received_at) if messages else 0
+
+    async def add_events(self, deliveries: Sequence[WebhookDelivery], *,
+                         alone: bool = False) -> list[tuple[int, int]]:
+        return [await self.add_event(channel=d.channel, body=d.body,
+                                     received_at=d.received_at, note=d.note,
+                                     messages=d.messages) for d in deliveries]
 
     async def claim(self, now: datetime, lease: timedelta, *,
                     channels: Sequence[str] | None = None,

@@ -38,6 +38,7 @@ from eki_domain.model.messages import (
     IncomingMessage,
     MessageType,
     OutboundMessage,
+    WebhookDelivery,
 )
 
 PENDING, PROCESSING, DONE, FAILED = (InboxState.PENDING.value, InboxState.PROCESSING.value,
@@ -200,6 +201,41 @@ def _inbox_claim_many(filtered: bool) -> Any:
 
 _PG_EVENT_AND_MESSAGE = _pg_event_and_message()
 
+#: The inbox columns of one stored message, as ``_pg_events_and_messages`` binds them.
+_TEXT_ARRAYS = tuple(c for c in _INBOX_COLUMNS
+                     if c not in ("is_voice", "sent_at", "received_at", "state",
+                                  "available_at", "attempts"))
+
+
+def _pg_events_and_messages() -> Any:
+    """Several deliveries in one statement: their events (ids in order) and their messages
+    (insert-or-ignore, the new ones returned), from one array per column."""
+    events = ("WITH ev AS (INSERT INTO webhook_events (channel, body, signature_ok, "
+              "received_at, note) SELECT e.channel, e.body, true, e.received_at, e.note "
+              "FROM unnest(CAST(:ev_channels AS text[]), CAST(:ev_bodies AS text[]), "
+              "CAST(:ev_received AS timestamptz[]), CAST(:ev_notes AS text[])) "
+              "WITH ORDINALITY AS e(channel, body, received_at, note, part) "
+              "ORDER BY e.part RETURNING id), ")
+    texts = ", ".join(f"CAST(:m_{c} AS text[])" for c in _TEXT_ARRAYS)
+    columns = ", ".join((*_TEXT_ARRAYS, "is_voice", "sent_at", "received_at"))
+    messages = ("msg AS (INSERT INTO inbound_messages (" + columns  # noqa: S608
+                + ", state, available_at, attempts) SELECT " + ", ".join(
+                    f"m.{c}" for c in (*_TEXT_ARRAYS, "is_voice", "sent_at", "received_at"))
+                + ", :pending, m.received_at, 0 FROM unnest(" + texts
+                + ", CAST(:m_is_voice AS boolean[]), CAST(:m_sent_at AS timestamptz[]), "
+                "CAST(:m_received_at AS timestamptz[])) WITH ORDINALITY AS m("
+                + columns + ", part) ORDER BY m.part "
+                "ON CONFLICT (channel, provider_id) DO NOTHING "
+                "RETURNING channel, provider_id, pg_notify(:wake, '')) "
+                "SELECT id, NULL AS channel, NULL AS provider_id FROM ev UNION ALL "
+                "SELECT NULL, channel, provider_id FROM msg")
+    return sa.text(events + messages).bindparams(
+        sa.bindparam("pending", PENDING, type_=inbound_messages.c.state.type),
+        sa.bindparam("wake", INBOX_CHANNEL))
+
+
+_PG_EVENTS_AND_MESSAGES = _pg_events_and_messages()
+
 
 def _pg_complete_and_reply() -> Any:
     """``_INBOX_COMPLETE`` and the answer's outbox rows in one statement (PostgreSQL's
@@ -261,6 +297,39 @@ class SqlInbox:
             "ev_channel": channel, "ev_body": body, "ev_note": note,
             **_inbox_row(messages[0], received_at)})).one()
         return int(row[0]), int(row[1])
+
+    async def add_events(self, deliveries: Sequence[WebhookDelivery], *,
+                         alone: bool = False) -> list[tuple[int, int]]:
+        if self._dialect != "postgresql" or len(deliveries) < 2:
+            return [await self.add_event(channel=d.channel, body=d.body,
+                                         received_at=d.received_at, note=d.note,
+                                         messages=d.messages,
+                                         alone=alone and len(deliveries) == 1)
+                    for d in deliveries]
+        if alone and not self._conn.in_transaction():
+            # One atomic statement: it commits by itself (see add_event).
+            await self._conn.execution_options(isolation_level="AUTOCOMMIT")
+        rows = [_inbox_row(m, d.received_at) for d in deliveries for m in d.messages]
+        params: dict[str, Any] = {
+            "ev_channels": [d.channel for d in deliveries],
+            "ev_bodies": [d.body for d in deliveries],
+            "ev_received": [d.received_at for d in deliveries],
+            "ev_notes": [d.note for d in deliveries]}
+        for column in (*_TEXT_ARRAYS, "is_voice", "sent_at", "received_at"):
+            params[f"m_{column}"] = [row[column] for row in rows]
+        result = (await self._conn.execute(_PG_EVENTS_AND_MESSAGES, params)).all()
+        event_ids = sorted(int(r.id) for r in result if r.id is not None)
+        new = {(r.channel, r.provider_id) for r in result if r.id is None}
+        stored: list[tuple[int, int]] = []
+        for delivery, event_id in zip(deliveries, event_ids, strict=True):
+            count = 0
+            for m in delivery.messages:
+                key = (m.channel, m.provider_id)
+                if key in new:
+                    new.discard(key)  # a message in two deliveries is new for the first
+                    count += 1
+            stored.append((event_id, count))
+        return stored
 
     async def claim(self, now: datetime, lease: timedelta, *,
                     channels: Sequence[str] | None = None,

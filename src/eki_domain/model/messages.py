@@ -68,6 +68,17 @@ class IncomingMessage:
     raw: str = "{}"  # the message's own JSON, kept for the log
 
 
+@attrs.frozen
+class WebhookDelivery:
+    """A signed webhook to store: its raw body (the webhook log) and its messages."""
+
+    channel: str
+    body: str
+    received_at: datetime
+    messages: tuple[IncomingMessage, ...] = ()
+    note: str | None = None
+
+
 class DeliveryStatus(enum.StrEnum):
     """Outbound states, in the only order they may advance (``failed`` is terminal)."""
 

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import attrs
 
-from eki_domain.model.messages import HistoryEntry
+from eki_domain.model.messages import HistoryEntry, WebhookDelivery
 from eki_domain.model.progress import StudentRecordBook
 from eki_domain.ports.llm import UsageRecord
 
@@ -57,4 +57,11 @@ class RecordBookLoader(Protocol):
 class UsageRecorder(Protocol):
     async def record(self, records: Sequence[UsageRecord]) -> None:
         """Append model calls to the usage ledger; returns once they are committed."""
+        ...
+
+
+class DeliveryWriter(Protocol):
+    async def store(self, delivery: WebhookDelivery) -> tuple[int, int]:
+        """Store a signed delivery that brings messages only (no delivery reports): its
+        event and its messages, committed when this returns; (event id, new messages)."""
         ...

@@ -12,6 +12,7 @@ from eki_domain.model.messages import (
     IncomingMessage,
     OutboundMessage,
     StatusReport,
+    WebhookDelivery,
 )
 from eki_domain.model.pacing import BulkClaim
 
@@ -25,6 +26,13 @@ class Inbox(Protocol):
         the unit of work writes nothing else, so a store that can write all of it in one
         atomic statement may let that statement commit by itself (no separate BEGIN and
         COMMIT round trips; the unit of work's commit then has nothing left to do)."""
+        ...
+
+    async def add_events(self, deliveries: Sequence[WebhookDelivery], *,
+                         alone: bool = False) -> list[tuple[int, int]]:
+        """:meth:`add_event` for several deliveries at once (one statement where the
+        database allows): (event id, new messages) of each, in order; a message in two of
+        them is new for the first only. ``alone`` as in :meth:`add_event`."""
         ...
 
     async def claim_many(self, now: datetime, lease: timedelta, limit: int, *,

@@ -4,15 +4,23 @@ all in one transaction (the webhook answers 200 only after it commits)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import attrs
 
 from eki_domain.model.events import Event, MessageReceived, StatusChanged
-from eki_domain.model.messages import DeliveryStatus, IncomingMessage, StatusReport
+from eki_domain.model.messages import (
+    DeliveryStatus,
+    IncomingMessage,
+    StatusReport,
+    WebhookDelivery,
+)
 from eki_domain.model.pacing import NO_WHATSAPP_CODE
 from eki_domain.ports.clock import Clock
 from eki_domain.ports.limits import WindowCounter
+from eki_domain.ports.loaders import DeliveryWriter
 from eki_domain.ports.repositories import UnitOfWorkFactory
+from eki_domain.services.loaders import UowDeliveryWriter
 from eki_domain.services.messagebus import MessageBus
 from eki_domain.services.windows import FixedWindowCounter
 
@@ -34,8 +42,12 @@ class IngestResult:
 class IngestService:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *,
                  rejected_per_minute: int = 60, bus: MessageBus | None = None,
-                 counter: WindowCounter | None = None) -> None:
+                 counter: WindowCounter | None = None,
+                 deliveries: DeliveryWriter | None = None) -> None:
         self._uow = uow
+        #: Where a delivery of messages alone is stored (``bootstrap`` wires one that
+        #: stores the deliveries of one instant together).
+        self._deliveries = deliveries if deliveries is not None else UowDeliveryWriter(uow)
         self._bus = bus if bus is not None else MessageBus()
         self._clock = clock
         self._rejected_per_minute = rejected_per_minute
@@ -71,18 +83,42 @@ class IngestService:
         extra_statuses = max(0, len(statuses) - MAX_STATUSES_PER_DELIVERY)
         messages = messages[:MAX_MESSAGES_PER_DELIVERY]
         statuses = statuses[:MAX_STATUSES_PER_DELIVERY]
+        moved: list[tuple[str, str, str | None]] = []
+        if not statuses and not (extra_messages or extra_statuses):
+            # The usual delivery: messages only, stored with the others of the instant.
+            event_id, new = await self._deliveries.store(WebhookDelivery(
+                channel=channel, body=body, received_at=now, messages=tuple(messages),
+                note=note))
+        else:
+            event_id, new = await self._store(channel, body, note, now, messages, statuses,
+                                              extra_messages, extra_statuses, moved)
+        events: list[Event] = []
+        if new:
+            events.append(MessageReceived(
+                channel=channel, new_messages=new, event_id=event_id,
+                senders=tuple(dict.fromkeys(m.wa_id for m in messages))))
+        if statuses:
+            events.append(StatusChanged(channel=channel, statuses=len(statuses),
+                                        applied=len(moved), moved=tuple(moved)))
+        await self._bus.publish(*events)
+        return IngestResult(event_id=event_id, messages=len(messages), new_messages=new,
+                            statuses=len(statuses), statuses_applied=len(moved))
+
+    async def _store(self, channel: str, body: str, note: str | None, now: datetime,
+                     messages: Sequence[IncomingMessage], statuses: Sequence[StatusReport],
+                     extra_messages: int, extra_statuses: int,
+                     moved: list[tuple[str, str, str | None]]) -> tuple[int, int]:
+        """A delivery with delivery reports (or cut short): one transaction; what moved
+        forward is appended to ``moved``."""
         async with self._uow() as uow:
             event_id, new = await uow.inbox.add_event(
-                channel=channel, body=body, received_at=now, note=note, messages=messages,
-                alone=not statuses and not (extra_messages or extra_statuses))
-            moved: list[tuple[str, str, str | None]] = []
+                channel=channel, body=body, received_at=now, note=note, messages=messages)
             for report in statuses:
                 if await uow.outbox.apply_status(report, now):
                     moved.append((report.provider_id, report.status.value, report.error_code))
                 if (report.status is DeliveryStatus.FAILED and report.recipient
                         and report.error_code == NO_WHATSAPP_CODE):
                     await uow.no_whatsapp.mark(report.recipient, now, report.error_code)
-            applied = len(moved)
             if extra_messages or extra_statuses:
                 await uow.webhook_log.record(
                     channel=channel, body="", signature_ok=True, received_at=now,
@@ -91,14 +127,4 @@ class IngestService:
                          f"({MAX_MESSAGES_PER_DELIVERY} mensajes, {MAX_STATUSES_PER_DELIVERY} "
                          "estados) no se procesaron")
             await uow.commit()
-        events: list[Event] = []
-        if new:
-            events.append(MessageReceived(
-                channel=channel, new_messages=new, event_id=event_id,
-                senders=tuple(dict.fromkeys(m.wa_id for m in messages))))
-        if statuses:
-            events.append(StatusChanged(channel=channel, statuses=len(statuses),
-                                        applied=applied, moved=tuple(moved)))
-        await self._bus.publish(*events)
-        return IngestResult(event_id=event_id, messages=len(messages), new_messages=new,
-                            statuses=len(statuses), statuses_applied=applied)
+        return event_id, new

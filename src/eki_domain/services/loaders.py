@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import date
 
+from eki_domain.model.messages import WebhookDelivery
 from eki_domain.model.progress import StudentRecordBook
 from eki_domain.ports.llm import UsageRecord
 from eki_domain.ports.loaders import ContextRequest, TurnContext
@@ -80,3 +81,19 @@ class UowUsageRecorder:
         async with self._uow() as uow:
             await uow.usage.record(*records)
             await uow.commit()
+
+
+class UowDeliveryWriter:
+    """:class:`~eki_domain.ports.loaders.DeliveryWriter`: one unit of work per delivery."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+        self._uow = uow
+
+    async def store(self, delivery: WebhookDelivery) -> tuple[int, int]:
+        async with self._uow() as uow:
+            stored = await uow.inbox.add_event(
+                channel=delivery.channel, body=delivery.body,
+                received_at=delivery.received_at, note=delivery.note,
+                messages=delivery.messages, alone=True)
+            await uow.commit()
+        return stored
