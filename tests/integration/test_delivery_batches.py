@@ -36,7 +36,8 @@ async def test_each_delivery_gets_its_event_and_its_new_messages_in_order(
         await uow.commit()
     async with uow_factory() as uow:
         stored = await uow.inbox.add_events([
-            delivery(message(2), message(3, "573009998877"), body='{"a": 1}'),
+            delivery(message(2, text='¿Cómo voy en "mate"?\n🙏 \\o/'),
+                     message(3, "573009998877"), body='{"a": "ñ 🙏"}'),
             delivery(message(1), message(4)),  # a redelivery of 1, and a new one
             delivery(),  # no messages (e.g. a reaction that is not stored)
             delivery(message(4)),  # the same message in two deliveries: new for the first
@@ -54,6 +55,8 @@ async def test_each_delivery_gets_its_event_and_its_new_messages_in_order(
     assert (first.provider_id, first.text, first.profile_name, first.sent_at) == (
         "wamid.D1", "hola", "Ana", T0 + timedelta(seconds=1))
     assert [i.message.is_voice for i in batch.items] == [False, True, True]
+    assert batch.items[1].message.text == '¿Cómo voy en "mate"?\n🙏 \\o/'
+
 
 
 async def test_a_burst_shares_transactions_and_nothing_is_lost(database_url: str) -> None:

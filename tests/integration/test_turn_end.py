@@ -53,7 +53,7 @@ async def claimed(uow_factory: UnitOfWorkFactory, *messages: IncomingMessage) ->
 async def test_the_batch_is_done_and_every_part_queued_in_order(
         uow_factory: UnitOfWorkFactory) -> None:
     batch = await claimed(uow_factory, incoming(1), incoming(2))
-    replies = parts(batch, "Parte 1", "Parte 2", "Parte 3")
+    replies = parts(batch, "Parte 1", 'Parte "2"\n🙏', "Parte 3")
     async with uow_factory() as uow:
         assert await uow.inbox.complete(batch, T0, student_id=None, intent="progreso",
                                         replies=replies)
@@ -65,7 +65,7 @@ async def test_the_batch_is_done_and_every_part_queued_in_order(
         assert await uow.inbox.depth(T0) == (0, 0.0)
         # One recipient: the parts go out one at a time, in order.
         first = await uow.outbox.claim_due(T0, LEASE, 10)
-    assert [(m.body if m else None) for m in stored] == ["Parte 1", "Parte 2", "Parte 3"]
+    assert [(m.body if m else None) for m in stored] == ["Parte 1", 'Parte "2"\n🙏', "Parte 3"]
     assert [(m.reply_to, m.mark_read) for m in stored if m] == [
         ("wamid.T2", "wamid.T2"), (None, None), (None, None)]
     assert {(m.to, m.intent, m.tools, m.inbound_id, m.status) for m in stored if m} == {

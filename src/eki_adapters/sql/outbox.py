@@ -220,16 +220,16 @@ def outbox_row(message: OutboundMessage) -> dict[str, Any]:
 
 def reply_columns(messages: Sequence[OutboundMessage]) -> dict[str, Any] | None:
     """The parts of one answer as one set of parameters — the shared columns as scalars,
-    :data:`REPLY_PER_PART` as arrays (``bodies``, ``reply_tos``, ``mark_reads``) — or None
-    when they differ in anything else."""
+    :data:`REPLY_PER_PART` as one JSON array ``parts`` of objects (with their ``part``
+    number) — or None when they differ in anything else."""
     rows = [outbox_row(m) for m in messages]
     first = rows[0]
     if any(row[c] != first[c] for row in rows[1:] for c in REPLY_SHARED):
         return None
     return {**{c: first[c] for c in REPLY_SHARED},
-            "bodies": [row["body"] for row in rows],
-            "reply_tos": [row["reply_to"] for row in rows],
-            "mark_reads": [row["mark_read"] for row in rows]}
+            "parts": json.dumps([{"body": row["body"], "reply_to": row["reply_to"],
+                                  "mark_read": row["mark_read"], "part": n}
+                                 for n, row in enumerate(rows)], ensure_ascii=False)}
 
 
 def _bulk_row(m: OutboundMessage) -> dict[str, Any]:
