@@ -16,7 +16,7 @@ from datetime import date
 from typing import Generic, Protocol, TypeVar
 
 from eki_adapters.batching import GroupCommit, GroupLoad, GroupWrite
-from eki_domain.model.messages import HistoryEntry, WebhookDelivery
+from eki_domain.model.messages import HistoryEntry, TurnEnd, WebhookDelivery
 from eki_domain.model.progress import StudentRecordBook
 from eki_domain.ports.conversations import History
 from eki_domain.ports.llm import UsageLedger, UsageRecord
@@ -171,3 +171,20 @@ class BatchedDeliveryWriter:
 async def _write_deliveries(uow: BatchingUnitOfWork, deliveries: Sequence[WebhookDelivery]
                             ) -> list[tuple[int, int]]:
     return await uow.inbox.add_events(deliveries, alone=True)
+
+
+class BatchedTurnEndWriter:
+    """:class:`~eki_domain.ports.loaders.TurnEndWriter`: the turns that end in one instant
+    are recorded with one statement (PostgreSQL), self-committing; a lone turn at once; a
+    turn the database refuses fails alone."""
+
+    def __init__(self, uow: Factory, *, max_items: int = 200) -> None:
+        self.group: GroupWrite[BatchingUnitOfWork, TurnEnd, bool] = (
+            GroupWrite(uow, _write_turn_ends, max_items=max_items))
+
+    async def finish(self, end: TurnEnd) -> bool:
+        return await self.group.submit(end)
+
+
+async def _write_turn_ends(uow: BatchingUnitOfWork, ends: Sequence[TurnEnd]) -> list[bool]:
+    return await uow.inbox.complete_many(ends, alone=True)

@@ -21,6 +21,7 @@ from eki_adapters.loaders import (
     BatchedDeliveryWriter,
     BatchedRecordBooks,
     BatchedTurnContext,
+    BatchedTurnEndWriter,
     BatchedUsageRecorder,
     BatchingUnitOfWorkFactory,
 )
@@ -260,7 +261,8 @@ async def bootstrap(
                                 choice_hours=settings.child_choice_hours),
             codes=CodeDesk(cast(Callable[[], CodeUnitOfWork], uow), clock,
                            days=settings.code_days, approval=settings.code_approval),
-            business_hours=business_hours, consent=consent),
+            business_hours=business_hours, consent=consent,
+            turn_ends=BatchedTurnEndWriter(uow)),
         delivery=delivery,
         ingest=IngestService(uow, clock, bus=bus, deliveries=BatchedDeliveryWriter(uow)),
         telemetry=telemetry,

@@ -5,10 +5,12 @@ a dispatched batch records what was sent in one step, statuses that raced ahead 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from eki_adapters.loaders import BatchedTurnEndWriter
 from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine
 from eki_adapters.sql.tables import inbound_messages, outbound_messages
 from eki_domain.model.messages import (
@@ -18,6 +20,7 @@ from eki_domain.model.messages import (
     MessageType,
     OutboundMessage,
     StatusReport,
+    TurnEnd,
 )
 from eki_domain.ports.repositories import UnitOfWorkFactory
 
@@ -146,5 +149,49 @@ async def test_a_self_committing_turn_end_leaves_the_pooled_connection_transacti
             bodies = (await conn.execute(sa.select(outbound_messages.c.body))).scalars().all()
             states = (await conn.execute(sa.select(inbound_messages.c.state))).scalars().all()
         assert (list(bodies), list(states)) == (["Hola"], ["done"])
+    finally:
+        await engine.dispose()
+
+
+async def test_turns_ending_together_are_recorded_together(
+        uow_factory: UnitOfWorkFactory) -> None:
+    batches = [await claimed(uow_factory, incoming(n, f"57300000000{n}")) for n in range(4)]
+    lost = ClaimedBatch(wa_id=batches[2].wa_id, items=batches[2].items, token="taken-over",
+                        lease_until=batches[2].lease_until)
+    ends = [TurnEnd(batch=b, at=T0, student_id=None, intent="saludo",
+                    replies=tuple(parts(b, f"Hola {n}", "¿Algo más? 🙂") if n != 3 else ()))
+            for n, b in enumerate((batches[0], batches[1], lost, batches[3]))]
+    async with uow_factory() as uow:
+        assert await uow.inbox.complete_many(ends, alone=True) == [True, True, False, True]
+        await uow.commit()
+    assert [m.id is not None for e in ends for m in e.replies] == [True, True, True, True,
+                                                                  False, False]
+    async with uow_factory() as uow:
+        stored = [await uow.outbox.get(m.id) for e in ends[:2] for m in e.replies
+                  if m.id is not None]
+        # The lost claim's message is still claimed by its real owner; nothing else waits.
+        assert (await uow.inbox.depth(T0))[0] == 1
+    assert [(m.to, m.body, m.inbound_id) for m in stored if m] == [
+        (batches[0].wa_id, "Hola 0", batches[0].items[0].id),
+        (batches[0].wa_id, "¿Algo más? 🙂", batches[0].items[0].id),
+        (batches[1].wa_id, "Hola 1", batches[1].items[0].id),
+        (batches[1].wa_id, "¿Algo más? 🙂", batches[1].items[0].id)]
+
+
+async def test_a_burst_of_turn_ends_shares_transactions(database_url: str) -> None:
+    engine = create_engine(database_url)
+    uow = SqlUnitOfWorkFactory(engine)
+    writer = BatchedTurnEndWriter(uow, max_items=25)
+    try:
+        batches = [await claimed(uow, incoming(n, f"5730{n:08d}")) for n in range(60)]
+        ends = [TurnEnd(batch=b, at=T0, student_id=None, intent="saludo",
+                        replies=tuple(parts(b, "Hola"))) for b in batches]
+        assert await asyncio.gather(*(writer.finish(e) for e in ends)) == [True] * 60
+        assert writer.group.transactions < 60 // 2
+        async with engine.connect() as conn:
+            rows = (await conn.execute(sa.select(outbound_messages.c.inbound_id,
+                                                 outbound_messages.c.id))).all()
+        assert sorted(r.inbound_id for r in rows) == sorted(b.items[0].id for b in batches)
+        assert {r.id for r in rows} == {e.replies[0].id for e in ends}
     finally:
         await engine.dispose()

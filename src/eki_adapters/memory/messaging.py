@@ -24,6 +24,7 @@ from eki_domain.model.messages import (
     OutboundMessage,
     Purpose,
     StatusReport,
+    TurnEnd,
     WebhookDelivery,
 )
 from eki_domain.model.pacing import DEFER_AT_LEAST, BulkClaim, fit_daily_limit
@@ -187,6 +188,11 @@ class InMemoryInbox:
         for message in replies:
             await outbox.enqueue(message)
         return True
+
+    async def complete_many(self, ends: Sequence[TurnEnd], *,
+                            alone: bool = False) -> list[bool]:
+        return [await self.complete(e.batch, e.at, student_id=e.student_id, intent=e.intent,
+                                    replies=e.replies) for e in ends]
 
     async def release(self, batch: ClaimedBatch, now: datetime, *, retry_at: datetime,
                       max_attempts: int) -> None:

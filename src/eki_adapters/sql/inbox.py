@@ -34,11 +34,14 @@ from eki_adapters.sql.tables import (
 from eki_adapters.sql.wakeups import INBOX_CHANNEL
 from eki_domain.model.messages import (
     ClaimedBatch,
+    DeliveryStatus,
     InboxItem,
     InboxState,
     IncomingMessage,
     MessageType,
     OutboundMessage,
+    Purpose,
+    TurnEnd,
     WebhookDelivery,
 )
 
@@ -263,6 +266,42 @@ def _pg_complete_and_reply() -> Any:
 
 _PG_COMPLETE_AND_REPLY = _pg_complete_and_reply()
 
+#: The columns of a reply that ``_PG_TURN_ENDS`` reads from JSON (the rest are constants).
+_REPLY_JSON = (("body", "text"), ("reply_to", "text"), ("mark_read", "text"),
+               ("student_id", "bigint"), ("inbound_id", "bigint"), ("channel", "text"),
+               ("to_wa_id", "text"), ("intent", "text"), ("tools", "text"))
+_TURNS_DONE = (
+    "WITH t AS (SELECT * FROM json_to_recordset(CAST(:ends AS json)) AS t(turn int, "
+    "token text, sender text, sid bigint, why text, at timestamptz)), "
+    "done AS (UPDATE inbound_messages AS m SET state = :done, processed_at = t.at, "
+    "student_id = t.sid, intent = t.why, lease_until = NULL FROM t "
+    "WHERE m.claim_token = t.token AND m.wa_id = t.sender AND m.state = :processing "
+    "RETURNING t.turn), ")
+_PG_TURN_ENDS = sa.text(
+    _TURNS_DONE + "ins AS (INSERT INTO outbound_messages ("  # noqa: S608
+    + ", ".join(c for c, _ in _REPLY_JSON)
+    + ", status, attempts, next_attempt_at, created_at, updated_at, purpose) SELECT "
+    + ", ".join(f"p.{c}" for c, _ in _REPLY_JSON)
+    + ", :queued, 0, p.at, p.at, p.at, :reply FROM json_to_recordset(CAST(:parts AS json)) "
+    "AS p(turn int, part int, " + ", ".join(f"{c} {t}" for c, t in _REPLY_JSON)
+    + ", at timestamptz) WHERE p.turn IN (SELECT turn FROM done) ORDER BY p.turn, p.part "
+    "RETURNING id, inbound_id) "
+    "SELECT turn, NULL::bigint AS id, NULL::bigint AS inbound_id FROM done UNION ALL "
+    "SELECT NULL, id, inbound_id FROM ins"
+).bindparams(
+    sa.bindparam("done", DONE, type_=inbound_messages.c.state.type),
+    sa.bindparam("processing", PROCESSING, type_=inbound_messages.c.state.type),
+    sa.bindparam("queued", DeliveryStatus.QUEUED.value, type_=outbound_messages.c.status.type),
+    sa.bindparam("reply", Purpose.REPLY.value, type_=outbound_messages.c.purpose.type))
+
+
+def _plain_reply(message: OutboundMessage) -> bool:
+    """A bot's reply as ``_PG_TURN_ENDS`` writes it (no author, template or broadcast)."""
+    return (message.author is None and message.template is None
+            and message.content_sid is None and message.broadcast_id is None
+            and message.purpose is Purpose.REPLY and message.status is DeliveryStatus.QUEUED
+            and message.attempts == 0 and message.inbound_id is not None)
+
 
 class SqlInbox:
     def __init__(self, connection: AsyncConnection) -> None:
@@ -463,6 +502,45 @@ class SqlInbox:
         for message in replies:
             await outbox.enqueue(message)
         return True
+
+    async def complete_many(self, ends: Sequence[TurnEnd], *,
+                            alone: bool = False) -> list[bool]:
+        if any(len(e.batch.items) != 1 for e in ends):
+            raise ValueError("complete_many takes batches of one message each")
+        if (self._dialect != "postgresql" or len(ends) < 2
+                or not all(_plain_reply(m) for e in ends for m in e.replies)):
+            return [await self.complete(e.batch, e.at, student_id=e.student_id,
+                                        intent=e.intent, replies=e.replies,
+                                        alone=alone and len(ends) == 1) for e in ends]
+        if alone and not self._conn.in_transaction():
+            # One atomic statement, and each turn's part of it is whole or nothing (one
+            # message per batch): it commits by itself.
+            await self._conn.execution_options(isolation_level="AUTOCOMMIT")
+        turns = [{"turn": n, "token": e.batch.token, "sender": e.batch.wa_id,
+                  "sid": e.student_id, "why": e.intent, "at": e.at.isoformat()}
+                 for n, e in enumerate(ends)]
+        parts = [{"turn": n, "part": k, "body": m.body, "reply_to": m.reply_to,
+                  "mark_read": m.mark_read, "student_id": m.student_id,
+                  "inbound_id": m.inbound_id, "channel": m.channel, "to_wa_id": m.to,
+                  "intent": m.intent, "tools": ",".join(m.tools) or None,
+                  "at": m.created_at.isoformat()}
+                 for n, e in enumerate(ends) for k, m in enumerate(e.replies)]
+        rows = (await self._conn.execute(_PG_TURN_ENDS, {
+            "ends": json.dumps(turns, ensure_ascii=False),
+            "parts": json.dumps(parts, ensure_ascii=False)})).all()
+        done = {int(r.turn) for r in rows if r.turn is not None}
+        ids: dict[int, list[int]] = {}
+        for r in rows:
+            if r.turn is None:
+                ids.setdefault(int(r.inbound_id), []).append(int(r.id))
+        outcome: list[bool] = []
+        for n, end in enumerate(ends):
+            if n in done and end.replies:
+                got = sorted(ids.get(end.replies[0].inbound_id or 0, []))
+                for message, message_id in zip(end.replies, got, strict=True):
+                    message.id = message_id
+            outcome.append(n in done)
+        return outcome
 
     async def release(self, batch: ClaimedBatch, now: datetime, *, retry_at: datetime,
                       max_attempts: int) -> None:

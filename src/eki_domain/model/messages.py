@@ -273,6 +273,18 @@ class ClaimedBatch:
 
 
 @attrs.frozen
+class TurnEnd:
+    """A finished turn that writes nothing but its replies: ``batch`` done, ``replies``
+    queued (their ids set once stored)."""
+
+    batch: ClaimedBatch
+    at: datetime
+    student_id: int | None
+    intent: str | None
+    replies: tuple[OutboundMessage, ...] = ()
+
+
+@attrs.frozen
 class HistoryEntry:
     """One line of a student's conversation, either direction."""
 

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import attrs
 
-from eki_domain.model.messages import HistoryEntry, WebhookDelivery
+from eki_domain.model.messages import HistoryEntry, TurnEnd, WebhookDelivery
 from eki_domain.model.progress import StudentRecordBook
 from eki_domain.ports.llm import UsageRecord
 
@@ -64,4 +64,12 @@ class DeliveryWriter(Protocol):
     async def store(self, delivery: WebhookDelivery) -> tuple[int, int]:
         """Store a signed delivery that brings messages only (no delivery reports): its
         event and its messages, committed when this returns; (event id, new messages)."""
+        ...
+
+
+class TurnEndWriter(Protocol):
+    async def finish(self, end: TurnEnd) -> bool:
+        """Record a turn that writes nothing but its replies, its batch one message: done,
+        replies queued (ids set), committed when this returns; False: the claim was lost
+        and nothing was written."""
         ...

@@ -12,6 +12,7 @@ from eki_domain.model.messages import (
     IncomingMessage,
     OutboundMessage,
     StatusReport,
+    TurnEnd,
     WebhookDelivery,
 )
 from eki_domain.model.pacing import BulkClaim
@@ -69,6 +70,13 @@ class Inbox(Protocol):
         the caller rolls the unit of work back (a batch may be half marked). ``alone``: the
         unit of work writes nothing else, so a store that can do all of it in one atomic
         statement may let that statement commit by itself (as :meth:`add_event`)."""
+        ...
+
+    async def complete_many(self, ends: Sequence[TurnEnd], *,
+                            alone: bool = False) -> list[bool]:
+        """:meth:`complete` for several turns whose batches hold one message each (one
+        statement where the database allows): whether each one's claim still held (its
+        replies queued, ids set) — a lost claim writes nothing of that turn."""
         ...
 
     async def release(self, batch: ClaimedBatch, now: datetime, *, retry_at: datetime,

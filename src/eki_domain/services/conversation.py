@@ -38,6 +38,7 @@ from eki_domain.model.messages import (
     InboxItem,
     MessageType,
     OutboundMessage,
+    TurnEnd,
     split_message,
 )
 from eki_domain.model.phone import mask_phone, phone_candidates
@@ -49,6 +50,7 @@ from eki_domain.ports.clock import Clock
 from eki_domain.ports.consent import ConsentLedger
 from eki_domain.ports.conversations import Handoffs, OptOuts
 from eki_domain.ports.guardians import Guardians
+from eki_domain.ports.loaders import TurnEndWriter
 from eki_domain.ports.messaging import Inbox, Outbox
 from eki_domain.ports.repositories import StudentRepository, Transaction
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
@@ -70,6 +72,7 @@ from eki_domain.services.consent_texts import revoked
 from eki_domain.services.family_texts import about_prefix, no_handoff
 from eki_domain.services.flood import FLOOD_NOTICE, FloodGuard, FloodVerdict
 from eki_domain.services.intents import Intent, detect_intent
+from eki_domain.services.loaders import UowTurnEndWriter
 from eki_domain.services.messagebus import MessageBus
 from eki_domain.services.responder import (
     handoff_confirmation,
@@ -205,8 +208,12 @@ class ConversationService:
         codes: CodeDesk | None = None,
         business_hours: BusinessHours | None = None,
         consent: ConsentDesk | None = None,
+        turn_ends: TurnEndWriter | None = None,
     ) -> None:
         self._uow = uow
+        #: Where a turn that writes nothing but its replies is recorded (``bootstrap``
+        #: wires one that records the turns ending in one instant together).
+        self._turn_ends = turn_ends if turn_ends is not None else UowTurnEndWriter(uow)
         #: Consent before data (docs/privacy.md); None: no gate, REVOCAR is not special.
         self._consent = consent
         #: A hand-off asked for outside these hours is told when someone will answer.
@@ -520,46 +527,30 @@ class ConversationService:
         now = self._clock.now()
         last = batch.items[-1].message
         quoted = any(item.message.context_id for item in batch.items)
-        outbound_ids: list[int] = []
-        async with self._uow() as uow:
-            consent_rows = 0
-            if decision.consent_phone is not None and self._consent is not None:
-                consent_rows = await self._consent.record_turn(
-                    uow, decision.consent_phone, batch.wa_id, decision=decision.consent,
-                    keep_question=decision.keep_question,
-                    forget_question=decision.forget_question,
-                    message_id=last.provider_id, now=now)
-            if decision.opt_in:
-                await uow.opt_outs.opt_in(phone)
-            if decision.opt_out:
-                await uow.opt_outs.opt_out(phone, student.id if student else None, now)
-            if decision.alerts is not None:
-                await record_alert_choice(uow.alert_opt_outs, decision.alerts, batch.wa_id,
-                                          phone, now)
-            if decision.handoff and student is not None and student.id is not None:
-                await uow.handoffs.open_handoff(student.id, batch.wa_id, now)
-            if decision.flag_number_change and student is not None and student.id is not None:
-                stored = await uow.students.get(student.id)
-                if stored is not None:
-                    stored.flag_number_change(decision.number_change, now)
-                    await uow.students.save(stored)
-            replies = [OutboundMessage(
-                to=batch.wa_id, body=text, created_at=now, channel=last.channel,
-                student_id=student.id if student else None, inbound_id=batch.items[-1].id,
-                reply_to=last.provider_id if quoted and index == 0 else None,
-                mark_read=last.provider_id if index == 0 else None,
-                intent=decision.intent, tools=decision.tools,
-            ) for index, text in enumerate(decision.replies)]
-            completed = await uow.inbox.complete(
-                batch, now, student_id=student.id if student else None, intent=decision.intent,
-                replies=replies, alone=decision.replies_only)
-            if not completed:
-                await uow.rollback()
-                log.warning("lost the claim on %s's messages; another worker answers them",
-                            mask_phone(batch.wa_id))
-            else:
-                outbound_ids = [m.id for m in replies if m.id is not None]
-                await uow.commit()
+        sid = student.id if student else None
+        replies = tuple(OutboundMessage(
+            to=batch.wa_id, body=text, created_at=now, channel=last.channel, student_id=sid,
+            inbound_id=batch.items[-1].id,
+            reply_to=last.provider_id if quoted and index == 0 else None,
+            mark_read=last.provider_id if index == 0 else None,
+            intent=decision.intent, tools=decision.tools,
+        ) for index, text in enumerate(decision.replies))
+        consent_rows = 0
+        if decision.replies_only and len(batch.items) == 1:  # the usual turn
+            completed = await self._turn_ends.finish(TurnEnd(
+                batch=batch, at=now, student_id=sid, intent=decision.intent, replies=replies))
+        else:
+            async with self._uow() as uow:
+                consent_rows = await self._side_effects(uow, batch, student, phone,
+                                                        decision, now)
+                completed = await uow.inbox.complete(
+                    batch, now, student_id=sid, intent=decision.intent, replies=replies,
+                    alone=decision.replies_only)
+                await (uow.commit() if completed else uow.rollback())
+        if not completed:
+            log.warning("lost the claim on %s's messages; another worker answers them",
+                        mask_phone(batch.wa_id))
+        outbound_ids = [m.id for m in replies if m.id is not None] if completed else []
         if completed:
             self._report(batch, decision, now)
             await self._bus.publish(*_events(student, decision, outbound_ids, consent_rows))
@@ -570,6 +561,34 @@ class ConversationService:
                           intent=decision.intent, replies=decision.replies if completed else (),
                           tools=decision.tools, outbound_ids=tuple(outbound_ids),
                           completed=completed, about=decision.about)
+
+    async def _side_effects(self, uow: TurnUnitOfWork, batch: ClaimedBatch,
+                            student: Student | None, phone: str, decision: _Decision,
+                            now: datetime) -> int:
+        """What a turn writes besides its replies; the consent rows recorded."""
+        consent_rows = 0
+        last = batch.items[-1].message
+        if decision.consent_phone is not None and self._consent is not None:
+            consent_rows = await self._consent.record_turn(
+                uow, decision.consent_phone, batch.wa_id, decision=decision.consent,
+                keep_question=decision.keep_question,
+                forget_question=decision.forget_question,
+                message_id=last.provider_id, now=now)
+        if decision.opt_in:
+            await uow.opt_outs.opt_in(phone)
+        if decision.opt_out:
+            await uow.opt_outs.opt_out(phone, student.id if student else None, now)
+        if decision.alerts is not None:
+            await record_alert_choice(uow.alert_opt_outs, decision.alerts, batch.wa_id,
+                                      phone, now)
+        if decision.handoff and student is not None and student.id is not None:
+            await uow.handoffs.open_handoff(student.id, batch.wa_id, now)
+        if decision.flag_number_change and student is not None and student.id is not None:
+            stored = await uow.students.get(student.id)
+            if stored is not None:
+                stored.flag_number_change(decision.number_change, now)
+                await uow.students.save(stored)
+        return consent_rows
 
     def _report(self, batch: ClaimedBatch, decision: _Decision, now: datetime) -> None:
         telemetry = self._telemetry

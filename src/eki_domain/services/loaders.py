@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import date
+from typing import Protocol
 
-from eki_domain.model.messages import WebhookDelivery
+from eki_domain.model.messages import TurnEnd, WebhookDelivery
 from eki_domain.model.progress import StudentRecordBook
 from eki_domain.ports.llm import UsageRecord
 from eki_domain.ports.loaders import ContextRequest, TurnContext
-from eki_domain.ports.repositories import UnitOfWork
+from eki_domain.ports.messaging import Inbox
+from eki_domain.ports.repositories import Transaction, UnitOfWork
 
 log = logging.getLogger("eki.assistant")
 
@@ -97,3 +99,28 @@ class UowDeliveryWriter:
                 messages=delivery.messages, alone=True)
             await uow.commit()
         return stored
+
+
+class InboxUnitOfWork(Transaction, Protocol):
+    """What :class:`UowTurnEndWriter` needs of a unit of work."""
+
+    @property
+    def inbox(self) -> Inbox: ...
+
+
+class UowTurnEndWriter:
+    """:class:`~eki_domain.ports.loaders.TurnEndWriter`: one unit of work per turn."""
+
+    def __init__(self, uow: Callable[[], InboxUnitOfWork]) -> None:
+        self._uow = uow
+
+    async def finish(self, end: TurnEnd) -> bool:
+        async with self._uow() as uow:
+            done = await uow.inbox.complete(end.batch, end.at, student_id=end.student_id,
+                                            intent=end.intent, replies=end.replies,
+                                            alone=True)
+            if done:
+                await uow.commit()
+            else:
+                await uow.rollback()
+        return done
