@@ -3,8 +3,11 @@
 1. Claim the sender's pending messages (a lease, in a short transaction).
 2. Read who the sender is and their state (opt-out, hand-off).
 3. Decide — the assistant may take seconds; no transaction is open meanwhile.
-4. In one transaction: apply the effects (opt-out, hand-off, number change), queue the
-   reply in the outbox and mark the messages done — only if the claim still holds.
+4. In one transaction: apply the effects (opt-out, hand-off, number change; see
+   :mod:`~eki_domain.services.turn_writes`), queue the reply in the outbox and mark the
+   messages done — only if the claim still holds. A turn that writes nothing but its reply
+   goes to the ``TurnEndWriter`` port (``bootstrap``: with the turns ending at the same
+   instant, one statement).
 A crash anywhere before 4 commits leaves the messages to be claimed again after the
 lease, so each message is answered exactly once.
 """
@@ -22,14 +25,7 @@ import attrs
 from eki_domain.model.codes import looks_like_code
 from eki_domain.model.consent import ConsentDecision
 from eki_domain.model.events import (
-    ConsentGiven,
-    ConsentWithdrawn,
-    Event,
-    HandoffOpened,
     HandoffReleased,
-    OptedIn,
-    OptedOut,
-    ReplyQueued,
 )
 from eki_domain.model.messages import (
     MAX_MESSAGE_CHARS,
@@ -55,10 +51,8 @@ from eki_domain.ports.messaging import Inbox, Outbox
 from eki_domain.ports.repositories import StudentRepository, Transaction
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.services.alert_commands import (
-    AlertCommand,
     command_confirmation,
     parse_alert_command,
-    record_alert_choice,
 )
 from eki_domain.services.codes import CodeDesk
 from eki_domain.services.consent import (
@@ -83,6 +77,7 @@ from eki_domain.services.responder import (
     unsupported_reply,
 )
 from eki_domain.services.subject import FamilyDesk, SubjectToolbox
+from eki_domain.services.turn_writes import TurnDecision, record_side_effects, turn_events
 
 log = logging.getLogger("eki.conversation")
 
@@ -123,31 +118,6 @@ class ClaimedTurn:
 
     batch: ClaimedBatch
     sender: Sender
-
-
-@attrs.frozen
-class _Decision:
-    intent: str | None
-    replies: tuple[str, ...] = ()
-    tools: tuple[str, ...] = ()
-    opt_out: bool = False
-    opt_in: bool = False
-    handoff: bool = False
-    number_change: str | None = None  # new wa_id reported by WhatsApp
-    flag_number_change: bool = False
-    about: str | None = None  # E.164 of the student the answer is about
-    guardian_turn: bool = False  # a guardian wrote: not recorded under a student's id
-    consent: ConsentDecision | None = None  # a decision to add to the consent ledger
-    consent_phone: str | None = None  # whose decision / kept question
-    keep_question: str | None = None  # asked before consenting: answered after ACEPTO
-    forget_question: bool = False
-    alerts: AlertCommand | None = None  # "no más alertas de …" / "activar alertas"
-
-    @property
-    def replies_only(self) -> bool:
-        """The turn writes nothing but its replies (the store may do it in one step)."""
-        return not (self.consent_phone is not None or self.opt_in or self.opt_out
-                    or self.alerts is not None or self.handoff or self.flag_number_change)
 
 
 async def sender_states(uow: _SenderStates, senders: Sequence[tuple[str, int | None]]
@@ -376,7 +346,7 @@ class ConversationService:
     async def _decide(self, items: Sequence[InboxItem], student: Student | None, *,
                       opted_out: bool, paused: bool, guardian: bool = True,
                       flood: FloodVerdict = FloodVerdict.OK,
-                      consent: ConsentView | None = None) -> _Decision:
+                      consent: ConsentView | None = None) -> TurnDecision:
         messages = [item.message for item in items]
         changed = next((m for m in messages if m.type is MessageType.SYSTEM
                         and m.system_type == "user_changed_number"), None)
@@ -391,7 +361,7 @@ class ConversationService:
     async def _reply(self, items: Sequence[InboxItem], student: Student | None, *,
                      opted_out: bool, paused: bool, guardian: bool = True,
                      flood: FloodVerdict = FloodVerdict.OK,
-                     consent: ConsentView | None = None) -> _Decision:
+                     consent: ConsentView | None = None) -> TurnDecision:
         messages = [item.message for item in items]
         texts = [m.text.strip() for m in messages
                  if m.text and m.text.strip()
@@ -406,41 +376,41 @@ class ConversationService:
         if flood is not FloodVerdict.OK and detect_intent(text, payload) not in (
                 Intent.OPT_IN, Intent.OPT_OUT):
             notice = flood is FloodVerdict.NOTICE and not (opted_out or paused)
-            return _Decision(intent=FLOOD_INTENT, replies=(FLOOD_NOTICE,) if notice else ())
+            return TurnDecision(intent=FLOOD_INTENT, replies=(FLOOD_NOTICE,) if notice else ())
         if not text and payload is None:
             if opted_out or paused or not (media or unsupported):
-                return _Decision(intent=None)  # reactions, system events, silence
+                return TurnDecision(intent=None)  # reactions, system events, silence
             if student is None:
-                return _Decision(intent="unknown_sender", replies=(unknown_sender_reply(),),)
+                return TurnDecision(intent="unknown_sender", replies=(unknown_sender_reply(),),)
             if media is not None:
-                return _Decision(intent="media", replies=(
+                return TurnDecision(intent="media", replies=(
                     media_reply(str(media.type), media.is_voice),))
-            return _Decision(intent="unsupported", replies=(unsupported_reply(),))
+            return TurnDecision(intent="unsupported", replies=(unsupported_reply(),))
 
         command = parse_alert_command(text) if payload is None else None
         if command is not None:  # an explicit command, read before the classifier (BAJA too)
-            return _Decision(intent="alerts_on" if command.enable else "alerts_off",
+            return TurnDecision(intent="alerts_on" if command.enable else "alerts_off",
                              replies=() if opted_out else (command_confirmation(command),),
                              alerts=command)
         intent = detect_intent(text, payload)
         answer = consent_answer(text) if consent is not None else None
         if intent is Intent.OPT_IN and answer is None:
-            return _Decision(intent=str(intent), replies=(opt_in_confirmation(),), opt_in=True)
+            return TurnDecision(intent=str(intent), replies=(opt_in_confirmation(),), opt_in=True)
         if consent is not None and answer is ConsentAnswer.REVOKE:  # withdraws, like BAJA
-            return _Decision(intent="consent_withdrawn", replies=(revoked(
+            return TurnDecision(intent="consent_withdrawn", replies=(revoked(
                 english=answered_in_english(text)),), opt_out=True,
                 consent=ConsentDecision.WITHDRAWN, consent_phone=consent.phone)
         if opted_out:
-            return _Decision(intent=str(intent))  # silence until ALTA/START
+            return TurnDecision(intent=str(intent))  # silence until ALTA/START
         if intent is Intent.OPT_OUT and answer is None:  # "NO ACEPTO" is no BAJA
-            return _Decision(intent=str(intent), replies=(opt_out_confirmation(),),
+            return TurnDecision(intent=str(intent), replies=(opt_out_confirmation(),),
                              opt_out=True)
-        accepted: _Decision | None = None
+        accepted: TurnDecision | None = None
         if (consent is not None and self._consent is not None and not paused
                 and self._consent.policy.required):
             step = await self._consent.gate(consent, text, answer)
             if step is not None:
-                gate = _Decision(intent=step.intent, replies=(step.reply,),
+                gate = TurnDecision(intent=step.intent, replies=(step.reply,),
                                  consent=step.decision, consent_phone=consent.phone,
                                  keep_question=step.keep_question,
                                  forget_question=step.forget_question)
@@ -458,7 +428,7 @@ class ConversationService:
 
     async def _answer(self, items: Sequence[InboxItem], student: Student | None, text: str,
                       payload: str | None, intent: Intent, *, paused: bool,
-                      guardian: bool) -> _Decision:
+                      guardian: bool) -> TurnDecision:
         """Everything after opt-out and consent: families, codes, hand-offs, the
         assistant."""
         if self._families is not None and not paused and guardian:
@@ -467,24 +437,24 @@ class ConversationService:
             if family is not None:
                 return family
         if student is None and self._codes is not None and looks_like_code(text):
-            return _Decision(intent="verification_code", replies=(
+            return TurnDecision(intent="verification_code", replies=(
                 await self._codes.redeem(items[0].message.wa_id, text),))
         if student is None or student.id is None:
-            return _Decision(intent="unknown_sender", replies=(unknown_sender_reply(),))
+            return TurnDecision(intent="unknown_sender", replies=(unknown_sender_reply(),))
         if paused:
-            return _Decision(intent="handoff_paused")  # a person answers meanwhile
+            return TurnDecision(intent="handoff_paused")  # a person answers meanwhile
         if intent is Intent.HUMANO:
-            return _Decision(intent=str(intent), replies=(
+            return TurnDecision(intent=str(intent), replies=(
                 handoff_confirmation() + self._after_hours_note(),), handoff=True)
         toolbox = self._tools(student.id)
         reply = await self._assistant.answer(Turn(student=student, text=text, payload=payload),
                                              toolbox)
-        return _Decision(intent=reply.intent,
+        return TurnDecision(intent=reply.intent,
                          replies=tuple(split_message(reply.text, self._max_reply_chars)),
                          tools=reply.tools, about=student.phone.e164)
 
     async def _family_turn(self, wa_id: str, student: Student | None, text: str,
-                           payload: str | None, intent: Intent) -> _Decision | None:
+                           payload: str | None, intent: Intent) -> TurnDecision | None:
         """A guardian's turn (see :mod:`eki_domain.services.subject`); None: not a guardian,
         or a student writing about themself."""
         assert self._families is not None
@@ -497,11 +467,11 @@ class ConversationService:
             return None  # the sender's own record: the student path answers
         about = plan.subject.student.phone.e164 if plan.subject is not None else None
         if intent is Intent.HUMANO and plan.reply is None:  # hand-offs are per student
-            return _Decision(intent="handoff_guardian", replies=(no_handoff(),), about=about,
+            return TurnDecision(intent="handoff_guardian", replies=(no_handoff(),), about=about,
                              guardian_turn=True)
         if plan.reply is not None:
             await self._families.remember(party, plan.memory)
-            return _Decision(intent=plan.intent, replies=(plan.reply,), about=about,
+            return TurnDecision(intent=plan.intent, replies=(plan.reply,), about=about,
                              guardian_turn=True)
         assert plan.subject is not None
         toolbox = SubjectToolbox(party.options, plan.subject, self._tools)
@@ -517,13 +487,13 @@ class ConversationService:
         await self._families.remember(party, memory)
         body = reply.text if subject.link is None else (
             about_prefix(subject.student.first_name) + reply.text)
-        return _Decision(intent=reply.intent,
+        return TurnDecision(intent=reply.intent,
                          replies=tuple(split_message(body, self._max_reply_chars)),
                          tools=reply.tools, about=subject.student.phone.e164,
                          guardian_turn=subject.link is not None)
 
     async def _commit(self, batch: ClaimedBatch, student: Student | None, phone: str,
-                      decision: _Decision) -> TurnResult:
+                      decision: TurnDecision) -> TurnResult:
         now = self._clock.now()
         last = batch.items[-1].message
         quoted = any(item.message.context_id for item in batch.items)
@@ -541,8 +511,8 @@ class ConversationService:
                 batch=batch, at=now, student_id=sid, intent=decision.intent, replies=replies))
         else:
             async with self._uow() as uow:
-                consent_rows = await self._side_effects(uow, batch, student, phone,
-                                                        decision, now)
+                consent_rows = await record_side_effects(uow, self._consent, batch, student,
+                                                   phone, decision, now)
                 completed = await uow.inbox.complete(
                     batch, now, student_id=sid, intent=decision.intent, replies=replies,
                     alone=decision.replies_only)
@@ -553,7 +523,7 @@ class ConversationService:
         outbound_ids = [m.id for m in replies if m.id is not None] if completed else []
         if completed:
             self._report(batch, decision, now)
-            await self._bus.publish(*_events(student, decision, outbound_ids, consent_rows))
+            await self._bus.publish(*turn_events(student, decision, outbound_ids, consent_rows))
         log.info("turn %s: %d message(s), intent=%s, tools=%s, replies=%d",
                  mask_phone(batch.wa_id), len(batch.items), decision.intent,
                  ",".join(decision.tools) or "-", len(decision.replies))
@@ -562,35 +532,7 @@ class ConversationService:
                           tools=decision.tools, outbound_ids=tuple(outbound_ids),
                           completed=completed, about=decision.about)
 
-    async def _side_effects(self, uow: TurnUnitOfWork, batch: ClaimedBatch,
-                            student: Student | None, phone: str, decision: _Decision,
-                            now: datetime) -> int:
-        """What a turn writes besides its replies; the consent rows recorded."""
-        consent_rows = 0
-        last = batch.items[-1].message
-        if decision.consent_phone is not None and self._consent is not None:
-            consent_rows = await self._consent.record_turn(
-                uow, decision.consent_phone, batch.wa_id, decision=decision.consent,
-                keep_question=decision.keep_question,
-                forget_question=decision.forget_question,
-                message_id=last.provider_id, now=now)
-        if decision.opt_in:
-            await uow.opt_outs.opt_in(phone)
-        if decision.opt_out:
-            await uow.opt_outs.opt_out(phone, student.id if student else None, now)
-        if decision.alerts is not None:
-            await record_alert_choice(uow.alert_opt_outs, decision.alerts, batch.wa_id,
-                                      phone, now)
-        if decision.handoff and student is not None and student.id is not None:
-            await uow.handoffs.open_handoff(student.id, batch.wa_id, now)
-        if decision.flag_number_change and student is not None and student.id is not None:
-            stored = await uow.students.get(student.id)
-            if stored is not None:
-                stored.flag_number_change(decision.number_change, now)
-                await uow.students.save(stored)
-        return consent_rows
-
-    def _report(self, batch: ClaimedBatch, decision: _Decision, now: datetime) -> None:
+    def _report(self, batch: ClaimedBatch, decision: TurnDecision, now: datetime) -> None:
         telemetry = self._telemetry
         for item in batch.items:
             telemetry.inbound_message(str(item.message.type))
@@ -601,24 +543,3 @@ class ConversationService:
             telemetry.opt_out()
         if decision.handoff:
             telemetry.handoff()
-
-
-def _events(student: Student | None, decision: _Decision, outbound_ids: Sequence[int],
-            consent_rows: int = 0) -> list[Event]:
-    """What a committed turn tells the rest of the system."""
-    student_id = student.id if student else None
-    events: list[Event] = []
-    if consent_rows and decision.consent is ConsentDecision.GRANTED:
-        events.append(ConsentGiven(student_id=student_id, records=consent_rows))
-    elif consent_rows:
-        events.append(ConsentWithdrawn(student_id=student_id, records=consent_rows))
-    if decision.opt_in:
-        events.append(OptedIn(student_id=student_id))
-    if decision.opt_out:
-        events.append(OptedOut(student_id=student_id))
-    if decision.handoff and student_id is not None:
-        events.append(HandoffOpened(student_id=student_id))
-    if outbound_ids:
-        events.append(ReplyQueued(student_id=student_id, outbound_ids=tuple(outbound_ids),
-                                  intent=decision.intent))
-    return events
