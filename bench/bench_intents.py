@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from eki_adapters.understanding import load_corpus, split, stored, train
+from eki_adapters.understanding import linear, load_corpus, split, stored, train
 from eki_domain.model.phone import PhoneNumber
 from eki_domain.model.student import Student
 from eki_domain.ports.assistant import JsonDict, Turn
@@ -80,6 +80,8 @@ class _Toolbox:
 def _cold() -> None:
     intents._analyze.cache_clear()  # a new message each time
     intents._correct.cache_clear()
+    intents._word_key.cache_clear()
+    linear._word_features.cache_clear()
     slots._subject_word.cache_clear()
 
 
