@@ -18,7 +18,8 @@ Measures, on the corpus shipped in ``eki_adapters.understanding``:
   does at start, best of 3 (the issue's "shipped as a small file or trained at first use in
   under 2 s": goal <= 2 s);
 * ``train_s``: CPU time of training on the whole corpus from cold caches, best of 3 (what
-  ``scripts/build_intent_model`` does, and EKI at start only when the file is stale);
+  ``scripts/build_intent_model`` does, and EKI at start only when the file is stale; goal
+  <= 2 s, the issue's "trained at first use in under 2 s");
   ``train_wall_s`` the same in wall-clock time;
 * ``model_mb``: memory held by the loaded model (tracemalloc, after collection; goal <= 20).
 
@@ -49,7 +50,7 @@ from eki_domain.services import intents, slots
 from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.understanding import understand
 
-GOALS = {"classify_p99_ms": 1.0, "load_s": 2.0, "model_mb": 20.0}
+GOALS = {"classify_p99_ms": 1.0, "load_s": 2.0, "train_s": 2.0, "model_mb": 20.0}
 
 _TOOLS: dict[str, JsonDict] = {
     "get_my_profile": {"found": True, "name": "Ana Pérez", "phone": "+57300***4567",
