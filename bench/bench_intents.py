@@ -18,7 +18,8 @@ Measures, on the corpus shipped in ``eki_adapters.understanding``:
   does at start, best of 3 (the issue's "shipped as a small file or trained at first use in
   under 2 s": goal <= 2 s);
 * ``train_s``: CPU time of training on the whole corpus from cold caches, best of 3 (what
-  ``scripts/build_intent_model`` does, and EKI at start only when the file is stale);
+  ``scripts/build_intent_model`` does, and EKI at start only when the file is stale; goal
+  <= 2 s, the issue's "trained at first use in under 2 s");
   ``train_wall_s`` the same in wall-clock time;
 * ``model_mb``: memory held by the loaded model (tracemalloc, after collection; goal <= 20).
 
@@ -41,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from eki_adapters.understanding import load_corpus, split, stored, train
+from eki_adapters.understanding import linear, load_corpus, split, stored, train
 from eki_domain.model.phone import PhoneNumber
 from eki_domain.model.student import Student
 from eki_domain.ports.assistant import JsonDict, Turn
@@ -49,7 +50,7 @@ from eki_domain.services import intents, slots
 from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.understanding import understand
 
-GOALS = {"classify_p99_ms": 1.0, "load_s": 2.0, "model_mb": 20.0}
+GOALS = {"classify_p99_ms": 1.0, "load_s": 2.0, "train_s": 2.0, "model_mb": 20.0}
 
 _TOOLS: dict[str, JsonDict] = {
     "get_my_profile": {"found": True, "name": "Ana Pérez", "phone": "+57300***4567",
@@ -80,6 +81,8 @@ class _Toolbox:
 def _cold() -> None:
     intents._analyze.cache_clear()  # a new message each time
     intents._correct.cache_clear()
+    intents._word_key.cache_clear()
+    linear._word_features.cache_clear()
     slots._subject_word.cache_clear()
 
 

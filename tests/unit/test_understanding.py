@@ -365,3 +365,17 @@ def test_a_paused_training_gives_the_same_model() -> None:
     assert len(pauses) > 10
     for text, _ in training[:40]:
         assert plain.scores(text) == paused.scores(text)
+
+
+def test_training_stops_once_a_pass_changes_nothing() -> None:
+    """Coordinate descent ends early when every pair is within the tolerance: more passes
+    then give the very same model and no more work (each pass pauses at least once)."""
+    training = [(u.text, u.intent) for u in load_corpus()[:300]]
+    counts: dict[int, list[int]] = {40: [], 80: []}
+    models = {p: train(training, passes=p, pause=lambda p=p: counts[p].append(1)) for p in counts}
+    assert len(counts[40]) == len(counts[80])
+    for text, _ in training[:40]:
+        assert models[40].scores(text) == models[80].scores(text)
+    one_pass: list[int] = []
+    train(training, passes=1, pause=lambda: one_pass.append(1))
+    assert len(one_pass) < len(counts[40])  # it did train for several passes

@@ -2,7 +2,7 @@
 
 :func:`default_classifier` loads it at first use from the file shipped with the package
 (``stored.py``: a few hundredths of a second), or — when that file is missing or stale, i.e.
-built from another corpus or other rules — trains it from the shipped corpus (a few seconds),
+built from another corpus or other rules — trains it from the shipped corpus (under 2 s of CPU),
 and keeps it for the life of the process; nothing happens at import time.
 """
 

@@ -91,6 +91,14 @@ def _correct(key: str) -> str:
     return best
 
 
+@functools.lru_cache(maxsize=8192)
+def _word_key(display: str) -> str:
+    """A word as the rules read it: folded, squeezed, abbreviation expanded, typo corrected
+    ("" when nothing of it is a letter or a digit). Words come back often: worked out once."""
+    folded = "".join(ch for ch in fold(display) if ch.isalnum())
+    return _correct(base_key(folded)) if folded else ""
+
+
 # --------------------------------------------------------------------------------------------
 # Analysis
 # --------------------------------------------------------------------------------------------
@@ -148,9 +156,9 @@ def _tokenize(text: str) -> tuple[tuple[_Token, ...], frozenset[str]]:
     def flush() -> None:
         if current:
             display = unicodedata.normalize("NFC", "".join(current))
-            folded = "".join(ch for ch in fold(display) if ch.isalnum())
-            if folded:
-                tokens.append(_Token(display, _correct(base_key(folded)), segment))
+            key = _word_key(display)
+            if key:
+                tokens.append(_Token(display, key, segment))
             current.clear()
 
     for ch in unicodedata.normalize("NFC", text.lower()):
