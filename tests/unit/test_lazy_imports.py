@@ -89,12 +89,12 @@ def test_students_import_command_line_loads_only_its_group() -> None:
         from eki_entrypoints.cli.app import build_parser
         args = build_parser("students").parse_args(["students", "import", "lista.xlsx"])
         assert args.handler.__name__ == "cmd_students_import"
-        import eki_adapters.sql.imports, eki_adapters.sql.staff, eki_adapters.prometheus
+        import eki_adapters.sql.imports, eki_adapters.sql.staff
         import eki_domain.services.student_import, eki_domain.services.audit
         import eki_entrypoints.storage
     ''')
     forbidden = ("starlette", "uvicorn", "httpx", "httpx2", "openai", "jinja2", "argon2",
-                 "pyotp", "redis", "openpyxl", "eki_entrypoints.bootstrap",
+                 "pyotp", "redis", "openpyxl", "prometheus_client", "eki_entrypoints.bootstrap",
                  "eki_entrypoints.web", "eki_entrypoints.cli.alerts",
                  "eki_entrypoints.cli.guardians", "eki_entrypoints.cli.server",
                  "eki_domain.services.conversation", "eki_domain.services.consent",

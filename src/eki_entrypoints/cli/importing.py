@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from eki_domain.ports.clock import Clock
     from eki_domain.ports.repositories import UnitOfWorkFactory
     from eki_domain.ports.staff import StaffUnitOfWork
+    from eki_domain.ports.telemetry import Telemetry
     from eki_domain.services.audit import AuditTrail
     from eki_domain.services.consent_import import ConsentImportService
     from eki_domain.services.guardian_import import GuardianImportService
@@ -131,8 +132,9 @@ async def open_importer(settings: Settings, target: str) -> AsyncIterator[Import
     latest schema, the engine disposed of at the end.
 
     A progress import opens the whole application (its grades also clear the cached
-    reports, which other services hold). The others build only their own service,
-    with the same adapters and settings ``bootstrap`` gives it, and import nothing else.
+    reports, which other services hold). The others build only their own service, with
+    the same adapters and settings ``bootstrap`` gives it (the telemetry: see
+    :func:`_telemetry`), and import nothing else.
     """
     if target == "progress":
         async with open_eki(settings) as eki:
@@ -162,12 +164,10 @@ def _import_service(target: str, settings: Settings, uow: UnitOfWorkFactory,
     """The service of a students, guardians or consent import, as ``bootstrap`` (students)
     and :func:`import_file` (the others) have always built it."""
     if target == "students":
-        from eki_adapters.prometheus import PrometheusTelemetry
         from eki_domain.services.student_import import StudentImportService
 
-        return StudentImportService(
-            uow, clock, default_region=settings.default_country,
-            telemetry=PrometheusTelemetry(multiprocess_dir=settings.prometheus_multiproc_dir))
+        return StudentImportService(uow, clock, default_region=settings.default_country,
+                                    telemetry=_telemetry(settings))
     if target == "guardians":
         from eki_domain.services.guardian_import import GuardianImportService
 
@@ -177,6 +177,20 @@ def _import_service(target: str, settings: Settings, uow: UnitOfWorkFactory,
 
         return ConsentImportService(uow, clock, default_region=settings.default_country)
     raise ValueError(f"no file import of {target!r}")
+
+
+def _telemetry(settings: Settings) -> Telemetry:
+    """The import's row counts reach Prometheus only through PROMETHEUS_MULTIPROC_DIR (a
+    command-line process serves no ``/metrics``): there, the Prometheus telemetry
+    ``bootstrap`` gives every process; without it, nobody could read them, and prometheus-client
+    is not even imported."""
+    if settings.prometheus_multiproc_dir is None:
+        from eki_domain.ports.telemetry import NO_TELEMETRY
+
+        return NO_TELEMETRY
+    from eki_adapters.prometheus import PrometheusTelemetry
+
+    return PrometheusTelemetry(multiprocess_dir=settings.prometheus_multiproc_dir)
 
 
 async def import_file(settings: Settings, args: argparse.Namespace, *, target: str) -> int:
