@@ -15,7 +15,7 @@ import textwrap
 import pytest
 
 from eki_adapters.sql.uow import _REPOSITORIES, SqlUnitOfWork, load_repositories
-from eki_entrypoints.cli.app import COMMANDS, GROUPS, build_parser
+from eki_entrypoints.cli.app import COMMANDS, GROUPS, build_parser, command_modules
 
 #: The packages whose ``__init__`` exports names lazily (``_WHERE``: name -> module).
 LAZY_PACKAGES = ["eki_domain", "eki_domain.model", "eki_domain.ports", "eki_domain.services",
@@ -109,6 +109,8 @@ def _commands(parser: argparse.ArgumentParser) -> list[str]:
 
 
 def test_every_group_adds_the_commands_listed_for_it() -> None:
+    assert [m.__name__ for m in command_modules("students")] == ["eki_entrypoints.cli.students"]
+    assert len(command_modules("nope")) == len(GROUPS)
     everything = _commands(build_parser())
     assert everything == [c for commands in GROUPS.values() for c in commands]
     for command, module in COMMANDS.items():

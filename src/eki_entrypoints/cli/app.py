@@ -11,6 +11,7 @@ import asyncio
 import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -40,12 +41,18 @@ GROUPS: dict[str, tuple[str, ...]] = {
 COMMANDS = {command: module for module, commands in GROUPS.items() for command in commands}
 
 
+def command_modules(command: str | None = None) -> list[ModuleType]:
+    """The command groups' modules :func:`build_parser` uses for ``command`` (imported)."""
+    only = COMMANDS.get(command) if command is not None else None
+    return [importlib.import_module(f"eki_entrypoints.cli.{module}")
+            for module in (GROUPS if only is None else (only,))]
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``eki`` parser. ``command``: the first word of the command line. When it is a
     command, only the module that adds it is imported and only its commands are added: the
     parser reads that command line exactly as the whole parser would (the other commands
     are never reached; ``eki --help`` and a mistyped command get every command)."""
-    only = COMMANDS.get(command) if command is not None else None
     parser = argparse.ArgumentParser(
         prog="eki",
         description="EKI: the WhatsApp assistant for schools. Settings come from EKI_* "
@@ -53,8 +60,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"eki {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in GROUPS if only is None else (only,):
-        importlib.import_module(f"eki_entrypoints.cli.{module}").add_parser(sub)
+    for module in command_modules(command):
+        module.add_parser(sub)
     return parser
 
 
