@@ -29,8 +29,9 @@ from eki_adapters.memory.heartbeats import InMemoryWorkerHeartbeats
 from eki_adapters.passwords import Argon2PasswordHasher, TotpSecondFactor
 from eki_adapters.prometheus import PrometheusTelemetry
 from eki_adapters.spreadsheets import CalamineSpreadsheetReader
-from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, is_at_head, upgrade
 from eki_adapters.sql.heartbeats import SqlWorkerHeartbeats
+from eki_adapters.sql.migrate import is_at_head
+from eki_adapters.sql.uow import load_repositories
 from eki_adapters.system import ProcessWakeups, SystemClock
 from eki_adapters.system.live import ProcessLiveFeed
 from eki_adapters.system.wakeups import RemoteSource
@@ -77,6 +78,7 @@ from eki_domain.services.windows import InProcessCounters
 from eki_entrypoints.alerting import AlertTrigger, build_alerts
 from eki_entrypoints.secret_key import secret_key_loader
 from eki_entrypoints.settings import Settings, SettingsError
+from eki_entrypoints.storage import database_engine, unit_of_work, upgrade_schema
 
 if TYPE_CHECKING:
     from eki_adapters.redis import RedisLink
@@ -174,30 +176,12 @@ async def bootstrap(
     owns_engine = False
     if uow is None:
         if engine is None:
-            engine = create_engine(
-                settings.database_url,
-                pool_size=settings.db_pool_size,
-                max_overflow=settings.db_max_overflow,
-                pool_timeout=settings.db_pool_timeout,
-                pool_recycle=settings.db_pool_recycle,
-            )
+            engine = database_engine(settings)
             owns_engine = True
-        # Our own PostgreSQL pool: waiters for a connection are served in arrival order,
-        # at most EKI_DB_POOL_SIZE units of work at once. The overflow is left to what
-        # bypasses the gate (worker heartbeats, live-event NOTIFY): gating at size +
-        # overflow opened and closed the overflow connections over and over under load
-        # (93 connections opened per 18 s of webhooks at 100 connections; docs/capacity.md).
-        fair = owns_engine and engine.dialect.name == "postgresql"
-        uow = SqlUnitOfWorkFactory(
-            engine, pool_timeout=settings.db_pool_timeout,
-            max_connections=settings.db_pool_size if fair else None)
+        uow = unit_of_work(settings, engine, owns_engine=owns_engine)
+        load_repositories()  # a server pays for them at start, not in its first requests
     if engine is not None and auto_upgrade:
-        try:
-            await upgrade(engine)
-        except BaseException:  # failed or interrupted: nobody else will close this engine
-            if owns_engine:
-                await engine.dispose()
-            raise
+        await upgrade_schema(engine, owns_engine=owns_engine)
     clock = clock or SystemClock()
     channel = channel or build_channel(settings)
     metrics: MetricsExposition | None = None

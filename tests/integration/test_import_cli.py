@@ -126,3 +126,48 @@ def test_unreadable_files_are_in_the_history_too(eki, tmp_path: Path) -> None:  
     [record] = json.loads(out)
     assert (record["status"], record["file"]) == ("failed", "pagina.xls")
     assert "página web" in record["message"]
+
+
+def test_a_fresh_sqlite_file_is_migrated_by_the_import(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The import opens only what it uses (``importing.open_importer``): an embedded SQLite
+    file is still migrated on the fly, as every command does."""
+    sample = Path(__file__).resolve().parents[2] / "docs" / "examples" / "estudiantes.csv"
+    monkeypatch.setenv("EKI_DATABASE_URL", f"sqlite:///{tmp_path / 'nuevo.db'}")
+    assert run(["students", "import", str(sample), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["created"] >= 3
+    assert run(["students", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] >= 3
+
+
+@pytest.mark.postgres
+def test_a_server_database_behind_the_schema_is_refused(
+        postgres_url: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """An empty PostgreSQL database (no schema): the import, like every command, asks for
+    `eki db upgrade` (exit 2) and migrates nothing."""
+    import secrets
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import ADMIN_URL, _conninfo
+
+    name = f"eki_behind_{secrets.token_hex(4)}"
+    with psycopg.connect(_conninfo(ADMIN_URL), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    sample = Path(__file__).resolve().parents[2] / "docs" / "examples" / "estudiantes.csv"
+    monkeypatch.setenv("EKI_DATABASE_URL", url)
+    try:
+        for argv in (["students", "import", str(sample)], ["guardians", "import", str(sample)],
+                     ["students", "list"]):
+            assert run(argv) == 2
+            assert "run `eki db upgrade` first" in capsys.readouterr().err
+        with psycopg.connect(_conninfo(url)) as conn:
+            assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                                ).fetchone() == (0,)
+    finally:
+        with psycopg.connect(_conninfo(ADMIN_URL), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

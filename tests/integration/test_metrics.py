@@ -286,3 +286,24 @@ def test_multiprocess_mode_adds_up_every_process(tmp_path: Path) -> None:
     assert sample(done.stdout, "eki_inbound_messages_total", type="text") == 5
     assert sample(done.stdout, "eki_reply_latency_seconds_count") == 2
     assert sample(done.stdout, "eki_database_up") == 0
+
+
+def test_a_command_line_import_counts_its_rows_in_multiprocess_mode(tmp_path: Path) -> None:
+    """`eki students import` serves no /metrics: its row counts are seen by the server's
+    scrape only through PROMETHEUS_MULTIPROC_DIR, where it writes them (without that
+    directory it keeps none: cli/importing.py)."""
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    sample_file = Path(__file__).resolve().parents[2] / "docs" / "examples" / "estudiantes.csv"
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics), "EKI_LOG_LEVEL": "WARNING",
+           "EKI_DATABASE_URL": f"sqlite:///{tmp_path / 'eki.db'}"}
+    eki = [sys.executable, "-c", "from eki_entrypoints.cli import main; main()"]
+    for _ in range(2):
+        subprocess.run([*eki, "students", "import", str(sample_file)], env=env, check=True,
+                       capture_output=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", _RENDER, str(metrics)], env=env, check=True,
+                          capture_output=True, text=True, timeout=60)
+    created = sample(done.stdout, "eki_import_rows_total", kind="students", outcome="created")
+    unchanged = sample(done.stdout, "eki_import_rows_total", kind="students",
+                       outcome="unchanged")
+    assert created == unchanged >= 3

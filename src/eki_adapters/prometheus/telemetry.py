@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CollectorRegistry,
@@ -28,7 +29,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from eki_domain.services.operations import OperationsSnapshot
+if TYPE_CHECKING:
+    from eki_domain.services.operations import OperationsSnapshot
 
 log = logging.getLogger("eki.metrics")
 

@@ -1,11 +1,40 @@
-"""SQL adapters (SQLAlchemy 2 asyncio): SQLite via aiosqlite, PostgreSQL via psycopg 3."""
+"""SQL adapters (SQLAlchemy 2 asyncio): SQLite via aiosqlite, PostgreSQL via psycopg 3.
+
+The names below are imported when first used (PEP 562): a program that needs the engine
+alone does not load every repository."""
 
 from __future__ import annotations
 
-from eki_adapters.sql.engine import DatabaseUrlError, create_engine, to_async_url
-from eki_adapters.sql.migrate import current_revision, head_revision, is_at_head, upgrade
-from eki_adapters.sql.students import SqlStudentRepository
-from eki_adapters.sql.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from eki_adapters.sql.engine import DatabaseUrlError, create_engine, to_async_url
+    from eki_adapters.sql.migrate import current_revision, head_revision, is_at_head, upgrade
+    from eki_adapters.sql.students import SqlStudentRepository
+    from eki_adapters.sql.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
+
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "eki_adapters.sql.engine": ("DatabaseUrlError", "create_engine", "to_async_url"),
+    "eki_adapters.sql.migrate": ("current_revision", "head_revision", "is_at_head", "upgrade"),
+    "eki_adapters.sql.students": ("SqlStudentRepository",),
+    "eki_adapters.sql.uow": ("SqlUnitOfWork", "SqlUnitOfWorkFactory"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "DatabaseUrlError",

@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 
 def upsert_into(dialect_name: str, table: sa.Table) -> Any:
-    """An INSERT that supports ``on_conflict_do_nothing/do_update`` on this dialect."""
-    return (postgresql.insert if dialect_name == "postgresql" else sqlite.insert)(table)
+    """An INSERT that supports ``on_conflict_do_nothing/do_update`` on this dialect (whose
+    SQLAlchemy module is imported here: the engine has loaded it already, and the other
+    dialect's is never needed)."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)

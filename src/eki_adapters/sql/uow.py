@@ -3,31 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import weakref
 from collections.abc import Callable
 from types import TracebackType
-from typing import Final, Generic, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Final, Generic, Self, TypeVar, overload
 
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from eki_adapters.sql.alerts import SqlAlertFacts, SqlAlertLog, SqlAlertOptOuts, SqlAlertRules
-from eki_adapters.sql.broadcasts import SqlAudiences, SqlBroadcasts
-from eki_adapters.sql.codes import SqlVerificationCodes
-from eki_adapters.sql.consent import SqlConsents
-from eki_adapters.sql.conversations import SqlHandoffs, SqlHistory, SqlOptOuts, SqlWebhookLog
-from eki_adapters.sql.guardians import SqlGuardians
-from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
-from eki_adapters.sql.inbox import SqlInbox
-from eki_adapters.sql.operations import SqlOperationsStats
-from eki_adapters.sql.outbound import SqlHandoffAssignments, SqlServiceWindows, SqlTemplates
-from eki_adapters.sql.outbox import SqlNoWhatsApp, SqlOutbox
-from eki_adapters.sql.privacy import SqlPersonalData, SqlPrivacyRequests, SqlRetention
-from eki_adapters.sql.progress import SqlProgressRepository
-from eki_adapters.sql.staff import SqlApiTokens, SqlAuditLog, SqlSetupLinks, SqlStaffDirectory
-from eki_adapters.sql.staff_inbox import SqlInboxNotes, SqlInboxViews, SqlQuickReplies
-from eki_adapters.sql.students import SqlStudentRepository
-from eki_adapters.sql.usage import SqlUsageLedger
+if TYPE_CHECKING:
+    from eki_adapters.sql.alerts import SqlAlertFacts, SqlAlertLog, SqlAlertOptOuts, SqlAlertRules
+    from eki_adapters.sql.broadcasts import SqlAudiences, SqlBroadcasts
+    from eki_adapters.sql.codes import SqlVerificationCodes
+    from eki_adapters.sql.consent import SqlConsents
+    from eki_adapters.sql.conversations import SqlHandoffs, SqlHistory, SqlOptOuts, SqlWebhookLog
+    from eki_adapters.sql.guardians import SqlGuardians
+    from eki_adapters.sql.imports import SqlImportRepository, SqlRosterRepository
+    from eki_adapters.sql.inbox import SqlInbox
+    from eki_adapters.sql.operations import SqlOperationsStats
+    from eki_adapters.sql.outbound import SqlHandoffAssignments, SqlServiceWindows, SqlTemplates
+    from eki_adapters.sql.outbox import SqlNoWhatsApp, SqlOutbox
+    from eki_adapters.sql.privacy import SqlPersonalData, SqlPrivacyRequests, SqlRetention
+    from eki_adapters.sql.progress import SqlProgressRepository
+    from eki_adapters.sql.staff import SqlApiTokens, SqlAuditLog, SqlSetupLinks, SqlStaffDirectory
+    from eki_adapters.sql.staff_inbox import SqlInboxNotes, SqlInboxViews, SqlQuickReplies
+    from eki_adapters.sql.students import SqlStudentRepository
+    from eki_adapters.sql.usage import SqlUsageLedger
 
 
 class FairGate:
@@ -75,11 +77,24 @@ R = TypeVar("R")
 class _Repository(Generic[R]):
     """A repository of :class:`SqlUnitOfWork`, made on first use inside ``async with`` and
     kept in the instance until it exits (a non-data descriptor: later reads are plain
-    attribute reads)."""
+    attribute reads).
 
-    def __init__(self, make: Callable[[AsyncConnection], R]) -> None:
-        self._make = make
+    Its class, ``name`` in ``eki_adapters.sql.<module>``, is imported at its first use in
+    the process (or by :func:`load_repositories`): a command that uses two repositories
+    (``eki students import``) does not load the other thirty-three."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self._module = f"eki_adapters.sql.{module}"
+        self._class = name
+        self._make: Callable[[AsyncConnection], R] | None = None
         self._name = ""
+
+    def load(self) -> Callable[[AsyncConnection], R]:
+        """The repository's class (imported the first time)."""
+        make = self._make
+        if make is None:
+            make = self._make = getattr(importlib.import_module(self._module), self._class)
+        return make
 
     def __set_name__(self, owner: type, name: str) -> None:
         self._name = name
@@ -93,7 +108,8 @@ class _Repository(Generic[R]):
     def __get__(self, uow: SqlUnitOfWork | None, owner: type) -> R | Self:
         if uow is None:
             return self
-        repository = uow.__dict__[self._name] = self._make(uow.connection)
+        make = self._make or self.load()
+        repository = uow.__dict__[self._name] = make(uow.connection)
         return repository
 
 
@@ -101,41 +117,42 @@ class SqlUnitOfWork:
     """One connection and one transaction; its 35 repositories are made when first used
     (a unit of work uses one to three of them: making them all cost ~25 µs each time)."""
 
-    students = _Repository(SqlStudentRepository)
-    roster = _Repository(SqlRosterRepository)
-    imports = _Repository(SqlImportRepository)
-    inbox = _Repository(SqlInbox)
-    outbox = _Repository(SqlOutbox)
-    no_whatsapp = _Repository(SqlNoWhatsApp)
-    broadcasts = _Repository(SqlBroadcasts)
-    audiences = _Repository(SqlAudiences)
-    webhook_log = _Repository(SqlWebhookLog)
-    opt_outs = _Repository(SqlOptOuts)
-    handoffs = _Repository(SqlHandoffs)
-    history = _Repository(SqlHistory)
-    progress = _Repository(SqlProgressRepository)
-    usage = _Repository(SqlUsageLedger)
-    operations = _Repository(SqlOperationsStats)
-    staff = _Repository(SqlStaffDirectory)
-    api_tokens = _Repository(SqlApiTokens)
-    setup_links = _Repository(SqlSetupLinks)
-    audit = _Repository(SqlAuditLog)
-    guardians = _Repository(SqlGuardians)
-    codes = _Repository(SqlVerificationCodes)
-    templates = _Repository(SqlTemplates)
-    windows = _Repository(SqlServiceWindows)
-    assignments = _Repository(SqlHandoffAssignments)
-    consents = _Repository(SqlConsents)
-    personal_data = _Repository(SqlPersonalData)
-    retention = _Repository(SqlRetention)
-    privacy_requests = _Repository(SqlPrivacyRequests)
-    inbox_notes = _Repository(SqlInboxNotes)
-    quick_replies = _Repository(SqlQuickReplies)
-    inbox_views = _Repository(SqlInboxViews)
-    alerts = _Repository(SqlAlertLog)
-    alert_rules = _Repository(SqlAlertRules)
-    alert_opt_outs = _Repository(SqlAlertOptOuts)
-    alert_facts = _Repository(SqlAlertFacts)
+    students: _Repository[SqlStudentRepository] = _Repository("students", "SqlStudentRepository")
+    roster: _Repository[SqlRosterRepository] = _Repository("imports", "SqlRosterRepository")
+    imports: _Repository[SqlImportRepository] = _Repository("imports", "SqlImportRepository")
+    inbox: _Repository[SqlInbox] = _Repository("inbox", "SqlInbox")
+    outbox: _Repository[SqlOutbox] = _Repository("outbox", "SqlOutbox")
+    no_whatsapp: _Repository[SqlNoWhatsApp] = _Repository("outbox", "SqlNoWhatsApp")
+    broadcasts: _Repository[SqlBroadcasts] = _Repository("broadcasts", "SqlBroadcasts")
+    audiences: _Repository[SqlAudiences] = _Repository("broadcasts", "SqlAudiences")
+    webhook_log: _Repository[SqlWebhookLog] = _Repository("conversations", "SqlWebhookLog")
+    opt_outs: _Repository[SqlOptOuts] = _Repository("conversations", "SqlOptOuts")
+    handoffs: _Repository[SqlHandoffs] = _Repository("conversations", "SqlHandoffs")
+    history: _Repository[SqlHistory] = _Repository("conversations", "SqlHistory")
+    progress: _Repository[SqlProgressRepository] = _Repository("progress", "SqlProgressRepository")
+    usage: _Repository[SqlUsageLedger] = _Repository("usage", "SqlUsageLedger")
+    operations: _Repository[SqlOperationsStats] = _Repository("operations", "SqlOperationsStats")
+    staff: _Repository[SqlStaffDirectory] = _Repository("staff", "SqlStaffDirectory")
+    api_tokens: _Repository[SqlApiTokens] = _Repository("staff", "SqlApiTokens")
+    setup_links: _Repository[SqlSetupLinks] = _Repository("staff", "SqlSetupLinks")
+    audit: _Repository[SqlAuditLog] = _Repository("staff", "SqlAuditLog")
+    guardians: _Repository[SqlGuardians] = _Repository("guardians", "SqlGuardians")
+    codes: _Repository[SqlVerificationCodes] = _Repository("codes", "SqlVerificationCodes")
+    templates: _Repository[SqlTemplates] = _Repository("outbound", "SqlTemplates")
+    windows: _Repository[SqlServiceWindows] = _Repository("outbound", "SqlServiceWindows")
+    assignments: _Repository[SqlHandoffAssignments] = _Repository(
+        "outbound", "SqlHandoffAssignments")
+    consents: _Repository[SqlConsents] = _Repository("consent", "SqlConsents")
+    personal_data: _Repository[SqlPersonalData] = _Repository("privacy", "SqlPersonalData")
+    retention: _Repository[SqlRetention] = _Repository("privacy", "SqlRetention")
+    privacy_requests: _Repository[SqlPrivacyRequests] = _Repository("privacy", "SqlPrivacyRequests")
+    inbox_notes: _Repository[SqlInboxNotes] = _Repository("staff_inbox", "SqlInboxNotes")
+    quick_replies: _Repository[SqlQuickReplies] = _Repository("staff_inbox", "SqlQuickReplies")
+    inbox_views: _Repository[SqlInboxViews] = _Repository("staff_inbox", "SqlInboxViews")
+    alerts: _Repository[SqlAlertLog] = _Repository("alerts", "SqlAlertLog")
+    alert_rules: _Repository[SqlAlertRules] = _Repository("alerts", "SqlAlertRules")
+    alert_opt_outs: _Repository[SqlAlertOptOuts] = _Repository("alerts", "SqlAlertOptOuts")
+    alert_facts: _Repository[SqlAlertFacts] = _Repository("alerts", "SqlAlertFacts")
 
     def __init__(self, engine: AsyncEngine, gate: FairGate | None = None) -> None:
         self._engine = engine
@@ -194,6 +211,13 @@ class SqlUnitOfWork:
 #: The names of :class:`SqlUnitOfWork`'s repositories (dropped from an instance as it exits).
 _REPOSITORIES: Final = frozenset(
     name for name, value in vars(SqlUnitOfWork).items() if isinstance(value, _Repository))
+
+
+def load_repositories() -> None:
+    """Import every repository class now: a long-running process (``eki serve``, the
+    worker) pays for them at start-up rather than in its first requests."""
+    for name in sorted(_REPOSITORIES):
+        vars(SqlUnitOfWork)[name].load()
 
 
 class SqlUnitOfWorkFactory:

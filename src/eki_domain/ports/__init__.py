@@ -1,16 +1,44 @@
-"""Ports: the Protocols the domain needs from the outside world."""
+"""Ports: the Protocols the domain needs from the outside world. The names below are
+imported when first used (PEP 562), like :mod:`eki_domain`'s."""
 
 from __future__ import annotations
 
-from eki_domain.ports.clock import Clock
-from eki_domain.ports.imports import (
-    ImportRecord,
-    ImportRepository,
-    RosterRepository,
-    SpreadsheetReader,
-)
-from eki_domain.ports.repositories import StudentRepository, UnitOfWork, UnitOfWorkFactory
-from eki_domain.ports.telemetry import NO_TELEMETRY, NullTelemetry, Telemetry
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from eki_domain.ports.clock import Clock
+    from eki_domain.ports.imports import (
+        ImportRecord,
+        ImportRepository,
+        RosterRepository,
+        SpreadsheetReader,
+    )
+    from eki_domain.ports.repositories import StudentRepository, UnitOfWork, UnitOfWorkFactory
+    from eki_domain.ports.telemetry import NO_TELEMETRY, NullTelemetry, Telemetry
+
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "eki_domain.ports.clock": ("Clock",),
+    "eki_domain.ports.imports": (
+        "ImportRecord", "ImportRepository", "RosterRepository", "SpreadsheetReader"),
+    "eki_domain.ports.repositories": ("StudentRepository", "UnitOfWork", "UnitOfWorkFactory"),
+    "eki_domain.ports.telemetry": ("NO_TELEMETRY", "NullTelemetry", "Telemetry"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "NO_TELEMETRY",

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
-from eki_domain.model.pagination import Page, PageRequest
-from eki_domain.model.student import Student
-from eki_domain.ports.alerts import AlertOptOuts
-from eki_domain.ports.consent import ConsentLedger
-from eki_domain.ports.conversations import Handoffs, History, OptOuts, WebhookLog
-from eki_domain.ports.guardians import Guardians
-from eki_domain.ports.imports import ImportRepository, RosterRepository
-from eki_domain.ports.llm import UsageLedger
-from eki_domain.ports.messaging import Inbox, NoWhatsApp, Outbox
-from eki_domain.ports.operations import OperationsStats
-from eki_domain.ports.outbound import HandoffAssignments, ServiceWindows, Templates
-from eki_domain.ports.progress import ProgressRepository
+from eki_domain.model.pagination import PageRequest
+
+# For the annotations only: importing this module (every service does) loads no other port.
+if TYPE_CHECKING:
+    from eki_domain.model.pagination import Page
+    from eki_domain.model.student import Student
+    from eki_domain.ports.alerts import AlertOptOuts
+    from eki_domain.ports.consent import ConsentLedger
+    from eki_domain.ports.conversations import Handoffs, History, OptOuts, WebhookLog
+    from eki_domain.ports.guardians import Guardians
+    from eki_domain.ports.imports import ImportRepository, RosterRepository
+    from eki_domain.ports.llm import UsageLedger
+    from eki_domain.ports.messaging import Inbox, NoWhatsApp, Outbox
+    from eki_domain.ports.operations import OperationsStats
+    from eki_domain.ports.outbound import HandoffAssignments, ServiceWindows, Templates
+    from eki_domain.ports.progress import ProgressRepository
 
 
 class StudentRepository(Protocol):

@@ -30,7 +30,8 @@ __all__ = ["build_parser", "main", "run"]
 
 def main() -> None:
     """The ``eki`` script. A file import's file is first read ahead (:mod:`.readahead`).
-    Loading the commands (about 800 modules: EKI, SQLAlchemy, psycopg) creates objects that
+    Loading the command (its group's module alone, :func:`.app.build_parser`; with what it
+    uses, 500-850 modules: EKI, SQLAlchemy, psycopg) creates objects that
     live as long as the process: the cyclic collector would scan them again and again while
     they load and at every full collection afterwards. So it is paused while they load, and
     what they made is then frozen out of its sight (``gc.freeze``); it runs as usual for
@@ -41,7 +42,9 @@ def main() -> None:
     argv = sys.argv[1:]
     read_ahead = start_read_ahead(argv)
     try:
-        from eki_entrypoints.cli.app import run
+        from eki_entrypoints.cli.app import command_modules, run
+
+        command_modules(argv[0] if argv else None)  # the command's group, loaded here
     finally:
         gc.freeze()
         gc.enable()

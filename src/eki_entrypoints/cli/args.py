@@ -1,12 +1,11 @@
 """The options of the file imports and the ``--country`` argument type: imported before
 the rest of EKI loads (:mod:`.readahead` checks an import's command line with them), so
-this module imports nothing of EKI at the top."""
+this module imports nothing of EKI at the top (nor phonenumbers, which :func:`region` loads
+when an option is a region: the read-ahead starts sooner)."""
 
 from __future__ import annotations
 
 import argparse
-
-import phonenumbers
 
 #: A local file may be far larger than an upload (a school year of grades): the 50 MB
 #: limit protects the web server, not the command line.
@@ -14,6 +13,8 @@ CLI_MAX_IMPORT_BYTES = 2 * 1024**3
 
 
 def region(raw: str) -> str:
+    import phonenumbers
+
     code = raw.strip().upper()
     if code not in phonenumbers.SUPPORTED_REGIONS:
         raise argparse.ArgumentTypeError(f"{raw!r} is not a region code such as CO, MX, AR")

@@ -12,13 +12,15 @@ import argparse
 import json
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eki_domain.model.pagination import MAX_PAGE_SIZE
-from eki_domain.ports.channel import MessageChannel
-from eki_entrypoints.bootstrap import Eki, bootstrap
 from eki_entrypoints.cli.args import region
 from eki_entrypoints.settings import Settings
+
+if TYPE_CHECKING:
+    from eki_domain.ports.channel import MessageChannel
+    from eki_entrypoints.bootstrap import Eki
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "CliError", "Handler", "concurrency",
            "non_negative", "open_eki", "page_size", "print_json", "region"]
@@ -26,6 +28,9 @@ __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "CliError", "Handler", "conc
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+
+#: What a command that opens a server database behind the latest schema says.
+SCHEMA_BEHIND = "the database schema is not up to date: run `eki db upgrade` first"
 
 #: A command: ``(settings, parsed arguments) -> exit code`` (a coroutine is run on the loop).
 Handler = Callable[[Settings, argparse.Namespace], "Coroutine[Any, Any, int] | int"]
@@ -45,12 +50,16 @@ async def open_eki(settings: Settings, *, channel: MessageChannel | None = None,
     """Bootstrap for a CLI command: embedded SQLite is migrated on the fly,
     a server database must already be at the latest schema. ``warm_model``: train the intent
     classifier in the background from the start (the worker); other commands train it at
-    their first message, if any (``eki chat``), so an import or a listing does not pay for it."""
+    their first message, if any (``eki chat``), so an import or a listing does not pay for it.
+    The whole application is imported here, at the first command that opens it (a file
+    import opens less: ``importing.open_importer``)."""
+    from eki_entrypoints.bootstrap import bootstrap
+
     eki = await bootstrap(settings, auto_upgrade=settings.is_sqlite, channel=channel,
                           warm_model=warm_model)
     try:
         if not settings.is_sqlite and not await eki.migrations_at_head():
-            raise CliError("the database schema is not up to date: run `eki db upgrade` first")
+            raise CliError(SCHEMA_BEHIND)
         yield eki
     finally:
         await eki.aclose()

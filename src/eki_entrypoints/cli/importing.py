@@ -1,7 +1,13 @@
 """Importing a file from the command line, shared by ``eki students import``,
 ``eki progress import`` and ``eki oneroster import``: the options, the reader, the
 progress bar, the printed report, the errors file and the exit codes (0 processed, even
-with row errors; 1 rejected by ``--strict``; 2 unreadable)."""
+with row errors; 1 rejected by ``--strict``; 2 unreadable).
+
+A students, guardians or consent import opens only what it uses (:func:`open_importer`):
+the database, the unit of work, the clock, the telemetry, the audit trail and its own
+service, built as :func:`eki_entrypoints.bootstrap.bootstrap` builds them — not the rest
+of the application, whose modules it then never imports.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +15,21 @@ import argparse
 import asyncio
 import gc
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import attrs
 
 from eki_adapters.spreadsheets.errors_file import errors_format_for, write_errors_file
 from eki_domain.model.audit import AuditAction
-from eki_domain.model.gradebook import ProgressKind
 from eki_domain.model.imports import ImportMode, ImportReport, ImportStatus, Severity
-from eki_domain.services.consent_import import ConsentImportService
-from eki_domain.services.guardian_import import GuardianImportService
-from eki_domain.services.imports import ImportService
 from eki_entrypoints.cli.args import import_options
 from eki_entrypoints.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
+    SCHEMA_BEHIND,
     CliError,
     open_eki,
     print_json,
@@ -32,7 +38,20 @@ from eki_entrypoints.cli.readahead import ReadAhead, cli_reader
 from eki_entrypoints.cli.staff import cli_caller
 from eki_entrypoints.settings import Settings
 
-__all__ = ["ProgressBar", "import_file", "import_options", "no_gc", "print_report"]
+if TYPE_CHECKING:
+    from eki_domain.ports.clock import Clock
+    from eki_domain.ports.repositories import UnitOfWorkFactory
+    from eki_domain.ports.staff import StaffUnitOfWork
+    from eki_domain.ports.telemetry import Telemetry
+    from eki_domain.services.audit import AuditTrail
+    from eki_domain.services.consent_import import ConsentImportService
+    from eki_domain.services.guardian_import import GuardianImportService
+    from eki_domain.services.imports import ImportService
+    from eki_domain.services.progress_import import ProgressImportService
+    from eki_domain.services.student_import import StudentImportService
+
+__all__ = ["Importer", "ProgressBar", "import_file", "import_options", "no_gc",
+           "open_importer", "print_report"]
 
 
 class ProgressBar:
@@ -94,48 +113,121 @@ def no_gc() -> Iterator[None]:
         gc.enable()
 
 
+@attrs.frozen
+class Importer:
+    """What a file import uses of the application: its service (``target``'s), the audit
+    trail, the units of work and the clock."""
+
+    service: ImportService
+    audit: AuditTrail
+    uow: UnitOfWorkFactory
+    clock: Clock
+
+
+@asynccontextmanager
+async def open_importer(settings: Settings, target: str) -> AsyncIterator[Importer]:
+    """The application of a file import of ``target`` (students, guardians, consents or
+    progress), opened and closed as :func:`~eki_entrypoints.cli.common.open_eki` opens and
+    closes it: embedded SQLite migrated on the fly, a server database checked to be at the
+    latest schema, the engine disposed of at the end.
+
+    A progress import opens the whole application (its grades also clear the cached
+    reports, which other services hold). The others build only their own service, with
+    the same adapters and settings ``bootstrap`` gives it (the telemetry: see
+    :func:`_telemetry`), and import nothing else.
+    """
+    if target == "progress":
+        async with open_eki(settings) as eki:
+            yield Importer(eki.progress_import, eki.audit, eki.uow, eki.clock)
+        return
+    from eki_adapters.sql.migrate import is_at_head, upgrade
+    from eki_adapters.system.clock import SystemClock
+    from eki_domain.services.audit import AuditTrail
+    from eki_entrypoints.storage import database_engine, unit_of_work
+
+    engine = database_engine(settings)
+    try:
+        uow = unit_of_work(settings, engine, owns_engine=True)
+        if settings.is_sqlite:
+            await upgrade(engine)
+        elif not await is_at_head(engine):
+            raise CliError(SCHEMA_BEHIND)
+        clock = SystemClock()
+        yield Importer(_import_service(target, settings, uow, clock),
+                       AuditTrail(cast("Callable[[], StaffUnitOfWork]", uow), clock), uow, clock)
+    finally:
+        await engine.dispose()
+
+
+def _import_service(target: str, settings: Settings, uow: UnitOfWorkFactory,
+                    clock: Clock) -> ImportService:
+    """The service of a students, guardians or consent import, as ``bootstrap`` (students)
+    and :func:`import_file` (the others) have always built it."""
+    if target == "students":
+        from eki_domain.services.student_import import StudentImportService
+
+        return StudentImportService(uow, clock, default_region=settings.default_country,
+                                    telemetry=_telemetry(settings))
+    if target == "guardians":
+        from eki_domain.services.guardian_import import GuardianImportService
+
+        return GuardianImportService(uow, clock, default_region=settings.default_country)
+    if target == "consents":
+        from eki_domain.services.consent_import import ConsentImportService
+
+        return ConsentImportService(uow, clock, default_region=settings.default_country)
+    raise ValueError(f"no file import of {target!r}")
+
+
+def _telemetry(settings: Settings) -> Telemetry:
+    """The import's row counts reach Prometheus only through PROMETHEUS_MULTIPROC_DIR (a
+    command-line process serves no ``/metrics``): there, the Prometheus telemetry
+    ``bootstrap`` gives every process; without it, nobody could read them, and prometheus-client
+    is not even imported."""
+    if settings.prometheus_multiproc_dir is None:
+        from eki_domain.ports.telemetry import NO_TELEMETRY
+
+        return NO_TELEMETRY
+    from eki_adapters.prometheus import PrometheusTelemetry
+
+    return PrometheusTelemetry(multiprocess_dir=settings.prometheus_multiproc_dir)
+
+
 async def import_file(settings: Settings, args: argparse.Namespace, *, target: str) -> int:
-    """Shared by `eki students import` and `eki progress import`: same reader, modes,
+    """Shared by `eki students|guardians|consent|progress import`: same reader, modes,
     report, errors file and exit codes."""
     read_ahead: ReadAhead | None = args.read_ahead
     data, name = await asyncio.to_thread(_read_input, args.file, read_ahead)
     mode = ImportMode.STRICT if args.strict else ImportMode.DEFAULT
-    async with open_eki(settings) as eki:
-        service: ImportService = eki.student_import if target == "students" else \
-            eki.progress_import
-        guardian_import = GuardianImportService(eki.uow, eki.clock,
-                                                default_region=settings.default_country)
-        consent_import = ConsentImportService(eki.uow, eki.clock,
-                                              default_region=settings.default_country)
-        if target == "guardians":
-            service = guardian_import
-        elif target == "consents":
-            service = consent_import
+    async with open_importer(settings, target) as app:
+        service = app.service
         # Read ahead: parsed in a thread while EKI loaded (readahead.py), the same reader.
         sheet = await service.load(
             (lambda: cli_reader().read(data, name)) if read_ahead is None else read_ahead.sheet,
             filename=name, content=data, mode=mode, dry_run=args.dry_run)
         progress = ProgressBar(sys.stderr.isatty() and len(sheet.rows) > 2000)
         if target == "consents":
-            result = await consent_import.import_sheet(
+            result = await cast("ConsentImportService", service).import_sheet(
                 sheet, version=settings.privacy_policy_version,
                 recorded_by=cli_caller().principal.actor, mode=mode, dry_run=args.dry_run,
                 region=args.country, progress=progress)
         elif target == "guardians":
-            result = await guardian_import.import_sheet(
+            result = await cast("GuardianImportService", service).import_sheet(
                 sheet, mode=mode, dry_run=args.dry_run, region=args.country, progress=progress)
         elif target == "students":
-            result = await eki.student_import.import_sheet(
+            result = await cast("StudentImportService", service).import_sheet(
                 sheet, mode=mode, dry_run=args.dry_run, region=args.country, progress=progress)
         else:
-            result = await eki.progress_import.import_sheet(
+            from eki_domain.model.gradebook import ProgressKind
+
+            result = await cast("ProgressImportService", service).import_sheet(
                 sheet, kind=None if args.kind is None else ProgressKind(args.kind), mode=mode,
                 dry_run=args.dry_run, region=args.country, progress=progress)
         if not args.dry_run:
             action = {"students": AuditAction.IMPORT_RUN,
                       "consents": AuditAction.CONSENT_IMPORT_RUN}.get(
                 target, AuditAction.PROGRESS_IMPORT_RUN)
-            await eki.audit.record(
+            await app.audit.record(
                 cli_caller(), action, target_type="import",
                 target_id=str(result.job_id), created=result.report.created,
                 updated=result.report.updated, via="cli")

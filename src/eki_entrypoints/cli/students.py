@@ -18,7 +18,6 @@ from eki_entrypoints.cli.common import (
     page_size,
     print_json,
 )
-from eki_entrypoints.cli.guardians import describe_link, family_service, link_to_dict
 from eki_entrypoints.cli.importing import import_file, import_options, no_gc
 from eki_entrypoints.cli.staff import cli_caller
 from eki_entrypoints.serialize import student_page_to_dict, student_to_dict
@@ -56,6 +55,9 @@ async def cmd_students_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_students_show(settings: Settings, args: argparse.Namespace) -> int:
+    # Here, not at the top: `eki students import` does not load the guardians' modules.
+    from eki_entrypoints.cli.guardians import describe_link, family_service, link_to_dict
+
     async with open_eki(settings) as eki:
         student = await eki.registration.find(args.phone)
         links = await family_service(eki).of_student(student)
