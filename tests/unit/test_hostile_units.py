@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
+import zipfile
+from collections.abc import Callable
 
 import openpyxl
 import pytest
@@ -68,3 +71,50 @@ def test_sheet_limits() -> None:
     assert (column_letters(1), column_letters(26), column_letters(27),
             column_letters(16384)) == ("A", "Z", "AA", "XFD")
 
+
+
+def _rewritten(data: bytes, change: Callable[[bytes], bytes]) -> bytes:
+    """The workbook with its first sheet's XML changed and its declared dimension reduced to
+    A1 (an attacker writes both)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                content = re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1"',
+                                 change(content))
+            target.writestr(info, content)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("change", [
+    lambda xml: xml,
+    # A namespace prefix on the cells (what a hand-made file or another writer may use).
+    lambda xml: xml.replace(b"<c ", b"<x:c ").replace(b"</c>", b"</x:c>").replace(
+        b"<worksheet ", b'<worksheet xmlns:x="http://schemas.openxmlformats.org/'
+                        b'spreadsheetml/2006/main" '),
+    lambda xml: xml.replace(b'r="A600"', b"r='A600'"),  # single quotes
+    lambda xml: xml.replace(b'r="A600"', b'r="a600"'),  # lower-case letters
+    lambda xml: xml.replace(b'r="A600"', b'r = "A600"'),  # spaces around =
+], ids=["plain", "prefixed", "single-quoted", "lower-case", "spaced"])
+def test_every_spelling_of_a_far_cell_is_seen(change: Callable[[bytes], bytes]) -> None:
+    # calamine reads each of these spellings (it would build the whole grid up to A600).
+    data = _rewritten(_xlsx({"A1": "x", "A600": "y"}), change)
+    with pytest.raises(ImportFileError) as caught:
+        check_xlsx_bounds(data, "raro.xlsx", SheetLimits(rows=500, columns=5, cells=1000))
+    assert caught.value.code == "SHEET_TOO_LARGE"
+
+
+def test_a_cell_padded_across_two_chunks_is_seen() -> None:
+    head = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            b'<dimension ref="A1"/><sheetData><row r="1"><c r="A1"><v>1</v></c></row>')
+    cell = b'<row r="9000"><c r="A9000" pad="' + b"a" * 6000 + b'"><v>2</v></c></row>'
+    # The cell starts 5,000 bytes before the first 1 MiB chunk ends and goes on after it.
+    filler = b" " * (1024 * 1024 - 5000 - len(head) - len(b"<row r=\"9000\">"))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as book:
+        book.writestr("xl/worksheets/sheet1.xml", head + filler + cell + b"</sheetData>"
+                      b"</worksheet>")
+    with pytest.raises(ImportFileError):
+        check_xlsx_bounds(out.getvalue(), "relleno.xlsx", SheetLimits(rows=5000))

@@ -24,14 +24,19 @@ from eki_domain.model.imports import ImportFileError
 #: Worksheet XML read from one upload at most (uncompressed; guards against zip bombs).
 MAX_SHEET_XML_BYTES = 1024 * 1024 * 1024
 _CHUNK = 1024 * 1024
-#: A cell with content: ``<c r="B7" …>`` (a self-closing ``<c …/>`` is only a style).
-#: (The tail is greedy: ``[^>]`` cannot pass the first ``>``, so it is the same match as a
-#: lazy one, found without a look-behind at every character.)
-_CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,4}[0-9]{1,8})"[^>]*(?<!/)>')
+#: A cell with content: ``<c r="B7" …>`` (a self-closing ``<c …/>`` is only a style) —
+#: also with a namespace prefix (``<x:c …>``), single quotes and lower-case letters, all of
+#: which XML and calamine accept. (The tail is greedy: ``[^>]`` cannot pass the first
+#: ``>``, so it is the same match as a lazy one, found without a look-behind at every
+#: character.)
+_REF = rb'[^>]*?\br\s*=\s*["\']([A-Za-z]{1,4}[0-9]{1,8})["\'][^>]*(?<!/)>'
+_CELL = re.compile(rb"<c\b" + _REF)
+#: The same with any prefix: slower, used on the chunks that hold a ``:c`` at all.
+_PREFIXED_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c\b" + _REF)
 _DIGITS = b"0123456789"
-_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_DIMENSION = re.compile(rb'<dimension\b[^>]*?\bref="([A-Z]{1,4})?([0-9]{1,8})?:?'
-                        rb'([A-Z]{1,4})?([0-9]{1,8})?"')
+_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_DIMENSION = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?dimension\b[^>]*?\bref\s*=\s*["\']'
+                        rb'([A-Za-z]{1,4})?([0-9]{1,8})?:?([A-Za-z]{1,4})?([0-9]{1,8})?["\']')
 
 
 @attrs.frozen
@@ -123,18 +128,24 @@ def _extent(archive: zipfile.ZipFile, info: zipfile.ZipInfo,
                     for letters, digits in ((dimension[1], dimension[2]),
                                             (dimension[3], dimension[4])):
                         if letters:
-                            columns = max(columns, column_number(letters))
+                            columns = max(columns, column_number(letters.upper()))
                         if digits:
                             rows = max(rows, int(digits))
             # 100,000 rows are 400,000 cells: no Python work per cell. The references of
             # this chunk in one buffer, then its distinct columns and its largest row.
-            refs = b" ".join(_CELL.findall(text))
+            cells = _PREFIXED_CELL if b":c" in text else _CELL
+            refs = b" ".join(cells.findall(text))
             if refs:
-                columns = max(columns, *map(column_number,
-                                            set(refs.translate(None, _DIGITS).split())))
+                columns = max(columns, *(column_number(letters.upper()) for letters in
+                                         set(refs.translate(None, _DIGITS).split())))
                 rows = max(rows, *map(int, refs.translate(None, _LETTERS).split()))
+            # The element cut by the chunk's end goes on with the next chunk, however long
+            # (a cell padded with attributes must not slip between two chunks); one longer
+            # than a chunk is no spreadsheet's: read in isolation.
             cut = text.rfind(b"<")
-            tail = text[cut:] if cut >= 0 and len(text) - cut < 4096 else b""
+            tail = text[cut:] if cut >= 0 and text.find(b">", cut) < 0 else b""
+            if len(tail) > _CHUNK:
+                raise ValueError("an element longer than a chunk")
         else:
             read = budget
     return rows, columns, read
