@@ -195,3 +195,26 @@ async def test_a_burst_of_turn_ends_shares_transactions(database_url: str) -> No
         assert {r.id for r in rows} == {e.replies[0].id for e in ends}
     finally:
         await engine.dispose()
+
+
+async def test_a_batch_half_taken_over_queues_nothing_and_rolls_back(database_url: str) -> None:
+    engine = create_engine(database_url)
+    uow = SqlUnitOfWorkFactory(engine)
+    try:
+        batch = await claimed(uow, incoming(1), incoming(2))
+        async with engine.begin() as conn:  # another worker holds one of the two now
+            await conn.execute(inbound_messages.update()
+                               .where(inbound_messages.c.id == batch.items[1].id)
+                               .values(claim_token="someone-else"))
+        async with uow() as work:
+            assert not await work.inbox.complete(batch, T0, student_id=None, intent="saludo",
+                                                 replies=parts(batch, "Hola"))
+            await work.rollback()
+        async with engine.connect() as conn:
+            assert await conn.scalar(sa.select(sa.func.count())
+                                     .select_from(outbound_messages)) == 0
+            states = (await conn.execute(sa.select(inbound_messages.c.state)
+                                         .order_by(inbound_messages.c.id))).scalars().all()
+        assert list(states) == ["processing", "processing"]
+    finally:
+        await engine.dispose()

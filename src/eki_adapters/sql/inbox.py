@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eki_adapters.sql.conversations import SqlWebhookLog
 from eki_adapters.sql.dialect import upsert_into
-from eki_adapters.sql.outbox import REPLY_SHARED, SqlOutbox, reply_columns
+from eki_adapters.sql.outbox import SqlOutbox
 from eki_adapters.sql.queries import abandoned_claims, as_datetime, channel_filter
 from eki_adapters.sql.tables import (
     UTCDateTime,
@@ -240,43 +240,20 @@ def _pg_events_and_messages() -> Any:
 _PG_EVENTS_AND_MESSAGES = _pg_events_and_messages()
 
 
-def _pg_complete_and_reply() -> Any:
-    """``_INBOX_COMPLETE`` and the answer's outbox rows in one statement (PostgreSQL's
-    data-modifying CTEs): the rows are inserted only when every message of the batch was
-    still claimed; RETURNING gives their ids, none when the claim was lost."""
-    m = inbound_messages
-    # Fixed column names only; every value is bound.
-    done = ("WITH done AS (UPDATE inbound_messages SET state = :done, processed_at = :now, "
-            "student_id = :sid, intent = :why, lease_until = NULL "
-            "WHERE claim_token = :token AND wa_id = :sender AND state = :processing "
-            "RETURNING id), held AS (SELECT count(*) = :n AS whole FROM done) ")
-    insert = ("INSERT INTO outbound_messages (body, reply_to, mark_read, " + ", ".join(  # noqa: S608
-        REPLY_SHARED) + ") SELECT u.body, u.reply_to, u.mark_read, "
-        + ", ".join(f":{c}" for c in REPLY_SHARED)
-        + " FROM held, json_to_recordset(CAST(:parts AS json)) "
-        "AS u(body text, reply_to text, mark_read text, part int) "
-        "WHERE held.whole ORDER BY u.part RETURNING id")
-    sql = done + insert
-    return sa.text(sql).bindparams(
-        sa.bindparam("now", type_=UTCDateTime()),
-        sa.bindparam("done", DONE, type_=m.c.state.type),
-        sa.bindparam("processing", PROCESSING, type_=m.c.state.type),
-        *(sa.bindparam(c, type_=outbound_messages.c[c].type) for c in REPLY_SHARED))
-
-
-_PG_COMPLETE_AND_REPLY = _pg_complete_and_reply()
-
 #: The columns of a reply that ``_PG_TURN_ENDS`` reads from JSON (the rest are constants).
 _REPLY_JSON = (("body", "text"), ("reply_to", "text"), ("mark_read", "text"),
                ("student_id", "bigint"), ("inbound_id", "bigint"), ("channel", "text"),
                ("to_wa_id", "text"), ("intent", "text"), ("tools", "text"))
+#: Each turn's batch done (``whole``: the turns whose every message was still claimed)…
 _TURNS_DONE = (
     "WITH t AS (SELECT * FROM json_to_recordset(CAST(:ends AS json)) AS t(turn int, "
-    "token text, sender text, sid bigint, why text, at timestamptz)), "
+    "token text, sender text, n int, sid bigint, why text, at timestamptz)), "
     "done AS (UPDATE inbound_messages AS m SET state = :done, processed_at = t.at, "
     "student_id = t.sid, intent = t.why, lease_until = NULL FROM t "
     "WHERE m.claim_token = t.token AND m.wa_id = t.sender AND m.state = :processing "
-    "RETURNING t.turn), ")
+    "RETURNING t.turn, t.n), "
+    "whole AS (SELECT turn FROM done GROUP BY turn, n HAVING count(*) = n), ")
+#: … and the replies of the whole ones queued: one statement for any number of turns.
 _PG_TURN_ENDS = sa.text(
     _TURNS_DONE + "ins AS (INSERT INTO outbound_messages ("  # noqa: S608
     + ", ".join(c for c, _ in _REPLY_JSON)
@@ -284,9 +261,9 @@ _PG_TURN_ENDS = sa.text(
     + ", ".join(f"p.{c}" for c, _ in _REPLY_JSON)
     + ", :queued, 0, p.at, p.at, p.at, :reply FROM json_to_recordset(CAST(:parts AS json)) "
     "AS p(turn int, part int, " + ", ".join(f"{c} {t}" for c, t in _REPLY_JSON)
-    + ", at timestamptz) WHERE p.turn IN (SELECT turn FROM done) ORDER BY p.turn, p.part "
+    + ", at timestamptz) WHERE p.turn IN (SELECT turn FROM whole) ORDER BY p.turn, p.part "
     "RETURNING id, inbound_id) "
-    "SELECT turn, NULL::bigint AS id, NULL::bigint AS inbound_id FROM done UNION ALL "
+    "SELECT turn, NULL::bigint AS id, NULL::bigint AS inbound_id FROM whole UNION ALL "
     "SELECT NULL, id, inbound_id FROM ins"
 ).bindparams(
     sa.bindparam("done", DONE, type_=inbound_messages.c.state.type),
@@ -295,12 +272,14 @@ _PG_TURN_ENDS = sa.text(
     sa.bindparam("reply", Purpose.REPLY.value, type_=outbound_messages.c.purpose.type))
 
 
-def _plain_reply(message: OutboundMessage) -> bool:
-    """A bot's reply as ``_PG_TURN_ENDS`` writes it (no author, template or broadcast)."""
-    return (message.author is None and message.template is None
-            and message.content_sid is None and message.broadcast_id is None
-            and message.purpose is Purpose.REPLY and message.status is DeliveryStatus.QUEUED
-            and message.attempts == 0 and message.inbound_id is not None)
+def _plain_replies(replies: Sequence[OutboundMessage]) -> bool:
+    """A bot's answer as ``_PG_TURN_ENDS`` writes it: no author, template or broadcast, and
+    every part answering the same inbound message (its id maps the new rows back)."""
+    return all(m.author is None and m.template is None and m.content_sid is None
+               and m.broadcast_id is None and m.purpose is Purpose.REPLY
+               and m.status is DeliveryStatus.QUEUED and m.attempts == 0
+               and m.inbound_id is not None and m.inbound_id == replies[0].inbound_id
+               for m in replies)
 
 
 class SqlInbox:
@@ -476,30 +455,21 @@ class SqlInbox:
     async def complete(self, batch: ClaimedBatch, now: datetime, *,
                        student_id: int | None, intent: str | None,
                        replies: Sequence[OutboundMessage] = (), alone: bool = False) -> bool:
-        columns = (reply_columns(replies) if replies and self._dialect == "postgresql"
-                   else None)
-        if columns is not None:
-            # The turn's usual end on PostgreSQL: one statement, one round trip.
-            if alone and len(batch.items) == 1 and not self._conn.in_transaction():
-                # Nothing else in this unit of work and nothing half-done possible (one
-                # message: claimed or not): the statement commits by itself, no BEGIN and
-                # COMMIT round trips (as ``add_event``).
-                await self._conn.execution_options(isolation_level="AUTOCOMMIT")
-            rows = (await self._conn.execute(_PG_COMPLETE_AND_REPLY, {
-                **columns, "token": batch.token, "sender": batch.wa_id, "now": now,
-                "sid": student_id, "why": intent, "n": len(batch.items)})).all()
-            if len(rows) != len(replies):
-                return False
-            for message, row in zip(replies, sorted(int(r[0]) for r in rows), strict=True):
-                message.id = row
-            return True
+        end = TurnEnd(batch=batch, at=now, student_id=student_id, intent=intent,
+                      replies=tuple(replies))
+        if self._dialect == "postgresql" and _plain_replies(replies):
+            # The turn's usual end on PostgreSQL: one statement, one round trip; it commits
+            # by itself when nothing else is in this unit of work and nothing can be left
+            # half-done (one message: claimed or not).
+            (done,) = await self._end_turns([end], autocommit=alone and len(batch.items) == 1)
+            return done
         result = await self._conn.execute(_INBOX_COMPLETE, {
             "token": batch.token, "sender": batch.wa_id, "now": now, "sid": student_id,
             "why": intent})
         if (result.rowcount or 0) != len(batch.items):
             return False
         outbox = SqlOutbox(self._conn)
-        for message in replies:
+        for message in end.replies:
             await outbox.enqueue(message)
         return True
 
@@ -508,16 +478,21 @@ class SqlInbox:
         if any(len(e.batch.items) != 1 for e in ends):
             raise ValueError("complete_many takes batches of one message each")
         if (self._dialect != "postgresql" or len(ends) < 2
-                or not all(_plain_reply(m) for e in ends for m in e.replies)):
+                or not all(_plain_replies(e.replies) for e in ends)):
             return [await self.complete(e.batch, e.at, student_id=e.student_id,
                                         intent=e.intent, replies=e.replies,
                                         alone=alone and len(ends) == 1) for e in ends]
-        if alone and not self._conn.in_transaction():
-            # One atomic statement, and each turn's part of it is whole or nothing (one
-            # message per batch): it commits by itself.
+        # Each turn's part of the statement is whole or nothing (one message per batch).
+        return await self._end_turns(ends, autocommit=alone)
+
+    async def _end_turns(self, ends: Sequence[TurnEnd], *, autocommit: bool) -> list[bool]:
+        """``_PG_TURN_ENDS``: whether each turn's claim held (its replies' ids set)."""
+        if autocommit and not self._conn.in_transaction():
+            # One atomic statement: no BEGIN and COMMIT round trips (as ``add_event``).
             await self._conn.execution_options(isolation_level="AUTOCOMMIT")
         turns = [{"turn": n, "token": e.batch.token, "sender": e.batch.wa_id,
-                  "sid": e.student_id, "why": e.intent, "at": e.at.isoformat()}
+                  "n": len(e.batch.items), "sid": e.student_id, "why": e.intent,
+                  "at": e.at.isoformat()}
                  for n, e in enumerate(ends)]
         parts = [{"turn": n, "part": k, "body": m.body, "reply_to": m.reply_to,
                   "mark_read": m.mark_read, "student_id": m.student_id,
@@ -533,14 +508,12 @@ class SqlInbox:
         for r in rows:
             if r.turn is None:
                 ids.setdefault(int(r.inbound_id), []).append(int(r.id))
-        outcome: list[bool] = []
         for n, end in enumerate(ends):
             if n in done and end.replies:
                 got = sorted(ids.get(end.replies[0].inbound_id or 0, []))
                 for message, message_id in zip(end.replies, got, strict=True):
                     message.id = message_id
-            outcome.append(n in done)
-        return outcome
+        return [n in done for n in range(len(ends))]
 
     async def release(self, batch: ClaimedBatch, now: datetime, *, retry_at: datetime,
                       max_attempts: int) -> None:

@@ -57,10 +57,6 @@ _OUTBOX_COLUMNS = (
     "purpose", "broadcast_id",
 )
 _OUTBOX_INSERT = insert_of(outbound_messages, _OUTBOX_COLUMNS).returning(outbound_messages.c.id)
-#: The parts of one turn's answer differ only in these columns (see ``reply_columns``).
-REPLY_PER_PART = ("body", "reply_to", "mark_read")
-#: What the parts of one turn's answer share.
-REPLY_SHARED = tuple(c for c in _OUTBOX_COLUMNS if c not in REPLY_PER_PART)
 _OUTBOX_SENT = (
     outbound_messages.update()
     .where(outbound_messages.c.id == sa.bindparam("mid"),
@@ -216,20 +212,6 @@ def outbox_row(message: OutboundMessage) -> dict[str, Any]:
                             if message.template else None),
         "content_sid": message.content_sid, "purpose": message.purpose.value,
         "broadcast_id": message.broadcast_id}
-
-
-def reply_columns(messages: Sequence[OutboundMessage]) -> dict[str, Any] | None:
-    """The parts of one answer as one set of parameters — the shared columns as scalars,
-    :data:`REPLY_PER_PART` as one JSON array ``parts`` of objects (with their ``part``
-    number) — or None when they differ in anything else."""
-    rows = [outbox_row(m) for m in messages]
-    first = rows[0]
-    if any(row[c] != first[c] for row in rows[1:] for c in REPLY_SHARED):
-        return None
-    return {**{c: first[c] for c in REPLY_SHARED},
-            "parts": json.dumps([{"body": row["body"], "reply_to": row["reply_to"],
-                                  "mark_read": row["mark_read"], "part": n}
-                                 for n, row in enumerate(rows)], ensure_ascii=False)}
 
 
 def _bulk_row(m: OutboundMessage) -> dict[str, Any]:
