@@ -11,8 +11,9 @@ is imported when the name is first used (:func:`__getattr__`).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from eki_domain.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from eki_domain.errors import (
@@ -121,24 +122,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "eki_domain.services.responder": ("RuleBasedAssistant",),
     "eki_domain.services.tools": ("StudentTools",),
 }
-#: Where each public name is defined (the modules :data:`_EXPORTS` lists).
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 
-def __getattr__(name: str) -> Any:
-    """A public name's module is imported when the name is first used (PEP 562): a
-    program that needs a few of them (``eki students import``) does not load the whole
-    domain. ``from eki_domain import X`` and ``eki_domain.X`` work as before."""
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # next time, a plain module attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+_WHERE, __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
 #: The package version; pyproject.toml reads it from here (single source).

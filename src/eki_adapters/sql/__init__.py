@@ -5,8 +5,9 @@ alone does not load every repository."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from eki_domain.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from eki_adapters.sql.engine import DatabaseUrlError, create_engine, to_async_url
@@ -20,20 +21,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "eki_adapters.sql.students": ("SqlStudentRepository",),
     "eki_adapters.sql.uow": ("SqlUnitOfWork", "SqlUnitOfWorkFactory"),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+_WHERE, __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
 __all__ = [

@@ -3,8 +3,9 @@ when first used (PEP 562), like :mod:`eki_domain`'s."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from eki_domain.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from eki_domain.model.pagination import Page, PageRequest
@@ -16,20 +17,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "eki_domain.model.phone": ("PhoneKind", "PhoneNumber", "PhoneWarning", "phone_candidates"),
     "eki_domain.model.student": ("Student", "normalize_name", "normalize_tag", "normalize_tags"),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+_WHERE, __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
 __all__ = [

@@ -3,8 +3,9 @@ imported when first used (PEP 562), like :mod:`eki_domain`'s."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from eki_domain.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from eki_domain.ports.clock import Clock
@@ -24,20 +25,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "eki_domain.ports.repositories": ("StudentRepository", "UnitOfWork", "UnitOfWorkFactory"),
     "eki_domain.ports.telemetry": ("NO_TELEMETRY", "NullTelemetry", "Telemetry"),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+_WHERE, __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
 __all__ = [
