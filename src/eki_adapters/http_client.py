@@ -29,6 +29,7 @@ import base64
 import functools
 import importlib.util
 import json as jsonlib
+import logging
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
@@ -37,6 +38,8 @@ import httpx2
 
 if TYPE_CHECKING:
     import aiohttp
+
+log = logging.getLogger("eki.http")
 
 #: A dispatcher sends a batch of replies and their read receipts at once, several
 #: dispatchers side by side: enough connections for all of them, kept alive between batches.
@@ -146,7 +149,9 @@ class ChannelClient:
     """POSTs on one aiohttp session (opened at the first call, in the running loop; up to
     :data:`PROVIDER_LIMITS` connections kept alive), failures raised as httpx2's
     exceptions with the aiohttp error as the cause. ``json`` is sent as compact UTF-8 JSON,
-    ``data`` as a form, ``auth`` is a (user, password) pair for HTTP Basic."""
+    ``data`` as a form, ``auth`` is a (user, password) pair for HTTP Basic. An answer's body
+    is read up to :data:`MAX_ANSWER_BYTES`; a longer one comes back empty (its status
+    kept), so a sent message is never retried for an answer EKI would not read."""
 
     follow_redirects = False
 
@@ -154,25 +159,28 @@ class ChannelClient:
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._aiohttp: Any = None  # the module, imported at the first call
+        self._default_timeout: aiohttp.ClientTimeout | None = None
 
     def _open(self) -> aiohttp.ClientSession:
-        import aiohttp
-
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
+            import aiohttp
+
             limit = PROVIDER_LIMITS.max_connections or 100
             expiry = PROVIDER_LIMITS.keepalive_expiry or 30.0
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=limit, keepalive_timeout=expiry))
             self._loop = loop
+            self._aiohttp = aiohttp
+            self._default_timeout = aiohttp.ClientTimeout(total=self.timeout)
         return self._session
 
     async def post(self, url: str, *, json: Any = None, data: Any = None,
                    headers: Any = None, auth: Any = None,
                    timeout: Any = None) -> LightResponse:  # noqa: ASYNC109 - httpx2's
-        import aiohttp
-
         session = self._open()
+        aiohttp = self._aiohttp
         sent = dict(headers or {})
         body: Any = data
         if json is not None:
@@ -182,12 +190,15 @@ class ChannelClient:
             user, password = auth
             token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
             sent["Authorization"] = f"Basic {token}"
-        limit = aiohttp.ClientTimeout(
-            total=float(timeout) if isinstance(timeout, int | float) else self.timeout)
+        limit = self._default_timeout
+        assert limit is not None  # set by _open
+        if isinstance(timeout, int | float) and timeout != self.timeout:
+            limit = aiohttp.ClientTimeout(total=float(timeout))
         try:
             async with session.post(url, data=body, headers=sent, timeout=limit,
                                     allow_redirects=False) as response:
-                return LightResponse(response.status, response.headers, await response.read())
+                return LightResponse(response.status, response.headers,
+                                     await _bounded_body(response))
         except TimeoutError as exc:
             raise httpx2.ReadTimeout(f"no answer within {limit.total} s") from exc
         except aiohttp.ClientConnectorError as exc:
@@ -208,6 +219,26 @@ class ChannelClient:
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         await self.aclose()
+
+
+#: The most of a provider's answer a channel reads (Meta's and Twilio's are a few hundred
+#: bytes; an error page, a few KB).
+MAX_ANSWER_BYTES = 256 * 1024
+
+
+async def _bounded_body(response: aiohttp.ClientResponse) -> bytes:
+    """The answer's body, or b"" when it is longer than :data:`MAX_ANSWER_BYTES`."""
+    length = response.content_length
+    if length is not None and length <= MAX_ANSWER_BYTES:
+        return await response.read()
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            log.warning("a provider's answer (HTTP %d) is longer than %d bytes: not read",
+                        response.status, MAX_ANSWER_BYTES)
+            return b""
+    return bytes(body)
 
 
 def channel_client(timeout: float) -> ProviderHttp:

@@ -169,6 +169,16 @@ async def test_success_without_an_id_is_not_retried(graph: FakeGraphAPI,
     assert len(graph.requests) == 1
 
 
+async def test_an_answer_too_long_to_read_is_not_retried(graph: FakeGraphAPI,
+                                                          channel: MetaCloudChannel) -> None:
+    # 300 KB of "id": read no further than 256 KB, and never sent again (it may have gone).
+    graph.then(Reply(200, {"messages": [{"id": "wamid." + "x" * 300_000}]}))
+    with pytest.raises(DeliveryError) as caught:
+        await channel.send_text(TO, "hola")
+    assert (caught.value.permanent, caught.value.code) == (True, "BAD_RESPONSE")
+    assert len(graph.requests) == 1
+
+
 @pytest.mark.parametrize("body", ["", "   ", "x" * 4097])
 async def test_invalid_bodies_are_refused_before_any_request(
     graph: FakeGraphAPI, channel: MetaCloudChannel, body: str,
