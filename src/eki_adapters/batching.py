@@ -48,6 +48,7 @@ T = TypeVar("T")
 E = TypeVar("E")
 K = TypeVar("K")
 V = TypeVar("V")
+R = TypeVar("R")
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -113,7 +114,31 @@ class _Batcher(Generic[U, E]):
         raise NotImplementedError
 
 
-class GroupCommit(_Batcher[U, Sequence[T]], Generic[U, T]):
+class _Writes(_Batcher[U, E], Generic[U, E, T, R]):
+    """What :class:`GroupCommit` and :class:`GroupWrite` share: ``write(uow, items)`` then a
+    commit, at most ``max_items`` items a transaction, counted."""
+
+    def __init__(self, uow: Callable[[], U], write: Callable[[U, Sequence[T]], Awaitable[R]],
+                 max_items: int, name: str) -> None:
+        if max_items < 1:
+            raise ValueError("max_items must be at least 1")
+        super().__init__(uow, name)
+        self._write = write
+        self._max_items = max_items
+        #: Transactions committed and items written (for tests and diagnostics).
+        self.transactions = 0
+        self.items = 0
+
+    async def _commit(self, items: Sequence[T]) -> R:
+        async with self._uow() as uow:
+            result = await self._write(uow, items)
+            await uow.commit()
+        self.transactions += 1
+        self.items += len(items)
+        return result
+
+
+class GroupCommit(_Writes[U, Sequence[T], T, None], Generic[U, T]):
     """Write submitted items with ``write(uow, items)`` and commit, many callers at a time.
 
     ``max_items`` bounds one transaction (the rest goes in the next one).
@@ -122,14 +147,7 @@ class GroupCommit(_Batcher[U, Sequence[T]], Generic[U, T]):
     def __init__(self, uow: Callable[[], U],
                  write: Callable[[U, Sequence[T]], Awaitable[None]], *,
                  max_items: int = 1000) -> None:
-        if max_items < 1:
-            raise ValueError("max_items must be at least 1")
-        super().__init__(uow, "eki-group-commit")
-        self._write = write
-        self._max_items = max_items
-        #: Transactions committed and items written (for tests and diagnostics).
-        self.transactions = 0
-        self.items = 0
+        super().__init__(uow, write, max_items, "eki-group-commit")
 
     async def submit(self, items: Sequence[T]) -> None:
         """Write ``items`` (with whatever else is waiting) and return once committed."""
@@ -147,18 +165,13 @@ class GroupCommit(_Batcher[U, Sequence[T]], Generic[U, T]):
         return round_
 
     async def _serve(self, round_: list[tuple[Sequence[T], asyncio.Future[Any]]]) -> None:
-        items = [item for entry_items, _ in round_ for item in entry_items]
-        async with self._uow() as uow:
-            await self._write(uow, items)
-            await uow.commit()
-        self.transactions += 1
-        self.items += len(items)
+        await self._commit([item for entry_items, _ in round_ for item in entry_items])
         for _, future in round_:
             if not future.done():
                 future.set_result(None)
 
 
-class GroupWrite(_Batcher[U, T], Generic[U, T, V]):
+class GroupWrite(_Writes[U, T, T, Sequence[V]], Generic[U, T, V]):
     """``await submit(item)``: ``write(uow, items)`` of the items submitted while the previous
     write ran, then a commit; each caller gets its item's result (``write`` returns one per
     item, in order) once committed. When a write of several items fails, each is written
@@ -168,14 +181,7 @@ class GroupWrite(_Batcher[U, T], Generic[U, T, V]):
     def __init__(self, uow: Callable[[], U],
                  write: Callable[[U, Sequence[T]], Awaitable[Sequence[V]]], *,
                  max_items: int = 200) -> None:
-        if max_items < 1:
-            raise ValueError("max_items must be at least 1")
-        super().__init__(uow, "eki-group-write")
-        self._write = write
-        self._max_items = max_items
-        #: Transactions committed and items written (for tests and diagnostics).
-        self.transactions = 0
-        self.items = 0
+        super().__init__(uow, write, max_items, "eki-group-write")
 
     async def submit(self, item: T) -> V:
         result: V = await self._submit(item)
@@ -204,14 +210,6 @@ class GroupWrite(_Batcher[U, T], Generic[U, T, V]):
         for (_, future), result in zip(round_, results, strict=True):
             if not future.done():
                 future.set_result(result)
-
-    async def _commit(self, items: Sequence[T]) -> Sequence[V]:
-        async with self._uow() as uow:
-            results = await self._write(uow, items)
-            await uow.commit()
-        self.transactions += 1
-        self.items += len(items)
-        return results
 
 
 class GroupLoad(_Batcher[U, K], Generic[U, K, V]):
