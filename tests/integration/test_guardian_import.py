@@ -71,6 +71,8 @@ def test_import_links_siblings_and_reports_every_problem(eki, tmp_path: Path) ->
 
     code, out, _ = eki("guardians", "import", str(path))  # again: nothing new
     assert code == 0 and "0 creados" in out and "3 sin cambios" in out
+    _, audit, _ = eki("audit", "list", "--json")
+    assert [e["action"] for e in json.loads(audit)].count("guardian_import.run") == 2
 
 
 def test_strict_mode_writes_nothing(eki, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -42,6 +42,7 @@ class AuditAction(StrEnum):
     HANDOFF_RELEASED = "handoff.released"
     EXPORT_DOWNLOADED = "export.downloaded"
     CONSENT_IMPORT_RUN = "consent_import.run"  # issue 18: paper consents imported
+    GUARDIAN_IMPORT_RUN = "guardian_import.run"  # issue 17: guardians imported from a file
     CONSENT_VIEWED = "consent.viewed"  # issue 18: a person's consent history shown
     PRIVACY_EXPORTED = "privacy.exported"  # issue 18: target is the person's ref:…
     PRIVACY_ERASED = "privacy.erased"

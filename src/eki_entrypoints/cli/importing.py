@@ -225,8 +225,9 @@ async def import_file(settings: Settings, args: argparse.Namespace, *, target: s
                 dry_run=args.dry_run, region=args.country, progress=progress)
         if not args.dry_run:
             action = {"students": AuditAction.IMPORT_RUN,
-                      "consents": AuditAction.CONSENT_IMPORT_RUN}.get(
-                target, AuditAction.PROGRESS_IMPORT_RUN)
+                      "guardians": AuditAction.GUARDIAN_IMPORT_RUN,
+                      "consents": AuditAction.CONSENT_IMPORT_RUN,
+                      "progress": AuditAction.PROGRESS_IMPORT_RUN}[target]
             await app.audit.record(
                 cli_caller(), action, target_type="import",
                 target_id=str(result.job_id), created=result.report.created,
