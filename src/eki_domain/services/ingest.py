@@ -90,8 +90,8 @@ class IngestService:
                 channel=channel, body=body, received_at=now, messages=tuple(messages),
                 note=note))
         else:
-            event_id, new = await self._store(channel, body, note, now, messages, statuses,
-                                              extra_messages, extra_statuses, moved)
+            event_id, new, moved = await self._store(channel, body, note, now, messages,
+                                                     statuses, extra_messages, extra_statuses)
         events: list[Event] = []
         if new:
             events.append(MessageReceived(
@@ -106,10 +106,11 @@ class IngestService:
 
     async def _store(self, channel: str, body: str, note: str | None, now: datetime,
                      messages: Sequence[IncomingMessage], statuses: Sequence[StatusReport],
-                     extra_messages: int, extra_statuses: int,
-                     moved: list[tuple[str, str, str | None]]) -> tuple[int, int]:
-        """A delivery with delivery reports (or cut short): one transaction; what moved
-        forward is appended to ``moved``."""
+                     extra_messages: int, extra_statuses: int
+                     ) -> tuple[int, int, list[tuple[str, str, str | None]]]:
+        """A delivery with delivery reports (or cut short), in one transaction: (event id,
+        new messages, the (provider id, status, error code) of what moved forward)."""
+        moved: list[tuple[str, str, str | None]] = []
         async with self._uow() as uow:
             event_id, new = await uow.inbox.add_event(
                 channel=channel, body=body, received_at=now, note=note, messages=messages)
@@ -127,4 +128,4 @@ class IngestService:
                          f"({MAX_MESSAGES_PER_DELIVERY} mensajes, {MAX_STATUSES_PER_DELIVERY} "
                          "estados) no se procesaron")
             await uow.commit()
-        return event_id, new
+        return event_id, new, moved
