@@ -118,3 +118,101 @@ def test_a_cell_padded_across_two_chunks_is_seen() -> None:
                       b"</worksheet>")
     with pytest.raises(ImportFileError):
         check_xlsx_bounds(out.getvalue(), "relleno.xlsx", SheetLimits(rows=5000))
+
+
+_HEAD = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+         b'<dimension ref="A1"/><sheetData>')
+
+
+def _sheet_xlsx(sheet_data: bytes) -> bytes:
+    """A real workbook (openpyxl's parts) whose first sheet's cells are ``sheet_data``."""
+    source = zipfile.ZipFile(io.BytesIO(_xlsx({"A1": "x"})))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                content = _HEAD + sheet_data + b"</sheetData></worksheet>"
+            target.writestr(info, content)
+    return out.getvalue()
+
+
+def _calamine_end(data: bytes) -> tuple[int, int]:
+    """(rows, columns) of the grid calamine builds for the first sheet."""
+    import python_calamine
+
+    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    end = book.get_sheet_by_index(0).end
+    assert end is not None
+    return end[0] + 1, end[1] + 1
+
+
+# Cells that calamine places far away although no cell reference says so (or a reference
+# hides from a pattern that stops at the first ">"). Each sheet is small enough for
+# calamine to build here, so the test checks where calamine really puts them.
+_FAR_WITHOUT_REFERENCES = {
+    "row-r-places-a-cell-without-r": b'<row r="1"><c r="A1"><v>1</v></c></row>'
+                                     b'<row r="600"><c t="n"><v>2</v></c></row>',
+    "bare-c-element": b'<row r="600"><c><v>2</v></c></row>',
+    "rows-without-r-count-up": b'<row><c><v>1</v></c></row>' * 3
+                               + b'<row r="599"></row><row><c><v>2</v></c></row>',
+    "columns-counted-after-the-last-reference": b'<row r="1"><c r="B1"><v>1</v></c>'
+                                                + b"<c><v>2</v></c>" * 7 + b"</row>",
+    "a-prefixed-r-is-not-the-position": b'<row r="600"><c x:r="A1" xmlns:x="urn:x">'
+                                        b"<v>2</v></c></row>",
+    "a-gt-in-a-value-before-r": b'<row r="1"><c s="1" t="n" o=">" r="A600"><v>2</v></c>'
+                                b"</row>",
+    "slash-gt-in-a-value-after-r": b'<row r="1"><c r="A600" o="/>" t="n"><v>2</v></c>'
+                                   b"</row>",
+    "leading-zeros": b'<row r="1"><c r="A1"><v>1</v></c><c r="A0600"><v>2</v></c></row>',
+    "prefixed-rows-and-cells": b'<x:row r="600" xmlns:x="urn:x"><x:c><x:v>2</x:v></x:c>'
+                               b"</x:row>",
+}
+
+
+@pytest.mark.parametrize("sheet_data", list(_FAR_WITHOUT_REFERENCES.values()),
+                         ids=list(_FAR_WITHOUT_REFERENCES))
+def test_cells_placed_without_a_reference_are_seen(sheet_data: bytes) -> None:
+    data = _sheet_xlsx(sheet_data)
+    rows, columns = _calamine_end(data)
+    assert rows >= 600 or columns >= 8  # what calamine would build
+    limits = SheetLimits(rows=min(rows, 600) - 1 if rows >= 600 else 500,
+                         columns=columns - 1 if columns >= 8 else 200)
+    with pytest.raises(ImportFileError) as caught:
+        check_xlsx_bounds(data, "raro.xlsx", limits)
+    assert caught.value.code == "SHEET_TOO_LARGE"
+    check_xlsx_bounds(data, "raro.xlsx", SheetLimits(rows=rows, columns=columns))
+
+
+def test_the_exact_reading_agrees_with_the_quick_one_on_a_regular_sheet() -> None:
+    from eki_adapters.spreadsheets import bounds
+
+    data = _xlsx({"A1": "x", "C7": 3, "B250": "y", "AB3": "z"})
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    info = archive.getinfo("xl/worksheets/sheet1.xml")
+    quick = bounds._quick_extent(bounds._Chunks(archive, info, 1 << 20), 1000)
+    exact = bounds._exact_extent(bounds._Chunks(archive, info, 1 << 20), 1000)
+    assert quick == exact == (250, 28) == _calamine_end(data)
+
+
+def test_more_cells_than_a_sheet_may_hold_are_refused_wherever_they_are() -> None:
+    data = _xlsx({f"A{n}": n for n in range(1, 31)})
+    check_xlsx_bounds(data, "ok.xlsx", SheetLimits(cells=30))
+    for sheet in (_xlsx({f"A{n}": n for n in range(1, 32)}),
+                  _sheet_xlsx(b"<row><c><v>1</v></c></row>" * 31)):
+        with pytest.raises(ImportFileError, match="más de 30 celdas") as caught:
+            check_xlsx_bounds(sheet, "grande.xlsx", SheetLimits(cells=30))
+        assert caught.value.code == "SHEET_TOO_LARGE"
+
+
+def test_the_reader_refuses_a_two_kilobyte_grid_of_a_million_rows() -> None:
+    # Without the exact reading calamine asked for 6.4 GB here and aborted the process.
+    from eki_adapters.spreadsheets.reader import CalamineSpreadsheetReader
+
+    data = _sheet_xlsx(b'<row r="1"><c r="GR1" t="n"><v>1</v></c></row>'
+                       b'<row r="1000000"><c t="n"><v>2</v></c></row>')
+    assert len(data) < 8000
+    with pytest.raises(ImportFileError) as caught:
+        CalamineSpreadsheetReader().read(data, "bomba.xlsx")
+    assert caught.value.code == "SHEET_TOO_LARGE"
+    assert "fila 1.000.000" in caught.value.message
