@@ -26,6 +26,14 @@ class InMemoryRosterRepository:
                                                active=student.active, tags=student.tags)
         return found
 
+    async def existing_all(self, at_most: int) -> dict[str, ExistingStudent] | None:
+        if await self._students.count() > at_most:
+            return None
+        students = self._students.current()
+        return {s.phone.e164: ExistingStudent(id=s.id, name=s.name, active=s.active,
+                                              tags=s.tags)
+                for s in students if s.id is not None}
+
     async def write(self, plan: RosterPlan, now: datetime) -> None:
         # Through Student's own methods, so its invariants hold here too.
         for change in plan.creates:

@@ -29,6 +29,10 @@ class InMemoryStudentRepository:
         merged.update(self._staged)
         return merged
 
+    def current(self) -> list[Student]:
+        """Every student as this unit of work sees it (not copies: read them only)."""
+        return list(self._current().values())
+
     def _phone_owner(self, e164: str) -> int | None:
         for sid, staged in self._staged.items():
             if staged.phone.e164 == e164:

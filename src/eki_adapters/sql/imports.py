@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eki_adapters.sql.students import TAG_SEPARATOR, SqlStudentRepository
-from eki_adapters.sql.tables import import_jobs, import_locks
+from eki_adapters.sql.tables import import_jobs, import_locks, students
 from eki_domain.model.imports import FailedRow, ImportReport
 from eki_domain.model.roster import ExistingStudent, RosterPlan, StudentChange
 from eki_domain.ports.imports import FailedRows, ImportRecord
@@ -29,14 +29,38 @@ from eki_domain.ports.imports import FailedRows, ImportRecord
 #: One advisory lock key for every import into this database.
 IMPORT_LOCK_KEY = int.from_bytes(hashlib.sha256(b"eki-import").digest()[:4], "big") & 0x7FFFFFFF
 SQLITE_LOCK_WAIT_MS = 1500
-PG_HASH_JOIN_THRESHOLD = 5000
+PG_HASH_JOIN_THRESHOLD = 50_000
 
 _STUDENT_COLUMNS = "INSERT INTO students (name, phone, wa_id, active, registered_at, updated_at) "
 _STAGED = "SELECT name, phone, wa_id, active, :now, :now FROM eki_import_students WHERE "
 _INSERT_NEW = sa.text(_STUDENT_COLUMNS + _STAGED + "new")
-_DELETE_REPLACED_TAGS = sa.text(
-    "DELETE FROM student_tags st USING students s, eki_import_students i "
-    "WHERE st.student_id = s.id AND s.phone = i.phone AND i.replace_tags")
+_TAGS_OF_STAGED = ("CROSS JOIN LATERAL unnest(string_to_array(i.tags, :sep)) AS t(name) "
+                   "JOIN tags tg ON tg.name = t.name WHERE i.replace_tags")
+#: The new students and their tags in one statement: the tags join what the INSERT returns.
+_INSERT_NEW_TAGGED = sa.text(
+    "WITH created AS (" + _STUDENT_COLUMNS + _STAGED + "new RETURNING id, phone) "  # noqa: S608
+    "INSERT INTO student_tags (student_id, tag_id) SELECT c.id, tg.id FROM created c "
+    "JOIN eki_import_students i ON i.phone = c.phone " + _TAGS_OF_STAGED)
+_INSERT_TAG_NAMES = sa.text(
+    "INSERT INTO tags (name) SELECT DISTINCT t.name FROM eki_import_students i "
+    "CROSS JOIN LATERAL unnest(string_to_array(i.tags, :sep)) AS t(name) "
+    "WHERE i.replace_tags AND t.name <> '' ON CONFLICT (name) DO NOTHING")
+
+
+def _delete_replaced_tags(rows: str) -> sa.TextClause:
+    """Delete the tags of the stored students whose staged row replaces them, where ``rows``
+    (a constant condition)."""
+    return sa.text("DELETE FROM student_tags st USING students s, eki_import_students i "  # noqa: S608
+                   "WHERE st.student_id = s.id AND s.phone = i.phone AND i.replace_tags "
+                   "AND " + rows)
+
+
+def _insert_tags_of(rows: str) -> sa.TextClause:
+    """Give the stored students of the staged rows where ``rows`` (a constant condition)
+    their staged tags."""
+    return sa.text("INSERT INTO student_tags (student_id, tag_id) SELECT s.id, tg.id "
+                   "FROM eki_import_students i JOIN students s ON s.phone = i.phone "
+                   + _TAGS_OF_STAGED + " AND " + rows)
 
 
 def _upsert(rows: str) -> sa.TextClause:
@@ -84,55 +108,73 @@ class SqlRosterRepository:
     async def existing(self, phones: Sequence[str]) -> dict[str, ExistingStudent]:
         if not phones:
             return {}
-        tag_sets: dict[str | None, frozenset[str]] = {}
-        found: dict[str, ExistingStudent] = {}
         if self._pg:
             # One text parameter split on the server: no per-element adaptation of 100k
             # values. The planner guesses 10 rows for unnest() and picks 100k index probes
-            # plus an on-disk sort; for big files steer it to hash joins (600 → 230 ms).
-            # Read through the driver's cursor: 100k plain tuples, without SQLAlchemy's
-            # per-row Result processing (about 0.15 s of CPU for 100,000 students).
-            big = len(phones) > PG_HASH_JOIN_THRESHOLD
-            # JIT compilation off too: the planner's cost of a 100k lookup passes
-            # jit_above_cost, and compiling costs more than the query (15-450 ms).
-            if big:
-                await self._conn.exec_driver_sql(
-                    "SET LOCAL enable_nestloop = off; SET LOCAL work_mem = '64MB'; "
-                    "SET LOCAL jit = off")
-            raw = await self._conn.get_raw_connection()
-            driver = raw.driver_connection
-            assert driver is not None
-            async with driver.cursor() as cursor:
-                await cursor.execute(
-                    "SELECT s.id, s.phone, s.name, s.active, "
-                    "string_agg(t.name, %(sep)s) AS tag_names "
-                    "FROM unnest(string_to_array(%(phones)s, ',')) AS w(phone) "
-                    "JOIN students s ON s.phone = w.phone "
-                    "LEFT JOIN student_tags st ON st.student_id = s.id "
-                    "LEFT JOIN tags t ON t.id = st.tag_id "
-                    "GROUP BY s.id",
-                    {"phones": ",".join(phones), "sep": TAG_SEPARATOR},
-                )
-                fetched = await cursor.fetchall()
-            for sid, phone, name, active, tag_names in fetched:
-                tags = tag_sets.get(tag_names)
-                if tags is None:
-                    tags = _tag_set(tag_sets, tag_names)
-                found[phone] = ExistingStudent(sid, name, active, tags)
-            if big:
-                await self._conn.exec_driver_sql("RESET enable_nestloop; RESET work_mem; RESET jit")
-            return found
+            # plus an on-disk sort; for big lookups steer it to hash joins (600 → 230 ms).
+            return await self._read_postgres(
+                "FROM unnest(string_to_array(%(phones)s, ',')) AS w(phone) "
+                "JOIN students s ON s.phone = w.phone ",
+                {"phones": ",".join(phones)}, big=len(phones) > PG_HASH_JOIN_THRESHOLD)
         # SQLite: the same shape, the phones passed as one JSON array (json_each).
+        return await self._read_sqlite("FROM json_each(?) AS w JOIN students s "
+                                       "ON s.phone = w.value ", (json.dumps(list(phones)),))
+
+    async def existing_all(self, at_most: int) -> dict[str, ExistingStudent] | None:
+        count = await self._conn.scalar(sa.select(sa.func.count()).select_from(students))
+        if int(count or 0) > at_most:
+            return None
+        if self._pg:
+            return await self._read_postgres("FROM students s ", {},
+                                             big=int(count or 0) > PG_HASH_JOIN_THRESHOLD)
+        return await self._read_sqlite("FROM students s ", ())
+
+    async def _read_postgres(self, source: str, params: dict[str, str], *,
+                             big: bool) -> dict[str, ExistingStudent]:
+        """Students ``source`` names (``FROM … s``), with their tags. Read through the
+        driver's cursor: 100k plain tuples, without SQLAlchemy's per-row Result processing
+        (about 0.15 s of CPU for 100,000 students)."""
+        # JIT compilation off too: the planner's cost of a 100k lookup passes
+        # jit_above_cost, and compiling costs more than the query (15-450 ms).
+        if big:
+            await self._conn.exec_driver_sql(
+                "SET LOCAL enable_nestloop = off; SET LOCAL work_mem = '64MB'; "
+                "SET LOCAL jit = off")
+        raw = await self._conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        async with driver.cursor() as cursor:
+            await cursor.execute(
+                "SELECT s.id, s.phone, s.name, s.active, "
+                "string_agg(t.name, %(sep)s) AS tag_names " + source +
+                "LEFT JOIN student_tags st ON st.student_id = s.id "
+                "LEFT JOIN tags t ON t.id = st.tag_id "
+                "GROUP BY s.id",
+                {**params, "sep": TAG_SEPARATOR},
+            )
+            fetched = await cursor.fetchall()
+        tag_sets: dict[str | None, frozenset[str]] = {}
+        found: dict[str, ExistingStudent] = {}
+        for sid, phone, name, active, tag_names in fetched:
+            tags = tag_sets.get(tag_names)
+            if tags is None:
+                tags = _tag_set(tag_sets, tag_names)
+            found[phone] = ExistingStudent(sid, name, active, tags)
+        if big:
+            await self._conn.exec_driver_sql("RESET enable_nestloop; RESET work_mem; RESET jit")
+        return found
+
+    async def _read_sqlite(self, source: str,
+                           params: tuple[str, ...]) -> dict[str, ExistingStudent]:
         rows: Any = await self._conn.exec_driver_sql(
             "SELECT s.id, s.phone, s.name, s.active, group_concat(t.name, ?) "
-            "FROM json_each(?) AS w JOIN students s ON s.phone = w.value "
-            "LEFT JOIN student_tags st ON st.student_id = s.id "
+            + source + "LEFT JOIN student_tags st ON st.student_id = s.id "
             "LEFT JOIN tags t ON t.id = st.tag_id GROUP BY s.id",
-            (TAG_SEPARATOR, json.dumps(list(phones))),
+            (TAG_SEPARATOR, *params),
         )
-        for sid, phone, name, active, tag_names in rows:
-            found[phone] = ExistingStudent(sid, name, bool(active), _tag_set(tag_sets, tag_names))
-        return found
+        tag_sets: dict[str | None, frozenset[str]] = {}
+        return {phone: ExistingStudent(sid, name, bool(active), _tag_set(tag_sets, tag_names))
+                for sid, phone, name, active, tag_names in rows}
 
     async def write(self, plan: RosterPlan, now: datetime) -> None:
         changes = [*plan.creates, *plan.updates]
@@ -146,14 +188,16 @@ class SqlRosterRepository:
     # -- PostgreSQL: COPY + set-based statements -------------------------------------------
     async def _write_postgres(self, changes: Sequence[StudentChange], now: datetime) -> None:
         conn = self._conn
-        await conn.execute(sa.text(
+        await conn.exec_driver_sql(
             # No index: the phones are unique already (validation keeps the first of each),
             # the statements below join it by hash, and indexing 100k phones costs COPY
             # about as much as loading them. ``new``: no student had this phone at lookup.
-            "CREATE TEMP TABLE eki_import_students (phone text, wa_id text, "
+            # An import writes its students batch by batch in one transaction: the table
+            # of the previous batch is emptied.
+            "CREATE TEMP TABLE IF NOT EXISTS eki_import_students (phone text, wa_id text, "
             "name text, active boolean, tags text, replace_tags boolean, new boolean) "
-            "ON COMMIT DROP"
-        ))
+            "ON COMMIT DROP; TRUNCATE eki_import_students"
+        )
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
@@ -173,39 +217,36 @@ class SqlRosterRepository:
             await copy.write("".join(lines).encode())
         await conn.execute(sa.text("ANALYZE eki_import_students"))
         tagged = any(c.replace_tags for c in changes)
+        retagged = any(c.replace_tags and c.student_id is not None for c in changes)
+        sep = {"sep": TAG_SEPARATOR}
         if tagged:
-            # The tags being replaced are those of students stored before this statement:
-            # the students created below have none yet (so the join stays small).
-            await conn.execute(_DELETE_REPLACED_TAGS)
+            await conn.execute(_INSERT_TAG_NAMES, sep)
+        if retagged:
+            # Only students stored before this batch lose their tags: the ones created
+            # below have none yet.
+            await conn.execute(_delete_replaced_tags("NOT i.new"))
         params = {"now": now.astimezone(UTC)}
         if any(c.student_id is not None for c in changes):
             await conn.execute(_upsert("NOT new"), params)
         if any(c.student_id is None for c in changes):
             try:
                 # Students to create: a plain INSERT, a third cheaper for PostgreSQL than
-                # INSERT … ON CONFLICT (no speculative insertion per row).
+                # INSERT … ON CONFLICT (no speculative insertion per row); their tags from
+                # what it returns, without looking the new students up again (a batch's
+                # lookup in the whole table cost as much as the batch).
                 async with conn.begin_nested():
-                    await conn.execute(_INSERT_NEW, params)
+                    await conn.execute(_INSERT_NEW_TAGGED if tagged else _INSERT_NEW,
+                                       {**params, **sep})
             except IntegrityError:
                 # A student with one of these phones was registered since the lookup (or
                 # another unique violation): the upsert does what the plain INSERT could not,
                 # and the tags of the students that appeared meanwhile are replaced too.
                 await conn.execute(_upsert("new"), params)
                 if tagged:
-                    await conn.execute(_DELETE_REPLACED_TAGS)
-        if not tagged:
-            return
-        await conn.execute(sa.text(
-            "INSERT INTO tags (name) SELECT DISTINCT t.name FROM eki_import_students i "
-            "CROSS JOIN LATERAL unnest(string_to_array(i.tags, :sep)) AS t(name) "
-            "WHERE i.replace_tags AND t.name <> '' ON CONFLICT (name) DO NOTHING"
-        ), {"sep": TAG_SEPARATOR})
-        await conn.execute(sa.text(
-            "INSERT INTO student_tags (student_id, tag_id) SELECT s.id, tg.id "
-            "FROM eki_import_students i JOIN students s ON s.phone = i.phone "
-            "CROSS JOIN LATERAL unnest(string_to_array(i.tags, :sep)) AS t(name) "
-            "JOIN tags tg ON tg.name = t.name WHERE i.replace_tags"
-        ), {"sep": TAG_SEPARATOR})
+                    await conn.execute(_delete_replaced_tags("i.new"))
+                    await conn.execute(_insert_tags_of("i.new"), sep)
+        if retagged:
+            await conn.execute(_insert_tags_of("NOT i.new"), sep)
 
     # -- SQLite: executemany ----------------------------------------------------------------
     async def _write_sqlite(self, changes: Sequence[StudentChange], now: datetime) -> None:

@@ -28,6 +28,11 @@ class RosterRepository(Protocol):
         """What is stored for each of these E.164 phones (missing ones are absent)."""
         ...
 
+    async def existing_all(self, at_most: int) -> dict[str, ExistingStudent] | None:
+        """What is stored for every student, by E.164 phone, when there are at most
+        ``at_most`` of them; None (having read none of them) when there are more."""
+        ...
+
     async def write(self, plan: RosterPlan, now: datetime) -> None:
         """Create and update the planned students (and their tags)."""
         ...
