@@ -274,21 +274,25 @@ def plan_roster(
     creates: list[StudentChange] = []
     updates: list[StudentChange] = []
     unchanged = 0
+    # Called for every row of 100,000-row files: positional tuples, names bound locally.
+    change = StudentChange
+    add = creates.append
+    stored = existing.get
+    no_tags: frozenset[str] = frozenset()
     for record in records:
-        current = existing.get(record.phone.e164)
+        row, phone, name, active, tags = record
+        current = stored(phone.e164)
         if current is None:
-            creates.append(StudentChange(
-                row=record.row, phone=record.phone, name=record.name,
-                active=True if record.active is None else record.active,
-                tags=record.tags or frozenset(), replace_tags=bool(record.tags),
-                student_id=None))
+            add(change(row, phone, name, True if active is None else active,
+                       tags or no_tags, bool(tags), None))
             continue
-        active = current.active if record.active is None else record.active
-        tags = current.tags if record.tags is None else record.tags
-        if (record.name, active, tags) == (current.name, current.active, current.tags):
+        if active is None:
+            active = current.active
+        if tags is None:
+            tags = current.tags
+        if name == current.name and active == current.active and tags == current.tags:
             unchanged += 1
             continue
-        updates.append(StudentChange(
-            row=record.row, phone=record.phone, name=record.name, active=active, tags=tags,
-            replace_tags=tags != current.tags, student_id=current.id))
+        updates.append(change(row, phone, name, active, tags, tags != current.tags,
+                              current.id))
     return RosterPlan(creates=tuple(creates), updates=tuple(updates), unchanged=unchanged)
