@@ -114,6 +114,7 @@ def test_a_cell_padded_across_two_chunks_is_seen() -> None:
     filler = b" " * (1024 * 1024 - 5000 - len(head) - len(b"<row r=\"9000\">"))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as book:
+        book.writestr("xl/workbook.xml", b"<workbook/>")
         book.writestr("xl/worksheets/sheet1.xml", head + filler + cell + b"</sheetData>"
                       b"</worksheet>")
     with pytest.raises(ImportFileError):
@@ -216,3 +217,63 @@ def test_the_reader_refuses_a_two_kilobyte_grid_of_a_million_rows() -> None:
         CalamineSpreadsheetReader().read(data, "bomba.xlsx")
     assert caught.value.code == "SHEET_TOO_LARGE"
     assert "fila 1.000.000" in caught.value.message
+
+
+def test_a_sheet_outside_xl_worksheets_is_measured_too() -> None:
+    # calamine finds sheets through the workbook's relationships, whatever their path.
+    source = zipfile.ZipFile(io.BytesIO(_sheet_xlsx(b'<row r="600"><c r="A600"><v>1</v></c>'
+                                                    b"</row>")))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            name = info.filename
+            if name == "xl/worksheets/sheet1.xml":
+                name = "xl/elsewhere.xml"
+            elif name == "xl/_rels/workbook.xml.rels":
+                content = content.replace(b"worksheets/sheet1.xml", b"elsewhere.xml")
+            target.writestr(name, content)
+    data = out.getvalue()
+    assert _calamine_end(data) == (600, 1)
+    with pytest.raises(ImportFileError) as caught:
+        check_xlsx_bounds(data, "raro.xlsx", SheetLimits(rows=500))
+    assert caught.value.code == "SHEET_TOO_LARGE"
+
+
+def _with_shared_strings(count: int) -> bytes:
+    """A workbook whose A1 is the first of ``count`` shared strings of 100 letters."""
+    source = zipfile.ZipFile(io.BytesIO(_sheet_xlsx(b'<row r="1"><c r="A1" t="s"><v>0</v>'
+                                                    b"</c></row>")))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "xl/_rels/workbook.xml.rels":
+                content = content.replace(b"</Relationships>", (
+                    b'<Relationship Id="rIdS" Target="sharedStrings.xml" Type="http://schemas.'
+                    b'openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>'
+                    b"</Relationships>"))
+            target.writestr(info, content)
+        target.writestr("xl/sharedStrings.xml", (
+            b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            + (b"<si><t>" + b"a" * 100 + b"</t></si>") * count + b"</sst>"))
+    return out.getvalue()
+
+
+def test_shared_strings_that_unpack_to_more_than_the_parts_budget_are_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # calamine holds every shared string in memory: 1 MB of upload could be gigabytes.
+    import python_calamine
+
+    from eki_adapters.spreadsheets import bounds
+
+    small, big = _with_shared_strings(1), _with_shared_strings(1000)
+    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(big))
+    assert book.get_sheet_by_index(0).to_python() == [["a" * 100]]  # a real shared string
+    others = sum(info.file_size for info in zipfile.ZipFile(io.BytesIO(small)).infolist()
+                 if info.filename != "xl/worksheets/sheet1.xml")
+    monkeypatch.setattr(bounds, "MAX_PARTS_BYTES", others + 10_000)
+    check_xlsx_bounds(small, "ok.xlsx", SheetLimits())
+    with pytest.raises(ImportFileError, match="descomprimido es demasiado grande") as caught:
+        check_xlsx_bounds(big, "cadenas.xlsx", SheetLimits())  # ~120 KB of strings
+    assert caught.value.code == "SHEET_TOO_LARGE"

@@ -24,6 +24,10 @@ from eki_domain.model.imports import ImportFileError
 
 #: Worksheet XML read from one upload at most (uncompressed; guards against zip bombs).
 MAX_SHEET_XML_BYTES = 1024 * 1024 * 1024
+#: The parts without cells (shared strings, styles, images…), uncompressed, at most:
+#: calamine holds every shared string in memory (a 1 MB upload can unpack to gigabytes of
+#: them). A 100,000-student list's shared strings take a few MB.
+MAX_PARTS_BYTES = 128 * 1024 * 1024
 _CHUNK = 1024 * 1024
 #: Where a cell is: ``<c r="B7" …>`` — also with single quotes, lower-case letters and
 #: spaces around ``=``, all of which XML and calamine accept. The ``r`` attribute must
@@ -83,22 +87,26 @@ def column_letters(number: int) -> str:
 
 
 def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> bool:
-    """Raise ImportFileError when a worksheet of this .xlsx/.xlsm exceeds ``limits``.
+    """Raise ImportFileError when a worksheet of this .xlsx/.xlsm exceeds ``limits``, or
+    its other parts (shared strings above all, which calamine holds in memory) decompress
+    to more than :data:`MAX_PARTS_BYTES`.
 
-    True when the sizes were read (an .xlsx/.xlsm); False for anything else — another
-    zip (.ods, .xlsb) or a damaged one — which must then be read in isolation.
+    Every part of the archive is read, whatever its name: calamine finds the worksheets
+    through the workbook's relationships, so a sheet may live anywhere. True when the
+    sizes were read (an .xlsx/.xlsm); False for anything else — another zip (.ods,
+    .xlsb) or a damaged one — which must then be read in isolation.
     """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError):
         return False
     budget = MAX_SHEET_XML_BYTES
-    checked = False
+    parts = MAX_PARTS_BYTES
     with archive:
-        for info in archive.infolist():
-            if not (info.filename.startswith("xl/worksheets/")
-                    and info.filename.endswith(".xml")):
-                continue
+        members = archive.infolist()
+        if not any(info.filename == "xl/workbook.xml" for info in members):
+            return False  # not what calamine reads as .xlsx
+        for info in members:
             try:
                 rows, columns, read = _extent(archive, info, budget, limits.cells)
             except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError):
@@ -109,15 +117,17 @@ def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> bool:
                     f"hojas de hasta {_n(limits.cells)} celdas. Copie solo los datos a un "
                     "libro nuevo (o divídalo en varios archivos) y vuelva a subirlo.",
                     code="SHEET_TOO_LARGE") from None
-            checked = True
             budget -= read
-            limits.check(name, rows, columns)
-            if budget <= 0:
+            if rows or columns:
+                limits.check(name, rows, columns)
+            else:
+                parts -= read  # no cell: shared strings, styles, images…
+            if budget <= 0 or parts < 0:
                 raise ImportFileError(
                     f"«{name}» descomprimido es demasiado grande para una lista de "
                     "estudiantes. Copie solo los datos a un libro nuevo y vuelva a subirlo.",
                     code="SHEET_TOO_LARGE")
-    return checked
+    return True
 
 
 class _Irregular(Exception):
