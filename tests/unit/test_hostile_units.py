@@ -277,3 +277,36 @@ def test_shared_strings_that_unpack_to_more_than_the_parts_budget_are_refused(
     with pytest.raises(ImportFileError, match="descomprimido es demasiado grande") as caught:
         check_xlsx_bounds(big, "cadenas.xlsx", SheetLimits())  # ~120 KB of strings
     assert caught.value.code == "SHEET_TOO_LARGE"
+
+
+@pytest.mark.parametrize("data", [
+    b"nombre,telefono\n" + b"\n" * 200,  # line breaks: 200 empty rows
+    b"nombre,telefono\n" + b"," * 1000 + b"\n",  # commas: one row of 1,001 empty cells
+    b'nombre,telefono\n"Ana",1\n' + b'"x",\n' * 200,  # quoted: records counted as read
+    b"nombre,telefono\n" + b"Ana,300\n" * 90 + b"Ana,300,1,2,3,4,5\n",  # a row too wide
+], ids=["line-breaks", "commas", "quoted-rows", "too-wide"])
+def test_a_csv_beyond_the_sheet_limits_is_refused(data: bytes) -> None:
+    # Unbounded, 20 MB of line breaks were 20 million rows (3.6 GB, 45 s), 45 MB of
+    # commas one row of 47 million cells (805 MB).
+    from eki_adapters.spreadsheets.reader import CalamineSpreadsheetReader
+
+    reader = CalamineSpreadsheetReader(limits=SheetLimits(rows=100, columns=5, cells=400))
+    with pytest.raises(ImportFileError) as caught:
+        reader.read(data, "grande.csv")
+    assert caught.value.code == "SHEET_TOO_LARGE"
+    assert "«grande.csv»" in caught.value.message
+    fine = b"nombre,telefono\n" + b"Ana,300\n" * 90 + b"\n" * 5
+    assert sum(1 for _, record in reader.read(fine, "bien.csv").rows if record) == 91
+
+
+def test_a_json_list_beyond_the_sheet_limits_is_refused_before_parsing() -> None:
+    from eki_adapters.spreadsheets.reader import CalamineSpreadsheetReader, check_json_bounds
+
+    reader = CalamineSpreadsheetReader(limits=SheetLimits(rows=100, columns=5, cells=400))
+    for text in ("[" + "{}," * 200 + "{}]", '[{"a": [' + "1," * 1000 + "1]}]"):
+        with pytest.raises(ImportFileError) as caught:
+            reader.read(text.encode(), "lista.json")
+        assert caught.value.code == "SHEET_TOO_LARGE"
+    check_json_bounds(b'[{"nombre": "Ana", "telefono": "3001234567"}]', "ok.json")
+    with pytest.raises(ImportFileError):
+        check_json_bounds(b"[" + b"{}," * 600_000 + b"{}]", "api.json")

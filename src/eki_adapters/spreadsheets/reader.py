@@ -96,7 +96,7 @@ class CalamineSpreadsheetReader:
             raise _error(f"«{name}» se llama {suffix} pero en realidad es texto (un CSV "
                          "renombrado). Cámbiele la extensión a .csv, o ábralo en Excel y "
                          "guárdelo como «Libro de Excel (.xlsx)».", "WRONG_FORMAT")
-        return Sheet(filename=name, sha256=digest, rows=_read_csv(text, name))
+        return Sheet(filename=name, sha256=digest, rows=_read_csv(text, name, self.limits))
 
     def _read_workbook(self, data: bytes, name: str, digest: str) -> Sheet:
         """.xlsx/.xlsm here once their sheet sizes are checked; other workbooks (.xls,
@@ -143,6 +143,7 @@ class CalamineSpreadsheetReader:
                      "guardó el libro con los estudiantes.", "EMPTY_FILE")
 
     def _read_json(self, text: str, name: str, digest: str) -> Sheet:
+        check_json_bounds(text, name, self.limits)
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -165,6 +166,21 @@ def sheet_from_json(data: object, name: str, digest: str = "") -> Sheet:
         digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False,
                                            default=str).encode()).hexdigest()
     return sheet_from_records(data, name, digest)
+
+
+def check_json_bounds(text: str | bytes, name: str, limits: SheetLimits | None = None) -> None:
+    """Refuse, before parsing, a JSON list of more objects (rows) or values (cells) than a
+    sheet may hold: parsed, 50 MB of ``{},`` would be 12 million dictionaries."""
+    limits = limits or SheetLimits()
+    if isinstance(text, str):
+        objects, commas = text.count("{"), text.count(",")
+    else:
+        objects, commas = text.count(b"{"), text.count(b",")
+    if objects > limits.rows + 1 or commas > limits.cells + objects:
+        rows, cells = (f"{n:,}".replace(",", ".") for n in (limits.rows, limits.cells))
+        raise _error(f"«{name}» tiene demasiadas filas o valores: EKI lee listas de hasta "
+                     f"{rows} filas y {cells} valores. Divídala en varios archivos.",
+                     "SHEET_TOO_LARGE")
 
 
 def _encrypted(name: str) -> ImportFileError:
@@ -202,19 +218,31 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
-def _read_csv(text: str, name: str) -> Sequence[tuple[int, Sequence[object]]]:
+def _read_csv(text: str, name: str,
+              limits: SheetLimits | None = None) -> Sequence[tuple[int, Sequence[object]]]:
+    """The records of a CSV text, numbered by the line each starts on, within ``limits``
+    (a sheet's: rows, columns, cells). What the limits refuse is refused before the parse
+    builds it: 20 MB of line breaks would be 20 million empty rows (3.6 GB), 45 MB of
+    commas one row of 47 million empty cells."""
+    limits = limits or SheetLimits()
     delimiter = _sniff_delimiter(text)
+    lines = text.count("\n") + 1
+    if text.count(delimiter) > limits.cells + lines or (
+            '"' not in text and lines > limits.rows + 1):
+        raise _csv_too_large(name, limits)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[tuple[int, Sequence[object]]] = []
     try:
         if '"' not in text:
             # No quoting, so no record spans lines: line number = position (C-speed loop).
             rows = list(enumerate(reader, start=1))
-            return rows
-        start = 1
-        for record in reader:
-            rows.append((start, record))  # empty cells stay "": blank like None everywhere
-            start = reader.line_num + 1
+        else:
+            start = 1
+            for record in reader:
+                if len(rows) >= limits.rows:
+                    raise _csv_too_large(name, limits)
+                rows.append((start, record))  # empty cells stay "": blank like None everywhere
+                start = reader.line_num + 1
     except csv.Error as exc:
         if "field limit" in str(exc):
             raise _error(f"«{name}» tiene una celda de más de {csv.field_size_limit() // 1024} "
@@ -224,4 +252,14 @@ def _read_csv(text: str, name: str) -> Sequence[tuple[int, Sequence[object]]]:
         raise _error(f"«{name}» tiene un error de formato CSV cerca de la línea "
                      f"{reader.line_num}: {exc}. Revise las comillas de esa línea.",
                      "CORRUPT_FILE") from None
+    used = [number for number, record in rows if any(record)]
+    columns = max(map(len, (record for _, record in rows)), default=0)
+    limits.check(name, used[-1] if used else 0, columns)
     return rows
+
+
+def _csv_too_large(name: str, limits: SheetLimits) -> ImportFileError:
+    rows, cells = (f"{n:,}".replace(",", ".") for n in (limits.rows, limits.cells))
+    return _error(f"«{name}» es demasiado grande: EKI lee archivos de hasta {rows} filas, "
+                  f"{limits.columns} columnas y {cells} celdas. Borre las filas vacías del "
+                  "final o divídalo en varios archivos.", "SHEET_TOO_LARGE")

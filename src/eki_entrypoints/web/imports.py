@@ -13,10 +13,11 @@ from starlette.responses import JSONResponse, Response
 
 from eki_adapters.spreadsheets import MAX_UPLOAD_BYTES
 from eki_adapters.spreadsheets.errors_file import ErrorsFormat, write_errors_file
-from eki_adapters.spreadsheets.reader import sheet_from_json
+from eki_adapters.spreadsheets.reader import check_json_bounds, sheet_from_json
 from eki_domain.model.audit import AuditAction
 from eki_domain.model.gradebook import ProgressKind
 from eki_domain.model.imports import (
+    ImportFileError,
     ImportMode,
     ImportStatus,
     Severity,
@@ -49,6 +50,10 @@ def _country(request: Request) -> str | None:
 
 
 def _json(data: bytes) -> object:
+    try:
+        check_json_bounds(data, "api.json")
+    except ImportFileError as exc:
+        raise ApiError(422, exc.code, exc.message) from None
     try:
         return json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
