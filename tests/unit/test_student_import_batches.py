@@ -32,7 +32,8 @@ async def test_batches_give_the_counts_and_state_of_one_write(
     monkeypatch.setattr(roster, "RECORDS_PER_BATCH", 2)
     monkeypatch.setattr(student_import, "LOOK_UP_ALL_FACTOR", look_up_all)
     store = InMemoryStore()
-    service = StudentImportService(store.uow, FixedClock(datetime(2026, 12, 7, tzinfo=UTC)))
+    service = StudentImportService(store.uow, FixedClock(datetime(2026, 12, 7, tzinfo=UTC)),
+                                   write_while_validating=True)
     first = (await service.import_sheet(sheet_from_records(ROWS[:2], "a.xlsx"))).report
     assert first.created == 2
     report = (await service.import_sheet(sheet_from_records(

@@ -160,10 +160,15 @@ class ImportService:
     kind = "import"
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, default_region: str = "CO",
-                 telemetry: Telemetry = NO_TELEMETRY, bus: MessageBus | None = None):
+                 telemetry: Telemetry = NO_TELEMETRY, bus: MessageBus | None = None,
+                 write_while_validating: bool = False):
         self._uow = uow
         self._clock = clock
         self._region = default_region
+        #: Write valid records batch by batch while the next ones are validated (where the
+        #: kind supports it): worth it when the database works beside this process — a
+        #: PostgreSQL server; an embedded SQLite works inside it and gained nothing.
+        self.write_while_validating = write_while_validating
         #: Where row counts of real (not dry-run) imports are reported.
         self.telemetry = telemetry
         #: Publishes :class:`ImportLanded` after each committed import (and subclasses'
@@ -211,16 +216,18 @@ class ImportService:
         import lock) nothing is committed, rolled back or recorded here: the owner does it
         for several imports at once (OneRoster); ``job_id`` is then 0.
 
-        With ``streamed`` (and in the default mode, in a unit of work of its own) the
-        unit of work and the import lock are taken first and the valid records are written
-        batch by batch while the next ones are validated (the database works while Python
-        validates); ``write`` then writes only what needs the whole sheet."""
+        With ``streamed`` and :attr:`write_while_validating` (and in the default mode, in a
+        unit of work of its own) the unit of work and the import lock are taken first and
+        the valid records are written batch by batch while the next ones are validated (the
+        database works while Python validates); ``write`` then writes only what needs the
+        whole sheet."""
         started = time.perf_counter()
 
         def elapsed_ms() -> int:
             return int((time.perf_counter() - started) * 1000)
 
-        streaming = streamed is not None and within is None and mode is ImportMode.DEFAULT
+        streaming = (streamed is not None and self.write_while_validating and within is None
+                     and mode is ImportMode.DEFAULT)
         if not streaming:
             try:
                 validation = await asyncio.to_thread(validate)  # CPU-bound: keep the loop free
