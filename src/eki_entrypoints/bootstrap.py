@@ -210,7 +210,8 @@ async def bootstrap(
     register_handlers(bus, progress=progress, wakeups=wakeups, live=live)
     student_import = StudentImportService(uow, clock, default_region=settings.default_country,
                                           telemetry=telemetry, bus=bus,
-                                          write_while_validating=not settings.is_sqlite)
+                                          write_while_validating=engine is not None
+                                          and engine.dialect.name == "postgresql")
     progress_import = ProgressImportService(
         uow, clock, default_region=settings.default_country, scale=settings.grading_scale,
         telemetry=telemetry, bus=bus)
