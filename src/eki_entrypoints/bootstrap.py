@@ -209,9 +209,7 @@ async def bootstrap(
     live = LiveBridge(cast(Callable[[], LiveUnitOfWork], uow), clock, build_live_feed(engine))
     register_handlers(bus, progress=progress, wakeups=wakeups, live=live)
     student_import = StudentImportService(uow, clock, default_region=settings.default_country,
-                                          telemetry=telemetry, bus=bus,
-                                          write_while_validating=engine is not None
-                                          and engine.dialect.name == "postgresql")
+                                          telemetry=telemetry, bus=bus)
     progress_import = ProgressImportService(
         uow, clock, default_region=settings.default_country, scale=settings.grading_scale,
         telemetry=telemetry, bus=bus)

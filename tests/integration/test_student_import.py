@@ -209,21 +209,14 @@ async def test_the_big_file_lookup_settings_give_the_same_counts(
     assert (beto.active, beto.tags) == (True, {"coro"})
 
 
-@pytest.mark.parametrize("look_up_all", [2, 0], ids=["stored-read-at-once", "per-batch"])
-async def test_records_written_batch_by_batch_while_validating(
+@pytest.mark.parametrize("look_up_all", [2, 0], ids=["stored-read-at-once", "by-phone"])
+async def test_stored_students_read_at_once_or_by_phone_give_the_same_counts(
         eki: Eki, monkeypatch: pytest.MonkeyPatch, look_up_all: int) -> None:
-    """The default mode writes the valid records in batches while the next ones are
-    validated (RECORDS_PER_BATCH, 2 here): the same counts, issues and end state as one
-    write, an in-file duplicate split from its first row across batches is still refused,
-    and a dry run still writes nothing — with the stored students read at once (a file
-    about the size of the roster) or looked up batch by batch (a small file)."""
-    from eki_domain.model import roster
+    """A file about the size of the roster reads every stored student at once
+    (existing_all); a smaller one looks up its phones: the same counts and end state."""
     from eki_domain.services import student_import
 
-    monkeypatch.setattr(roster, "RECORDS_PER_BATCH", 2)
     monkeypatch.setattr(student_import, "LOOK_UP_ALL_FACTOR", look_up_all)
-    # bootstrap turns it on for PostgreSQL only (docs/imports.md): here on both.
-    monkeypatch.setattr(eki.student_import, "write_while_validating", True)
     await eki.registration.register("Ana Vieja", "3001234567", tags=["coro"])
     await eki.registration.register("Beto Ruiz", "3109876543", tags=["grado 10"])
     rows: list[list[object]] = [
@@ -232,24 +225,15 @@ async def test_records_written_batch_by_batch_while_validating(
         ["Beto Ruiz", 3109876543, "grado 10"],  # unchanged
         ["Carla", 3151234567, "grado 11"],  # created
         ["Sin teléfono", "", "grado 11"],  # error
-        ["Dani", 3161234567, ""],  # created
-        ["Eva", 3171234567, "coro"],  # created
-        ["Otra Ana", 3001234567, ""],  # duplicate of row 2, three batches later
+        ["Otra Ana", 3001234567, ""],  # duplicate of row 2
     ]
-    dry = (await run(eki, rows, dry_run=True)).report
-    assert (dry.created, dry.updated, dry.unchanged, dry.rows_rejected) == (3, 1, 1, 2)
-    assert (await eki.registration.list(page=PageRequest(limit=10))).total == 2
     report = (await run(eki, rows)).report
     assert (report.created, report.updated, report.unchanged, report.rows_rejected) == (
-        3, 1, 1, 2)
-    assert {issue.code for issue in report.issues} >= {"DUPLICATE_IN_FILE"}
+        1, 1, 1, 2)
     ana = await eki.registration.find("3001234567")
     assert (ana.name, ana.tags) == ("Ana Pérez", {"grado 10"})
-    eva = await eki.registration.find("3171234567")
-    assert (eva.name, eva.tags) == ("Eva", {"coro"})
-    assert (await eki.registration.list(page=PageRequest(limit=10))).total == 5
     again = (await run(eki, rows)).report
-    assert (again.created, again.updated, again.unchanged) == (0, 0, 5)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
 
 
 async def test_every_stored_student_is_read_at_once_only_up_to_a_limit(eki: Eki) -> None:

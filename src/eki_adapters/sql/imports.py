@@ -29,38 +29,14 @@ from eki_domain.ports.imports import FailedRows, ImportRecord
 #: One advisory lock key for every import into this database.
 IMPORT_LOCK_KEY = int.from_bytes(hashlib.sha256(b"eki-import").digest()[:4], "big") & 0x7FFFFFFF
 SQLITE_LOCK_WAIT_MS = 1500
-PG_HASH_JOIN_THRESHOLD = 50_000
+PG_HASH_JOIN_THRESHOLD = 5000
 
 _STUDENT_COLUMNS = "INSERT INTO students (name, phone, wa_id, active, registered_at, updated_at) "
 _STAGED = "SELECT name, phone, wa_id, active, :now, :now FROM eki_import_students WHERE "
 _INSERT_NEW = sa.text(_STUDENT_COLUMNS + _STAGED + "new")
-_TAGS_OF_STAGED = ("CROSS JOIN LATERAL unnest(string_to_array(i.tags, :sep)) AS t(name) "
-                   "JOIN tags tg ON tg.name = t.name WHERE i.replace_tags")
-#: The new students and their tags in one statement: the tags join what the INSERT returns.
-_INSERT_NEW_TAGGED = sa.text(
-    "WITH created AS (" + _STUDENT_COLUMNS + _STAGED + "new RETURNING id, phone) "  # noqa: S608
-    "INSERT INTO student_tags (student_id, tag_id) SELECT c.id, tg.id FROM created c "
-    "JOIN eki_import_students i ON i.phone = c.phone " + _TAGS_OF_STAGED)
-_INSERT_TAG_NAMES = sa.text(
-    "INSERT INTO tags (name) SELECT DISTINCT t.name FROM eki_import_students i "
-    "CROSS JOIN LATERAL unnest(string_to_array(i.tags, :sep)) AS t(name) "
-    "WHERE i.replace_tags AND t.name <> '' ON CONFLICT (name) DO NOTHING")
-
-
-def _delete_replaced_tags(rows: str) -> sa.TextClause:
-    """Delete the tags of the stored students whose staged row replaces them, where ``rows``
-    (a constant condition)."""
-    return sa.text("DELETE FROM student_tags st USING students s, eki_import_students i "  # noqa: S608
-                   "WHERE st.student_id = s.id AND s.phone = i.phone AND i.replace_tags "
-                   "AND " + rows)
-
-
-def _insert_tags_of(rows: str) -> sa.TextClause:
-    """Give the stored students of the staged rows where ``rows`` (a constant condition)
-    their staged tags."""
-    return sa.text("INSERT INTO student_tags (student_id, tag_id) SELECT s.id, tg.id "
-                   "FROM eki_import_students i JOIN students s ON s.phone = i.phone "
-                   + _TAGS_OF_STAGED + " AND " + rows)
+_DELETE_REPLACED_TAGS = sa.text(
+    "DELETE FROM student_tags st USING students s, eki_import_students i "
+    "WHERE st.student_id = s.id AND s.phone = i.phone AND i.replace_tags")
 
 
 def _upsert(rows: str) -> sa.TextClause:
@@ -192,8 +168,8 @@ class SqlRosterRepository:
             # No index: the phones are unique already (validation keeps the first of each),
             # the statements below join it by hash, and indexing 100k phones costs COPY
             # about as much as loading them. ``new``: no student had this phone at lookup.
-            # An import writes its students batch by batch in one transaction: the table
-            # of the previous batch is emptied.
+            # A transaction that writes twice (two imports in one unit of work) empties the
+            # table of the first write.
             "CREATE TEMP TABLE IF NOT EXISTS eki_import_students (phone text, wa_id text, "
             "name text, active boolean, tags text, replace_tags boolean, new boolean) "
             "ON COMMIT DROP; TRUNCATE eki_import_students"
@@ -217,36 +193,39 @@ class SqlRosterRepository:
             await copy.write("".join(lines).encode())
         await conn.execute(sa.text("ANALYZE eki_import_students"))
         tagged = any(c.replace_tags for c in changes)
-        retagged = any(c.replace_tags and c.student_id is not None for c in changes)
-        sep = {"sep": TAG_SEPARATOR}
         if tagged:
-            await conn.execute(_INSERT_TAG_NAMES, sep)
-        if retagged:
-            # Only students stored before this batch lose their tags: the ones created
-            # below have none yet.
-            await conn.execute(_delete_replaced_tags("NOT i.new"))
+            # The tags being replaced are those of students stored before this statement:
+            # the students created below have none yet (so the join stays small).
+            await conn.execute(_DELETE_REPLACED_TAGS)
         params = {"now": now.astimezone(UTC)}
         if any(c.student_id is not None for c in changes):
             await conn.execute(_upsert("NOT new"), params)
         if any(c.student_id is None for c in changes):
             try:
                 # Students to create: a plain INSERT, a third cheaper for PostgreSQL than
-                # INSERT … ON CONFLICT (no speculative insertion per row); their tags from
-                # what it returns, without looking the new students up again (a batch's
-                # lookup in the whole table cost as much as the batch).
+                # INSERT … ON CONFLICT (no speculative insertion per row).
                 async with conn.begin_nested():
-                    await conn.execute(_INSERT_NEW_TAGGED if tagged else _INSERT_NEW,
-                                       {**params, **sep})
+                    await conn.execute(_INSERT_NEW, params)
             except IntegrityError:
                 # A student with one of these phones was registered since the lookup (or
                 # another unique violation): the upsert does what the plain INSERT could not,
                 # and the tags of the students that appeared meanwhile are replaced too.
                 await conn.execute(_upsert("new"), params)
                 if tagged:
-                    await conn.execute(_delete_replaced_tags("i.new"))
-                    await conn.execute(_insert_tags_of("i.new"), sep)
-        if retagged:
-            await conn.execute(_insert_tags_of("NOT i.new"), sep)
+                    await conn.execute(_DELETE_REPLACED_TAGS)
+        if not tagged:
+            return
+        await conn.execute(sa.text(
+            "INSERT INTO tags (name) SELECT DISTINCT t.name FROM eki_import_students i "
+            "CROSS JOIN LATERAL unnest(string_to_array(i.tags, :sep)) AS t(name) "
+            "WHERE i.replace_tags AND t.name <> '' ON CONFLICT (name) DO NOTHING"
+        ), {"sep": TAG_SEPARATOR})
+        await conn.execute(sa.text(
+            "INSERT INTO student_tags (student_id, tag_id) SELECT s.id, tg.id "
+            "FROM eki_import_students i JOIN students s ON s.phone = i.phone "
+            "CROSS JOIN LATERAL unnest(string_to_array(i.tags, :sep)) AS t(name) "
+            "JOIN tags tg ON tg.name = t.name WHERE i.replace_tags"
+        ), {"sep": TAG_SEPARATOR})
 
     # -- SQLite: executemany ----------------------------------------------------------------
     async def _write_sqlite(self, changes: Sequence[StudentChange], now: datetime) -> None:

@@ -277,7 +277,3 @@ class WriteCounts:
     created: int
     updated: int
     unchanged: int
-
-    def __add__(self, other: WriteCounts) -> WriteCounts:
-        return WriteCounts(self.created + other.created, self.updated + other.updated,
-                           self.unchanged + other.unchanged)

@@ -113,24 +113,16 @@ def split_tags(value: object) -> list[str]:
     return [part for part in (p.strip() for p in _TAG_SPLIT.split(str(value))) if part]
 
 
-#: Valid records handed to ``on_records`` at a time (see :func:`validate_student_rows`).
-RECORDS_PER_BATCH = 10_000
-
-
 def validate_student_rows(
     sheet: Sheet,
     default_region: str,
     *,
     progress: Callable[[int], None] | None = None,
-    on_records: Callable[[Sequence[StudentRecord]], None] | None = None,
 ) -> RosterValidation:
     """Validate every row; duplicates by normalised phone keep the first row.
 
     Written for 100,000-row files: cell values that repeat (activo, etiquetas) are
-    parsed once, and issues are only built for rows that have them. ``on_records``
-    receives the valid records as they are found, :data:`RECORDS_PER_BATCH` at a time and
-    the rest at the end (an import writes them while the next ones are validated); no
-    phone appears in two batches.
+    parsed once, and issues are only built for rows that have them.
     """
     mapping = map_headers(sheet, STUDENT_FIELDS)
     issues: list[RowIssue] = unknown_column_issues(mapping)
@@ -149,7 +141,6 @@ def validate_student_rows(
     parse_phone = PhoneNumber.parse
     header_row = mapping.header_row
     rows_read = 0
-    handed = 0  # records already given to on_records
 
     for number, cells in sheet.rows:
         if number <= header_row:
@@ -253,11 +244,6 @@ def validate_student_rows(
             assert phone is not None and name is not None
             records.append(StudentRecord(row=number, phone=phone, name=name, active=active,
                                          tags=tags))
-            if on_records is not None and len(records) - handed >= RECORDS_PER_BATCH:
-                on_records(records[handed:])
-                handed = len(records)
-    if on_records is not None and len(records) > handed:
-        on_records(records[handed:])
     return RosterValidation(mapping=mapping, records=tuple(records), issues=tuple(issues),
                             rows_read=rows_read, rejected_rows=frozenset(rejected),
                             cells=cells_by_row)

@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Protocol
 
 import attrs
 
@@ -78,53 +78,6 @@ class Resolution:
     rejected_rows: frozenset[int] = frozenset()
 
 
-class _Outcome(NamedTuple):
-    status: ImportStatus
-    counts: WriteCounts
-    rejected: frozenset[int]
-    issues: tuple[RowIssue, ...]
-
-
-#: Hands a batch of valid records to the writer (called in the validating thread).
-Emit = Callable[[Sequence[Any]], None]
-
-
-@attrs.frozen
-class Streamed:
-    """How an import writes while it validates (see :meth:`ImportService._run`):
-    ``validate(emit)`` validates the whole sheet, calling ``emit`` with each batch of valid
-    records (no key in two batches); ``write_batch(uow, batch)`` writes one batch;
-    ``prepare(uow)``, if given, runs while the first batch is validated (a lookup)."""
-
-    validate: Callable[[Emit], Validation]
-    write_batch: Callable[[UnitOfWork, Sequence[Any]], Awaitable[WriteCounts]]
-    prepare: Callable[[UnitOfWork], Awaitable[None]] | None = None
-
-
-async def _write_while_validating(uow: UnitOfWork,
-                                  streamed: Streamed) -> tuple[Validation, WriteCounts]:
-    """Validate in a thread (CPU-bound) while the event loop writes each batch it emits."""
-    loop = asyncio.get_running_loop()
-    batches: asyncio.Queue[Sequence[Any] | None] = asyncio.Queue()
-
-    def emit(batch: Sequence[Any]) -> None:
-        loop.call_soon_threadsafe(batches.put_nowait, batch)
-
-    validating = asyncio.ensure_future(asyncio.to_thread(streamed.validate, emit))
-    # Scheduled after every batch the thread emitted: the end of the batches.
-    validating.add_done_callback(lambda _: batches.put_nowait(None))
-    counts = WriteCounts(0, 0, 0)
-    try:
-        if streamed.prepare is not None:
-            await streamed.prepare(uow)
-        while (batch := await batches.get()) is not None:
-            counts = counts + await streamed.write_batch(uow, batch)
-    finally:
-        if not validating.done():  # a write failed: let the thread end before leaving
-            await asyncio.wait([validating])
-    return validating.result(), counts
-
-
 def spanish_summary(report: ImportReport) -> str:
     if report.status is ImportStatus.REJECTED:
         return (f"Modo estricto: no se guardó nada porque hay {report.errors} error(es) en "
@@ -160,15 +113,10 @@ class ImportService:
     kind = "import"
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, default_region: str = "CO",
-                 telemetry: Telemetry = NO_TELEMETRY, bus: MessageBus | None = None,
-                 write_while_validating: bool = False):
+                 telemetry: Telemetry = NO_TELEMETRY, bus: MessageBus | None = None):
         self._uow = uow
         self._clock = clock
         self._region = default_region
-        #: Write valid records batch by batch while the next ones are validated (where the
-        #: kind supports it): worth it when the database works beside this process — a
-        #: PostgreSQL server; an embedded SQLite works inside it and gained nothing.
-        self.write_while_validating = write_while_validating
         #: Where row counts of real (not dry-run) imports are reported.
         self.telemetry = telemetry
         #: Publishes :class:`ImportLanded` after each committed import (and subclasses'
@@ -209,35 +157,23 @@ class ImportService:
         progress: Progress | None = None,
         within: UnitOfWork | None = None,
         label: Callable[[Validation], str] | None = None,
-        streamed: Streamed | None = None,
     ) -> ImportResult:
         """Run one import. ``label`` names what was imported in the summary ("Notas: …").
         With ``within`` (an open unit of work whose owner holds the
         import lock) nothing is committed, rolled back or recorded here: the owner does it
-        for several imports at once (OneRoster); ``job_id`` is then 0.
-
-        With ``streamed`` and :attr:`write_while_validating` (and in the default mode, in a
-        unit of work of its own) the unit of work and the import lock are taken first and
-        the valid records are written batch by batch while the next ones are validated (the
-        database works while Python validates); ``write`` then writes only what needs the
-        whole sheet."""
+        for several imports at once (OneRoster); ``job_id`` is then 0."""
         started = time.perf_counter()
 
         def elapsed_ms() -> int:
             return int((time.perf_counter() - started) * 1000)
 
-        streaming = (streamed is not None and self.write_while_validating and within is None
-                     and mode is ImportMode.DEFAULT)
-        if not streaming:
-            try:
-                validation = await asyncio.to_thread(validate)  # CPU-bound: keep the loop free
-            except ImportFileError as exc:
-                await self._record(self._failed_report(sheet, mode, dry_run, exc,
-                                                       elapsed_ms()))
-                raise
+        try:
+            validation = await asyncio.to_thread(validate)  # CPU-bound: keep the loop free
+        except ImportFileError as exc:
+            await self._record(self._failed_report(sheet, mode, dry_run, exc, elapsed_ms()))
+            raise
 
         counts = WriteCounts(0, 0, 0)
-        invalid: ImportFileError | None = None
         async with contextlib.AsyncExitStack() as stack:
             if within is None:
                 uow = await stack.enter_async_context(self._uow())
@@ -245,73 +181,41 @@ class ImportService:
                     raise ImportInProgress(self.kind)
             else:
                 uow = within
-            if streamed is not None and streaming:
-                try:
-                    validation, counts = await _write_while_validating(uow, streamed)
-                except ImportFileError as exc:
-                    invalid = exc  # nothing was written: the unit of work rolls back
-            if invalid is None:
-                outcome = await self._finish(
-                    uow, validation, counts, mode=mode, dry_run=dry_run, resolve=resolve,
-                    write=write, progress=progress, within=within)
-        if invalid is not None:
-            await self._record(self._failed_report(sheet, mode, dry_run, invalid, elapsed_ms()))
-            raise invalid
-        return await self._result(sheet, validation, outcome, mode=mode, dry_run=dry_run,
-                                  elapsed_ms=elapsed_ms(), within=within, label=label)
+            resolution = await resolve(uow, validation)
+            rejected = validation.rejected_rows | resolution.rejected_rows
+            issues = tuple(sorted((*validation.issues, *resolution.issues),
+                                  key=lambda i: (i.row, i.column or "")))
+            if progress is not None:
+                progress("writing", 0, validation.rows_read)
+            if mode is ImportMode.STRICT and rejected:
+                status = ImportStatus.REJECTED
+            else:
+                counts = await write(uow, validation, rejected)
+                status = ImportStatus.DRY_RUN if dry_run else ImportStatus.COMPLETED
+                if within is None:
+                    if dry_run:
+                        await uow.rollback()
+                    else:
+                        await uow.commit()
+            if progress is not None:
+                progress("writing", validation.rows_read, validation.rows_read)
 
-    async def _finish(
-        self, uow: UnitOfWork, validation: Validation, counts: WriteCounts, *,
-        mode: ImportMode, dry_run: bool,
-        resolve: Callable[[UnitOfWork, Validation], Awaitable[Resolution]],
-        write: Callable[[UnitOfWork, Validation, frozenset[int]], Awaitable[WriteCounts]],
-        progress: Progress | None, within: UnitOfWork | None,
-    ) -> _Outcome:
-        """Resolve, write (unless strict mode found errors), commit or roll back."""
-        resolution = await resolve(uow, validation)
-        rejected = validation.rejected_rows | resolution.rejected_rows
-        issues = tuple(sorted((*validation.issues, *resolution.issues),
-                              key=lambda i: (i.row, i.column or "")))
-        if progress is not None:
-            progress("writing", 0, validation.rows_read)
-        if mode is ImportMode.STRICT and rejected:
-            status = ImportStatus.REJECTED
-            counts = WriteCounts(0, 0, 0)
-        else:
-            counts = counts + await write(uow, validation, rejected)
-            status = ImportStatus.DRY_RUN if dry_run else ImportStatus.COMPLETED
-            if within is None:
-                if dry_run:
-                    await uow.rollback()
-                else:
-                    await uow.commit()
-        if progress is not None:
-            progress("writing", validation.rows_read, validation.rows_read)
-        return _Outcome(status, counts, rejected, issues)
-
-    async def _result(
-        self, sheet: Sheet, validation: Validation, outcome: _Outcome, *, mode: ImportMode,
-        dry_run: bool, elapsed_ms: int, within: UnitOfWork | None,
-        label: Callable[[Validation], str] | None,
-    ) -> ImportResult:
-        """The report, the telemetry, the history and the ImportLanded event."""
-        status, counts, rejected, issues = outcome
         report = ImportReport(
             kind=self.kind, file=sheet.filename, sha256=sheet.sha256, mode=mode,
             dry_run=dry_run, status=status, rows_read=validation.rows_read,
             created=counts.created, updated=counts.updated, unchanged=counts.unchanged,
-            rows_rejected=len(rejected), duration_ms=elapsed_ms, issues=issues,
+            rows_rejected=len(rejected), duration_ms=elapsed_ms(), issues=issues,
         )
         summary = spanish_summary(report)
         if label is not None:
             summary = f"{label(validation)}: {summary}"
         report = attrs.evolve(report, message=summary)
         if status is ImportStatus.COMPLETED and within is None:  # else the owner may roll back
-            for kind, rows in (("created", report.created), ("updated", report.updated),
-                               ("unchanged", report.unchanged),
-                               ("rejected", report.rows_rejected)):
+            for outcome, rows in (("created", report.created), ("updated", report.updated),
+                                  ("unchanged", report.unchanged),
+                                  ("rejected", report.rows_rejected)):
                 if rows:
-                    self.telemetry.import_rows(self.kind, kind, rows)
+                    self.telemetry.import_rows(self.kind, outcome, rows)
         failed = failed_rows(validation, issues, rejected)
         headers = validation.mapping.headers
         result = ImportResult(report=report, headers=headers, failed_rows=failed, job_id=0)

@@ -7,29 +7,21 @@ from collections.abc import Mapping, Sequence
 from eki_domain.model.guardian_rows import GuardianRecord, guardians_of_student_sheet
 from eki_domain.model.imports import ImportMode, Sheet, sheet_from_records
 from eki_domain.model.progress import WriteCounts
-from eki_domain.model.roster import (
-    ExistingStudent,
-    RosterValidation,
-    StudentRecord,
-    plan_roster,
-    validate_student_rows,
-)
+from eki_domain.model.roster import RosterValidation, plan_roster, validate_student_rows
 from eki_domain.ports.repositories import UnitOfWork
 from eki_domain.services.guardian_import import link_student_sheet_guardians
 from eki_domain.services.imports import (
-    Emit,
     ImportResult,
     ImportService,
     Progress,
     Resolution,
-    Streamed,
     Validation,
 )
 
 __all__ = ["ImportResult", "StudentImportService"]
 
-#: A streamed import reads every stored student at once when there are at most this many
-#: times as many as the file has rows (else it looks each batch's phones up).
+#: An import reads every stored student at once when there are at most this many times as
+#: many as the file has valid rows (else it looks up the file's phones).
 LOOK_UP_ALL_FACTOR = 2
 
 
@@ -74,46 +66,22 @@ class StudentImportService(ImportService):
             links.extend(found)
             return Resolution(issues=tuple(issues))
 
-        now = self._clock.now()
-        streaming = False  # set when _run writes the records batch by batch
-        stored: dict[str, ExistingStudent] | None = None
-
-        async def look_up_all(uow: UnitOfWork) -> None:
-            # While the first batch is validated: every stored student in one read when
-            # the file could hold most of them (a re-import), instead of one per batch.
-            nonlocal stored
-            stored = await uow.roster.existing_all(at_most=LOOK_UP_ALL_FACTOR * total_rows)
-
-        async def write_records(uow: UnitOfWork,
-                                records: Sequence[StudentRecord]) -> WriteCounts:
-            existing = (stored if stored is not None
-                        else await uow.roster.existing([r.phone.e164 for r in records]))
-            plan = plan_roster(records, existing)
-            if plan.creates or plan.updates:
-                await uow.roster.write(plan, now)
-            return WriteCounts(len(plan.creates), len(plan.updates), plan.unchanged)
-
-        def validate_streaming(emit: Emit) -> Validation:
-            nonlocal streaming
-            streaming = True
-            return validate_student_rows(
-                sheet, region or self._region, on_records=emit,
-                progress=None if progress is None
-                else (lambda done: progress("validating", done, total_rows)),
-            )
-
         async def write(uow: UnitOfWork, validation: Validation,
                         rejected: frozenset[int]) -> WriteCounts:
             assert isinstance(validation, RosterValidation)
-            counts = WriteCounts(0, 0, 0)
-            if not streaming:
-                counts = await write_records(uow, validation.records)
+            records = validation.records
+            # Every stored student in one read when the file could hold most of them (a
+            # re-import: a plain scan, no per-phone join), else only the file's phones.
+            existing = await uow.roster.existing_all(at_most=LOOK_UP_ALL_FACTOR * len(records))
+            if existing is None:
+                existing = await uow.roster.existing([r.phone.e164 for r in records])
+            plan = plan_roster(records, existing)
+            if plan.creates or plan.updates:
+                await uow.roster.write(plan, self._clock.now())
             if links:  # the guardian columns (docs/families.md)
                 await link_student_sheet_guardians(uow, links, self._clock.now())
-            return counts
+            return WriteCounts(len(plan.creates), len(plan.updates), plan.unchanged)
 
         return await self._run(sheet, mode=mode, dry_run=dry_run, validate=validate,
                                resolve=resolve, write=write, progress=progress,
-                               within=within,
-                               streamed=Streamed(validate_streaming, write_records,
-                                                 look_up_all))
+                               within=within)

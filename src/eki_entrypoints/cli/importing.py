@@ -167,8 +167,7 @@ def _import_service(target: str, settings: Settings, uow: UnitOfWorkFactory,
         from eki_domain.services.student_import import StudentImportService
 
         return StudentImportService(uow, clock, default_region=settings.default_country,
-                                    telemetry=_telemetry(settings),
-                                    write_while_validating=not settings.is_sqlite)
+                                    telemetry=_telemetry(settings))
     if target == "guardians":
         from eki_domain.services.guardian_import import GuardianImportService
 
