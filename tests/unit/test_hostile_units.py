@@ -138,6 +138,20 @@ def _sheet_xlsx(sheet_data: bytes) -> bytes:
     return out.getvalue()
 
 
+def _repacked(data: bytes, edit: Callable[[str, bytes], tuple[str, bytes]],
+              added: dict[str, bytes] | None = None) -> bytes:
+    """The workbook with each part passed through ``edit`` (its new name and content) and
+    the ``added`` parts."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(*edit(info.filename, source.read(info.filename)))
+        for name, content in (added or {}).items():
+            target.writestr(name, content)
+    return out.getvalue()
+
+
 def _calamine_end(data: bytes) -> tuple[int, int]:
     """(rows, columns) of the grid calamine builds for the first sheet."""
     import python_calamine
@@ -221,19 +235,12 @@ def test_the_reader_refuses_a_two_kilobyte_grid_of_a_million_rows() -> None:
 
 def test_a_sheet_outside_xl_worksheets_is_measured_too() -> None:
     # calamine finds sheets through the workbook's relationships, whatever their path.
-    source = zipfile.ZipFile(io.BytesIO(_sheet_xlsx(b'<row r="600"><c r="A600"><v>1</v></c>'
-                                                    b"</row>")))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = source.read(info.filename)
-            name = info.filename
-            if name == "xl/worksheets/sheet1.xml":
-                name = "xl/elsewhere.xml"
-            elif name == "xl/_rels/workbook.xml.rels":
-                content = content.replace(b"worksheets/sheet1.xml", b"elsewhere.xml")
-            target.writestr(name, content)
-    data = out.getvalue()
+    def move(name: str, content: bytes) -> tuple[str, bytes]:
+        if name == "xl/worksheets/sheet1.xml":
+            return "xl/elsewhere.xml", content
+        return name, content.replace(b"worksheets/sheet1.xml", b"elsewhere.xml")
+
+    data = _repacked(_sheet_xlsx(b'<row r="600"><c r="A600"><v>1</v></c></row>'), move)
     assert _calamine_end(data) == (600, 1)
     with pytest.raises(ImportFileError) as caught:
         check_xlsx_bounds(data, "raro.xlsx", SheetLimits(rows=500))
@@ -242,22 +249,18 @@ def test_a_sheet_outside_xl_worksheets_is_measured_too() -> None:
 
 def _with_shared_strings(count: int) -> bytes:
     """A workbook whose A1 is the first of ``count`` shared strings of 100 letters."""
-    source = zipfile.ZipFile(io.BytesIO(_sheet_xlsx(b'<row r="1"><c r="A1" t="s"><v>0</v>'
-                                                    b"</c></row>")))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = source.read(info.filename)
-            if info.filename == "xl/_rels/workbook.xml.rels":
-                content = content.replace(b"</Relationships>", (
-                    b'<Relationship Id="rIdS" Target="sharedStrings.xml" Type="http://schemas.'
-                    b'openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>'
-                    b"</Relationships>"))
-            target.writestr(info, content)
-        target.writestr("xl/sharedStrings.xml", (
-            b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-            + (b"<si><t>" + b"a" * 100 + b"</t></si>") * count + b"</sst>"))
-    return out.getvalue()
+    def relate(name: str, content: bytes) -> tuple[str, bytes]:
+        if name != "xl/_rels/workbook.xml.rels":
+            return name, content
+        return name, content.replace(b"</Relationships>", (
+            b'<Relationship Id="rIdS" Target="sharedStrings.xml" Type="http://schemas.'
+            b'openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>'
+            b"</Relationships>"))
+
+    strings = (b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+               + (b"<si><t>" + b"a" * 100 + b"</t></si>") * count + b"</sst>")
+    return _repacked(_sheet_xlsx(b'<row r="1"><c r="A1" t="s"><v>0</v></c></row>'), relate,
+                     {"xl/sharedStrings.xml": strings})
 
 
 def test_shared_strings_that_unpack_to_more_than_the_parts_budget_are_refused(
