@@ -177,10 +177,8 @@ def check_json_bounds(text: str | bytes, name: str, limits: SheetLimits | None =
     else:
         objects, commas = text.count(b"{"), text.count(b",")
     if objects > limits.rows + 1 or commas > limits.cells + objects:
-        rows, cells = (f"{n:,}".replace(",", ".") for n in (limits.rows, limits.cells))
         raise _error(f"«{name}» tiene demasiadas filas o valores: EKI lee listas de hasta "
-                     f"{rows} filas y {cells} valores. Divídala en varios archivos.",
-                     "SHEET_TOO_LARGE")
+                     f"{limits.described}. Divídala en varios archivos.", "SHEET_TOO_LARGE")
 
 
 def _encrypted(name: str) -> ImportFileError:
@@ -259,7 +257,6 @@ def _read_csv(text: str, name: str,
 
 
 def _csv_too_large(name: str, limits: SheetLimits) -> ImportFileError:
-    rows, cells = (f"{n:,}".replace(",", ".") for n in (limits.rows, limits.cells))
-    return _error(f"«{name}» es demasiado grande: EKI lee archivos de hasta {rows} filas, "
-                  f"{limits.columns} columnas y {cells} celdas. Borre las filas vacías del "
-                  "final o divídalo en varios archivos.", "SHEET_TOO_LARGE")
+    return _error(f"«{name}» es demasiado grande: EKI lee archivos de hasta "
+                  f"{limits.described}. Borre las filas vacías del final o divídalo en "
+                  "varios archivos.", "SHEET_TOO_LARGE")

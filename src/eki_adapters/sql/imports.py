@@ -97,12 +97,13 @@ class SqlRosterRepository:
                                        "ON s.phone = w.value ", (json.dumps(list(phones)),))
 
     async def existing_all(self, at_most: int) -> dict[str, ExistingStudent] | None:
-        count = await self._conn.scalar(sa.select(sa.func.count()).select_from(students))
-        if int(count or 0) > at_most:
+        count = int(await self._conn.scalar(
+            sa.select(sa.func.count()).select_from(students)) or 0)
+        if count > at_most:
             return None
         if self._pg:
             return await self._read_postgres("FROM students s ", {},
-                                             big=int(count or 0) > PG_HASH_JOIN_THRESHOLD)
+                                             big=count > PG_HASH_JOIN_THRESHOLD)
         return await self._read_sqlite("FROM students s ", ())
 
     async def _read_postgres(self, source: str, params: dict[str, str], *,
@@ -164,16 +165,14 @@ class SqlRosterRepository:
     # -- PostgreSQL: COPY + set-based statements -------------------------------------------
     async def _write_postgres(self, changes: Sequence[StudentChange], now: datetime) -> None:
         conn = self._conn
-        await conn.exec_driver_sql(
+        await conn.execute(sa.text(
             # No index: the phones are unique already (validation keeps the first of each),
             # the statements below join it by hash, and indexing 100k phones costs COPY
             # about as much as loading them. ``new``: no student had this phone at lookup.
-            # A transaction that writes twice (two imports in one unit of work) empties the
-            # table of the first write.
-            "CREATE TEMP TABLE IF NOT EXISTS eki_import_students (phone text, wa_id text, "
+            "CREATE TEMP TABLE eki_import_students (phone text, wa_id text, "
             "name text, active boolean, tags text, replace_tags boolean, new boolean) "
-            "ON COMMIT DROP; TRUNCATE eki_import_students"
-        )
+            "ON COMMIT DROP"
+        ))
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
