@@ -73,11 +73,7 @@ def _client_class() -> type[httpx2.AsyncClient]:
         if isinstance(cause, TimeoutError | aiohttp.ServerTimeoutError) or not isinstance(
                 cause, aiohttp.ClientConnectionError):
             return None  # a real timeout
-        kind: type[httpx2.TransportError] = httpx2.ReadError
-        if isinstance(cause, aiohttp.ClientConnectorError):
-            kind = httpx2.ConnectError
-        elif isinstance(cause, aiohttp.ServerDisconnectedError):
-            kind = httpx2.RemoteProtocolError
+        kind = _transport_error(cause)
         try:
             request: httpx2.Request | None = exc.request
         except RuntimeError:
@@ -95,6 +91,17 @@ def _client_class() -> type[httpx2.AsyncClient]:
                 raise better from exc.__cause__
 
     return AioHttpClient
+
+
+def _transport_error(cause: BaseException) -> type[httpx2.TransportError]:
+    """The httpx2 exception that stands for an aiohttp error (both clients raise it)."""
+    import aiohttp
+
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        return httpx2.ConnectError
+    if isinstance(cause, aiohttp.ServerDisconnectedError):
+        return httpx2.RemoteProtocolError
+    return httpx2.ReadError
 
 
 class ProviderResponse(Protocol):
@@ -136,10 +143,6 @@ class LightResponse:
     @property
     def is_success(self) -> bool:
         return 200 <= self.status_code < 300
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
         return jsonlib.loads(self.content)
@@ -201,12 +204,8 @@ class ChannelClient:
                                      await _bounded_body(response))
         except TimeoutError as exc:
             raise httpx2.ReadTimeout(f"no answer within {limit.total} s") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise httpx2.ConnectError(str(exc)) from exc
-        except aiohttp.ServerDisconnectedError as exc:
-            raise httpx2.RemoteProtocolError(str(exc) or "server disconnected") from exc
         except aiohttp.ClientError as exc:
-            raise httpx2.ReadError(str(exc) or type(exc).__name__) from exc
+            raise _transport_error(exc)(str(exc) or type(exc).__name__) from exc
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -227,9 +226,12 @@ MAX_ANSWER_BYTES = 256 * 1024
 
 
 async def _bounded_body(response: aiohttp.ClientResponse) -> bytes:
-    """The answer's body, or b"" when it is longer than :data:`MAX_ANSWER_BYTES`."""
+    """The answer's body, or b"" when it is longer than :data:`MAX_ANSWER_BYTES` once
+    unpacked (aiohttp unpacks gzip and deflate: a compressed answer's Content-Length says
+    nothing of its size, so only a plain one is read whole on its word)."""
     length = response.content_length
-    if length is not None and length <= MAX_ANSWER_BYTES:
+    if (length is not None and length <= MAX_ANSWER_BYTES
+            and response.headers.get("Content-Encoding", "identity") == "identity"):
         return await response.read()
     body = bytearray()
     async for chunk in response.content.iter_chunked(64 * 1024):

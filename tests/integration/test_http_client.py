@@ -67,3 +67,34 @@ async def test_the_sdk_client_keeps_the_sdks_defaults() -> None:
     async with provider_client(timeout=3.0) as client:
         assert client.follow_redirects is False
     assert ChannelClient.follow_redirects is False
+
+
+async def test_a_compressed_answer_is_bounded_once_unpacked() -> None:
+    """A gzip answer of 3 KB that unpacks to 1 MB: its Content-Length says nothing of its
+    size, so it is read in chunks and comes back empty (status kept), as a long plain one."""
+    import asyncio
+    import gzip
+
+    packed = gzip.compress(b'{"messages": [{"id": "' + b"x" * 1024 * 1024 + b'"}]}')
+    assert len(packed) < 8 * 1024
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length")))
+        await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(packed)
+                     + packed)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with ChannelClient(timeout=5.0) as client:
+            response = await client.post(f"http://127.0.0.1:{port}/1/messages", json={})
+        assert response.status_code == 200 and response.content == b""
+    finally:
+        server.close()
+        await server.wait_closed()
