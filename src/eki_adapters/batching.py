@@ -128,9 +128,14 @@ class _Writes(_Batcher[U, E], Generic[U, E, T, R]):
         #: Transactions committed and items written (for tests and diagnostics).
         self.transactions = 0
         self.items = 0
+        #: Whether the last :meth:`_commit` got its unit of work (a failure before that —
+        #: no pool connection, no database — is nothing its items did).
+        self._opened = False
 
     async def _commit(self, items: Sequence[T]) -> R:
+        self._opened = False
         async with self._uow() as uow:
+            self._opened = True
             result = await self._write(uow, items)
             await uow.commit()
         self.transactions += 1
@@ -174,29 +179,42 @@ class GroupCommit(_Writes[U, Sequence[T], T, None], Generic[U, T]):
 class GroupWrite(_Writes[U, T, T, Sequence[V]], Generic[U, T, V]):
     """``await submit(item)``: ``write(uow, items)`` of the items submitted while the previous
     write ran, then a commit; each caller gets its item's result (``write`` returns one per
-    item, in order) once committed. When a write of several items fails, each is written
-    again alone, so one bad item fails only its own caller.
+    item, in order) once committed. When the write of several items fails, each is written
+    again alone, so one bad item fails only its own caller; when no unit of work could be
+    had (a full pool, no database), every caller of the round gets that error at once.
+    A round holds at most ``max_items`` items and, with ``weight``, items weighing at most
+    ``max_weight`` together (one heavier item goes alone).
     """
 
     def __init__(self, uow: Callable[[], U],
                  write: Callable[[U, Sequence[T]], Awaitable[Sequence[V]]], *,
-                 max_items: int = 200) -> None:
+                 max_items: int = 200, weight: Callable[[T], int] | None = None,
+                 max_weight: int = 0) -> None:
         super().__init__(uow, write, max_items, "eki-group-write")
+        self._weight = weight
+        self._max_weight = max_weight
 
     async def submit(self, item: T) -> V:
         result: V = await self._submit(item)
         return result
 
     def _take(self) -> list[tuple[T, asyncio.Future[Any]]]:
-        round_ = self._queue[:self._max_items]
-        self._queue = self._queue[self._max_items:]
+        taken = min(len(self._queue), self._max_items)
+        if self._weight is not None:
+            total = 0
+            for index, (item, _) in enumerate(self._queue[:taken]):
+                total += self._weight(item)
+                if index and total > self._max_weight:
+                    taken = index
+                    break
+        round_, self._queue = self._queue[:taken], self._queue[taken:]
         return round_
 
     async def _serve(self, round_: list[tuple[T, asyncio.Future[Any]]]) -> None:
         try:
             results = await self._commit([item for item, _ in round_])
         except Exception:
-            if len(round_) == 1:
+            if len(round_) == 1 or not self._opened:
                 raise
             for item, future in round_:  # find the one that failed; the others go in
                 try:

@@ -158,14 +158,22 @@ class BatchedDeliveryWriter:
     """:class:`~eki_domain.ports.loaders.DeliveryWriter`: the webhooks of one instant are
     stored with one statement (PostgreSQL), self-committing — under a burst of deliveries one
     round trip for many instead of one each; a lone delivery is written at once. ``store``
-    returns once its delivery is committed; a delivery the database refuses fails alone."""
+    returns once its delivery is committed; a delivery the database refuses fails alone.
+    One statement carries at most ``max_bytes`` of webhook bodies (a delivery may be a few
+    MB, and each message also keeps its part of the body)."""
 
-    def __init__(self, uow: Factory, *, max_items: int = 200) -> None:
+    def __init__(self, uow: Factory, *, max_items: int = 200,
+                 max_bytes: int = 8 * 1024 * 1024) -> None:
         self.group: GroupWrite[BatchingUnitOfWork, WebhookDelivery, tuple[int, int]] = (
-            GroupWrite(uow, _write_deliveries, max_items=max_items))
+            GroupWrite(uow, _write_deliveries, max_items=max_items,
+                       weight=_delivery_bytes, max_weight=max_bytes))
 
     async def store(self, delivery: WebhookDelivery) -> tuple[int, int]:
         return await self.group.submit(delivery)
+
+
+def _delivery_bytes(delivery: WebhookDelivery) -> int:
+    return len(delivery.body)
 
 
 async def _write_deliveries(uow: BatchingUnitOfWork, deliveries: Sequence[WebhookDelivery]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -184,8 +185,11 @@ class Writer:
 
     def __init__(self) -> None:
         self.transactions: list[list[str]] = []
+        self.gate: asyncio.Event | None = None
 
     async def __call__(self, uow: UnitOfWork, items: Sequence[str]) -> list[str]:
+        if self.gate is not None:
+            await self.gate.wait()
         if any(item.startswith("bad") for item in items):
             raise ValueError("the database refused a row")
         self.transactions.append(list(items))
@@ -215,3 +219,44 @@ async def test_group_write_fails_only_the_caller_whose_item_was_refused() -> Non
     assert outcomes[0] == "A" and outcomes[1] == "B" and outcomes[3] == "D"
     assert isinstance(outcomes[2], ValueError)
     assert sorted(item for t in writer.transactions for item in t) == ["a", "b", "d"]
+
+
+async def test_group_write_fails_the_round_at_once_when_no_unit_of_work_opens() -> None:
+    """A full pool or a database that is down is nothing the items did: every caller of
+    the round gets the error, and the items are not tried again one by one."""
+    opened: list[int] = []
+
+    class Unavailable:
+        async def __aenter__(self) -> Unavailable:
+            opened.append(1)
+            raise TimeoutError("no connection from the pool")
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+        async def commit(self) -> None:
+            return None
+
+    writer = Writer()
+    group: GroupWrite[Any, str, str] = GroupWrite(Unavailable, writer)
+    outcomes = await asyncio.gather(*(group.submit(f"m{n}") for n in range(6)),
+                                    return_exceptions=True)
+    assert all(isinstance(outcome, TimeoutError) for outcome in outcomes)
+    assert len(opened) <= 2  # the lone first caller's round, then the rest together
+    assert writer.transactions == []
+
+
+async def test_group_write_rounds_are_bounded_by_weight() -> None:
+    store = InMemoryStore()
+    writer = Writer()
+    group: GroupWrite[UnitOfWork, str, str] = GroupWrite(
+        store.uow, writer, weight=len, max_weight=10)
+    gate = writer.gate = asyncio.Event()  # the others queue while the first round waits
+    first = asyncio.ensure_future(group.submit("first"))
+    await asyncio.sleep(0)
+    items = ["aaaa", "bbbb", "cccc", "x" * 30, "dd", "ee"]
+    rest = asyncio.ensure_future(asyncio.gather(*(group.submit(i) for i in items)))
+    await asyncio.sleep(0)
+    gate.set()
+    assert await first == "FIRST" and await rest == [i.upper() for i in items]
+    assert writer.transactions[1:] == [["aaaa", "bbbb"], ["cccc"], ["x" * 30], ["dd", "ee"]]
