@@ -76,6 +76,33 @@ async def test_the_batch_is_done_and_every_part_queued_in_order(
     assert [m.body for m in first] == ["Parte 1"]
 
 
+async def test_every_field_of_a_reply_is_stored_as_the_outbox_stores_it(
+        uow_factory: UnitOfWorkFactory) -> None:
+    """A staff member's answer with a template in the turn's end: on PostgreSQL the same
+    single statement, written from the outbox's own row (author, template, language,
+    parameters and purpose kept)."""
+    import attrs
+
+    from eki_domain.model.messages import Purpose
+
+    batch = await claimed(uow_factory, incoming(1))
+    (reply,) = parts(batch, "Hola")
+    reply = attrs.evolve(reply, author="ana@colegio.edu.co", template="seguimiento",
+                         template_language="es_CO", template_params=("Ana", "mate"),
+                         purpose=Purpose.STAFF)
+    async with uow_factory() as uow:
+        assert await uow.inbox.complete(batch, T0, student_id=None, intent="humano",
+                                        replies=[reply], alone=True)
+        await uow.commit()
+    assert reply.id is not None
+    async with uow_factory() as uow:
+        stored = await uow.outbox.get(reply.id)
+    assert stored is not None
+    assert (stored.author, stored.template, stored.template_language,
+            tuple(stored.template_params), stored.purpose, stored.body) == (
+        "ana@colegio.edu.co", "seguimiento", "es_CO", ("Ana", "mate"), Purpose.STAFF, "Hola")
+
+
 async def test_a_lost_claim_queues_nothing(uow_factory: UnitOfWorkFactory) -> None:
     batch = await claimed(uow_factory, incoming(1))
     lost = ClaimedBatch(wa_id=batch.wa_id, items=batch.items, token="not-the-claim",

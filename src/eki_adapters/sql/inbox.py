@@ -23,24 +23,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eki_adapters.sql.conversations import SqlWebhookLog
 from eki_adapters.sql.dialect import upsert_into
-from eki_adapters.sql.outbox import SqlOutbox
+from eki_adapters.sql.outbox import OUTBOX_COLUMNS, SqlOutbox, outbox_row
 from eki_adapters.sql.queries import abandoned_claims, as_datetime, channel_filter
 from eki_adapters.sql.tables import (
     UTCDateTime,
     inbound_messages,
-    outbound_messages,
     webhook_events,
 )
 from eki_adapters.sql.wakeups import INBOX_CHANNEL
 from eki_domain.model.messages import (
     ClaimedBatch,
-    DeliveryStatus,
     InboxItem,
     InboxState,
     IncomingMessage,
     MessageType,
     OutboundMessage,
-    Purpose,
     TurnEnd,
     WebhookDelivery,
 )
@@ -240,10 +237,11 @@ def _pg_events_and_messages() -> Any:
 _PG_EVENTS_AND_MESSAGES = _pg_events_and_messages()
 
 
-#: The columns of a reply that ``_PG_TURN_ENDS`` reads from JSON (the rest are constants).
-_REPLY_JSON = (("body", "text"), ("reply_to", "text"), ("mark_read", "text"),
-               ("student_id", "bigint"), ("inbound_id", "bigint"), ("channel", "text"),
-               ("to_wa_id", "text"), ("intent", "text"), ("tools", "text"))
+#: The JSON types of the reply columns that are not text (``outbox_row`` gives the rest).
+_REPLY_TYPES = {"student_id": "bigint", "inbound_id": "bigint", "attempts": "int",
+                "broadcast_id": "bigint", "next_attempt_at": "timestamptz",
+                "created_at": "timestamptz", "updated_at": "timestamptz"}
+_REPLY_COLUMNS = ", ".join(OUTBOX_COLUMNS)
 #: Each turn's batch done (``whole``: the turns whose every message was still claimed)…
 _TURNS_DONE = (
     "WITH t AS (SELECT * FROM json_to_recordset(CAST(:ends AS json)) AS t(turn int, "
@@ -253,33 +251,34 @@ _TURNS_DONE = (
     "WHERE m.claim_token = t.token AND m.wa_id = t.sender AND m.state = :processing "
     "RETURNING t.turn, t.n), "
     "whole AS (SELECT turn FROM done GROUP BY turn, n HAVING count(*) = n), ")
-#: … and the replies of the whole ones queued: one statement for any number of turns.
+#: … and the replies of the whole ones queued, each row as the outbox writes it
+#: (``outbox_row``): one statement for any number of turns.
 _PG_TURN_ENDS = sa.text(
-    _TURNS_DONE + "ins AS (INSERT INTO outbound_messages ("  # noqa: S608
-    + ", ".join(c for c, _ in _REPLY_JSON)
-    + ", status, attempts, next_attempt_at, created_at, updated_at, purpose) SELECT "
-    + ", ".join(f"p.{c}" for c, _ in _REPLY_JSON)
-    + ", :queued, 0, p.at, p.at, p.at, :reply FROM json_to_recordset(CAST(:parts AS json)) "
-    "AS p(turn int, part int, " + ", ".join(f"{c} {t}" for c, t in _REPLY_JSON)
-    + ", at timestamptz) WHERE p.turn IN (SELECT turn FROM whole) ORDER BY p.turn, p.part "
+    _TURNS_DONE + "ins AS (INSERT INTO outbound_messages (" + _REPLY_COLUMNS  # noqa: S608
+    + ") SELECT " + ", ".join(f"p.{c}" for c in OUTBOX_COLUMNS)
+    + " FROM json_to_recordset(CAST(:parts AS json)) AS p(turn int, part int, "
+    + ", ".join(f"{c} {_REPLY_TYPES.get(c, 'text')}" for c in OUTBOX_COLUMNS)
+    + ") WHERE p.turn IN (SELECT turn FROM whole) ORDER BY p.turn, p.part "
     "RETURNING id, inbound_id) "
     "SELECT turn, NULL::bigint AS id, NULL::bigint AS inbound_id FROM whole UNION ALL "
     "SELECT NULL, id, inbound_id FROM ins"
 ).bindparams(
     sa.bindparam("done", DONE, type_=inbound_messages.c.state.type),
-    sa.bindparam("processing", PROCESSING, type_=inbound_messages.c.state.type),
-    sa.bindparam("queued", DeliveryStatus.QUEUED.value, type_=outbound_messages.c.status.type),
-    sa.bindparam("reply", Purpose.REPLY.value, type_=outbound_messages.c.purpose.type))
+    sa.bindparam("processing", PROCESSING, type_=inbound_messages.c.state.type))
 
 
-def _plain_replies(replies: Sequence[OutboundMessage]) -> bool:
-    """A bot's answer as ``_PG_TURN_ENDS`` writes it: no author, template or broadcast, and
-    every part answering the same inbound message (its id maps the new rows back)."""
-    return all(m.author is None and m.template is None and m.content_sid is None
-               and m.broadcast_id is None and m.purpose is Purpose.REPLY
-               and m.status is DeliveryStatus.QUEUED and m.attempts == 0
-               and m.inbound_id is not None and m.inbound_id == replies[0].inbound_id
+def _answers_one_message(replies: Sequence[OutboundMessage]) -> bool:
+    """Whether every part answers the same inbound message: ``_PG_TURN_ENDS`` maps its new
+    rows back to the parts by that id."""
+    return all(m.inbound_id is not None and m.inbound_id == replies[0].inbound_id
                for m in replies)
+
+
+def _reply_part(turn: int, part: int, message: OutboundMessage) -> dict[str, Any]:
+    row = outbox_row(message)
+    for column in ("next_attempt_at", "created_at", "updated_at"):
+        row[column] = row[column].isoformat()
+    return {"turn": turn, "part": part, **row}
 
 
 class SqlInbox:
@@ -457,7 +456,7 @@ class SqlInbox:
                        replies: Sequence[OutboundMessage] = (), alone: bool = False) -> bool:
         end = TurnEnd(batch=batch, at=now, student_id=student_id, intent=intent,
                       replies=tuple(replies))
-        if self._dialect == "postgresql" and _plain_replies(replies):
+        if self._dialect == "postgresql" and _answers_one_message(replies):
             # The turn's usual end on PostgreSQL: one statement, one round trip; it commits
             # by itself when nothing else is in this unit of work and nothing can be left
             # half-done (one message: claimed or not).
@@ -478,7 +477,7 @@ class SqlInbox:
         if any(len(e.batch.items) != 1 for e in ends):
             raise ValueError("complete_many takes batches of one message each")
         if (self._dialect != "postgresql" or len(ends) < 2
-                or not all(_plain_replies(e.replies) for e in ends)):
+                or not all(_answers_one_message(e.replies) for e in ends)):
             return [await self.complete(e.batch, e.at, student_id=e.student_id,
                                         intent=e.intent, replies=e.replies,
                                         alone=alone and len(ends) == 1) for e in ends]
@@ -494,11 +493,7 @@ class SqlInbox:
                   "n": len(e.batch.items), "sid": e.student_id, "why": e.intent,
                   "at": e.at.isoformat()}
                  for n, e in enumerate(ends)]
-        parts = [{"turn": n, "part": k, "body": m.body, "reply_to": m.reply_to,
-                  "mark_read": m.mark_read, "student_id": m.student_id,
-                  "inbound_id": m.inbound_id, "channel": m.channel, "to_wa_id": m.to,
-                  "intent": m.intent, "tools": ",".join(m.tools) or None,
-                  "at": m.created_at.isoformat()}
+        parts = [_reply_part(n, k, m)
                  for n, e in enumerate(ends) for k, m in enumerate(e.replies)]
         rows = (await self._conn.execute(_PG_TURN_ENDS, {
             "ends": json.dumps(turns, ensure_ascii=False),

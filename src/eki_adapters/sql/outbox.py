@@ -50,13 +50,13 @@ def _outbound_from_row(row: Any) -> OutboundMessage:
     )
 
 
-_OUTBOX_COLUMNS = (
+OUTBOX_COLUMNS = (
     "student_id", "inbound_id", "channel", "to_wa_id", "body", "reply_to", "mark_read",
     "intent", "tools", "status", "attempts", "next_attempt_at", "created_at", "updated_at",
     "author", "template_name", "template_language", "template_params", "content_sid",
     "purpose", "broadcast_id",
 )
-_OUTBOX_INSERT = insert_of(outbound_messages, _OUTBOX_COLUMNS).returning(outbound_messages.c.id)
+_OUTBOX_INSERT = insert_of(outbound_messages, OUTBOX_COLUMNS).returning(outbound_messages.c.id)
 _OUTBOX_SENT = (
     outbound_messages.update()
     .where(outbound_messages.c.id == sa.bindparam("mid"),
