@@ -286,6 +286,14 @@ class SqlInbox:
         self._conn = connection
         self._dialect = connection.dialect.name
 
+    async def _commit_by_itself(self, alone: bool) -> None:
+        """With nothing else in this unit of work (``alone``, no transaction begun), the
+        next statement — atomic on its own — commits by itself: no BEGIN and COMMIT round
+        trips (the connection's mode is client-side in psycopg and reset when it goes back
+        to the pool)."""
+        if alone and not self._conn.in_transaction():
+            await self._conn.execution_options(isolation_level="AUTOCOMMIT")
+
     async def add(self, messages: Sequence[IncomingMessage], received_at: datetime) -> int:
         added = 0
         statement = _inbox_insert(self._dialect)
@@ -305,11 +313,7 @@ class SqlInbox:
             return event_id, await self.add(messages, received_at) if messages else 0
         # The usual delivery (one message) on PostgreSQL: the event and the inbox row in one
         # statement (data-modifying CTEs), one round trip less on the webhook's hot path.
-        if alone and not self._conn.in_transaction():
-            # Nothing else in this unit of work: the statement is atomic on its own, so it
-            # commits by itself — no BEGIN and COMMIT round trips (the connection's mode is
-            # client-side in psycopg and reset when it goes back to the pool).
-            await self._conn.execution_options(isolation_level="AUTOCOMMIT")
+        await self._commit_by_itself(alone)
         row = (await self._conn.execute(_PG_EVENT_AND_MESSAGE, {
             "ev_channel": channel, "ev_body": body, "ev_note": note,
             **_inbox_row(messages[0], received_at)})).one()
@@ -323,9 +327,7 @@ class SqlInbox:
                                          messages=d.messages,
                                          alone=alone and len(deliveries) == 1)
                     for d in deliveries]
-        if alone and not self._conn.in_transaction():
-            # One atomic statement: it commits by itself (see add_event).
-            await self._conn.execution_options(isolation_level="AUTOCOMMIT")
+        await self._commit_by_itself(alone)
         events = [{"channel": d.channel, "body": d.body, "note": d.note, "part": n,
                    "received_at": d.received_at.isoformat()}
                   for n, d in enumerate(deliveries)]
@@ -486,9 +488,7 @@ class SqlInbox:
 
     async def _end_turns(self, ends: Sequence[TurnEnd], *, autocommit: bool) -> list[bool]:
         """``_PG_TURN_ENDS``: whether each turn's claim held (its replies' ids set)."""
-        if autocommit and not self._conn.in_transaction():
-            # One atomic statement: no BEGIN and COMMIT round trips (as ``add_event``).
-            await self._conn.execution_options(isolation_level="AUTOCOMMIT")
+        await self._commit_by_itself(autocommit)
         turns = [{"turn": n, "token": e.batch.token, "sender": e.batch.wa_id,
                   "n": len(e.batch.items), "sid": e.student_id, "why": e.intent,
                   "at": e.at.isoformat()}

@@ -47,7 +47,7 @@ from eki_domain.ports.consent import ConsentLedger
 from eki_domain.ports.conversations import Handoffs, OptOuts
 from eki_domain.ports.guardians import Guardians
 from eki_domain.ports.loaders import TurnEndWriter
-from eki_domain.ports.messaging import Inbox, Outbox
+from eki_domain.ports.messaging import Inbox
 from eki_domain.ports.repositories import StudentRepository, Transaction
 from eki_domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from eki_domain.services.alert_commands import (
@@ -146,9 +146,6 @@ class TurnUnitOfWork(_SenderStates, Transaction, Protocol):
 
     @property
     def inbox(self) -> Inbox: ...
-
-    @property
-    def outbox(self) -> Outbox: ...
 
     @property
     def guardians(self) -> Guardians: ...
@@ -514,8 +511,7 @@ class ConversationService:
                 consent_rows = await record_side_effects(uow, self._consent, batch, student,
                                                    phone, decision, now)
                 completed = await uow.inbox.complete(
-                    batch, now, student_id=sid, intent=decision.intent, replies=replies,
-                    alone=decision.replies_only)
+                    batch, now, student_id=sid, intent=decision.intent, replies=replies)
                 await (uow.commit() if completed else uow.rollback())
         if not completed:
             log.warning("lost the claim on %s's messages; another worker answers them",

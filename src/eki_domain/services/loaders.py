@@ -101,7 +101,7 @@ class UowDeliveryWriter:
         return stored
 
 
-class InboxUnitOfWork(Transaction, Protocol):
+class TurnEndUnitOfWork(Transaction, Protocol):
     """What :class:`UowTurnEndWriter` needs of a unit of work."""
 
     @property
@@ -111,7 +111,7 @@ class InboxUnitOfWork(Transaction, Protocol):
 class UowTurnEndWriter:
     """:class:`~eki_domain.ports.loaders.TurnEndWriter`: one unit of work per turn."""
 
-    def __init__(self, uow: Callable[[], InboxUnitOfWork]) -> None:
+    def __init__(self, uow: Callable[[], TurnEndUnitOfWork]) -> None:
         self._uow = uow
 
     async def finish(self, end: TurnEnd) -> bool:
