@@ -503,6 +503,9 @@ class SqlInbox:
         for r in rows:
             if r.turn is None:
                 ids.setdefault(int(r.inbound_id), []).append(int(r.id))
+        # The rows were inserted ORDER BY turn, part and their identities drawn in that
+        # order (what PostgreSQL does, not what it promises): the parts of a turn get its
+        # ids sorted. test_turn_end's parts-in-order test pins it.
         for n, end in enumerate(ends):
             if n in done and end.replies:
                 got = sorted(ids.get(end.replies[0].inbound_id or 0, []))

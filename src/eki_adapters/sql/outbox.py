@@ -68,7 +68,8 @@ _OUTBOX_SENT = (
     .returning(sa.exists().where(message_statuses.c.provider_id == sa.bindparam("pid"),
                                  message_statuses.c.applied.is_(False)))
 )
-#: ``_OUTBOX_SENT`` for a batch: the provider ids that a status raced ahead of.
+#: ``_OUTBOX_SENT`` for a batch: the provider ids that a status raced ahead of (the same
+#: columns and the same status guard: change the two together).
 _PG_SENT_MANY = sa.text(
     "UPDATE outbound_messages AS o SET status = :sent, provider_id = u.pid, "
     "lease_until = NULL, updated_at = :now, error_code = NULL, error_title = NULL "

@@ -24,9 +24,9 @@ class Inbox(Protocol):
                         alone: bool = False) -> tuple[int, int]:
         """Store a signed webhook's raw event and its messages together (one round trip
         where the database allows): (event id, how many messages were new). ``alone``:
-        the unit of work writes nothing else, so a store that can write all of it in one
-        atomic statement may let that statement commit by itself (no separate BEGIN and
-        COMMIT round trips; the unit of work's commit then has nothing left to do)."""
+        the unit of work writes nothing else, so a store that writes all of it atomically
+        may make it durable at once (the unit of work's commit then has nothing left to
+        do)."""
         ...
 
     async def add_events(self, deliveries: Sequence[WebhookDelivery], *,
@@ -67,9 +67,8 @@ class Inbox(Protocol):
                        replies: Sequence[OutboundMessage] = (), alone: bool = False) -> bool:
         """Mark the batch done and queue ``replies`` in the outbox (setting their ids) if
         the claim still holds; False: the lease was lost — the replies are not queued and
-        the caller rolls the unit of work back (a batch may be half marked). ``alone``: the
-        unit of work writes nothing else, so a store that can do all of it in one atomic
-        statement may let that statement commit by itself (as :meth:`add_event`)."""
+        the caller rolls the unit of work back (a batch may be half marked). ``alone`` as
+        in :meth:`add_event`."""
         ...
 
     async def complete_many(self, ends: Sequence[TurnEnd], *,
