@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import time
+import zipfile
 from pathlib import Path
 
 import httpx2
@@ -34,6 +35,30 @@ def workbook(cells: dict[str, object]) -> bytes:
     return buffer.getvalue()
 
 
+def naming_a_long_string(cells: int, size: int) -> bytes:
+    """A workbook whose A2…A{cells + 1} each name one shared string of ``size`` letters
+    (calamine copies it into every cell)."""
+    source = zipfile.ZipFile(io.BytesIO(workbook({"A1": "Nombre", "B1": "Celular"})))
+    rows = b"".join(b'<row r="%d"><c r="A%d" t="s"><v>0</v></c></row>' % (n, n)
+                    for n in range(2, cells + 2))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                content = content.replace(b"</sheetData>", rows + b"</sheetData>")
+            if info.filename == "xl/_rels/workbook.xml.rels":
+                content = content.replace(b"</Relationships>", (
+                    b'<Relationship Id="rIdS" Target="sharedStrings.xml" Type="http://schemas.'
+                    b'openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>'
+                    b"</Relationships>"))
+            target.writestr(info, content)
+        target.writestr("xl/sharedStrings.xml", (
+            b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            b"<si><t>" + b"x" * size + b"</t></si></sst>"))
+    return out.getvalue()
+
+
 def peak_mb(served: Served) -> float:
     status = Path(f"/proc/{served.process.pid}/status").read_text()
     line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
@@ -47,18 +72,21 @@ def env_for(tmp_path: Path) -> dict[str, str]:
 
 @pytest.mark.serial  # a 1 s bound on a child process's parse: not beside other tests
 def test_a_5kb_spreadsheet_cannot_kill_the_service(tmp_path: Path) -> None:
-    """A1…XFD1048576 (512 GiB as a dense grid) and A1…Z1000000 (1.2 GB), and an .ods
-    whose repeated rows do the same: 422 in under a second each, the server keeps
-    answering, its peak memory stays under 300 MB (the .ods is parsed in a child process
-    with a memory ceiling)."""
+    """A1…XFD1048576 (512 GiB as a dense grid) and A1…Z1000000 (1.2 GB), an .ods whose
+    repeated rows do the same, and 3,000 cells naming one 1 MB shared string (6 GB once
+    copied into each): 422 in under a second each, the server keeps answering, its peak
+    memory stays under 300 MB (the .ods and the shared string are parsed in a child
+    process with a memory ceiling)."""
     wide = workbook({"A1": "Nombre", "B1": "Celular", "XFD1048576": "x"})
     deep = workbook({"A1": "Nombre", "B1": "Celular", "Z1000000": "x"})
     deep_ods = ods([row([cell("Nombre"), cell("Celular")]), row([empty(2)], 1_000_000),
                     row([cell("x"), cell("y"), empty(20), cell("z")])])
+    named = naming_a_long_string(3000, 1_000_000)
     assert len(wide) < 6000 and len(deep) < 6000 and len(deep_ods) < 6000
+    assert len(named) < 40_000
     with eki_serve(tmp_path, env_for(tmp_path)) as served:
         for name, content in (("ancho.xlsx", wide), ("profundo.xlsx", deep),
-                              ("profundo.ods", deep_ods)):
+                              ("profundo.ods", deep_ods), ("cadena.xlsx", named)):
             for path in ("/api/students/import", "/api/progress/import?kind=grades"):
                 started = time.monotonic()
                 response = httpx2.post(f"{served.url}{path}", headers=AUTH, timeout=30,

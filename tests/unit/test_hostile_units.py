@@ -207,7 +207,8 @@ def test_the_exact_reading_agrees_with_the_quick_one_on_a_regular_sheet() -> Non
     info = archive.getinfo("xl/worksheets/sheet1.xml")
     quick = bounds._quick_extent(bounds._Chunks(archive, info, 1 << 20), 1000)
     exact = bounds._exact_extent(bounds._Chunks(archive, info, 1 << 20), 1000)
-    assert quick == exact == (250, 28) == _calamine_end(data)
+    assert quick == exact == (250, 28, 4)  # last row, last column, cells
+    assert quick[:2] == _calamine_end(data)
 
 
 def test_more_cells_than_a_sheet_may_hold_are_refused_wherever_they_are() -> None:
@@ -247,8 +248,12 @@ def test_a_sheet_outside_xl_worksheets_is_measured_too() -> None:
     assert caught.value.code == "SHEET_TOO_LARGE"
 
 
-def _with_shared_strings(count: int) -> bytes:
-    """A workbook whose A1 is the first of ``count`` shared strings of 100 letters."""
+_SST = b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+
+
+def _naming_shared_strings(strings: bytes, cells: int = 1, index: int = 0) -> bytes:
+    """A workbook with ``strings`` as its shared strings part and ``cells`` cells (A1, A2…)
+    that each name shared string ``index``."""
     def relate(name: str, content: bytes) -> tuple[str, bytes]:
         if name != "xl/_rels/workbook.xml.rels":
             return name, content
@@ -257,10 +262,15 @@ def _with_shared_strings(count: int) -> bytes:
             b'openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>'
             b"</Relationships>"))
 
-    strings = (b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-               + (b"<si><t>" + b"a" * 100 + b"</t></si>") * count + b"</sst>")
-    return _repacked(_sheet_xlsx(b'<row r="1"><c r="A1" t="s"><v>0</v></c></row>'), relate,
-                     {"xl/sharedStrings.xml": strings})
+    rows = b"".join(b'<row r="%d"><c r="A%d" t="s"><v>%d</v></c></row>' % (n, n, index)
+                    for n in range(1, cells + 1))
+    return _repacked(_sheet_xlsx(rows), relate, {"xl/sharedStrings.xml": strings})
+
+
+def _with_shared_strings(count: int) -> bytes:
+    """A workbook whose A1 is the first of ``count`` shared strings of 100 letters."""
+    return _naming_shared_strings(
+        _SST + (b"<si><t>" + b"a" * 100 + b"</t></si>") * count + b"</sst>")
 
 
 def test_shared_strings_that_unpack_to_more_than_the_parts_budget_are_refused(
@@ -280,6 +290,72 @@ def test_shared_strings_that_unpack_to_more_than_the_parts_budget_are_refused(
     with pytest.raises(ImportFileError, match="descomprimido es demasiado grande") as caught:
         check_xlsx_bounds(big, "cadenas.xlsx", SheetLimits())  # ~120 KB of strings
     assert caught.value.code == "SHEET_TOO_LARGE"
+
+
+def test_a_long_shared_string_named_by_many_cells_is_read_in_isolation(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # calamine copies a shared string into every cell that names it (and python-calamine
+    # once more into a Python string): 18 KB naming a 1 MB string 3,000 times asked for 6 GB.
+    from eki_adapters.spreadsheets import bounds
+
+    monkeypatch.setattr(bounds, "MAX_TEXT_HERE", 200_000)
+    long = _SST + b"<si><t>" + b"a" * 10_000 + b"</t></si></sst>"
+    assert check_xlsx_bounds(_naming_shared_strings(long, cells=10), "ok.xlsx", SheetLimits())
+    assert not check_xlsx_bounds(_naming_shared_strings(long, cells=50), "x.xlsx", SheetLimits())
+    # the sheet's own text counts too (inline strings)
+    inline = _sheet_xlsx(b'<row r="1"><c r="A1" t="inlineStr"><is><t>'
+                         + b"b" * 250_000 + b"</t></is></c></row>")
+    assert not check_xlsx_bounds(inline, "x.xlsx", SheetLimits())
+
+
+def test_the_reader_refuses_an_18_kilobyte_file_whose_cells_name_a_megabyte_string() -> None:
+    import resource
+
+    from eki_adapters.spreadsheets.reader import CalamineSpreadsheetReader
+
+    data = _naming_shared_strings(_SST + b"<si><t>" + b"x" * 1_000_000 + b"</t></si></sst>",
+                                  cells=3000)
+    assert len(data) < 40_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ImportFileError) as caught:
+        CalamineSpreadsheetReader().read(data, "cadena.xlsx")  # the child runs out, not us
+    assert caught.value.code == "SHEET_TOO_LARGE"
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KB
+
+
+_LONG = b"x" * 50
+
+
+@pytest.mark.parametrize(("strings", "whole"), [
+    (_SST + b"<si><t>abc</t></si><si><t>" + _LONG + b"</t></si></sst>", False),
+    (b'<?xml version="1.0" encoding="UTF-8"?>\n' + _SST + b"<si><t>" + _LONG
+     + b"</t></si></sst>", False),
+    (b'<x:sst xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+     b"<x:si><x:t>ab</x:t></x:si><x:si><x:t>" + _LONG + b"</x:t></x:si></x:sst>", False),
+    (_SST + b"<si ><t>ab</t></si><si\n><t>" + _LONG + b"</t></si></sst>", False),
+    (_SST + b"<si><r><t>" + _LONG[:25] + b"</t></r><r><t>" + _LONG[25:]
+     + b"</t></r></si></sst>", False),
+    (_SST + b"<si><t>" + _LONG[:25] + b"<!-- <si> -->" + _LONG[25:] + b"</t></si></sst>", True),
+    (_SST + b"<si><t><![CDATA[" + _LONG[:25] + b"<si>" + _LONG[25:] + b"]]></t></si></sst>",
+     True),
+    (_SST + b'<si><t>' + _LONG[:25] + b'</t><b a="<si>"/><t>' + _LONG[25:]
+     + b"</t></si></sst>", True),
+    (_SST + b"<si><t>" + _LONG[:25] + b"<?pi <si>?>" + _LONG[25:] + b"</t></si></sst>", True),
+], ids=["plain", "declaration", "prefixed", "spaces", "rich-text", "comment", "cdata",
+        "angle-in-attribute", "instruction"])
+def test_the_longest_shared_string_is_never_underestimated(strings: bytes, whole: bool) -> None:
+    import python_calamine
+
+    from eki_adapters.spreadsheets.bounds import _longest_shared_string
+
+    bound = _longest_shared_string(strings)
+    assert bound == len(strings) if whole else len(_LONG) <= bound < 2 * len(_LONG)
+    short_first = b"ab</" in strings or b"abc</" in strings  # the long one is the second
+    data = _naming_shared_strings(strings, index=1 if short_first else 0)
+    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    for row in book.get_sheet_by_index(0).to_python():
+        assert all(len(str(value)) <= bound for value in row)
+    assert _longest_shared_string(b"<styleSheet><fonts/></styleSheet>") == 0
 
 
 @pytest.mark.parametrize("data", [

@@ -28,6 +28,13 @@ MAX_SHEET_XML_BYTES = 1024 * 1024 * 1024
 #: calamine holds every shared string in memory (a 1 MB upload can unpack to gigabytes of
 #: them). A 100,000-student list's shared strings take a few MB.
 MAX_PARTS_BYTES = 128 * 1024 * 1024
+#: The text one sheet may hand calamine, read in this process: its own XML (inline
+#: strings) plus, for each cell, the longest shared string. calamine copies a shared
+#: string into every cell that names it, and python-calamine once more into a Python
+#: string: an 18 KB upload naming a 1 MB string from 3,000 cells asked for 6 GB. Beyond
+#: this a workbook is read in the memory-capped child process (``isolated.py``). A
+#: 100,000-student list: ~30 MB; a million rows of grades, five columns: ~400 MB.
+MAX_TEXT_HERE = 512 * 1024 * 1024
 _CHUNK = 1024 * 1024
 #: Where a cell is: ``<c r="B7" …>`` — also with single quotes, lower-case letters and
 #: spaces around ``=``, all of which XML and calamine accept. The ``r`` attribute must
@@ -39,6 +46,12 @@ _CELL = re.compile(rb"""<c(?=\s)[^>]*?\sr\s*=\s*["']([^"'<>]*)["']""")
 #: after the previous cell of its row (``<c>``, ``<c t="n">``); and a ``>`` inside an
 #: attribute value would hide the ``r`` that follows it from the pattern above.
 _CELL_WITHOUT_REF = re.compile(rb"<c(?:[>/]|(?=\s)(?![^>]*?\sr\s*=))")
+#: Where a shared string starts: ``<si>``, with a namespace prefix or none (calamine reads
+#: every element whose local name is ``si``).
+_SHARED_STRING = re.compile(rb"<(?:[^\s<>/:!?]{1,64}:)?si(?=[\s/>])")
+#: Every byte but ``<`` and ``>``: what is left of a part once these are deleted shows a
+#: ``<`` inside a tag (a quoted attribute value, or a malformed tag) as ``<<``.
+_NOT_ANGLES = bytes(b for b in range(256) if b not in b"<>")
 #: Elements with a namespace prefix (``<x:c …>``) are read exactly (:func:`_exact_extent`).
 _PREFIXED_CELL_HINT = b":c"
 _REF_BYTES = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz "
@@ -97,8 +110,10 @@ def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> bool:
 
     Every part of the archive is read, whatever its name: calamine finds the worksheets
     through the workbook's relationships, so a sheet may live anywhere. True when the
-    sizes were read (an .xlsx/.xlsm); False for anything else — another zip (.ods,
-    .xlsb) or a damaged one — which must then be read in isolation.
+    sizes were read and the workbook may be parsed here (an .xlsx/.xlsm whose sheets hand
+    calamine at most :data:`MAX_TEXT_HERE` of text each); False for anything else —
+    another zip (.ods, .xlsb), a damaged one, or one whose shared strings could fill its
+    cells with more text than that — which must then be read in isolation.
     """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -106,13 +121,15 @@ def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> bool:
         return False
     budget = MAX_SHEET_XML_BYTES
     parts = MAX_PARTS_BYTES
+    sheets: list[tuple[int, int]] = []  # (cells, bytes of XML) of each sheet
+    others: list[zipfile.ZipInfo] = []
     with archive:
         members = archive.infolist()
         if not any(info.filename == "xl/workbook.xml" for info in members):
             return False  # not what calamine reads as .xlsx
         for info in members:
             try:
-                rows, columns, read = _extent(archive, info, budget, limits.cells)
+                rows, columns, cells, read = _extent(archive, info, budget, limits.cells)
             except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError):
                 return False  # damaged: read in isolation, where calamine says so
             except _TooManyCells:
@@ -124,14 +141,41 @@ def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> bool:
             budget -= read
             if rows or columns:
                 limits.check(name, rows, columns)
+                sheets.append((cells, read))
             else:
                 parts -= read  # no cell: shared strings, styles, images…
+                if read:
+                    others.append(info)
             if budget <= 0 or parts < 0:
                 raise ImportFileError(
                     f"«{name}» descomprimido es demasiado grande para una lista de "
                     "estudiantes. Copie solo los datos a un libro nuevo y vuelva a subirlo.",
                     code="SHEET_TOO_LARGE")
-    return True
+        try:
+            longest = max((_longest_shared_string(archive.read(info)) for info in others),
+                          default=0)
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError):
+            return False
+    return all(read + cells * longest <= MAX_TEXT_HERE for cells, read in sheets)
+
+
+def _longest_shared_string(xml: bytes) -> int:
+    """An upper bound of the longest shared string in this part (0 if it has none): the
+    longest stretch from one ``<si`` to the next — or the whole part, where something could
+    hide an ``<si`` inside a string (or text between two of them): a comment, a CDATA
+    section, a declaration, a processing instruction, a ``<`` inside a tag."""
+    if b":si" not in xml and xml.count(b"<si") == xml.count(b"<si>"):
+        pieces = xml.split(b"<si>")  # as every writer spells it: 7x faster than the pattern
+    else:
+        pieces = _SHARED_STRING.split(xml)
+    if len(pieces) == 1:
+        return 0
+    head = xml[:512].lstrip(b"\xef\xbb\xbf \t\r\n")  # a byte-order mark, white space
+    start = xml.find(b"?>", 0, 512) + 2 if head.startswith(b"<?xml") else 0  # the declaration
+    if (xml.find(b"<!", start) >= 0 or xml.find(b"<?", start) >= 0
+            or b"<<" in xml.translate(None, _NOT_ANGLES)):
+        return len(xml)
+    return max(map(len, pieces[1:]))
 
 
 class _Irregular(Exception):
@@ -188,23 +232,25 @@ def _dimension(text: bytes) -> tuple[int, int]:
 
 
 def _extent(archive: zipfile.ZipFile, info: zipfile.ZipInfo,
-            budget: int, max_cells: int) -> tuple[int, int, int]:
-    """(last row, last column, bytes read) of the cells with content, or of the declared
-    dimension when larger: :func:`_quick_extent` for the sheets every spreadsheet program
-    writes, :func:`_exact_extent` for any other."""
+            budget: int, max_cells: int) -> tuple[int, int, int, int]:
+    """(last row, last column, cells, bytes read) of the cells with content, or of the
+    declared dimension when larger: :func:`_quick_extent` for the sheets every
+    spreadsheet program writes, :func:`_exact_extent` for any other."""
     chunks = _Chunks(archive, info, budget)
     try:
-        rows, columns = _quick_extent(chunks, max_cells)
+        rows, columns, cells = _quick_extent(chunks, max_cells)
     except _Irregular:
         chunks = _Chunks(archive, info, budget)
-        rows, columns = _exact_extent(chunks, max_cells)
-    return max(rows, chunks.declared[0]), max(columns, chunks.declared[1]), chunks.read
+        rows, columns, cells = _exact_extent(chunks, max_cells)
+    return (max(rows, chunks.declared[0]), max(columns, chunks.declared[1]), cells,
+            chunks.read)
 
 
-def _quick_extent(chunks: _Chunks, max_cells: int) -> tuple[int, int]:
+def _quick_extent(chunks: _Chunks, max_cells: int) -> tuple[int, int, int]:
     """Every cell with content carries its position (``r="B7"``): the largest row and
-    column among them. 100,000 rows are 400,000 cells: no Python work per cell, the
-    references of a chunk in one buffer, then its distinct columns and its largest row.
+    column among them, and how many cells there are. 100,000 rows are 400,000 cells: no
+    Python work per cell, the references of a chunk in one buffer, then its distinct
+    columns and its largest row.
     Raises :class:`_Irregular` at the first chunk that holds what it cannot read."""
     rows = columns = cells = 0
     for text in chunks:
@@ -231,7 +277,7 @@ def _quick_extent(chunks: _Chunks, max_cells: int) -> tuple[int, int]:
             continue
         longest = max(map(len, numbers))
         rows = max(rows, int(max(n for n in numbers if len(n) == longest)))
-    return rows, columns
+    return rows, columns, cells
 
 
 #: A row or cell tag, with a namespace prefix or none, its attributes read up to the
@@ -244,7 +290,7 @@ _R_VALUE = re.compile(rb"""\sr\s*=\s*(?:"([^"<]*)"|'([^'<]*)')""")
 _POSITION = re.compile(rb"([A-Za-z]*)([0-9]*)")
 
 
-def _exact_extent(chunks: _Chunks, max_cells: int) -> tuple[int, int]:
+def _exact_extent(chunks: _Chunks, max_cells: int) -> tuple[int, int, int]:
     """Where calamine puts each cell, as it does: a cell's ``r`` if it has one, else the
     column after the previous cell of its row; a row's ``r`` if it has one, else the row
     after the previous one. Self-closing cells hold nothing; self-closing rows move
@@ -278,4 +324,4 @@ def _exact_extent(chunks: _Chunks, max_cells: int) -> tuple[int, int]:
                 cell_row = row  # calamine refuses the sheet: counted where it would be
             rows, columns = max(rows, cell_row + 1), max(columns, column + 1)
             column += 1
-    return rows, columns
+    return rows, columns, cells
