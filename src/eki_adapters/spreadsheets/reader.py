@@ -120,11 +120,20 @@ class CalamineSpreadsheetReader:
             raise _error(f"No se pudo abrir «{name}»: el archivo está dañado o no es un Excel "
                          f"válido ({type(exc).__name__}). " + _SAVE_AS, "CORRUPT_FILE") from None
         try:
+            built = 0  # cells of the grids built so far: empty sheets cost as much as full
             for index, meta in enumerate(workbook.sheets_metadata):
                 if str(meta.visible).endswith("Visible") and "WorkSheet" in str(meta.typ):
                     sheet = workbook.get_sheet_by_index(index)
                     end = sheet.end or (0, 0)
                     self.limits.check(name, end[0] + 1, end[1] + 1)
+                    built += (end[0] + 1) * (end[1] + 1)
+                    if built > self.limits.cells:
+                        raise _error(
+                            f"Las hojas de «{name}» anteriores a la que tiene datos parecen "
+                            "vacías, pero juntas ocupan más celdas de las que EKI lee en un "
+                            f"archivo ({self.limits.described}). Borre esas hojas (o copie "
+                            "solo los datos a un libro nuevo) y vuelva a subirlo.",
+                            "SHEET_TOO_LARGE")
                     rows = sheet.to_python(skip_empty_area=False)
                     if any(any(v != "" for v in row) for row in rows):
                         return Sheet(filename=name, sha256=digest, sheet_name=meta.name,
