@@ -83,3 +83,17 @@ def test_write_errors_file_escapes_every_dangerous_prefix() -> None:
     assert "'=a;'+b;'-c;'@d" in csv_text and ";-5;" in csv_text  # numbers stay numbers
     xml = sheet_xml(write_errors_file(headers, rows, "xlsx"))
     assert re.search(r"<f[ >]", xml) is None and "=1" in xml
+
+
+def test_a_cell_longer_than_excel_keeps_is_cut_in_the_errors_file() -> None:
+    # Excel keeps 32,767 characters a cell and calls a workbook with a longer one damaged.
+    import openpyxl
+
+    rows = [FailedRow(row=2, cells=("y" * 40_000, "300"), errors="x")]
+    book = openpyxl.load_workbook(io.BytesIO(write_errors_file(["Nombre", "Tel"], rows)))
+    values = [v for row in book.active.iter_rows(values_only=True)  # type: ignore[union-attr]
+              for v in row]
+    cut = next(v for v in values if isinstance(v, str) and v.startswith("yyy"))
+    assert len(cut) == 32_767 and cut.endswith("…")
+    csv_text = write_errors_file(["Nombre", "Tel"], rows, "csv").decode("utf-8-sig")
+    assert "y" * 40_000 in csv_text  # CSV has no such limit: kept whole

@@ -148,3 +148,26 @@ def test_plan_classifies_create_update_unchanged() -> None:
         ("Beto", True, 2), ("Carla", True, 3)]
     assert [c.replace_tags for c in plan.updates] == [False, True]
     assert [(c.name, c.active, c.student_id) for c in plan.creates] == [("Dani", True, None)]
+
+
+def test_an_issue_repeats_only_the_start_of_a_long_cell() -> None:
+    # A cell may hold 32,000 characters; a report repeating it per problem grows for nothing.
+    huge = "sí" + "x" * 40_000
+    result = validate_student_rows(
+        sheet(["Nombre", "Teléfono", "Activo"], ["Ana", "3001234567", huge]), "CO")
+    (issue,) = result.issues
+    assert issue.code == "INVALID_ACTIVE" and len(str(issue.value)) == 200
+    assert str(issue.value).endswith("…") and str(issue.value).startswith("síxxx")
+    assert len(issue.message) < 300
+    assert "«síxxx" in issue.message and "…»" in issue.message
+    assert issue.message.endswith("vacío = activo.")  # the advice after the quote is kept
+    assert result.cells[2][2] == huge  # the errors file still gets the whole cell
+
+
+def test_short_issues_are_kept_as_written() -> None:
+    from eki_domain.model.imports import row_issue
+
+    issue = row_issue(3, "Activo", "quizás", "INVALID_ACTIVE", "«quizás» no vale.")
+    assert (issue.value, issue.message) == ("quizás", "«quizás» no vale.")
+    long = row_issue(3, None, None, "X", "a" * 5000)
+    assert len(long.message) == 2000 and long.message.endswith("…")

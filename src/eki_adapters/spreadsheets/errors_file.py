@@ -96,8 +96,15 @@ def inert_xlsx_cell(sheet: Any, value: object) -> Any:
     return cell
 
 
+#: The most characters Excel keeps in a cell: a longer one makes it report the whole
+#: workbook as damaged. Such a value is invalid in every column EKI imports.
+XLSX_CELL_CHARS = 32_767
+
+
 def _as_cell(value: object) -> object:
-    """Long numbers (phones) go back as text so Excel cannot turn them into 3,00E+09."""
+    """Long numbers (phones) go back as text so Excel cannot turn them into 3,00E+09; text
+    longer than Excel's cell limit is cut there (marked with «…»)."""
     if value is None or (isinstance(value, int) and abs(value) < 10**9):
         return value
-    return str(value)
+    text = str(value)
+    return text if len(text) <= XLSX_CELL_CHARS else text[:XLSX_CELL_CHARS - 1] + "…"

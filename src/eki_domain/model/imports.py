@@ -74,15 +74,42 @@ class Sheet:
     sheet_name: str | None = None
 
 
+#: What an issue repeats of a cell's text: its ``value`` keeps this many characters, and a
+#: quoted value («…») in its message is cut at :data:`QUOTED_CHARS`. A file may hold cells
+#: of 32,000 characters; a report that repeats each one twice per problem grows without use.
+VALUE_CHARS = 200
+QUOTED_CHARS = 100
+#: The longest message an issue keeps (its advice comes after the quoted values).
+MESSAGE_CHARS = 2000
+_LONG_QUOTE = re.compile("«([^»]{" + str(QUOTED_CHARS + 1) + ",})»")
+
+
+def _shortened_value(value: object) -> object:
+    if isinstance(value, str) and len(value) > VALUE_CHARS:
+        return value[:VALUE_CHARS - 1] + "…"
+    return value
+
+
+def _shortened_message(message: str) -> str:
+    if len(message) <= QUOTED_CHARS:
+        return message
+    message = _LONG_QUOTE.sub(lambda found: f"«{found[1][:QUOTED_CHARS - 1]}…»", message)
+    return message if len(message) <= MESSAGE_CHARS else message[:MESSAGE_CHARS - 1] + "…"
+
+
 @attrs.frozen
 class RowIssue:
+    """A problem of one row (or of the file, row 0). Long cell text is shortened where it
+    is repeated: ``value`` to :data:`VALUE_CHARS`, quotes in ``message`` to
+    :data:`QUOTED_CHARS` (the whole cell stays in the errors file)."""
+
     row: int
     column: str | None
-    value: object
-    normalized: object
-    severity: Severity
-    code: str
-    message: str
+    value: object = attrs.field(converter=_shortened_value)
+    normalized: object = attrs.field(converter=_shortened_value)
+    severity: Severity = attrs.field()
+    code: str = attrs.field()
+    message: str = attrs.field(converter=_shortened_message)
 
     def as_dict(self) -> dict[str, Any]:
         return {
