@@ -302,6 +302,10 @@ def test_a_long_shared_string_named_by_many_cells_is_read_in_isolation(
     long = _SST + b"<si><t>" + b"a" * 10_000 + b"</t></si></sst>"
     assert check_xlsx_bounds(_naming_shared_strings(long, cells=10), "ok.xlsx", SheetLimits())
     assert not check_xlsx_bounds(_naming_shared_strings(long, cells=50), "x.xlsx", SheetLimits())
+    # a cell inside the shared strings part does not make it a sheet to skip
+    hidden = long.replace(b"</sst>", b'<c r="A1"><v>1</v></c></sst>')
+    assert not check_xlsx_bounds(_naming_shared_strings(hidden, cells=50), "x.xlsx",
+                                 SheetLimits())
     # the sheet's own text counts too (inline strings)
     inline = _sheet_xlsx(b'<row r="1"><c r="A1" t="inlineStr"><is><t>'
                          + b"b" * 250_000 + b"</t></is></c></row>")

@@ -46,6 +46,8 @@ _CELL = re.compile(rb"""<c(?=\s)[^>]*?\sr\s*=\s*["']([^"'<>]*)["']""")
 #: after the previous cell of its row (``<c>``, ``<c t="n">``); and a ``>`` inside an
 #: attribute value would hide the ``r`` that follows it from the pattern above.
 _CELL_WITHOUT_REF = re.compile(rb"<c(?:[>/]|(?=\s)(?![^>]*?\sr\s*=))")
+#: The part calamine reads its shared strings from (any case; ``\\`` or ``/``).
+_SHARED_STRINGS = "xl/sharedstrings.xml"
 #: Where a shared string starts: ``<si>``, with a namespace prefix or none (calamine reads
 #: every element whose local name is ``si``).
 _SHARED_STRING = re.compile(rb"<(?:[^\s<>/:!?]{1,64}:)?si(?=[\s/>])")
@@ -122,6 +124,7 @@ def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> bool:
     budget = MAX_SHEET_XML_BYTES
     parts = MAX_PARTS_BYTES
     sheets: list[tuple[int, int]] = []  # (cells, bytes of XML) of each sheet
+    longest = 0  # the longest shared string, at most
     others: list[zipfile.ZipInfo] = []
     with archive:
         members = archive.infolist()
@@ -142,6 +145,10 @@ def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> bool:
             if rows or columns:
                 limits.check(name, rows, columns)
                 sheets.append((cells, read))
+                if info.filename.replace("\\", "/").lstrip("/").lower() == _SHARED_STRINGS:
+                    # calamine reads its shared strings from this name, cells or not (no
+                    # writer puts cells there): count the whole part as one string.
+                    longest = max(longest, read)
             else:
                 parts -= read  # no cell: shared strings, styles, images…
                 if read:
@@ -152,8 +159,8 @@ def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> bool:
                     "estudiantes. Copie solo los datos a un libro nuevo y vuelva a subirlo.",
                     code="SHEET_TOO_LARGE")
         try:
-            longest = max((_longest_shared_string(archive.read(info)) for info in others),
-                          default=0)
+            longest = max([longest, *(_longest_shared_string(archive.read(info))
+                                      for info in others)])
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError):
             return False
     return all(read + cells * longest <= MAX_TEXT_HERE for cells, read in sheets)
