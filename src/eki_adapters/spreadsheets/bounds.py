@@ -141,6 +141,12 @@ def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> bool:
                     f"hojas de hasta {limits.described}. Copie solo los datos a un libro "
                     "nuevo (o divídalo en varios archivos) y vuelva a subirlo.",
                     code="SHEET_TOO_LARGE") from None
+            except _TooManyElements:
+                raise ImportFileError(
+                    f"Una hoja de «{name}» tiene más filas y celdas de las que caben en una "
+                    f"hoja de cálculo: EKI lee hojas de hasta {limits.described}. Copie solo "
+                    "los datos a un libro nuevo y vuelva a subirlo.",
+                    code="SHEET_TOO_LARGE") from None
             budget -= read
             if rows or columns:
                 limits.check(name, rows, columns)
@@ -191,6 +197,15 @@ class _Irregular(Exception):
 
 class _TooManyCells(Exception):
     """More cells than :attr:`SheetLimits.cells`, wherever they are."""
+
+
+class _TooManyElements(Exception):
+    """More row and cell tags than any sheet within the limits has (empty rows, closing
+    tags): each costs the exact reading a step of Python."""
+
+
+#: The rows a spreadsheet program can have: with the cells, what bounds a sheet's tags.
+SPREADSHEET_ROWS = 1_048_576
 
 
 class _Chunks:
@@ -303,10 +318,14 @@ def _exact_extent(chunks: _Chunks, max_cells: int) -> tuple[int, int, int]:
     after the previous one. Self-closing cells hold nothing; self-closing rows move
     nothing. About 2 s per 100,000 rows of 4 cells: for the sheets :func:`_quick_extent`
     cannot read."""
-    rows = columns = cells = 0
+    rows = columns = cells = tags = 0
     row = column = 0  # calamine's zero-based counters
+    max_tags = 2 * (max_cells + SPREADSHEET_ROWS)  # each cell and row opened and closed
     for text in chunks:
         for tag in _TAG.finditer(text):
+            tags += 1
+            if tags > max_tags:
+                raise _TooManyElements
             closing, name, attributes = tag.groups()
             if closing:
                 if name == b"row":
