@@ -1,6 +1,6 @@
 """Student import benchmark: a 100,000-row .xlsx through the real CLI.
 
-    python bench/bench_import.py [--rows 100000] [--runs 3]
+    python bench/bench_import.py [--rows 100000] [--runs 3] [--shared-strings]
                                  [--pg-url postgresql://postgres@127.0.0.1:5432/postgres]
                                  [--skip-sqlite] [--skip-postgres] [--json]
 
@@ -30,12 +30,14 @@ import importlib.util
 import json
 import os
 import random
+import re
 import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -75,6 +77,40 @@ def make_workbook(path: Path, rows: int) -> None:
         name = f"{rng.choice(FIRST)} {rng.choice(LAST)} {rng.choice(LAST)}"
         sheet.append([name, phone, "sí" if i % 10 else "no", f"grado {6 + i % 6}"])
     workbook.save(path)
+
+
+_INLINE = re.compile(rb'<c r="([A-Z]+[0-9]+)" t="inlineStr"><is><t>([^<]*)</t></is></c>')
+
+
+def to_shared_strings(path: Path) -> None:
+    """Rewrite the workbook as Excel saves one: every text cell names an entry of a shared
+    strings table (``xl/sharedStrings.xml``) instead of holding its text inline (what
+    openpyxl's write-only mode writes)."""
+    strings: dict[bytes, int] = {}
+
+    def shared(found: re.Match[bytes]) -> bytes:
+        index = strings.setdefault(found[2], len(strings))
+        return b'<c r="%s" t="s"><v>%d</v></c>' % (found[1], index)
+
+    with zipfile.ZipFile(path) as source:
+        parts = {info.filename: source.read(info) for info in source.infolist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    parts[sheet] = _INLINE.sub(shared, parts[sheet])
+    parts["xl/sharedStrings.xml"] = (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns="http://'
+        b'schemas.openxmlformats.org/spreadsheetml/2006/main" count="%d" uniqueCount="%d">'
+        % (len(strings), len(strings))
+        + b"".join(b"<si><t>%s</t></si>" % text for text in strings) + b"</sst>")
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>", b'<Relationship Id="rIdSST" Type="http://schemas.openxmlformats'
+        b'.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
+        b"</Relationships>")
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+        b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>')
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, content in parts.items():
+            target.writestr(name, content)
 
 
 def openpyxl_read(path: Path) -> float:
@@ -213,6 +249,9 @@ def main() -> None:
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-reference", action="store_true",
                         help="do not time the openpyxl read (about 9 s)")
+    parser.add_argument("--shared-strings", action="store_true",
+                        help="text cells in a shared strings table, as Excel saves them "
+                        "(default: inline, as openpyxl's write-only mode writes)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -222,6 +261,8 @@ def main() -> None:
     path = workdir / f"estudiantes-{args.rows}.xlsx"
     started = time.perf_counter()
     make_workbook(path, args.rows)
+    if args.shared_strings:
+        to_shared_strings(path)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in "
           f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
     reference = None if args.skip_reference else openpyxl_read(path)
