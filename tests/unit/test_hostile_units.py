@@ -449,3 +449,19 @@ def test_empty_rows_cannot_make_the_exact_reading_run_unbounded(
         check_xlsx_bounds(_sheet_xlsx(head + b"<row></row>" * 40), "x.xlsx",
                           SheetLimits(cells=30))
     assert caught.value.code == "SHEET_TOO_LARGE"
+
+
+@pytest.mark.parametrize("chunk", range(150, 190))
+def test_a_cell_tag_cut_by_a_chunk_keeps_the_quick_scan(
+        monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    # "<c r" at a chunk's end looked like a cell without a reference: the sheet went to the
+    # tag-by-tag reading (a million-row gradebook's check: 14.8 s of CPU instead of 2.6 s).
+    from eki_adapters.spreadsheets import bounds
+
+    monkeypatch.setattr(bounds, "_CHUNK", chunk)
+    data = _sheet_xlsx(b"".join(
+        b'<row r="%d"><c r="A%d" t="s"><v>1</v></c><c r="B%d"><v>300%d</v></c></row>'
+        % (n, n, n, n) for n in range(1, 60)))
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    info = archive.getinfo("xl/worksheets/sheet1.xml")
+    assert bounds._quick_extent(bounds._Chunks(archive, info, 1 << 20), 1000) == (59, 2, 118)

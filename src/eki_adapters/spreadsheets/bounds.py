@@ -233,11 +233,17 @@ class _Chunks:
                 self.read += len(chunk)
                 text = tail + chunk
                 yield text
-                cut = text.rfind(b"<")
-                tail = text[cut:] if cut >= 0 and text.find(b">", cut) < 0 else b""
+                tail = text[_complete(text):]
                 if len(tail) > _CHUNK:
                     raise ValueError("an element longer than a chunk")
             self.read = self._budget
+
+
+def _complete(text: bytes) -> int:
+    """Where a chunk's complete elements end: before a tag its end cuts (a ``<`` with no
+    ``>`` after it), which :class:`_Chunks` gives again at the next chunk's start."""
+    cut = text.rfind(b"<")
+    return cut if cut >= 0 and text.find(b">", cut) < 0 else len(text)
 
 
 def _dimension(text: bytes) -> tuple[int, int]:
@@ -276,9 +282,12 @@ def _quick_extent(chunks: _Chunks, max_cells: int) -> tuple[int, int, int]:
     Raises :class:`_Irregular` at the first chunk that holds what it cannot read."""
     rows = columns = cells = 0
     for text in chunks:
-        if _PREFIXED_CELL_HINT in text or _CELL_WITHOUT_REF.search(text):
+        # A cell tag cut by the chunk's end (``<c r``…) is read whole in the next chunk:
+        # seen here, it would look like a cell without a reference.
+        end = _complete(text)
+        if text.find(_PREFIXED_CELL_HINT, 0, end) >= 0 or _CELL_WITHOUT_REF.search(text, 0, end):
             raise _Irregular
-        found = _CELL.findall(text)
+        found = _CELL.findall(text, 0, end)
         cells += len(found)
         if cells > max_cells:
             raise _TooManyCells
