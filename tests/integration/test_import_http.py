@@ -124,14 +124,18 @@ def test_import_needs_the_admin_token(client: TestClient) -> None:
 
 
 def test_lists_beyond_the_sheet_limits_are_refused_before_parsing(client: TestClient) -> None:
-    """500,001 objects in a JSON body (1.5 MB here, millions of dictionaries parsed) and a
-    CSV of line breaks: 422 SHEET_TOO_LARGE, as for a sheet beyond the limits."""
-    body = b"[" + b"{}," * 500_001 + b"{}]"
+    """More objects in a JSON body than a sheet has rows (3 MB here, millions of
+    dictionaries parsed) and a CSV of line breaks: 422 SHEET_TOO_LARGE, as for a sheet
+    beyond the limits."""
+    from eki_adapters.spreadsheets.bounds import SheetLimits
+
+    rows = SheetLimits().rows
+    body = b"[" + b"{}," * (rows + 1) + b"{}]"
     response = client.post("/api/students/import", content=body, headers={
         **AUTH, "content-type": "application/json"})
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "SHEET_TOO_LARGE"
-    csv_body = b"nombre,telefono\n" + b"\n" * 600_000
+    csv_body = b"nombre,telefono\n" + b"\n" * (rows + 100_000)
     upload = client.post("/api/students/import", headers=AUTH,
                          files={"file": ("lista.csv", csv_body, "text/csv")})
     assert upload.status_code == 422, upload.text

@@ -432,14 +432,14 @@ def test_a_json_list_beyond_the_sheet_limits_is_refused_before_parsing() -> None
         assert caught.value.code == "SHEET_TOO_LARGE"
     check_json_bounds(b'[{"nombre": "Ana", "telefono": "3001234567"}]', "ok.json")
     with pytest.raises(ImportFileError):
-        check_json_bounds(b"[" + b"{}," * 600_000 + b"{}]", "api.json")
+        check_json_bounds(b"[" + b"{}," * (SheetLimits().rows + 1) + b"{}]", "api.json")
 
 
 def test_empty_rows_cannot_make_the_exact_reading_run_unbounded(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # A cell without a reference sends the sheet to the tag-by-tag reading, a step of Python
     # per tag: 0.43 MB of upload holding 20 million empty rows (220 MB unpacked) took 16 s
-    # of CPU (the 1 GiB budget allowed ~75 s); now at most 12.1 million tags (~5 s).
+    # of CPU (the 1 GiB budget allowed ~75 s); now at most 22.1 million tags (~9 s).
     from eki_adapters.spreadsheets import bounds
 
     monkeypatch.setattr(bounds, "SPREADSHEET_ROWS", 10)

@@ -33,8 +33,12 @@ MAX_PARTS_BYTES = 128 * 1024 * 1024
 #: string into every cell that names it, and python-calamine once more into a Python
 #: string: an 18 KB upload naming a 1 MB string from 3,000 cells asked for 6 GB. Beyond
 #: this a workbook is read in the memory-capped child process (``isolated.py``). A
-#: 100,000-student list: ~30 MB; a million rows of grades, five columns: ~400 MB.
-MAX_TEXT_HERE = 512 * 1024 * 1024
+#: 100,000-student list: ~30 MB; a gradebook of a million results in 7 columns: ~600 MB
+#: (as much as the worksheet XML budget, which bounded the inline text before).
+MAX_TEXT_HERE = 1024 * 1024 * 1024
+#: The rows Excel (and LibreOffice) can hold: the sheet limit, and with the cells what
+#: bounds a sheet's tags.
+SPREADSHEET_ROWS = 1_048_576
 _CHUNK = 1024 * 1024
 #: Where a cell is: ``<c r="B7" …>`` — also with single quotes, lower-case letters and
 #: spaces around ``=``, all of which XML and calamine accept. The ``r`` attribute must
@@ -67,13 +71,13 @@ _DIMENSION = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?dimension\b[^>]*?\bref\s*=\s*[
 class SheetLimits:
     """The largest sheet an import reads (documented in docs/imports.md)."""
 
-    rows: int = 500_000
+    rows: int = SPREADSHEET_ROWS  # a gradebook of a million results fits
     columns: int = 200
-    cells: int = 5_000_000  # rows × columns of the used range
+    cells: int = 10_000_000  # rows × columns of the used range
 
     @property
     def described(self) -> str:
-        """The limits in the Spanish messages: "500.000 filas, 200 columnas y … celdas"."""
+        """The limits in the Spanish messages: "1.048.576 filas, 200 columnas y … celdas"."""
         return f"{_n(self.rows)} filas, {_n(self.columns)} columnas y {_n(self.cells)} celdas"
 
     def check(self, name: str, rows: int, columns: int) -> None:
@@ -202,10 +206,6 @@ class _TooManyCells(Exception):
 class _TooManyElements(Exception):
     """More row and cell tags than any sheet within the limits has (empty rows, closing
     tags): each costs the exact reading a step of Python."""
-
-
-#: The rows a spreadsheet program can have: with the cells, what bounds a sheet's tags.
-SPREADSHEET_ROWS = 1_048_576
 
 
 class _Chunks:
