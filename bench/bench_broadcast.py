@@ -124,7 +124,8 @@ async def queue_runs(url: str, runs: int) -> list[dict[str, float]]:
             broadcast, _ = await eki.broadcasts.create(caller, spec)
             done = time.perf_counter()
             async with eki.uow() as uow:
-                counts = await uow.broadcasts.status_counts(broadcast.id or 0)
+                counts = (await uow.broadcasts.status_counts([broadcast.id or 0])).get(
+                    broadcast.id or 0, {})
             out.append({"preview_s": previewed - started, "create_and_queue_s": done - previewed,
                         "recipients": preview.recipients, "rows": sum(counts.values())})
     finally:
