@@ -107,7 +107,7 @@ def serve(host: str, port: int, handler: Handler) -> None:
     try:
         import uvloop
     except ImportError:  # the plain asyncio loop works, only slower
-        uvloop = None
+        uvloop = None  # type: ignore[assignment]
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

@@ -34,7 +34,7 @@ import urllib.request
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 
@@ -105,7 +105,7 @@ async def queue_runs(url: str, runs: int) -> list[dict[str, float]]:
     sys.path.insert(0, SRC)
     from eki_domain.model.broadcasts import Audience
     from eki_domain.model.permissions import Principal
-    from eki_domain.services.broadcasts import BroadcastSpec
+    from eki_domain.services.broadcasts import BroadcastSpec, BroadcastUnitOfWork
     from eki_domain.services.staff import Caller
     from eki_entrypoints.bootstrap import bootstrap
     from eki_entrypoints.settings import Settings
@@ -124,7 +124,8 @@ async def queue_runs(url: str, runs: int) -> list[dict[str, float]]:
             broadcast, _ = await eki.broadcasts.create(caller, spec)
             done = time.perf_counter()
             async with eki.uow() as uow:
-                counts = (await uow.broadcasts.status_counts([broadcast.id or 0])).get(
+                counts = (await cast(BroadcastUnitOfWork, uow).broadcasts.status_counts(
+                    [broadcast.id or 0])).get(
                     broadcast.id or 0, {})
             out.append({"preview_s": previewed - started, "create_and_queue_s": done - previewed,
                         "recipients": preview.recipients, "rows": sum(counts.values())})
@@ -209,7 +210,7 @@ def pace_run(args: argparse.Namespace, dbs: Databases, procs: Processes, templat
     eki_cpu = proc_cpu(server.pid)
     procs.stop("eki-pace")
     with psycopg.connect(conninfo(dbs.url(db))) as conn:
-        states = dict(conn.execute(
+        states: dict[str, int] = dict(conn.execute(
             "SELECT status || coalesce('/' || error_code, ''), count(*) FROM outbound_messages "
             "WHERE broadcast_id IS NOT NULL GROUP BY 1").fetchall())
     sends = sorted(t for _, t in template_sends(dump, audience))

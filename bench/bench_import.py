@@ -116,7 +116,7 @@ def to_shared_strings(path: Path) -> None:
 def openpyxl_read(path: Path) -> float:
     started = time.perf_counter()
     workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    for _row in workbook.active.iter_rows(values_only=True):  # type: ignore[union-attr]
+    for _row in workbook.active.iter_rows(values_only=True):
         pass
     workbook.close()
     return time.perf_counter() - started
@@ -233,7 +233,7 @@ def postgres_runs(pg_url: str, path: Path, runs: int) -> list[dict[str, object]]
 
 def spread(runs: list[dict[str, object]], which: str, key: str) -> str:
     """min–median–max of one measure over the runs ("n/a" when not measured)."""
-    values = sorted(float(v) for run in runs  # type: ignore[arg-type]
+    values = sorted(float(v) for run in runs
                     if (v := run[which][key]) is not None)  # type: ignore[index]
     if not values:
         return "n/a"
@@ -280,7 +280,9 @@ def main() -> None:
         print(json.dumps({"rows": args.rows, "openpyxl_read_only_s": reference,
                           "results": results}, indent=2))
         return
-    ok = lambda cond: "OK" if cond else "MISSED"  # noqa: E731
+    def ok(cond: bool) -> str:
+        return "OK" if cond else "MISSED"
+
     if reference is not None:
         print(f"openpyxl read-only read of the same file: {reference:.2f} s (reference)")
     for r in results:

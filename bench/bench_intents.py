@@ -35,7 +35,7 @@ import json
 import sys
 import time
 import tracemalloc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from eki_adapters.understanding import linear, load_corpus, split, stored, train
 from eki_domain.model.phone import PhoneNumber
 from eki_domain.model.student import Student
 from eki_domain.ports.assistant import JsonDict, Turn
+from eki_domain.ports.llm import ToolSpec
 from eki_domain.services import intents, slots
 from eki_domain.services.responder import RuleBasedAssistant
 from eki_domain.services.understanding import understand
@@ -73,6 +74,9 @@ _TOOLS: dict[str, JsonDict] = {
 class _Toolbox:
     def names(self) -> tuple[str, ...]:
         return tuple(_TOOLS)
+
+    def schemas(self) -> Sequence[ToolSpec]:
+        return ()  # the rule-based level never offers tools to a model
 
     async def call(self, name: str, arguments: Mapping[str, Any] | None = None) -> JsonDict:
         return _TOOLS[name]

@@ -171,9 +171,9 @@ class InboxWatch:
         self.samples: list[dict[str, Any]] = []
 
     def poll(self) -> None:
-        inbox = dict(self.conn.execute(
+        inbox: dict[str, int] = dict(self.conn.execute(
             "SELECT state, count(*) FROM inbound_messages GROUP BY state").fetchall())
-        outbox = dict(self.conn.execute(
+        outbox: dict[str, int] = dict(self.conn.execute(
             "SELECT status, count(*) FROM outbound_messages GROUP BY status").fetchall())
         self.samples.append({"t": time.monotonic(), "inbox": inbox, "outbox": outbox})
 
@@ -236,8 +236,8 @@ def run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir: Pat
     time.sleep(1.0 if workers else 0.0)  # let them connect before the burst
     roster = students(args.students)
     expected = {wa_id for _, _, wa_id in roster}
-    key = BENCH_SECRET_KEY.encode()  # the safety_identifier is an HMAC with the secret key
-    wa_of_sid = {safety_identifier(int(sid), key): str(phone).lstrip("+")
+    model_key = BENCH_SECRET_KEY.encode()  # the safety_identifier: an HMAC with this key
+    wa_of_sid = {safety_identifier(int(sid), model_key): str(phone).lstrip("+")
                  for sid, phone in dbs.rows(db, "SELECT id, phone FROM students")}
     rounds: list[dict[str, Any]] = []
     watch = CpuWatch({"server": server.pid, "fake_llm": procs.running["fake-openai"].pid,

@@ -198,7 +198,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    ok = lambda cond: "OK" if cond else "MISSED"  # noqa: E731
+    def ok(cond: bool) -> str:
+        return "OK" if cond else "MISSED"
+
     r = out["report"]
     assert isinstance(r, dict)
     print(f"report uncached: p50 {r['uncached_p50_ms']:.2f} ms, p99 {r['uncached_p99_ms']:.2f} ms"
