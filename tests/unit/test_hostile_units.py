@@ -306,6 +306,10 @@ def test_a_long_shared_string_named_by_many_cells_is_read_in_isolation(
     hidden = long.replace(b"</sst>", b'<c r="A1"><v>1</v></c></sst>')
     assert not check_xlsx_bounds(_naming_shared_strings(hidden, cells=50), "x.xlsx",
                                  SheetLimits())
+    # what Python needs counts: one emoji in a string makes it four bytes a character
+    wide = _SST + b"<si><t>" + b"a" * 10_000 + "😀".encode() + b"</t></si></sst>"
+    assert not check_xlsx_bounds(_naming_shared_strings(wide, cells=10), "x.xlsx",
+                                 SheetLimits())
     # the sheet's own text counts too (inline strings)
     inline = _sheet_xlsx(b'<row r="1"><c r="A1" t="inlineStr"><is><t>'
                          + b"b" * 250_000 + b"</t></is></c></row>")
@@ -465,3 +469,16 @@ def test_a_cell_tag_cut_by_a_chunk_keeps_the_quick_scan(
     archive = zipfile.ZipFile(io.BytesIO(data))
     info = archive.getinfo("xl/worksheets/sheet1.xml")
     assert bounds._quick_extent(bounds._Chunks(archive, info, 1 << 20), 1000) == (59, 2, 118)
+
+
+@pytest.mark.parametrize("text", ["Ana", "Pérez Gómez ñ", "Wałęsa", "Ωμέγα", "中文", "grado 6 😀",
+                                  "x" * 1000 + "😀"])
+def test_the_width_bounds_what_python_holds(text: str) -> None:
+    import sys
+
+    from eki_adapters.spreadsheets.bounds import _width
+
+    utf8 = text.encode()
+    assert sys.getsizeof(text) <= _width(utf8) * len(utf8) + 80  # 80: the object's header
+    assert _width(utf8) == (1 if text in ("Ana", "Pérez Gómez ñ") else
+                            4 if "😀" in text else 2)

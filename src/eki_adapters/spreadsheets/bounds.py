@@ -29,12 +29,13 @@ MAX_SHEET_XML_BYTES = 1024 * 1024 * 1024
 #: them). A 100,000-student list's shared strings take a few MB.
 MAX_PARTS_BYTES = 128 * 1024 * 1024
 #: The text one sheet may hand calamine, read in this process: its own XML (inline
-#: strings) plus, for each cell, the longest shared string. calamine copies a shared
-#: string into every cell that names it, and python-calamine once more into a Python
-#: string: an 18 KB upload naming a 1 MB string from 3,000 cells asked for 6 GB. Beyond
-#: this a workbook is read in the memory-capped child process (``isolated.py``). A
-#: 100,000-student list: ~30 MB; a gradebook of a million results in 7 columns: ~600 MB
-#: (as much as the worksheet XML budget, which bounded the inline text before).
+#: strings) plus, for each cell, the longest shared string, each counted as the bytes
+#: Python needs to hold it (:func:`_width`). calamine copies a shared string into every
+#: cell that names it, and python-calamine once more into a Python string: an 18 KB
+#: upload naming a 1 MB string from 3,000 cells asked for 6 GB. Beyond this a workbook is
+#: read in the memory-capped child process (``isolated.py``). A 100,000-student list:
+#: ~30 MB; a gradebook of a million results in 7 columns: ~400 MB (as much as the
+#: worksheet XML budget, which bounded the inline text before).
 MAX_TEXT_HERE = 1024 * 1024 * 1024
 #: The rows Excel (and LibreOffice) can hold: the sheet limit, and with the cells what
 #: bounds a sheet's tags.
@@ -55,6 +56,10 @@ _SHARED_STRINGS = "xl/sharedstrings.xml"
 #: Where a shared string starts: ``<si>``, with a namespace prefix or none (calamine reads
 #: every element whose local name is ``si``).
 _SHARED_STRING = re.compile(rb"<(?:[^\s<>/:!?]{1,64}:)?si(?=[\s/>])")
+#: The UTF-8 bytes of text Python holds at one byte a character: ASCII, continuation bytes
+#: and the lead bytes of Latin-1 letters ("é" is C3 A9). Any other lead byte makes Python
+#: hold the whole string at two bytes a character (0xC4–0xEF) or four (0xF0–0xF4, emoji).
+_ONE_BYTE = bytes(range(0xC4))
 #: Every byte but ``<`` and ``>``: what is left of a part once these are deleted shows a
 #: ``<`` inside a tag (a quoted attribute value, or a malformed tag) as ``<<``.
 _NOT_ANGLES = bytes(b for b in range(256) if b not in b"<>")
@@ -127,8 +132,8 @@ def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> bool:
         return False
     budget = MAX_SHEET_XML_BYTES
     parts = MAX_PARTS_BYTES
-    sheets: list[tuple[int, int]] = []  # (cells, bytes of XML) of each sheet
-    longest = 0  # the longest shared string, at most
+    sheets: list[tuple[int, int, int]] = []  # (cells, bytes of XML, width) of each sheet
+    longest = width = 0  # the longest shared string, at most, and its width (_width)
     others: list[zipfile.ZipInfo] = []
     with archive:
         members = archive.infolist()
@@ -136,7 +141,8 @@ def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> bool:
             return False  # not what calamine reads as .xlsx
         for info in members:
             try:
-                rows, columns, cells, read = _extent(archive, info, budget, limits.cells)
+                rows, columns, cells, read, sheet_width = _extent(archive, info, budget,
+                                                                  limits.cells)
             except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError):
                 return False  # damaged: read in isolation, where calamine says so
             except _TooManyCells:
@@ -154,11 +160,11 @@ def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> bool:
             budget -= read
             if rows or columns:
                 limits.check(name, rows, columns)
-                sheets.append((cells, read))
+                sheets.append((cells, read, sheet_width))
                 if info.filename.replace("\\", "/").lstrip("/").lower() == _SHARED_STRINGS:
                     # calamine reads its shared strings from this name, cells or not (no
                     # writer puts cells there): count the whole part as one string.
-                    longest = max(longest, read)
+                    longest, width = max(longest, read), max(width, sheet_width)
             else:
                 parts -= read  # no cell: shared strings, styles, images…
                 if read:
@@ -169,11 +175,22 @@ def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> bool:
                     "estudiantes. Copie solo los datos a un libro nuevo y vuelva a subirlo.",
                     code="SHEET_TOO_LARGE")
         try:
-            longest = max([longest, *(_longest_shared_string(archive.read(info))
-                                      for info in others)])
+            for info in others:
+                part = archive.read(info)
+                found = _longest_shared_string(part)
+                if found:
+                    longest, width = max(longest, found), max(width, _width(part))
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError):
             return False
-    return all(read + cells * longest <= MAX_TEXT_HERE for cells, read in sheets)
+    return all(read * sheet_width + cells * longest * width <= MAX_TEXT_HERE
+               for cells, read, sheet_width in sheets)
+
+
+def _width(utf8: bytes) -> int:
+    """The bytes a character of this text takes in Python, at most (1, 2 or 4): times
+    its UTF-8 length, an upper bound of what Python needs to hold it."""
+    wider = utf8.translate(None, _ONE_BYTE)
+    return 1 if not wider else 4 if max(wider) >= 0xF0 else 2
 
 
 def _longest_shared_string(xml: bytes) -> int:
@@ -214,12 +231,14 @@ class _Chunks:
     element cut by a chunk's end is given again at the start of the next chunk, however
     long (a cell padded with attributes must not slip between two chunks); one longer
     than a chunk is no spreadsheet's: ValueError, read in isolation. ``declared`` is the
-    sheet's ``<dimension>`` (rows, columns), read in the first chunk."""
+    sheet's ``<dimension>`` (rows, columns), read in the first chunk; ``width`` the most
+    bytes Python takes for one of its characters (:func:`_width`)."""
 
     def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> None:
         self._archive, self._info, self._budget = archive, info, budget
         self.read = 0
         self.declared = (0, 0)
+        self.width = 1  # Python's bytes per character of the text read (_width)
 
     def __iter__(self) -> Iterator[bytes]:
         tail = b""
@@ -231,6 +250,8 @@ class _Chunks:
                 if not self.read:
                     self.declared = _dimension(chunk)
                 self.read += len(chunk)
+                if self.width < 4:
+                    self.width = max(self.width, _width(chunk))
                 text = tail + chunk
                 yield text
                 tail = text[_complete(text):]
@@ -260,9 +281,9 @@ def _dimension(text: bytes) -> tuple[int, int]:
 
 
 def _extent(archive: zipfile.ZipFile, info: zipfile.ZipInfo,
-            budget: int, max_cells: int) -> tuple[int, int, int, int]:
-    """(last row, last column, cells, bytes read) of the cells with content, or of the
-    declared dimension when larger: :func:`_quick_extent` for the sheets every
+            budget: int, max_cells: int) -> tuple[int, int, int, int, int]:
+    """(last row, last column, cells, bytes read, width) of the cells with content, or of
+    the declared dimension when larger: :func:`_quick_extent` for the sheets every
     spreadsheet program writes, :func:`_exact_extent` for any other."""
     chunks = _Chunks(archive, info, budget)
     try:
@@ -271,7 +292,7 @@ def _extent(archive: zipfile.ZipFile, info: zipfile.ZipInfo,
         chunks = _Chunks(archive, info, budget)
         rows, columns, cells = _exact_extent(chunks, max_cells)
     return (max(rows, chunks.declared[0]), max(columns, chunks.declared[1]), cells,
-            chunks.read)
+            chunks.read, chunks.width)
 
 
 def _quick_extent(chunks: _Chunks, max_cells: int) -> tuple[int, int, int]:
