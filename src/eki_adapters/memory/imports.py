@@ -22,17 +22,14 @@ class InMemoryRosterRepository:
         for phone in phones:
             student = await self._students.get_by_phone(phone)
             if student is not None and student.id is not None:
-                found[phone] = ExistingStudent(id=student.id, name=student.name,
-                                               active=student.active, tags=student.tags)
+                found[phone] = _existing(student.id, student)
         return found
 
     async def existing_all(self, at_most: int) -> dict[str, ExistingStudent] | None:
-        if await self._students.count() > at_most:
-            return None
         students = self._students.current()
-        return {s.phone.e164: ExistingStudent(id=s.id, name=s.name, active=s.active,
-                                              tags=s.tags)
-                for s in students if s.id is not None}
+        if len(students) > at_most:
+            return None
+        return {s.phone.e164: _existing(s.id, s) for s in students if s.id is not None}
 
     async def write(self, plan: RosterPlan, now: datetime) -> None:
         # Through Student's own methods, so its invariants hold here too.
@@ -97,3 +94,9 @@ class InMemoryImportRepository:
 
     def discard(self) -> None:
         self._staged.clear()
+
+
+def _existing(student_id: int, student: Student) -> ExistingStudent:
+    """What an import can change of a stored student."""
+    return ExistingStudent(id=student_id, name=student.name, active=student.active,
+                           tags=student.tags)
