@@ -259,9 +259,9 @@ def _read_csv(text: str, name: str,
         raise _error(f"«{name}» tiene un error de formato CSV cerca de la línea "
                      f"{reader.line_num}: {exc}. Revise las comillas de esa línea.",
                      "CORRUPT_FILE") from None
-    used = [number for number, record in rows if any(record)]
+    last = next((number for number, record in reversed(rows) if any(record)), 0)
     columns = max(map(len, (record for _, record in rows)), default=0)
-    limits.check(name, used[-1] if used else 0, columns)
+    limits.check(name, last, columns)
     return rows
 
 
