@@ -97,3 +97,16 @@ def test_a_cell_longer_than_excel_keeps_is_cut_in_the_errors_file() -> None:
     assert len(cut) == 32_767 and cut.endswith("…")
     csv_text = write_errors_file(["Nombre", "Tel"], rows, "csv").decode("utf-8-sig")
     assert "y" * 40_000 in csv_text  # CSV has no such limit: kept whole
+
+
+def test_control_characters_cannot_break_the_errors_file() -> None:
+    # openpyxl refuses them (IllegalCharacterError): one in a cell made the file fail.
+    import openpyxl
+
+    rows = [FailedRow(row=2, cells=("Ana\x07 Pérez", "300\x00"), errors="x\x1f")]
+    book = openpyxl.load_workbook(io.BytesIO(write_errors_file(["Nom\x01bre", "Tel"], rows)))
+    values = [v for row in book.active.iter_rows(values_only=True)  # type: ignore[union-attr]
+              for v in row]
+    assert values[:2] == ["Nombre", "Tel"] and "Ana Pérez" in values and "300" in values
+    csv_text = write_errors_file(["Nombre", "Tel"], rows, "csv").decode("utf-8-sig")
+    assert "Ana\x07 Pérez" in csv_text  # CSV holds them: kept

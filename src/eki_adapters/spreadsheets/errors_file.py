@@ -87,23 +87,28 @@ def write_errors_file(
 
 def inert_xlsx_cell(sheet: Any, value: object) -> Any:
     """A write-only openpyxl cell holding ``value``; text is always a string cell, never
-    a formula (openpyxl would otherwise write ``=…`` as ``<f>…</f>``)."""
+    a formula (openpyxl would otherwise write ``=…`` as ``<f>…</f>``), without the control
+    characters no .xlsx can hold (openpyxl refuses them: a "\x07" in an imported cell
+    made writing the errors file fail)."""
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
     cell = WriteOnlyCell(sheet, value=value)
     if isinstance(value, str):
         cell.data_type = "s"
     return cell
 
 
-#: The most characters Excel keeps in a cell: a longer one makes it report the whole
-#: workbook as damaged. Such a value is invalid in every column EKI imports.
+#: The most characters a cell holds in Excel (openpyxl cuts a longer text there without a
+#: sign). Such a value is invalid in every column EKI imports.
 XLSX_CELL_CHARS = 32_767
 
 
 def _as_cell(value: object) -> object:
     """Long numbers (phones) go back as text so Excel cannot turn them into 3,00E+09; text
-    longer than Excel's cell limit is cut there (marked with «…»)."""
+    longer than Excel's cell limit is cut there, marked with «…» so the cut shows."""
     if value is None or (isinstance(value, int) and abs(value) < 10**9):
         return value
     text = str(value)
