@@ -99,8 +99,9 @@ async def _run(request: Request, target: str = "students") -> tuple[ImportResult
         sheet = await service.load(lambda: eki.reader.read(data, filename), filename=filename,
                                    content=data, mode=mode, dry_run=dry_run)
     else:
-        payload = _json(data)
-        sheet = await service.load(lambda: sheet_from_json(payload, "api.json"),
+        # Counted and parsed in the reader's thread, as a file is: 50 MB of JSON would
+        # hold the event loop for half a second.
+        sheet = await service.load(lambda: sheet_from_json(_json(data), "api.json"),
                                    filename="api.json", content=data, mode=mode,
                                    dry_run=dry_run)
     if target == "students":
