@@ -134,14 +134,14 @@ def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> bool:
     parts = MAX_PARTS_BYTES
     sheets: list[tuple[int, int, int]] = []  # (cells, bytes of XML, width) of each sheet
     longest = width = 0  # the longest shared string, at most, and its width (_width)
-    others: list[zipfile.ZipInfo] = []
+    others: list[tuple[zipfile.ZipInfo, int]] = []  # parts without cells, their width
     with archive:
         members = archive.infolist()
         if not any(info.filename == "xl/workbook.xml" for info in members):
             return False  # not what calamine reads as .xlsx
         for info in members:
             try:
-                rows, columns, cells, read, sheet_width = _extent(archive, info, budget,
+                rows, columns, cells, read, part_width = _extent(archive, info, budget,
                                                                   limits.cells)
             except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError):
                 return False  # damaged: read in isolation, where calamine says so
@@ -160,26 +160,26 @@ def check_xlsx_bounds(data: bytes, name: str, limits: SheetLimits) -> bool:
             budget -= read
             if rows or columns:
                 limits.check(name, rows, columns)
-                sheets.append((cells, read, sheet_width))
+                sheets.append((cells, read, part_width))
                 if info.filename.replace("\\", "/").lstrip("/").lower() == _SHARED_STRINGS:
                     # calamine reads its shared strings from this name, cells or not (no
                     # writer puts cells there): count the whole part as one string.
-                    longest, width = max(longest, read), max(width, sheet_width)
+                    longest, width = max(longest, read), max(width, part_width)
             else:
                 parts -= read  # no cell: shared strings, styles, images…
                 if read:
-                    others.append(info)
+                    others.append((info, part_width))
             if budget <= 0 or parts < 0:
                 raise ImportFileError(
                     f"«{name}» descomprimido es demasiado grande para una lista de "
                     "estudiantes. Copie solo los datos a un libro nuevo y vuelva a subirlo.",
                     code="SHEET_TOO_LARGE")
         try:
-            for info in others:
+            for info, part_width in others:  # read again: only their strings' lengths
                 part = archive.read(info)
                 found = _longest_shared_string(part)
                 if found:
-                    longest, width = max(longest, found), max(width, _width(part))
+                    longest, width = max(longest, found), max(width, part_width)
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError):
             return False
     return all(read * sheet_width + cells * longest * width <= MAX_TEXT_HERE
