@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import time
-import zipfile
 from pathlib import Path
 
 import httpx2
@@ -17,6 +16,7 @@ import pytest
 
 from tests.integration.ods import cell, empty, ods, row
 from tests.integration.processes import Served, eki_serve
+from tests.workbooks import SST, with_shared_strings
 
 TOKEN = "hostile-serve-admin-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -38,25 +38,10 @@ def workbook(cells: dict[str, object]) -> bytes:
 def naming_a_long_string(cells: int, size: int) -> bytes:
     """A workbook whose A2…A{cells + 1} each name one shared string of ``size`` letters
     (calamine copies it into every cell)."""
-    source = zipfile.ZipFile(io.BytesIO(workbook({"A1": "Nombre", "B1": "Celular"})))
     rows = b"".join(b'<row r="%d"><c r="A%d" t="s"><v>0</v></c></row>' % (n, n)
                     for n in range(2, cells + 2))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = source.read(info.filename)
-            if info.filename == "xl/worksheets/sheet1.xml":
-                content = content.replace(b"</sheetData>", rows + b"</sheetData>")
-            if info.filename == "xl/_rels/workbook.xml.rels":
-                content = content.replace(b"</Relationships>", (
-                    b'<Relationship Id="rIdS" Target="sharedStrings.xml" Type="http://schemas.'
-                    b'openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>'
-                    b"</Relationships>"))
-            target.writestr(info, content)
-        target.writestr("xl/sharedStrings.xml", (
-            b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-            b"<si><t>" + b"x" * size + b"</t></si></sst>"))
-    return out.getvalue()
+    strings = SST + b"<si><t>" + b"x" * size + b"</t></si></sst>"
+    return with_shared_strings(workbook({"A1": "Nombre", "B1": "Celular"}), strings, rows)
 
 
 def peak_mb(served: Served) -> float:

@@ -17,6 +17,8 @@ from eki_domain.model.imports import ImportFileError
 from eki_domain.services.llm_assistant import safety_identifier
 from eki_domain.services.windows import FixedWindowCounter
 from eki_entrypoints.web.limits import BodyBudget
+from tests.workbooks import SST as _SST
+from tests.workbooks import with_shared_strings
 
 
 def test_the_safety_identifier_is_keyed() -> None:
@@ -248,23 +250,12 @@ def test_a_sheet_outside_xl_worksheets_is_measured_too() -> None:
     assert caught.value.code == "SHEET_TOO_LARGE"
 
 
-_SST = b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-
-
 def _naming_shared_strings(strings: bytes, cells: int = 1, index: int = 0) -> bytes:
     """A workbook with ``strings`` as its shared strings part and ``cells`` cells (A1, A2…)
     that each name shared string ``index``."""
-    def relate(name: str, content: bytes) -> tuple[str, bytes]:
-        if name != "xl/_rels/workbook.xml.rels":
-            return name, content
-        return name, content.replace(b"</Relationships>", (
-            b'<Relationship Id="rIdS" Target="sharedStrings.xml" Type="http://schemas.'
-            b'openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>'
-            b"</Relationships>"))
-
     rows = b"".join(b'<row r="%d"><c r="A%d" t="s"><v>%d</v></c></row>' % (n, n, index)
                     for n in range(1, cells + 1))
-    return _repacked(_sheet_xlsx(rows), relate, {"xl/sharedStrings.xml": strings})
+    return with_shared_strings(_sheet_xlsx(b""), strings, rows)
 
 
 def _with_shared_strings(count: int) -> bytes:
