@@ -18,6 +18,7 @@ from eki_domain.services.llm_assistant import safety_identifier
 from eki_domain.services.windows import FixedWindowCounter
 from eki_entrypoints.web.limits import BodyBudget
 from tests.workbooks import SST as _SST
+from tests.workbooks import repacked as _repacked
 from tests.workbooks import with_shared_strings
 
 
@@ -78,16 +79,13 @@ def test_sheet_limits() -> None:
 def _rewritten(data: bytes, change: Callable[[bytes], bytes]) -> bytes:
     """The workbook with its first sheet's XML changed and its declared dimension reduced to
     A1 (an attacker writes both)."""
-    source = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = source.read(info.filename)
-            if info.filename == "xl/worksheets/sheet1.xml":
-                content = re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1"',
-                                 change(content))
-            target.writestr(info, content)
-    return out.getvalue()
+    def edit(name: str, content: bytes) -> tuple[str, bytes]:
+        if name == "xl/worksheets/sheet1.xml":
+            content = re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1"',
+                             change(content))
+        return name, content
+
+    return _repacked(data, edit)
 
 
 @pytest.mark.parametrize("change", [
@@ -129,29 +127,12 @@ _HEAD = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/200
 
 def _sheet_xlsx(sheet_data: bytes) -> bytes:
     """A real workbook (openpyxl's parts) whose first sheet's cells are ``sheet_data``."""
-    source = zipfile.ZipFile(io.BytesIO(_xlsx({"A1": "x"})))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = source.read(info.filename)
-            if info.filename == "xl/worksheets/sheet1.xml":
-                content = _HEAD + sheet_data + b"</sheetData></worksheet>"
-            target.writestr(info, content)
-    return out.getvalue()
+    def edit(name: str, content: bytes) -> tuple[str, bytes]:
+        if name == "xl/worksheets/sheet1.xml":
+            return name, _HEAD + sheet_data + b"</sheetData></worksheet>"
+        return name, content
 
-
-def _repacked(data: bytes, edit: Callable[[str, bytes], tuple[str, bytes]],
-              added: dict[str, bytes] | None = None) -> bytes:
-    """The workbook with each part passed through ``edit`` (its new name and content) and
-    the ``added`` parts."""
-    source = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            target.writestr(*edit(info.filename, source.read(info.filename)))
-        for name, content in (added or {}).items():
-            target.writestr(name, content)
-    return out.getvalue()
+    return _repacked(_xlsx({"A1": "x"}), edit)
 
 
 def _calamine_end(data: bytes) -> tuple[int, int]:
