@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from eki_adapters.sql.live import PostgresLiveFeed
 from eki_domain.model.live import LiveEvent, LiveEventType
 from eki_domain.model.messages import IncomingMessage, MessageType
 from eki_entrypoints.bootstrap import Eki
@@ -30,6 +31,13 @@ async def eki(database_url: str) -> AsyncIterator[Eki]:
     app = await make_eki(database_url, events_keepalive_seconds=1)
     yield app
     await app.aclose()
+
+
+async def _listening(eki: Eki) -> None:
+    """On PostgreSQL a stream hears events once its process LISTENs (a connection the first
+    subscription opens): events published before that are not heard."""
+    if isinstance(eki.live.feed, PostgresLiveFeed):
+        await eki.live.feed.wait_listening()
 
 
 def _data_lines(response: Any, wanted: int, within: float = 5.0) -> list[dict[str, Any]]:
@@ -54,6 +62,7 @@ def test_a_teacher_watches_her_students_only(eki: Eki) -> None:
         sign_in(client, emails["teacher"])
 
         async def write(*wa_ids: str) -> None:
+            await _listening(eki)
             await eki.ingest.ingest(channel="meta", body="{}", statuses=(), messages=[
                 IncomingMessage(channel="meta", provider_id=f"wamid.{wa_id}", wa_id=wa_id,
                                 type=MessageType.TEXT, sent_at=eki.clock.now(), text="hola")
@@ -117,6 +126,7 @@ def test_an_integrator_filters_by_type_and_phone(eki: Eki) -> None:
             assert refused.json()["error"]["code"] == "BAD_FILTER"
 
         async def happen() -> None:
+            await _listening(eki)
             at = eki.clock.now()
             await eki.live.feed.publish([
                 LiveEvent(type=LiveEventType.HANDOFF_OPENED, phone="+" + BRUNO, at=at),

@@ -17,6 +17,7 @@ import httpx2
 import pytest
 import uvicorn
 
+from eki_adapters.sql.live import PostgresLiveFeed
 from eki_adapters.whatsapp import ConsoleChannel
 from eki_domain.model.messages import OutboundMessage
 from eki_domain.model.permissions import Principal
@@ -72,11 +73,13 @@ class Stream:
         self.response = response
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.raw: list[str] = []
+        self.started = asyncio.Event()  # the first line was read
         self._task = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
         async for line in self.response.aiter_lines():
             self.raw.append(line)
+            self.started.set()
             if line.startswith("data: "):
                 await self.events.put(json.loads(line[len("data: "):]))
 
@@ -94,14 +97,19 @@ class Stream:
         self._task.cancel()
 
 
-async def _open(http: httpx2.AsyncClient, url: str, headers: dict[str, str]
+async def _open(http: httpx2.AsyncClient, served: Served, headers: dict[str, str]
                 ) -> tuple[Any, Stream]:
-    manager = http.stream("GET", url, headers=headers)
+    manager = http.stream("GET", f"{served.base}/api/events", headers=headers)
     response = await manager.__aenter__()
     assert response.status_code == 200, await response.aread()
     assert response.headers["content-type"].startswith("text/event-stream")
     stream = Stream(response)
-    await asyncio.sleep(0.3)  # subscribed (and, on PostgreSQL, listening)
+    # Subscribed before the headers were sent; on PostgreSQL the process hears events once
+    # its listening connection is up (events published before that are not heard).
+    feed = served.eki.live.feed
+    if isinstance(feed, PostgresLiveFeed):
+        await feed.wait_listening()
+    await asyncio.wait_for(stream.started.wait(), 5)
     return manager, stream
 
 
@@ -117,7 +125,7 @@ async def test_webhook_message_and_status_reach_the_api_stream(served: Served) -
     ana = await eki.registration.register("Ana María Pérez", ANA, tags=["grado 10"])
     assert ana.id is not None
     async with httpx2.AsyncClient(timeout=10) as http:
-        manager, stream = await _open(http, f"{served.base}/api/events", AUTH)
+        manager, stream = await _open(http, served, AUTH)
         try:
             assert stream.raw[0].startswith("retry: ")
             started = time.monotonic()
@@ -168,9 +176,8 @@ async def test_a_teacher_receives_only_her_students_events(served: Served) -> No
         assert refused.status_code == 403
         nobody = await http.get(f"{served.base}/api/events")
         assert nobody.status_code == 401
-        manager, stream = await _open(http, f"{served.base}/api/events",
-                                      {"Authorization": f"Bearer {teacher}"})
-        admin_manager, admin_stream = await _open(http, f"{served.base}/api/events", AUTH)
+        manager, stream = await _open(http, served, {"Authorization": f"Bearer {teacher}"})
+        admin_manager, admin_stream = await _open(http, served, AUTH)
         try:
             await _post_webhook(http, served.base, meta.text_message(BRUNO, "hola"))
             await _post_webhook(http, served.base, meta.text_message(ANA, "hola"))
@@ -191,7 +198,7 @@ async def test_a_teacher_receives_only_her_students_events(served: Served) -> No
 
 async def test_streams_are_bounded_and_released(served: Served) -> None:
     async with httpx2.AsyncClient(timeout=10) as http:
-        opened = [await _open(http, f"{served.base}/api/events", AUTH) for _ in range(3)]
+        opened = [await _open(http, served, AUTH) for _ in range(3)]
         refused = await http.get(f"{served.base}/api/events", headers=AUTH)
         assert refused.status_code == 503
         assert refused.json()["error"]["code"] == "TOO_MANY_STREAMS"
