@@ -160,11 +160,23 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
+def _nothing_checked_out(engine: AsyncEngine) -> None:
+    """Fail the test that leaves a pooled connection out (a task still holding one, or a
+    connection never closed): found here, not when the garbage collector frees it during
+    some later test (see pyproject.toml's filterwarnings)."""
+    checked_out = getattr(engine.pool, "checkedout", None)
+    if checked_out is not None:
+        assert checked_out() == 0, f"{checked_out()} database connection(s) still in use"
+
+
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     eng = create_engine(database_url)
     yield eng
-    await eng.dispose()
+    try:
+        _nothing_checked_out(eng)
+    finally:
+        await eng.dispose()
 
 
 @pytest.fixture
@@ -179,7 +191,10 @@ async def uow_factory(request: pytest.FixtureRequest) -> AsyncIterator[UnitOfWor
     if backend == "postgres":
         await _truncate(eng)
     yield SqlUnitOfWorkFactory(eng)
-    await eng.dispose()
+    try:
+        _nothing_checked_out(eng)
+    finally:
+        await eng.dispose()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -25,3 +25,16 @@ async def test_repositories_are_made_on_use_and_dropped_at_exit(engine: AsyncEng
     async with uow:  # used again: a new repository on the new connection
         assert uow.students is not first
         assert await uow.students.count() == 0
+
+
+async def test_a_connection_left_out_fails_the_test_that_left_it(engine: AsyncEngine) -> None:
+    """The harness's check at the end of every test with ``engine`` or ``uow_factory``."""
+    from tests.conftest import _nothing_checked_out
+
+    _nothing_checked_out(engine)
+    uow = SqlUnitOfWork(engine)
+    await uow.__aenter__()  # entered and not left: a task still holding its connection
+    with pytest.raises(AssertionError, match="1 database connection"):
+        _nothing_checked_out(engine)
+    await uow.__aexit__(None, None, None)
+    _nothing_checked_out(engine)
