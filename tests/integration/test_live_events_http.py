@@ -17,7 +17,6 @@ import httpx2
 import pytest
 import uvicorn
 
-from eki_adapters.sql.live import PostgresLiveFeed
 from eki_adapters.whatsapp import ConsoleChannel
 from eki_domain.model.messages import OutboundMessage
 from eki_domain.model.permissions import Principal
@@ -104,11 +103,7 @@ async def _open(http: httpx2.AsyncClient, served: Served, headers: dict[str, str
     assert response.status_code == 200, await response.aread()
     assert response.headers["content-type"].startswith("text/event-stream")
     stream = Stream(response)
-    # Subscribed before the headers were sent; on PostgreSQL the process hears events once
-    # its listening connection is up (events published before that are not heard).
-    feed = served.eki.live.feed
-    if isinstance(feed, PostgresLiveFeed):
-        await feed.wait_listening()
+    # The headers came once the feed hears new events (on PostgreSQL: the process LISTENs).
     await asyncio.wait_for(stream.started.wait(), 5)
     return manager, stream
 

@@ -1,6 +1,7 @@
 """The LiveFeed port's contract, for both adapters (in process: SQLite and memory;
 PostgreSQL LISTEN/NOTIFY): filtered delivery in order, exactly once, a slow subscriber
-dropped without holding the others, closing ends every subscription."""
+dropped without holding the others, closing ends every subscription, and once ``ready``
+says so, what is published is heard."""
 
 from __future__ import annotations
 
@@ -39,8 +40,17 @@ async def feed(request: pytest.FixtureRequest) -> AsyncIterator[LiveFeed]:
 
 
 async def _ready(feed: LiveFeed) -> None:
-    if isinstance(feed, PostgresLiveFeed):
-        await feed.wait_listening()
+    assert await feed.ready(5.0)
+
+
+async def test_once_ready_what_is_published_is_heard(feed: LiveFeed) -> None:
+    """``ready`` after the first subscription: on PostgreSQL it waits for the LISTEN that
+    subscription started (a NOTIFY before it is not heard)."""
+    subscription = feed.subscribe(lambda e: True)
+    assert await feed.ready(5.0)
+    await feed.publish([_event(1)])  # at once
+    assert await subscription.next(2) == _event(1)
+    assert await feed.ready(0.0)  # already listening: no wait
 
 
 async def test_filtered_in_order_exactly_once(feed: LiveFeed) -> None:

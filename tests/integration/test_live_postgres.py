@@ -109,6 +109,20 @@ async def test_the_listener_reconnects_after_its_connection_dies(own_database: s
         await engine.dispose()
 
 
+async def test_not_ready_while_the_database_is_unreachable() -> None:
+    engine = create_engine("postgresql://nobody@127.0.0.1:1/nothing")
+    feed = PostgresLiveFeed(engine, retry_delay=0.05)
+    try:
+        feed.subscribe(lambda e: True)
+        started = time.monotonic()
+        assert await feed.ready(0.3) is False
+        assert time.monotonic() - started < 2
+        assert feed.reconnects >= 1  # and it keeps trying
+    finally:
+        await feed.aclose()
+        await engine.dispose()
+
+
 async def test_a_malformed_notification_is_ignored(own_database: str) -> None:
     engine = create_engine(own_database)
     feed = PostgresLiveFeed(engine)

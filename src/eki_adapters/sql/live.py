@@ -114,6 +114,17 @@ class PostgresLiveFeed:
     async def wait_listening(self, within: float = 5.0) -> None:
         await asyncio.wait_for(self.listening.wait(), within)
 
+    async def ready(self, within: float) -> bool:
+        """True once this process's listening connection is up (a NOTIFY before its
+        ``LISTEN`` is not heard)."""
+        if self.listening.is_set():
+            return True
+        try:
+            await self.wait_listening(within)
+        except TimeoutError:
+            return False
+        return True
+
     async def aclose(self) -> None:
         self._closed = True
         self.hub.close()

@@ -31,5 +31,8 @@ class ProcessLiveFeed:
     async def has_audience(self) -> bool:
         return len(self.hub) > 0
 
+    async def ready(self, within: float) -> bool:
+        return True  # publishers deliver to this hub directly
+
     async def aclose(self) -> None:
         self.hub.close()

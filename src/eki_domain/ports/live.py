@@ -54,6 +54,13 @@ class LiveFeed(Protocol):
         committed (whoever starts listening later reads the state they committed)."""
         ...
 
+    async def ready(self, within: float) -> bool:
+        """Wait (``within`` seconds at most) until events published from now on, by any
+        process, reach this process's subscribers; False when that did not happen in time
+        (the database is unreachable: the feed keeps trying). Called after
+        :meth:`subscribe`, whose first call may have to open a connection first."""
+        ...
+
     async def aclose(self) -> None:
         """Close every subscription and stop listening."""
         ...

@@ -43,6 +43,9 @@ log = logging.getLogger("eki.web")
 #: The browser waits this long before reconnecting after the stream ended.
 RETRY_MS = 3000
 
+#: A new stream waits at most this long (seconds) for the feed to hear new events.
+READY_WAIT = 2.0
+
 
 class StreamSlots:
     """The event streams this process serves, bounded; :meth:`close_all` ends them (the
@@ -187,10 +190,12 @@ def _accepts(principal: Principal, types: frozenset[str] | None, phone: str | No
             and (phone is None or event.phone == phone) and visible_to(principal, event))
 
 
-def event_stream(request: Request, principal: Principal) -> Response:
+async def event_stream(request: Request, principal: Principal) -> Response:
     """Open a stream of the events ``principal`` may see, optionally only some types or
     one phone's (503 when every slot is taken). A HEAD request gets the headers alone (no
-    subscription, no slot)."""
+    subscription, no slot). The headers go out once the feed hears what is published from
+    then on (the first stream of a PostgreSQL process waits for its ``LISTEN``, at most
+    :data:`READY_WAIT` seconds)."""
     settings: Settings = request.app.state.settings
     types, phone = _filters(request, settings)
     if request.method == "HEAD":
@@ -210,6 +215,14 @@ def event_stream(request: Request, principal: Principal) -> Response:
                        f"this server already serves {slots.limit} live-event streams "
                        "(EKI_EVENTS_MAX_STREAMS); retry later",
                        headers={"Retry-After": "30"})
+    try:
+        if not await eki.live.feed.ready(READY_WAIT):
+            log.warning("live events: the feed is not listening after %.0f s (is the "
+                        "database reachable?); the stream opens anyway and carries events "
+                        "once it listens", READY_WAIT)
+    except BaseException:
+        slots.give(subscription)
+        raise
     return EventStream(subscription, functools.partial(slots.give, subscription),
                        keepalive=settings.events_keepalive_seconds,
                        lifetime=settings.events_stream_minutes * 60.0)
@@ -218,10 +231,10 @@ def event_stream(request: Request, principal: Principal) -> Response:
 @api(Action.WATCH_EVENTS)
 async def api_events(request: Request) -> Response:
     """``GET /api/events``: the live events the token's principal may see."""
-    return event_stream(request, principal_of(request))
+    return await event_stream(request, principal_of(request))
 
 
 @protected(Action.WATCH_EVENTS)
 async def admin_events(request: Request, ctx: AdminContext) -> Response:
     """``GET /admin/events``: the live events of the signed-in person (``live.js``)."""
-    return event_stream(request, ctx.principal)
+    return await event_stream(request, ctx.principal)
