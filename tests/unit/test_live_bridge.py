@@ -4,6 +4,7 @@ hand-off given back) reaches a live-feed subscriber as the contract's events."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
@@ -134,7 +135,7 @@ async def test_assignments_and_notes_published_by_other_features(eki: Eki) -> No
 async def test_nobody_watching_costs_nothing(eki: Eki) -> None:
     await eki.ingest.ingest(channel="meta", body="{}", statuses=(),
                             messages=[_message(eki, BRUNO, "wamid.N")])
-    assert eki.live._drain is None and not eki.live._pending
+    assert not eki.live._queues  # nothing queued, no task
 
 
 class SlowFeed(ProcessLiveFeed):
@@ -165,6 +166,31 @@ async def test_the_backlog_is_bounded(eki: Eki) -> None:
     await bridge.flush()
     assert [e.phone for e in feed.published] == [
         "+573000000000", "+573000000001", "+573000000002"]
+
+
+async def test_each_event_loop_flushes_its_own_events(eki: Eki) -> None:
+    """One bridge used from two event loops (a test's loop and its TestClient's, a library
+    user's threads): events queued in another loop afterwards do not make this loop's flush
+    forget its own drain, which was left running while the Eki closed."""
+    feed = SlowFeed()
+    bridge = LiveBridge(eki.uow, eki.clock, feed)
+    bridge.gather = 0.3
+    bridge.accept(MessageReceived(channel="meta", new_messages=1, event_id=1,
+                                  senders=("573000000001",)))
+
+    async def elsewhere() -> None:  # queued there; that loop ends without flushing
+        bridge.accept(MessageReceived(channel="meta", new_messages=1, event_id=2,
+                                      senders=("573000000002",)))
+
+    await asyncio.to_thread(asyncio.run, elsewhere())
+    await bridge.flush()
+    assert [e.phone for e in feed.published] == ["+573000000001"]
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == "eki-live-bridge"]
+    bridge.accept(MessageReceived(channel="meta", new_messages=1, event_id=3,
+                                  senders=("573000000003",)))
+    await bridge.flush()  # the other loop's queue is gone with its loop
+    assert [e.phone for e in feed.published][-1] == "+573000000003"
+    assert list(bridge._queues) == []
 
 
 class UnheardFeed(SlowFeed):

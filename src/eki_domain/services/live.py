@@ -96,6 +96,14 @@ class _Lookups:
     provider: dict[str, OutboundMessage] = attrs.Factory(dict)
 
 
+@attrs.define
+class _Queue:
+    """The domain events waiting in one event loop, and the task publishing them."""
+
+    pending: collections.deque[Event] = attrs.Factory(collections.deque)
+    task: asyncio.Task[None] | None = None
+
+
 class LiveBridge:
     def __init__(self, uow: Callable[[], LiveUnitOfWork], clock: Clock, feed: LiveFeed, *,
                  backlog: int = 10_000) -> None:
@@ -103,8 +111,11 @@ class LiveBridge:
         self._clock = clock
         self.feed = feed
         self._backlog = backlog
-        self._pending: collections.deque[Event] = collections.deque()
-        self._drain: asyncio.Task[None] | None = None
+        #: The events waiting in each event loop, and the task draining them there. One
+        #: per loop: an Eki used from two loops (tests, a library user's threads) must not
+        #: have one loop's drain forgotten, left running while the other loop closes the
+        #: Eki (it held a pooled connection as the engine was disposed).
+        self._queues: dict[asyncio.AbstractEventLoop, _Queue] = {}
         self.gather = GATHER
         self.dropped = 0  # domain events dropped because the backlog was full
         self.unheard = 0  # domain events skipped because nobody was listening
@@ -118,29 +129,42 @@ class LiveBridge:
         """Queue a domain event (the bus calls this after commit; never blocks)."""
         if not self.feed.wanted:
             return
-        if len(self._pending) >= self._backlog:
+        loop = asyncio.get_running_loop()
+        queue = self._queues.get(loop)
+        if queue is None:
+            for gone in [other for other in list(self._queues) if other.is_closed()]:
+                self._queues.pop(gone, None)  # a loop closed before its drain finished
+            queue = self._queues[loop] = _Queue()
+        if len(queue.pending) >= self._backlog:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning("live events: %d domain event(s) dropped (the feed is behind)",
                             self.dropped)
             return
-        self._pending.append(event)
-        loop = asyncio.get_running_loop()
-        if self._drain is None or self._drain.done() or self._drain.get_loop() is not loop:
-            self._drain = loop.create_task(self._run(), name="eki-live-bridge")
+        queue.pending.append(event)
+        if queue.task is None or queue.task.done():
+            queue.task = loop.create_task(self._run(loop, queue), name="eki-live-bridge")
 
     async def flush(self) -> None:
-        """Wait until every queued domain event was published (or given up)."""
+        """Wait until every domain event queued in this event loop was published (or
+        given up)."""
         loop = asyncio.get_running_loop()
-        while (self._drain is not None and not self._drain.done()
-               and self._drain.get_loop() is loop):
-            await asyncio.shield(self._drain)
+        while ((queue := self._queues.get(loop)) is not None and queue.task is not None
+               and not queue.task.done()):
+            await asyncio.shield(queue.task)
 
-    async def _run(self) -> None:
-        while self._pending:
-            if len(self._pending) < BATCH and self.gather > 0:
+    async def _run(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> None:
+        try:
+            await self._drain(queue.pending)
+        finally:
+            if self._queues.get(loop) is queue and not queue.pending:
+                self._queues.pop(loop, None)
+
+    async def _drain(self, pending: collections.deque[Event]) -> None:
+        while pending:
+            if len(pending) < BATCH and self.gather > 0:
                 await asyncio.sleep(self.gather)
-            batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
+            batch = [pending.popleft() for _ in range(min(BATCH, len(pending)))]
             try:
                 if not await self.feed.has_audience():
                     self.unheard += len(batch)
