@@ -204,6 +204,42 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("database_url", SQL_BACKENDS, indirect=True)
 
 
+class _ClosedInUse(logging.Handler):
+    """Records ``eki.bootstrap``'s warning that an Eki closed with database connections
+    still in use (a task that outlived it: the connection is then freed by the garbage
+    collector, in some later test)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def take(self) -> list[str]:
+        """The warnings so far, forgotten (for a test that causes one on purpose)."""
+        taken, self.messages = self.messages, []
+        return taken
+
+
+_CLOSED_IN_USE = _ClosedInUse()
+logging.getLogger("eki.bootstrap").addHandler(_CLOSED_IN_USE)
+
+
+@pytest.fixture
+def closed_in_use() -> _ClosedInUse:
+    return _CLOSED_IN_USE
+
+
+@pytest.fixture(autouse=True)
+def _no_eki_closed_with_connections_in_use() -> Iterator[None]:
+    """Fail the test that closes an Eki while one of its tasks still holds a database
+    connection (set up before, so torn down after, the test's own fixtures)."""
+    _CLOSED_IN_USE.take()
+    yield
+    assert not (left := _CLOSED_IN_USE.take()), "; ".join(left)
+
+
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
     """Commands run in-process configure logging (``configure_logging``): undo it."""

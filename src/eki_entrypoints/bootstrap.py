@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol, cast
@@ -82,6 +83,8 @@ from eki_entrypoints.storage import database_engine, unit_of_work, upgrade_schem
 
 if TYPE_CHECKING:
     from eki_adapters.redis import RedisLink
+
+log = logging.getLogger("eki.bootstrap")
 
 
 class MetricsExposition(Protocol):
@@ -290,7 +293,7 @@ def _closing(engine: AsyncEngine | None, model: LanguageModel | None,
     feed (its pending events published first), the engine."""
     stack = contextlib.AsyncExitStack()
     if engine is not None:
-        stack.push_async_callback(engine.dispose)
+        stack.push_async_callback(_dispose, engine)
     if live is not None:
         stack.push_async_callback(live.feed.aclose)
         stack.push_async_callback(live.flush)
@@ -300,6 +303,17 @@ def _closing(engine: AsyncEngine | None, model: LanguageModel | None,
         stack.push_async_callback(model.aclose)
     stack.push_async_callback(channel.aclose)
     return stack
+
+
+async def _dispose(engine: AsyncEngine) -> None:
+    """Close the engine's pooled connections. One still in use belongs to a task that
+    outlived the application's close (it is not closed here: it is returned, or dropped by
+    the garbage collector, when that task ends), so say so."""
+    checked_out = getattr(engine.pool, "checkedout", None)
+    if checked_out is not None and (in_use := checked_out()):
+        log.warning("closing EKI with %d database connection(s) still in use: a task of "
+                    "this process is still running", in_use)
+    await engine.dispose()
 
 
 def shared_state(settings: Settings
