@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eki_adapters.memory import InMemoryStore
 from eki_adapters.sql import SqlUnitOfWorkFactory, create_engine, upgrade
+from eki_adapters.sql.engine import connections_in_use
 from eki_adapters.sql.tables import metadata
 from eki_domain.ports import UnitOfWorkFactory
 
@@ -164,19 +165,23 @@ def _nothing_checked_out(engine: AsyncEngine) -> None:
     """Fail the test that leaves a pooled connection out (a task still holding one, or a
     connection never closed): found here, not when the garbage collector frees it during
     some later test (see pyproject.toml's filterwarnings)."""
-    checked_out = getattr(engine.pool, "checkedout", None)
-    if checked_out is not None:
-        assert checked_out() == 0, f"{checked_out()} database connection(s) still in use"
+    in_use = connections_in_use(engine)
+    assert in_use == 0, f"{in_use} database connection(s) still in use"
+
+
+async def _dispose_checked(engine: AsyncEngine) -> None:
+    """A fixture's engine at the end of its test: checked (above), then disposed."""
+    try:
+        _nothing_checked_out(engine)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     eng = create_engine(database_url)
     yield eng
-    try:
-        _nothing_checked_out(eng)
-    finally:
-        await eng.dispose()
+    await _dispose_checked(eng)
 
 
 @pytest.fixture
@@ -191,10 +196,7 @@ async def uow_factory(request: pytest.FixtureRequest) -> AsyncIterator[UnitOfWor
     if backend == "postgres":
         await _truncate(eng)
     yield SqlUnitOfWorkFactory(eng)
-    try:
-        _nothing_checked_out(eng)
-    finally:
-        await eng.dispose()
+    await _dispose_checked(eng)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

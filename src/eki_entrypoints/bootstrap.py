@@ -30,6 +30,7 @@ from eki_adapters.memory.heartbeats import InMemoryWorkerHeartbeats
 from eki_adapters.passwords import Argon2PasswordHasher, TotpSecondFactor
 from eki_adapters.prometheus import PrometheusTelemetry
 from eki_adapters.spreadsheets import CalamineSpreadsheetReader
+from eki_adapters.sql.engine import connections_in_use
 from eki_adapters.sql.heartbeats import SqlWorkerHeartbeats
 from eki_adapters.sql.migrate import is_at_head
 from eki_adapters.sql.uow import load_repositories
@@ -309,8 +310,7 @@ async def _dispose(engine: AsyncEngine) -> None:
     """Close the engine's pooled connections. One still in use belongs to a task that
     outlived the application's close (it is not closed here: it is returned, or dropped by
     the garbage collector, when that task ends), so say so."""
-    checked_out = getattr(engine.pool, "checkedout", None)
-    if checked_out is not None and (in_use := checked_out()):
+    if in_use := connections_in_use(engine):
         log.warning("closing EKI with %d database connection(s) still in use: a task of "
                     "this process is still running", in_use)
     await engine.dispose()

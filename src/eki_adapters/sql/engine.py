@@ -88,3 +88,10 @@ def create_engine(
     if target.get_backend_name() == "sqlite":
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def connections_in_use(engine: AsyncEngine) -> int:
+    """Connections of ``engine``'s pool checked out now (0 for a pool that does not count
+    them): a task still holding one when the engine is disposed keeps it open past that."""
+    checked_out = getattr(engine.pool, "checkedout", None)
+    return int(checked_out()) if checked_out is not None else 0
