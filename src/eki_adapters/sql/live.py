@@ -111,19 +111,18 @@ class PostgresLiveFeed:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             return bool(await conn.scalar(_LISTENERS, {"name": self._name}))
 
-    async def wait_listening(self, within: float = 5.0) -> None:
-        await asyncio.wait_for(self.listening.wait(), within)
-
     async def ready(self, within: float) -> bool:
         """True once this process's listening connection is up (a NOTIFY before its
         ``LISTEN`` is not heard)."""
-        if self.listening.is_set():
-            return True
-        try:
-            await self.wait_listening(within)
-        except TimeoutError:
-            return False
-        return True
+        if not self.listening.is_set():  # (wait_for with 0 s would not even look)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.listening.wait(), within)
+        return self.listening.is_set()
+
+    async def wait_listening(self, within: float = 5.0) -> None:
+        """:meth:`ready`, or TimeoutError."""
+        if not await self.ready(within):
+            raise TimeoutError(f"not listening after {within} s")
 
     async def aclose(self) -> None:
         self._closed = True
