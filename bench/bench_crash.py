@@ -52,6 +52,7 @@ from _harness import (
     mmm,
     wait_ready,
 )
+from _pipeline_support import CpuWatch
 from _wrk import WrkRun, require_wrk, write_bodies
 from bench_pipeline import (
     EKI,
@@ -115,7 +116,10 @@ def one_run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir:
     killed_at = time.monotonic()
     procs.running.pop(f"eki-{index}-before", None)
     restart = procs.start(f"eki-{index}-after", argv, env)
-    del restart
+    # The fakes must not be what the recovery waits for: their CPU from restart to the end.
+    watch = CpuWatch({"eki": restart.pid, "fake_model": procs.running["fake-openai"].pid,
+                      "fake_graph": procs.running["fake-graph"].pid})
+    watch.start()
     posted = load.finish(stop=True)
     deadline = killed_at + args.observe
     while time.monotonic() < deadline:  # bounded by --observe
@@ -125,6 +129,7 @@ def one_run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir:
         time.sleep(0.2)
     time.sleep(0.5)  # a duplicate, if any, arrives
     dump = http_json(f"{graph_url}/_dump", timeout=30)
+    cpu = watch.stop()
     procs.stop(f"eki-{index}-after")
     first_reply: dict[str, float] = {}
     for to, t in dump["sends"]:
@@ -150,6 +155,7 @@ def one_run(args: argparse.Namespace, dbs: Databases, procs: Processes, workdir:
         "inbox_states": inbox,
         "outbox_statuses": outbox,
         "restarted_log_tail": log,
+        "cpu_after_restart": cpu,
     }
 
 
@@ -213,6 +219,12 @@ def main() -> int:
               f"(first reply {r['first_reply_after_restart_s'] or 0:.1f} s, last "
               f"{r['last_reply_after_restart_s'] or 0:.1f} s after the kill)")
         print(f"      inbox {r['inbox_states']}; outbox {r['outbox_statuses']}")
+        cpu = r["cpu_after_restart"]
+        print(f"      cpu from the restart to the last reply (100% = one core): "
+              f"eki serve {cpu['eki_cpu_pct']:.0f}%  postgres {cpu['postgres_cpu_pct']:.0f}%  "
+              f"fake model {cpu['fake_model_cpu_pct']:.0f}%  fake Graph API "
+              f"{cpu['fake_graph_cpu_pct']:.0f}%  machine {cpu['machine_busy_pct']:.0f}% of "
+              f"{100 * cpu['machine_cores']:.0f}% over {cpu['window_s']:.1f} s")
     print(f"  answered within {GOAL_WINDOW_S:g} s of the restart: {mmm(within)} of "
           f"{args.students} (min–median–max; goal: all) "
           f"{'OK' if result['goal_all_within_15s'] else 'MISSED'}; unanswered after "
